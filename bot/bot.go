@@ -1,0 +1,136 @@
+// Package bot is the Tocsin daemon. Run owns its loops: intake (IMAP, web
+// form, API), the outbox dispatcher, and the HTTP server; each goroutine
+// stops when the context is cancelled. The pipeline from raw message to
+// committed incident is Bot.Ingest; every external effect it causes is an
+// outbox row written in the same transaction and sent by the dispatcher,
+// never from inside intake or a request handler.
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"tocsin/bot/metrics"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/responders"
+)
+
+// Clock is where the daemon's logic gets the time, so that deadline logic
+// can be tested with a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// MailSender submits a composed message. Send returns an error that
+// responders.IsTemporary classifies; the outbox retries only temporary ones.
+type MailSender interface {
+	Send(ctx context.Context, from string, to []string, raw []byte) error
+}
+
+var _ MailSender = (*responders.SMTP)(nil)
+
+// Bot is the incident desk: the pipeline, the store and the ways out.
+type Bot struct {
+	cfg     *config.Config
+	store   *store.Store
+	key     *responders.Key
+	mail    MailSender
+	clock   Clock
+	log     *slog.Logger
+	metrics *Metrics
+	kick    chan struct{}
+}
+
+// Metrics are the figures /metrics shows.
+type Metrics struct {
+	Registry        *metrics.Registry
+	Fetched         *metrics.Counter
+	Duplicates      *metrics.Counter
+	IncidentsOpened *metrics.Counter
+	Threaded        *metrics.Counter
+	RepliesSent     *metrics.Counter
+	RepliesFailed   *metrics.Counter
+	RepliesRetried  *metrics.Counter
+	RepliesWithheld *metrics.Counter
+	IntakeLatency   *metrics.Histogram
+}
+
+func newMetrics() *Metrics {
+	r := metrics.New()
+	return &Metrics{
+		Registry:        r,
+		Fetched:         r.Counter("tocsin_messages_fetched_total", "Messages taken in (IMAP, form, API)."),
+		Duplicates:      r.Counter("tocsin_messages_duplicate_total", "Messages already filed (same Message-ID or bytes)."),
+		IncidentsOpened: r.Counter("tocsin_incidents_opened_total", "Incidents opened."),
+		Threaded:        r.Counter("tocsin_messages_threaded_total", "Messages added to an existing incident."),
+		RepliesSent:     r.Counter("tocsin_replies_sent_total", "Outgoing messages delivered to the next hop."),
+		RepliesFailed:   r.Counter("tocsin_replies_failed_total", "Outgoing messages given up on (dead letters)."),
+		RepliesRetried:  r.Counter("tocsin_replies_retried_total", "Delivery attempts that failed temporarily and were rescheduled."),
+		RepliesWithheld: r.Counter("tocsin_replies_withheld_total", "Answers not sent: auto-reply, bounce, list mail, loop or rate limit."),
+		IntakeLatency: r.Histogram("tocsin_intake_latency_seconds", "From message received to incident committed.",
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),
+	}
+}
+
+// New returns a Bot. mail may be nil when there is no way out yet (the
+// outbox then keeps what it has until a sender is configured).
+func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSender, clock Clock, log *slog.Logger) *Bot {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1)}
+	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		counts, err := st.OutboxCounts(ctx)
+		out := map[string]float64{}
+		if err != nil {
+			return out
+		}
+		for k, v := range counts {
+			out[k] = float64(v)
+		}
+		return out
+	})
+	return b
+}
+
+// Metrics returns the bot's metrics.
+func (b *Bot) Metrics() *Metrics { return b.metrics }
+
+// Store returns the bot's store.
+func (b *Bot) Store() *store.Store { return b.store }
+
+// Key returns the desk key.
+func (b *Bot) Key() *responders.Key { return b.key }
+
+// Config returns the configuration.
+func (b *Bot) Config() *config.Config { return b.cfg }
+
+// Kick wakes the dispatcher: something was queued.
+func (b *Bot) Kick() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Bot) rawDir() string  { return filepath.Join(b.cfg.DataDir, "raw") }
+func (b *Bot) blobDir() string { return filepath.Join(b.cfg.DataDir, "blobs") }
+
+func randomToken(n int) string {
+	buf := make([]byte, n)
+	rand.Read(buf)
+	return hex.EncodeToString(buf)
+}

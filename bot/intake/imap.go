@@ -1,0 +1,374 @@
+// Package intake takes reports in. Watcher follows an IMAP mailbox (RFC
+// 9051): IDLE (RFC 2177) when the server offers it, polling otherwise,
+// reconnecting with backoff. It tracks UIDVALIDITY and the last UID handled,
+// and marks a message processed (keyword or move) only after the pipeline
+// has committed its incident, so a crash at any point means the message is
+// fetched again, and the pipeline's idempotence makes that harmless.
+package intake
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/tokens"
+)
+
+// IngestFunc files one message; it returns nil only once the message's
+// incident is committed.
+type IngestFunc func(ctx context.Context, source string, raw []byte, received time.Time) error
+
+// Positions stores where intake stands in a mailbox.
+type Positions interface {
+	MailboxState(ctx context.Context, account, mailbox string) (store.MailboxState, error)
+	SetMailboxState(ctx context.Context, account, mailbox string, st store.MailboxState) error
+}
+
+var _ Positions = (*store.Store)(nil)
+
+// Watcher follows one IMAP mailbox.
+type Watcher struct {
+	cfg       config.IMAP
+	password  string
+	tokens    *tokens.Source
+	positions Positions
+	ingest    IngestFunc
+	log       *slog.Logger
+	maxBytes  int64
+	// Fetched, if set, is told how many messages each batch fetched.
+	Fetched func(n int)
+}
+
+// NewWatcher returns a watcher; the password is resolved now.
+func NewWatcher(cfg config.IMAP, maxMessageBytes int64, positions Positions, ingest IngestFunc, log *slog.Logger) (*Watcher, error) {
+	w := &Watcher{cfg: cfg, positions: positions, ingest: ingest, log: log, maxBytes: maxMessageBytes}
+	if cfg.OAuth2 != nil {
+		w.tokens = &tokens.Source{File: cfg.OAuth2.TokenFile, Command: cfg.OAuth2.TokenCommand, Lifetime: cfg.OAuth2.Lifetime}
+	} else {
+		pw, err := cfg.Secret.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("imap password: %w", err)
+		}
+		w.password = pw
+	}
+	return w, nil
+}
+
+func (w *Watcher) account() string {
+	return w.cfg.Username + "@" + net.JoinHostPort(w.cfg.Host, strconv.Itoa(w.cfg.Port))
+}
+
+// Run follows the mailbox until ctx ends, reconnecting after any error
+// with exponential backoff (1 s doubling to 5 min, reset after a session
+// that lasted a minute).
+func (w *Watcher) Run(ctx context.Context) {
+	delay := time.Second
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := w.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			delay = time.Second
+		}
+		w.log.Warn("imap session ended; reconnecting", "err", err, "in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(delay*2, 5*time.Minute)
+	}
+}
+
+func (w *Watcher) dial(notify chan<- struct{}) (*imapclient.Client, error) {
+	addr := net.JoinHostPort(w.cfg.Host, strconv.Itoa(w.cfg.Port))
+	opts := &imapclient.Options{
+		TLSConfig: &tls.Config{ServerName: w.cfg.Host, InsecureSkipVerify: w.cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12},
+		Dialer:    &net.Dialer{Timeout: 30 * time.Second},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine: never block it.
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case notify <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	switch w.cfg.TLS {
+	case config.TLSImplicit:
+		return imapclient.DialTLS(addr, opts)
+	case config.TLSStartTLS:
+		return imapclient.DialStartTLS(addr, opts)
+	default:
+		return imapclient.DialInsecure(addr, opts)
+	}
+}
+
+func (w *Watcher) login(ctx context.Context, c *imapclient.Client) error {
+	if w.tokens == nil {
+		return c.Login(w.cfg.Username, w.password).Wait()
+	}
+	tok, err := w.tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	if w.cfg.OAuth2.Mechanism == "oauthbearer" {
+		return c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: w.cfg.Username, Token: tok, Host: w.cfg.Host, Port: w.cfg.Port}))
+	}
+	return c.Authenticate(&xoauth2{user: w.cfg.Username, token: tok})
+}
+
+// xoauth2 is the SASL mechanism Google and Microsoft use for OAuth2 bearer
+// tokens (a predecessor of RFC 7628's OAUTHBEARER).
+type xoauth2 struct{ user, token string }
+
+func (a *xoauth2) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + a.user + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
+}
+
+// Next answers the server's error challenge with an empty response, after
+// which the server fails the exchange with a readable reason.
+func (a *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+func (w *Watcher) session(ctx context.Context) error {
+	notify := make(chan struct{}, 1)
+	c, err := w.dial(notify)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	defer c.Close()
+	// Closing the connection is what unblocks a pending command on shutdown.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := w.login(ctx, c); err != nil {
+		return fmt.Errorf("logging in as %s: %w", w.cfg.Username, err)
+	}
+	if w.cfg.Processed.Action == "move" {
+		if err := c.Create(w.cfg.Processed.Folder, nil).Wait(); err != nil && !isAlreadyExists(err) {
+			return fmt.Errorf("creating %s: %w", w.cfg.Processed.Folder, err)
+		}
+	}
+	sel, err := c.Select(w.cfg.Mailbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("selecting %s: %w", w.cfg.Mailbox, err)
+	}
+	pos, err := w.positions.MailboxState(ctx, w.account(), w.cfg.Mailbox)
+	if err != nil {
+		return err
+	}
+	if pos.UIDValidity != sel.UIDValidity {
+		// RFC 9051 section 2.3.1.1: UIDs from another UIDVALIDITY mean
+		// nothing. Start over; Ingest drops what it has already filed.
+		if pos.UIDValidity != 0 {
+			w.log.Warn("UIDVALIDITY changed; rescanning mailbox", "mailbox", w.cfg.Mailbox, "old", pos.UIDValidity, "new", sel.UIDValidity)
+		}
+		pos = store.MailboxState{UIDValidity: sel.UIDValidity}
+		if err := w.positions.SetMailboxState(ctx, w.account(), w.cfg.Mailbox, pos); err != nil {
+			return err
+		}
+	}
+	idle := *w.cfg.IDLE && c.Caps().Has(imap.CapIdle)
+	w.log.Info("watching mailbox", "account", w.account(), "mailbox", w.cfg.Mailbox, "messages", sel.NumMessages, "idle", idle)
+	for {
+		select { // a notification from now on means "look again"
+		case <-notify:
+		default:
+		}
+		if err := w.drain(ctx, c, &pos); err != nil {
+			return err
+		}
+		if err := w.wait(ctx, c, idle, notify); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			c.Logout().Wait()
+			return nil
+		}
+	}
+}
+
+// wait returns when new mail may have arrived: on an IDLE notification, or
+// after the poll interval (also a safety re-scan while idling).
+func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, idle bool, notify <-chan struct{}) error {
+	t := time.NewTimer(w.cfg.PollInterval)
+	defer t.Stop()
+	if !idle {
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return nil
+	}
+	cmd, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("starting IDLE: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-notify:
+	case <-t.C:
+	case <-c.Closed():
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("ending IDLE: %w", err)
+	}
+	return cmd.Wait()
+}
+
+// batch bounds one FETCH: at most this many messages or bytes.
+const (
+	batchMessages = 64
+	batchBytes    = 32 << 20
+)
+
+// drain files every unprocessed message above the last UID, in UID order.
+func (w *Watcher) drain(ctx context.Context, c *imapclient.Client, pos *store.MailboxState) error {
+	if err := c.Noop().Wait(); err != nil { // lets a polling server report new mail
+		return fmt.Errorf("NOOP: %w", err)
+	}
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(pos.LastUID + 1), Stop: 0}}}}
+	if w.cfg.Processed.Action == "flag" {
+		crit.NotFlag = []imap.Flag{imap.Flag(w.cfg.Processed.Flag)}
+	}
+	found, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("UID SEARCH: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range found.AllUIDs() {
+		if uint32(u) > pos.LastUID { // "n:*" always matches the highest UID
+			uids = append(uids, u)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	slices.Sort(uids)
+	sizes, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return fmt.Errorf("FETCH sizes: %w", err)
+	}
+	size := map[imap.UID]int64{}
+	for _, m := range sizes {
+		size[m.UID] = m.RFC822Size
+	}
+	for start := 0; start < len(uids); {
+		end, bytes := start, int64(0)
+		for end < len(uids) && end-start < batchMessages && (end == start || bytes+size[uids[end]] <= batchBytes) {
+			bytes += size[uids[end]]
+			end++
+		}
+		if err := w.fetchBatch(ctx, c, uids[start:end], size, pos); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+var (
+	wholeMessage = &imap.FetchItemBodySection{Peek: true}
+	headerOnly   = &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+)
+
+func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []imap.UID, size map[imap.UID]int64, pos *store.MailboxState) error {
+	var small, large []imap.UID
+	for _, u := range uids {
+		if size[u] > w.maxBytes {
+			large = append(large, u)
+		} else {
+			small = append(small, u)
+		}
+	}
+	bodies := map[imap.UID][]byte{}
+	for _, part := range []struct {
+		uids []imap.UID
+		sec  *imap.FetchItemBodySection
+	}{{small, wholeMessage}, {large, headerOnly}} {
+		if len(part.uids) == 0 {
+			continue
+		}
+		msgs, err := c.Fetch(imap.UIDSetNum(part.uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{part.sec}}).Collect()
+		if err != nil {
+			return fmt.Errorf("FETCH: %w", err)
+		}
+		for _, m := range msgs {
+			bodies[m.UID] = m.FindBodySection(part.sec)
+		}
+	}
+	if w.Fetched != nil {
+		w.Fetched(len(bodies))
+	}
+	received := time.Now()
+	source := "imap:" + w.cfg.Username + "/" + w.cfg.Mailbox
+	done := make([]imap.UID, 0, len(uids))
+	for _, u := range uids {
+		raw, ok := bodies[u]
+		if !ok {
+			continue // expunged meanwhile by someone else
+		}
+		if size[u] > w.maxBytes {
+			// Too large to take whole: file it from its header so it is not
+			// lost, and leave the original in the mailbox.
+			raw = append(raw, fmt.Sprintf("This message of %d bytes is larger than limits.max_message_bytes (%d).\r\nOnly its header was read; the whole message is in the mailbox %s, UID %d.\r\n", size[u], w.maxBytes, w.cfg.Mailbox, u)...)
+		}
+		if err := w.ingest(ctx, source, raw, received); err != nil {
+			w.mark(c, done)
+			return fmt.Errorf("filing UID %d: %w", u, err)
+		}
+		done = append(done, u)
+	}
+	if err := w.mark(c, done); err != nil {
+		return err
+	}
+	pos.LastUID = uint32(uids[len(uids)-1])
+	return w.positions.SetMailboxState(ctx, w.account(), w.cfg.Mailbox, *pos)
+}
+
+// mark flags or moves messages whose incidents are committed.
+func (w *Watcher) mark(c *imapclient.Client, uids []imap.UID) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	set := imap.UIDSetNum(uids...)
+	if w.cfg.Processed.Action == "move" {
+		if _, err := c.Move(set, w.cfg.Processed.Folder).Wait(); err != nil {
+			return fmt.Errorf("moving to %s: %w", w.cfg.Processed.Folder, err)
+		}
+		return nil
+	}
+	flags := []imap.Flag{imap.FlagSeen, imap.Flag(w.cfg.Processed.Flag)}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close(); err != nil {
+		return fmt.Errorf("flagging processed: %w", err)
+	}
+	return nil
+}
+
+func isAlreadyExists(err error) bool {
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+		return true
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "exists")
+}

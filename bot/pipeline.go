@@ -1,0 +1,270 @@
+package bot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/internal/atomicfile"
+	"tocsin/parsers"
+	"tocsin/responders"
+	"tocsin/templates"
+)
+
+// Result is what Ingest did with a message.
+type Result struct {
+	Incident  string // the incident ref it is filed on
+	New       bool   // it opened the incident
+	Duplicate bool   // it was filed before; nothing changed
+	Answered  bool   // an acknowledgement was queued
+	Withheld  string // why no acknowledgement was queued, if none was
+}
+
+// Ingest files one raw message: keeps its bytes, parses it, and in one
+// transaction threads it onto an incident or opens one, writes the audit
+// entry and queues the acknowledgement. It is idempotent: the same message
+// again (same Message-ID, or same bytes) changes nothing, so intake may
+// mark a message processed only after Ingest returns nil and simply retry
+// after a crash. An error means nothing was committed.
+func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received time.Time) (Result, error) {
+	sum := sha256.Sum256(raw)
+	hexSum := hex.EncodeToString(sum[:])
+	rep, perr := parsers.Parse(raw, parsers.Limits{
+		MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
+		MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes,
+	})
+	if perr != nil {
+		// Not mail at all: file it anyway, so nothing is lost, and answer
+		// nobody (there is nobody to answer).
+		rep = &parsers.Report{Subject: "(unreadable message)", Category: parsers.CategoryOther, Priority: "P4",
+			Warnings: []string{perr.Error()}}
+	}
+	rawPath, err := b.keepBlob(b.rawDir(), hexSum, ".eml", raw)
+	if err != nil {
+		return Result{}, fmt.Errorf("keeping raw message: %w", err)
+	}
+	for _, a := range rep.Attachments {
+		if a.Content != nil {
+			if _, err := b.keepBlob(b.blobDir(), a.SHA256, "", a.Content); err != nil {
+				return Result{}, fmt.Errorf("keeping attachment %q: %w", a.Name, err)
+			}
+		}
+	}
+	repJSON, err := json.Marshal(rep)
+	if err != nil {
+		return Result{}, fmt.Errorf("encoding report: %w", err)
+	}
+
+	var res Result
+	err = b.store.Tx(ctx, func(tx *store.Tx) error {
+		res = Result{}
+		ref, dup, err := tx.FindMessage(rep.Thread.MessageID, hexSum)
+		if err != nil {
+			return err
+		}
+		if dup {
+			res.Duplicate, res.Incident = true, ref
+			return nil
+		}
+		now := b.clock.Now()
+		refs := append(append([]string{}, rep.Thread.References...), rep.Thread.InReplyTo)
+		inc, err := tx.FindThread(rep.Thread.IncidentTag, refs)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			inc, err = tx.CreateIncident(b.cfg.Desk.IncidentPrefix, store.Incident{
+				Priority: rep.Priority, Category: string(rep.Category), Subject: orDefault(rep.Subject, "(no subject)"),
+				Reporter: rep.From, ReporterName: rep.FromName, Language: rep.Language, CreatedAt: now,
+			})
+			if err != nil {
+				return err
+			}
+			res.New = true
+			detail := fmt.Sprintf("from %s via %s: %s [%s, %s]", orDefault(rep.From, "(unknown)"), source, inc.Subject, inc.Category, inc.Priority)
+			if err := tx.Audit(inc.ID, now, actorOf(rep), "opened", detail); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			if err := tx.Audit(inc.ID, now, actorOf(rep), "message-added", fmt.Sprintf("via %s: %s", source, rep.Subject)); err != nil {
+				return err
+			}
+			if err := tx.Touch(inc.ID, now); err != nil {
+				return err
+			}
+		}
+		res.Incident = inc.Ref
+		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
+			Source: source, From: rep.From, Subject: rep.Subject, Report: string(repJSON), RawPath: rawPath, CreatedAt: now}); err != nil {
+			return err
+		}
+		if !res.New {
+			return nil
+		}
+		res.Withheld = b.mustNotAnswer(tx, rep, now)
+		if res.Withheld != "" {
+			return tx.Audit(inc.ID, now, "system", "no-answer", res.Withheld)
+		}
+		if err := b.queueAcknowledgement(tx, inc, rep, now); err != nil {
+			return err
+		}
+		res.Answered = true
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("filing message: %w", err)
+	}
+	m := b.metrics
+	m.Fetched.Inc()
+	switch {
+	case res.Duplicate:
+		m.Duplicates.Inc()
+	case res.New:
+		m.IncidentsOpened.Inc()
+	default:
+		m.Threaded.Inc()
+	}
+	if res.Withheld != "" {
+		m.RepliesWithheld.Inc()
+	}
+	if res.Answered {
+		b.Kick()
+	}
+	m.IntakeLatency.Observe(b.clock.Now().Sub(received).Seconds())
+	return res, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func actorOf(rep *parsers.Report) string {
+	if rep.From != "" {
+		return rep.From
+	}
+	return "unknown sender"
+}
+
+// mustNotAnswer returns why rep must get no automatic answer, or "".
+// RFC 3834 section 2: never answer automatic mail; and never more than
+// replies.per_sender answers to one address per window, so that a loop with
+// a misbehaving responder, or a flood, stays small.
+func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) string {
+	switch {
+	case rep.AutoSubmitted:
+		return fmt.Sprintf("%s mail is never answered (%s)", rep.Category, rep.AutoReason)
+	case rep.From == "":
+		return "no reporter address to answer"
+	case strings.EqualFold(rep.From, b.cfg.Desk.Address):
+		return "mail from the desk's own address is never answered (loop)"
+	}
+	n, err := tx.RecentTo("mail", rep.From, now.Add(-b.cfg.Replies.Window))
+	if err != nil {
+		return "rate limit could not be checked: " + err.Error()
+	}
+	if n >= b.cfg.Replies.PerSender {
+		return fmt.Sprintf("rate limit: %s already got %d answers in %v", rep.From, n, b.cfg.Replies.Window)
+	}
+	return ""
+}
+
+// queueAcknowledgement composes the signed acknowledgement in the standard
+// notification form and writes it to the outbox, in the caller's
+// transaction.
+func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
+	form := b.form(inc, rep)
+	subject, body, err := templates.Render("acknowledgement", rep.Language, form)
+	if err != nil {
+		return fmt.Errorf("rendering acknowledgement: %w", err)
+	}
+	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
+	msgID := fmt.Sprintf("%s.%s@%s", strings.ToLower(inc.Ref), randomToken(8), domain)
+	var refs []string
+	if rep.Thread.MessageID != "" {
+		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
+	}
+	raw, err := responders.ComposeSigned(responders.Mail{
+		From:          &mail.Address{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address},
+		To:            []*mail.Address{{Name: rep.FromName, Address: rep.From}},
+		Subject:       subject,
+		Date:          now,
+		MessageID:     msgID,
+		InReplyTo:     rep.Thread.MessageID,
+		References:    refs,
+		AutoSubmitted: "auto-replied",
+		Body:          body,
+	}, b.key)
+	if err != nil {
+		return fmt.Errorf("composing acknowledgement: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
+		Source: "outbox", From: b.cfg.Desk.Address, Subject: subject, CreatedAt: now}); err != nil {
+		return err
+	}
+	if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "ack:" + inc.Ref, IncidentID: inc.ID, Channel: "mail", Kind: "acknowledgement",
+		Sender: b.cfg.Desk.Address, Recipient: rep.From, Payload: raw, CreatedAt: now}); err != nil {
+		return err
+	}
+	return tx.Audit(inc.ID, now, "system", "acknowledgement-queued", "to "+rep.From+", "+msgID)
+}
+
+func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
+	reporter := rep.From
+	if rep.FromName != "" {
+		reporter = rep.FromName + " <" + rep.From + ">"
+	}
+	tech := fmt.Sprintf("Report received %s UTC and filed as %s.", inc.CreatedAt.UTC().Format("2006-01-02 15:04"), inc.Ref)
+	if len(rep.CVEs) > 0 {
+		tech += "\nCVE ids named: " + strings.Join(rep.CVEs, ", ") + "."
+	}
+	if n := len(rep.Attachments); n > 0 {
+		tech += fmt.Sprintf("\nAttachments received: %d.", n)
+	}
+	if len(rep.PriorityReasons) > 0 {
+		tech += "\nInitial priority " + inc.Priority + " because: " + strings.Join(rep.PriorityReasons, "; ") + "."
+	}
+	return templates.Form{
+		IncidentID:         inc.Ref,
+		Date:               inc.CreatedAt,
+		Reporter:           reporter,
+		ReporterName:       rep.FromName,
+		Subject:            inc.Subject,
+		Summary:            inc.Subject,
+		Category:           inc.Category,
+		Priority:           inc.Priority,
+		PriorityDefinition: config.PriorityOf(inc.Priority).Definition,
+		Status:             "open, being triaged",
+		Technical:          tech,
+		NonTechnical:       "We have your report and a security analyst will review it. You do not need to do anything now.",
+		NextUpdate:         "by " + inc.CreatedAt.Add(config.PriorityOf(inc.Priority).Respond).UTC().Format("2006-01-02 15:04 MST") + ", or sooner if we need more from you",
+		DeskName:           b.cfg.Desk.Name,
+		DeskAddress:        b.cfg.Desk.Address,
+		KeyFingerprint:     b.key.Fingerprint(),
+		PublicURL:          b.cfg.Desk.PublicURL,
+	}
+}
+
+// keepBlob stores data content-addressed as DIR/ab/SUM+ext unless it is
+// there already, and returns the path.
+func (b *Bot) keepBlob(dir, sum, ext string, data []byte) (string, error) {
+	path := filepath.Join(dir, sum[:2], sum+ext)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	return path, atomicfile.Write(path, data, 0o600)
+}

@@ -1,0 +1,266 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"tocsin/bot/intake"
+	"tocsin/bot/sandbox"
+	"tocsin/bot/store"
+	"tocsin/bot/web"
+	"tocsin/config"
+	"tocsin/responders"
+)
+
+// RunOptions are the daemon's knobs that are not configuration.
+type RunOptions struct {
+	Log *slog.Logger
+	// Out receives the startup banner (addresses, key, how to report).
+	Out io.Writer
+	// SandboxIMAP and SandboxSMTP are the sandbox listen addresses.
+	SandboxIMAP, SandboxSMTP string
+	Clock                    Clock
+	// Ready, if set, is called once everything listens.
+	Ready func(Addrs)
+}
+
+// Addrs are where a running daemon listens.
+type Addrs struct {
+	HTTP, SandboxIMAP, SandboxSMTP string
+}
+
+// Paths of the files in the data directory.
+func dbPath(cfg *config.Config) string {
+	if cfg.Store.DSN != "" {
+		return cfg.Store.DSN
+	}
+	return filepath.Join(cfg.DataDir, "tocsin.db")
+}
+
+// KeyPath is where the desk key lives.
+func KeyPath(cfg *config.Config) string {
+	if cfg.PGP.KeyFile != "" {
+		return cfg.PGP.KeyFile
+	}
+	return filepath.Join(cfg.DataDir, "signing-key.asc")
+}
+
+// OpenStore opens the configured store (for the CLI's read commands too).
+func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	return store.OpenSQLite(ctx, dbPath(cfg))
+}
+
+// SandboxConfig is the embedded default configuration: the sandbox alias,
+// loopback servers, everything under dataDir.
+func SandboxConfig(dataDir, httpAddr string) *config.Config {
+	cfg, err := config.Parse("(sandbox)", []byte(fmt.Sprintf("desk: {address: %s, name: Sandbox Security Desk}\ndata_dir: %q\nhttp: {listen: %q}\n",
+		sandbox.Alias, dataDir, httpAddr)))
+	if err != nil {
+		panic("sandbox config: " + err.Error()) // a bug, not a user error
+	}
+	cfg.Sandbox = true
+	return cfg
+}
+
+// Run runs the daemon until ctx ends. In the sandbox it first starts the
+// loopback IMAP and SMTP servers and points the config at them.
+func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	var sb *sandbox.Servers
+	var info *sandbox.Info
+	if cfg.Sandbox {
+		var err error
+		if info, err = sandbox.LoadOrCreateInfo(cfg.DataDir, o.SandboxIMAP, o.SandboxSMTP, cfg.HTTP.Listen); err != nil {
+			return err
+		}
+		if sb, err = sandbox.Start(cfg.DataDir, info, o.SandboxIMAP, o.SandboxSMTP, log); err != nil {
+			return err
+		}
+		defer sb.Close()
+		wireSandbox(cfg, info, sb)
+	}
+
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("generated desk signing key", "path", KeyPath(cfg), "fingerprint", key.Fingerprint())
+	}
+	var sender MailSender
+	if cfg.SMTP != nil {
+		s, err := responders.NewSMTP(*cfg.SMTP)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		sender = s
+	}
+	b := New(cfg, st, key, sender, o.Clock, log)
+
+	tokens, users, err := httpCredentials(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	sentDir := ""
+	if info != nil {
+		sentDir = info.SentDir
+	}
+	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
+		APITokens: tokens, DeskUsers: users, Log: log,
+		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
+			res, err := b.Ingest(ctx, source, raw, received)
+			return res.Incident, err
+		}})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+
+	var watcher *intake.Watcher
+	if cfg.IMAP != nil {
+		watcher, err = intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, st, func(ctx context.Context, source string, raw []byte, received time.Time) error {
+			_, err := b.Ingest(ctx, source, raw, received)
+			return err
+		}, log.With("component", "imap"))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	goLoop := func(name string, f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if !runGuarded(log, name, func() { f(ctx) }) {
+					return // returned normally
+				}
+				time.Sleep(time.Second) // panicked: restart after a pause
+			}
+		}()
+	}
+	goLoop("outbox", b.dispatch)
+	if watcher != nil {
+		goLoop("imap", watcher.Run)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	addrs := Addrs{HTTP: ln.Addr().String()}
+	if sb != nil {
+		addrs.SandboxIMAP, addrs.SandboxSMTP = sb.IMAPAddr, sb.SMTPAddr
+	}
+	banner(o.Out, cfg, addrs, info, key)
+	if o.Ready != nil {
+		o.Ready(addrs)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		cancel()
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
+
+// runGuarded runs f, logging a panic instead of dying; it reports whether
+// f panicked.
+func runGuarded(log *slog.Logger, name string, f func()) (panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic; restarting loop", "loop", name, "panic", r, "stack", string(debug.Stack()))
+			panicked = true
+		}
+	}()
+	f()
+	return false
+}
+
+func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
+	ih, ip, _ := net.SplitHostPort(sb.IMAPAddr)
+	sh, sp, _ := net.SplitHostPort(sb.SMTPAddr)
+	iport, _ := strconv.Atoi(ip)
+	sport, _ := strconv.Atoi(sp)
+	idle := true
+	cfg.IMAP = &config.IMAP{Host: ih, Port: iport, TLS: config.TLSNone, Username: info.IMAPUser,
+		Secret: config.Secret{Password: info.IMAPPassword}, Mailbox: "INBOX",
+		Processed: config.Processed{Action: "flag", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 30 * time.Second}
+	cfg.SMTP = &config.SMTP{Host: sh, Port: sport, TLS: config.TLSNone, Timeout: 30 * time.Second}
+	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
+	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}
+}
+
+func httpCredentials(cfg *config.Config) (tokens []string, users map[string]string, err error) {
+	for i, t := range cfg.HTTP.APITokens {
+		v, err := t.Resolve()
+		if err != nil {
+			return nil, nil, fmt.Errorf("http.api_tokens[%d]: %w", i, err)
+		}
+		tokens = append(tokens, v)
+	}
+	users = map[string]string{}
+	for _, u := range cfg.HTTP.DeskUsers {
+		v, err := u.Resolve()
+		if err != nil {
+			return nil, nil, fmt.Errorf("http.desk_users %s: %w", u.Name, err)
+		}
+		users[u.Name] = v
+	}
+	return tokens, users, nil
+}
+
+func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *responders.Key) {
+	fmt.Fprintf(w, "Tocsin is running.\n")
+	fmt.Fprintf(w, "  web UI        http://%s/   (desk login in %s)\n", a.HTTP, filepath.Join(cfg.DataDir, "sandbox.json"))
+	fmt.Fprintf(w, "  report form   http://%s/report\n", a.HTTP)
+	fmt.Fprintf(w, "  API           http://%s/api/v1/incidents   (Authorization: Bearer TOKEN)\n", a.HTTP)
+	fmt.Fprintf(w, "  health        http://%s/healthz   metrics http://%s/metrics\n", a.HTTP, a.HTTP)
+	fmt.Fprintf(w, "  desk key      %s   fingerprint %s   (http://%s/pgp-key.asc)\n", KeyPath(cfg), key.Fingerprint(), a.HTTP)
+	fmt.Fprintf(w, "  store         %s\n", dbPath(cfg))
+	if info == nil {
+		fmt.Fprintf(w, "  mailbox       %s on %s:%d\n", cfg.IMAP.Username, cfg.IMAP.Host, cfg.IMAP.Port)
+		return
+	}
+	fmt.Fprintf(w, "Sandbox (loopback only, no accounts needed):\n")
+	fmt.Fprintf(w, "  IMAP          %s   user %s, password in %s\n", a.SandboxIMAP, info.IMAPUser, filepath.Join(cfg.DataDir, "sandbox.json"))
+	fmt.Fprintf(w, "  SMTP          %s   mail to %s lands in the mailbox; all other mail is kept in %s\n", a.SandboxSMTP, sandbox.Alias, info.SentDir)
+	host, port, _ := net.SplitHostPort(a.SandboxSMTP)
+	fmt.Fprintf(w, "Send a first report:\n")
+	fmt.Fprintf(w, "  swaks --server %s:%s --from you@example.org --to %s --header 'Subject: XSS in login page' --body 'Steps: ...'\n", host, port, sandbox.Alias)
+	fmt.Fprintf(w, "  or: curl -u desk:PASSWORD http://%s/  after filling the form at http://%s/report\n", a.HTTP, a.HTTP)
+	fmt.Fprintf(w, "Then: tocsin incidents list --data %s ; the signed acknowledgement is in %s\n", cfg.DataDir, info.SentDir)
+}

@@ -1,0 +1,279 @@
+// Package sandbox is the embedded default of `tocsin run`: an IMAP server
+// holding the security@sandbox.test mailbox and an SMTP server that
+// delivers mail for the alias into it and keeps everything else as
+// DATA/sent/*.eml. Both listen on loopback only and need no account. The
+// mailbox is kept on disk (DATA/mailbox), so a restart loses no delivered
+// mail; the daemon reaches both through the same IMAP and SMTP clients it
+// uses against real servers.
+package sandbox
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"tocsin/internal/atomicfile"
+)
+
+// Alias is the sandbox's security address.
+const Alias = "security@sandbox.test"
+
+// Info is DATA/sandbox.json: what scripts and testers need to talk to the
+// sandbox.
+type Info struct {
+	IMAPAddr     string `json:"imap_addr"`
+	IMAPUser     string `json:"imap_user"`
+	IMAPPassword string `json:"imap_password"`
+	SMTPAddr     string `json:"smtp_addr"`
+	HTTPAddr     string `json:"http_addr"`
+	Alias        string `json:"alias"`
+	APIToken     string `json:"api_token"`
+	DeskUser     string `json:"desk_user"`
+	DeskPassword string `json:"desk_password"`
+	SentDir      string `json:"sent_dir"`
+}
+
+// LoadOrCreateInfo reads DATA/sandbox.json, generating secrets on first
+// start. Addresses are always the current ones.
+func LoadOrCreateInfo(dataDir, imapAddr, smtpAddr, httpAddr string) (*Info, error) {
+	path := filepath.Join(dataDir, "sandbox.json")
+	var info Info
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &info); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		info = Info{IMAPUser: Alias, IMAPPassword: secret(), APIToken: secret(), DeskUser: "desk", DeskPassword: secret()}
+	default:
+		return nil, err
+	}
+	info.IMAPAddr, info.SMTPAddr, info.HTTPAddr, info.Alias = imapAddr, smtpAddr, httpAddr, Alias
+	info.SentDir = filepath.Join(dataDir, "sent")
+	out, _ := json.MarshalIndent(info, "", "  ")
+	if err := atomicfile.Write(path, append(out, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+func secret() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Servers are the running sandbox servers.
+type Servers struct {
+	IMAPAddr, SMTPAddr string
+
+	log     *slog.Logger
+	dataDir string
+	user    *imapmemserver.User
+	imap    *imapserver.Server
+	smtp    *smtp.Server
+
+	mu   sync.Mutex // serialises deliveries so mailbox file order = UID order
+	next int
+}
+
+// Start serves the mailbox of info on imapAddr and the SMTP server on
+// smtpAddr, reloading delivered mail from DATA/mailbox.
+func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logger) (*Servers, error) {
+	s := &Servers{log: log, dataDir: dataDir}
+	mem := imapmemserver.New()
+	s.user = imapmemserver.NewUser(info.IMAPUser, info.IMAPPassword)
+	if err := s.user.Create("INBOX", nil); err != nil {
+		return nil, err
+	}
+	mem.AddUser(s.user)
+	if err := s.reload(); err != nil {
+		return nil, fmt.Errorf("reloading sandbox mailbox: %w", err)
+	}
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		InsecureAuth: true, // loopback only
+	})
+	iln, err := net.Listen("tcp", imapAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox IMAP: %w", err)
+	}
+	go s.imap.Serve(iln)
+	s.IMAPAddr = iln.Addr().String()
+
+	s.smtp = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	s.smtp.Domain = "sandbox.test"
+	s.smtp.AllowInsecureAuth = true
+	s.smtp.MaxMessageBytes = 80 << 20
+	s.smtp.MaxRecipients = 100
+	s.smtp.ReadTimeout = 5 * time.Minute
+	s.smtp.WriteTimeout = time.Minute
+	sln, err := net.Listen("tcp", smtpAddr)
+	if err != nil {
+		s.imap.Close()
+		return nil, fmt.Errorf("sandbox SMTP: %w", err)
+	}
+	go s.smtp.Serve(sln)
+	s.SMTPAddr = sln.Addr().String()
+	return s, nil
+}
+
+// Close stops both servers.
+func (s *Servers) Close() error {
+	return errors.Join(s.smtp.Close(), s.imap.Close())
+}
+
+func (s *Servers) mailboxDir() string { return filepath.Join(s.dataDir, "mailbox") }
+
+// reload appends every kept message to INBOX in delivery order, so each
+// gets the UID it had before the restart.
+func (s *Servers) reload() error {
+	entries, err := os.ReadDir(s.mailboxDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".eml") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(s.mailboxDir(), n))
+		if err != nil {
+			return err
+		}
+		if err := s.append(b); err != nil {
+			return err
+		}
+		if i, err := strconv.Atoi(strings.TrimSuffix(n, ".eml")); err == nil && i >= s.next {
+			s.next = i + 1
+		}
+	}
+	return nil
+}
+
+func (s *Servers) append(b []byte) error {
+	_, err := s.user.Append("INBOX", &literal{bytes.NewReader(b)}, &imap.AppendOptions{})
+	return err
+}
+
+type literal struct{ *bytes.Reader }
+
+// Deliver puts one message into the alias's mailbox: on disk first, then
+// into the IMAP server, so an accepted message survives a crash.
+func (s *Servers) Deliver(raw []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := filepath.Join(s.mailboxDir(), fmt.Sprintf("%010d.eml", s.next))
+	if err := atomicfile.Write(name, raw, 0o600); err != nil {
+		return err
+	}
+	s.next++
+	return s.append(raw)
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// keepSent stores mail for anyone but the alias as DATA/sent/*.eml, one
+// file per Message-ID: a message resent after a crash replaces its own
+// file rather than appearing twice, as a receiving MTA would drop it.
+func (s *Servers) keepSent(from string, to []string, raw []byte) error {
+	id := messageID(raw)
+	if id == "" {
+		sum := sha256.Sum256(raw)
+		id = hex.EncodeToString(sum[:8])
+	}
+	name := filepath.Join(s.dataDir, "sent", unsafeName.ReplaceAllString(id, "_")+".eml")
+	if _, err := os.Stat(name); err == nil {
+		s.log.Info("sandbox: duplicate delivery dropped", "msg_id", id)
+		return nil
+	}
+	env := fmt.Sprintf("X-Sandbox-Envelope-From: <%s>\r\nX-Sandbox-Envelope-To: <%s>\r\n", from, strings.Join(to, ">, <"))
+	return atomicfile.Write(name, append([]byte(env), raw...), 0o644)
+}
+
+var msgIDRE = regexp.MustCompile(`(?im)^Message-Id:\s*<([^>\r\n]+)>`)
+
+func messageID(raw []byte) string {
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	if m := msgIDRE.FindSubmatch(head); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// session is one SMTP transaction. Any AUTH is accepted: the sandbox only
+// listens on loopback.
+type session struct {
+	s    *Servers
+	from string
+	to   []string
+}
+
+func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (x *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(string, string, string) error { return nil }), nil
+}
+func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.to = append(x.to, strings.ToLower(to))
+	return nil
+}
+func (x *session) Reset()        { x.from, x.to = "", nil }
+func (x *session) Logout() error { return nil }
+
+func (x *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, rcpt := range x.to {
+		if rcpt == Alias {
+			if err := x.s.Deliver(raw); err != nil {
+				x.s.log.Error("sandbox: delivering to mailbox", "err", err)
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
+			}
+		} else {
+			others = append(others, rcpt)
+		}
+	}
+	if len(others) > 0 {
+		if err := x.s.keepSent(x.from, others, raw); err != nil {
+			x.s.log.Error("sandbox: keeping sent mail", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot store, try again"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"context"
+)
+
+// Incident is one security incident.
+type Incident struct {
+	ID           int64     `json:"-"`
+	Ref          string    `json:"id"`
+	Status       string    `json:"status"`
+	Priority     string    `json:"priority"`
+	Category     string    `json:"category"`
+	Subject      string    `json:"subject"`
+	Reporter     string    `json:"reporter"`
+	ReporterName string    `json:"reporter_name"`
+	Language     string    `json:"language"`
+	EventAt      time.Time `json:"event_at"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Message is one mail filed on an incident.
+type Message struct {
+	ID         int64     `json:"-"`
+	IncidentID int64     `json:"-"`
+	Direction  string    `json:"direction"`
+	MessageID  string    `json:"message_id"`
+	SHA256     string    `json:"sha256"`
+	Source     string    `json:"source"`
+	From       string    `json:"from"`
+	Subject    string    `json:"subject"`
+	Report     string    `json:"-"`
+	RawPath    string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// AuditEntry is one line of an incident's history.
+type AuditEntry struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail"`
+}
+
+// FindMessage returns the incident a message is already filed on: by
+// Message-ID when it has one (a second copy of the same message is the same
+// message), else by the hash of its bytes.
+func (t *Tx) FindMessage(messageID, sha string) (incidentRef string, found bool, err error) {
+	q, arg := `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`, sha
+	if messageID != "" {
+		q, arg = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ?`, messageID
+	}
+	err = t.tx.QueryRowContext(t.ctx, q, arg).Scan(&incidentRef)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return incidentRef, err == nil, err
+}
+
+// FindThread returns the incident a reply belongs to: the incident tag in
+// its subject, else any Message-ID it refers to (In-Reply-To, References)
+// that is filed on an incident, ours or the reporter's.
+func (t *Tx) FindThread(tag string, msgIDs []string) (*Incident, error) {
+	if tag != "" {
+		inc, err := t.incidentWhere(`ref = ?`, tag)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return inc, err
+		}
+	}
+	for i := len(msgIDs) - 1; i >= 0; i-- { // newest reference first
+		if msgIDs[i] == "" {
+			continue
+		}
+		inc, err := t.incidentWhere(`id = (SELECT incident_id FROM messages WHERE message_id = ?)`, msgIDs[i])
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return inc, err
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (t *Tx) incidentWhere(where string, args ...any) (*Incident, error) {
+	return scanIncident(t.tx.QueryRowContext(t.ctx, `SELECT `+incidentCols+` FROM incidents WHERE `+where, args...))
+}
+
+const incidentCols = `id, ref, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at`
+
+func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
+	var i Incident
+	var ev, cr, up int64
+	err := row.Scan(&i.ID, &i.Ref, &i.Status, &i.Priority, &i.Category, &i.Subject, &i.Reporter, &i.ReporterName, &i.Language, &ev, &cr, &up)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	i.EventAt, i.CreatedAt, i.UpdatedAt = fromMS(ev), fromMS(cr), fromMS(up)
+	return &i, nil
+}
+
+// CreateIncident inserts inc with the next number of its prefix and year,
+// and returns it with ID and Ref set.
+func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
+	year := inc.CreatedAt.UTC().Year()
+	var seq int
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents WHERE prefix = ? AND year = ?`, prefix, year).Scan(&seq); err != nil {
+		return nil, fmt.Errorf("numbering incident: %w", err)
+	}
+	inc.Ref = fmt.Sprintf("%s-%d-%04d", prefix, year, seq)
+	if inc.Status == "" {
+		inc.Status = "open"
+	}
+	if inc.EventAt.IsZero() {
+		inc.EventAt = inc.CreatedAt
+	}
+	inc.UpdatedAt = inc.CreatedAt
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO incidents (ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inc.Ref, prefix, year, seq, inc.Status, inc.Priority, inc.Category, inc.Subject, inc.Reporter, inc.ReporterName, inc.Language, ms(inc.EventAt), ms(inc.CreatedAt), ms(inc.UpdatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("inserting incident: %w", err)
+	}
+	inc.ID, _ = res.LastInsertId()
+	return &inc, nil
+}
+
+// Touch records that an incident changed.
+func (t *Tx) Touch(incidentID int64, now time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE incidents SET updated_at = ? WHERE id = ?`, ms(now), incidentID)
+	return err
+}
+
+// AddMessage files a message on an incident.
+func (t *Tx) AddMessage(m Message) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.IncidentID, m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, m.Report, m.RawPath, ms(m.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("filing message: %w", err)
+	}
+	return nil
+}
+
+// Audit appends to an incident's history (incidentID 0: the desk's own).
+func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string) error {
+	var inc any
+	if incidentID != 0 {
+		inc = incidentID
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO audit (incident_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`, inc, ms(at), actor, action, detail)
+	if err != nil {
+		return fmt.Errorf("writing audit entry: %w", err)
+	}
+	return nil
+}
+
+// ListIncidents returns the newest incidents first.
+func (s *Store) ListIncidents(ctx context.Context, limit int) ([]Incident, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Incident{}
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *inc)
+	}
+	return out, rows.Err()
+}
+
+// IncidentDetail is an incident with everything filed on it.
+type IncidentDetail struct {
+	Incident
+	Messages []Message    `json:"messages"`
+	Audit    []AuditEntry `json:"audit"`
+	Outbox   []OutboxItem `json:"outbox"`
+}
+
+// GetIncident returns the incident ref (case-insensitive) and its history.
+func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, error) {
+	inc, err := scanIncident(s.r.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE ref = ?`, strings.ToUpper(ref)))
+	if err != nil {
+		return nil, err
+	}
+	d := &IncidentDetail{Incident: *inc, Messages: []Message{}, Audit: []AuditEntry{}}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at FROM messages WHERE incident_id = ? ORDER BY id`, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var m Message
+		var cr int64
+		if err := rows.Scan(&m.ID, &m.Direction, &m.MessageID, &m.SHA256, &m.Source, &m.From, &m.Subject, &m.Report, &m.RawPath, &cr); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.IncidentID, m.CreatedAt = inc.ID, fromMS(cr)
+		d.Messages = append(d.Messages, m)
+	}
+	rows.Close()
+	rows, err = s.r.QueryContext(ctx, `SELECT at, actor, action, detail FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var a AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Detail); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.At = fromMS(at)
+		d.Audit = append(d.Audit, a)
+	}
+	rows.Close()
+	d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID)
+	return d, err
+}
+
+// CountIncidents returns how many incidents there are.
+func (s *Store) CountIncidents(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM incidents`).Scan(&n)
+	return n, err
+}

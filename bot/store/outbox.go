@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outbox states.
+const (
+	OutboxPending = "pending"
+	OutboxSending = "sending"
+	OutboxSent    = "sent"
+	OutboxFailed  = "failed"
+)
+
+// OutboxItem is one external effect waiting to happen, or its outcome.
+type OutboxItem struct {
+	ID         int64     `json:"id"`
+	IdemKey    string    `json:"key"`
+	IncidentID int64     `json:"-"`
+	Channel    string    `json:"channel"`
+	Kind       string    `json:"kind"`
+	Sender     string    `json:"sender"`
+	Recipient  string    `json:"recipient"`
+	Payload    []byte    `json:"-"`
+	State      string    `json:"state"`
+	Attempts   int       `json:"attempts"`
+	NextAt     time.Time `json:"next_at"`
+	LastError  string    `json:"last_error,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	DoneAt     time.Time `json:"done_at,omitzero"`
+}
+
+// Enqueue adds an effect unless one with the same IdemKey exists; it
+// reports whether a row was added.
+func (t *Tx) Enqueue(it OutboxItem) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, ms(it.CreatedAt), ms(it.CreatedAt))
+	if err != nil {
+		return false, fmt.Errorf("queueing %s: %w", it.IdemKey, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// RecentTo counts the effects queued for recipient on channel since since,
+// for rate limiting.
+func (t *Tx) RecentTo(channel, recipient string, since time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ? AND channel = ? AND created_at >= ?`, recipient, channel, ms(since)).Scan(&n)
+	return n, err
+}
+
+// Claim leases up to limit due items for lease: pending ones whose next_at
+// has come, and sending ones whose lease ran out (their sender died). A
+// leased item is not claimed again until the lease ends, so several
+// dispatchers never send the same item at once.
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := s.Tx(ctx, func(tx *Tx) error {
+		rows, err := tx.tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox
+			WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?)
+			ORDER BY next_at, id LIMIT ?`, ms(now), ms(now), limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanOutbox(rows)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Attempts++
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'sending', lease_until = ?, attempts = ? WHERE id = ?`,
+				ms(now.Add(lease)), out[i].Attempts, out[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Done records the outcome of an attempt: sent (err nil), retry at next
+// (temporary failure), or failed for good (next zero).
+func (s *Store) Done(ctx context.Context, id int64, now time.Time, sendErr error, next time.Time) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		var err error
+		switch {
+		case sendErr == nil:
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'sent', done_at = ?, last_error = '' WHERE id = ?`, ms(now), id)
+		case !next.IsZero():
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, ms(next), sendErr.Error(), id)
+		default:
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', done_at = ?, last_error = ? WHERE id = ?`, ms(now), sendErr.Error(), id)
+		}
+		if err != nil || sendErr == nil {
+			return err
+		}
+		var inc sql.NullInt64
+		var key string
+		if err := tx.tx.QueryRowContext(ctx, `SELECT incident_id, idem_key FROM outbox WHERE id = ?`, id).Scan(&inc, &key); err != nil {
+			return err
+		}
+		action := "send-retry"
+		if next.IsZero() {
+			action = "send-failed"
+		}
+		return tx.Audit(inc.Int64, now, "system", action, key+": "+sendErr.Error())
+	})
+}
+
+// NextDue returns when the earliest pending item is due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MIN(CASE WHEN state = 'pending' THEN next_at ELSE lease_until END) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMS(v.Int64), true, nil
+}
+
+// OutboxCounts returns the number of items in each state.
+func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{OutboxPending: 0, OutboxSending: 0, OutboxSent: 0, OutboxFailed: 0}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// FailedOutbox lists the dead letters, newest first.
+func (s *Store) FailedOutbox(ctx context.Context, limit int) ([]OutboxItem, error) {
+	return s.outboxWhere(ctx, `state = 'failed' ORDER BY id DESC LIMIT ?`, limit)
+}
+
+const outboxCols = `id, idem_key, COALESCE(incident_id, 0), channel, kind, sender, recipient, payload, state, attempts, next_at, last_error, created_at, done_at`
+
+func (s *Store) outboxWhere(ctx context.Context, where string, args ...any) ([]OutboxItem, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanOutbox(rows)
+}
+
+func scanOutbox(rows *sql.Rows) ([]OutboxItem, error) {
+	defer rows.Close()
+	out := []OutboxItem{}
+	for rows.Next() {
+		var it OutboxItem
+		var next, cr, done int64
+		if err := rows.Scan(&it.ID, &it.IdemKey, &it.IncidentID, &it.Channel, &it.Kind, &it.Sender, &it.Recipient, &it.Payload, &it.State, &it.Attempts, &next, &it.LastError, &cr, &done); err != nil {
+			return nil, err
+		}
+		it.NextAt, it.CreatedAt, it.DoneAt = fromMS(next), fromMS(cr), fromMS(done)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// MailboxState is where intake stands in one IMAP mailbox.
+type MailboxState struct {
+	UIDValidity uint32
+	LastUID     uint32
+}
+
+// MailboxState returns the stored position, zero if none.
+func (s *Store) MailboxState(ctx context.Context, account, mailbox string) (MailboxState, error) {
+	var st MailboxState
+	err := s.r.QueryRowContext(ctx, `SELECT uid_validity, last_uid FROM mailbox_state WHERE account = ? AND mailbox = ?`, account, mailbox).Scan(&st.UIDValidity, &st.LastUID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return MailboxState{}, nil
+	}
+	return st, err
+}
+
+// SetMailboxState stores the position.
+func (s *Store) SetMailboxState(ctx context.Context, account, mailbox string, st MailboxState) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO mailbox_state (account, mailbox, uid_validity, last_uid) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account, mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid`,
+			account, mailbox, st.UIDValidity, st.LastUID)
+		return err
+	})
+}

@@ -1,0 +1,198 @@
+// Package store keeps Tocsin's durable state: incidents, the messages filed
+// on them (in and out), the audit log, the transactional outbox and the
+// IMAP intake position. Every state change and the external effects it
+// causes are written in one transaction (Store.Tx), so a crash can never
+// leave an incident without its acknowledgement queued, or the other way
+// round.
+//
+// SQLite (pure Go, WAL) is the embedded store. The SQL is kept to what
+// PostgreSQL also speaks, so the planned PostgreSQL backend for several
+// instances differs only in the driver and placeholder style.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	w *sql.DB // one connection: SQLite has one writer, and BEGIN IMMEDIATE avoids upgrade deadlocks
+	r *sql.DB // readers, concurrent under WAL
+}
+
+// OpenSQLite opens (creating if needed) the database at path and brings its
+// schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating store directory: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrating %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s.r = r
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrations are applied in order; each runs once, in its own transaction.
+// Append, never edit: a deployed database has run the old ones.
+var migrations = []string{
+	`CREATE TABLE incidents (
+		id            INTEGER PRIMARY KEY,
+		ref           TEXT    NOT NULL UNIQUE,  -- SEC-2026-0042
+		prefix        TEXT    NOT NULL,
+		year          INTEGER NOT NULL,
+		seq           INTEGER NOT NULL,
+		status        TEXT    NOT NULL,         -- open | closed
+		priority      TEXT    NOT NULL,         -- P1..P4
+		category      TEXT    NOT NULL,
+		subject       TEXT    NOT NULL,
+		reporter      TEXT    NOT NULL,
+		reporter_name TEXT    NOT NULL,
+		language      TEXT    NOT NULL,
+		event_at      INTEGER NOT NULL,         -- E: call-tree deadlines count from here (unix ms)
+		created_at    INTEGER NOT NULL,
+		updated_at    INTEGER NOT NULL,
+		UNIQUE (prefix, year, seq)
+	);
+	CREATE TABLE messages (
+		id          INTEGER PRIMARY KEY,
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		direction   TEXT    NOT NULL,           -- in | out
+		message_id  TEXT    NOT NULL,           -- RFC 5322 Message-ID without <>, or ''
+		sha256      TEXT    NOT NULL,           -- of the raw bytes
+		source      TEXT    NOT NULL,           -- imap:ACCOUNT/MAILBOX, api, form, outbox
+		from_addr   TEXT    NOT NULL,
+		subject     TEXT    NOT NULL,
+		report      TEXT    NOT NULL,           -- parsers.Report as JSON ('' for outgoing)
+		raw_path    TEXT    NOT NULL,           -- content-addressed file under DATA/raw
+		created_at  INTEGER NOT NULL
+	);
+	CREATE UNIQUE INDEX messages_message_id ON messages (message_id) WHERE message_id <> '';
+	CREATE UNIQUE INDEX messages_sha256 ON messages (sha256, direction);
+	CREATE INDEX messages_incident ON messages (incident_id, id);
+	CREATE TABLE audit (
+		id          INTEGER PRIMARY KEY,
+		incident_id INTEGER REFERENCES incidents(id),
+		at          INTEGER NOT NULL,
+		actor       TEXT    NOT NULL,           -- system, a responder, a reporter address
+		action      TEXT    NOT NULL,
+		detail      TEXT    NOT NULL
+	);
+	CREATE INDEX audit_incident ON audit (incident_id, id);
+	CREATE TABLE outbox (
+		id          INTEGER PRIMARY KEY,
+		idem_key    TEXT    NOT NULL UNIQUE,    -- one effect, once: e.g. ack:SEC-2026-0042
+		incident_id INTEGER REFERENCES incidents(id),
+		channel     TEXT    NOT NULL,           -- mail | slack | discord | webhook
+		kind        TEXT    NOT NULL,           -- acknowledgement, alert, digest, card, ...
+		sender      TEXT    NOT NULL,
+		recipient   TEXT    NOT NULL,
+		payload     BLOB    NOT NULL,           -- mail: the composed, signed message
+		state       TEXT    NOT NULL,           -- pending | sending | sent | failed
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		next_at     INTEGER NOT NULL,
+		lease_until INTEGER NOT NULL DEFAULT 0,
+		last_error  TEXT    NOT NULL DEFAULT '',
+		created_at  INTEGER NOT NULL,
+		done_at     INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX outbox_due ON outbox (state, next_at);
+	CREATE INDEX outbox_recipient ON outbox (recipient, created_at);
+	CREATE TABLE mailbox_state (
+		account      TEXT    NOT NULL,
+		mailbox      TEXT    NOT NULL,
+		uid_validity INTEGER NOT NULL,
+		last_uid     INTEGER NOT NULL,
+		PRIMARY KEY (account, mailbox)
+	);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(tx *Tx) error {
+		var v int
+		if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			return err
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this tocsin (%d): upgrade tocsin", v, len(migrations))
+		}
+		for i := v; i < len(migrations); i++ {
+			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Tx is one write transaction.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// Tx runs fn in a write transaction, committing if it returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(&Tx{ctx: ctx, tx: sqlTx}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}

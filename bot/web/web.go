@@ -1,0 +1,379 @@
+// Package web serves Tocsin's one HTTP listener: the desk's web UI, the
+// public report form and policy page, the JSON API, security.txt (RFC 9116)
+// and the desk key, health and Prometheus metrics. Reports from the form
+// and the API become RFC 5322 messages and go through the same pipeline as
+// mail. Handlers only read the store and call the pipeline; nothing is sent
+// from inside a request.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	gomail "github.com/emersion/go-message/mail"
+
+	"tocsin/bot/metrics"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/responders"
+)
+
+// IngestFunc files a raw message and returns the incident it is on.
+type IngestFunc func(ctx context.Context, source string, raw []byte, received time.Time) (incident string, err error)
+
+// Server is the HTTP handler set.
+type Server struct {
+	cfg       *config.Config
+	store     *store.Store
+	key       *responders.Key
+	metrics   *metrics.Registry
+	ingest    IngestFunc
+	sentDir   string
+	apiTokens []string
+	deskUsers map[string]string
+	log       *slog.Logger
+	pages     *template.Template
+	mux       *http.ServeMux
+}
+
+// Options are what the server needs.
+type Options struct {
+	Config    *config.Config
+	Store     *store.Store
+	Key       *responders.Key
+	Metrics   *metrics.Registry
+	Ingest    IngestFunc
+	SentDir   string            // shown in the UI when set (sandbox)
+	APITokens []string          // accepted bearer tokens
+	DeskUsers map[string]string // web UI logins
+	Log       *slog.Logger
+}
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+// New builds the handler set.
+func New(o Options) *Server {
+	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
+		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux()}
+	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
+		"time": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05")
+		},
+	}).ParseFS(pageFiles, "pages/*.html"))
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.WriteText(w)
+	})
+	m.HandleFunc("GET /pgp-key.asc", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pgp-keys")
+		io.WriteString(w, s.key.ArmoredPublicKey())
+	})
+	m.HandleFunc("GET /.well-known/security.txt", s.securityTxt)
+	m.HandleFunc("GET /policy", s.policy)
+	m.HandleFunc("GET /report", s.reportForm)
+	m.HandleFunc("POST /report", s.reportSubmit)
+	m.HandleFunc("GET /{$}", s.desk(s.index))
+	m.HandleFunc("GET /incidents/{id}", s.desk(s.incidentPage))
+	m.HandleFunc("GET /sent/{name}", s.desk(s.sentMail))
+	m.HandleFunc("GET /api/v1/incidents", s.api(s.apiList))
+	m.HandleFunc("GET /api/v1/incidents/{id}", s.api(s.apiShow))
+	m.HandleFunc("POST /api/v1/reports", s.api(s.apiReport))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.CountIncidents(r.Context()); err != nil {
+		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+func constantTimeIn(v string, set []string) bool {
+	ok := 0
+	for _, t := range set {
+		ok |= subtle.ConstantTimeCompare([]byte(v), []byte(t))
+	}
+	return ok == 1 && v != ""
+}
+
+// api requires "Authorization: Bearer TOKEN" with a configured token.
+func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !constantTimeIn(tok, s.apiTokens) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// desk requires a desk login (HTTP basic authentication).
+func (s *Server) desk(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		want, known := s.deskUsers[u]
+		if !ok || !known || subtle.ConstantTimeCompare([]byte(p), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="tocsin desk", charset="UTF-8"`)
+			http.Error(w, "desk login required", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+	incs, err := s.store.ListIncidents(r.Context(), 500)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+}
+
+func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
+	d, err := s.store.GetIncident(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no incident " + r.PathValue("id")})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// Report is the JSON body of POST /api/v1/reports (and the web form).
+type Report struct {
+	From    string `json:"from"`
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+}
+
+const maxReportBytes = 10 << 20
+
+// apiReport takes a report as JSON (Report) or as a whole message
+// (Content-Type: message/rfc822).
+func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReportBytes))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": err.Error()})
+		return
+	}
+	raw := body
+	source := "api"
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "message/rfc822") {
+		var rep Report
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rep); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+			return
+		}
+		raw, err = s.compose(rep, "api")
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+	}
+	ref, err := s.ingest(r.Context(), source, raw, time.Now())
+	if err != nil {
+		s.log.Error("filing API report", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not filed, try again: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"incident": ref})
+}
+
+// compose turns a form or JSON report into an RFC 5322 message addressed
+// to the alias, so it takes the mail pipeline.
+func (s *Server) compose(rep Report, via string) ([]byte, error) {
+	rep.From = strings.TrimSpace(rep.From)
+	if rep.From != "" {
+		a, err := mail.ParseAddress(rep.From)
+		if err != nil {
+			return nil, fmt.Errorf("from: %q is not an e-mail address", rep.From)
+		}
+		rep.From = a.Address
+	}
+	if strings.TrimSpace(rep.Subject) == "" && strings.TrimSpace(rep.Text) == "" {
+		return nil, errors.New("a report needs a subject or a text")
+	}
+	var h gomail.Header
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	h.Set("Content-Transfer-Encoding", "8bit")
+	h.Set("MIME-Version", "1.0")
+	h.Set("X-Tocsin-Via", via)
+	h.GenerateMessageID()
+	h.SetDate(time.Now())
+	h.SetSubject(strings.Join(strings.Fields(rep.Subject), " "))
+	h.SetAddressList("To", []*gomail.Address{{Address: s.cfg.Desk.Address}})
+	if rep.From != "" {
+		h.SetAddressList("From", []*gomail.Address{{Name: rep.Name, Address: rep.From}})
+	}
+	var buf bytes.Buffer
+	w, err := gomail.CreateSingleInlineWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(w, strings.ReplaceAll(rep.Text, "\r\n", "\n"))
+	w.Close()
+	return buf.Bytes(), nil
+}
+
+func (s *Server) reportForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "report.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint()})
+}
+
+func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxReportBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	rep := Report{From: r.PostFormValue("from"), Name: r.PostFormValue("name"), Subject: r.PostFormValue("subject"), Text: r.PostFormValue("text")}
+	raw, err := s.compose(rep, "web-form")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		s.render(w, "report.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Error": err.Error(), "Report": rep})
+		return
+	}
+	ref, err := s.ingest(r.Context(), "web-form", raw, time.Now())
+	if err != nil {
+		s.log.Error("filing form report", "err", err)
+		http.Error(w, "Your report could not be filed just now. Please try again, or mail "+s.cfg.Desk.Address, http.StatusServiceUnavailable)
+		return
+	}
+	s.render(w, "thanks.html", map[string]any{"Desk": s.cfg.Desk, "Incident": ref, "From": rep.From})
+}
+
+func (s *Server) render(w http.ResponseWriter, page string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, page, data); err != nil {
+		s.log.Error("rendering page", "page", page, "err", err)
+		http.Error(w, "page error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	incs, err := s.store.ListIncidents(r.Context(), 200)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	counts, _ := s.store.OutboxCounts(r.Context())
+	failed, _ := s.store.FailedOutbox(r.Context(), 20)
+	s.render(w, "index.html", map[string]any{"Desk": s.cfg.Desk, "Incidents": incs, "Outbox": counts, "Failed": failed, "Sent": s.sentList()})
+}
+
+func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
+	d, err := s.store.GetIncident(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.render(w, "incident.html", map[string]any{"Desk": s.cfg.Desk, "I": d})
+}
+
+type sentFile struct {
+	Name    string
+	ModTime time.Time
+	Size    int64
+}
+
+func (s *Server) sentList() []sentFile {
+	if s.sentDir == "" {
+		return nil
+	}
+	entries, _ := os.ReadDir(s.sentDir)
+	var out []sentFile
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".eml") {
+			out = append(out, sentFile{e.Name(), info.ModTime(), info.Size()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ModTime.After(out[j].ModTime) })
+	return out[:min(len(out), 50)]
+}
+
+func (s *Server) sentMail(w http.ResponseWriter, r *http.Request) {
+	name := filepath.Base(r.PathValue("name"))
+	if s.sentDir == "" || !strings.HasSuffix(name, ".eml") {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(s.sentDir, name))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(b)
+}
+
+// securityTxt serves RFC 9116 security.txt, cleartext-signed with the desk
+// key (section 2.3).
+func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
+	base := strings.TrimRight(s.cfg.Desk.PublicURL, "/")
+	text := fmt.Sprintf("Contact: mailto:%s\nContact: %s/report\nEncryption: %s/pgp-key.asc\nExpires: %s\nPreferred-Languages: en\nPolicy: %s/policy\nCanonical: %s/.well-known/security.txt\n",
+		s.cfg.Desk.Address, base, base, time.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), base, base)
+	signed, err := s.key.SignCleartext(text)
+	if err != nil {
+		http.Error(w, "signing: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, signed)
+}
+
+func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "policy.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Key": s.key.ArmoredPublicKey(),
+		"Priorities": config.DefaultPriorities})
+}

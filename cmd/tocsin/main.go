@@ -1,0 +1,442 @@
+// Command tocsin is the Tocsin security-desk daemon and its tools. It only
+// parses flags and wires packages together; the work is in bot, parsers,
+// responders and config.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"tocsin/bot"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/parsers"
+	"tocsin/responders"
+)
+
+// version is set with -ldflags "-X main.version=..."; else the module's.
+var version = ""
+
+const usage = `tocsin — turns a security@ alias into an incident-response desk
+
+Usage:
+  tocsin run [--config FILE] [--data DIR] [--http ADDR] [--sandbox-imap ADDR] [--sandbox-smtp ADDR]
+  tocsin check --config FILE
+  tocsin init [--config FILE]
+  tocsin keys export [--config FILE | --data DIR]
+  tocsin parse [--json] FILE
+  tocsin incidents list [--json] [--config FILE | --data DIR]
+  tocsin incidents show ID [--json] [--config FILE | --data DIR]
+  tocsin version
+
+Without --config, run starts the sandbox: loopback IMAP and SMTP servers,
+SQLite and a generated key under --data (default ./data). Each command has --help.
+`
+
+func main() {
+	err := dispatch(os.Args[1:], os.Stdout, os.Stderr)
+	var ex exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ex):
+		os.Exit(int(ex))
+	case errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "tocsin:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError exits with a status after the command printed its own reason.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError(2)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
+	case "keys":
+		if len(rest) == 0 || rest[0] != "export" {
+			return errors.New("usage: tocsin keys export [--config FILE | --data DIR]")
+		}
+		return cmdKeysExport(rest[1:], stdout, stderr)
+	case "parse":
+		return cmdParse(rest, stdout, stderr)
+	case "incidents":
+		if len(rest) == 0 {
+			return errors.New("usage: tocsin incidents list|show")
+		}
+		switch rest[0] {
+		case "list":
+			return cmdIncidentsList(rest[1:], stdout, stderr)
+		case "show":
+			return cmdIncidentsShow(rest[1:], stdout, stderr)
+		}
+		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tocsin", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// parseFlags parses flags wherever they stand among the arguments, as users
+// type both "parse --json FILE" and "parse FILE --json".
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// storeFlags are --config and --data for commands that read the store.
+type storeFlags struct{ config, data string }
+
+func (sf *storeFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&sf.config, "config", "", "config file (default: the sandbox in --data)")
+	fs.StringVar(&sf.data, "data", "data", "data directory")
+}
+
+func (sf *storeFlags) load() (*config.Config, error) {
+	if sf.config == "" {
+		return bot.SandboxConfig(sf.data, "127.0.0.1:8080"), nil
+	}
+	cfg, err := config.Load(sf.config)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "tocsin run [--config FILE] [--data DIR] [--http ADDR] [--sandbox-imap ADDR] [--sandbox-smtp ADDR]", stderr)
+	cfgPath := fs.String("config", "", "config file; without it the sandbox runs")
+	data := fs.String("data", "", "data directory (default: data_dir of the config, or ./data)")
+	httpAddr := fs.String("http", "", "HTTP listen address (default 127.0.0.1:8080)")
+	simap := fs.String("sandbox-imap", "127.0.0.1:1143", "sandbox IMAP listen address")
+	ssmtp := fs.String("sandbox-smtp", "127.0.0.1:1025", "sandbox SMTP listen address")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	var cfg *config.Config
+	if *cfgPath == "" {
+		dir := *data
+		if dir == "" {
+			dir = "data"
+		}
+		addr := *httpAddr
+		if addr == "" {
+			addr = "127.0.0.1:8080"
+		}
+		cfg = bot.SandboxConfig(dir, addr)
+	} else {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError(1)
+		}
+		if *data != "" {
+			cfg.DataDir = *data
+		}
+		if *httpAddr != "" {
+			cfg.HTTP.Listen = *httpAddr
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return bot.Run(ctx, cfg, bot.RunOptions{Log: log, Out: stdout, SandboxIMAP: *simap, SandboxSMTP: *ssmtp})
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", "tocsin check --config FILE", stderr)
+	cfgPath := fs.String("config", "", "config file to check")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *cfgPath == "" && len(pos) == 1 {
+		*cfgPath = pos[0]
+	}
+	if *cfgPath == "" {
+		return errors.New("check needs --config FILE")
+	}
+	if _, err := config.Load(*cfgPath); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
+	return nil
+}
+
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("init", "tocsin init [--config FILE]   (FILE - writes to standard output)", stderr)
+	path := fs.String("config", "tocsin.yaml", "where to write the starter config")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "-" {
+		_, err := io.WriteString(stdout, config.Starter)
+		return err
+	}
+	f, err := os.OpenFile(*path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing starter config: %w (not overwritten)", err)
+	}
+	if _, err := io.WriteString(f, config.Starter); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s; edit it, then: tocsin check --config %s\n", *path, *path)
+	return nil
+}
+
+func cmdKeysExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys export", "tocsin keys export [--config FILE | --data DIR]", stderr)
+	var sf storeFlags
+	sf.add(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	key, _, err := responders.LoadOrCreateKey(bot.KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, key.ArmoredPublicKey())
+	return err
+}
+
+func cmdParse(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("parse", "tocsin parse [--json] FILE   (FILE - reads standard input)", stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("parse needs exactly one FILE")
+	}
+	var raw []byte
+	if pos[0] == "-" {
+		raw, err = io.ReadAll(os.Stdin)
+	} else {
+		raw, err = os.ReadFile(pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := parsers.Parse(raw, parsers.DefaultLimits)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("from", strings.TrimSpace(rep.FromName+" <"+rep.From+">"))
+	row("subject", rep.Subject)
+	row("category", string(rep.Category))
+	if rep.AutoSubmitted {
+		row("auto-submitted", "yes: "+rep.AutoReason+" (never answered)")
+	}
+	row("language", rep.Language)
+	row("priority", rep.Priority+" ("+strings.Join(rep.PriorityReasons, "; ")+")")
+	row("cves", strings.Join(rep.CVEs, ", "))
+	ind := rep.Indicators
+	row("ipv4", strings.Join(ind.IPv4, ", "))
+	row("ipv6", strings.Join(ind.IPv6, ", "))
+	row("domains", strings.Join(ind.Domains, ", "))
+	row("urls", strings.Join(ind.URLs, ", "))
+	row("hashes", strings.Join(ind.Hashes, ", "))
+	for _, a := range rep.Attachments {
+		row("attachment", fmt.Sprintf("%s (%s, %d bytes, sha256 %s)", a.Name, a.ContentType, a.Size, a.SHA256))
+	}
+	row("message-id", rep.Thread.MessageID)
+	row("in-reply-to", rep.Thread.InReplyTo)
+	row("incident tag", rep.Thread.IncidentTag)
+	if rep.PGP.Signed || rep.PGP.Encrypted {
+		row("pgp", rep.PGP.Reason)
+	}
+	for _, w := range rep.Warnings {
+		row("warning", w)
+	}
+	tw.Flush()
+	if rep.Text != "" {
+		fmt.Fprintf(stdout, "\n%s\n", rep.Text)
+	}
+	return nil
+}
+
+func openStoreRead(sf *storeFlags) (*store.Store, error) {
+	cfg, err := sf.load()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.DataDir); err != nil && cfg.Store.DSN == "" {
+		return nil, fmt.Errorf("no data directory %s (run the daemon first, or pass --data/--config)", cfg.DataDir)
+	}
+	return bot.OpenStore(context.Background(), cfg)
+}
+
+func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("incidents list", "tocsin incidents list [--json] [--config FILE | --data DIR]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	var sf storeFlags
+	sf.add(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStoreRead(&sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	incs, err := st.ListIncidents(context.Background(), 1000)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(incs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tCATEGORY\tOPENED (UTC)\tREPORTER\tSUBJECT")
+	for _, i := range incs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Ref, i.Priority, i.Status, i.Category, i.CreatedAt.Format("2006-01-02 15:04"), i.Reporter, truncate(i.Subject, 60))
+	}
+	return tw.Flush()
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("incidents show", "tocsin incidents show ID [--json] [--config FILE | --data DIR]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	var sf storeFlags
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("show needs one incident ID")
+	}
+	st, err := openStoreRead(&sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.GetIncident(context.Background(), pos[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no incident %s", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(d)
+	}
+	fmt.Fprintf(stdout, "%s  %s  %s  %s\n%s\nreporter: %s %s\nopened:   %s UTC\n", d.Ref, d.Priority, d.Status, d.Category, d.Subject,
+		d.ReporterName, "<"+d.Reporter+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
+	fmt.Fprintln(stdout, "\nmessages:")
+	for _, m := range d.Messages {
+		fmt.Fprintf(stdout, "  %s %-3s %s  %s  <%s>\n", m.CreatedAt.Format("2006-01-02 15:04:05"), m.Direction, m.From, m.Subject, m.MessageID)
+	}
+	fmt.Fprintln(stdout, "\noutbox:")
+	for _, o := range d.Outbox {
+		line := fmt.Sprintf("  %-28s %-7s to %s  %s  attempts %d", o.IdemKey, o.Channel, o.Recipient, strings.ToUpper(o.State), o.Attempts)
+		if o.LastError != "" {
+			line += "  error: " + o.LastError
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintln(stdout, "\naudit:")
+	for _, a := range d.Audit {
+		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s\n", a.At.Format("2006-01-02 15:04:05"), a.Actor, a.Action, a.Detail)
+	}
+	return nil
+}

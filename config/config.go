@@ -1,0 +1,256 @@
+// Package config loads, defaults and validates Tocsin's YAML configuration.
+//
+// One typed Config; unknown keys are rejected; defaults live in code
+// (Defaults); secrets come from *_file or *_env fields rather than the file
+// itself; every problem is reported as "FILE:LINE: field: why", all of them
+// at once, so that `tocsin check` is useful on the first run.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one Tocsin instance.
+type Config struct {
+	// Desk is who Tocsin answers as.
+	Desk Desk `yaml:"desk"`
+	// DataDir holds the SQLite store, the raw messages, the signing key
+	// and, in the sandbox, the mailbox and the sent mail.
+	DataDir string `yaml:"data_dir"`
+	// IMAP is the mailbox that receives reports (the security@ alias).
+	// Without it only the web form and the API take reports.
+	IMAP *IMAP `yaml:"imap"`
+	// SMTP is the server replies are submitted to.
+	SMTP *SMTP `yaml:"smtp"`
+	// HTTP is the web UI, the API and the chat endpoints.
+	HTTP HTTP `yaml:"http"`
+	// Store selects the database.
+	Store Store `yaml:"store"`
+	// PGP is the desk's OpenPGP key, used to sign every mail.
+	PGP PGP `yaml:"pgp"`
+	// Replies limits automatic answers.
+	Replies Replies `yaml:"replies"`
+	// Limits bound what is read from untrusted mail.
+	Limits Limits `yaml:"limits"`
+
+	// Sandbox is set by the program, never by a file: the embedded
+	// loopback-only mode of `tocsin run` without --config.
+	Sandbox bool `yaml:"-"`
+	// File is the path the config was read from ("" for the sandbox).
+	File string `yaml:"-"`
+}
+
+// Desk identifies the security desk.
+type Desk struct {
+	// Address is the security alias reports are sent to and answers come from.
+	Address string `yaml:"address"`
+	// Name is the display name on outgoing mail.
+	Name string `yaml:"name"`
+	// IncidentPrefix starts every incident id: PREFIX-YEAR-NNNN.
+	IncidentPrefix string `yaml:"incident_prefix"`
+	// PublicURL is where the desk's web pages are reachable, used in mail.
+	PublicURL string `yaml:"public_url"`
+}
+
+// Secret is a credential given inline (discouraged), in a file, or in an
+// environment variable. At most one of the three may be set.
+type Secret struct {
+	// Password is the secret itself. Prefer password_file or password_env.
+	Password string `yaml:"password"`
+	// PasswordFile is a file holding the secret (trailing newline ignored).
+	PasswordFile string `yaml:"password_file"`
+	// PasswordEnv is an environment variable holding the secret.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// Resolve returns the secret's value.
+func (s Secret) Resolve() (string, error) {
+	switch {
+	case s.PasswordFile != "":
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("reading password file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case s.PasswordEnv != "":
+		v, ok := os.LookupEnv(s.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", s.PasswordEnv)
+		}
+		return v, nil
+	}
+	return s.Password, nil
+}
+
+func (s Secret) set() int {
+	n := 0
+	for _, v := range []string{s.Password, s.PasswordFile, s.PasswordEnv} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// OAuth2 supplies an access token for SASL XOAUTH2 or OAUTHBEARER
+// (Microsoft 365, Gmail). Tocsin does not run the OAuth flow itself: a file
+// kept fresh by another tool, or a command that prints a token, does.
+type OAuth2 struct {
+	// Mechanism is xoauth2 (Gmail, Microsoft 365) or oauthbearer (RFC 7628).
+	Mechanism string `yaml:"mechanism"`
+	// TokenFile is re-read whenever a token is needed.
+	TokenFile string `yaml:"token_file"`
+	// TokenCommand is run with sh -c; it prints a bare token, or JSON with
+	// access_token and expires_in (seconds) or expiry (RFC 3339).
+	TokenCommand string `yaml:"token_command"`
+	// Lifetime is how long a token without an expiry is trusted.
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// Transport security modes for IMAP and SMTP.
+const (
+	TLSImplicit = "tls"      // TLS from the first byte (IMAPS 993, SMTPS 465)
+	TLSStartTLS = "starttls" // plain connect, then STARTTLS (IMAP 143, submission 587)
+	TLSNone     = "none"     // no TLS: loopback and tests only
+)
+
+// IMAP is the mailbox Tocsin watches.
+type IMAP struct {
+	// Host and Port of the IMAP server.
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// TLS is tls, starttls or none.
+	TLS string `yaml:"tls"`
+	// InsecureSkipVerify accepts any server certificate (testing only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Username to log in as.
+	Username string `yaml:"username"`
+	// Secret is the password, unless OAuth2 is set.
+	Secret `yaml:",inline"`
+	// OAuth2 replaces the password with a bearer token.
+	OAuth2 *OAuth2 `yaml:"oauth2"`
+	// Mailbox to watch.
+	Mailbox string `yaml:"mailbox"`
+	// Processed says what happens to a message once its incident is
+	// committed: "flag" adds \Seen and Flag; "move" moves it to Folder.
+	Processed Processed `yaml:"processed"`
+	// IDLE waits for new mail with IMAP IDLE (RFC 2177) when the server
+	// has it; otherwise, or when false, the mailbox is polled.
+	IDLE *bool `yaml:"idle"`
+	// PollInterval is the polling period, and the longest IDLE wait
+	// before a safety re-scan.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Processed is how a handled message is marked in the mailbox.
+type Processed struct {
+	// Action is flag or move.
+	Action string `yaml:"action"`
+	// Flag is the keyword added with action flag.
+	Flag string `yaml:"flag"`
+	// Folder receives messages with action move; created if missing.
+	Folder string `yaml:"folder"`
+}
+
+// SMTP is the submission server for outgoing mail.
+type SMTP struct {
+	// Host and Port of the submission server.
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// TLS is tls, starttls or none.
+	TLS string `yaml:"tls"`
+	// InsecureSkipVerify accepts any server certificate (testing only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Username for AUTH; empty means no authentication.
+	Username string `yaml:"username"`
+	// Secret is the password, unless OAuth2 is set.
+	Secret `yaml:",inline"`
+	// OAuth2 replaces the password with a bearer token (XOAUTH2).
+	OAuth2 *OAuth2 `yaml:"oauth2"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// HTTP is the one listener for the UI, API and chat endpoints.
+type HTTP struct {
+	// Listen is host:port.
+	Listen string `yaml:"listen"`
+	// APITokens are accepted as "Authorization: Bearer TOKEN".
+	APITokens []Secret `yaml:"api_tokens"`
+	// DeskUsers may log in to the web UI (HTTP basic authentication).
+	DeskUsers []DeskUser `yaml:"desk_users"`
+}
+
+// DeskUser is a login for the web UI.
+type DeskUser struct {
+	// Name is the login name.
+	Name string `yaml:"name"`
+	// Secret is the login password.
+	Secret `yaml:",inline"`
+}
+
+// Store selects the database.
+type Store struct {
+	// Driver is sqlite (embedded, the default) or postgres.
+	Driver string `yaml:"driver"`
+	// DSN is the database address; for sqlite a file path, default
+	// DATA/tocsin.db.
+	DSN string `yaml:"dsn"`
+}
+
+// PGP is the desk key.
+type PGP struct {
+	// KeyFile is the armored private key; generated (Ed25519, OpenPGP v4)
+	// on first start if missing. Default DATA/signing-key.asc.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Replies limits automatic answers so that Tocsin can never flood anyone.
+type Replies struct {
+	// PerSender is the most answers one address gets per Window.
+	PerSender int `yaml:"per_sender"`
+	// Window is the rate-limit period.
+	Window time.Duration `yaml:"window"`
+}
+
+// Limits bound what is read from untrusted mail.
+type Limits struct {
+	// MaxMessageBytes is the largest message downloaded whole; a larger
+	// one is filed from its header and left in the mailbox.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// MaxAttachmentBytes is the largest attachment stored.
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// MaxParts is the most MIME parts read from one message.
+	MaxParts int `yaml:"max_parts"`
+	// MaxDepth is the deepest MIME nesting followed.
+	MaxDepth int `yaml:"max_depth"`
+}
+
+// Priority is one published priority level.
+type Priority struct {
+	Level      string        // P1..P4
+	Definition string        // what it means, as published on /policy and in every form
+	Respond    time.Duration // when the next update is due
+}
+
+// DefaultPriorities are the published priority definitions. Configurable
+// definitions per report type are planned with the parsers work.
+var DefaultPriorities = []Priority{
+	{"P1", "critical: active compromise or exploitation; response within 1 hour", time.Hour},
+	{"P2", "high: serious vulnerability or incident; response within 4 hours", 4 * time.Hour},
+	{"P3", "medium: confirmed issue, limited impact; response within 1 business day", 24 * time.Hour},
+	{"P4", "low: informational or unconfirmed; response within 5 business days", 5 * 24 * time.Hour},
+}
+
+// PriorityOf returns the definition of level, or a zero Priority.
+func PriorityOf(level string) Priority {
+	for _, p := range DefaultPriorities {
+		if p.Level == level {
+			return p
+		}
+	}
+	return Priority{}
+}

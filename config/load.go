@@ -1,0 +1,453 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one mistake in a config file.
+type Problem struct {
+	Line  int    // 0 when the field is absent from the file
+	Field string // dotted path, e.g. imap.port
+	Why   string
+}
+
+// Problems is every mistake found in one file. Its Error prints one
+// "FILE:LINE: field: why" line per problem.
+type Problems struct {
+	File string
+	List []Problem
+}
+
+func (p *Problems) Error() string {
+	var b strings.Builder
+	for i, pr := range p.List {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s:%d: %s: %s", p.File, pr.Line, pr.Field, pr.Why)
+	}
+	return b.String()
+}
+
+// Load reads, defaults and validates the config at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named file in messages), applies defaults and
+// validates. A returned error is a *Problems when the file was readable.
+func Parse(file string, data []byte) (*Config, error) {
+	probs := &Problems{File: file}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		probs.List = append(probs.List, Problem{Line: yamlErrLine(err.Error()), Field: "(file)", Why: strings.TrimPrefix(err.Error(), "yaml: ")})
+		return nil, probs
+	}
+	cfg := &Config{File: file}
+	lines := map[string]int{}
+	if len(root.Content) > 0 {
+		checkKeys(root.Content[0], reflect.TypeOf(*cfg), "", lines, probs)
+		if err := root.Content[0].Decode(cfg); err != nil {
+			if te, ok := err.(*yaml.TypeError); ok {
+				for _, msg := range te.Errors {
+					line := yamlErrLine(msg)
+					probs.List = append(probs.List, Problem{Line: line, Field: fieldAtLine(lines, line), Why: cleanYAMLErr(msg)})
+				}
+			} else {
+				probs.List = append(probs.List, Problem{Field: "(file)", Why: err.Error()})
+			}
+		}
+	}
+	cfg.File = file
+	cfg.applyDefaults()
+	decodeErr := map[string]bool{}
+	for _, pr := range probs.List {
+		decodeErr[pr.Field] = true
+	}
+	for _, pr := range cfg.Validate() {
+		if decodeErr[pr.Field] {
+			continue // one problem per field: the decode error says it
+		}
+		pr.Line = lineOf(lines, pr.Field)
+		probs.List = append(probs.List, pr)
+	}
+	if len(probs.List) > 0 {
+		sort.SliceStable(probs.List, func(i, j int) bool { return probs.List[i].Line < probs.List[j].Line })
+		return nil, probs
+	}
+	return cfg, nil
+}
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrLine(msg string) int {
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+func cleanYAMLErr(msg string) string {
+	msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
+	msg = strings.ReplaceAll(msg, "!!str", "text")
+	msg = strings.ReplaceAll(msg, "!!int", "number")
+	msg = strings.ReplaceAll(msg, "!!seq", "list")
+	msg = strings.ReplaceAll(msg, "!!map", "mapping")
+	return msg
+}
+
+// checkKeys walks a mapping node against the struct type t, reporting keys
+// the struct does not have and recording the line of every field path.
+func checkKeys(n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, probs *Problems) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t != reflect.TypeOf(time.Time{}):
+		if n.Kind != yaml.MappingNode {
+			if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+				probs.List = append(probs.List, Problem{Line: n.Line, Field: strings.TrimSuffix(prefix, "."), Why: "expected a mapping of fields"})
+			}
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			path := prefix + k.Value
+			ft, ok := fields[k.Value]
+			if !ok {
+				probs.List = append(probs.List, Problem{Line: k.Line, Field: path, Why: "unknown field" + suggest(k.Value, fields)})
+				continue
+			}
+			lines[path] = k.Line
+			checkKeys(v, ft, path+".", lines, probs)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			path := fmt.Sprintf("%s%d", prefix, i)
+			lines[path] = item.Line
+			checkKeys(item, t.Elem(), path+".", lines, probs)
+		}
+	}
+}
+
+// yamlFields maps the YAML keys of struct t (inline structs flattened) to
+// their types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if opts == "inline" {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for f := range fields {
+		if d := editDistance(key, f); d < bestD || d == bestD && f < best {
+			best, bestD = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// lineOf finds the line of field, or of its nearest parent in the file.
+func lineOf(lines map[string]int, field string) int {
+	for f := field; f != ""; {
+		if l, ok := lines[f]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(f, '.')
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return 0
+}
+
+func fieldAtLine(lines map[string]int, line int) string {
+	best := ""
+	for f, l := range lines {
+		if l == line && (best == "" || len(f) > len(best)) {
+			best = f
+		}
+	}
+	if best == "" {
+		return "(file)"
+	}
+	return best
+}
+
+// applyDefaults fills every unset field; defaults live here, in code.
+func (c *Config) applyDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Desk.Name == "" {
+		c.Desk.Name = "Security Team"
+	}
+	if c.Desk.IncidentPrefix == "" {
+		c.Desk.IncidentPrefix = "SEC"
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if c.Desk.PublicURL == "" {
+		c.Desk.PublicURL = "http://" + c.HTTP.Listen
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Replies.PerSender == 0 {
+		c.Replies.PerSender = 3
+	}
+	if c.Replies.Window == 0 {
+		c.Replies.Window = time.Hour
+	}
+	if c.Limits.MaxMessageBytes == 0 {
+		c.Limits.MaxMessageBytes = 64 << 20
+	}
+	if c.Limits.MaxAttachmentBytes == 0 {
+		c.Limits.MaxAttachmentBytes = 25 << 20
+	}
+	if c.Limits.MaxParts == 0 {
+		c.Limits.MaxParts = 500
+	}
+	if c.Limits.MaxDepth == 0 {
+		c.Limits.MaxDepth = 20
+	}
+	if m := c.IMAP; m != nil {
+		if m.TLS == "" {
+			m.TLS = TLSImplicit
+		}
+		if m.Port == 0 {
+			m.Port = map[string]int{TLSImplicit: 993, TLSStartTLS: 143, TLSNone: 143}[m.TLS]
+		}
+		if m.Mailbox == "" {
+			m.Mailbox = "INBOX"
+		}
+		if m.Processed.Action == "" {
+			m.Processed.Action = "flag"
+		}
+		if m.Processed.Flag == "" {
+			m.Processed.Flag = "$TocsinProcessed"
+		}
+		if m.Processed.Folder == "" {
+			m.Processed.Folder = "Tocsin/Processed"
+		}
+		if m.IDLE == nil {
+			t := true
+			m.IDLE = &t
+		}
+		if m.PollInterval == 0 {
+			m.PollInterval = time.Minute
+		}
+		if m.OAuth2 != nil {
+			m.OAuth2.defaults()
+		}
+	}
+	if s := c.SMTP; s != nil {
+		if s.TLS == "" {
+			s.TLS = TLSStartTLS
+		}
+		if s.Port == 0 {
+			s.Port = map[string]int{TLSImplicit: 465, TLSStartTLS: 587, TLSNone: 25}[s.TLS]
+		}
+		if s.Timeout == 0 {
+			s.Timeout = 30 * time.Second
+		}
+		if s.OAuth2 != nil {
+			s.OAuth2.defaults()
+		}
+	}
+}
+
+func (o *OAuth2) defaults() {
+	if o.Mechanism == "" {
+		o.Mechanism = "xoauth2"
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = 5 * time.Minute
+	}
+}
+
+// Validate returns every problem in a defaulted config. Lines are filled
+// in by Parse.
+func (c *Config) Validate() []Problem {
+	var ps []Problem
+	bad := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Why: fmt.Sprintf(format, args...)})
+	}
+	if c.Desk.Address == "" {
+		bad("desk.address", "required: the security alias, e.g. security@example.com")
+	} else if a, err := mail.ParseAddress(c.Desk.Address); err != nil || a.Address != c.Desk.Address {
+		bad("desk.address", "%q is not a bare e-mail address", c.Desk.Address)
+	}
+	if !regexp.MustCompile(`^[A-Z][A-Z0-9]{0,15}$`).MatchString(c.Desk.IncidentPrefix) {
+		bad("desk.incident_prefix", "%q must be 1-16 upper-case letters or digits, starting with a letter", c.Desk.IncidentPrefix)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	for i, t := range c.HTTP.APITokens {
+		checkSecret(fmt.Sprintf("http.api_tokens.%d", i), t, true, bad)
+	}
+	for i, u := range c.HTTP.DeskUsers {
+		if u.Name == "" {
+			bad(fmt.Sprintf("http.desk_users.%d.name", i), "required")
+		}
+		checkSecret(fmt.Sprintf("http.desk_users.%d", i), u.Secret, true, bad)
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		bad("store.driver", "postgres is not implemented yet; use sqlite")
+	default:
+		bad("store.driver", "%q is not one of sqlite, postgres", c.Store.Driver)
+	}
+	if c.Replies.PerSender < 0 {
+		bad("replies.per_sender", "must not be negative")
+	}
+	if c.Replies.Window < 0 {
+		bad("replies.window", "must not be negative")
+	}
+	if c.Limits.MaxMessageBytes < 1024 {
+		bad("limits.max_message_bytes", "must be at least 1024")
+	}
+	if c.Limits.MaxAttachmentBytes < 0 || c.Limits.MaxParts < 0 || c.Limits.MaxDepth < 0 {
+		bad("limits", "limits must not be negative")
+	}
+	if m := c.IMAP; m != nil {
+		checkServer("imap", m.Host, m.Port, m.TLS, bad)
+		if m.Username == "" {
+			bad("imap.username", "required")
+		}
+		checkAuth("imap", m.Secret, m.OAuth2, true, bad)
+		switch m.Processed.Action {
+		case "flag", "move":
+		default:
+			bad("imap.processed.action", "%q is not one of flag, move", m.Processed.Action)
+		}
+		if strings.ContainsAny(m.Processed.Flag, " ()[]{}%*\"\\") && m.Processed.Flag != "\\Seen" {
+			bad("imap.processed.flag", "%q is not a valid IMAP keyword", m.Processed.Flag)
+		}
+		if m.PollInterval < time.Second {
+			bad("imap.poll_interval", "%v is shorter than 1s", m.PollInterval)
+		}
+	}
+	if s := c.SMTP; s != nil {
+		checkServer("smtp", s.Host, s.Port, s.TLS, bad)
+		checkAuth("smtp", s.Secret, s.OAuth2, s.Username != "", bad)
+		if s.OAuth2 != nil && s.OAuth2.Mechanism != "xoauth2" {
+			bad("smtp.oauth2.mechanism", "SMTP supports xoauth2 only")
+		}
+	}
+	if c.IMAP != nil && c.SMTP == nil {
+		bad("smtp", "required when imap is set: acknowledgements need a way out")
+	}
+	return ps
+}
+
+func checkServer(sect, host string, port int, tlsMode string, bad func(string, string, ...any)) {
+	if host == "" {
+		bad(sect+".host", "required")
+	}
+	if port < 1 || port > 65535 {
+		bad(sect+".port", "%d is not a TCP port", port)
+	}
+	switch tlsMode {
+	case TLSImplicit, TLSStartTLS, TLSNone:
+	default:
+		bad(sect+".tls", "%q is not one of tls, starttls, none", tlsMode)
+	}
+}
+
+func checkAuth(sect string, s Secret, o *OAuth2, required bool, bad func(string, string, ...any)) {
+	if o != nil {
+		if s.set() > 0 {
+			bad(sect+".oauth2", "give a password or oauth2, not both")
+		}
+		switch o.Mechanism {
+		case "xoauth2", "oauthbearer":
+		default:
+			bad(sect+".oauth2.mechanism", "%q is not one of xoauth2, oauthbearer", o.Mechanism)
+		}
+		if (o.TokenFile == "") == (o.TokenCommand == "") {
+			bad(sect+".oauth2", "set exactly one of token_file, token_command")
+		}
+		return
+	}
+	checkSecret(sect, s, required, bad)
+}
+
+func checkSecret(field string, s Secret, required bool, bad func(string, string, ...any)) {
+	switch n := s.set(); {
+	case n > 1:
+		bad(field+".password", "set only one of password, password_file, password_env")
+	case n == 0 && required:
+		bad(field+".password_file", "required (or password_env, or password)")
+	case s.PasswordFile != "":
+		if _, err := os.Stat(s.PasswordFile); err != nil {
+			bad(field+".password_file", "%v", err)
+		}
+	case s.PasswordEnv != "":
+		if _, ok := os.LookupEnv(s.PasswordEnv); !ok {
+			bad(field+".password_env", "environment variable %s is not set", s.PasswordEnv)
+		}
+	}
+}

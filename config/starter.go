@@ -1,0 +1,94 @@
+package config
+
+// Starter is the commented configuration `tocsin init` writes. Every field
+// of Config appears, with its default; TestStarterIsComplete keeps the two
+// in step.
+const Starter = `# Tocsin configuration. Check it with:  tocsin check --config THIS_FILE
+# Durations are Go durations (30s, 5m, 1h). Secrets never go in this file:
+# use *_file (a file holding the secret) or *_env (an environment variable).
+
+desk:
+  # The security alias: reports arrive here and answers come from here.
+  address: security@example.com
+  # Display name on outgoing mail.
+  name: Example Security Team
+  # Incident ids look like SEC-2026-0042.
+  incident_prefix: SEC
+  # Where the desk's web pages are reachable (used in mail).
+  public_url: https://security.example.com
+
+# Store, raw messages and the signing key live here.
+data_dir: /var/lib/tocsin
+
+imap:
+  host: imap.example.com
+  # 993 with tls, 143 with starttls.
+  port: 993
+  # tls (implicit), starttls, or none (loopback testing only).
+  tls: tls
+  insecure_skip_verify: false
+  username: security@example.com
+  # One of password_file, password_env (or password, discouraged).
+  password_env: TOCSIN_IMAP_PASSWORD
+  # Microsoft 365 and Gmail: replace the password with an OAuth2 token.
+  # oauth2:
+  #   mechanism: xoauth2          # or oauthbearer
+  #   token_file: /run/tocsin/imap.token
+  #   # token_command: /usr/local/bin/fetch-token imap   # prints a token or {"access_token":..,"expires_in":..}
+  #   lifetime: 5m                # how long a token without expiry is reused
+  mailbox: INBOX
+  # What happens to a message once its incident is committed:
+  # flag adds \Seen and the keyword; move moves it to the folder.
+  processed:
+    action: flag
+    flag: $TocsinProcessed
+    folder: Tocsin/Processed
+  # Wait with IMAP IDLE when the server has it; poll otherwise.
+  idle: true
+  # Polling period, and the longest IDLE wait before a safety re-scan.
+  poll_interval: 1m
+
+smtp:
+  host: smtp.example.com
+  # 465 with tls, 587 with starttls.
+  port: 587
+  tls: starttls
+  insecure_skip_verify: false
+  username: security@example.com
+  password_env: TOCSIN_SMTP_PASSWORD
+  # oauth2: {mechanism: xoauth2, token_file: /run/tocsin/smtp.token}
+  # Bound on one delivery attempt.
+  timeout: 30s
+
+http:
+  listen: 127.0.0.1:8080
+  # Accepted as "Authorization: Bearer TOKEN" on /api/v1.
+  api_tokens:
+    - password_env: TOCSIN_API_TOKEN
+  # Logins for the web UI.
+  desk_users:
+    - name: desk
+      password_env: TOCSIN_DESK_PASSWORD
+
+store:
+  # sqlite (embedded). postgres is planned for several instances.
+  driver: sqlite
+  # Default: DATA/tocsin.db
+  dsn: ""
+
+pgp:
+  # Armored private key; an Ed25519 key is generated here on first start.
+  key_file: ""
+
+replies:
+  # At most this many automatic answers to one address per window.
+  per_sender: 3
+  window: 1h
+
+limits:
+  # Larger messages are filed from their header and left in the mailbox.
+  max_message_bytes: 67108864
+  max_attachment_bytes: 26214400
+  max_parts: 500
+  max_depth: 20
+`

@@ -1,0 +1,313 @@
+package parsers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode every IANA charset, not just UTF-8 and ASCII
+	"github.com/emersion/go-message/mail"
+)
+
+// Parse reads one RFC 5322 message (RFC 2045-2049 MIME) into a Report.
+// Malformed parts produce Warnings, not errors; ErrNotAMessage is returned
+// only when no header block can be read.
+func Parse(raw []byte, lim Limits) (*Report, error) {
+	lim = lim.withDefaults()
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
+	}
+	p := &parser{lim: lim, r: &Report{}}
+	ent, err := message.Read(bytes.NewReader(raw))
+	if ent == nil {
+		return nil, fmt.Errorf("reading header: %v: %w", err, ErrNotAMessage)
+	}
+	if err != nil {
+		p.warn("top-level body: %v; read undecoded", err)
+	}
+	if ent.Header.Len() == 0 {
+		return nil, fmt.Errorf("no header fields: %w", ErrNotAMessage)
+	}
+	p.header(mail.Header{Header: ent.Header})
+	p.walk(ent, 0)
+	p.finish()
+	return p.r, nil
+}
+
+type parser struct {
+	lim    Limits
+	r      *Report
+	parts  int
+	text   strings.Builder
+	html   strings.Builder
+	hasDSN bool
+	hasARF bool
+}
+
+func (p *parser) warn(format string, args ...any) {
+	if len(p.r.Warnings) < 50 {
+		p.r.Warnings = append(p.r.Warnings, fmt.Sprintf(format, args...))
+	}
+}
+
+var addrInText = regexp.MustCompile(`[A-Za-z0-9._%+\-=]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+
+func (p *parser) header(h mail.Header) {
+	r := p.r
+	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
+		r.From = strings.ToLower(from[0].Address)
+		r.FromName = from[0].Name
+	} else if raw := h.Get("From"); raw != "" {
+		// Best effort on a From line that is not RFC 5322: take the first
+		// address-like token, and say so.
+		if m := addrInText.FindString(raw); m != "" {
+			r.From = strings.ToLower(m)
+		}
+		p.warn("From header is malformed (%v); read address %q", err, r.From)
+	}
+	if to, err := h.AddressList("To"); err == nil {
+		for _, a := range to {
+			r.To = append(r.To, strings.ToLower(a.Address))
+		}
+	}
+	subj, err := h.Subject()
+	if err != nil {
+		p.warn("Subject: %v; kept undecoded", err)
+		subj = h.Get("Subject")
+	}
+	r.Subject = cleanLine(subj)
+	if d, err := h.Date(); err == nil {
+		r.Date = d.UTC()
+	} else if h.Get("Date") != "" {
+		p.warn("Date header unreadable: %v", err)
+	}
+	r.Thread.MessageID, _ = h.MessageID()
+	if irt, err := h.MsgIDList("In-Reply-To"); err == nil && len(irt) > 0 {
+		r.Thread.InReplyTo = irt[0]
+	}
+	if refs, err := h.MsgIDList("References"); err == nil {
+		r.Thread.References = refs
+	}
+	r.Thread.IncidentTag = IncidentTag(r.Subject)
+	if reason := autoSubmitted(h.Header); reason != "" {
+		r.AutoSubmitted = true
+		r.AutoReason = reason
+	}
+}
+
+// cleanLine folds a header value to one line of valid UTF-8.
+func cleanLine(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (p *parser) walk(e *message.Entity, depth int) {
+	p.parts++
+	if p.parts > p.lim.MaxParts {
+		if p.parts == p.lim.MaxParts+1 {
+			p.warn("more than %d MIME parts; the rest were skipped", p.lim.MaxParts)
+		}
+		return
+	}
+	mediaType, params, err := e.Header.ContentType()
+	if err != nil && e.Header.Get("Content-Type") != "" {
+		p.warn("Content-Type %q unreadable (%v); read as text/plain", e.Header.Get("Content-Type"), err)
+		mediaType = "text/plain"
+	}
+	if mediaType == "" {
+		mediaType = "text/plain"
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		if depth >= p.lim.MaxDepth {
+			p.warn("multipart nesting deeper than %d; inner parts skipped", p.lim.MaxDepth)
+			return
+		}
+		switch {
+		case mediaType == "multipart/signed" && strings.EqualFold(params["protocol"], "application/pgp-signature"):
+			p.r.PGP.Signed = true
+			p.r.PGP.Reason = "PGP/MIME signature not checked: verification is not implemented yet"
+		case mediaType == "multipart/encrypted" && strings.EqualFold(params["protocol"], "application/pgp-encrypted"):
+			p.r.PGP.Encrypted = true
+			p.r.PGP.Reason = "PGP/MIME encrypted: decryption is not implemented yet; the raw message is kept"
+		}
+		if mediaType == "multipart/report" {
+			switch strings.ToLower(params["report-type"]) {
+			case "delivery-status":
+				p.hasDSN = true
+			case "feedback-report":
+				p.hasARF = true
+			}
+		}
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if part == nil {
+				p.warn("multipart/%s body: %v; remaining parts skipped", strings.TrimPrefix(mediaType, "multipart/"), err)
+				break
+			}
+			if err != nil {
+				p.warn("part %d: %v; read undecoded", p.parts+1, err)
+			}
+			p.walk(part, depth+1)
+		}
+		return
+	}
+
+	disp, dparams, _ := e.Header.ContentDisposition()
+	name := dparams["filename"]
+	if name == "" {
+		name = params["name"]
+	}
+	if name != "" {
+		if dec, err := new(mime.WordDecoder).DecodeHeader(name); err == nil {
+			name = dec
+		}
+		name = cleanLine(name)
+	}
+	switch {
+	case mediaType == "message/delivery-status":
+		p.hasDSN = true
+	case mediaType == "message/feedback-report":
+		p.hasARF = true
+	}
+	isText := mediaType == "text/plain" || mediaType == "text/html"
+	if isText && disp != "attachment" && name == "" {
+		p.readText(e, mediaType)
+		return
+	}
+	p.readAttachment(e, mediaType, name)
+}
+
+func (p *parser) readText(e *message.Entity, mediaType string) {
+	dst := &p.text
+	if mediaType == "text/html" {
+		dst = &p.html
+	}
+	remaining := p.lim.MaxTextBytes - int64(dst.Len())
+	if remaining <= 0 {
+		p.warn("text beyond %d bytes was not kept", p.lim.MaxTextBytes)
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(e.Body, remaining+1))
+	if err != nil {
+		p.warn("%s part: %v; kept what was readable", mediaType, err)
+	}
+	if int64(len(b)) > remaining {
+		b = b[:remaining]
+		p.warn("text beyond %d bytes was not kept", p.lim.MaxTextBytes)
+	}
+	if !utf8.Valid(b) {
+		p.warn("%s part is not valid UTF-8 after decoding; invalid bytes replaced", mediaType)
+		b = []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
+	if dst.Len() > 0 {
+		dst.WriteString("\n")
+	}
+	dst.Write(b)
+}
+
+func (p *parser) readAttachment(e *message.Entity, mediaType, name string) {
+	if name == "" {
+		name = "part" + fmt.Sprint(p.parts) + extFor(mediaType)
+	}
+	h := sha256.New()
+	var kept bytes.Buffer
+	limit := p.lim.MaxAttachmentBytes
+	n, err := io.Copy(io.MultiWriter(h, &capWriter{buf: &kept, max: limit}), e.Body)
+	if err != nil {
+		p.warn("attachment %q: %v; hashed what was readable", name, err)
+	}
+	a := Attachment{Name: name, ContentType: mediaType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if n > limit {
+		a.Truncated = true
+		p.warn("attachment %q is %d bytes, over the %d-byte limit: hashed, not kept", name, n, limit)
+	} else {
+		a.Content = kept.Bytes()
+	}
+	p.r.Attachments = append(p.r.Attachments, a)
+}
+
+// capWriter keeps at most max bytes and silently discards the rest, so that
+// io.Copy can hash a large part while holding only its head.
+type capWriter struct {
+	buf *bytes.Buffer
+	max int64
+}
+
+func (w *capWriter) Write(b []byte) (int, error) {
+	if room := w.max - int64(w.buf.Len()); room > 0 {
+		w.buf.Write(b[:min(int64(len(b)), room)])
+	}
+	return len(b), nil
+}
+
+func extFor(mediaType string) string {
+	switch mediaType {
+	case "text/plain":
+		return ".txt"
+	case "text/html":
+		return ".html"
+	case "message/rfc822":
+		return ".eml"
+	case "message/delivery-status", "message/feedback-report":
+		return ".txt"
+	}
+	if exts, _ := mime.ExtensionsByType(mediaType); len(exts) > 0 {
+		return exts[0]
+	}
+	return ".bin"
+}
+
+// finish fills the fields derived from what was read.
+func (p *parser) finish() {
+	r := p.r
+	r.Text = strings.TrimSpace(p.text.String())
+	if r.Text == "" && p.html.Len() > 0 {
+		r.Text = strings.TrimSpace(htmlToText(p.html.String()))
+	}
+	if !r.PGP.Encrypted && !r.PGP.Signed {
+		switch {
+		case strings.Contains(r.Text, "-----BEGIN PGP MESSAGE-----"):
+			r.PGP.Encrypted = true
+			r.PGP.Reason = "inline PGP message: decryption is not implemented yet"
+		case strings.Contains(r.Text, "-----BEGIN PGP SIGNED MESSAGE-----"):
+			r.PGP.Signed = true
+			r.PGP.Reason = "inline PGP signature not checked: verification is not implemented yet"
+		}
+	}
+	classify(r, p.hasDSN, p.hasARF)
+	names := make([]string, 0, len(r.Attachments))
+	for _, a := range r.Attachments {
+		names = append(names, a.Name)
+	}
+	corpus := r.Subject + "\n" + r.Text + "\n" + strings.Join(names, "\n")
+	r.CVEs = findCVEs(corpus)
+	r.Indicators = findIndicators(corpus)
+	r.Language = detectLanguage(r.Subject + "\n" + r.Text)
+	r.Priority, r.PriorityReasons = priorityHint(r)
+	if r.From == "" {
+		p.warn("no reporter address could be read")
+	}
+	if r.Attachments == nil {
+		r.Attachments = []Attachment{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	if r.Thread.References == nil {
+		r.Thread.References = []string{}
+	}
+}
+
+// IsNotAMessage reports whether err means the input was not mail at all.
+func IsNotAMessage(err error) bool { return errors.Is(err, ErrNotAMessage) }

@@ -1,0 +1,121 @@
+package responders
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Mail is one outgoing message before it is composed.
+type Mail struct {
+	From       *mail.Address
+	To         []*mail.Address
+	Subject    string
+	Date       time.Time
+	MessageID  string   // without angle brackets
+	InReplyTo  string   // without angle brackets
+	References []string // without angle brackets, oldest first
+	// AutoSubmitted is the RFC 3834 value: "auto-replied" for answers to a
+	// report, "auto-generated" for notifications nobody asked for.
+	AutoSubmitted string
+	Body          string // UTF-8 plain text, "\n" line ends
+}
+
+// ComposeSigned returns m as an RFC 3156 PGP/MIME signed message:
+// multipart/signed with the text part first (readable in any client) and
+// the detached signature second. The signed bytes are exactly the first
+// part's header and quoted-printable body, CRLF-canonical and 7-bit, as RFC
+// 3156 section 5 requires, so no relay can alter them.
+func ComposeSigned(m Mail, k *Key) ([]byte, error) {
+	var part textproto.Header
+	// textproto writes fields in reverse order of addition.
+	part.Set("Content-Transfer-Encoding", "quoted-printable")
+	part.Set("Content-Type", "text/plain; charset=utf-8")
+
+	body := encodeQP(m.Body)
+	var signed bytes.Buffer
+	if err := textproto.WriteHeader(&signed, part); err != nil {
+		return nil, fmt.Errorf("writing part header: %w", err)
+	}
+	signed.Write(body)
+	sig, micalg, err := k.SignDetached(signed.Bytes())
+	if err != nil {
+		return nil, err
+	}
+
+	var out bytes.Buffer
+	mw := textproto.NewMultipartWriter(&out)
+	h := outerHeader(m)
+	h.Set("Content-Type", `multipart/signed; micalg=`+micalg+`; protocol="application/pgp-signature"; boundary="`+mw.Boundary()+`"`)
+	h.Set("MIME-Version", "1.0")
+	if err := textproto.WriteHeader(&out, h.Header.Header); err != nil {
+		return nil, fmt.Errorf("writing header: %w", err)
+	}
+	pw, err := mw.CreatePart(part)
+	if err != nil {
+		return nil, err
+	}
+	pw.Write(body)
+	var sh textproto.Header
+	sh.Set("Content-Disposition", `attachment; filename="signature.asc"`)
+	sh.Set("Content-Description", "OpenPGP digital signature")
+	sh.Set("Content-Type", `application/pgp-signature; name="signature.asc"`)
+	sw, err := mw.CreatePart(sh)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(sw, strings.ReplaceAll(strings.TrimRight(sig, "\n"), "\n", "\r\n")+"\r\n")
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func outerHeader(m Mail) mail.Header {
+	var h mail.Header
+	// Added in reverse of the order they are written.
+	if m.AutoSubmitted != "" {
+		h.Set("Auto-Submitted", m.AutoSubmitted)
+		// Ask Exchange and friends not to answer our answers either.
+		h.Set("X-Auto-Response-Suppress", "All")
+	}
+	if len(m.References) > 0 {
+		h.SetMsgIDList("References", m.References)
+	}
+	if m.InReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
+	}
+	h.SetMessageID(m.MessageID)
+	h.SetDate(m.Date)
+	h.SetSubject(m.Subject)
+	h.SetAddressList("To", m.To)
+	h.SetAddressList("From", []*mail.Address{m.From})
+	return h
+}
+
+// encodeQP quoted-printable encodes s with CRLF line ends. A line starting
+// with "From " is written "=46rom " so that no mbox-style relay rewrites it
+// to ">From " and breaks the signature.
+func encodeQP(s string) []byte {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	var b bytes.Buffer
+	w := quotedprintable.NewWriter(&b)
+	io.WriteString(w, s)
+	w.Close()
+	lines := strings.SplitAfter(b.String(), "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "From ") {
+			lines[i] = "=46rom " + l[len("From "):]
+		}
+	}
+	return []byte(strings.Join(lines, ""))
+}
