@@ -28,7 +28,7 @@ imap:
   tls: tls
   insecure_skip_verify: false
   username: security@example.com
-  # One of password_file, password_env (or password, discouraged).
+  # One of password_file: FILE, password_env: VARIABLE (or password: VALUE, discouraged).
   password_env: TOCSIN_IMAP_PASSWORD
   # Microsoft 365 and Gmail: replace the password with an OAuth2 token.
   # oauth2:
@@ -55,6 +55,7 @@ smtp:
   tls: starttls
   insecure_skip_verify: false
   username: security@example.com
+  # One of password_file: FILE, password_env: VARIABLE (or password: VALUE).
   password_env: TOCSIN_SMTP_PASSWORD
   # oauth2: {mechanism: xoauth2, token_file: /run/tocsin/smtp.token}
   # Bound on one delivery attempt.
@@ -62,10 +63,11 @@ smtp:
 
 http:
   listen: 127.0.0.1:8080
-  # Accepted as "Authorization: Bearer TOKEN" on /api/v1.
+  # Accepted as "Authorization: Bearer TOKEN" on /api/v1. Each entry takes
+  # password_file: FILE, password_env: VARIABLE or password: VALUE.
   api_tokens:
     - password_env: TOCSIN_API_TOKEN
-  # Logins for the web UI.
+  # Logins for the web UI (name plus password_file:, password_env: or password:).
   desk_users:
     - name: desk
       password_env: TOCSIN_DESK_PASSWORD

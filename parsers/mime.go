@@ -26,6 +26,14 @@ func Parse(raw []byte, lim Limits) (*Report, error) {
 		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
 	}
 	p := &parser{lim: lim, r: &Report{}}
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		// An mbox separator line ("From sender date"), as mail exported
+		// from a mailbox file starts; it is not a header field.
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+			p.warn("leading mbox \"From \" line skipped")
+		}
+	}
 	ent, err := message.Read(bytes.NewReader(raw))
 	if ent == nil {
 		return nil, fmt.Errorf("reading header: %v: %w", err, ErrNotAMessage)

@@ -1,0 +1,222 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/smtp"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot"
+	"tocsin/bot/sandbox"
+	"tocsin/config"
+)
+
+// daemon is a Tocsin running in-process for a test.
+type daemon struct {
+	t     *testing.T
+	cfg   *config.Config
+	addrs bot.Addrs
+	info  sandbox.Info
+	stop  func()
+}
+
+// startDaemon runs bot.Run on cfg (loopback, ephemeral ports) until the
+// test ends.
+func startDaemon(t *testing.T, cfg *config.Config) *daemon {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan bot.Addrs, 1)
+	done := make(chan error, 1)
+	logw := &testLog{t: t}
+	go func() {
+		done <- bot.Run(ctx, cfg, bot.RunOptions{
+			Log:         slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			SandboxIMAP: "127.0.0.1:0", SandboxSMTP: "127.0.0.1:0",
+			Ready: func(a bot.Addrs) { ready <- a },
+		})
+	}()
+	d := &daemon{t: t, cfg: cfg}
+	select {
+	case d.addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("daemon exited at start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not start in 20s")
+	}
+	stopped := false
+	d.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("daemon did not stop in 15s")
+		}
+		logw.close()
+	}
+	t.Cleanup(d.stop)
+	if cfg.Sandbox {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "sandbox.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &d.info)
+	}
+	return d
+}
+
+func startSandbox(t *testing.T) *daemon {
+	return startDaemon(t, bot.SandboxConfig(t.TempDir(), "127.0.0.1:0"))
+}
+
+// testLog sends daemon logs to t.Log, and stops once the test is over.
+type testLog struct {
+	t    *testing.T
+	done bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	if !l.done {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+func (l *testLog) close() { l.done = true }
+
+// sendMail submits raw to the sandbox SMTP server, as any mail client would.
+func (d *daemon) sendMail(from string, raw string) {
+	d.t.Helper()
+	raw = strings.ReplaceAll(strings.ReplaceAll(raw, "\r\n", "\n"), "\n", "\r\n")
+	if err := smtp.SendMail(d.addrs.SandboxSMTP, nil, from, []string{sandbox.Alias}, []byte(raw)); err != nil {
+		d.t.Fatalf("sending mail: %v", err)
+	}
+}
+
+// report builds a plain report.
+func report(from, msgID, subject, body string, extra ...string) string {
+	h := fmt.Sprintf("From: %s\nTo: %s\nSubject: %s\nMessage-ID: <%s>\nDate: %s\n", from, sandbox.Alias, subject, msgID, time.Now().Format(time.RFC1123Z))
+	for _, e := range extra {
+		h += e + "\n"
+	}
+	return h + "Content-Type: text/plain; charset=utf-8\n\n" + body + "\n"
+}
+
+// api calls the JSON API with the sandbox token.
+func (d *daemon) api(method, path string, body []byte, out any) int {
+	d.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+d.addrs.HTTP+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+d.info.APIToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			d.t.Fatalf("%s %s: %v\n%s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+type apiIncident struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Priority string `json:"priority"`
+	Category string `json:"category"`
+	Reporter string `json:"reporter"`
+	Messages []struct {
+		Direction string `json:"direction"`
+		MessageID string `json:"message_id"`
+	} `json:"messages"`
+	Audit []struct {
+		Action string `json:"action"`
+		Detail string `json:"detail"`
+	} `json:"audit"`
+	Outbox []struct {
+		Key       string `json:"key"`
+		State     string `json:"state"`
+		Recipient string `json:"recipient"`
+		Attempts  int    `json:"attempts"`
+	} `json:"outbox"`
+}
+
+func (d *daemon) incidents() []apiIncident {
+	d.t.Helper()
+	var out struct{ Incidents []apiIncident }
+	if code := d.api("GET", "/api/v1/incidents", nil, &out); code != 200 {
+		d.t.Fatalf("GET /api/v1/incidents: %d", code)
+	}
+	return out.Incidents
+}
+
+func (d *daemon) incident(id string) apiIncident {
+	d.t.Helper()
+	var out apiIncident
+	if code := d.api("GET", "/api/v1/incidents/"+id, nil, &out); code != 200 {
+		d.t.Fatalf("GET incident %s: %d", id, code)
+	}
+	return out
+}
+
+// sent returns the mail the sandbox kept for recipients other than the alias.
+func (d *daemon) sent() map[string][]byte {
+	out := map[string][]byte{}
+	files, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "sent", "*.eml"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func headerOf(raw []byte, key string) string {
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	unfolded := strings.ReplaceAll(string(head), "\r\n ", " ")
+	for _, line := range strings.Split(unfolded, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, key) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

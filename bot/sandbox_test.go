@@ -1,0 +1,210 @@
+package bot_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/internal/gpgtest"
+)
+
+// TestReportGetsSignedAcknowledgement is the walking skeleton from the
+// reporter's side: mail to the alias, an incident, a signed, threaded,
+// auto-replied acknowledgement that GnuPG verifies with the published key;
+// then a reply threads onto the incident and a second copy changes nothing.
+func TestReportGetsSignedAcknowledgement(t *testing.T) {
+	d := startSandbox(t)
+	d.sendMail("alice@example.org", report("Alice <alice@example.org>", "r1@example.org", "XSS in the login page",
+		"There is a reflected XSS at https://app.example.com/login?q=<script>"))
+
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	incs := d.incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents, want 1", len(incs))
+	}
+	id := incs[0].ID
+	if want := fmt.Sprintf("SEC-%d-0001", time.Now().UTC().Year()); id != want {
+		t.Errorf("incident id %q, want %q", id, want)
+	}
+	if incs[0].Reporter != "alice@example.org" || incs[0].Category != "vulnerability" {
+		t.Errorf("incident %+v", incs[0])
+	}
+
+	var ack []byte
+	for _, b := range d.sent() {
+		ack = b
+	}
+	for k, want := range map[string]string{
+		"X-Sandbox-Envelope-To": "<alice@example.org>",
+		"To":                    `"Alice" <alice@example.org>`,
+		"Subject":               "[" + id + "] Received: XSS in the login page",
+		"In-Reply-To":           "<r1@example.org>",
+		"References":            "<r1@example.org>",
+		"Auto-Submitted":        "auto-replied",
+	} {
+		if got := headerOf(ack, k); got != want {
+			t.Errorf("acknowledgement %s = %q, want %q", k, got, want)
+		}
+	}
+	_, key := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g := gpgtest.NewHome(t)
+	g.Import(key)
+	signed := g.VerifyPGPMIME(ack[strings.Index(string(ack), "Mime-Version"):])
+	for _, want := range []string{"STANDARD NOTIFICATION FORM", id, "Priority:", "Technical explanation", "Non-technical explanation", "How to reach us securely"} {
+		if !strings.Contains(string(signed), want) {
+			t.Errorf("acknowledgement lacks %q", want)
+		}
+	}
+
+	// The reporter answers the acknowledgement: threaded by In-Reply-To,
+	// even without the tag in the subject. No second acknowledgement.
+	ackID := strings.Trim(headerOf(ack, "Message-Id"), "<>")
+	d.sendMail("alice@example.org", report("alice@example.org", "r2@example.org", "Re: more details", "Here is the PoC.",
+		"In-Reply-To: <"+ackID+">", "References: <r1@example.org> <"+ackID+">"))
+	// Someone else quotes the tag in the subject: threaded by the tag.
+	d.sendMail("bob@example.net", report("bob@example.net", "b1@example.net", "Fwd: ["+id+"] also seen here", "Same issue on our tenant."))
+	// The first report arrives a second time (same Message-ID).
+	d.sendMail("alice@example.org", report("Alice <alice@example.org>", "r1@example.org", "XSS in the login page", "a resent copy"))
+
+	eventually(t, "three more messages filed", 10*time.Second, func() bool {
+		return len(d.incident(id).Messages) == 4 // in, out (ack), in (reply), in (bob)
+	})
+	time.Sleep(300 * time.Millisecond) // give the duplicate time to be (not) filed
+	if n := len(d.incidents()); n != 1 {
+		t.Errorf("%d incidents after reply, tagged mail and duplicate; want 1", n)
+	}
+	inc := d.incident(id)
+	if len(inc.Messages) != 4 {
+		t.Errorf("%d messages on %s, want 4", len(inc.Messages), id)
+	}
+	if len(d.sent()) != 1 {
+		t.Errorf("%d mails sent, want only the one acknowledgement", len(d.sent()))
+	}
+	if len(inc.Outbox) != 1 || inc.Outbox[0].State != "sent" {
+		t.Errorf("outbox %+v, want one sent item", inc.Outbox)
+	}
+}
+
+// TestNeverAnswersAutomaticMail: auto-replies, bounces and list mail are
+// filed but never answered (RFC 3834).
+func TestNeverAnswersAutomaticMail(t *testing.T) {
+	d := startSandbox(t)
+	d.sendMail("dave@example.org", report("dave@example.org", "o1@example.org", "Out of office: back Monday", "I am away.", "Auto-Submitted: auto-replied"))
+	d.sendMail("list@example.org", report("list@lists.example.org", "l1@example.org", "[announce] new release", "Release notes.", "List-Id: <announce.lists.example.org>", "Precedence: list"))
+	d.sendMail("", report("MAILER-DAEMON@mx.example.org", "d1@mx.example.org", "Undelivered Mail Returned to Sender", "Your message could not be delivered.", "Return-Path: <>"))
+	d.sendMail("erin@example.org", report("erin@example.org", "e1@example.org", "Ping", "A normal report that gets an answer."))
+
+	eventually(t, "four incidents", 10*time.Second, func() bool { return len(d.incidents()) == 4 })
+	eventually(t, "the one answer", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(d.sent()); n != 1 {
+		t.Fatalf("%d mails sent, want 1 (only to erin)", n)
+	}
+	for _, b := range d.sent() {
+		if got := headerOf(b, "X-Sandbox-Envelope-To"); got != "<erin@example.org>" {
+			t.Errorf("answered %s, want only erin", got)
+		}
+	}
+	withheld := 0
+	for _, inc := range d.incidents() {
+		for _, a := range d.incident(inc.ID).Audit {
+			if a.Action == "no-answer" {
+				withheld++
+			}
+		}
+	}
+	if withheld != 3 {
+		t.Errorf("%d incidents record why they were not answered, want 3", withheld)
+	}
+}
+
+// TestRateLimitsAnswersPerSender: 50 reports in a minute from one address
+// get replies.per_sender answers (3), all 50 are filed.
+func TestRateLimitsAnswersPerSender(t *testing.T) {
+	d := startSandbox(t)
+	for i := range 50 {
+		d.sendMail("flood@example.org", report("flood@example.org", fmt.Sprintf("f%d@example.org", i), fmt.Sprintf("report %d", i), "flood"))
+	}
+	eventually(t, "50 incidents", 20*time.Second, func() bool { return len(d.incidents()) == 50 })
+	eventually(t, "3 answers", 10*time.Second, func() bool { return len(d.sent()) == 3 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(d.sent()); n != 3 {
+		t.Errorf("%d answers to one sender, want 3", n)
+	}
+}
+
+// TestHTTPIntakeAndAuth: the API and the form take reports through the
+// same pipeline; the API and desk pages need credentials; health and
+// metrics answer.
+func TestHTTPIntakeAndAuth(t *testing.T) {
+	d := startSandbox(t)
+	base := "http://" + d.addrs.HTTP
+
+	resp, err := http.Post(base+"/api/v1/reports", "application/json", strings.NewReader(`{"from":"x@example.org","subject":"s","text":"t"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API without token: %d, want 401", resp.StatusCode)
+	}
+	if code, _ := getBody(t, base+"/"); code != http.StatusUnauthorized {
+		t.Errorf("desk UI without login: %d, want 401", code)
+	}
+
+	var out map[string]string
+	if code := d.api("POST", "/api/v1/reports", []byte(`{"from":"api@example.org","name":"Api User","subject":"Exposed S3 bucket","text":"Bucket x is public."}`), &out); code != http.StatusAccepted {
+		t.Fatalf("API report: %d %v", code, out)
+	}
+	apiRef := out["incident"]
+	if code := d.api("POST", "/api/v1/reports", []byte(`{"subject":"x","bogus":1}`), &out); code != http.StatusBadRequest {
+		t.Errorf("API report with unknown field: %d, want 400", code)
+	}
+
+	form := url.Values{"from": {"form@example.org"}, "subject": {"Ransomware on a file server"}, "text": {"All files encrypted."}}
+	resp, err = http.PostForm(base+"/report", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("form: %d", resp.StatusCode)
+	}
+	eventually(t, "two answers", 10*time.Second, func() bool { return len(d.sent()) == 2 })
+	incs := d.incidents()
+	if len(incs) != 2 || incs[1].ID != apiRef || incs[0].Priority != "P1" {
+		t.Errorf("incidents %+v; want the API one (%s) and a P1 ransomware one", incs, apiRef)
+	}
+
+	if code, body := getBody(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+	_, metrics := getBody(t, base+"/metrics")
+	for _, want := range []string{"tocsin_incidents_opened_total 2", "tocsin_messages_fetched_total 2", "tocsin_replies_sent_total 2",
+		`tocsin_outbox_depth{state="sent"} 2`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil || r2.StatusCode != 200 {
+		t.Fatalf("desk UI with login: %v %v", err, r2)
+	}
+	r2.Body.Close()
+
+	code, sec := getBody(t, base+"/.well-known/security.txt")
+	if code != 200 || !strings.Contains(sec, "Contact: mailto:security@sandbox.test") || !strings.Contains(sec, "-----BEGIN PGP SIGNATURE-----") {
+		t.Errorf("security.txt: %d\n%s", code, sec)
+	}
+	_, key := getBody(t, base+"/pgp-key.asc")
+	g := gpgtest.NewHome(t)
+	g.Import(key)
+	if out, err := g.Run([]byte(sec), "--verify"); err != nil || !strings.Contains(out, "Good signature") {
+		t.Errorf("security.txt signature: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestProblemsNameFileLineAndField(t *testing.T) {
+	in := `desk:
+  adress: security@example.com
+imap:
+  host: imap.example.com
+  port: abc
+  tls: ssl
+  username: sec
+  password: x
+smtp:
+  host: smtp.example.com
+  password: y
+replies:
+  window: -5m
+`
+	_, err := Parse("tocsin.yaml", []byte(in))
+	if err == nil {
+		t.Fatal("no error for a broken config")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`tocsin.yaml:1: desk.address: required`,
+		`tocsin.yaml:2: desk.adress: unknown field (did you mean "address"?)`,
+		"tocsin.yaml:5: imap.port: cannot unmarshal text `abc` into int",
+		`tocsin.yaml:6: imap.tls: "ssl" is not one of tls, starttls, none`,
+		`tocsin.yaml:13: replies.window: must not be negative`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "imap.port: 0 is not a TCP port") {
+		t.Errorf("imap.port reported twice:\n%s", got)
+	}
+	if n := strings.Count(got, "\n") + 1; n != 5 {
+		t.Errorf("%d problems, want 5:\n%s", n, got)
+	}
+}
+
+func TestSyntaxErrorHasLine(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("desk:\n  address: a@b.c\n   name: x\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "c.yaml:3: ") {
+		t.Errorf("err = %v, want it to start with c.yaml:3:", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password: p}\nsmtp: {host: s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.IMAP.Port != 993 || cfg.IMAP.TLS != TLSImplicit || cfg.IMAP.Processed.Action != "flag" || !*cfg.IMAP.IDLE {
+		t.Errorf("imap defaults: %+v", cfg.IMAP)
+	}
+	if cfg.SMTP.Port != 587 || cfg.SMTP.TLS != TLSStartTLS {
+		t.Errorf("smtp defaults: %+v", cfg.SMTP)
+	}
+	if cfg.Desk.IncidentPrefix != "SEC" || cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Store.Driver != "sqlite" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	t.Setenv("TOCSIN_TEST_PW", "s3cret")
+	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password_env: TOCSIN_TEST_PW}\nsmtp: {host: s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, _ := cfg.IMAP.Resolve(); pw != "s3cret" {
+		t.Errorf("password_env resolved to %q", pw)
+	}
+	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  password: a\n  password_file: /nonexistent\nsmtp: {host: s}\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: imap.password: set only one of") {
+		t.Errorf("two secrets: err = %v", err)
+	}
+	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  oauth2: {mechanism: xoauth2}\nsmtp: {host: s}\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: imap.oauth2: set exactly one of token_file, token_command") {
+		t.Errorf("oauth2 without source: err = %v", err)
+	}
+}
+
+// TestStarterIsComplete keeps `tocsin init` honest: the starter config is
+// valid once its secrets exist, and documents every field of Config.
+func TestStarterIsComplete(t *testing.T) {
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD"} {
+		t.Setenv(v, "x")
+	}
+	if _, err := Parse("starter.yaml", []byte(Starter)); err != nil {
+		t.Fatalf("starter config does not validate:\n%v", err)
+	}
+	var missing []string
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, prefix string) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct || ty.PkgPath() != "tocsin/config" {
+			return
+		}
+		for name, ft := range yamlFields(ty) {
+			// Optional blocks (oauth2) appear commented out.
+			if !strings.Contains(Starter, name+":") {
+				missing = append(missing, prefix+name)
+			}
+			walk(ft, prefix+name+".")
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	if len(missing) > 0 {
+		t.Errorf("starter config does not mention: %v", missing)
+	}
+}

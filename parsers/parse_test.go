@@ -1,0 +1,260 @@
+package parsers
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden JSON files in testdata/")
+
+// TestGolden parses every message in testdata/ and compares the report
+// with NAME.json. Run `go test ./parsers -update` after a deliberate change
+// and review the diff.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.eml")
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.eml")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Parse(raw, DefaultLimits)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got, _ := json.MarshalIndent(rep, "", "  ")
+			got = append(got, '\n')
+			golden := strings.TrimSuffix(f, ".eml") + ".json"
+			if *update {
+				os.WriteFile(golden, got, 0o644)
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./parsers -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("report differs from %s:\n got: %s\nwant: %s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestWhatUsersSee states, message by message, the facts the desk relies
+// on; the golden files pin everything else.
+func TestWhatUsersSee(t *testing.T) {
+	tests := []struct {
+		file  string
+		check func(*Report) error
+	}{
+		{"plain-utf8.eml", func(r *Report) error {
+			return all(eq("from", r.From, "ana@researcher.example"), eq("name", r.FromName, "Ana García"),
+				eq("category", string(r.Category), "vulnerability"), eq("cve", strings.Join(r.CVEs, ","), "CVE-2026-40123"),
+				eq("auto", fmt.Sprint(r.AutoSubmitted), "false"), eq("ipv4", strings.Join(r.Indicators.IPv4, ","), "203.0.113.7"),
+				eq("lang", r.Language, "en"))
+		}},
+		{"multipart-attachment.eml", func(r *Report) error {
+			if len(r.Attachments) != 1 {
+				return fmt.Errorf("attachments = %d, want 1", len(r.Attachments))
+			}
+			a := r.Attachments[0]
+			return all(eq("name", a.Name, "invoice.pdf"), eq("type", a.ContentType, "application/pdf"), eq("size", fmt.Sprint(a.Size), "2057"),
+				eq("kept", fmt.Sprint(len(a.Content)), "2057"), eq("category", string(r.Category), "incident"),
+				eq("url (refanged)", strings.Join(r.Indicators.URLs, ","), "http://login-example.com/verify"),
+				eq("hash", strings.Join(r.Indicators.Hashes, ","), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+		}},
+		{"latin1-encoded-word.eml", func(r *Report) error {
+			return all(eq("name", r.FromName, "Jürgen Müller"), eq("subject", r.Subject, "Sicherheitslücke im Kundenportal"),
+				eq("lang", r.Language, "de"), contains("text", r.Text, "Sicherheitslücke in Ihrem"))
+		}},
+		{"html-only.eml", func(r *Report) error {
+			return all(contains("text", r.Text, "We see unauthorized access attempts from 192.0.2.44"), notContains("text", r.Text, "alert(1)"),
+				notContains("text", r.Text, "<b>"), contains("text", r.Text, "Details & logs"))
+		}},
+		{"out-of-office.eml", func(r *Report) error {
+			return all(eq("auto", fmt.Sprint(r.AutoSubmitted), "true"), eq("category", string(r.Category), "auto-reply"),
+				eq("tag", r.Thread.IncidentTag, "SEC-2026-0042"))
+		}},
+		{"list-mail.eml", func(r *Report) error { return eq("auto", fmt.Sprint(r.AutoSubmitted), "true") }},
+		{"reply-tagged.eml", func(r *Report) error {
+			return all(eq("tag", r.Thread.IncidentTag, "SEC-2026-0042"), eq("in-reply-to", r.Thread.InReplyTo, "sec-2026-0042.abc@example.com"),
+				eq("refs", strings.Join(r.Thread.References, " "), "r1@researcher.example sec-2026-0042.abc@example.com"))
+		}},
+		{"broken-base64.eml", func(r *Report) error { return nonEmpty("warnings", r.Warnings) }},
+		{"unknown-charset.eml", func(r *Report) error {
+			return all(nonEmpty("warnings", r.Warnings), contains("text", r.Text, "Plain words"))
+		}},
+		{"no-from.eml", func(r *Report) error {
+			return all(eq("from", r.From, ""), contains("warning", strings.Join(r.Warnings, ";"), "no reporter address"))
+		}},
+		{"missing-boundary.eml", func(r *Report) error { return contains("text", r.Text, "first part arrived") }},
+		{"iso-2022-jp.eml", func(r *Report) error {
+			return all(eq("subject", r.Subject, "不正アクセスの報告"), eq("lang", r.Language, "ja"), contains("text", r.Text, "不正アクセスを検知"))
+		}},
+		{"gb18030.eml", func(r *Report) error {
+			return all(eq("subject", r.Subject, "安全漏洞报告"), eq("lang", r.Language, "zh"))
+		}},
+		{"windows-1252.eml", func(r *Report) error {
+			return all(eq("subject", r.Subject, "Faille de sécurité – urgent"), eq("lang", r.Language, "fr"), contains("text", r.Text, "trouvé une faille"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Parse(raw, DefaultLimits)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if err := tt.check(r); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestRealMail runs the real bounces, abuse reports and list mail in
+// ../shared/samples (public test suites) through Parse: none of them may
+// ever be answered, and the ordinary message must stay answerable.
+func TestRealMail(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "samples", "sisimai")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if len(files) == 0 {
+		t.Skipf("no samples in %s (present in CI and on development machines)", dir)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			raw, _ := os.ReadFile(f)
+			r, err := Parse(raw, DefaultLimits)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			switch {
+			case strings.HasPrefix(name, "arf-"):
+				if r.Category != CategoryAbuse || !r.AutoSubmitted {
+					t.Errorf("category %s auto %v (%s); want abuse, never answered", r.Category, r.AutoSubmitted, r.AutoReason)
+				}
+			case name == "lhost-googlegroups-01.eml":
+				if !r.AutoSubmitted {
+					t.Errorf("mailing-list bounce not marked auto-submitted (category %s)", r.Category)
+				}
+			case strings.HasPrefix(name, "lhost-"), strings.HasPrefix(name, "rfc3464-"):
+				if r.Category != CategoryBounce || !r.AutoSubmitted {
+					t.Errorf("category %s auto %v (%s); want bounce, never answered", r.Category, r.AutoSubmitted, r.AutoReason)
+				}
+			case strings.HasPrefix(name, "is-not-bounce"):
+				if r.Category == CategoryBounce || r.AutoSubmitted {
+					t.Errorf("ordinary mail taken for %s / auto-submitted (%s)", r.Category, r.AutoReason)
+				}
+				if r.From == "" {
+					t.Error("no sender read")
+				}
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	// 1,000 parts: bounded, warned, no panic.
+	var b strings.Builder
+	b.WriteString("From: a@example.org\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=f%d.bin\r\n\r\nx\r\n", i)
+	}
+	b.WriteString("--b--\r\n")
+	r, err := Parse([]byte(b.String()), Limits{MaxParts: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Attachments) >= 100 || !strings.Contains(strings.Join(r.Warnings, ";"), "more than 100 MIME parts") {
+		t.Errorf("1000 parts with MaxParts 100: %d attachments, warnings %q", len(r.Attachments), r.Warnings)
+	}
+
+	// Nesting 100 deep.
+	b.Reset()
+	b.WriteString("From: a@example.org\r\nSubject: deep\r\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\ndeep text\r\n")
+	r, err = Parse([]byte(b.String()), Limits{MaxDepth: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, ";"), "nesting deeper than 10") {
+		t.Errorf("100-deep nesting: warnings %q", r.Warnings)
+	}
+
+	// An attachment over the limit is hashed and measured, not kept.
+	big := bytes.Repeat([]byte("A"), 3<<20)
+	raw := []byte("From: a@example.org\r\nSubject: big\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\n\r\n")
+	raw = append(append(raw, big...), "\r\n--b--\r\n"...)
+	r, err = Parse(raw, Limits{MaxAttachmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Attachments) != 1 || r.Attachments[0].Size != 3<<20 || !r.Attachments[0].Truncated || r.Attachments[0].Content != nil {
+		t.Errorf("big attachment: %+v", r.Attachments)
+	}
+}
+
+func TestNotAMessage(t *testing.T) {
+	for _, in := range []string{"", "   \r\n", "this is not mail at all\r\nno header here"} {
+		if _, err := Parse([]byte(in), DefaultLimits); !IsNotAMessage(err) {
+			t.Errorf("Parse(%q) err = %v, want ErrNotAMessage", in, err)
+		}
+	}
+}
+
+func eq(what, got, want string) error {
+	if got != want {
+		return fmt.Errorf("%s = %q, want %q", what, got, want)
+	}
+	return nil
+}
+
+func contains(what, got, sub string) error {
+	if !strings.Contains(got, sub) {
+		return fmt.Errorf("%s = %q, want it to contain %q", what, got, sub)
+	}
+	return nil
+}
+
+func notContains(what, got, sub string) error {
+	if strings.Contains(got, sub) {
+		return fmt.Errorf("%s = %q, must not contain %q", what, got, sub)
+	}
+	return nil
+}
+
+func nonEmpty(what string, v []string) error {
+	if len(v) == 0 {
+		return fmt.Errorf("%s is empty", what)
+	}
+	return nil
+}
+
+func all(errs ...error) error {
+	var msgs []string
+	for _, e := range errs {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+	}
+	return nil
+}
