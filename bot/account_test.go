@@ -106,8 +106,10 @@ func TestRealAccount(t *testing.T) {
 	user.Create("INBOX", nil)
 	mem.AddUser(user)
 	isrv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
-		Caps:       imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 	})
 	iln, err := tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
 	if err != nil {

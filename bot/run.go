@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"tocsin/bot/intake"
@@ -82,10 +84,14 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var sb *sandbox.Servers
 	var info *sandbox.Info
 	if cfg.Sandbox {
-		var err error
 		if info, err = sandbox.LoadOrCreateInfo(cfg.DataDir, o.SandboxIMAP, o.SandboxSMTP, cfg.HTTP.Listen); err != nil {
 			return err
 		}
@@ -101,6 +107,11 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return err
 	}
 	defer st.Close()
+	if n, err := st.ReleaseClaims(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("retrying sends interrupted by the last shutdown", "count", n)
+	}
 	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address)
 	if err != nil {
 		return err
@@ -195,6 +206,23 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// lockDataDir takes an exclusive lock on DATA/tocsin.lock, so that two
+// daemons never share one embedded store (the outbox relies on it).
+func lockDataDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "tocsin.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another tocsin (lock %s): %w", dir, f.Name(), err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // runGuarded runs f, logging a panic instead of dying; it reports whether

@@ -204,3 +204,19 @@ func (s *Store) SetMailboxState(ctx context.Context, account, mailbox string, st
 		return err
 	})
 }
+
+// ReleaseClaims returns every item still marked sending to pending. Only a
+// daemon that holds the store alone may call it (the embedded SQLite store,
+// guarded by the data directory lock): the claims are then its dead
+// predecessor's, and waiting for their leases would only delay answers.
+func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
+	var n int64
+	err := s.Tx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'pending', lease_until = 0 WHERE state = 'sending'`)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return int(n), err
+}

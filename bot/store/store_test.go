@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func TestIncidentNumberingPerYear(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var refs []string
+	for _, at := range []time.Time{t0, t0.Add(time.Hour), t0.AddDate(1, 0, 0)} {
+		s.Tx(ctx, func(tx *Tx) error {
+			inc, err := tx.CreateIncident("SEC", Incident{CreatedAt: at, Priority: "P3", Category: "other"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, inc.Ref)
+			return nil
+		})
+	}
+	want := []string{"SEC-2026-0001", "SEC-2026-0002", "SEC-2027-0001"}
+	for i := range want {
+		if refs[i] != want[i] {
+			t.Errorf("incident %d = %s, want %s", i, refs[i], want[i])
+		}
+	}
+}
+
+func TestOutboxLeaseRetryAndDeadLetter(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	err := s.Tx(ctx, func(tx *Tx) error {
+		for _, k := range []string{"a", "b", "a"} { // "a" twice: idempotent
+			if _, err := tx.Enqueue(OutboxItem{IdemKey: k, Channel: "mail", Kind: "test", Sender: "s", Recipient: "r", Payload: []byte(k), CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Claim(ctx, t0, time.Minute, 10)
+	if len(got) != 2 {
+		t.Fatalf("claimed %d, want 2 (the duplicate key must not be queued)", len(got))
+	}
+	if again, _ := s.Claim(ctx, t0.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+		t.Errorf("claimed %d items still under lease", len(again))
+	}
+	// a: temporary failure, retry in 10 s; b: sent.
+	s.Done(ctx, got[0].ID, t0, errors.New("451 try later"), t0.Add(10*time.Second))
+	s.Done(ctx, got[1].ID, t0, nil, time.Time{})
+	if c, _ := s.Claim(ctx, t0.Add(5*time.Second), time.Minute, 10); len(c) != 0 {
+		t.Errorf("retry claimed before its time")
+	}
+	c, _ := s.Claim(ctx, t0.Add(11*time.Second), time.Minute, 10)
+	if len(c) != 1 || c[0].Attempts != 2 || c[0].LastError != "451 try later" {
+		t.Fatalf("retry claim = %+v", c)
+	}
+	s.Done(ctx, c[0].ID, t0.Add(12*time.Second), errors.New("550 no such user"), time.Time{})
+	counts, _ := s.OutboxCounts(ctx)
+	if counts[OutboxSent] != 1 || counts[OutboxFailed] != 1 || counts[OutboxPending] != 0 {
+		t.Errorf("counts %v, want 1 sent, 1 failed", counts)
+	}
+	failed, _ := s.FailedOutbox(ctx, 10)
+	if len(failed) != 1 || failed[0].IdemKey != "a" || failed[0].LastError != "550 no such user" {
+		t.Errorf("dead letters %+v", failed)
+	}
+}
+
+func TestClaimAfterCrash(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	s.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.Enqueue(OutboxItem{IdemKey: "x", Channel: "mail", Payload: []byte("x"), CreatedAt: t0})
+		return err
+	})
+	s.Claim(ctx, t0, time.Minute, 10) // the claimant dies here
+	if c, _ := s.Claim(ctx, t0.Add(61*time.Second), time.Minute, 10); len(c) != 1 {
+		t.Errorf("an expired lease was not reclaimed")
+	}
+	if n, _ := s.ReleaseClaims(ctx); n != 1 {
+		t.Errorf("ReleaseClaims released %d, want 1", n)
+	}
+	if c, _ := s.Claim(ctx, t0.Add(62*time.Second), time.Minute, 10); len(c) != 1 {
+		t.Errorf("a released claim was not claimable at once")
+	}
+}
+
+func TestMailboxState(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if st, _ := s.MailboxState(ctx, "acct", "INBOX"); st != (MailboxState{}) {
+		t.Errorf("fresh state %+v", st)
+	}
+	s.SetMailboxState(ctx, "acct", "INBOX", MailboxState{UIDValidity: 7, LastUID: 42})
+	s.SetMailboxState(ctx, "acct", "INBOX", MailboxState{UIDValidity: 7, LastUID: 43})
+	if st, _ := s.MailboxState(ctx, "acct", "INBOX"); st != (MailboxState{7, 43}) {
+		t.Errorf("state %+v, want {7 43}", st)
+	}
+}

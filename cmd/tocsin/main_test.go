@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (string, string, error) {
+	var out, errb bytes.Buffer
+	err := dispatch(args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestParseFlagsEitherSide(t *testing.T) {
+	f := filepath.Join("..", "..", "parsers", "testdata", "plain-utf8.eml")
+	for _, args := range [][]string{{"parse", "--json", f}, {"parse", f, "--json"}} {
+		out, _, err := run(args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v: not JSON: %v", args, err)
+		}
+		for _, key := range []string{"from", "from_name", "subject", "category", "auto_submitted", "language", "priority", "priority_reasons",
+			"text", "attachments", "cves", "indicators", "pgp", "thread", "warnings"} {
+			if _, ok := rep[key]; !ok {
+				t.Errorf("%v: contract key %q missing", args, key)
+			}
+		}
+	}
+	out, _, err := run("parse", f)
+	if err != nil || !strings.Contains(out, "ana@researcher.example") || !strings.Contains(out, "CVE-2026-40123") {
+		t.Errorf("text output: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.eml")
+	os.WriteFile(bad, []byte("no header at all\n"), 0o600)
+	if _, _, err := run("parse", bad); err == nil || !strings.Contains(err.Error(), "not an internet message") {
+		t.Errorf("parse of non-mail: err = %v", err)
+	}
+}
+
+func TestInitThenCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tocsin.yaml")
+	if _, _, err := run("init", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run("init", "--config", path); err == nil {
+		t.Error("init overwrote an existing config")
+	}
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD"} {
+		t.Setenv(v, "x")
+	}
+	if out, errs, err := run("check", "--config", path); err != nil || !strings.Contains(out, "ok") {
+		t.Errorf("check of the starter: %v %s %s", err, out, errs)
+	}
+	os.WriteFile(path, []byte("desk:\n  address: security@example.com\nimap:\n  hots: x\n"), 0o600)
+	_, errs, err := run("check", "--config", path)
+	if err == nil {
+		t.Fatal("check accepted a typo")
+	}
+	if want := path + ":4: imap.hots: unknown field (did you mean \"host\"?)"; !strings.Contains(errs, want) {
+		t.Errorf("check output lacks %q:\n%s", want, errs)
+	}
+}
+
+func TestKeysExportAndIncidents(t *testing.T) {
+	data := t.TempDir()
+	out, _, err := run("keys", "export", "--data", data)
+	if err != nil || !strings.HasPrefix(out, "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+		t.Fatalf("keys export: %v\n%s", err, out)
+	}
+	again, _, _ := run("keys", "export", "--data", data)
+	if again != out {
+		t.Error("keys export generated a new key the second time")
+	}
+	if _, _, err := run("incidents", "show", "SEC-2026-0001", "--data", data); err == nil || !strings.Contains(err.Error(), "no incident") {
+		t.Errorf("show of a missing incident: %v", err)
+	}
+	if _, _, err := run("bogus"); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
