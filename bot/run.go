@@ -273,14 +273,25 @@ func httpCredentials(cfg *config.Config) (tokens []string, users map[string]stri
 
 func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *responders.Key) {
 	fmt.Fprintf(w, "Tocsin is running.\n")
-	fmt.Fprintf(w, "  web UI        http://%s/   (desk login in %s)\n", a.HTTP, filepath.Join(cfg.DataDir, "sandbox.json"))
+	login := "desk_users in the config"
+	if info != nil {
+		login = "desk_user/desk_password in " + filepath.Join(cfg.DataDir, "sandbox.json")
+	}
+	fmt.Fprintf(w, "  web UI        http://%s/   (login: %s)\n", a.HTTP, login)
 	fmt.Fprintf(w, "  report form   http://%s/report\n", a.HTTP)
 	fmt.Fprintf(w, "  API           http://%s/api/v1/incidents   (Authorization: Bearer TOKEN)\n", a.HTTP)
 	fmt.Fprintf(w, "  health        http://%s/healthz   metrics http://%s/metrics\n", a.HTTP, a.HTTP)
 	fmt.Fprintf(w, "  desk key      %s   fingerprint %s   (http://%s/pgp-key.asc)\n", KeyPath(cfg), key.Fingerprint(), a.HTTP)
 	fmt.Fprintf(w, "  store         %s\n", dbPath(cfg))
 	if info == nil {
-		fmt.Fprintf(w, "  mailbox       %s on %s:%d\n", cfg.IMAP.Username, cfg.IMAP.Host, cfg.IMAP.Port)
+		if cfg.IMAP != nil {
+			fmt.Fprintf(w, "  mailbox       %s on %s:%d, folder %s\n", cfg.IMAP.Username, cfg.IMAP.Host, cfg.IMAP.Port, cfg.IMAP.Mailbox)
+		} else {
+			fmt.Fprintf(w, "  mailbox       none configured: reports come from the form and the API only\n")
+		}
+		if cfg.SMTP == nil {
+			fmt.Fprintf(w, "  WARNING       no smtp configured: answers wait in the outbox\n")
+		}
 		return
 	}
 	fmt.Fprintf(w, "Sandbox (loopback only, no accounts needed):\n")
@@ -289,6 +300,6 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	host, port, _ := net.SplitHostPort(a.SandboxSMTP)
 	fmt.Fprintf(w, "Send a first report:\n")
 	fmt.Fprintf(w, "  swaks --server %s:%s --from you@example.org --to %s --header 'Subject: XSS in login page' --body 'Steps: ...'\n", host, port, sandbox.Alias)
-	fmt.Fprintf(w, "  or: curl -u desk:PASSWORD http://%s/  after filling the form at http://%s/report\n", a.HTTP, a.HTTP)
+	fmt.Fprintf(w, "  or fill in the form at http://%s/report\n", a.HTTP)
 	fmt.Fprintf(w, "Then: tocsin incidents list --data %s ; the signed acknowledgement is in %s\n", cfg.DataDir, info.SentDir)
 }

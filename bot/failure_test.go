@@ -1,0 +1,121 @@
+package bot_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"tocsin/config"
+)
+
+// refusingBackend answers RCPT with a fixed SMTP error for a given
+// recipient and accepts the rest.
+type refusingBackend struct {
+	sink    *smtpSink
+	mu      sync.Mutex
+	refuse  map[string]*smtp.SMTPError
+	refused map[string]int
+}
+
+func (b *refusingBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &refusingSession{sinkSess: sinkSess{s: b.sink, conn: c, authed: true}, b: b}, nil
+}
+
+type refusingSession struct {
+	sinkSess
+	b *refusingBackend
+}
+
+func (x *refusingSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.b.mu.Lock()
+	defer x.b.mu.Unlock()
+	if e := x.b.refuse[to]; e != nil {
+		x.b.refused[to]++
+		if e.Code < 500 && x.b.refused[to] >= 2 {
+			return nil // a temporary failure that clears on the second try
+		}
+		return e
+	}
+	return nil
+}
+
+// TestFailedSendsAreVisible: a permanent refusal becomes a dead letter
+// shown by the API, the desk page and the metrics; a temporary one is
+// retried and delivered.
+func TestFailedSendsAreVisible(t *testing.T) {
+	be := &refusingBackend{sink: &smtpSink{}, refused: map[string]int{}, refuse: map[string]*smtp.SMTPError{
+		"gone@example.org": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
+		"busy@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
+	}}
+	srv := smtp.NewServer(be)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0', api_tokens: [{password: tok}], desk_users: [{name: desk, password: pw}]}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n", t.TempDir(), port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, cfg)
+	d.info.APIToken = "tok"
+	var out map[string]string
+	d.api("POST", "/api/v1/reports", []byte(`{"from":"gone@example.org","subject":"Report one","text":"x"}`), &out)
+	gone := out["incident"]
+	d.api("POST", "/api/v1/reports", []byte(`{"from":"busy@example.org","subject":"Report two","text":"x"}`), &out)
+	busy := out["incident"]
+
+	eventually(t, "the dead letter", 10*time.Second, func() bool {
+		o := d.incident(gone).Outbox
+		return len(o) == 1 && o[0].State == "failed"
+	})
+	inc := d.incident(gone)
+	if inc.Outbox[0].Attempts != 1 {
+		t.Errorf("a permanent failure was tried %d times, want 1", inc.Outbox[0].Attempts)
+	}
+	found := false
+	for _, a := range inc.Audit {
+		found = found || a.Action == "send-failed" && strings.Contains(a.Detail, "550")
+	}
+	if !found {
+		t.Errorf("audit log does not record the failure: %+v", inc.Audit)
+	}
+	// The temporary failure is retried after backoff (about 2 s) and delivered.
+	eventually(t, "the retried delivery", 15*time.Second, func() bool {
+		o := d.incident(busy).Outbox
+		return len(o) == 1 && o[0].State == "sent"
+	})
+	if o := d.incident(busy).Outbox[0]; o.Attempts != 2 {
+		t.Errorf("busy recipient: %d attempts, want 2", o.Attempts)
+	}
+	_, metrics := getBody(t, "http://"+d.addrs.HTTP+"/metrics")
+	for _, want := range []string{"tocsin_replies_failed_total 1", "tocsin_replies_retried_total 1", "tocsin_replies_sent_total 1", `tocsin_outbox_depth{state="failed"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+"/", nil)
+	req.SetBasicAuth("desk", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page strings.Builder
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := resp.Body.Read(buf)
+		page.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(page.String(), "Failed sends") || !strings.Contains(page.String(), "gone@example.org") {
+		t.Errorf("desk page does not show the dead letter")
+	}
+}
