@@ -49,13 +49,16 @@ type AuditEntry struct {
 	Detail string    `json:"detail"`
 }
 
+// Lookups by Message-ID repeat "message_id <> ''": SQLite uses the partial
+// index messages_message_id only when the query implies its condition.
+
 // FindMessage returns the incident a message is already filed on: by
 // Message-ID when it has one (a second copy of the same message is the same
 // message), else by the hash of its bytes.
 func (t *Tx) FindMessage(messageID, sha string) (incidentRef string, found bool, err error) {
 	q, arg := `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`, sha
 	if messageID != "" {
-		q, arg = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ?`, messageID
+		q, arg = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ? AND m.message_id <> ''`, messageID
 	}
 	err = t.tx.QueryRowContext(t.ctx, q, arg).Scan(&incidentRef)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -78,7 +81,7 @@ func (t *Tx) FindThread(tag string, msgIDs []string) (*Incident, error) {
 		if msgIDs[i] == "" {
 			continue
 		}
-		inc, err := t.incidentWhere(`id = (SELECT incident_id FROM messages WHERE message_id = ?)`, msgIDs[i])
+		inc, err := t.incidentWhere(`id = (SELECT incident_id FROM messages WHERE message_id = ? AND message_id <> '')`, msgIDs[i])
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return inc, err
 		}

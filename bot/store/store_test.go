@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,5 +114,35 @@ func TestMailboxState(t *testing.T) {
 	s.SetMailboxState(ctx, "acct", "INBOX", MailboxState{UIDValidity: 7, LastUID: 43})
 	if st, _ := s.MailboxState(ctx, "acct", "INBOX"); st != (MailboxState{7, 43}) {
 		t.Errorf("state %+v, want {7 43}", st)
+	}
+}
+
+// TestLookupsUseIndexes guards against full scans on the hot path: a
+// partial index is only used when the query repeats its condition.
+func TestLookupsUseIndexes(t *testing.T) {
+	s := open(t)
+	for _, q := range []string{
+		`SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = 'x' AND m.message_id <> ''`,
+		`SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = 'x' AND m.direction = 'in'`,
+		`SELECT incident_id FROM messages WHERE message_id = 'x' AND message_id <> ''`,
+		`SELECT COUNT(*) FROM outbox WHERE recipient = 'x' AND channel = 'mail' AND created_at >= 0`,
+	} {
+		rows, err := s.r.Query("EXPLAIN QUERY PLAN " + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, p := range plan {
+			if strings.HasPrefix(p, "SCAN m") || p == "SCAN messages" || p == "SCAN outbox" {
+				t.Errorf("full scan in %q: %v", q, plan)
+			}
+		}
 	}
 }

@@ -1,0 +1,153 @@
+package bot_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-smtp"
+
+	"tocsin/config"
+)
+
+// arrivalSink records when each acknowledgement reaches SMTP, keyed by the
+// report it answers (In-Reply-To).
+type arrivalSink struct {
+	mu  sync.Mutex
+	at  map[string]time.Time
+	got chan struct{}
+}
+
+func (s *arrivalSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &arrivalSess{s: s}, nil }
+
+type arrivalSess struct{ s *arrivalSink }
+
+func (x *arrivalSess) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *arrivalSess) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (x *arrivalSess) Reset()                               {}
+func (x *arrivalSess) Logout() error                        { return nil }
+func (x *arrivalSess) Data(r io.Reader) error {
+	b, _ := io.ReadAll(r)
+	now := time.Now()
+	id := headerOf(b, "In-Reply-To")
+	x.s.mu.Lock()
+	x.s.at[id] = now
+	x.s.mu.Unlock()
+	x.s.got <- struct{}{}
+	return nil
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) / 1024
+}
+
+// BenchmarkPipeline appends N synthetic reports to an IMAP server while the
+// daemon runs, and measures from each APPEND's completion to its signed
+// acknowledgement arriving at SMTP. The raw FETCH rate of the same
+// messages, measured afterwards in the same run, is the ceiling. Run with
+// -benchtime=1x (make bench); N is fixed at 2000.
+func BenchmarkPipeline(b *testing.B) {
+	const n = 2000
+	for range b.N {
+		mem := imapmemserver.New()
+		user := imapmemserver.NewUser("security@example.com", "pw")
+		user.Create("INBOX", nil)
+		mem.AddUser(user)
+		isrv := imapserver.New(&imapserver.Options{
+			NewSession:   func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
+			Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+			InsecureAuth: true,
+		})
+		iln, _ := net.Listen("tcp", "127.0.0.1:0")
+		go isrv.Serve(iln)
+		sink := &arrivalSink{at: map[string]time.Time{}, got: make(chan struct{}, n)}
+		ssrv := smtp.NewServer(sink)
+		sln, _ := net.Listen("tcp", "127.0.0.1:0")
+		go ssrv.Serve(sln)
+
+		_, iport, _ := net.SplitHostPort(iln.Addr().String())
+		_, sport, _ := net.SplitHostPort(sln.Addr().String())
+		cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(
+			"desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0'}\nreplies: {per_sender: 1000000}\n"+
+				"imap: {host: 127.0.0.1, port: %s, tls: none, username: security@example.com, password: pw}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n",
+			b.TempDir(), iport, sport)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := startDaemon(&testing.T{}, cfg)
+
+		c, err := imapclient.DialInsecure(iln.Addr().String(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Login("security@example.com", "pw").Wait()
+		appended := make(map[string]time.Time, n)
+		b.ResetTimer()
+		start := time.Now()
+		var total int64
+		for i := range n {
+			id := fmt.Sprintf("bench%d@example.org", i)
+			raw := fmt.Sprintf("From: Reporter %d <r%d@example.org>\r\nTo: security@example.com\r\nSubject: Vulnerability report %d: XSS in /search\r\nMessage-ID: <%s>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
+				i, i, i, id, bytes.Repeat([]byte("Reflected XSS at https://app.example.com/search?q=<script> from 198.51.100.7, CVE-2026-12345.\r\n"), 20))
+			total += int64(len(raw))
+			ac := c.Append("INBOX", int64(len(raw)), nil)
+			io.WriteString(ac, raw)
+			ac.Close()
+			if _, err := ac.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			appended["<"+id+">"] = time.Now()
+		}
+		for range n {
+			select {
+			case <-sink.got:
+			case <-time.After(60 * time.Second):
+				b.Fatalf("only %d of %d acknowledgements arrived", len(sink.at), n)
+			}
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		var lat []time.Duration
+		for id, t := range appended {
+			lat = append(lat, sink.at[id].Sub(t))
+		}
+		slices.Sort(lat)
+
+		// Ceiling: FETCH BODY.PEEK[] of the same messages, in the daemon's batch size.
+		c.Select("INBOX", nil).Wait()
+		fstart := time.Now()
+		sec := &imap.FetchItemBodySection{Peek: true}
+		for lo := uint32(1); lo <= n; lo += 64 {
+			hi := min(lo+63, n)
+			var set imap.SeqSet
+			set.AddRange(lo, hi)
+			if _, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fetchRate := float64(n) / time.Since(fstart).Seconds()
+		c.Close()
+		d.stop()
+		ssrv.Close()
+		isrv.Close()
+
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "reports/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+		b.ReportMetric(fetchRate, "fetch_msgs/s")
+		b.ReportMetric(float64(total)/float64(n), "bytes/report")
+		b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	}
+}
