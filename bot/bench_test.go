@@ -81,12 +81,12 @@ func BenchmarkPipeline(b *testing.B) {
 		_, sport, _ := net.SplitHostPort(sln.Addr().String())
 		cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(
 			"desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0'}\nreplies: {per_sender: 1000000}\n"+
-				"imap: {host: 127.0.0.1, port: %s, tls: none, username: security@example.com, password: pw}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n",
+				"imap: {host: 127.0.0.1, port: %s, tls: none, username: security@example.com, password: pw, poll_interval: 2s}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n",
 			b.TempDir(), iport, sport)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		d := startDaemon(&testing.T{}, cfg)
+		d := startDaemon(b, cfg)
 
 		c, err := imapclient.DialInsecure(iln.Addr().String(), nil)
 		if err != nil {
@@ -125,8 +125,32 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		slices.Sort(lat)
 
+		// Unloaded latency: one report at a time, each waited for.
+		var idle []time.Duration
+		for i := range 50 {
+			id := fmt.Sprintf("<idle%d@example.org>", i)
+			raw := fmt.Sprintf("From: idle@example.org\r\nTo: security@example.com\r\nSubject: idle %d\r\nMessage-ID: %s\r\n\r\nx\r\n", i, id)
+			ac := c.Append("INBOX", int64(len(raw)), nil)
+			io.WriteString(ac, raw)
+			ac.Close()
+			if _, err := ac.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			t0 := time.Now()
+			select {
+			case <-sink.got:
+			case <-time.After(10 * time.Second):
+				b.Fatalf("idle report %d not answered; metrics:\n%s", i, func() string { _, m := getBody(b, "http://"+d.addrs.HTTP+"/metrics"); return m }())
+			}
+			sink.mu.Lock()
+			idle = append(idle, sink.at[id].Sub(t0))
+			sink.mu.Unlock()
+		}
+		slices.Sort(idle)
+
 		// Ceiling: FETCH BODY.PEEK[] of the same messages, in the daemon's batch size.
 		c.Select("INBOX", nil).Wait()
+		n := uint32(n) // the ceiling reads the loaded reports, not the idle ones
 		fstart := time.Now()
 		sec := &imap.FetchItemBodySection{Peek: true}
 		for lo := uint32(1); lo <= n; lo += 64 {
@@ -146,6 +170,8 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "reports/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+		b.ReportMetric(float64(idle[len(idle)/2].Microseconds())/1000, "idle_p50_ms")
+		b.ReportMetric(float64(idle[len(idle)*99/100].Microseconds())/1000, "idle_p99_ms")
 		b.ReportMetric(fetchRate, "fetch_msgs/s")
 		b.ReportMetric(float64(total)/float64(n), "bytes/report")
 		b.ReportMetric(peakRSSMB(), "peak_rss_MB")

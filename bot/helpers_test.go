@@ -22,7 +22,7 @@ import (
 
 // daemon is a Tocsin running in-process for a test.
 type daemon struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	addrs bot.Addrs
 	info  sandbox.Info
@@ -31,15 +31,19 @@ type daemon struct {
 
 // startDaemon runs bot.Run on cfg (loopback, ephemeral ports) until the
 // test ends.
-func startDaemon(t *testing.T, cfg *config.Config) *daemon {
+func startDaemon(t testing.TB, cfg *config.Config) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan bot.Addrs, 1)
 	done := make(chan error, 1)
 	logw := &testLog{t: t}
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level, logw.done = slog.LevelError, true
+	}
 	go func() {
 		done <- bot.Run(ctx, cfg, bot.RunOptions{
-			Log:         slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Log:         slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})),
 			SandboxIMAP: "127.0.0.1:0", SandboxSMTP: "127.0.0.1:0",
 			Ready: func(a bot.Addrs) { ready <- a },
 		})
@@ -86,7 +90,7 @@ func startSandbox(t *testing.T) *daemon {
 
 // testLog sends daemon logs to t.Log, and stops once the test is over.
 type testLog struct {
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -188,7 +192,7 @@ func (d *daemon) sent() map[string][]byte {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -210,7 +214,7 @@ func headerOf(raw []byte, key string) string {
 	return ""
 }
 
-func getBody(t *testing.T, url string) (int, string) {
+func getBody(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -246,7 +246,7 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	idle := true
 	cfg.IMAP = &config.IMAP{Host: ih, Port: iport, TLS: config.TLSNone, Username: info.IMAPUser,
 		Secret: config.Secret{Password: info.IMAPPassword}, Mailbox: "INBOX",
-		Processed: config.Processed{Action: "flag", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 30 * time.Second}
+		Processed: config.Processed{Action: "flag", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 5 * time.Second}
 	cfg.SMTP = &config.SMTP{Host: sh, Port: sport, TLS: config.TLSNone, Timeout: 30 * time.Second}
 	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}

@@ -219,6 +219,18 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, idle bool, not
 		}
 		return nil
 	}
+	// A NOOP right before IDLE collects updates queued since the last
+	// command: not every server reports them when IDLE starts (go-imap's
+	// does not), and a message appended in that gap would otherwise wait
+	// for the next poll.
+	if err := c.Noop().Wait(); err != nil {
+		return fmt.Errorf("NOOP: %w", err)
+	}
+	select {
+	case <-notify:
+		return nil
+	default:
+	}
 	cmd, err := c.Idle()
 	if err != nil {
 		return fmt.Errorf("starting IDLE: %w", err)
