@@ -66,7 +66,9 @@ func BenchmarkPipeline(b *testing.B) {
 		user.Create("INBOX", nil)
 		mem.AddUser(user)
 		isrv := imapserver.New(&imapserver.Options{
-			NewSession:   func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
+			NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+				return mem.NewSession(), nil, nil
+			},
 			Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 			InsecureAuth: true,
 		})

@@ -1,0 +1,45 @@
+# Tocsin — the Makefile is the contract (STYLE.md habit 13).
+GO        ?= go
+DATA      ?= data
+FUZZTIME  ?= 5m
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: run build test test-short check fuzz bench clean
+
+## run: start the sandbox daemon (loopback IMAP 1143, SMTP 1025, HTTP 8080) with state in ./data
+run:
+	$(GO) run ./cmd/tocsin run --data $(DATA)
+
+## build: build bin/tocsin
+build:
+	$(GO) build -o bin/tocsin ./cmd/tocsin
+
+## test: every test with the race detector (GnuPG, in-process IMAP/SMTP, Dovecot when installed), plus a short fuzz run
+test:
+	$(GO) test -race -shuffle=on -timeout 10m ./...
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 15s ./parsers
+
+## test-short: the same without the race detector and the fuzz run
+test-short:
+	$(GO) test -shuffle=on ./...
+
+## check: formatting, vet, staticcheck, tidy go.mod
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@cp go.mod /tmp/tocsin-go.mod.bak; cp go.sum /tmp/tocsin-go.sum.bak; $(GO) mod tidy; \
+	  if ! cmp -s go.mod /tmp/tocsin-go.mod.bak || ! cmp -s go.sum /tmp/tocsin-go.sum.bak; then \
+	    echo "go.mod/go.sum were not tidy (now fixed: commit them)"; exit 1; fi
+
+## fuzz: long fuzzing of the parser (FUZZTIME=5m)
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./parsers
+
+## bench: end-to-end pipeline and parser throughput (figures in BENCH.md)
+bench:
+	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x ./bot
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./parsers
+
+clean:
+	rm -rf bin
