@@ -67,6 +67,12 @@ service submission-login {
 func startDovecot(t *testing.T) (addr, conf string) {
 	t.Helper()
 	if _, err := exec.LookPath("dovecot"); err != nil {
+		// Debian installs it in /usr/sbin, which a non-login PATH may lack.
+		if _, serr := os.Stat("/usr/sbin/dovecot"); serr == nil {
+			t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin")
+		}
+	}
+	if _, err := exec.LookPath("dovecot"); err != nil {
 		t.Skip("SKIPPED: dovecot is not installed; `apt-get install dovecot-imapd` (.ci/run does) to run the end-to-end test against a real IMAP server")
 	}
 	if os.Geteuid() != 0 {
