@@ -21,8 +21,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -101,22 +99,7 @@ func (s *smtpSink) count() int {
 // incident exists; the answer goes out through the submission server.
 func TestRealAccount(t *testing.T) {
 	tlsCfg := selfSigned(t)
-	mem := imapmemserver.New()
-	user := imapmemserver.NewUser("security@example.com", "imap-secret")
-	user.Create("INBOX", nil)
-	mem.AddUser(user)
-	isrv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-	})
-	iln, err := tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go isrv.Serve(iln)
-	t.Cleanup(func() { isrv.Close() })
+	imapAddr := startMemIMAP(t, tlsCfg, "security@example.com", "imap-secret")
 
 	sink := &smtpSink{}
 	ssrv := smtp.NewServer(sink)
@@ -128,7 +111,7 @@ func TestRealAccount(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "imap.pw"), []byte("imap-secret\n"), 0o600)
 	t.Setenv("TEST_SMTP_PW", "smtp-secret")
-	_, iport, _ := net.SplitHostPort(iln.Addr().String())
+	_, iport, _ := net.SplitHostPort(imapAddr)
 	_, sport, _ := net.SplitHostPort(sln.Addr().String())
 	cfgFile := filepath.Join(dir, "tocsin.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`desk:
@@ -164,7 +147,7 @@ smtp:
 	d.info.APIToken = "tok"
 
 	// A report is delivered into the mailbox (IMAP APPEND, as an MTA would).
-	c, err := imapclient.DialTLS(iln.Addr().String(), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	c, err := imapclient.DialTLS(imapAddr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +156,7 @@ smtp:
 		t.Fatal(err)
 	}
 	raw := strings.ReplaceAll(report("Rita <rita@example.org>", "rita1@example.org", "Leaked API key in public repo", "Your key AKIA... is on GitHub."), "\n", "\r\n")
-	ac := c.Append("INBOX", int64(len(raw)), nil)
-	io.WriteString(ac, raw)
-	ac.Close()
-	if _, err := ac.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	appendMail(t, c, raw)
 
 	eventually(t, "the answer at the SMTP server", 15*time.Second, func() bool { return sink.count() == 1 })
 	incs := d.incidents()

@@ -13,8 +13,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-smtp"
 
 	"tocsin/config"
@@ -61,25 +59,13 @@ func peakRSSMB() float64 {
 func BenchmarkPipeline(b *testing.B) {
 	const n = 2000
 	for range b.N {
-		mem := imapmemserver.New()
-		user := imapmemserver.NewUser("security@example.com", "pw")
-		user.Create("INBOX", nil)
-		mem.AddUser(user)
-		isrv := imapserver.New(&imapserver.Options{
-			NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-				return mem.NewSession(), nil, nil
-			},
-			Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-			InsecureAuth: true,
-		})
-		iln, _ := net.Listen("tcp", "127.0.0.1:0")
-		go isrv.Serve(iln)
+		imapAddr := startMemIMAP(b, nil, "security@example.com", "pw")
 		sink := &arrivalSink{at: map[string]time.Time{}, got: make(chan struct{}, n)}
 		ssrv := smtp.NewServer(sink)
 		sln, _ := net.Listen("tcp", "127.0.0.1:0")
 		go ssrv.Serve(sln)
 
-		_, iport, _ := net.SplitHostPort(iln.Addr().String())
+		_, iport, _ := net.SplitHostPort(imapAddr)
 		_, sport, _ := net.SplitHostPort(sln.Addr().String())
 		cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(
 			"desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0'}\nreplies: {per_sender: 1000000}\n"+
@@ -90,7 +76,7 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		d := startDaemon(b, cfg)
 
-		c, err := imapclient.DialInsecure(iln.Addr().String(), nil)
+		c, err := imapclient.DialInsecure(imapAddr, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,12 +90,7 @@ func BenchmarkPipeline(b *testing.B) {
 			raw := fmt.Sprintf("From: Reporter %d <r%d@example.org>\r\nTo: security@example.com\r\nSubject: Vulnerability report %d: XSS in /search\r\nMessage-ID: <%s>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
 				i, i, i, id, bytes.Repeat([]byte("Reflected XSS at https://app.example.com/search?q=<script> from 198.51.100.7, CVE-2026-12345.\r\n"), 20))
 			total += int64(len(raw))
-			ac := c.Append("INBOX", int64(len(raw)), nil)
-			io.WriteString(ac, raw)
-			ac.Close()
-			if _, err := ac.Wait(); err != nil {
-				b.Fatal(err)
-			}
+			appendMail(b, c, raw)
 			appended["<"+id+">"] = time.Now()
 		}
 		for range n {
@@ -132,12 +113,7 @@ func BenchmarkPipeline(b *testing.B) {
 		for i := range 50 {
 			id := fmt.Sprintf("<idle%d@example.org>", i)
 			raw := fmt.Sprintf("From: idle@example.org\r\nTo: security@example.com\r\nSubject: idle %d\r\nMessage-ID: %s\r\n\r\nx\r\n", i, id)
-			ac := c.Append("INBOX", int64(len(raw)), nil)
-			io.WriteString(ac, raw)
-			ac.Close()
-			if _, err := ac.Wait(); err != nil {
-				b.Fatal(err)
-			}
+			appendMail(b, c, raw)
 			t0 := time.Now()
 			select {
 			case <-sink.got:
@@ -167,7 +143,6 @@ func BenchmarkPipeline(b *testing.B) {
 		c.Close()
 		d.stop()
 		ssrv.Close()
-		isrv.Close()
 
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "reports/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")

@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -166,12 +165,7 @@ func TestDovecot(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the watcher enter IDLE
 	raw := strings.ReplaceAll(report("Quinn <quinn@example.org>", "quinn1@example.org", "Malware in installer", "SHA-256 of the installer changed."), "\n", "\r\n")
 	appended := time.Now()
-	ac := c.Append("INBOX", int64(len(raw)), nil)
-	io.WriteString(ac, raw)
-	ac.Close()
-	if _, err := ac.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	appendMail(t, c, raw)
 	eventually(t, "the new report answered via IDLE", 10*time.Second, func() bool { return sink.count() == 2 })
 	t.Logf("IDLE pickup: APPEND to answer at SMTP in %v", time.Since(appended))
 

@@ -244,10 +244,10 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	iport, _ := strconv.Atoi(ip)
 	sport, _ := strconv.Atoi(sp)
 	idle := true
-	cfg.IMAP = &config.IMAP{Host: ih, Port: iport, TLS: config.TLSNone, Username: info.IMAPUser,
-		Secret: config.Secret{Password: info.IMAPPassword}, Mailbox: "INBOX",
+	cfg.IMAP = &config.IMAP{Server: config.Server{Host: ih, Port: iport, TLS: config.TLSNone, Username: info.IMAPUser,
+		Secret: config.Secret{Password: info.IMAPPassword}}, Mailbox: "INBOX",
 		Processed: config.Processed{Action: "flag", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 5 * time.Second}
-	cfg.SMTP = &config.SMTP{Host: sh, Port: sport, TLS: config.TLSNone, Timeout: 30 * time.Second}
+	cfg.SMTP = &config.SMTP{Server: config.Server{Host: sh, Port: sport, TLS: config.TLSNone}, Timeout: 30 * time.Second}
 	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}
 }

@@ -117,9 +117,9 @@ const (
 	TLSNone     = "none"     // no TLS: loopback and tests only
 )
 
-// IMAP is the mailbox Tocsin watches.
-type IMAP struct {
-	// Host and Port of the IMAP server.
+// Server is a mail server and the account on it, as IMAP and SMTP share.
+type Server struct {
+	// Host and Port of the server.
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
 	// TLS is tls, starttls or none.
@@ -132,6 +132,12 @@ type IMAP struct {
 	Secret `yaml:",inline"`
 	// OAuth2 replaces the password with a bearer token.
 	OAuth2 *OAuth2 `yaml:"oauth2"`
+}
+
+// IMAP is the mailbox Tocsin watches.
+type IMAP struct {
+	// Server is the host and the login.
+	Server `yaml:",inline"`
 	// Mailbox to watch.
 	Mailbox string `yaml:"mailbox"`
 	// Processed says what happens to a message once its incident is
@@ -157,19 +163,8 @@ type Processed struct {
 
 // SMTP is the submission server for outgoing mail.
 type SMTP struct {
-	// Host and Port of the submission server.
-	Host string `yaml:"host"`
-	Port int    `yaml:"port"`
-	// TLS is tls, starttls or none.
-	TLS string `yaml:"tls"`
-	// InsecureSkipVerify accepts any server certificate (testing only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// Username for AUTH; empty means no authentication.
-	Username string `yaml:"username"`
-	// Secret is the password, unless OAuth2 is set.
-	Secret `yaml:",inline"`
-	// OAuth2 replaces the password with a bearer token (XOAUTH2).
-	OAuth2 *OAuth2 `yaml:"oauth2"`
+	// Server is the host and the login; an empty username means no AUTH.
+	Server `yaml:",inline"`
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration `yaml:"timeout"`
 }

@@ -373,11 +373,7 @@ func (c *Config) Validate() []Problem {
 		bad("limits", "limits must not be negative")
 	}
 	if m := c.IMAP; m != nil {
-		checkServer("imap", m.Host, m.Port, m.TLS, bad)
-		if m.Username == "" {
-			bad("imap.username", "required")
-		}
-		checkAuth("imap", m.Secret, m.OAuth2, true, bad)
+		checkServer("imap", m.Server, true, bad)
 		switch m.Processed.Action {
 		case "flag", "move":
 		default:
@@ -391,8 +387,7 @@ func (c *Config) Validate() []Problem {
 		}
 	}
 	if s := c.SMTP; s != nil {
-		checkServer("smtp", s.Host, s.Port, s.TLS, bad)
-		checkAuth("smtp", s.Secret, s.OAuth2, s.Username != "", bad)
+		checkServer("smtp", s.Server, false, bad)
 		if s.OAuth2 != nil && s.OAuth2.Mechanism != "xoauth2" {
 			bad("smtp.oauth2.mechanism", "SMTP supports xoauth2 only")
 		}
@@ -403,18 +398,24 @@ func (c *Config) Validate() []Problem {
 	return ps
 }
 
-func checkServer(sect, host string, port int, tlsMode string, bad func(string, string, ...any)) {
-	if host == "" {
+// checkServer checks a server section; needLogin says the username (and so
+// a secret) is required, as for IMAP; for SMTP a username asks for AUTH.
+func checkServer(sect string, s Server, needLogin bool, bad func(string, string, ...any)) {
+	if s.Host == "" {
 		bad(sect+".host", "required")
 	}
-	if port < 1 || port > 65535 {
-		bad(sect+".port", "%d is not a TCP port", port)
+	if s.Port < 1 || s.Port > 65535 {
+		bad(sect+".port", "%d is not a TCP port", s.Port)
 	}
-	switch tlsMode {
+	switch s.TLS {
 	case TLSImplicit, TLSStartTLS, TLSNone:
 	default:
-		bad(sect+".tls", "%q is not one of tls, starttls, none", tlsMode)
+		bad(sect+".tls", "%q is not one of tls, starttls, none", s.TLS)
 	}
+	if needLogin && s.Username == "" {
+		bad(sect+".username", "required")
+	}
+	checkAuth(sect, s.Secret, s.OAuth2, needLogin || s.Username != "", bad)
 }
 
 func checkAuth(sect string, s Secret, o *OAuth2, required bool, bad func(string, string, ...any)) {

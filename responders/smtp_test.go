@@ -75,7 +75,7 @@ func startSink(t *testing.T) (*sink, config.SMTP) {
 	t.Cleanup(func() { srv.Close() })
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	p, _ := strconv.Atoi(port)
-	return s, config.SMTP{Host: host, Port: p, TLS: config.TLSNone, Username: "bot", Secret: config.Secret{Password: "pw"}, Timeout: 5 * time.Second}
+	return s, config.SMTP{Server: config.Server{Host: host, Port: p, TLS: config.TLSNone, Username: "bot", Secret: config.Secret{Password: "pw"}}, Timeout: 5 * time.Second}
 }
 
 func TestSMTPSendsAndReusesConnection(t *testing.T) {
