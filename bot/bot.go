@@ -56,6 +56,7 @@ type Bot struct {
 type Metrics struct {
 	Registry        *metrics.Registry
 	Fetched         *metrics.Counter
+	IMAPFetched     *metrics.Counter
 	Duplicates      *metrics.Counter
 	IncidentsOpened *metrics.Counter
 	Threaded        *metrics.Counter
@@ -71,6 +72,7 @@ func newMetrics() *Metrics {
 	return &Metrics{
 		Registry:        r,
 		Fetched:         r.Counter("tocsin_messages_fetched_total", "Messages taken in (IMAP, form, API)."),
+		IMAPFetched:     r.Counter("tocsin_imap_messages_fetched_total", "Messages downloaded from the IMAP mailbox."),
 		Duplicates:      r.Counter("tocsin_messages_duplicate_total", "Messages already filed (same Message-ID or bytes)."),
 		IncidentsOpened: r.Counter("tocsin_incidents_opened_total", "Incidents opened."),
 		Threaded:        r.Counter("tocsin_messages_threaded_total", "Messages added to an existing incident."),
@@ -105,18 +107,6 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 	})
 	return b
 }
-
-// Metrics returns the bot's metrics.
-func (b *Bot) Metrics() *Metrics { return b.metrics }
-
-// Store returns the bot's store.
-func (b *Bot) Store() *store.Store { return b.store }
-
-// Key returns the desk key.
-func (b *Bot) Key() *responders.Key { return b.key }
-
-// Config returns the configuration.
-func (b *Bot) Config() *config.Config { return b.cfg }
 
 // Kick wakes the dispatcher: something was queued.
 func (b *Bot) Kick() {

@@ -160,6 +160,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			ln.Close()
 			return err
 		}
+		watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -208,3 +208,22 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 		t.Errorf("security.txt signature: %v\n%s", err, out)
 	}
 }
+
+// TestReportFormIsRateLimited: the public form cannot be used to make the
+// desk mail anyone at will.
+func TestReportFormIsRateLimited(t *testing.T) {
+	d := startSandbox(t)
+	codes := map[int]int{}
+	for i := range 12 {
+		form := url.Values{"from": {fmt.Sprintf("victim%d@example.org", i)}, "subject": {"spam"}, "text": {"buy now"}}
+		resp, err := http.PostForm("http://"+d.addrs.HTTP+"/report", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[200] != 10 || codes[http.StatusTooManyRequests] != 2 {
+		t.Errorf("status codes %v, want 10×200 then 2×429", codes)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/mail"
 	"os"
@@ -49,6 +50,7 @@ type Server struct {
 	log       *slog.Logger
 	pages     *template.Template
 	mux       *http.ServeMux
+	form      *limiter
 }
 
 // Options are what the server needs.
@@ -70,7 +72,8 @@ var pageFiles embed.FS
 // New builds the handler set.
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
-		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux()}
+		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(),
+		form: newLimiter(10, 6*time.Minute)} // 10 reports at once, then 10 an hour, per client address
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"time": func(t time.Time) string {
 			if t.IsZero() {
@@ -266,6 +269,13 @@ func (s *Server) reportForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
+	client, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if !s.form.allow(client) {
+		s.log.Warn("report form rate limit", "client", client)
+		w.Header().Set("Retry-After", "360")
+		http.Error(w, "Too many reports from your address. Please wait a few minutes, or mail "+s.cfg.Desk.Address+".", http.StatusTooManyRequests)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxReportBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "form: "+err.Error(), http.StatusBadRequest)
