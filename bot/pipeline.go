@@ -145,6 +145,13 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 	return res, nil
 }
 
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -187,6 +194,7 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 // transaction.
 func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
 	form := b.form(inc, rep)
+	form.Subject = truncateRunes(form.Subject, 120) // the reporter's words, echoed: keep them short
 	subject, body, err := templates.Render("acknowledgement", rep.Language, form)
 	if err != nil {
 		return fmt.Errorf("rendering acknowledgement: %w", err)
