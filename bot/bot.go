@@ -17,6 +17,7 @@ import (
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/parsers"
 	"tocsin/responders"
 )
 
@@ -50,6 +51,9 @@ type Bot struct {
 	log     *slog.Logger
 	metrics *Metrics
 	kick    chan struct{}
+	// keyring opens reports: the desk's private key decrypts, known
+	// public keys verify. Nil: OpenPGP content is reported, not opened.
+	keyring *parsers.Keyring
 }
 
 // Metrics are the figures /metrics shows.

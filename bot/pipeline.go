@@ -40,9 +40,11 @@ type Result struct {
 func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received time.Time) (Result, error) {
 	sum := sha256.Sum256(raw)
 	hexSum := hex.EncodeToString(sum[:])
-	rep, perr := parsers.Parse(raw, parsers.Limits{
-		MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
-		MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes,
+	rep, perr := parsers.ParseWith(raw, parsers.Options{
+		Limits: parsers.Limits{MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
+			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes},
+		Keys: b.keyring,
+		Now:  b.clock.Now(),
 	})
 	if perr != nil {
 		// Not mail at all: file it anyway, so nothing is lost, and answer
@@ -91,6 +93,9 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			}
 			res.New = true
 			detail := fmt.Sprintf("from %s via %s: %s [%s, %s]", orDefault(rep.From, "(unknown)"), source, inc.Subject, inc.Category, inc.Priority)
+			if rep.PGP.Reason != "" {
+				detail += "; OpenPGP: " + rep.PGP.Reason
+			}
 			if err := tx.Audit(inc.ID, now, actorOf(rep), "opened", detail); err != nil {
 				return err
 			}
@@ -246,13 +251,25 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 	if len(rep.PriorityReasons) > 0 {
 		tech += "\nInitial priority " + inc.Priority + " because: " + strings.Join(rep.PriorityReasons, "; ") + "."
 	}
+	summary := inc.Subject
+	if rep.PGP.Encrypted {
+		// The answer is not encrypted (yet): it must not repeat anything
+		// the reporter chose to encrypt.
+		summary = "(encrypted report: content not repeated in this unencrypted mail)"
+		tech = fmt.Sprintf("Encrypted report received %s UTC and filed as %s.", inc.CreatedAt.UTC().Format("2006-01-02 15:04"), inc.Ref)
+		if rep.PGP.Decrypted {
+			tech += "\nIt was decrypted with our key."
+		} else {
+			tech += "\nWe could not decrypt it: " + rep.PGP.Reason + ". Please resend it encrypted to the key below."
+		}
+	}
 	return templates.Form{
 		IncidentID:         inc.Ref,
 		Date:               inc.CreatedAt,
 		Reporter:           reporter,
 		ReporterName:       rep.FromName,
-		Subject:            inc.Subject,
-		Summary:            inc.Subject,
+		Subject:            summary,
+		Summary:            summary,
 		Category:           inc.Category,
 		Priority:           inc.Priority,
 		PriorityDefinition: config.PriorityOf(inc.Priority).Definition,

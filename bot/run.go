@@ -21,6 +21,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/bot/web"
 	"tocsin/config"
+	"tocsin/parsers"
 	"tocsin/responders"
 )
 
@@ -129,6 +130,11 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sender = s
 	}
 	b := New(cfg, st, key, sender, o.Clock, log)
+	if armored, err := os.ReadFile(KeyPath(cfg)); err != nil {
+		return err
+	} else if b.keyring, err = parsers.ReadKeyring(armored); err != nil {
+		return fmt.Errorf("desk key for decryption: %w", err)
+	}
 
 	tokens, users, err := httpCredentials(cfg)
 	if err != nil {

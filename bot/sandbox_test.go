@@ -227,3 +227,37 @@ func TestReportFormIsRateLimited(t *testing.T) {
 		t.Errorf("status codes %v, want 10×200 then 2×429", codes)
 	}
 }
+
+// TestEncryptedReport: a report encrypted to the desk key (as published on
+// /pgp-key.asc) and signed by the reporter is decrypted and filed under
+// its protected subject; the unencrypted acknowledgement repeats none of
+// its content.
+func TestEncryptedReport(t *testing.T) {
+	d := startSandbox(t)
+	g := gpgtest.NewHome(t)
+	g.GenKey("Olga <olga@example.org>", "ed25519")
+	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g.Import(deskKey)
+	inner := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Customer database exposed (CVE-2026-9999)\r\n\r\nThe backup at https://backup.example.com/db.sql is public.\r\n"
+	ct := g.Output([]byte(inner), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "olga@example.org")
+	d.sendMail("olga@example.org", "From: Olga <olga@example.org>\nTo: security@sandbox.test\nSubject: ...\nMessage-ID: <olga1@example.org>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n"+string(ct)+"\n--b--\n")
+
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	incs := d.incidents()
+	if len(incs) != 1 || incs[0].Category != "vulnerability" {
+		t.Fatalf("incidents %+v", incs)
+	}
+	inc := d.incident(incs[0].ID)
+	opened := inc.Audit[0].Detail
+	if !strings.Contains(opened, "Customer database exposed") || !strings.Contains(opened, "decrypted") || !strings.Contains(opened, "unknown key") {
+		t.Errorf("opened entry %q; want the protected subject and the OpenPGP outcome", opened)
+	}
+	for _, b := range d.sent() {
+		for _, secret := range []string{"Customer database", "CVE-2026-9999", "backup.example.com"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("the unencrypted acknowledgement repeats %q", secret)
+			}
+		}
+	}
+}

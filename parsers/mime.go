@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode every IANA charset, not just UTF-8 and ASCII
 	"github.com/emersion/go-message/mail"
@@ -19,13 +20,20 @@ import (
 
 // Parse reads one RFC 5322 message (RFC 2045-2049 MIME) into a Report.
 // Malformed parts produce Warnings, not errors; ErrNotAMessage is returned
-// only when no header block can be read.
+// only when no header block can be read. OpenPGP content is detected but
+// not opened; ParseWith takes the keys to open it.
 func Parse(raw []byte, lim Limits) (*Report, error) {
-	lim = lim.withDefaults()
+	return ParseWith(raw, Options{Limits: lim})
+}
+
+// ParseWith is Parse with keys: PGP/MIME (RFC 3156) and inline-PGP reports
+// are decrypted with opt.Keys and their signatures checked against them.
+func ParseWith(raw []byte, opt Options) (*Report, error) {
+	lim := opt.Limits.withDefaults()
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
 	}
-	p := &parser{lim: lim, r: &Report{}}
+	p := &parser{lim: lim, opt: opt, r: &Report{}}
 	if bytes.HasPrefix(raw, []byte("From ")) {
 		// An mbox separator line ("From sender date"), as mail exported
 		// from a mailbox file starts; it is not a header field.
@@ -51,13 +59,15 @@ func Parse(raw []byte, lim Limits) (*Report, error) {
 }
 
 type parser struct {
-	lim    Limits
-	r      *Report
-	parts  int
-	text   strings.Builder
-	html   strings.Builder
-	hasDSN bool
-	hasARF bool
+	lim     Limits
+	opt     Options
+	offered openpgp.EntityList // keys that came with the message
+	r       *Report
+	parts   int
+	text    strings.Builder
+	html    strings.Builder
+	hasDSN  bool
+	hasARF  bool
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -105,6 +115,7 @@ func (p *parser) header(h mail.Header) {
 		r.Thread.References = refs
 	}
 	r.Thread.IncidentTag = IncidentTag(r.Subject)
+	p.autocrypt(h.Header)
 	if reason := autoSubmitted(h.Header); reason != "" {
 		r.AutoSubmitted = true
 		r.AutoReason = reason
@@ -140,11 +151,11 @@ func (p *parser) walk(e *message.Entity, depth int) {
 		}
 		switch {
 		case mediaType == "multipart/signed" && strings.EqualFold(params["protocol"], "application/pgp-signature"):
-			p.r.PGP.Signed = true
-			p.r.PGP.Reason = "PGP/MIME signature not checked: verification is not implemented yet"
+			p.pgpSigned(e, params["boundary"], depth)
+			return
 		case mediaType == "multipart/encrypted" && strings.EqualFold(params["protocol"], "application/pgp-encrypted"):
-			p.r.PGP.Encrypted = true
-			p.r.PGP.Reason = "PGP/MIME encrypted: decryption is not implemented yet; the raw message is kept"
+			p.pgpEncrypted(e, depth)
+			return
 		}
 		if mediaType == "multipart/report" {
 			switch strings.ToLower(params["report-type"]) {
@@ -236,6 +247,9 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string) {
 		p.warn("attachment %q: %v; hashed what was readable", name, err)
 	}
 	a := Attachment{Name: name, ContentType: mediaType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if mediaType == "application/pgp-keys" && n <= limit {
+		p.offerKeys(kept.Bytes(), bytes.Contains(kept.Bytes(), []byte("-----BEGIN PGP")))
+	}
 	if n > limit {
 		a.Truncated = true
 		p.warn("attachment %q is %d bytes, over the %d-byte limit: hashed, not kept", name, n, limit)
@@ -283,16 +297,7 @@ func (p *parser) finish() {
 	if r.Text == "" && p.html.Len() > 0 {
 		r.Text = strings.TrimSpace(htmlToText(p.html.String()))
 	}
-	if !r.PGP.Encrypted && !r.PGP.Signed {
-		switch {
-		case strings.Contains(r.Text, "-----BEGIN PGP MESSAGE-----"):
-			r.PGP.Encrypted = true
-			r.PGP.Reason = "inline PGP message: decryption is not implemented yet"
-		case strings.Contains(r.Text, "-----BEGIN PGP SIGNED MESSAGE-----"):
-			r.PGP.Signed = true
-			r.PGP.Reason = "inline PGP signature not checked: verification is not implemented yet"
-		}
-	}
+	r.Text = strings.TrimSpace(p.inlinePGP(r.Text))
 	classify(r, p.hasDSN, p.hasARF)
 	names := make([]string, 0, len(r.Attachments))
 	for _, a := range r.Attachments {

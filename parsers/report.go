@@ -83,6 +83,9 @@ type PGP struct {
 	Verified  bool   `json:"verified"`
 	Signer    string `json:"signer"`
 	Reason    string `json:"reason"`
+	// OfferedKeys are the fingerprints of keys the message carried
+	// (Autocrypt header, attached application/pgp-keys).
+	OfferedKeys []string `json:"offered_keys,omitempty"`
 }
 
 // Thread holds the keys that attach a message to an existing incident.

@@ -35,7 +35,7 @@ Usage:
   tocsin check --config FILE
   tocsin init [--config FILE]
   tocsin keys export [--config FILE | --data DIR]
-  tocsin parse [--json] FILE
+  tocsin parse [--json] [--key KEYFILE] FILE
   tocsin incidents list [--json] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
   tocsin version
@@ -275,14 +275,25 @@ func cmdKeysExport(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdParse(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("parse", "tocsin parse [--json] FILE   (FILE - reads standard input)", stderr)
+	fs := newFlags("parse", "tocsin parse [--json] [--key KEYFILE] FILE   (FILE - reads standard input)", stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	keyFile := fs.String("key", "", "armored OpenPGP keys: private ones decrypt, public ones verify")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return errors.New("parse needs exactly one FILE")
+	}
+	var keys *parsers.Keyring
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		if keys, err = parsers.ReadKeyring(b); err != nil {
+			return fmt.Errorf("--key %s: %w", *keyFile, err)
+		}
 	}
 	var raw []byte
 	if pos[0] == "-" {
@@ -293,7 +304,7 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := parsers.Parse(raw, parsers.DefaultLimits)
+	rep, err := parsers.ParseWith(raw, parsers.Options{Limits: parsers.DefaultLimits, Keys: keys})
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}

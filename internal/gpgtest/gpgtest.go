@@ -6,12 +6,13 @@ package gpgtest
 import (
 	"bytes"
 	"fmt"
-	"mime"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tocsin/parsers"
 )
 
 // Home is a throwaway GnuPG home directory.
@@ -32,11 +33,36 @@ func NewHome(t testing.TB) *Home {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o700)
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	return &Home{t: t, dir: dir}
+	h := &Home{t: t, dir: dir}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// Close stops the home's gpg-agent and removes the home.
+func (h *Home) Close() {
+	exec.Command("gpgconf", "--homedir", h.dir, "--kill", "all").Run()
+	os.RemoveAll(h.dir)
+}
+
+// Shared returns a home not tied to one test, for keys that are slow to
+// make and used by many tests; TestMain closes it. A failure in it panics,
+// which fails the whole test binary loudly.
+func Shared() *Home {
+	return NewHome(sharedTB{})
+}
+
+type sharedTB struct{ testing.TB }
+
+func (sharedTB) Helper()                           {}
+func (sharedTB) Cleanup(func())                    {}
+func (sharedTB) Fatal(args ...any)                 { panic("gpgtest: " + fmt.Sprint(args...)) }
+func (sharedTB) Fatalf(format string, args ...any) { panic("gpgtest: " + fmt.Sprintf(format, args...)) }
+func (sharedTB) TempDir() string {
+	d, err := os.MkdirTemp("", "gpgtest")
+	if err != nil {
+		panic(err)
+	}
+	return d
 }
 
 // Run runs gpg in the home with stdin and returns combined output.
@@ -83,34 +109,77 @@ func (h *Home) VerifyPGPMIME(raw []byte) []byte {
 	return signed
 }
 
-// SplitSigned returns the first body part of a multipart/signed message
-// exactly as it stands (header and body, the bytes that were signed, RFC
-// 3156 section 5), the armored signature, and micalg.
+// SplitSigned is parsers.SplitSigned, kept here for the tests' convenience.
 func SplitSigned(raw []byte) (signed, sig []byte, micalg string, err error) {
-	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
-	if !ok {
-		return nil, nil, "", fmt.Errorf("no header/body separator (CRLF CRLF)")
+	return parsers.SplitSigned(raw)
+}
+
+// GenKey makes a key for uid ("Name <addr>"): "ed25519" (with a cv25519
+// encryption subkey) or "rsa3072". It returns the fingerprint.
+func (h *Home) GenKey(uid, algo string) string {
+	h.t.Helper()
+	primary, usage := algo, "sign"
+	if algo == "rsa3072" {
+		usage = "sign,encr"
 	}
-	ct := ""
-	for _, line := range strings.Split(strings.ReplaceAll(string(head), "\r\n ", " "), "\r\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Content-Type") {
-			ct = strings.TrimSpace(v)
+	if out, err := h.Run(nil, "--quick-gen-key", uid, primary, usage, "never"); err != nil {
+		h.t.Fatalf("gpg --quick-gen-key: %v\n%s", err, out)
+	}
+	out, _ := h.Run(nil, "--with-colons", "--list-keys", uid)
+	fpr := ""
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Split(line, ":"); len(f) > 9 && f[0] == "fpr" {
+			fpr = f[9]
+			break
 		}
 	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "multipart/signed" || params["protocol"] != "application/pgp-signature" {
-		return nil, nil, "", fmt.Errorf("Content-Type %q is not multipart/signed with protocol application/pgp-signature", ct)
+	if algo == "ed25519" {
+		if out, err := h.Run(nil, "--quick-add-key", fpr, "cv25519", "encr", "never"); err != nil {
+			h.t.Fatalf("gpg --quick-add-key: %v\n%s", err, out)
+		}
 	}
-	delim := []byte("--" + params["boundary"])
-	// Parts are separated by CRLF--boundary; the CRLF belongs to the delimiter (RFC 2046 5.1.1).
-	chunks := bytes.Split(append([]byte("\r\n"), body...), append([]byte("\r\n"), delim...))
-	if len(chunks) < 4 {
-		return nil, nil, "", fmt.Errorf("expected two body parts, found %d chunks", len(chunks))
+	return fpr
+}
+
+// Export returns the armored public key of uid.
+func (h *Home) Export(uid string) []byte {
+	h.t.Helper()
+	out, err := h.output(nil, "--armor", "--export", uid)
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	signed = bytes.TrimPrefix(chunks[1], []byte("\r\n"))
-	_, sig, ok = bytes.Cut(chunks[2], []byte("\r\n\r\n"))
-	if !ok {
-		return nil, nil, "", fmt.Errorf("signature part has no body")
+	return out
+}
+
+// ExportSecret returns the armored private key of uid (no passphrase).
+func (h *Home) ExportSecret(uid string) []byte {
+	h.t.Helper()
+	out, err := h.output(nil, "--armor", "--export-secret-keys", uid)
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	return signed, sig, params["micalg"], nil
+	return out
+}
+
+// Output runs gpg and returns its standard output only.
+func (h *Home) Output(stdin []byte, args ...string) []byte {
+	h.t.Helper()
+	out, err := h.output(stdin, args...)
+	if err != nil {
+		h.t.Fatalf("gpg %v: %v", args, err)
+	}
+	return out
+}
+
+func (h *Home) output(stdin []byte, args ...string) ([]byte, error) {
+	base := []string{"--homedir", h.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"}
+	cmd := exec.Command("gpg", append(base, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return out, nil
 }

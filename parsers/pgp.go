@@ -1,0 +1,365 @@
+package parsers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/emersion/go-message"
+)
+
+// Keyring is the OpenPGP keys Parse may use: the desk's private keys, to
+// decrypt reports sent to it, and the public keys of known reporters, to
+// verify their signatures. It is data handed in, so Parse stays pure.
+type Keyring struct {
+	entities openpgp.EntityList
+}
+
+// ReadKeyring reads armored keys (public or private; several per block
+// are fine).
+func ReadKeyring(armored ...[]byte) (*Keyring, error) {
+	k := &Keyring{}
+	for i, a := range armored {
+		el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(a))
+		if err != nil {
+			return nil, fmt.Errorf("key block %d: %w", i+1, err)
+		}
+		k.entities = append(k.entities, el...)
+	}
+	return k, nil
+}
+
+func (k *Keyring) list() openpgp.EntityList {
+	if k == nil {
+		return nil
+	}
+	return k.entities
+}
+
+// Options are what Parse is given besides the bytes.
+type Options struct {
+	Limits
+	// Keys decrypts and verifies; nil means OpenPGP content is detected
+	// and reported, not opened.
+	Keys *Keyring
+	// Now is the time signatures are checked at (zero: the wall clock).
+	Now time.Time
+}
+
+func (p *parser) pgpConfig() *packet.Config {
+	if p.opt.Now.IsZero() {
+		return nil
+	}
+	now := p.opt.Now
+	return &packet.Config{Time: func() time.Time { return now }}
+}
+
+func fingerprint(e *openpgp.Entity) string {
+	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+}
+
+// keyringWithOffered is the desk keyring plus the keys that came with the
+// message (Autocrypt header, attached keys).
+func (p *parser) keyringWithOffered() openpgp.EntityList {
+	return append(append(openpgp.EntityList{}, p.opt.Keys.list()...), p.offered...)
+}
+
+// signer fills the signature fields of r.PGP from the outcome of a check.
+func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error) {
+	g := &p.r.PGP
+	g.Signed = true
+	switch {
+	case err == nil && e != nil && p.known(e):
+		g.Verified, g.Signer = true, fingerprint(e)
+		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" (known key)")
+	case err == nil && e != nil:
+		g.Signer = fingerprint(e)
+		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+", but the key came with this message and is not yet known to the desk")
+	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+		g.Signer = fmt.Sprintf("key id %016X", issuer)
+		g.Reason = appendReason(g.Reason, "signed by unknown key "+g.Signer+": not verified")
+	default:
+		g.Reason = appendReason(g.Reason, fmt.Sprintf("BAD signature: %v", err))
+	}
+}
+
+func (p *parser) known(e *openpgp.Entity) bool {
+	for _, k := range p.opt.Keys.list() {
+		if bytes.Equal(k.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) {
+			return true
+		}
+	}
+	return false
+}
+
+func appendReason(old, s string) string {
+	if old == "" {
+		return s
+	}
+	return old + "; " + s
+}
+
+// decrypt opens an OpenPGP message (armored or binary), returning the
+// plaintext and recording the outcome. A signature inside is checked.
+func (p *parser) decrypt(data []byte) ([]byte, bool) {
+	g := &p.r.PGP
+	g.Encrypted = true
+	if p.opt.Keys == nil {
+		g.Reason = appendReason(g.Reason, "encrypted; no keys were given to decrypt it")
+		return nil, false
+	}
+	in := io.Reader(bytes.NewReader(data))
+	if blk, err := armor.Decode(bytes.NewReader(data)); err == nil {
+		in = blk.Body
+	}
+	md, err := openpgp.ReadMessage(in, p.keyringWithOffered(), nil, p.pgpConfig())
+	if err != nil {
+		if errors.Is(err, pgperrors.ErrKeyIncorrect) {
+			g.Reason = appendReason(g.Reason, "encrypted to a key the desk does not hold: cannot decrypt")
+		} else {
+			g.Reason = appendReason(g.Reason, fmt.Sprintf("cannot decrypt: %v", err))
+		}
+		return nil, false
+	}
+	limit := p.lim.MaxAttachmentBytes
+	plain, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, limit+1))
+	if int64(len(plain)) > limit {
+		g.Reason = appendReason(g.Reason, fmt.Sprintf("decrypted content exceeds %d bytes: cut", limit))
+		plain = plain[:limit]
+	} else if err != nil {
+		g.Reason = appendReason(g.Reason, fmt.Sprintf("decryption failed: %v", err))
+		return nil, false
+	}
+	g.Decrypted = true
+	g.Reason = appendReason(g.Reason, "decrypted")
+	if md.IsSigned {
+		var e *openpgp.Entity
+		if md.SignedBy != nil {
+			e = md.SignedBy.Entity
+		}
+		serr := md.SignatureError
+		if md.SignedBy == nil && serr == nil {
+			serr = pgperrors.ErrUnknownIssuer
+		}
+		p.signer(e, md.SignedByKeyId, serr)
+	}
+	return plain, true
+}
+
+// pgpEncrypted handles RFC 3156 section 4 multipart/encrypted: the second
+// part holds the OpenPGP message, whose plaintext is a MIME entity.
+func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
+	mr := e.MultipartReader()
+	var ciphertext []byte
+	for {
+		part, err := mr.NextPart()
+		if part == nil || err == io.EOF {
+			break
+		}
+		if t, _, _ := part.Header.ContentType(); t == "application/octet-stream" {
+			ciphertext, _ = io.ReadAll(io.LimitReader(part.Body, p.lim.MaxAttachmentBytes))
+		}
+	}
+	if ciphertext == nil {
+		p.r.PGP.Encrypted = true
+		p.warn("multipart/encrypted without an application/octet-stream part")
+		return
+	}
+	plain, ok := p.decrypt(ciphertext)
+	if !ok {
+		return
+	}
+	inner, err := message.Read(bytes.NewReader(plain))
+	if inner == nil {
+		p.warn("decrypted content is not a MIME entity (%v); kept as text", err)
+		p.text.Write(plain)
+		return
+	}
+	// RFC 9788 protected headers: the real subject travels inside.
+	if _, params, _ := inner.Header.ContentType(); params["protected-headers"] == "v1" {
+		if s, err := new(mime.WordDecoder).DecodeHeader(inner.Header.Get("Subject")); err == nil && s != "" {
+			p.r.Subject = cleanLine(s)
+		}
+	}
+	p.walk(inner, depth+1)
+}
+
+// pgpSigned handles RFC 3156 section 5 multipart/signed: the signature
+// covers the first part's exact bytes, CRLF-canonical.
+func (p *parser) pgpSigned(e *message.Entity, boundary string, depth int) {
+	body, _ := io.ReadAll(io.LimitReader(e.Body, p.lim.MaxAttachmentBytes))
+	parts := splitParts(body, boundary)
+	if len(parts) < 2 {
+		p.r.PGP.Signed = true
+		p.warn("multipart/signed with %d parts; read as plain", len(parts))
+		if len(parts) == 1 {
+			p.walkRaw(parts[0], depth)
+		}
+		return
+	}
+	signed, sigPart := parts[0], parts[1]
+	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
+	issuer := issuerOf(sig)
+	signer, err := openpgp.CheckArmoredDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
+	p.signer(signer, issuer, err)
+	p.walkRaw(signed, depth)
+}
+
+func (p *parser) walkRaw(raw []byte, depth int) {
+	ent, err := message.Read(bytes.NewReader(raw))
+	if ent == nil {
+		p.warn("signed part unreadable: %v", err)
+		return
+	}
+	p.walk(ent, depth+1)
+}
+
+func issuerOf(armored []byte) uint64 {
+	blk, err := armor.Decode(bytes.NewReader(armored))
+	if err != nil {
+		return 0
+	}
+	pk, err := packet.Read(blk.Body)
+	if sig, ok := pk.(*packet.Signature); err == nil && ok && sig.IssuerKeyId != nil {
+		return *sig.IssuerKeyId
+	}
+	return 0
+}
+
+// splitParts returns the raw body parts of a multipart body (RFC 2046
+// 5.1.1: the CRLF before a delimiter belongs to it), after making bare LF
+// line ends CRLF, as signatures are computed over the canonical form.
+func splitParts(body []byte, boundary string) [][]byte {
+	if !bytes.Contains(body, []byte("\r\n")) {
+		body = bytes.ReplaceAll(body, []byte("\n"), []byte("\r\n"))
+	}
+	delim := []byte("\r\n--" + boundary)
+	chunks := bytes.Split(append([]byte("\r\n"), body...), delim)
+	var parts [][]byte
+	for i, c := range chunks {
+		if i == 0 {
+			continue // preamble
+		}
+		if bytes.HasPrefix(c, []byte("--")) {
+			break // close delimiter
+		}
+		// Drop the rest of the delimiter line (transport padding, CRLF).
+		if j := bytes.Index(c, []byte("\r\n")); j >= 0 {
+			parts = append(parts, c[j+2:])
+		}
+	}
+	return parts
+}
+
+// SplitSigned returns, for a whole RFC 3156 multipart/signed message, the
+// signed first part exactly as it stands, the armored signature and the
+// micalg parameter.
+func SplitSigned(raw []byte) (signed, sig []byte, micalg string, err error) {
+	ent, err := message.Read(bytes.NewReader(raw))
+	if ent == nil {
+		return nil, nil, "", err
+	}
+	mt, params, _ := ent.Header.ContentType()
+	if mt != "multipart/signed" || !strings.EqualFold(params["protocol"], "application/pgp-signature") {
+		return nil, nil, "", fmt.Errorf("content type %q is not multipart/signed with protocol application/pgp-signature", mt)
+	}
+	body, _ := io.ReadAll(ent.Body)
+	parts := splitParts(body, params["boundary"])
+	if len(parts) != 2 {
+		return nil, nil, "", fmt.Errorf("multipart/signed has %d parts, want 2", len(parts))
+	}
+	_, sig, ok := bytes.Cut(parts[1], []byte("\r\n\r\n"))
+	if !ok {
+		return nil, nil, "", errors.New("signature part has no body")
+	}
+	return parts[0], sig, params["micalg"], nil
+}
+
+var (
+	pgpMessageRE = regexp.MustCompile(`(?s)-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----`)
+	autocryptRE  = regexp.MustCompile(`(?i)(?:^|;)\s*keydata\s*=\s*([A-Za-z0-9+/=\s]+)`)
+)
+
+// inlinePGP opens inline PGP in the text body: an encrypted block is
+// replaced by its plaintext, a cleartext-signed block by its verified text.
+func (p *parser) inlinePGP(text string) string {
+	if p.r.PGP.Encrypted || p.r.PGP.Signed {
+		return text // PGP/MIME already handled
+	}
+	if blk := pgpMessageRE.FindString(text); blk != "" {
+		plain, ok := p.decrypt([]byte(strings.ReplaceAll(blk, "\r\n", "\n")))
+		if !ok {
+			return text
+		}
+		return strings.Replace(text, blk, strings.ToValidUTF8(string(plain), "\uFFFD"), 1)
+	}
+	if i := strings.Index(text, "-----BEGIN PGP SIGNED MESSAGE-----"); i >= 0 {
+		b, _ := clearsign.Decode([]byte(text[i:]))
+		if b == nil {
+			p.r.PGP.Signed = true
+			p.warn("inline PGP signature block is malformed")
+			return text
+		}
+		var issuer uint64
+		if b.ArmoredSignature != nil {
+			if pk, err := packet.Read(b.ArmoredSignature.Body); err == nil {
+				if sig, ok := pk.(*packet.Signature); ok && sig.IssuerKeyId != nil {
+					issuer = *sig.IssuerKeyId
+				}
+			}
+		}
+		b2, _ := clearsign.Decode([]byte(text[i:])) // the first decode's signature reader is spent
+		signer, err := b2.VerifySignature(p.keyringWithOffered(), p.pgpConfig())
+		p.signer(signer, issuer, err)
+		return text[:i] + string(b.Plaintext)
+	}
+	return text
+}
+
+// offerKeys collects keys the message carries: an Autocrypt header (the
+// keydata attribute) and attached application/pgp-keys parts.
+func (p *parser) offerKeys(data []byte, armored bool) {
+	var el openpgp.EntityList
+	var err error
+	if armored {
+		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	} else {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	if err != nil {
+		p.warn("offered OpenPGP key unreadable: %v", err)
+		return
+	}
+	for _, e := range el {
+		p.offered = append(p.offered, e)
+		p.r.PGP.OfferedKeys = append(p.r.PGP.OfferedKeys, fingerprint(e))
+	}
+}
+
+func (p *parser) autocrypt(h message.Header) {
+	v := h.Get("Autocrypt")
+	if v == "" {
+		return
+	}
+	m := autocryptRE.FindStringSubmatch(v)
+	if m == nil {
+		return
+	}
+	data, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(m[1]), ""))
+	if err != nil {
+		p.warn("Autocrypt keydata is not base64: %v", err)
+		return
+	}
+	p.offerKeys(data, false)
+}

@@ -1,0 +1,248 @@
+package parsers_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"tocsin/internal/gpgtest"
+	"tocsin/parsers"
+)
+
+// One GnuPG home for every OpenPGP test: the desk's key and two reporters'
+// keys, made by gpg itself (Ed25519/Curve25519 and RSA-3072).
+var (
+	pgpOnce sync.Once
+	world   struct {
+		g                   *gpgtest.Home
+		deskSec, deskPub    []byte
+		edPub, rsaPub       []byte
+		edFpr, rsaFpr, desk string
+	}
+)
+
+func gpgWorld(t *testing.T) {
+	pgpOnce.Do(func() {
+		g := gpgtest.Shared() // closed by TestMain
+		world.g = g
+		world.desk = g.GenKey("Desk <security@example.com>", "ed25519")
+		world.edFpr = g.GenKey("Ed Reporter <ed@example.org>", "ed25519")
+		world.rsaFpr = g.GenKey("Rita RSA <rita@example.org>", "rsa3072")
+		world.deskSec = g.ExportSecret("security@example.com")
+		world.deskPub = g.Export("security@example.com")
+		world.edPub = g.Export("ed@example.org")
+		world.rsaPub = g.Export("rita@example.org")
+	})
+	if world.g == nil || world.desk == "" {
+		t.Fatal("could not set up GnuPG keys")
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if world.g != nil {
+		world.g.Close()
+	}
+	os.Exit(code)
+}
+
+func keys(t *testing.T, blocks ...[]byte) *parsers.Keyring {
+	t.Helper()
+	k, err := parsers.ReadKeyring(blocks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
+
+// pgpMIMEEncrypted is a report as Thunderbird or Mutt send it: gpg signs
+// and encrypts a MIME entity, wrapped in RFC 3156 multipart/encrypted.
+func pgpMIMEEncrypted(t *testing.T, signer, inner string) []byte {
+	args := []string{"--armor", "--encrypt", "-r", "security@example.com"}
+	if signer != "" {
+		args = append(args, "--sign", "--local-user", signer)
+	}
+	ct := world.g.Output([]byte(crlf(inner)), args...)
+	from := signer
+	if from == "" {
+		from = "anonymous@example.org"
+	}
+	return []byte(crlf(`From: reporter <` + from + `>
+To: security@example.com
+Subject: ...
+Message-ID: <enc@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="enc"
+
+--enc
+Content-Type: application/pgp-encrypted
+
+Version: 1
+
+--enc
+Content-Type: application/octet-stream; name="encrypted.asc"
+
+` + string(ct) + `
+--enc--
+`))
+}
+
+const innerReport = `Content-Type: text/plain; charset=utf-8; protected-headers="v1"
+Subject: Remote code execution in the upload service
+
+The upload service at https://files.example.com runs uploaded .jsp files.
+This is CVE-2026-5555. Proof of concept on request.
+`
+
+func TestGnuPGEncryptedAndSignedReport(t *testing.T) {
+	gpgWorld(t)
+	for _, tc := range []struct{ name, signer, fpr string }{
+		{"ed25519", "ed@example.org", ""},
+		{"rsa3072", "rita@example.org", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := pgpMIMEEncrypted(t, tc.signer, innerReport)
+			fpr := world.edFpr
+			pub := world.edPub
+			if tc.name == "rsa3072" {
+				fpr, pub = world.rsaFpr, world.rsaPub
+			}
+			r, err := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec, pub)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := r.PGP
+			if !g.Encrypted || !g.Decrypted || !g.Signed || !g.Verified || g.Signer != fpr {
+				t.Errorf("pgp = %+v; want decrypted, verified, signer %s", g, fpr)
+			}
+			if r.Subject != "Remote code execution in the upload service" {
+				t.Errorf("protected subject not used: %q", r.Subject)
+			}
+			if !strings.Contains(r.Text, "runs uploaded .jsp files") || len(r.CVEs) != 1 || r.Category != parsers.CategoryVulnerability {
+				t.Errorf("decrypted content not read: text %q cves %v category %s", r.Text, r.CVEs, r.Category)
+			}
+		})
+	}
+}
+
+func TestEncryptedReportFromUnknownSigner(t *testing.T) {
+	gpgWorld(t)
+	r, _ := parsers.ParseWith(pgpMIMEEncrypted(t, "ed@example.org", innerReport), parsers.Options{Keys: keys(t, world.deskSec)})
+	if !r.PGP.Decrypted || r.PGP.Verified || !strings.Contains(r.PGP.Reason, "unknown key") {
+		t.Errorf("pgp = %+v; want decrypted, not verified, 'unknown key'", r.PGP)
+	}
+	if !strings.Contains(r.Text, "jsp") {
+		t.Error("the text of a report from an unknown signer was not read")
+	}
+}
+
+func TestEncryptedToAnotherKey(t *testing.T) {
+	gpgWorld(t)
+	raw := pgpMIMEEncrypted(t, "", innerReport)
+	r, err := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.edPub)}) // no desk private key
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.PGP.Encrypted || r.PGP.Decrypted || !strings.Contains(r.PGP.Reason, "cannot decrypt") {
+		t.Errorf("pgp = %+v; want encrypted, not decrypted, with the reason", r.PGP)
+	}
+	if r.From == "" {
+		t.Error("an undecryptable report lost its sender")
+	}
+}
+
+// pgpMIMESigned builds RFC 3156 multipart/signed with a gpg detached
+// signature over the part; tamper changes the part after signing.
+func pgpMIMESigned(t *testing.T, signer string, tamper bool) []byte {
+	part := crlf("Content-Type: text/plain; charset=utf-8\n\nThe admin panel at https://admin.example.com has no password.\n")
+	sig := world.g.Output([]byte(part), "--armor", "--detach-sign", "--local-user", signer, "--digest-algo", "SHA256")
+	if tamper {
+		part = strings.Replace(part, "no password", "a password", 1)
+	}
+	return []byte(crlf(`From: <`+signer+`>
+To: security@example.com
+Subject: Open admin panel
+Message-ID: <sig@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; boundary="sig"
+
+--sig
+`) + part + crlf(`
+--sig
+Content-Type: application/pgp-signature; name="signature.asc"
+
+`+string(sig)+`
+--sig--
+`))
+}
+
+func TestGnuPGSignedReport(t *testing.T) {
+	gpgWorld(t)
+	r, _ := parsers.ParseWith(pgpMIMESigned(t, "rita@example.org", false), parsers.Options{Keys: keys(t, world.rsaPub)})
+	if !r.PGP.Signed || !r.PGP.Verified || r.PGP.Signer != world.rsaFpr || r.PGP.Encrypted {
+		t.Errorf("pgp = %+v; want verified by %s", r.PGP, world.rsaFpr)
+	}
+	if !strings.Contains(r.Text, "has no password") {
+		t.Errorf("signed text not read: %q", r.Text)
+	}
+	if len(r.Attachments) != 0 {
+		t.Errorf("the signature was listed as an attachment: %+v", r.Attachments)
+	}
+	r, _ = parsers.ParseWith(pgpMIMESigned(t, "rita@example.org", true), parsers.Options{Keys: keys(t, world.rsaPub)})
+	if r.PGP.Verified || !strings.Contains(r.PGP.Reason, "BAD signature") {
+		t.Errorf("tampered: pgp = %+v; want a BAD signature", r.PGP)
+	}
+	// Mail that went through a system turning CRLF into LF still verifies.
+	lf := bytes.ReplaceAll(pgpMIMESigned(t, "ed@example.org", false), []byte("\r\n"), []byte("\n"))
+	r, _ = parsers.ParseWith(lf, parsers.Options{Keys: keys(t, world.edPub)})
+	if !r.PGP.Verified {
+		t.Errorf("LF line ends: pgp = %+v; want verified", r.PGP)
+	}
+}
+
+func TestInlinePGP(t *testing.T) {
+	gpgWorld(t)
+	clear := world.g.Output([]byte("Your VPN gateway leaks memory (CVE-2026-7777).\n"), "--clearsign", "--local-user", "ed@example.org")
+	raw := []byte(crlf("From: ed@example.org\nTo: security@example.com\nSubject: inline signed\nMessage-ID: <in1@example.org>\n\n") + string(clear))
+	r, _ := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.edPub)})
+	if !r.PGP.Verified || r.PGP.Signer != world.edFpr || strings.Contains(r.Text, "BEGIN PGP") || !strings.Contains(r.Text, "leaks memory") {
+		t.Errorf("clearsigned: pgp %+v text %q", r.PGP, r.Text)
+	}
+
+	ct := world.g.Output([]byte("Password for the dump: hunter2\n"), "--armor", "--encrypt", "-r", "security@example.com", "--sign", "--local-user", "ed@example.org")
+	raw = []byte(crlf("From: ed@example.org\nTo: security@example.com\nSubject: inline encrypted\nMessage-ID: <in2@example.org>\n\nHello,\n\n") + string(ct))
+	r, _ = parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec, world.edPub)})
+	if !r.PGP.Decrypted || !r.PGP.Verified || !strings.Contains(r.Text, "hunter2") || strings.Contains(r.Text, "BEGIN PGP") {
+		t.Errorf("inline encrypted: pgp %+v text %q", r.PGP, r.Text)
+	}
+	// Without keys: detected and reported, never dropped.
+	r, _ = parsers.Parse(raw, parsers.DefaultLimits)
+	if !r.PGP.Encrypted || r.PGP.Decrypted || !strings.Contains(r.Text, "BEGIN PGP MESSAGE") {
+		t.Errorf("no keys: pgp %+v", r.PGP)
+	}
+}
+
+// TestAutocryptKeyIsOfferedNotTrusted: a signature by a key that came in
+// the same message is good, but proves nothing about who sent it.
+func TestAutocryptKeyIsOfferedNotTrusted(t *testing.T) {
+	gpgWorld(t)
+	bin := world.g.Output(nil, "--export", "ed@example.org")
+	raw := pgpMIMESigned(t, "ed@example.org", false)
+	hdr := fmt.Sprintf("Autocrypt: addr=ed@example.org; keydata=%s\r\n", base64.StdEncoding.EncodeToString(bin))
+	raw = append([]byte(hdr), raw...)
+	r, _ := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec)})
+	if r.PGP.Verified || r.PGP.Signer != world.edFpr || !strings.Contains(r.PGP.Reason, "came with this message") {
+		t.Errorf("pgp = %+v; want a good but unverified signature by %s", r.PGP, world.edFpr)
+	}
+	if len(r.PGP.OfferedKeys) != 1 || r.PGP.OfferedKeys[0] != world.edFpr {
+		t.Errorf("offered keys %v", r.PGP.OfferedKeys)
+	}
+}
