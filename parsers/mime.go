@@ -44,6 +44,13 @@ func ParseWith(raw []byte, opt Options) (*Report, error) {
 	}
 	ent, err := message.Read(bytes.NewReader(raw))
 	if ent == nil {
+		if fixed, how := repairHeader(raw); fixed != nil {
+			if ent, err = message.Read(bytes.NewReader(fixed)); ent != nil {
+				p.warn("%s", how)
+			}
+		}
+	}
+	if ent == nil {
 		return nil, fmt.Errorf("reading header: %v: %w", err, ErrNotAMessage)
 	}
 	if err != nil {
@@ -56,6 +63,39 @@ func ParseWith(raw []byte, opt Options) (*Report, error) {
 	p.walk(ent, 0)
 	p.finish()
 	return p.r, nil
+}
+
+var fieldLine = regexp.MustCompile(`^[!-9;-~]+:`)
+
+// repairHeader mends the two header faults seen in real mail: white space
+// before the first field, and a header that runs into the body without the
+// blank line. It returns nil when the input does not start like a header.
+func repairHeader(raw []byte) ([]byte, string) {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	lines := bytes.SplitAfter(trimmed, []byte("\n"))
+	if len(lines) == 0 || !fieldLine.Match(lines[0]) {
+		return nil, ""
+	}
+	for i, l := range lines {
+		if len(bytes.TrimRight(l, "\r\n")) == 0 {
+			break // a proper end of header
+		}
+		if !fieldLine.Match(l) && l[0] != ' ' && l[0] != '\t' {
+			var out bytes.Buffer
+			for _, h := range lines[:i] {
+				out.Write(h)
+			}
+			out.WriteString("\r\n")
+			for _, b := range lines[i:] {
+				out.Write(b)
+			}
+			return out.Bytes(), fmt.Sprintf("header not ended by a blank line; body taken to start at line %d", i+1)
+		}
+	}
+	if len(trimmed) != len(raw) {
+		return trimmed, "white space before the first header field skipped"
+	}
+	return nil, ""
 }
 
 type parser struct {
