@@ -43,8 +43,10 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 	rep, perr := parsers.ParseWith(raw, parsers.Options{
 		Limits: parsers.Limits{MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
 			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes},
-		Keys: b.keyring,
-		Now:  b.clock.Now(),
+		Keys:               b.keyring,
+		Now:                b.clock.Now(),
+		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,
+		OwnDomains:         b.cfg.Trust.OwnDomains,
 	})
 	if perr != nil {
 		// Not mail at all: file it anyway, so nothing is lost, and answer
@@ -95,6 +97,9 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			detail := fmt.Sprintf("from %s via %s: %s [%s, %s]", orDefault(rep.From, "(unknown)"), source, inc.Subject, inc.Category, inc.Priority)
 			if rep.PGP.Reason != "" {
 				detail += "; OpenPGP: " + rep.PGP.Reason
+			}
+			if len(rep.SpoofSigns) > 0 {
+				detail += "; SENDER DOUBTFUL: " + strings.Join(rep.SpoofSigns, "; ")
 			}
 			if err := tx.Audit(inc.ID, now, actorOf(rep), "opened", detail); err != nil {
 				return err

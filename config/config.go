@@ -35,6 +35,8 @@ type Config struct {
 	Replies Replies `yaml:"replies"`
 	// Limits bound what is read from untrusted mail.
 	Limits Limits `yaml:"limits"`
+	// Trust says whose word about a sender counts.
+	Trust Trust `yaml:"trust"`
 
 	// Sandbox is set by the program, never by a file: the embedded
 	// loopback-only mode of `tocsin run` without --config.
@@ -209,6 +211,17 @@ type Replies struct {
 	PerSender int `yaml:"per_sender"`
 	// Window is the rate-limit period.
 	Window time.Duration `yaml:"window"`
+}
+
+// Trust says whose word about a sender counts.
+type Trust struct {
+	// AuthServIDs are the authserv-ids of your own receiving servers:
+	// only their Authentication-Results headers (DKIM, SPF, DMARC) are
+	// believed, since anyone can write such a header into a message.
+	AuthServIDs []string `yaml:"authserv_ids"`
+	// OwnDomains are the organisation's domains; a display name that names
+	// one on mail from elsewhere is flagged. Default: the desk's domain.
+	OwnDomains []string `yaml:"own_domains"`
 }
 
 // Limits bound what is read from untrusted mail.

@@ -271,6 +271,9 @@ func (c *Config) applyDefaults() {
 	if c.Limits.MaxDepth == 0 {
 		c.Limits.MaxDepth = 20
 	}
+	if len(c.Trust.OwnDomains) == 0 && strings.Contains(c.Desk.Address, "@") {
+		c.Trust.OwnDomains = []string{c.Desk.Address[strings.LastIndexByte(c.Desk.Address, '@')+1:]}
+	}
 	if m := c.IMAP; m != nil {
 		if m.TLS == "" {
 			m.TLS = TLSImplicit

@@ -87,6 +87,13 @@ replies:
   per_sender: 3
   window: 1h
 
+trust:
+  # Your own receiving servers' authserv-ids: only their Authentication-Results
+  # headers (DKIM, SPF, DMARC) are believed. Empty: none is.
+  authserv_ids: [mx.example.com]
+  # Your domains: a display name naming one on outside mail is flagged.
+  own_domains: [example.com]
+
 limits:
   # Larger messages are filed from their header and left in the mailbox.
   max_message_bytes: 67108864

@@ -156,6 +156,7 @@ func (p *parser) header(h mail.Header) {
 	}
 	r.Thread.IncidentTag = IncidentTag(r.Subject)
 	p.autocrypt(h.Header)
+	p.authentication(h.Header)
 	if reason := autoSubmitted(h.Header); reason != "" {
 		r.AutoSubmitted = true
 		r.AutoReason = reason
@@ -347,6 +348,10 @@ func (p *parser) finish() {
 	r.CVEs = findCVEs(corpus)
 	r.Indicators = findIndicators(corpus)
 	r.Language = detectLanguage(r.Subject + "\n" + r.Text)
+	p.spoofSigns()
+	if r.SpoofSigns == nil {
+		r.SpoofSigns = []string{}
+	}
 	r.Priority, r.PriorityReasons = priorityHint(r)
 	if r.From == "" {
 		p.warn("no reporter address could be read")

@@ -55,6 +55,12 @@ type Options struct {
 	Keys *Keyring
 	// Now is the time signatures are checked at (zero: the wall clock).
 	Now time.Time
+	// TrustedAuthServIDs are the receiving servers whose
+	// Authentication-Results headers are believed (RFC 8601 section 5).
+	TrustedAuthServIDs []string
+	// OwnDomains are the organisation's domains: a display name naming
+	// one on mail from elsewhere is flagged.
+	OwnDomains []string
 }
 
 func (p *parser) pgpConfig() *packet.Config {

@@ -49,8 +49,12 @@ type Report struct {
 	CVEs            []string     `json:"cves"`
 	Indicators      Indicators   `json:"indicators"`
 	PGP             PGP          `json:"pgp"`
-	Thread          Thread       `json:"thread"`
-	Warnings        []string     `json:"warnings"`
+	// Authentication is what a trusted server said of the sender.
+	Authentication Authentication `json:"authentication"`
+	// SpoofSigns are reasons to doubt the sender is who the From shows.
+	SpoofSigns []string `json:"spoof_signs"`
+	Thread     Thread   `json:"thread"`
+	Warnings   []string `json:"warnings"`
 }
 
 // Attachment describes one attached file. Content holds the decoded bytes
