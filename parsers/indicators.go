@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"fmt"
 	"html"
 	"net/netip"
 	"regexp"
@@ -141,16 +142,28 @@ func priorityHint(r *Report) (string, []string) {
 	switch {
 	case r.AutoSubmitted:
 		return "P4", append(reasons, "automatic mail: "+r.AutoReason)
+	case maxCVSS(r) >= 9:
+		return "P1", append(reasons, fmt.Sprintf("CVSS base score %.1f (critical)", maxCVSS(r)))
 	case p1Words.MatchString(text):
 		return "P1", append(reasons, "wording: "+strings.ToLower(p1Words.FindString(text)))
 	case p2Words.MatchString(text):
 		return "P2", append(reasons, "wording: "+strings.ToLower(p2Words.FindString(text)))
+	case maxCVSS(r) >= 7:
+		return "P2", append(reasons, fmt.Sprintf("CVSS base score %.1f (high)", maxCVSS(r)))
 	case len(r.CVEs) > 0:
 		return "P2", append(reasons, "names "+strings.Join(r.CVEs, ", "))
 	case r.Category == CategoryVulnerability || r.Category == CategoryIncident:
 		return "P3", append(reasons, "category "+string(r.Category))
 	}
 	return "P4", append(reasons, "no sign of urgency")
+}
+
+func maxCVSS(r *Report) float64 {
+	m := -1.0
+	for _, c := range r.CVSS {
+		m = max(m, c.BaseScore)
+	}
+	return m
 }
 
 var (

@@ -346,6 +346,8 @@ func (p *parser) finish() {
 	}
 	corpus := r.Subject + "\n" + r.Text + "\n" + strings.Join(names, "\n")
 	r.CVEs = findCVEs(corpus)
+	r.CWEs = findCWEs(corpus)
+	r.CVSS = findCVSS(corpus)
 	r.Indicators = findIndicators(corpus)
 	r.Language = detectLanguage(r.Subject + "\n" + r.Text)
 	p.spoofSigns()

@@ -47,6 +47,8 @@ type Report struct {
 	Text            string       `json:"text"`
 	Attachments     []Attachment `json:"attachments"`
 	CVEs            []string     `json:"cves"`
+	CWEs            []string     `json:"cwes"`
+	CVSS            []CVSS       `json:"cvss"`
 	Indicators      Indicators   `json:"indicators"`
 	PGP             PGP          `json:"pgp"`
 	// Authentication is what a trusted server said of the sender.
