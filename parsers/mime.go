@@ -29,6 +29,12 @@ func Parse(raw []byte, lim Limits) (*Report, error) {
 // ParseWith is Parse with keys: PGP/MIME (RFC 3156) and inline-PGP reports
 // are decrypted with opt.Keys and their signatures checked against them.
 func ParseWith(raw []byte, opt Options) (*Report, error) {
+	return parseAt(raw, opt, 0)
+}
+
+// parseAt parses a message found at MIME depth depth (0 for the report
+// itself, more for forwarded messages inside it).
+func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	lim := opt.Limits.withDefaults()
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
@@ -60,7 +66,9 @@ func ParseWith(raw []byte, opt Options) (*Report, error) {
 		return nil, fmt.Errorf("no header fields: %w", ErrNotAMessage)
 	}
 	p.header(mail.Header{Header: ent.Header})
-	p.walk(ent, 0)
+	p.xarf = strings.EqualFold(strings.TrimSpace(ent.Header.Get("X-ARF")), "yes")
+	p.hasARF = p.xarf // machine-made abuse reports are filed, never answered
+	p.walk(ent, depth)
 	p.finish()
 	return p.r, nil
 }
@@ -99,15 +107,17 @@ func repairHeader(raw []byte) ([]byte, string) {
 }
 
 type parser struct {
-	lim     Limits
-	opt     Options
-	offered openpgp.EntityList // keys that came with the message
-	r       *Report
-	parts   int
-	text    strings.Builder
-	html    strings.Builder
-	hasDSN  bool
-	hasARF  bool
+	xarf          bool            // X-ARF: YES
+	forwardedText strings.Builder // text of forwarded messages, for indicators
+	lim           Limits
+	opt           Options
+	offered       openpgp.EntityList // keys that came with the message
+	r             *Report
+	parts         int
+	text          strings.Builder
+	html          strings.Builder
+	hasDSN        bool
+	hasARF        bool
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -245,7 +255,7 @@ func (p *parser) walk(e *message.Entity, depth int) {
 		p.readText(e, mediaType)
 		return
 	}
-	p.readAttachment(e, mediaType, name)
+	p.readAttachment(e, mediaType, name, depth)
 }
 
 func (p *parser) readText(e *message.Entity, mediaType string) {
@@ -276,7 +286,7 @@ func (p *parser) readText(e *message.Entity, mediaType string) {
 	dst.Write(b)
 }
 
-func (p *parser) readAttachment(e *message.Entity, mediaType, name string) {
+func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth int) {
 	if name == "" {
 		name = "part" + fmt.Sprint(p.parts) + extFor(mediaType)
 	}
@@ -288,8 +298,17 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string) {
 		p.warn("attachment %q: %v; hashed what was readable", name, err)
 	}
 	a := Attachment{Name: name, ContentType: mediaType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-	if mediaType == "application/pgp-keys" && n <= limit {
-		p.offerKeys(kept.Bytes(), bytes.Contains(kept.Bytes(), []byte("-----BEGIN PGP")))
+	if n <= limit {
+		switch {
+		case mediaType == "application/pgp-keys":
+			p.offerKeys(kept.Bytes(), bytes.Contains(kept.Bytes(), []byte("-----BEGIN PGP")))
+		case mediaType == "message/feedback-report":
+			p.feedbackReport(kept.Bytes())
+		case mediaType == "message/rfc822":
+			p.forwarded(kept.Bytes(), depth)
+		case p.xarf && mediaType == "text/plain" && name != "" && p.r.Feedback == nil:
+			p.xarfReport(kept.Bytes())
+		}
 	}
 	if n > limit {
 		a.Truncated = true
@@ -344,7 +363,10 @@ func (p *parser) finish() {
 	for _, a := range r.Attachments {
 		names = append(names, a.Name)
 	}
-	corpus := r.Subject + "\n" + r.Text + "\n" + strings.Join(names, "\n")
+	corpus := r.Subject + "\n" + r.Text + "\n" + strings.Join(names, "\n") + "\n" + p.forwardedText.String()
+	if f := r.Feedback; f != nil {
+		corpus += "\n" + f.SourceIP + "\n" + f.ReportedDomain + "\n" + f.ReportedURI
+	}
 	r.CVEs = findCVEs(corpus)
 	r.CWEs = findCWEs(corpus)
 	r.CVSS = findCVSS(corpus)
@@ -366,6 +388,9 @@ func (p *parser) finish() {
 	}
 	if r.Thread.References == nil {
 		r.Thread.References = []string{}
+	}
+	if r.Forwarded == nil {
+		r.Forwarded = []Forwarded{}
 	}
 }
 

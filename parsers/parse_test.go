@@ -103,6 +103,22 @@ func TestWhatUsersSee(t *testing.T) {
 		{"gb18030.eml", func(r *Report) error {
 			return all(eq("subject", r.Subject, "安全漏洞报告"), eq("lang", r.Language, "zh"))
 		}},
+		{"x-arf.eml", func(r *Report) error {
+			if r.Feedback == nil {
+				return fmt.Errorf("no feedback read")
+			}
+			return all(eq("format", r.Feedback.Format, "x-arf"), eq("type", r.Feedback.Type, "login-attack"), eq("source", r.Feedback.SourceIP, "198.51.100.77"),
+				eq("category", string(r.Category), "abuse"), eq("auto", fmt.Sprint(r.AutoSubmitted), "true"))
+		}},
+		{"forwarded-phishing.eml", func(r *Report) error {
+			if len(r.Forwarded) != 1 {
+				return fmt.Errorf("forwarded = %+v, want one", r.Forwarded)
+			}
+			return all(eq("fwd from", r.Forwarded[0].From, "service@paypa1-secure.example"), eq("fwd subject", r.Forwarded[0].Subject, "Your account is locked"),
+				eq("url", strings.Join(r.Indicators.URLs, ","), "https://paypa1-secure.example/login"),
+				eq("auto (the forwarder is a person)", fmt.Sprint(r.AutoSubmitted), "false"), eq("category", string(r.Category), "incident"),
+				notContains("text", r.Text, "unlock your account"))
+		}},
 		{"windows-1252.eml", func(r *Report) error {
 			return all(eq("subject", r.Subject, "Faille de sécurité – urgent"), eq("lang", r.Language, "fr"), contains("text", r.Text, "trouvé une faille"))
 		}},

@@ -51,6 +51,10 @@ type Report struct {
 	CVSS            []CVSS       `json:"cvss"`
 	Indicators      Indicators   `json:"indicators"`
 	PGP             PGP          `json:"pgp"`
+	// Feedback is the machine-readable part of an abuse report.
+	Feedback *Feedback `json:"feedback,omitempty"`
+	// Forwarded lists the messages the report carries.
+	Forwarded []Forwarded `json:"forwarded"`
 	// Authentication is what a trusted server said of the sender.
 	Authentication Authentication `json:"authentication"`
 	// SpoofSigns are reasons to doubt the sender is who the From shows.
