@@ -2,6 +2,7 @@
 GO        ?= go
 DATA      ?= data
 FUZZTIME  ?= 5m
+FUZZ_TARGETS = FuzzParse FuzzIODEF FuzzCVSS FuzzIndicators FuzzFeedbackAndXARF FuzzSplitSigned
 STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: run build test test-short check fuzz bench clean
@@ -14,10 +15,10 @@ run:
 build:
 	$(GO) build -o bin/tocsin ./cmd/tocsin
 
-## test: every test with the race detector (GnuPG, in-process IMAP/SMTP, Dovecot when installed), plus a short fuzz run
+## test: every test with the race detector (GnuPG, in-process IMAP/SMTP, Dovecot when installed), plus a short run of every fuzz target
 test:
 	$(GO) test -race -shuffle=on -timeout 10m ./...
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 15s ./parsers
+	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 4s ./parsers || exit 1; done
 
 ## test-short: the same without the race detector and the fuzz run
 test-short:
@@ -32,9 +33,9 @@ check:
 	  if ! cmp -s go.mod /tmp/tocsin-go.mod.bak || ! cmp -s go.sum /tmp/tocsin-go.sum.bak; then \
 	    echo "go.mod/go.sum were not tidy (now fixed: commit them)"; exit 1; fi
 
-## fuzz: long fuzzing of the parser (FUZZTIME=5m)
+## fuzz: long fuzzing of every parser fuzz target (FUZZTIME=5m each)
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./parsers
+	@for t in $(FUZZ_TARGETS); do echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./parsers || exit 1; done
 
 ## bench: end-to-end pipeline and parser throughput (figures in BENCH.md)
 bench:

@@ -308,6 +308,8 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth
 			p.forwarded(kept.Bytes(), depth)
 		case p.xarf && mediaType == "text/plain" && name != "" && p.r.Feedback == nil:
 			p.xarfReport(kept.Bytes())
+		case p.r.IODEF == nil && looksLikeIODEF(mediaType, kept.Bytes()):
+			p.iodef(kept.Bytes())
 		}
 	}
 	if n > limit {

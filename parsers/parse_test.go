@@ -119,6 +119,16 @@ func TestWhatUsersSee(t *testing.T) {
 				eq("auto (the forwarder is a person)", fmt.Sprint(r.AutoSubmitted), "false"), eq("category", string(r.Category), "incident"),
 				notContains("text", r.Text, "unlock your account"))
 		}},
+		{"iodef.eml", func(r *Report) error {
+			if r.IODEF == nil {
+				return fmt.Errorf("no IODEF read")
+			}
+			d := r.IODEF
+			return all(eq("id", d.IncidentID, "CERT-EX-4711"), eq("purpose", d.Purpose, "reporting"), eq("addr", strings.Join(d.Addresses, ","), "203.0.113.99"),
+				eq("contact", strings.Join(d.Contacts, ","), "cert@cert.example"), eq("impact", strings.Join(d.Impacts, ","), "takeover-system"),
+				eq("desc", strings.Join(d.Description, ","), "Host is part of a botnet and scans for SSH"),
+				eq("ipv4", strings.Join(r.Indicators.IPv4, ","), "203.0.113.99"))
+		}},
 		{"windows-1252.eml", func(r *Report) error {
 			return all(eq("subject", r.Subject, "Faille de sécurité – urgent"), eq("lang", r.Language, "fr"), contains("text", r.Text, "trouvé une faille"))
 		}},

@@ -53,6 +53,8 @@ type Report struct {
 	PGP             PGP          `json:"pgp"`
 	// Feedback is the machine-readable part of an abuse report.
 	Feedback *Feedback `json:"feedback,omitempty"`
+	// IODEF is the IODEF document (RFC 7970) the report carries, if any.
+	IODEF *IODEF `json:"iodef,omitempty"`
 	// Forwarded lists the messages the report carries.
 	Forwarded []Forwarded `json:"forwarded"`
 	// Authentication is what a trusted server said of the sender.
