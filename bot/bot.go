@@ -54,6 +54,7 @@ type Bot struct {
 	// keyring opens reports: the desk's private key decrypts, known
 	// public keys verify. Nil: OpenPGP content is reported, not opened.
 	keyring *parsers.Keyring
+	policy  *parsers.Policy
 }
 
 // Metrics are the figures /metrics shows.
@@ -95,7 +96,8 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1)}
+	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
+		policy: policyOf(cfg.Priorities)}
 	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -127,4 +129,14 @@ func randomToken(n int) string {
 	buf := make([]byte, n)
 	rand.Read(buf)
 	return hex.EncodeToString(buf)
+}
+
+// policyOf turns the configured priority policy into the parser's.
+func policyOf(p config.Priorities) *parsers.Policy {
+	pol := &parsers.Policy{Assets: p.Assets, Senders: p.Senders}
+	for _, r := range p.Rules {
+		pol.Rules = append(pol.Rules, parsers.PriorityRule{Name: r.Name, Priority: r.Priority, Categories: r.Categories,
+			CVSSAtLeast: r.CVSSAtLeast, Keywords: r.Keywords, Assets: r.Assets, SenderClass: r.SenderClass})
+	}
+	return pol
 }

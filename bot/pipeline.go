@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/bot/store"
-	"tocsin/config"
 	"tocsin/internal/atomicfile"
 	"tocsin/parsers"
 	"tocsin/responders"
@@ -47,6 +46,7 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		Now:                b.clock.Now(),
 		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,
 		OwnDomains:         b.cfg.Trust.OwnDomains,
+		Policy:             b.policy,
 	})
 	if perr != nil {
 		// Not mail at all: file it anyway, so nothing is lost, and answer
@@ -277,11 +277,11 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 		Summary:            summary,
 		Category:           inc.Category,
 		Priority:           inc.Priority,
-		PriorityDefinition: config.PriorityOf(inc.Priority).Definition,
+		PriorityDefinition: b.cfg.PriorityOf(inc.Priority).Definition,
 		Status:             "open, being triaged",
 		Technical:          tech,
 		NonTechnical:       "We have your report and a security analyst will review it. You do not need to do anything now.",
-		NextUpdate:         "by " + inc.CreatedAt.Add(config.PriorityOf(inc.Priority).Respond).UTC().Format("2006-01-02 15:04 MST") + ", or sooner if we need more from you",
+		NextUpdate:         "by " + inc.CreatedAt.Add(b.cfg.PriorityOf(inc.Priority).Respond).UTC().Format("2006-01-02 15:04 MST") + ", or sooner if we need more from you",
 		DeskName:           b.cfg.Desk.Name,
 		DeskAddress:        b.cfg.Desk.Address,
 		KeyFingerprint:     b.key.Fingerprint(),

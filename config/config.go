@@ -37,6 +37,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Trust says whose word about a sender counts.
 	Trust Trust `yaml:"trust"`
+	// Priorities is the published priority policy.
+	Priorities Priorities `yaml:"priorities"`
 
 	// Sandbox is set by the program, never by a file: the embedded
 	// loopback-only mode of `tocsin run` without --config.
@@ -237,28 +239,65 @@ type Limits struct {
 	MaxDepth int `yaml:"max_depth"`
 }
 
-// Priority is one published priority level.
-type Priority struct {
-	Level      string        // P1..P4
-	Definition string        // what it means, as published on /policy and in every form
-	Respond    time.Duration // when the next update is due
+// Priorities is the published priority policy.
+type Priorities struct {
+	// Definitions are the published levels P1 (most urgent) to P4, shown on
+	// /policy and in every notification form.
+	Definitions []PriorityDefinition `yaml:"definitions"`
+	// Rules raise a report's priority above Tocsin's own reading; the
+	// highest priority of all matching rules wins, with its name recorded.
+	Rules []PriorityRule `yaml:"rules"`
+	// Assets is the asset and product inventory (hosts, domains, product
+	// names) a report is matched against.
+	Assets []string `yaml:"assets"`
+	// Senders maps sender classes (cert, partner, researcher, customer...)
+	// to addresses and domains; a domain matches its subdomains.
+	Senders map[string][]string `yaml:"senders"`
 }
 
-// DefaultPriorities are the published priority definitions. Configurable
-// definitions per report type are planned with the parsers work.
-var DefaultPriorities = []Priority{
+// PriorityDefinition is one published priority level.
+type PriorityDefinition struct {
+	// Level is P1, P2, P3 or P4.
+	Level string `yaml:"level"`
+	// Definition is what the level means, as published.
+	Definition string `yaml:"definition"`
+	// Respond is when the next update is due after a report.
+	Respond time.Duration `yaml:"respond"`
+}
+
+// PriorityRule raises matching reports to Priority; all its conditions
+// must hold, and an empty condition holds.
+type PriorityRule struct {
+	// Name is recorded among the priority reasons.
+	Name string `yaml:"name"`
+	// Priority is P1..P4.
+	Priority string `yaml:"priority"`
+	// Categories limits the rule to these report categories.
+	Categories []string `yaml:"categories"`
+	// CVSSAtLeast requires a CVSS base score of at least this.
+	CVSSAtLeast float64 `yaml:"cvss_at_least"`
+	// Keywords requires one of these words in the subject or text.
+	Keywords []string `yaml:"keywords"`
+	// Assets requires that an inventory asset be named.
+	Assets bool `yaml:"assets"`
+	// SenderClass requires the sender to be in one of these classes.
+	SenderClass []string `yaml:"sender_class"`
+}
+
+// DefaultPriorityDefinitions are used when the config gives none.
+var DefaultPriorityDefinitions = []PriorityDefinition{
 	{"P1", "critical: active compromise or exploitation; response within 1 hour", time.Hour},
 	{"P2", "high: serious vulnerability or incident; response within 4 hours", 4 * time.Hour},
 	{"P3", "medium: confirmed issue, limited impact; response within 1 business day", 24 * time.Hour},
 	{"P4", "low: informational or unconfirmed; response within 5 business days", 5 * 24 * time.Hour},
 }
 
-// PriorityOf returns the definition of level, or a zero Priority.
-func PriorityOf(level string) Priority {
-	for _, p := range DefaultPriorities {
+// PriorityOf returns the definition of level, or a zero one.
+func (c *Config) PriorityOf(level string) PriorityDefinition {
+	for _, p := range c.Priorities.Definitions {
 		if p.Level == level {
 			return p
 		}
 	}
-	return Priority{}
+	return PriorityDefinition{}
 }

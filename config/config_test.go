@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProblemsNameFileLineAndField(t *testing.T) {
@@ -116,5 +117,39 @@ func TestStarterIsComplete(t *testing.T) {
 	walk(reflect.TypeOf(Config{}), "")
 	if len(missing) > 0 {
 		t.Errorf("starter config does not mention: %v", missing)
+	}
+}
+
+func TestPriorityPolicyProblems(t *testing.T) {
+	in := `desk: {address: security@example.com}
+priorities:
+  rules:
+    - name: bad
+      priority: P0
+      categories: [vulnerabilty]
+      sender_class: [cert]
+`
+	_, err := Parse("p.yaml", []byte(in))
+	if err == nil {
+		t.Fatal("accepted a broken rule")
+	}
+	for _, want := range []string{
+		`p.yaml:5: priorities.rules.0.priority: "P0" is not one of P1, P2, P3, P4`,
+		`p.yaml:6: priorities.rules.0.categories: "vulnerabilty" is not a report category`,
+		`p.yaml:7: priorities.rules.0.sender_class: no sender class "cert" under priorities.senders`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	cfg, err := Parse("p.yaml", []byte("desk: {address: security@example.com}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.PriorityOf("P2").Respond; got != 4*time.Hour {
+		t.Errorf("default P2 respond = %v", got)
+	}
+	if got := cfg.Trust.OwnDomains; len(got) != 1 || got[0] != "example.com" {
+		t.Errorf("default own domains %v", got)
 	}
 }

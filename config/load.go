@@ -271,6 +271,9 @@ func (c *Config) applyDefaults() {
 	if c.Limits.MaxDepth == 0 {
 		c.Limits.MaxDepth = 20
 	}
+	if len(c.Priorities.Definitions) == 0 {
+		c.Priorities.Definitions = DefaultPriorityDefinitions
+	}
 	if len(c.Trust.OwnDomains) == 0 && strings.Contains(c.Desk.Address, "@") {
 		c.Trust.OwnDomains = []string{c.Desk.Address[strings.LastIndexByte(c.Desk.Address, '@')+1:]}
 	}
@@ -395,6 +398,47 @@ func (c *Config) Validate() []Problem {
 			bad("smtp.oauth2.mechanism", "SMTP supports xoauth2 only")
 		}
 	}
+	seen := map[string]bool{}
+	for i, d := range c.Priorities.Definitions {
+		f := fmt.Sprintf("priorities.definitions.%d", i)
+		switch {
+		case !validLevel(d.Level):
+			bad(f+".level", "%q is not one of P1, P2, P3, P4", d.Level)
+		case seen[d.Level]:
+			bad(f+".level", "%s is defined twice", d.Level)
+		case d.Definition == "":
+			bad(f+".definition", "required: it is published")
+		case d.Respond <= 0:
+			bad(f+".respond", "required: when the next update is due")
+		}
+		seen[d.Level] = true
+	}
+	if len(seen) != 4 {
+		bad("priorities.definitions", "define each of P1, P2, P3 and P4 once")
+	}
+	categories := map[string]bool{"vulnerability": true, "incident": true, "abuse": true, "advisory": true, "auto-reply": true, "bounce": true, "other": true}
+	for i, r := range c.Priorities.Rules {
+		f := fmt.Sprintf("priorities.rules.%d", i)
+		if r.Name == "" {
+			bad(f+".name", "required: it is recorded as the reason")
+		}
+		if !validLevel(r.Priority) {
+			bad(f+".priority", "%q is not one of P1, P2, P3, P4", r.Priority)
+		}
+		for _, cat := range r.Categories {
+			if !categories[cat] {
+				bad(f+".categories", "%q is not a report category (vulnerability, incident, abuse, advisory, auto-reply, bounce, other)", cat)
+			}
+		}
+		if r.CVSSAtLeast < 0 || r.CVSSAtLeast > 10 {
+			bad(f+".cvss_at_least", "%v is not a CVSS score (0-10)", r.CVSSAtLeast)
+		}
+		for _, class := range r.SenderClass {
+			if _, ok := c.Priorities.Senders[class]; !ok {
+				bad(f+".sender_class", "no sender class %q under priorities.senders", class)
+			}
+		}
+	}
 	if c.IMAP != nil && c.SMTP == nil {
 		bad("smtp", "required when imap is set: acknowledgements need a way out")
 	}
@@ -403,6 +447,8 @@ func (c *Config) Validate() []Problem {
 
 // checkServer checks a server section; needLogin says the username (and so
 // a secret) is required, as for IMAP; for SMTP a username asks for AUTH.
+func validLevel(l string) bool { return l == "P1" || l == "P2" || l == "P3" || l == "P4" }
+
 func checkServer(sect string, s Server, needLogin bool, bad func(string, string, ...any)) {
 	if s.Host == "" {
 		bad(sect+".host", "required")

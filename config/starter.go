@@ -94,6 +94,39 @@ trust:
   # Your domains: a display name naming one on outside mail is flagged.
   own_domains: [example.com]
 
+priorities:
+  # The published levels (on /policy and in every notification form).
+  definitions:
+    - {level: P1, definition: "critical: active compromise or exploitation; response within 1 hour", respond: 1h}
+    - {level: P2, definition: "high: serious vulnerability or incident; response within 4 hours", respond: 4h}
+    - {level: P3, definition: "medium: confirmed issue, limited impact; response within 1 business day", respond: 24h}
+    - {level: P4, definition: "low: informational or unconfirmed; response within 5 business days", respond: 120h}
+  # Rules raise a report's priority; all conditions of a rule must hold.
+  # Conditions: categories, cvss_at_least, keywords, assets (true: an
+  # inventory asset is named), sender_class.
+  rules:
+    - name: crown jewels
+      priority: P1
+      categories: [vulnerability, incident]
+      assets: true
+    - name: reports from CERTs
+      priority: P2
+      sender_class: [cert]
+    - name: critical score
+      priority: P1
+      cvss_at_least: 9.0
+    - name: ransomware
+      priority: P1
+      keywords: [ransomware, encrypted our files]
+  # Asset and product inventory: hosts, domains, product names.
+  assets: [pay.example.com, vpn.example.com, ExampleBank App]
+  # Sender classes: addresses and domains (a domain covers its subdomains).
+  senders:
+    cert: [cert.example, first.org]
+    partner: [partner.example]
+    researcher: []
+    customer: []
+
 limits:
   # Larger messages are filed from their header and left in the mailbox.
   max_message_bytes: 67108864

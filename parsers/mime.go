@@ -379,6 +379,12 @@ func (p *parser) finish() {
 		r.SpoofSigns = []string{}
 	}
 	r.Priority, r.PriorityReasons = priorityHint(r)
+	if p.opt.Policy != nil {
+		p.opt.Policy.apply(r)
+	}
+	if r.AffectedAssets == nil {
+		r.AffectedAssets = []string{}
+	}
 	if r.From == "" {
 		p.warn("no reporter address could be read")
 	}

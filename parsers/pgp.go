@@ -61,6 +61,8 @@ type Options struct {
 	// OwnDomains are the organisation's domains: a display name naming
 	// one on mail from elsewhere is flagged.
 	OwnDomains []string
+	// Policy refines the priority; nil means the built-in reading only.
+	Policy *Policy
 }
 
 func (p *parser) pgpConfig() *packet.Config {

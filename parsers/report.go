@@ -33,16 +33,20 @@ const (
 // Report is the structured reading of one message. The JSON keys are the
 // contract printed by `tocsin parse --json`.
 type Report struct {
-	From            string       `json:"from"`
-	FromName        string       `json:"from_name"`
-	To              []string     `json:"to"`
-	Subject         string       `json:"subject"`
-	Date            time.Time    `json:"date,omitzero"`
-	Category        Category     `json:"category"`
-	AutoSubmitted   bool         `json:"auto_submitted"`
-	AutoReason      string       `json:"auto_reason,omitempty"`
-	Language        string       `json:"language"`
-	Priority        string       `json:"priority"`
+	From          string    `json:"from"`
+	FromName      string    `json:"from_name"`
+	To            []string  `json:"to"`
+	Subject       string    `json:"subject"`
+	Date          time.Time `json:"date,omitzero"`
+	Category      Category  `json:"category"`
+	AutoSubmitted bool      `json:"auto_submitted"`
+	AutoReason    string    `json:"auto_reason,omitempty"`
+	Language      string    `json:"language"`
+	Priority      string    `json:"priority"`
+	// SenderClass is the configured class of the sender (cert, partner, ...).
+	SenderClass string `json:"sender_class"`
+	// AffectedAssets are inventory entries the report names.
+	AffectedAssets  []string     `json:"affected_assets"`
 	PriorityReasons []string     `json:"priority_reasons"`
 	Text            string       `json:"text"`
 	Attachments     []Attachment `json:"attachments"`

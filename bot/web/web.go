@@ -385,5 +385,5 @@ func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "policy.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Key": s.key.ArmoredPublicKey(),
-		"Priorities": config.DefaultPriorities})
+		"Priorities": s.cfg.Priorities.Definitions})
 }
