@@ -116,7 +116,7 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		}
 		res.Incident = inc.Ref
 		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
-			Source: source, From: rep.From, Subject: rep.Subject, Report: string(repJSON), RawPath: rawPath, CreatedAt: now}); err != nil {
+			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now}); err != nil {
 			return err
 		}
 		if !res.New {

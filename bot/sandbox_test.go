@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -252,6 +253,30 @@ func TestEncryptedReport(t *testing.T) {
 	opened := inc.Audit[0].Detail
 	if !strings.Contains(opened, "Customer database exposed") || !strings.Contains(opened, "decrypted") || !strings.Contains(opened, "unknown key") {
 		t.Errorf("opened entry %q; want the protected subject and the OpenPGP outcome", opened)
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+"/incidents/"+incs[0].ID, nil)
+	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"What the reports say", "decrypted", "CVE-2026-9999", "https://backup.example.com/db.sql"} {
+		if resp.StatusCode != 200 || !strings.Contains(string(page), want) {
+			t.Errorf("incident page (%d) lacks %q", resp.StatusCode, want)
+		}
+	}
+	var withReport struct {
+		Messages []struct {
+			Report struct {
+				PGP struct{ Decrypted bool } `json:"pgp"`
+			} `json:"report"`
+		} `json:"messages"`
+	}
+	d.api("GET", "/api/v1/incidents/"+incs[0].ID, nil, &withReport)
+	if len(withReport.Messages) == 0 || !withReport.Messages[0].Report.PGP.Decrypted {
+		t.Errorf("the API does not carry the parsed report: %+v", withReport)
 	}
 	for _, b := range d.sent() {
 		for _, secret := range []string{"Customer database", "CVE-2026-9999", "backup.example.com"} {

@@ -184,3 +184,40 @@ func htmlToText(s string) string {
 	}
 	return blankLines.ReplaceAllString(strings.Join(lines, "\n"), "\n\n")
 }
+
+var versionRE = regexp.MustCompile(`(?i)\b(?:version|versions|ver\.?|v)\s?(\d+(?:\.\d+){1,3}[a-z0-9.-]*)`)
+
+func findVersions(s string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, m := range versionRE.FindAllStringSubmatch(s, 50) {
+		if v := strings.TrimRight(m[1], ".-"); !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var freeMail = map[string]bool{"gmail.com": true, "googlemail.com": true, "outlook.com": true, "hotmail.com": true, "live.com": true,
+	"yahoo.com": true, "icloud.com": true, "me.com": true, "proton.me": true, "protonmail.com": true, "gmx.de": true, "gmx.net": true,
+	"web.de": true, "mail.ru": true, "yandex.ru": true, "qq.com": true, "163.com": true, "aol.com": true, "fastmail.com": true, "tutanota.com": true}
+
+var orgInName = regexp.MustCompile(`\(([^()]{2,60})\)\s*$|[|,]\s*([^|,]{2,60})$`)
+
+// guessOrganisation reads the organisation from the display name, else
+// from the sender's domain (not for free-mail providers).
+func guessOrganisation(name, addr string) string {
+	if m := orgInName.FindStringSubmatch(name); m != nil {
+		return strings.TrimSpace(m[1] + m[2])
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return ""
+	}
+	domain := addr[at+1:]
+	if freeMail[domain] {
+		return ""
+	}
+	return domain
+}

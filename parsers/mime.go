@@ -107,17 +107,18 @@ func repairHeader(raw []byte) ([]byte, string) {
 }
 
 type parser struct {
-	xarf          bool            // X-ARF: YES
-	forwardedText strings.Builder // text of forwarded messages, for indicators
-	lim           Limits
-	opt           Options
-	offered       openpgp.EntityList // keys that came with the message
-	r             *Report
-	parts         int
-	text          strings.Builder
-	html          strings.Builder
-	hasDSN        bool
-	hasARF        bool
+	contentLanguage string
+	xarf            bool            // X-ARF: YES
+	forwardedText   strings.Builder // text of forwarded messages, for indicators
+	lim             Limits
+	opt             Options
+	offered         openpgp.EntityList // keys that came with the message
+	r               *Report
+	parts           int
+	text            strings.Builder
+	html            strings.Builder
+	hasDSN          bool
+	hasARF          bool
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -166,6 +167,10 @@ func (p *parser) header(h mail.Header) {
 	}
 	r.Thread.IncidentTag = IncidentTag(r.Subject)
 	p.autocrypt(h.Header)
+	// RFC 3282: a declared language stands in when the text is too short to tell.
+	if cl := strings.ToLower(strings.TrimSpace(h.Get("Content-Language"))); len(cl) >= 2 {
+		p.contentLanguage = cl[:2]
+	}
 	p.authentication(h.Header)
 	if reason := autoSubmitted(h.Header); reason != "" {
 		r.AutoSubmitted = true
@@ -310,6 +315,10 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth
 			p.xarfReport(kept.Bytes())
 		case p.r.IODEF == nil && looksLikeIODEF(mediaType, kept.Bytes()):
 			p.iodef(kept.Bytes())
+		case hostList(mediaType, name):
+			// A CSV or JSON list of affected hosts: its addresses are indicators.
+			p.forwardedText.Write(kept.Bytes()[:min(len(kept.Bytes()), 1<<20)])
+			p.forwardedText.WriteByte('\n')
 		}
 	}
 	if n > limit {
@@ -319,6 +328,12 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth
 		a.Content = kept.Bytes()
 	}
 	p.r.Attachments = append(p.r.Attachments, a)
+}
+
+func hostList(mediaType, name string) bool {
+	n := strings.ToLower(name)
+	return mediaType == "text/csv" || mediaType == "application/json" || mediaType == "text/tab-separated-values" ||
+		strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".tsv")
 }
 
 // capWriter keeps at most max bytes and silently discards the rest, so that
@@ -374,6 +389,11 @@ func (p *parser) finish() {
 	r.CVSS = findCVSS(corpus)
 	r.Indicators = findIndicators(corpus)
 	r.Language = detectLanguage(r.Subject + "\n" + r.Text)
+	if r.Language == "" {
+		r.Language = p.contentLanguage
+	}
+	r.Organisation = guessOrganisation(r.FromName, r.From)
+	r.Versions = findVersions(r.Subject + "\n" + r.Text)
 	p.spoofSigns()
 	if r.SpoofSigns == nil {
 		r.SpoofSigns = []string{}

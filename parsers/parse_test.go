@@ -236,6 +236,36 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+func TestHostListsOrganisationVersions(t *testing.T) {
+	raw := "From: \"Ana (Acme CERT)\" <ana@gmail.com>\r\nSubject: hosts\r\nContent-Language: de\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nAffected: ExampleVPN version 9.1.2 and v10.0\r\n" +
+		"--b\r\nContent-Type: text/csv; name=hosts.csv\r\n\r\nhost,ip\r\nvpn1.example.com,198.51.100.10\r\nvpn2.example.com,198.51.100.11\r\n" +
+		"--b\r\nContent-Type: application/json; name=more.json\r\n\r\n[{\"ip\":\"2001:db8::7\"}]\r\n--b--\r\n"
+	r, err := Parse([]byte(raw), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := all(eq("org", r.Organisation, "Acme CERT"), eq("versions", strings.Join(r.Versions, ","), "9.1.2,10.0"),
+		eq("ipv4", strings.Join(r.Indicators.IPv4, ","), "198.51.100.10,198.51.100.11"), eq("ipv6", strings.Join(r.Indicators.IPv6, ","), "2001:db8::7"),
+		eq("lang (declared)", r.Language, "de")); err != nil {
+		t.Error(err)
+	}
+	if got := guessOrganisation("", "bob@bigcorp.example"); got != "bigcorp.example" {
+		t.Errorf("organisation from domain = %q", got)
+	}
+	if got := guessOrganisation("Bob", "bob@gmail.com"); got != "" {
+		t.Errorf("free-mail domain taken as organisation: %q", got)
+	}
+}
+
+func TestHugeHeaderLine(t *testing.T) {
+	raw := "From: a@example.org\r\nSubject: " + strings.Repeat("A", 2<<20) + "\r\n\r\nbody\r\n"
+	_, err := Parse([]byte(raw), DefaultLimits)
+	if !IsNotAMessage(err) || !strings.Contains(err.Error(), "header") {
+		t.Errorf("a 2 MB header line: err = %v; want a clear not-a-message error about the header", err)
+	}
+}
+
 func TestNotAMessage(t *testing.T) {
 	for _, in := range []string{"", "   \r\n", "this is not mail at all\r\nno header here"} {
 		if _, err := Parse([]byte(in), DefaultLimits); !IsNotAMessage(err) {

@@ -33,8 +33,12 @@ const (
 // Report is the structured reading of one message. The JSON keys are the
 // contract printed by `tocsin parse --json`.
 type Report struct {
-	From          string    `json:"from"`
-	FromName      string    `json:"from_name"`
+	From     string `json:"from"`
+	FromName string `json:"from_name"`
+	// Organisation is a guess at the reporter's organisation: the display
+	// name's "(Org)" or "Name | Org", else the sender's domain unless it is
+	// a free-mail provider.
+	Organisation  string    `json:"organisation"`
 	To            []string  `json:"to"`
 	Subject       string    `json:"subject"`
 	Date          time.Time `json:"date,omitzero"`
@@ -53,8 +57,10 @@ type Report struct {
 	CVEs            []string     `json:"cves"`
 	CWEs            []string     `json:"cwes"`
 	CVSS            []CVSS       `json:"cvss"`
-	Indicators      Indicators   `json:"indicators"`
-	PGP             PGP          `json:"pgp"`
+	// Versions are version numbers named ("version 2.4.1", "v1.2").
+	Versions   []string   `json:"versions"`
+	Indicators Indicators `json:"indicators"`
+	PGP        PGP        `json:"pgp"`
 	// Feedback is the machine-readable part of an abuse report.
 	Feedback *Feedback `json:"feedback,omitempty"`
 	// IODEF is the IODEF document (RFC 7970) the report carries, if any.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,17 +29,17 @@ type Incident struct {
 
 // Message is one mail filed on an incident.
 type Message struct {
-	ID         int64     `json:"-"`
-	IncidentID int64     `json:"-"`
-	Direction  string    `json:"direction"`
-	MessageID  string    `json:"message_id"`
-	SHA256     string    `json:"sha256"`
-	Source     string    `json:"source"`
-	From       string    `json:"from"`
-	Subject    string    `json:"subject"`
-	Report     string    `json:"-"`
-	RawPath    string    `json:"-"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64           `json:"-"`
+	IncidentID int64           `json:"-"`
+	Direction  string          `json:"direction"`
+	MessageID  string          `json:"message_id"`
+	SHA256     string          `json:"sha256"`
+	Source     string          `json:"source"`
+	From       string          `json:"from"`
+	Subject    string          `json:"subject"`
+	Report     json.RawMessage `json:"report,omitempty"` // parsers.Report of an incoming message
+	RawPath    string          `json:"-"`
+	CreatedAt  time.Time       `json:"created_at"`
 }
 
 // AuditEntry is one line of an incident's history.
@@ -145,7 +146,7 @@ func (t *Tx) Touch(incidentID int64, now time.Time) error {
 func (t *Tx) AddMessage(m Message) error {
 	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.IncidentID, m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, m.Report, m.RawPath, ms(m.CreatedAt))
+		m.IncidentID, m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, string(m.Report), m.RawPath, ms(m.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("filing message: %w", err)
 	}
@@ -205,11 +206,15 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	for rows.Next() {
 		var m Message
 		var cr int64
-		if err := rows.Scan(&m.ID, &m.Direction, &m.MessageID, &m.SHA256, &m.Source, &m.From, &m.Subject, &m.Report, &m.RawPath, &cr); err != nil {
+		var rep string
+		if err := rows.Scan(&m.ID, &m.Direction, &m.MessageID, &m.SHA256, &m.Source, &m.From, &m.Subject, &rep, &m.RawPath, &cr); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		m.IncidentID, m.CreatedAt = inc.ID, fromMS(cr)
+		if rep != "" {
+			m.Report = json.RawMessage(rep)
+		}
 		d.Messages = append(d.Messages, m)
 	}
 	rows.Close()

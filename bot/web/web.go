@@ -31,6 +31,7 @@ import (
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/parsers"
 	"tocsin/responders"
 )
 
@@ -75,6 +76,7 @@ func New(o Options) *Server {
 		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(),
 		form: newLimiter(10, 6*time.Minute)} // 10 reports at once, then 10 an hour, per client address
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
+		"join": strings.Join,
 		"time": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
@@ -329,7 +331,18 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	s.render(w, "incident.html", map[string]any{"Desk": s.cfg.Desk, "I": d})
+	type reading struct {
+		At time.Time
+		R  parsers.Report
+	}
+	var readings []reading
+	for _, m := range d.Messages {
+		var r parsers.Report
+		if m.Direction == "in" && json.Unmarshal(m.Report, &r) == nil {
+			readings = append(readings, reading{m.CreatedAt, r})
+		}
+	}
+	s.render(w, "incident.html", map[string]any{"Desk": s.cfg.Desk, "I": d, "Readings": readings})
 }
 
 type sentFile struct {

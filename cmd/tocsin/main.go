@@ -320,6 +320,14 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	row("from", strings.TrimSpace(rep.FromName+" <"+rep.From+">"))
+	row("organisation", rep.Organisation)
+	row("sender class", rep.SenderClass)
+	if a := rep.Authentication; a.Server != "" {
+		row("authentication", fmt.Sprintf("%s: dkim=%s spf=%s dmarc=%s", a.Server, a.DKIM, a.SPF, a.DMARC))
+	}
+	for _, s := range rep.SpoofSigns {
+		row("SENDER DOUBTFUL", s)
+	}
 	row("subject", rep.Subject)
 	row("category", string(rep.Category))
 	if rep.AutoSubmitted {
@@ -328,6 +336,16 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	row("language", rep.Language)
 	row("priority", rep.Priority+" ("+strings.Join(rep.PriorityReasons, "; ")+")")
 	row("cves", strings.Join(rep.CVEs, ", "))
+	row("cwes", strings.Join(rep.CWEs, ", "))
+	for _, c := range rep.CVSS {
+		if c.BaseScore >= 0 {
+			row("cvss", fmt.Sprintf("%s = %.1f (%s)", c.Vector, c.BaseScore, c.Severity))
+		} else {
+			row("cvss", c.Vector+" (not scored)")
+		}
+	}
+	row("versions", strings.Join(rep.Versions, ", "))
+	row("affected assets", strings.Join(rep.AffectedAssets, ", "))
 	ind := rep.Indicators
 	row("ipv4", strings.Join(ind.IPv4, ", "))
 	row("ipv6", strings.Join(ind.IPv6, ", "))
@@ -337,12 +355,22 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	for _, a := range rep.Attachments {
 		row("attachment", fmt.Sprintf("%s (%s, %d bytes, sha256 %s)", a.Name, a.ContentType, a.Size, a.SHA256))
 	}
+	if f := rep.Feedback; f != nil {
+		row("abuse report", fmt.Sprintf("%s %s, source %s %s", f.Format, f.Type, f.SourceIP, f.ReportedDomain))
+	}
+	if d := rep.IODEF; d != nil {
+		row("iodef", fmt.Sprintf("%s: %s (%s)", d.IncidentID, strings.Join(d.Description, "; "), strings.Join(d.Addresses, ", ")))
+	}
+	for _, f := range rep.Forwarded {
+		row("forwarded", fmt.Sprintf("%s: %s", f.From, f.Subject))
+	}
 	row("message-id", rep.Thread.MessageID)
 	row("in-reply-to", rep.Thread.InReplyTo)
 	row("incident tag", rep.Thread.IncidentTag)
 	if rep.PGP.Signed || rep.PGP.Encrypted {
 		row("pgp", rep.PGP.Reason)
 	}
+	row("offered keys", strings.Join(rep.PGP.OfferedKeys, ", "))
 	for _, w := range rep.Warnings {
 		row("warning", w)
 	}

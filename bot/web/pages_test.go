@@ -1,0 +1,46 @@
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/parsers"
+)
+
+// TestIncidentPageRendersEveryField renders the incident page with a
+// report that has every optional field set, so that no template branch
+// can fail only in production.
+func TestIncidentPageRendersEveryField(t *testing.T) {
+	s := New(Options{Config: &config.Config{}, Log: slog.New(slog.DiscardHandler)})
+	r := parsers.Report{From: "a@example.org", FromName: "A", Organisation: "Org", SenderClass: "cert", Category: "incident", Priority: "P1",
+		PriorityReasons: []string{"rule x"}, AutoSubmitted: true, AutoReason: "why", Text: "<script>alert(1)</script>",
+		PGP:            parsers.PGP{Signed: true, Verified: true, Reason: "good signature by F00"},
+		Authentication: parsers.Authentication{Server: "mx.example.com", DKIM: "pass", SPF: "fail", DMARC: "none"},
+		SpoofSigns:     []string{"display name shows x"}, CVEs: []string{"CVE-2026-1"},
+		CVSS:           []parsers.CVSS{{Vector: "CVSS:3.1/AV:N", BaseScore: 9.8, Severity: "critical"}, {Vector: "CVSS:4.0/AV:N", BaseScore: -1}},
+		AffectedAssets: []string{"pay.example.com"}, Indicators: parsers.Indicators{IPv4: []string{"192.0.2.1"}, URLs: []string{"http://x"}},
+		Attachments: []parsers.Attachment{{Name: "f.bin", Size: 3}}, Feedback: &parsers.Feedback{Format: "arf", Type: "abuse"},
+		IODEF: &parsers.IODEF{IncidentID: "I-1"}, Forwarded: []parsers.Forwarded{{From: "f@example.org", Subject: "s"}}, Warnings: []string{"w"}}
+	rj, _ := json.Marshal(r)
+	d := &store.IncidentDetail{Incident: store.Incident{Ref: "SEC-2026-0001"}, Messages: []store.Message{{Direction: "in", Report: rj, CreatedAt: time.Now()}}}
+	w := httptest.NewRecorder()
+	s.render(w, "incident.html", map[string]any{"Desk": config.Desk{}, "I": d, "Readings": []struct {
+		At time.Time
+		R  parsers.Report
+	}{{time.Now(), r}}})
+	body := w.Body.String()
+	if w.Code != 200 {
+		t.Fatalf("render: %d %s", w.Code, body)
+	}
+	for _, want := range []string{"mx.example.com: DKIM pass, SPF fail", "display name shows x", "9.8 (critical)", "I-1", "f@example.org: s", "&lt;script&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
