@@ -29,43 +29,80 @@ var (
 	// refanged before matching: reporters defang what they paste.
 	defang = strings.NewReplacer("[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "[:]", ":", "hxxps://", "https://", "hxxp://", "http://", "hXXp://", "http://", "hXXps://", "https://")
 
-	urlRE    = regexp.MustCompile(`\bhttps?://[^\s<>"'\x60]+`)
-	ipv4RE   = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
-	ipv6RE   = regexp.MustCompile(`(?i)\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{0,4}\b|(?i)\b(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f:]*`)
-	domainRE = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|dev|info|biz|de|fr|es|jp|cn|uk|ru|nl|eu|us|co|app|xyz|online|site|top|test|example)\b`)
-	hashRE   = regexp.MustCompile(`(?i)\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b`)
+	urlRE = regexp.MustCompile(`\bhttps?://[^\s<>"'\x60]+`)
 )
 
+// tlds are the top-level domains a bare name must end in to count as a
+// domain indicator (a URL's host always counts); "invoice.pdf" must not.
+var tlds = map[string]bool{}
+
+func init() {
+	for _, t := range strings.Fields("com net org io dev info biz de fr es jp cn uk ru nl eu us co app xyz online site top test example " +
+		"edu gov mil int ch at be it pl se no dk fi cz pt br mx ca au nz in kr tw hk sg ir tr ua za cloud ai me tv cc ly") {
+		tlds[t] = true
+	}
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// findIndicators extracts IP addresses, domains, URLs and hashes in one
+// linear pass over tokens (no backtracking regexes: reports can be large).
 func findIndicators(s string) Indicators {
 	s = defang.Replace(s)
 	ind := Indicators{IPv4: []string{}, IPv6: []string{}, Domains: []string{}, URLs: []string{}, Hashes: []string{}}
-	add := func(dst *[]string, v string, seen map[string]bool) {
+	seen := map[string]bool{}
+	add := func(dst *[]string, v string) {
 		if !seen[v] && len(*dst) < 500 {
 			seen[v] = true
 			*dst = append(*dst, v)
 		}
 	}
-	seen := map[string]bool{}
 	for _, u := range urlRE.FindAllString(s, -1) {
-		add(&ind.URLs, strings.TrimRight(u, ".,;:)]}>"), seen)
+		add(&ind.URLs, strings.TrimRight(u, ".,;:)]}>"))
 	}
-	for _, m := range ipv4RE.FindAllString(s, -1) {
-		if a, err := netip.ParseAddr(m); err == nil && a.Is4() {
-			add(&ind.IPv4, a.String(), seen)
+	// IPv6: runs of hex digits, colons and dots with at least two colons.
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return !(r < 128 && (isHex(byte(r)) || r == ':' || r == '.')) }) {
+		if strings.Count(tok, ":") < 2 {
+			continue
+		}
+		tok = strings.Trim(tok, ":.")
+		if a, err := netip.ParseAddr(tok); err == nil && a.Is6() && !a.Is4In6() {
+			add(&ind.IPv6, a.String())
 		}
 	}
-	for _, m := range ipv6RE.FindAllString(s, -1) {
-		if a, err := netip.ParseAddr(strings.TrimRight(m, ":")); err == nil && a.Is6() && strings.Count(m, ":") >= 2 {
-			add(&ind.IPv6, a.String(), seen)
+	// IPv4, hashes, domains: runs of letters, digits, dots and hyphens.
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool {
+		return !(r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-'))
+	}) {
+		tok = strings.Trim(tok, ".-")
+		switch {
+		case tok == "":
+		case strings.Count(tok, ".") == 3 && strings.Trim(tok, "0123456789.") == "":
+			if a, err := netip.ParseAddr(tok); err == nil && a.Is4() {
+				add(&ind.IPv4, a.String())
+			}
+		case (len(tok) == 32 || len(tok) == 40 || len(tok) == 64) && strings.IndexFunc(tok, func(r rune) bool { return !isHex(byte(r)) || r > 127 }) < 0:
+			add(&ind.Hashes, strings.ToLower(tok))
+		case strings.Contains(tok, ".") && isDomain(tok):
+			add(&ind.Domains, strings.ToLower(tok))
 		}
-	}
-	for _, m := range domainRE.FindAllString(s, -1) {
-		add(&ind.Domains, strings.ToLower(m), seen)
-	}
-	for _, m := range hashRE.FindAllString(s, -1) {
-		add(&ind.Hashes, strings.ToLower(m), seen)
 	}
 	return ind
+}
+
+// isDomain reports whether tok is a host name of at least two valid labels
+// ending in a known top-level domain.
+func isDomain(tok string) bool {
+	labels := strings.Split(strings.ToLower(tok), ".")
+	if len(labels) < 2 || !tlds[labels[len(labels)-1]] {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // detectLanguage guesses the ISO 639-1 language of s from its script and,
