@@ -22,6 +22,9 @@ var (
 
 func findCWEs(s string) []string {
 	out := []string{}
+	if !hasFold(s, "cwe-") {
+		return out
+	}
 	seen := map[string]bool{}
 	for _, m := range cweRE.FindAllStringSubmatch(s, 100) {
 		id := "CWE-" + m[1]
@@ -35,6 +38,9 @@ func findCWEs(s string) []string {
 
 func findCVSS(s string) []CVSS {
 	out := []CVSS{}
+	if !strings.Contains(s, "CVSS:") {
+		return out
+	}
 	seen := map[string]bool{}
 	for _, v := range cvssRE.FindAllString(s, 20) {
 		if seen[v] {

@@ -38,3 +38,14 @@ func TestCVSSAndCWEInReport(t *testing.T) {
 		t.Errorf("priority %s (%v), want P1 from the critical CVSS score", r.Priority, r.PriorityReasons)
 	}
 }
+
+func TestHasFold(t *testing.T) {
+	for _, tc := range []struct {
+		s, sub string
+		want   bool
+	}{{"see Cve-2026-1", "cve-", true}, {"CWE-79", "cwe-", true}, {"cv e-", "cve-", false}, {"", "cve-", false}, {"cve", "cve-", false}} {
+		if got := hasFold(tc.s, tc.sub); got != tc.want {
+			t.Errorf("hasFold(%q, %q) = %v", tc.s, tc.sub, got)
+		}
+	}
+}

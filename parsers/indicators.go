@@ -11,9 +11,27 @@ import (
 
 var cveRE = regexp.MustCompile(`(?i)\bCVE-(\d{4})-(\d{4,7})\b`)
 
+// hasFold reports whether s contains the lower-case ASCII sub, ignoring
+// case, without allocating: a cheap test before a costlier regexp.
+func hasFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for j < len(sub) && s[i+j]|0x20 == sub[j] {
+			j++
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
+}
+
 func findCVEs(s string) []string {
 	seen := map[string]bool{}
 	out := []string{}
+	if !hasFold(s, "cve-") {
+		return out
+	}
 	for _, m := range cveRE.FindAllStringSubmatch(s, 200) {
 		id := "CVE-" + m[1] + "-" + m[2]
 		if !seen[id] {
