@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,7 @@ type Result struct {
 func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received time.Time) (Result, error) {
 	sum := sha256.Sum256(raw)
 	hexSum := hex.EncodeToString(sum[:])
-	rep, perr := parsers.ParseWith(raw, parsers.Options{
+	opt := parsers.Options{
 		Limits: parsers.Limits{MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
 			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes},
 		Keys:               b.keyring,
@@ -47,7 +48,17 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,
 		OwnDomains:         b.cfg.Trust.OwnDomains,
 		Policy:             b.policy,
-	})
+	}
+	rep, perr := parsers.ParseWith(raw, opt)
+	if perr == nil && rep.PGP.Signed && !rep.PGP.Verified && rep.From != "" {
+		// Signed by a key we do not know: perhaps one this sender sent us
+		// before. Read again with those keys.
+		if earlier, err := b.store.ReporterKeys(ctx, rep.From); err == nil && len(earlier) > 0 {
+			if opt.EarlierKeys, err = parsers.ReadKeyring(earlier...); err == nil {
+				rep, perr = parsers.ParseWith(raw, opt)
+			}
+		}
+	}
 	if perr != nil {
 		// Not mail at all: file it anyway, so nothing is lost, and answer
 		// nobody (there is nobody to answer).
@@ -115,6 +126,15 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			}
 		}
 		res.Incident = inc.Ref
+		for _, k := range rep.OfferedKeyData {
+			// Keep only keys that claim the sender's own address: a key is
+			// evidence about its owner, not about whoever forwarded it.
+			if rep.From != "" && slices.Contains(k.Emails, rep.From) {
+				if err := tx.AddReporterKey(rep.From, k.Fingerprint, k.Armored, inc.ID, now); err != nil {
+					return err
+				}
+			}
+		}
 		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
 			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now}); err != nil {
 			return err

@@ -130,10 +130,8 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sender = s
 	}
 	b := New(cfg, st, key, sender, o.Clock, log)
-	if armored, err := os.ReadFile(KeyPath(cfg)); err != nil {
+	if b.keyring, err = loadKeyring(cfg); err != nil {
 		return err
-	} else if b.keyring, err = parsers.ReadKeyring(armored); err != nil {
-		return fmt.Errorf("desk key for decryption: %w", err)
 	}
 
 	tokens, users, err := httpCredentials(cfg)
@@ -213,6 +211,28 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// loadKeyring reads the desk's private key (to decrypt) and the known
+// reporters' keys (to verify).
+func loadKeyring(cfg *config.Config) (*parsers.Keyring, error) {
+	desk, err := os.ReadFile(KeyPath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	blocks := [][]byte{desk}
+	if cfg.PGP.Keyring != "" {
+		known, err := os.ReadFile(cfg.PGP.Keyring)
+		if err != nil {
+			return nil, fmt.Errorf("pgp.keyring: %w", err)
+		}
+		blocks = append(blocks, known)
+	}
+	kr, err := parsers.ReadKeyring(blocks...)
+	if err != nil {
+		return nil, fmt.Errorf("keys for decryption and verification: %w", err)
+	}
+	return kr, nil
 }
 
 // lockDataDir takes an exclusive lock on DATA/tocsin.lock, so that two

@@ -205,6 +205,9 @@ type PGP struct {
 	// KeyFile is the armored private key; generated (Ed25519, OpenPGP v4)
 	// on first start if missing. Default DATA/signing-key.asc.
 	KeyFile string `yaml:"key_file"`
+	// Keyring is a file of armored public keys of known reporters
+	// (gpg --armor --export ...): signatures by them show as verified.
+	Keyring string `yaml:"keyring"`
 }
 
 // Replies limits automatic answers so that Tocsin can never flood anyone.

@@ -439,6 +439,11 @@ func (c *Config) Validate() []Problem {
 			}
 		}
 	}
+	if c.PGP.Keyring != "" {
+		if _, err := os.Stat(c.PGP.Keyring); err != nil {
+			bad("pgp.keyring", "%v", err)
+		}
+	}
 	if c.IMAP != nil && c.SMTP == nil {
 		bad("smtp", "required when imap is set: acknowledgements need a way out")
 	}

@@ -81,6 +81,9 @@ store:
 pgp:
   # Armored private key; an Ed25519 key is generated here on first start.
   key_file: ""
+  # Known reporters' public keys (gpg --armor --export ...): their signatures
+  # show as verified. Keys sent with earlier mail are also kept and used.
+  keyring: ""
 
 replies:
   # At most this many automatic answers to one address per window.

@@ -63,6 +63,16 @@ type Options struct {
 	OwnDomains []string
 	// Policy refines the priority; nil means the built-in reading only.
 	Policy *Policy
+	// EarlierKeys are keys this sender offered in earlier mail (trust on
+	// first use): a signature by one verifies, and says so.
+	EarlierKeys *Keyring
+}
+
+// OfferedKey is a public key that came with the message.
+type OfferedKey struct {
+	Fingerprint string
+	Emails      []string // the addresses of its user IDs
+	Armored     string
 }
 
 func (p *parser) pgpConfig() *packet.Config {
@@ -80,7 +90,7 @@ func fingerprint(e *openpgp.Entity) string {
 // keyringWithOffered is the desk keyring plus the keys that came with the
 // message (Autocrypt header, attached keys).
 func (p *parser) keyringWithOffered() openpgp.EntityList {
-	return append(append(openpgp.EntityList{}, p.opt.Keys.list()...), p.offered...)
+	return append(append(append(openpgp.EntityList{}, p.opt.Keys.list()...), p.opt.EarlierKeys.list()...), p.offered...)
 }
 
 // signer fills the signature fields of r.PGP from the outcome of a check.
@@ -88,9 +98,12 @@ func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error) {
 	g := &p.r.PGP
 	g.Signed = true
 	switch {
-	case err == nil && e != nil && p.known(e):
+	case err == nil && e != nil && inList(p.opt.Keys.list(), e):
 		g.Verified, g.Signer = true, fingerprint(e)
 		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" (known key)")
+	case err == nil && e != nil && inList(p.opt.EarlierKeys.list(), e):
+		g.Verified, g.Signer = true, fingerprint(e)
+		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" (key from earlier mail of this sender: trust on first use)")
 	case err == nil && e != nil:
 		g.Signer = fingerprint(e)
 		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+", but the key came with this message and is not yet known to the desk")
@@ -102,8 +115,8 @@ func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error) {
 	}
 }
 
-func (p *parser) known(e *openpgp.Entity) bool {
-	for _, k := range p.opt.Keys.list() {
+func inList(list openpgp.EntityList, e *openpgp.Entity) bool {
+	for _, k := range list {
 		if bytes.Equal(k.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) {
 			return true
 		}
@@ -218,10 +231,10 @@ func (p *parser) pgpSigned(e *message.Entity, boundary string, depth int) {
 	}
 	signed, sigPart := parts[0], parts[1]
 	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
-	issuer := issuerOf(sig)
-	signer, err := openpgp.CheckArmoredDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
-	p.signer(signer, issuer, err)
+	// Read the content first: a key attached inside it is offered too.
 	p.walkRaw(signed, depth)
+	signer, err := openpgp.CheckArmoredDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
+	p.signer(signer, issuerOf(sig), err)
 }
 
 func (p *parser) walkRaw(raw []byte, depth int) {
@@ -352,6 +365,18 @@ func (p *parser) offerKeys(data []byte, armored bool) {
 	for _, e := range el {
 		p.offered = append(p.offered, e)
 		p.r.PGP.OfferedKeys = append(p.r.PGP.OfferedKeys, fingerprint(e))
+		var buf bytes.Buffer
+		if w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil); err == nil {
+			if e.Serialize(w) == nil && w.Close() == nil {
+				k := OfferedKey{Fingerprint: fingerprint(e), Armored: buf.String()}
+				for _, id := range e.Identities {
+					if id.UserId != nil && id.UserId.Email != "" {
+						k.Emails = append(k.Emails, strings.ToLower(id.UserId.Email))
+					}
+				}
+				p.r.OfferedKeyData = append(p.r.OfferedKeyData, k)
+			}
+		}
 	}
 }
 

@@ -73,6 +73,8 @@ type Report struct {
 	SpoofSigns []string `json:"spoof_signs"`
 	Thread     Thread   `json:"thread"`
 	Warnings   []string `json:"warnings"`
+	// OfferedKeyData are the keys the message carried, for the store.
+	OfferedKeyData []OfferedKey `json:"-"`
 }
 
 // Attachment describes one attached file. Content holds the decoded bytes

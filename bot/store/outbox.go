@@ -220,3 +220,28 @@ func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
 	})
 	return int(n), err
 }
+
+// AddReporterKey keeps a key a sender offered (first seen wins).
+func (t *Tx) AddReporterKey(address, fingerprint, armored string, incidentID int64, now time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (address, fingerprint) DO NOTHING`, address, fingerprint, armored, ms(now), nullID(incidentID))
+	return err
+}
+
+// ReporterKeys returns the armored keys address offered before.
+func (s *Store) ReporterKeys(ctx context.Context, address string) ([][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? ORDER BY first_seen`, address)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, []byte(a))
+	}
+	return out, rows.Err()
+}

@@ -138,6 +138,14 @@ var migrations = []string{
 		last_uid     INTEGER NOT NULL,
 		PRIMARY KEY (account, mailbox)
 	);`,
+	`CREATE TABLE reporter_keys (
+		address     TEXT    NOT NULL,           -- the sender who offered it
+		fingerprint TEXT    NOT NULL,
+		armored     TEXT    NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		incident_id INTEGER REFERENCES incidents(id),
+		PRIMARY KEY (address, fingerprint)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
