@@ -3,6 +3,7 @@ package parsers
 import (
 	"bufio"
 	"bytes"
+	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -104,5 +105,49 @@ func (p *parser) forwarded(body []byte, depth int) {
 	p.forwardedText.WriteString(inner.Subject + "\n" + inner.Text + "\n")
 	for _, w := range inner.Warnings {
 		p.warn("forwarded message: %s", w)
+	}
+}
+
+// inlineForwardRE finds the separators mail clients put above a message
+// forwarded inline (Gmail, Outlook, Apple Mail, Thunderbird).
+var inlineForwardRE = regexp.MustCompile(`(?im)^[ \t>]*(?:-{5,}\s*Forwarded message\s*-{5,}|-{3,}\s*Original Message\s*-{3,}|Begin forwarded message:|-{4,}\s*Weitergeleitete Nachricht\s*-{4,}|-{4,}\s*Message transféré\s*-{4,}|-{5,}\s*Mensaje reenviado\s*-{5,})\s*$`)
+
+var fwdFieldRE = regexp.MustCompile(`(?i)^[ \t>*]*(From|Von|De|Subject|Betreff|Objet|Asunto|Date|Datum|Sent|Gesendet|Envoyé|Enviado)\s*:\s*\**\s*(.+)$`)
+
+// inlineForwards lists messages forwarded inline in the text: the header
+// lines under each separator. Their indicators are already in the text.
+func (p *parser) inlineForwards(text string) {
+	locs := inlineForwardRE.FindAllStringIndex(text, 20)
+	for _, loc := range locs {
+		var fw Forwarded
+		lines := strings.SplitN(text[loc[1]:], "\n", 12)
+		for _, line := range lines {
+			m := fwdFieldRE.FindStringSubmatch(strings.TrimRight(line, "\r"))
+			if m == nil {
+				continue
+			}
+			v := strings.TrimSpace(strings.Trim(m[2], "*"))
+			switch strings.ToLower(m[1]) {
+			case "from", "von", "de":
+				if fw.From == "" {
+					if a := addrInText.FindString(v); a != "" {
+						fw.From = strings.ToLower(a)
+					} else {
+						fw.From = v
+					}
+				}
+			case "subject", "betreff", "objet", "asunto":
+				if fw.Subject == "" {
+					fw.Subject = v
+				}
+			default:
+				if fw.Date == "" {
+					fw.Date = v
+				}
+			}
+		}
+		if fw.From != "" || fw.Subject != "" {
+			p.r.Forwarded = append(p.r.Forwarded, fw)
+		}
 	}
 }

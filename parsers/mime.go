@@ -375,6 +375,7 @@ func (p *parser) finish() {
 		r.Text = strings.TrimSpace(htmlToText(p.html.String()))
 	}
 	r.Text = strings.TrimSpace(p.inlinePGP(r.Text))
+	p.inlineForwards(r.Text)
 	classify(r, p.hasDSN, p.hasARF)
 	names := make([]string, 0, len(r.Attachments))
 	for _, a := range r.Attachments {

@@ -258,6 +258,24 @@ func TestHostListsOrganisationVersions(t *testing.T) {
 	}
 }
 
+func TestForwardedInline(t *testing.T) {
+	raw := "From: carl@customer.example\r\nSubject: Fwd: invoice\r\n\r\nLooks like phishing?\r\n\r\n" +
+		"---------- Forwarded message ---------\r\nFrom: Billing <billing@invoices-paypa1.example>\r\nDate: Mon, 23 Nov 2026 at 09:12\r\n" +
+		"Subject: Invoice #2231 overdue\r\nTo: <carl@customer.example>\r\n\r\nPay at hxxp://invoices-paypa1[.]example/pay\r\n"
+	r, _ := Parse([]byte(raw), DefaultLimits)
+	if len(r.Forwarded) != 1 || r.Forwarded[0].From != "billing@invoices-paypa1.example" || r.Forwarded[0].Subject != "Invoice #2231 overdue" {
+		t.Errorf("forwarded %+v", r.Forwarded)
+	}
+	if strings.Join(r.Indicators.URLs, ",") != "http://invoices-paypa1.example/pay" {
+		t.Errorf("urls %v", r.Indicators.URLs)
+	}
+	outlook := "From: d@customer.example\r\nSubject: FW: alert\r\n\r\nFYI\r\n-----Original Message-----\r\nFrom: IT Helpdesk <it@helpdesk-login.example>\r\nSent: Monday\r\nSubject: Password expires\r\n\r\nx\r\n"
+	r, _ = Parse([]byte(outlook), DefaultLimits)
+	if len(r.Forwarded) != 1 || r.Forwarded[0].From != "it@helpdesk-login.example" || r.Forwarded[0].Subject != "Password expires" {
+		t.Errorf("outlook forwarded %+v", r.Forwarded)
+	}
+}
+
 func TestHugeHeaderLine(t *testing.T) {
 	raw := "From: a@example.org\r\nSubject: " + strings.Repeat("A", 2<<20) + "\r\n\r\nbody\r\n"
 	_, err := Parse([]byte(raw), DefaultLimits)
