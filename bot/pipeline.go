@@ -40,6 +40,14 @@ type Result struct {
 func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received time.Time) (Result, error) {
 	sum := sha256.Sum256(raw)
 	hexSum := hex.EncodeToString(sum[:])
+	// The same bytes again (a re-fetch after a crash, a rescan after a
+	// UIDVALIDITY change) are known by their hash: skip the parse. The
+	// transaction below still decides, for Message-IDs and races.
+	if ref, dup, err := b.store.InboundByHash(ctx, hexSum); err != nil {
+		return Result{}, fmt.Errorf("looking up message: %w", err)
+	} else if dup {
+		return b.done(Result{Incident: ref, Duplicate: true}, received), nil
+	}
 	opt := parsers.Options{
 		Limits: parsers.Limits{MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
 			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes},
@@ -155,6 +163,11 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 	if err != nil {
 		return Result{}, fmt.Errorf("filing message: %w", err)
 	}
+	return b.done(res, received), nil
+}
+
+// done counts what Ingest did and wakes the dispatcher if it queued mail.
+func (b *Bot) done(res Result, received time.Time) Result {
 	m := b.metrics
 	m.Fetched.Inc()
 	switch {
@@ -172,7 +185,7 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		b.Kick()
 	}
 	m.IntakeLatency.Observe(b.clock.Now().Sub(received).Seconds())
-	return res, nil
+	return res
 }
 
 func truncateRunes(s string, n int) string {

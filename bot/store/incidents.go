@@ -52,16 +52,31 @@ type AuditEntry struct {
 
 // Lookups by Message-ID repeat "message_id <> ''": SQLite uses the partial
 // index messages_message_id only when the query implies its condition.
+const (
+	refByHash      = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`
+	refByMessageID = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ? AND m.message_id <> ''`
+)
 
 // FindMessage returns the incident a message is already filed on: by
 // Message-ID when it has one (a second copy of the same message is the same
 // message), else by the hash of its bytes.
 func (t *Tx) FindMessage(messageID, sha string) (incidentRef string, found bool, err error) {
-	q, arg := `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`, sha
+	q, arg := refByHash, sha
 	if messageID != "" {
-		q, arg = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ? AND m.message_id <> ''`, messageID
+		q, arg = refByMessageID, messageID
 	}
 	err = t.tx.QueryRowContext(t.ctx, q, arg).Scan(&incidentRef)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return incidentRef, err == nil, err
+}
+
+// InboundByHash returns the incident an incoming message with these exact
+// bytes is filed on, outside any transaction: a cheap first look that
+// spares the parse of a re-fetched message.
+func (s *Store) InboundByHash(ctx context.Context, sha string) (incidentRef string, found bool, err error) {
+	err = s.r.QueryRowContext(ctx, refByHash, sha).Scan(&incidentRef)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

@@ -122,8 +122,8 @@ func TestMailboxState(t *testing.T) {
 func TestLookupsUseIndexes(t *testing.T) {
 	s := open(t)
 	for _, q := range []string{
-		`SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = 'x' AND m.message_id <> ''`,
-		`SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = 'x' AND m.direction = 'in'`,
+		strings.ReplaceAll(refByMessageID, "?", "'x'"),
+		strings.ReplaceAll(refByHash, "?", "'x'"),
 		`SELECT incident_id FROM messages WHERE message_id = 'x' AND message_id <> ''`,
 		`SELECT COUNT(*) FROM outbox WHERE recipient = 'x' AND channel = 'mail' AND created_at >= 0`,
 	} {
