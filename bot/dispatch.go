@@ -93,7 +93,7 @@ func (b *Bot) deliver(ctx context.Context, it store.OutboxItem) {
 		b.metrics.RepliesFailed.Inc()
 		log.Error("send failed for good", "err", err)
 	}
-	if derr := b.store.Done(context.WithoutCancel(ctx), it.ID, now, err, next); derr != nil {
+	if derr := b.store.Done(context.WithoutCancel(ctx), it, now, err, next); derr != nil {
 		log.Error("recording send outcome", "err", derr)
 	}
 }

@@ -91,32 +91,28 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, l
 	return out, err
 }
 
-// Done records the outcome of an attempt: sent (err nil), retry at next
-// (temporary failure), or failed for good (next zero).
-func (s *Store) Done(ctx context.Context, id int64, now time.Time, sendErr error, next time.Time) error {
+// Done records the outcome of an attempt at the claimed item it: sent
+// (err nil), retry at next (temporary failure), or failed for good (next
+// zero). Failures also go into the incident's audit log.
+func (s *Store) Done(ctx context.Context, it OutboxItem, now time.Time, sendErr error, next time.Time) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		var err error
 		switch {
 		case sendErr == nil:
-			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'sent', done_at = ?, last_error = '' WHERE id = ?`, ms(now), id)
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'sent', done_at = ?, last_error = '' WHERE id = ?`, ms(now), it.ID)
 		case !next.IsZero():
-			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, ms(next), sendErr.Error(), id)
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'pending', next_at = ?, lease_until = 0, last_error = ? WHERE id = ?`, ms(next), sendErr.Error(), it.ID)
 		default:
-			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', done_at = ?, last_error = ? WHERE id = ?`, ms(now), sendErr.Error(), id)
+			_, err = tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', done_at = ?, last_error = ? WHERE id = ?`, ms(now), sendErr.Error(), it.ID)
 		}
 		if err != nil || sendErr == nil {
-			return err
-		}
-		var inc sql.NullInt64
-		var key string
-		if err := tx.tx.QueryRowContext(ctx, `SELECT incident_id, idem_key FROM outbox WHERE id = ?`, id).Scan(&inc, &key); err != nil {
 			return err
 		}
 		action := "send-retry"
 		if next.IsZero() {
 			action = "send-failed"
 		}
-		return tx.Audit(inc.Int64, now, "system", action, key+": "+sendErr.Error())
+		return tx.Audit(it.IncidentID, now, "system", action, it.IdemKey+": "+sendErr.Error())
 	})
 }
 

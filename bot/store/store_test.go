@@ -65,8 +65,8 @@ func TestOutboxLeaseRetryAndDeadLetter(t *testing.T) {
 		t.Errorf("claimed %d items still under lease", len(again))
 	}
 	// a: temporary failure, retry in 10 s; b: sent.
-	s.Done(ctx, got[0].ID, t0, errors.New("451 try later"), t0.Add(10*time.Second))
-	s.Done(ctx, got[1].ID, t0, nil, time.Time{})
+	s.Done(ctx, got[0], t0, errors.New("451 try later"), t0.Add(10*time.Second))
+	s.Done(ctx, got[1], t0, nil, time.Time{})
 	if c, _ := s.Claim(ctx, t0.Add(5*time.Second), time.Minute, 10); len(c) != 0 {
 		t.Errorf("retry claimed before its time")
 	}
@@ -74,7 +74,7 @@ func TestOutboxLeaseRetryAndDeadLetter(t *testing.T) {
 	if len(c) != 1 || c[0].Attempts != 2 || c[0].LastError != "451 try later" {
 		t.Fatalf("retry claim = %+v", c)
 	}
-	s.Done(ctx, c[0].ID, t0.Add(12*time.Second), errors.New("550 no such user"), time.Time{})
+	s.Done(ctx, c[0], t0.Add(12*time.Second), errors.New("550 no such user"), time.Time{})
 	counts, _ := s.OutboxCounts(ctx)
 	if counts[OutboxSent] != 1 || counts[OutboxFailed] != 1 || counts[OutboxPending] != 0 {
 		t.Errorf("counts %v, want 1 sent, 1 failed", counts)
