@@ -233,8 +233,10 @@ func (p *parser) pgpSigned(e *message.Entity, boundary string, depth int) {
 	_, sig, _ := bytes.Cut(sigPart, []byte("\r\n\r\n"))
 	// Read the content first: a key attached inside it is offered too.
 	p.walkRaw(signed, depth)
-	signer, err := openpgp.CheckArmoredDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
-	p.signer(signer, issuerOf(sig), err)
+	if blk, err := armor.Decode(bytes.NewReader(sig)); err == nil {
+		sig, _ = io.ReadAll(blk.Body)
+	}
+	p.checkDetached(signed, sig)
 }
 
 func (p *parser) walkRaw(raw []byte, depth int) {
@@ -246,16 +248,17 @@ func (p *parser) walkRaw(raw []byte, depth int) {
 	p.walk(ent, depth+1)
 }
 
-func issuerOf(armored []byte) uint64 {
-	blk, err := armor.Decode(bytes.NewReader(armored))
-	if err != nil {
-		return 0
+// checkDetached checks the binary detached signature sig over signed and
+// records the outcome, naming the issuer's key id when it is unknown.
+func (p *parser) checkDetached(signed, sig []byte) {
+	_, signer, err := openpgp.VerifyDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
+	var issuer uint64
+	if pk, perr := packet.Read(bytes.NewReader(sig)); perr == nil {
+		if s, ok := pk.(*packet.Signature); ok && s.IssuerKeyId != nil {
+			issuer = *s.IssuerKeyId
+		}
 	}
-	pk, err := packet.Read(blk.Body)
-	if sig, ok := pk.(*packet.Signature); err == nil && ok && sig.IssuerKeyId != nil {
-		return *sig.IssuerKeyId
-	}
-	return 0
+	p.signer(signer, issuer, err)
 }
 
 // splitParts returns the raw body parts of a multipart body (RFC 2046
@@ -327,22 +330,18 @@ func (p *parser) inlinePGP(text string) string {
 	}
 	if i := strings.Index(text, "-----BEGIN PGP SIGNED MESSAGE-----"); i >= 0 {
 		b, _ := clearsign.Decode([]byte(text[i:]))
-		if b == nil {
+		if b == nil || b.ArmoredSignature == nil {
 			p.r.PGP.Signed = true
 			p.warn("inline PGP signature block is malformed")
 			return text
 		}
-		var issuer uint64
-		if b.ArmoredSignature != nil {
-			if pk, err := packet.Read(b.ArmoredSignature.Body); err == nil {
-				if sig, ok := pk.(*packet.Signature); ok && sig.IssuerKeyId != nil {
-					issuer = *sig.IssuerKeyId
-				}
-			}
+		sig, err := io.ReadAll(b.ArmoredSignature.Body)
+		if err != nil {
+			p.r.PGP.Signed = true
+			p.warn("inline PGP signature unreadable: %v", err)
+			return text
 		}
-		b2, _ := clearsign.Decode([]byte(text[i:])) // the first decode's signature reader is spent
-		signer, err := b2.VerifySignature(p.keyringWithOffered(), p.pgpConfig())
-		p.signer(signer, issuer, err)
+		p.checkDetached(b.Bytes, sig)
 		return text[:i] + string(b.Plaintext)
 	}
 	return text
