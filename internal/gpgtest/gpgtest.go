@@ -65,13 +65,19 @@ func (sharedTB) TempDir() string {
 	return d
 }
 
+// command is gpg in this home, unattended: no agent prompts, no passphrase,
+// every imported key trusted (these homes hold only test keys).
+func (h *Home) command(stdin []byte, args ...string) *exec.Cmd {
+	base := []string{"--homedir", h.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"}
+	cmd := exec.Command("gpg", append(base, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	return cmd
+}
+
 // Run runs gpg in the home with stdin and returns combined output.
 func (h *Home) Run(stdin []byte, args ...string) (string, error) {
 	h.t.Helper()
-	base := []string{"--homedir", h.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}
-	cmd := exec.Command("gpg", append(base, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
+	out, err := h.command(stdin, args...).CombinedOutput()
 	return string(out), err
 }
 
@@ -88,7 +94,7 @@ func (h *Home) Import(armored string) {
 // used. It returns the signed part's bytes.
 func (h *Home) VerifyPGPMIME(raw []byte) []byte {
 	h.t.Helper()
-	signed, sig, micalg, err := SplitSigned(raw)
+	signed, sig, micalg, err := parsers.SplitSigned(raw)
 	if err != nil {
 		h.t.Fatalf("not RFC 3156 signed mail: %v", err)
 	}
@@ -107,11 +113,6 @@ func (h *Home) VerifyPGPMIME(raw []byte) []byte {
 		}
 	}
 	return signed
-}
-
-// SplitSigned is parsers.SplitSigned, kept here for the tests' convenience.
-func SplitSigned(raw []byte) (signed, sig []byte, micalg string, err error) {
-	return parsers.SplitSigned(raw)
 }
 
 // GenKey makes a key for uid ("Name <addr>"): "ed25519" (with a cv25519
@@ -172,9 +173,7 @@ func (h *Home) Output(stdin []byte, args ...string) []byte {
 }
 
 func (h *Home) output(stdin []byte, args ...string) ([]byte, error) {
-	base := []string{"--homedir", h.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"}
-	cmd := exec.Command("gpg", append(base, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
+	cmd := h.command(stdin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
