@@ -145,21 +145,13 @@ func (h *Home) GenKey(uid, algo string) string {
 // Export returns the armored public key of uid.
 func (h *Home) Export(uid string) []byte {
 	h.t.Helper()
-	out, err := h.output(nil, "--armor", "--export", uid)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return out
+	return h.Output(nil, "--armor", "--export", uid)
 }
 
 // ExportSecret returns the armored private key of uid (no passphrase).
 func (h *Home) ExportSecret(uid string) []byte {
 	h.t.Helper()
-	out, err := h.output(nil, "--armor", "--export-secret-keys", uid)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return out
+	return h.Output(nil, "--armor", "--export-secret-keys", uid)
 }
 
 // Output runs gpg and returns its standard output only.
