@@ -50,7 +50,7 @@ type AuditEntry struct {
 	Detail string    `json:"detail"`
 }
 
-// Lookups by Message-ID repeat "message_id <> ''": SQLite uses the partial
+// Lookups by Message-ID repeat "message_id <> ”": SQLite uses the partial
 // index messages_message_id only when the query implies its condition.
 const (
 	refByHash      = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`
