@@ -463,7 +463,11 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		d.ReporterName, "<"+d.Reporter+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
 	fmt.Fprintln(stdout, "\nmessages:")
 	for _, m := range d.Messages {
-		fmt.Fprintf(stdout, "  %s %-3s %s  %s  <%s>\n", m.CreatedAt.Format("2006-01-02 15:04:05"), m.Direction, m.From, m.Subject, m.MessageID)
+		id := "(no Message-ID)"
+		if m.MessageID != "" {
+			id = "<" + m.MessageID + ">"
+		}
+		fmt.Fprintf(stdout, "  %s %-3s %s  %s  %s\n", m.CreatedAt.Format("2006-01-02 15:04:05"), m.Direction, m.From, m.Subject, id)
 	}
 	fmt.Fprintln(stdout, "\noutbox:")
 	for _, o := range d.Outbox {
