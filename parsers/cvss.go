@@ -4,10 +4,13 @@ import (
 	"math"
 	"regexp"
 	"strings"
+
+	gocvss40 "github.com/pandatix/go-cvss/40"
 )
 
 // CVSS is one CVSS vector found in a report, with its base score where
-// Tocsin computes it (v3.0 and v3.1; v4.0 vectors are recorded unscored).
+// it can be computed: v3.0 and v3.1 by Tocsin, v4.0 by go-cvss, which
+// carries FIRST's macro-vector table.
 type CVSS struct {
 	Vector    string  `json:"vector"`
 	Version   string  `json:"version"`
@@ -16,7 +19,9 @@ type CVSS struct {
 }
 
 var (
-	cvssRE = regexp.MustCompile(`CVSS:(3\.[01]|4\.0)(/[A-Za-z]{1,3}:[A-Za-z])+`)
+	// v4.0 supplemental metrics have word values (U:Amber), so a value
+	// may be longer than one letter.
+	cvssRE = regexp.MustCompile(`CVSS:(3\.[01]|4\.0)(/[A-Za-z]{1,3}:[A-Za-z]{1,6})+`)
 	cweRE  = regexp.MustCompile(`(?i)\bCWE-(\d{1,4})\b`)
 )
 
@@ -48,14 +53,27 @@ func findCVSS(s string) []CVSS {
 		}
 		seen[v] = true
 		c := CVSS{Vector: v, Version: strings.TrimPrefix(strings.SplitN(v, "/", 2)[0], "CVSS:"), BaseScore: -1}
-		if strings.HasPrefix(c.Version, "3.") {
-			if score, ok := cvss3Base(v); ok {
-				c.BaseScore, c.Severity = score, severity(score)
-			}
+		score := cvss3Base
+		if c.Version == "4.0" {
+			score = cvss4Score
+		}
+		if score, ok := score(v); ok {
+			c.BaseScore, c.Severity = score, severity(score)
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// cvss4Score computes the CVSS v4.0 score of a vector (CVSS-B, or
+// CVSS-BT/BE/BTE when threat or environmental metrics are given). ok is
+// false when the vector is not valid v4.0, a missing base metric included.
+func cvss4Score(vector string) (score float64, ok bool) {
+	v, err := gocvss40.ParseVector(vector)
+	if err != nil {
+		return 0, false
+	}
+	return v.Score(), true
 }
 
 // cvss3Base computes the CVSS v3.1 base score (FIRST CVSS v3.1

@@ -49,6 +49,7 @@ func FuzzIODEF(f *testing.F) {
 func FuzzCVSS(f *testing.F) {
 	f.Add("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
 	f.Add("CVSS:3.0/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:N/A:N/E:P")
+	f.Add("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:P/U:Red")
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, c := range findCVSS(s) {
 			if c.BaseScore != -1 && (c.BaseScore < 0 || c.BaseScore > 10) {
