@@ -1,47 +1,328 @@
 // Package templates holds every word Tocsin sends: the standard notification
 // form and the forms built on it, as text/template files embedded in the
-// binary, one file per form and language. The form layout lives once, in
-// common.LANG.tmpl; each form fills it and adds what it asks of the reader.
+// binary, one directory per language (forms/en/acknowledgement.tmpl). The
+// form layout and the shared wording live once per language, in
+// common.tmpl; each form fills it and adds what it asks of the reader.
+//
+// A deployment may override any file, or add a language, from a directory
+// laid out the same way (config templates.dir). Check renders every form in
+// every language against sample data, so a missing field or a missing
+// translation is found before a notification has to go out.
 package templates
 
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 	"text/template"
 	"time"
 )
 
-//go:embed forms/*.tmpl
-var files embed.FS
+//go:embed forms
+var embedded embed.FS
 
-// Form is the data of the standard notification form: every notification
-// carries all of it, so a reader never has to look elsewhere.
-type Form struct {
-	IncidentID         string
-	Date               time.Time // when the incident was opened
-	Reporter           string
-	ReporterName       string
-	Subject            string // the report's subject, as received
-	Summary            string // one line, factual
-	Category           string
-	Priority           string // P1..P4
-	PriorityDefinition string // the published definition of Priority
-	Status             string
-	Technical          string
-	NonTechnical       string
-	NextUpdate         string
-	DeskName           string
-	DeskAddress        string
-	KeyFingerprint     string
-	PublicURL          string
+// Forms are the notifications Tocsin sends. Every one but the digest is the
+// standard notification form plus what the form asks of its reader.
+var Forms = []string{
+	"acknowledgement", // to a reporter: received, filed as ID
+	"request-info",    // to a reporter: questions, answer by
+	"status-update",   // to a reporter or contact: what changed, next update
+	"closure",         // to a reporter: resolved or closed, how to reopen
+	"action-alert",    // Significant Event Action Alert to operating-unit contacts
+	"status-report",   // the E+24h status report to the CIO and authorities
+	"digest",          // the officers' periodic digest of open incidents
 }
 
-// Languages the forms are written in; English is the fallback.
-var Languages = []string{"en"}
+// Variant selects how much technical detail a notification carries: the
+// technical one adds the technical explanation to the non-technical one.
+type Variant string
+
+// The variants of every form.
+const (
+	Technical    Variant = "technical"
+	NonTechnical Variant = "non-technical"
+)
+
+// Variants lists both, technical first.
+var Variants = []Variant{Technical, NonTechnical}
+
+// Person is a named address.
+type Person struct {
+	Name    string
+	Address string
+}
+
+// Contact is a point of contact for the incident: the geo-based account
+// manager or security officer for the region, or whoever stands in.
+type Contact struct {
+	Name    string
+	Role    string // "security officer, EMEA"
+	Address string
+	Phone   string
+	StandIn bool // standing in for the regional contact
+}
+
+// Desk is the security team as it signs its mail.
+type Desk struct {
+	Name        string
+	Address     string
+	Fingerprint string // of the key that signs every mail
+	PublicURL   string
+}
+
+// Facts are what the report itself established, for the technical
+// explanation; the template words them in the reader's language.
+type Facts struct {
+	CVEs            []string
+	CWEs            []string
+	CVSS            []string // "CVSS:3.1/... (9.8 critical)"
+	Attachments     int
+	Indicators      int
+	PriorityReasons []string
+	Encrypted       bool   // the report came encrypted
+	Decrypted       bool   // and we could read it
+	DecryptProblem  string // why not, when Encrypted && !Decrypted
+}
+
+// Action is one thing an operating unit must do in a Significant Event
+// Action Alert, and by when.
+type Action struct {
+	Kind string // prevent, restrict or eradicate
+	Text string
+	Due  time.Time
+}
+
+// Step is one step of a call tree as the status report and digest show it.
+type Step struct {
+	Name  string // from the playbook: "owners notified"
+	Who   string
+	Due   time.Time
+	State string // pending, acknowledged, done, late, escalated
+	By    string // who acknowledged or confirmed
+	At    time.Time
+}
+
+// Item is one open incident in a digest.
+type Item struct {
+	IncidentID string
+	Priority   string
+	Status     string
+	Summary    string
+	Opened     time.Time
+	Steps      []Step
+}
+
+// Form is the data of the standard notification form: every notification
+// carries all of it, so a reader never has to look elsewhere. Free text
+// (Summary, Technical, NonTechnical, Questions, Resolution, Actions) is
+// written by people and shown as written; everything else is worded by the
+// template in the reader's language.
+type Form struct {
+	Variant    Variant
+	IncidentID string
+	Date       time.Time      // the event time E: when the incident was reported or opened
+	Zone       *time.Location // the recipient's zone; nil shows UTC only
+	Recipient  Person
+	Reporter   Person
+	Contacts   []Contact // empty: the desk itself is the point of contact
+
+	Priority           string // P1..P4
+	PriorityDefinition string // the published definition of Priority
+	Category           string // vulnerability, incident, abuse, advisory, other
+	Status             string // new, investigating, contained, resolved, closed
+	Summary            string // one line, factual
+	Technical          string // optional: what an analyst wrote
+	NonTechnical       string // optional: replaces the form's default wording
+	Facts              Facts
+
+	Due        time.Time // by when the form's request is to be met; zero: no deadline
+	NextUpdate time.Time // zero: none planned
+	Questions  []string  // request-info
+	Resolution string    // closure
+	Actions    []Action  // action-alert
+	Steps      []Step    // status-report
+
+	Period    [2]time.Time // digest: from, to
+	Incidents []Item       // digest
+
+	Desk Desk
+}
+
+// Message is a rendered notification.
+type Message struct {
+	Lang    string // the language it was rendered in
+	Subject string
+	Body    string // plain text, "\n" line ends
+}
+
+// Set is one complete set of forms: the embedded ones, with a
+// deployment's overrides on top.
+type Set struct {
+	langs []string
+	t     map[string]*template.Template // "acknowledgement.en"
+}
+
+// Default is the embedded set.
+var Default = mustLoad()
+
+func mustLoad() *Set {
+	s, err := Load("")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Load builds the embedded set, with the files under dir (if dir is not
+// "") replacing or adding to it. dir is laid out like the embedded forms:
+// dir/LANG/FORM.tmpl, and dir/LANG/common.tmpl for a new language.
+func Load(dir string) (*Set, error) {
+	base, err := fs.Sub(embedded, "forms")
+	if err != nil {
+		return nil, err
+	}
+	layers := []fs.FS{base}
+	if dir != "" {
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("templates: %s is not a directory", dir)
+		}
+		layers = append(layers, os.DirFS(dir))
+	}
+	// files maps "LANG/FORM.tmpl" to the text of its topmost layer.
+	files := map[string]string{}
+	origin := map[string]string{}
+	for i, fsys := range layers {
+		names, err := fs.Glob(fsys, "*/*.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			files[name] = string(b)
+			origin[name] = "embedded forms/" + name
+			if i > 0 {
+				origin[name] = path.Join(dir, name)
+			}
+		}
+	}
+	s := &Set{t: map[string]*template.Template{}}
+	var errs []error
+	for name, text := range files {
+		lang, file := path.Split(name)
+		lang = strings.TrimSuffix(lang, "/")
+		form := strings.TrimSuffix(file, ".tmpl")
+		if form == "common" {
+			if !slices.Contains(s.langs, lang) {
+				s.langs = append(s.langs, lang)
+			}
+			continue
+		}
+		common, ok := files[lang+"/common.tmpl"]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: language %q has no common.tmpl", origin[name], lang))
+			continue
+		}
+		// Parsed under their own names, so an error's line number points
+		// into the right file.
+		t := template.New(form).Option("missingkey=error").Funcs(funcs)
+		if _, err := t.New("common").Parse(common); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", origin[lang+"/common.tmpl"], err))
+			continue
+		}
+		if _, err := t.Parse(text); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", origin[name], err))
+			continue
+		}
+		s.t[form+"."+lang] = t
+	}
+	sort.Strings(s.langs)
+	if i := slices.Index(s.langs, "en"); i > 0 {
+		s.langs = append([]string{"en"}, slices.Delete(s.langs, i, i+1)...)
+	}
+	return s, errors.Join(errs...)
+}
+
+// Languages lists the languages of the set, English first.
+func (s *Set) Languages() []string { return slices.Clone(s.langs) }
+
+// Choose returns the first of prefs (ISO 639-1 codes, best first: a
+// person's roster preference, then the language of their mail) that the
+// set has form in, or English.
+func (s *Set) Choose(form string, prefs ...string) string {
+	for _, p := range prefs {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if i := strings.IndexAny(p, "-_"); i > 0 {
+			p = p[:i] // de-CH -> de
+		}
+		if _, ok := s.t[form+"."+p]; ok && p != "" {
+			return p
+		}
+	}
+	return "en"
+}
+
+// Render fills form in the best of langs (see Choose) and returns the
+// subject and plain-text body. An empty Variant is Technical.
+func (s *Set) Render(form string, data Form, langs ...string) (Message, error) {
+	lang := s.Choose(form, langs...)
+	t, ok := s.t[form+"."+lang]
+	if !ok {
+		return Message{}, fmt.Errorf("no form %q", form)
+	}
+	if data.Variant == "" {
+		data.Variant = Technical
+	}
+	if data.Variant != Technical && data.Variant != NonTechnical {
+		return Message{}, fmt.Errorf("form %s: unknown variant %q", form, data.Variant)
+	}
+	var sb, bb bytes.Buffer
+	if err := t.ExecuteTemplate(&sb, "subject", data); err != nil {
+		return Message{}, fmt.Errorf("form %s.%s subject: %w", form, lang, err)
+	}
+	if err := t.ExecuteTemplate(&bb, "body", data); err != nil {
+		return Message{}, fmt.Errorf("form %s.%s body: %w", form, lang, err)
+	}
+	return Message{Lang: lang, Subject: strings.Join(strings.Fields(sb.String()), " "), Body: tidy(bb.String())}, nil
+}
+
+// Render fills form from the embedded set.
+func Render(form string, data Form, langs ...string) (Message, error) {
+	return Default.Render(form, data, langs...)
+}
+
+// tidy drops trailing spaces and runs of more than one blank line, which
+// optional sections leave behind, so templates can stay readable.
+func tidy(s string) string {
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	blank := 0
+	for _, l := range lines {
+		if l != "-- " { // the signature separator keeps its space
+			l = strings.TrimRight(l, " \t")
+		}
+		if l == "" {
+			if blank++; blank > 1 {
+				continue
+			}
+		} else {
+			blank = 0
+		}
+		out = append(out, l)
+	}
+	return strings.TrimLeft(strings.TrimRight(strings.Join(out, "\n"), "\n")+"\n", "\n")
+}
 
 var funcs = template.FuncMap{
 	"indent": func(n int, s string) string {
@@ -59,45 +340,32 @@ var funcs = template.FuncMap{
 		}
 		return b.String()
 	},
-}
-
-// parsed holds one template per form and language ("acknowledgement.en"),
-// each made of the common layout and the form's own file.
-var parsed = map[string]*template.Template{}
-
-func init() {
-	for _, lang := range Languages {
-		names, err := fs.Glob(files, "forms/*."+lang+".tmpl")
-		if err != nil {
-			panic(err)
+	// when writes t fully qualified: UTC, and the reader's local time when
+	// a zone is known ("2026-11-23 09:15 UTC (10:15 CET)").
+	"when": func(t time.Time, zone *time.Location) string {
+		if t.IsZero() {
+			return ""
 		}
-		for _, name := range names {
-			form := strings.TrimSuffix(path.Base(name), "."+lang+".tmpl")
-			if form == "common" {
-				continue
+		s := t.UTC().Format("2006-01-02 15:04 MST")
+		if zone != nil && zone != time.UTC {
+			l := t.In(zone)
+			f := "15:04 MST"
+			if l.YearDay() != t.UTC().YearDay() {
+				f = "2006-01-02 15:04 MST"
 			}
-			parsed[form+"."+lang] = template.Must(template.New(form).Option("missingkey=error").Funcs(funcs).
-				ParseFS(files, "forms/common."+lang+".tmpl", name))
+			s += " (" + l.Format(f) + ")"
 		}
-	}
-}
-
-// Render fills form (e.g. "acknowledgement") in lang, falling back to
-// English, and returns the subject and the plain-text body.
-func Render(form, lang string, data Form) (subject, body string, err error) {
-	t, ok := parsed[form+"."+lang]
-	if !ok {
-		lang = "en"
-		if t, ok = parsed[form+".en"]; !ok {
-			return "", "", fmt.Errorf("no form %q", form)
+		return s
+	},
+	"inc":  func(i int) int { return i + 1 },
+	"join": func(sep string, s []string) string { return strings.Join(s, sep) },
+	"person": func(p Person) string {
+		switch {
+		case p.Name != "" && p.Address != "":
+			return p.Name + " <" + p.Address + ">"
+		case p.Address != "":
+			return p.Address
 		}
-	}
-	var sb, bb bytes.Buffer
-	if err := t.ExecuteTemplate(&sb, "subject", data); err != nil {
-		return "", "", fmt.Errorf("form %s.%s subject: %w", form, lang, err)
-	}
-	if err := t.ExecuteTemplate(&bb, "body", data); err != nil {
-		return "", "", fmt.Errorf("form %s.%s body: %w", form, lang, err)
-	}
-	return strings.Join(strings.Fields(sb.String()), " "), bb.String(), nil
+		return p.Name
+	},
 }

@@ -6,57 +6,173 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-func sample() Form {
-	return Form{
-		IncidentID: "SEC-2026-0042", Date: time.Date(2026, 11, 23, 9, 15, 0, 0, time.UTC),
-		Reporter: "Ana García <ana@researcher.example>", ReporterName: "Ana García",
-		Subject: "SQL injection in /api/orders", Summary: "SQL injection in /api/orders", Category: "vulnerability",
-		Priority: "P2", PriorityDefinition: "high: serious vulnerability or incident; response within 4 hours",
-		Status: "open, being triaged", Technical: "Report received.\nCVE ids named: CVE-2026-40123.",
-		NonTechnical: "We have your report.", NextUpdate: "by 2026-11-23 13:15 UTC",
-		DeskName: "Example Security", DeskAddress: "security@example.com",
-		KeyFingerprint: "BAEEB7AD0ADAABBEB5AF26B26533804BEDEF9CDB", PublicURL: "https://security.example.com",
+// TestGolden pins the exact wording of every form in every language and
+// variant; `go test ./templates -update` rewrites the files after a
+// deliberate change, and the diff is what a reviewer reads.
+func TestGolden(t *testing.T) {
+	if err := Default.Check(); err != nil {
+		t.Fatalf("the embedded forms fail their own check:\n%v", err)
 	}
-}
-
-// TestAcknowledgementGolden pins the acknowledgement's exact wording;
-// `go test ./templates -update` rewrites it after a deliberate change.
-func TestAcknowledgementGolden(t *testing.T) {
-	subj, body, err := Render("acknowledgement", "en", sample())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := "Subject: " + subj + "\n\n" + body
-	golden := filepath.Join("testdata", "acknowledgement.en.golden")
-	if *update {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("acknowledgement differs from %s:\n%s", golden, got)
-	}
-	for _, must := range []string{"SEC-2026-0042", "BAEE B7AD 0ADA", "Technical explanation", "Non-technical explanation", "Next update"} {
-		if !strings.Contains(body, must) {
-			t.Errorf("body lacks %q", must)
+	for _, lang := range Default.Languages() {
+		for _, form := range Forms {
+			for _, v := range Variants {
+				data := Sample(form)
+				data.Variant = v
+				m, err := Render(form, data, lang)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Lang != lang {
+					t.Errorf("%s in %s rendered in %s", form, lang, m.Lang)
+				}
+				got := "Subject: " + m.Subject + "\n\n" + m.Body
+				golden := filepath.Join("testdata", lang, form+"."+string(v)+".golden")
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					os.WriteFile(golden, []byte(got), 0o644)
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != string(want) {
+					t.Errorf("%s differs; run go test ./templates -update and review the diff:\n%s", golden, got)
+				}
+			}
 		}
 	}
 }
 
-func TestUnknownLanguageFallsBackToEnglish(t *testing.T) {
-	_, en, _ := Render("acknowledgement", "en", sample())
-	_, xx, err := Render("acknowledgement", "tlh", sample())
-	if err != nil || xx != en {
-		t.Errorf("unknown language did not fall back to English: %v", err)
+func TestLanguages(t *testing.T) {
+	want := []string{"en", "de", "es", "fr", "ja"}
+	if got := Default.Languages(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("languages %v, want %v", got, want)
 	}
-	if _, _, err := Render("no-such-form", "en", sample()); err == nil {
+}
+
+func TestVariants(t *testing.T) {
+	data := Sample("status-update")
+	tech, err := Render("status-update", data, "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.Variant = NonTechnical
+	plain, err := Render("status-update", data, "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Technische Erläuterung", data.Technical, "CVE-2026-40123", "CWE-89"} {
+		if !strings.Contains(tech.Body, s) {
+			t.Errorf("technical variant lacks %q", s)
+		}
+		if strings.Contains(plain.Body, s) {
+			t.Errorf("non-technical variant has %q", s)
+		}
+	}
+	if !strings.Contains(plain.Body, "Nicht-technische Erläuterung") {
+		t.Error("non-technical variant lacks the non-technical explanation")
+	}
+}
+
+func TestChoose(t *testing.T) {
+	for _, tc := range []struct {
+		prefs []string
+		want  string
+	}{
+		{nil, "en"},
+		{[]string{"de"}, "de"},
+		{[]string{"DE-ch"}, "de"},
+		{[]string{"tlh", "fr"}, "fr"}, // first the roster's choice, then the mail's
+		{[]string{"", "ja"}, "ja"},
+		{[]string{"zh"}, "en"}, // detected, but no forms in Chinese: English
+	} {
+		if got := Default.Choose("acknowledgement", tc.prefs...); got != tc.want {
+			t.Errorf("Choose(%q) = %s, want %s", tc.prefs, got, tc.want)
+		}
+	}
+	if _, err := Render("no-such-form", Sample("closure")); err == nil {
 		t.Error("a missing form rendered")
+	}
+	if _, err := Render("closure", Form{Variant: "verbose"}); err == nil {
+		t.Error("an unknown variant rendered")
+	}
+}
+
+// A recipient's zone is shown next to UTC, with the date when it differs.
+func TestTimesAreFullyQualified(t *testing.T) {
+	m, err := Render("acknowledgement", Sample("acknowledgement"), "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Body, "2026-11-23 09:15 UTC (10:15 CET)") {
+		t.Errorf("date not in UTC and the recipient's zone:\n%s", m.Body)
+	}
+	data := Sample("acknowledgement")
+	data.Zone = nil
+	m, _ = Render("acknowledgement", data, "en")
+	if !strings.Contains(m.Body, "Date:              2026-11-23 09:15 UTC\n") {
+		t.Errorf("without a zone the date is not plain UTC:\n%s", m.Body)
+	}
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	dir := t.TempDir()
+	en, _ := embedded.ReadFile("forms/en/closure.tmpl")
+	write(t, filepath.Join(dir, "en", "closure.tmpl"), strings.Replace(string(en), "Thank you for your help.", "Thank you, truly.", 1))
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("an override that keeps every field fails the check: %v", err)
+	}
+	m, _ := s.Render("closure", Sample("closure"), "en")
+	if !strings.Contains(m.Body, "Thank you, truly.") {
+		t.Error("the override was not used")
+	}
+	m, _ = s.Render("acknowledgement", Sample("acknowledgement"), "en")
+	if !strings.Contains(m.Body, "Thank you for your report") {
+		t.Error("a form without an override lost its embedded text")
+	}
+}
+
+func TestCheckFindsMistakes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		file, text string
+		want       string
+	}{
+		"a field Form does not have": {"en/closure.tmpl", `{{define "subject"}}[{{.IncidentID}}] {{.Sumary}}{{end}}{{define "body"}}x{{end}}`,
+			`en/closure.tmpl (technical): form closure.en subject: template: closure:1:40: executing "subject" at <.Sumary>: can't evaluate field Sumary`},
+		"a language without its forms": {"it/common.tmpl", `{{define "greeting"}}Gentile {{.Recipient.Name}},{{end}}`,
+			"it/acknowledgement.tmpl: missing (no it translation of acknowledgement)"},
+		"a form that drops the key fingerprint": {"de/status-update.tmpl", `{{define "subject"}}[{{.IncidentID}}] {{.Summary}}{{end}}{{define "body"}}{{.Priority}} {{.Desk.Address}} {{.Technical}} {{.Facts.CVEs}} {{(index .Contacts 0).Address}}{{end}}`,
+			`de/status-update.tmpl (technical): output lacks "BAEE"`},
+		"a syntax error": {"fr/closure.tmpl", `{{define "subject"}}{{if}}{{end}}`, "fr/closure.tmpl: template: closure:1: missing value for if"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, tc.file), tc.text)
+			s, err := Load(dir)
+			if err == nil {
+				err = s.Check()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

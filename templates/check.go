@@ -1,0 +1,130 @@
+package templates
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sample is a complete Form for form with every field set, for Check,
+// golden tests and previews.
+func Sample(form string) Form {
+	f := sample()
+	if form == "closure" {
+		f.Status = "resolved"
+	}
+	return f
+}
+
+func sample() Form {
+	e := time.Date(2026, 11, 23, 9, 15, 0, 0, time.UTC)
+	zone := time.FixedZone("CET", 3600)
+	return Form{
+		IncidentID: "SEC-2026-0042",
+		Date:       e,
+		Zone:       zone,
+		Recipient:  Person{Name: "Ana García", Address: "ana@researcher.example"},
+		Reporter:   Person{Name: "Ana García", Address: "ana@researcher.example"},
+		Contacts: []Contact{
+			{Name: "Jonas Weber", Role: "security officer, EMEA", Address: "jonas.weber@example.com", Phone: "+49 30 1234567"},
+			{Name: "Claire Martin", Role: "account manager, EMEA", Address: "claire.martin@example.com", StandIn: true},
+		},
+		Priority:           "P2",
+		PriorityDefinition: "high: a serious vulnerability or an incident affecting one system; response within 4 hours",
+		Category:           "vulnerability",
+		Status:             "investigating",
+		Summary:            "SQL injection in /api/orders",
+		Technical:          "The order search endpoint builds SQL from the 'sort' parameter.",
+		Facts: Facts{
+			CVEs: []string{"CVE-2026-40123"}, CWEs: []string{"CWE-89"},
+			CVSS:        []string{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H (9.8 critical)"},
+			Attachments: 2, Indicators: 3,
+			PriorityReasons: []string{"CVSS 9.8", "affects asset shop.example.com"},
+			Encrypted:       true, Decrypted: true,
+		},
+		Due:        e.Add(48 * time.Hour),
+		NextUpdate: e.Add(4 * time.Hour),
+		Questions:  []string{"Which account did you test with?", "Did you read any data other than your own?"},
+		Resolution: "The parameter is now checked against a list of columns. Fixed in release 4.2.1, deployed 2026-11-24.",
+		Actions: []Action{
+			{Kind: "prevent", Text: "Block /api/orders?sort= at the web application firewall.", Due: e.Add(4 * time.Hour)},
+			{Kind: "restrict", Text: "Rotate the database credentials of the order service.", Due: e.Add(12 * time.Hour)},
+			{Kind: "eradicate", Text: "Install release 4.2.1 on every order-service host.", Due: e.Add(12 * time.Hour)},
+		},
+		Steps: []Step{
+			{Name: "E+2h alert issued", Who: "incident response team", Due: e.Add(2 * time.Hour), State: "done", By: "Jonas Weber", At: e.Add(90 * time.Minute)},
+			{Name: "E+4h owners notified", Who: "Retail unit", Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato", At: e.Add(3 * time.Hour)},
+			{Name: "E+12h fix installed", Who: "Retail unit", Due: e.Add(12 * time.Hour), State: "late"},
+			{Name: "E+16h unit confirms", Who: "Retail unit", Due: e.Add(16 * time.Hour), State: "pending"},
+		},
+		Period: [2]time.Time{e.Add(-24 * time.Hour), e},
+		Incidents: []Item{
+			{IncidentID: "SEC-2026-0042", Priority: "P2", Status: "investigating", Summary: "SQL injection in /api/orders", Opened: e,
+				Steps: []Step{{Name: "E+4h owners notified", Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato"}}},
+			{IncidentID: "SEC-2026-0041", Priority: "P3", Status: "new", Summary: "Phishing mail impersonating the help desk", Opened: e.Add(-5 * time.Hour)},
+		},
+		Desk: Desk{Name: "Example Security Team", Address: "security@example.com",
+			Fingerprint: "BAEEB7AD0ADAABBEB5AF26B26533804BEDEF9CDB", PublicURL: "https://security.example.com"},
+	}
+}
+
+// Check renders every form in every language of the set, in both
+// variants, against Sample and returns every problem: a form missing in a
+// language (a missing translation), a template that names a field Form
+// does not have, or output that lacks what every notification must carry.
+func (s *Set) Check() error {
+	var errs []error
+	for _, lang := range s.langs {
+		for _, form := range Forms {
+			data := Sample(form)
+			if _, ok := s.t[form+"."+lang]; !ok {
+				errs = append(errs, fmt.Errorf("%s/%s.tmpl: missing (no %s translation of %s)", lang, form, lang, form))
+				continue
+			}
+			for _, v := range Variants {
+				data.Variant = v
+				m, err := s.Render(form, data, lang)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): %w", lang, form, v, err))
+					continue
+				}
+				for _, must := range mustCarry(form, data) {
+					if !strings.Contains(m.Subject+"\n"+m.Body, must) {
+						errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): output lacks %q", lang, form, v, must))
+					}
+				}
+				if strings.Contains(m.Body, "<no value>") {
+					errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): output has <no value>", lang, form, v))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mustCarry is what a form's output has to contain, whatever its language.
+func mustCarry(form string, f Form) []string {
+	if form == "digest" {
+		return []string{f.Incidents[0].IncidentID, f.Incidents[1].Summary, f.Desk.Name}
+	}
+	must := []string{"[" + f.IncidentID + "]", f.Summary, f.Priority, f.Desk.Address, f.Desk.Fingerprint[:4], f.Contacts[0].Address}
+	if f.Variant == Technical {
+		must = append(must, f.Technical, f.Facts.CVEs[0])
+	}
+	switch form {
+	case "request-info":
+		must = append(must, f.Questions...)
+	case "closure":
+		must = append(must, f.Resolution)
+	case "action-alert":
+		for _, a := range f.Actions {
+			must = append(must, a.Text)
+		}
+	case "status-report":
+		for _, s := range f.Steps {
+			must = append(must, s.Name)
+		}
+	}
+	return must
+}
