@@ -19,6 +19,7 @@ import (
 	"tocsin/config"
 	"tocsin/parsers"
 	"tocsin/responders"
+	"tocsin/templates"
 )
 
 // Clock is where the daemon's logic gets the time, so that deadline logic
@@ -55,6 +56,10 @@ type Bot struct {
 	// public keys verify. Nil: OpenPGP content is reported, not opened.
 	keyring *parsers.Keyring
 	policy  *parsers.Policy
+	// knownKeys is pgp.keyring, armored: mail to its people is encrypted.
+	knownKeys []byte
+	// forms are the notification templates, with config overrides.
+	forms *templates.Set
 }
 
 // Metrics are the figures /metrics shows.
@@ -97,7 +102,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 		clock = SystemClock{}
 	}
 	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		policy: policyOf(cfg.Priorities)}
+		policy: policyOf(cfg.Priorities), forms: templates.Default}
 	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

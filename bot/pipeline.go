@@ -18,7 +18,6 @@ import (
 	"tocsin/bot/store"
 	"tocsin/internal/atomicfile"
 	"tocsin/parsers"
-	"tocsin/responders"
 	"tocsin/templates"
 )
 
@@ -232,93 +231,70 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 	return ""
 }
 
-// queueAcknowledgement composes the signed acknowledgement in the standard
-// notification form and writes it to the outbox, in the caller's
-// transaction.
+// queueAcknowledgement queues the acknowledgement to the reporter in the
+// standard notification form, in the caller's transaction.
 func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
-	form := b.form(inc, rep)
-	form.Subject = truncateRunes(form.Subject, 120) // the reporter's words, echoed: keep them short
-	subject, body, err := templates.Render("acknowledgement", rep.Language, form)
-	if err != nil {
-		return fmt.Errorf("rendering acknowledgement: %w", err)
-	}
-	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
-	msgID := fmt.Sprintf("%s.%s@%s", strings.ToLower(inc.Ref), randomToken(8), domain)
 	var refs []string
 	if rep.Thread.MessageID != "" {
 		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
 	}
-	raw, err := responders.ComposeSigned(responders.Mail{
-		From:          &mail.Address{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address},
-		To:            []*mail.Address{{Name: rep.FromName, Address: rep.From}},
-		Subject:       subject,
-		Date:          now,
-		MessageID:     msgID,
-		InReplyTo:     rep.Thread.MessageID,
-		References:    refs,
-		AutoSubmitted: "auto-replied",
-		Body:          body,
-	}, b.key)
-	if err != nil {
-		return fmt.Errorf("composing acknowledgement: %w", err)
+	var offered [][]byte
+	for _, k := range rep.OfferedKeyData {
+		offered = append(offered, []byte(k.Armored))
 	}
-	sum := sha256.Sum256(raw)
-	if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
-		Source: "outbox", From: b.cfg.Desk.Address, Subject: subject, CreatedAt: now}); err != nil {
-		return err
+	n := notice{
+		form: "acknowledgement", kind: "acknowledgement", idemKey: "ack:" + inc.Ref,
+		to:        mail.Address{Name: rep.FromName, Address: rep.From},
+		langs:     []string{rep.Language},
+		data:      b.form(inc, rep),
+		inReplyTo: rep.Thread.MessageID, references: refs, autoSubmitted: "auto-replied",
+		offeredKeys: offered,
 	}
-	if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "ack:" + inc.Ref, IncidentID: inc.ID, Channel: "mail", Kind: "acknowledgement",
-		Sender: b.cfg.Desk.Address, Recipient: rep.From, Payload: raw, CreatedAt: now}); err != nil {
-		return err
+	if rep.PGP.Encrypted {
+		// Sent in clear, the answer must not repeat anything the reporter
+		// chose to encrypt.
+		plain := n.data
+		plain.Summary = "(encrypted report: content not repeated in this unencrypted mail)"
+		plain.Facts = templates.Facts{Encrypted: true, Decrypted: rep.PGP.Decrypted, DecryptProblem: rep.PGP.Reason}
+		n.plain = &plain
 	}
-	return tx.Audit(inc.ID, now, "system", "acknowledgement-queued", "to "+rep.From+", "+msgID)
+	return b.queueMail(tx, inc, n, now)
 }
 
+// form fills the standard notification form from an incident and the
+// report that opened it.
 func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
-	reporter := rep.From
-	if rep.FromName != "" {
-		reporter = rep.FromName + " <" + rep.From + ">"
+	def := b.cfg.PriorityOf(inc.Priority)
+	facts := templates.Facts{
+		CVEs: rep.CVEs, CWEs: rep.CWEs, Attachments: len(rep.Attachments),
+		PriorityReasons: rep.PriorityReasons,
+		Encrypted:       rep.PGP.Encrypted, Decrypted: rep.PGP.Decrypted,
 	}
-	tech := fmt.Sprintf("Report received %s UTC and filed as %s.", inc.CreatedAt.UTC().Format("2006-01-02 15:04"), inc.Ref)
-	if len(rep.CVEs) > 0 {
-		tech += "\nCVE ids named: " + strings.Join(rep.CVEs, ", ") + "."
+	if rep.PGP.Encrypted && !rep.PGP.Decrypted {
+		facts.DecryptProblem = rep.PGP.Reason
 	}
-	if n := len(rep.Attachments); n > 0 {
-		tech += fmt.Sprintf("\nAttachments received: %d.", n)
-	}
-	if len(rep.PriorityReasons) > 0 {
-		tech += "\nInitial priority " + inc.Priority + " because: " + strings.Join(rep.PriorityReasons, "; ") + "."
-	}
-	summary := inc.Subject
-	if rep.PGP.Encrypted {
-		// The answer is not encrypted (yet): it must not repeat anything
-		// the reporter chose to encrypt.
-		summary = "(encrypted report: content not repeated in this unencrypted mail)"
-		tech = fmt.Sprintf("Encrypted report received %s UTC and filed as %s.", inc.CreatedAt.UTC().Format("2006-01-02 15:04"), inc.Ref)
-		if rep.PGP.Decrypted {
-			tech += "\nIt was decrypted with our key."
-		} else {
-			tech += "\nWe could not decrypt it: " + rep.PGP.Reason + ". Please resend it encrypted to the key below."
+	for _, c := range rep.CVSS {
+		s := c.Vector
+		if c.BaseScore >= 0 {
+			s += fmt.Sprintf(" (%.1f %s)", c.BaseScore, c.Severity)
 		}
+		facts.CVSS = append(facts.CVSS, s)
 	}
+	ind := rep.Indicators
+	facts.Indicators = len(ind.IPv4) + len(ind.IPv6) + len(ind.Domains) + len(ind.URLs) + len(ind.Hashes)
 	return templates.Form{
 		IncidentID:         inc.Ref,
 		Date:               inc.CreatedAt,
-		Reporter:           reporter,
-		ReporterName:       rep.FromName,
-		Subject:            summary,
-		Summary:            summary,
-		Category:           inc.Category,
+		Reporter:           templates.Person{Name: rep.FromName, Address: rep.From},
 		Priority:           inc.Priority,
-		PriorityDefinition: b.cfg.PriorityOf(inc.Priority).Definition,
-		Status:             "open, being triaged",
-		Technical:          tech,
-		NonTechnical:       "We have your report and a security analyst will review it. You do not need to do anything now.",
-		NextUpdate:         "by " + inc.CreatedAt.Add(b.cfg.PriorityOf(inc.Priority).Respond).UTC().Format("2006-01-02 15:04 MST") + ", or sooner if we need more from you",
-		DeskName:           b.cfg.Desk.Name,
-		DeskAddress:        b.cfg.Desk.Address,
-		KeyFingerprint:     b.key.Fingerprint(),
-		PublicURL:          b.cfg.Desk.PublicURL,
+		PriorityDefinition: def.Definition,
+		Category:           inc.Category,
+		Status:             "new",
+		Summary:            truncateRunes(inc.Subject, 120), // the reporter's words, echoed: keep them short
+		Facts:              facts,
+		NextUpdate:         inc.CreatedAt.Add(def.Respond),
+		Desk: templates.Desk{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address,
+			Fingerprint: b.key.Fingerprint(), PublicURL: b.cfg.Desk.PublicURL},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"tocsin/config"
 	"tocsin/parsers"
 	"tocsin/responders"
+	"tocsin/templates"
 )
 
 // RunOptions are the daemon's knobs that are not configuration.
@@ -113,7 +114,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	} else if n > 0 {
 		log.Info("retrying sends interrupted by the last shutdown", "count", n)
 	}
-	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address)
+	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, cfg.PGP.KeyType)
 	if err != nil {
 		return err
 	}
@@ -132,6 +133,20 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	b := New(cfg, st, key, sender, o.Clock, log)
 	if b.keyring, err = loadKeyring(cfg); err != nil {
 		return err
+	}
+	if cfg.PGP.Keyring != "" {
+		if b.knownKeys, err = os.ReadFile(cfg.PGP.Keyring); err != nil {
+			return fmt.Errorf("pgp.keyring: %w", err)
+		}
+	}
+	if cfg.Templates.Dir != "" {
+		// Fail at start, not at 3 a.m. when the first alert goes out.
+		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
+			err = b.forms.Check()
+		}
+		if err != nil {
+			return fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
+		}
 	}
 
 	tokens, users, err := httpCredentials(cfg)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	_ "time/tzdata" // people.time_zone must load on a machine without zoneinfo
 )
 
 // Config is the whole configuration of one Tocsin instance.
@@ -39,6 +40,16 @@ type Config struct {
 	Trust Trust `yaml:"trust"`
 	// Priorities is the published priority policy.
 	Priorities Priorities `yaml:"priorities"`
+	// Templates are the notification forms.
+	Templates Templates `yaml:"templates"`
+	// People are the people the desk writes to by name (officers, the
+	// CIO, operating-unit contacts), with how each wants to be written to.
+	// A reporter not listed here gets the defaults.
+	People []Person `yaml:"people"`
+	// Slack receives incident cards when set.
+	Slack *Slack `yaml:"slack"`
+	// Discord receives incident cards when set.
+	Discord *Discord `yaml:"discord"`
 
 	// Sandbox is set by the program, never by a file: the embedded
 	// loopback-only mode of `tocsin run` without --config.
@@ -206,8 +217,69 @@ type PGP struct {
 	// on first start if missing. Default DATA/signing-key.asc.
 	KeyFile string `yaml:"key_file"`
 	// Keyring is a file of armored public keys of known reporters
-	// (gpg --armor --export ...): signatures by them show as verified.
+	// (gpg --armor --export ...): signatures by them show as verified,
+	// and mail to them is encrypted to them.
 	Keyring string `yaml:"keyring"`
+	// KeyType is the kind of key generated when KeyFile does not exist:
+	// ed25519 (the default), rsa3072 or rsa4096.
+	KeyType string `yaml:"key_type"`
+}
+
+// Encryption policies for outgoing mail.
+const (
+	EncryptAlways       = "always"         // no key is a delivery failure, never plaintext
+	EncryptWhenKeyKnown = "when-key-known" // encrypt if a key is known, else sign only
+	EncryptNever        = "never"          // sign only
+)
+
+// Templates are the notification forms.
+type Templates struct {
+	// Dir overrides the embedded forms: DIR/LANG/FORM.tmpl replaces a
+	// form, DIR/LANG/common.tmpl with every form adds a language. Check
+	// them with `tocsin templates check --config FILE`.
+	Dir string `yaml:"dir"`
+}
+
+// Person is someone the desk writes to, with their preferences.
+type Person struct {
+	// Name as it appears in greetings.
+	Name string `yaml:"name"`
+	// Email is their address; it identifies them.
+	Email string `yaml:"email"`
+	// Language is the ISO 639-1 code of the forms they get (en, de, fr,
+	// es, ja); it wins over the language of their mail. Default en.
+	Language string `yaml:"language"`
+	// TimeZone is shown next to UTC in their mail, e.g. Europe/Berlin.
+	TimeZone string `yaml:"time_zone"`
+	// Variant is technical (the default) or non-technical.
+	Variant string `yaml:"variant"`
+	// Encrypt is always, when-key-known or never; default replies.encrypt.
+	// Officers should have always: a missing key then fails the delivery
+	// visibly instead of sending plaintext.
+	Encrypt string `yaml:"encrypt"`
+	// KeyFile is their armored public key; pgp.keyring and keys they sent
+	// are used too.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Slack is a Slack workspace that receives incident cards.
+type Slack struct {
+	// Token is the bot token (xoxb-...), with chat:write.
+	Token Secret `yaml:"token"`
+	// Channel is the channel id cards are posted to (C0123...).
+	Channel string `yaml:"channel"`
+	// APIURL is the Web API base; default https://slack.com/api/.
+	APIURL string `yaml:"api_url"`
+}
+
+// Discord is a Discord channel that receives incident cards.
+type Discord struct {
+	// Token is the bot token.
+	Token Secret `yaml:"token"`
+	// ChannelID is the channel cards are posted to.
+	ChannelID string `yaml:"channel_id"`
+	// APIURL is the REST base; default https://discord.com/api/v10/.
+	APIURL string `yaml:"api_url"`
 }
 
 // Replies limits automatic answers so that Tocsin can never flood anyone.
@@ -216,6 +288,9 @@ type Replies struct {
 	PerSender int `yaml:"per_sender"`
 	// Window is the rate-limit period.
 	Window time.Duration `yaml:"window"`
+	// Encrypt is the policy for reporters and people without their own:
+	// when-key-known (the default), always or never.
+	Encrypt string `yaml:"encrypt"`
 }
 
 // Trust says whose word about a sender counts.
@@ -303,4 +378,14 @@ func (c *Config) PriorityOf(level string) PriorityDefinition {
 		}
 	}
 	return PriorityDefinition{}
+}
+
+// PersonByEmail returns the configured person with address, if any.
+func (c *Config) PersonByEmail(address string) (Person, bool) {
+	for _, p := range c.People {
+		if strings.EqualFold(p.Email, address) {
+			return p, true
+		}
+	}
+	return Person{}, false
 }

@@ -153,3 +153,47 @@ priorities:
 		t.Errorf("default own domains %v", got)
 	}
 }
+
+func TestPeopleAndMailProblems(t *testing.T) {
+	in := `desk: {address: security@example.com}
+pgp: {key_type: dsa}
+replies: {encrypt: sometimes}
+people:
+  - name: Dana
+    email: dana@example.com
+    time_zone: Europe/Berlinn
+    variant: managerial
+    encrypt: allways
+  - name: Dana again
+    email: DANA@example.com
+    language: german
+slack:
+  channel: C1
+`
+	_, err := Parse("p.yaml", []byte(in))
+	if err == nil {
+		t.Fatal("accepted a broken config")
+	}
+	for _, want := range []string{
+		`p.yaml:2: pgp.key_type: "dsa" is not one of ed25519, rsa3072, rsa4096`,
+		`p.yaml:3: replies.encrypt: "sometimes" is not one of always, when-key-known, never`,
+		`p.yaml:7: people.0.time_zone: "Europe/Berlinn" is not a time zone name`,
+		`p.yaml:8: people.0.variant: "managerial" is not one of technical, non-technical`,
+		`p.yaml:9: people.0.encrypt: "allways" is not one of always, when-key-known, never`,
+		`p.yaml:11: people.1.email: DANA@example.com is listed twice`,
+		`p.yaml:12: people.1.language: "german" is not an ISO 639-1 code`,
+		`p.yaml:13: slack.token.password_file: required`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	cfg, err := Parse("p.yaml", []byte("desk: {address: security@example.com}\nreplies: {encrypt: never}\npeople: [{email: cio@example.com, time_zone: Asia/Tokyo}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := cfg.PersonByEmail("CIO@example.com")
+	if !ok || p.Encrypt != "never" || p.Language != "en" || p.Variant != "technical" {
+		t.Errorf("person defaults: %+v (found %v)", p, ok)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -259,6 +260,30 @@ func (c *Config) applyDefaults() {
 	if c.Replies.Window == 0 {
 		c.Replies.Window = time.Hour
 	}
+	if c.Replies.Encrypt == "" {
+		c.Replies.Encrypt = EncryptWhenKeyKnown
+	}
+	if c.PGP.KeyType == "" {
+		c.PGP.KeyType = "ed25519"
+	}
+	for i := range c.People {
+		p := &c.People[i]
+		if p.Language == "" {
+			p.Language = "en"
+		}
+		if p.Variant == "" {
+			p.Variant = "technical"
+		}
+		if p.Encrypt == "" {
+			p.Encrypt = c.Replies.Encrypt
+		}
+	}
+	if c.Slack != nil && c.Slack.APIURL == "" {
+		c.Slack.APIURL = "https://slack.com/api/"
+	}
+	if c.Discord != nil && c.Discord.APIURL == "" {
+		c.Discord.APIURL = "https://discord.com/api/v10/"
+	}
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 64 << 20
 	}
@@ -444,6 +469,68 @@ func (c *Config) Validate() []Problem {
 			bad("pgp.keyring", "%v", err)
 		}
 	}
+	switch c.PGP.KeyType {
+	case "ed25519", "rsa3072", "rsa4096":
+	default:
+		bad("pgp.key_type", "%q is not one of ed25519, rsa3072, rsa4096", c.PGP.KeyType)
+	}
+	if !validEncrypt(c.Replies.Encrypt) {
+		bad("replies.encrypt", "%q is not one of always, when-key-known, never", c.Replies.Encrypt)
+	}
+	if c.Templates.Dir != "" {
+		if st, err := os.Stat(c.Templates.Dir); err != nil {
+			bad("templates.dir", "%v", err)
+		} else if !st.IsDir() {
+			bad("templates.dir", "%s is not a directory", c.Templates.Dir)
+		}
+	}
+	emails := map[string]bool{}
+	for i, p := range c.People {
+		f := fmt.Sprintf("people.%d", i)
+		if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email {
+			bad(f+".email", "%q is not a bare e-mail address", p.Email)
+		} else if emails[strings.ToLower(p.Email)] {
+			bad(f+".email", "%s is listed twice", p.Email)
+		}
+		emails[strings.ToLower(p.Email)] = true
+		if !regexp.MustCompile(`^[a-z]{2}$`).MatchString(p.Language) {
+			bad(f+".language", "%q is not an ISO 639-1 code such as en, de, fr, es, ja", p.Language)
+		}
+		if p.TimeZone != "" {
+			if _, err := time.LoadLocation(p.TimeZone); err != nil {
+				bad(f+".time_zone", "%q is not a time zone name such as Europe/Berlin", p.TimeZone)
+			}
+		}
+		if p.Variant != "technical" && p.Variant != "non-technical" {
+			bad(f+".variant", "%q is not one of technical, non-technical", p.Variant)
+		}
+		if !validEncrypt(p.Encrypt) && p.Encrypt != c.Replies.Encrypt { // an inherited mistake is reported once
+			bad(f+".encrypt", "%q is not one of always, when-key-known, never", p.Encrypt)
+		}
+		if p.KeyFile != "" {
+			if _, err := os.Stat(p.KeyFile); err != nil {
+				bad(f+".key_file", "%v", err)
+			}
+		}
+	}
+	if s := c.Slack; s != nil {
+		checkSecret("slack.token", s.Token, true, bad)
+		if s.Channel == "" {
+			bad("slack.channel", "required: the channel id cards go to")
+		}
+		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			bad("slack.api_url", "%q is not an http(s) URL", s.APIURL)
+		}
+	}
+	if d := c.Discord; d != nil {
+		checkSecret("discord.token", d.Token, true, bad)
+		if d.ChannelID == "" {
+			bad("discord.channel_id", "required: the channel cards go to")
+		}
+		if u, err := url.Parse(d.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			bad("discord.api_url", "%q is not an http(s) URL", d.APIURL)
+		}
+	}
 	if c.IMAP != nil && c.SMTP == nil {
 		bad("smtp", "required when imap is set: acknowledgements need a way out")
 	}
@@ -452,6 +539,10 @@ func (c *Config) Validate() []Problem {
 
 // checkServer checks a server section; needLogin says the username (and so
 // a secret) is required, as for IMAP; for SMTP a username asks for AUTH.
+func validEncrypt(p string) bool {
+	return p == EncryptAlways || p == EncryptWhenKeyKnown || p == EncryptNever
+}
+
 func validLevel(l string) bool { return l == "P1" || l == "P2" || l == "P3" || l == "P4" }
 
 func checkServer(sect string, s Server, needLogin bool, bad func(string, string, ...any)) {

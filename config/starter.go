@@ -82,13 +82,51 @@ pgp:
   # Armored private key; an Ed25519 key is generated here on first start.
   key_file: ""
   # Known reporters' public keys (gpg --armor --export ...): their signatures
-  # show as verified. Keys sent with earlier mail are also kept and used.
+  # show as verified and mail to them is encrypted. Keys reporters send
+  # (attached or Autocrypt) are also kept and used.
   keyring: ""
+  # Kind of key generated when key_file does not exist: ed25519, rsa3072
+  # or rsa4096 (for recipients whose software reads nothing newer).
+  key_type: ed25519
 
 replies:
   # At most this many automatic answers to one address per window.
   per_sender: 3
   window: 1h
+  # Encrypt mail to reporters: when-key-known (a key in pgp.keyring or one
+  # they sent), always (no key: the mail fails visibly, never plaintext)
+  # or never. Every mail is signed whatever this says.
+  encrypt: when-key-known
+
+templates:
+  # Directory of your own forms, laid out like the embedded ones
+  # (DIR/de/closure.tmpl). Check them with: tocsin templates check.
+  dir: ""
+
+# People the desk writes to by address, and how each wants it.
+people:
+  - name: Dana Officer
+    email: dana.officer@example.com
+    # Forms in this language (en, de, fr, es, ja); English is the fallback.
+    language: de
+    # Times are shown in UTC and in this zone.
+    time_zone: Europe/Berlin
+    # technical or non-technical.
+    variant: technical
+    # always, when-key-known or never. Officers: always.
+    encrypt: always
+    # Their armored public key.
+    key_file: ""
+
+# Incident cards in chat, updated when the incident changes.
+# slack:
+#   token: {password_file: /etc/tocsin/slack-token}   # xoxb-..., chat:write
+#   channel: C0123456789
+#   api_url: https://slack.com/api/
+# discord:
+#   token: {password_env: TOCSIN_DISCORD_TOKEN}       # bot token
+#   channel_id: "123456789012345678"
+#   api_url: https://discord.com/api/v10/
 
 trust:
   # Your own receiving servers' authserv-ids: only their Authentication-Results

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/ProtonMail/gopenpgp/v2/crypto"
 	"github.com/ProtonMail/gopenpgp/v2/helper"
@@ -28,14 +29,30 @@ type Key struct {
 	fpr       string
 }
 
+// KeyTypes are the kinds of desk key LoadOrCreateKey generates: Ed25519
+// with a Curve25519 subkey (small, fast, the default), or RSA for
+// recipients whose software reads nothing newer.
+var KeyTypes = []string{"ed25519", "rsa3072", "rsa4096"}
+
 // LoadOrCreateKey reads the armored private key at path, or generates an
-// Ed25519/Curve25519 OpenPGP v4 key for name <email> there (mode 0600) when
-// the file does not exist. GnuPG 2.2 reads v4 keys; it cannot read v6 ones.
-func LoadOrCreateKey(path, name, email string) (k *Key, created bool, err error) {
+// OpenPGP v4 key of keyType (see KeyTypes; "" is ed25519) for name <email>
+// there (mode 0600) when the file does not exist. GnuPG 2.2 reads v4 keys;
+// it cannot read v6 ones.
+func LoadOrCreateKey(path, name, email, keyType string) (k *Key, created bool, err error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		key, err := crypto.GenerateKey(name, email, "x25519", 0)
+		algo, bits := "x25519", 0
+		switch keyType {
+		case "", "ed25519":
+		case "rsa3072":
+			algo, bits = "rsa", 3072
+		case "rsa4096":
+			algo, bits = "rsa", 4096
+		default:
+			return nil, false, fmt.Errorf("unknown key type %q (want one of %v)", keyType, KeyTypes)
+		}
+		key, err := crypto.GenerateKey(name, email, algo, bits)
 		if err != nil {
 			return nil, false, fmt.Errorf("generating key: %w", err)
 		}
@@ -83,15 +100,17 @@ func (k *Key) ArmoredPublicKey() string { return k.publicArm }
 // Fingerprint returns the upper-case hex v4 fingerprint.
 func (k *Key) Fingerprint() string { return k.fpr }
 
-// SignDetached returns an armored detached signature over data and its
-// RFC 3156 micalg name ("pgp-sha512"), read from the signature packet so
-// that the header always matches what was signed.
+// SignDetached returns an armored detached signature over data, made with
+// SHA-256 (RFC 3156's pgp-sha256, which every OpenPGP client reads), and
+// its micalg name read back from the signature packet, so that the header
+// always matches what was signed.
 func (k *Key) SignDetached(data []byte) (armored, micalg string, err error) {
-	sig, err := k.ring.SignDetached(crypto.NewPlainMessage(data))
-	if err != nil {
+	var sig bytes.Buffer
+	cfg := &packet.Config{DefaultHash: stdcrypto.SHA256}
+	if err := openpgp.DetachSign(&sig, k.ring.GetKeys()[0].GetEntity(), bytes.NewReader(data), cfg); err != nil {
 		return "", "", fmt.Errorf("signing: %w", err)
 	}
-	p, err := packet.Read(bytes.NewReader(sig.GetBinary()))
+	p, err := packet.Read(bytes.NewReader(sig.Bytes()))
 	if err != nil {
 		return "", "", fmt.Errorf("reading own signature: %w", err)
 	}
@@ -103,7 +122,7 @@ func (k *Key) SignDetached(data []byte) (armored, micalg string, err error) {
 	if !ok {
 		return "", "", fmt.Errorf("signature hash %v has no RFC 3156 micalg name", sp.Hash)
 	}
-	armored, err = sig.GetArmored()
+	armored, err = crypto.NewPGPSignature(sig.Bytes()).GetArmored()
 	return armored, name, err
 }
 

@@ -14,13 +14,16 @@ import (
 
 // Mail is one outgoing message before it is composed.
 type Mail struct {
-	From       *mail.Address
-	To         []*mail.Address
-	Subject    string
-	Date       time.Time
-	MessageID  string   // without angle brackets
-	InReplyTo  string   // without angle brackets
-	References []string // without angle brackets, oldest first
+	From    *mail.Address
+	To      []*mail.Address
+	Subject string
+	// PublicSubject is the subject outside the encryption of an encrypted
+	// mail: the incident tag and nothing the report said. "" is "...".
+	PublicSubject string
+	Date          time.Time
+	MessageID     string   // without angle brackets
+	InReplyTo     string   // without angle brackets
+	References    []string // without angle brackets, oldest first
 	// AutoSubmitted is the RFC 3834 value: "auto-replied" for answers to a
 	// report, "auto-generated" for notifications nobody asked for.
 	AutoSubmitted string

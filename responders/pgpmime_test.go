@@ -14,7 +14,7 @@ import (
 
 func testKey(t *testing.T) *Key {
 	t.Helper()
-	k, created, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "key.asc"), "Test Desk", "security@example.com")
+	k, created, err := LoadOrCreateKey(filepath.Join(t.TempDir(), "key.asc"), "Test Desk", "security@example.com", "")
 	if err != nil || !created {
 		t.Fatalf("LoadOrCreateKey: created=%v err=%v", created, err)
 	}
@@ -57,6 +57,9 @@ func TestComposeSignedVerifiesWithGnuPG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, p, _ := mr.Header.ContentType(); p["micalg"] != "pgp-sha256" {
+		t.Errorf("micalg=%s, want pgp-sha256 (RFC 3156; what every client reads)", p["micalg"])
+	}
 	subj, _ := mr.Header.Subject()
 	if subj != "[SEC-2026-0001] Received: Lücke in der Anmeldung" {
 		t.Errorf("subject = %q", subj)
@@ -79,11 +82,11 @@ func TestComposeSignedVerifiesWithGnuPG(t *testing.T) {
 
 func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.asc")
-	k1, created, err := LoadOrCreateKey(path, "D", "d@example.com")
+	k1, created, err := LoadOrCreateKey(path, "D", "d@example.com", "")
 	if err != nil || !created {
 		t.Fatal(created, err)
 	}
-	k2, created, err := LoadOrCreateKey(path, "D", "d@example.com")
+	k2, created, err := LoadOrCreateKey(path, "D", "d@example.com", "")
 	if err != nil || created {
 		t.Fatal(created, err)
 	}
@@ -93,7 +96,7 @@ func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
 	// A public key where the private one belongs is a clear error.
 	pub := filepath.Join(t.TempDir(), "pub.asc")
 	writeFile(t, pub, k1.ArmoredPublicKey())
-	if _, _, err := LoadOrCreateKey(pub, "D", "d@example.com"); err == nil || !strings.Contains(err.Error(), "public key") {
+	if _, _, err := LoadOrCreateKey(pub, "D", "d@example.com", ""); err == nil || !strings.Contains(err.Error(), "public key") {
 		t.Errorf("loading a public key: err = %v, want a 'public key' error", err)
 	}
 }

@@ -36,10 +36,21 @@ type OutboxItem struct {
 
 // Enqueue adds an effect unless one with the same IdemKey exists; it
 // reports whether a row was added.
+//
+// An item with State "failed" and a LastError is recorded as a dead letter
+// from the start: an effect that must not be attempted (a mail that policy
+// says must be encrypted, to someone without a key) but must be seen.
 func (t *Tx) Enqueue(it OutboxItem) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, ms(it.CreatedAt), ms(it.CreatedAt))
+	state, doneAt := "pending", int64(0)
+	if it.State == "failed" {
+		state, doneAt = "failed", ms(it.CreatedAt)
+	}
+	if it.Payload == nil {
+		it.Payload = []byte{}
+	}
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at, last_error, done_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, state, ms(it.CreatedAt), ms(it.CreatedAt), it.LastError, doneAt)
 	if err != nil {
 		return false, fmt.Errorf("queueing %s: %w", it.IdemKey, err)
 	}
@@ -226,7 +237,19 @@ func (t *Tx) AddReporterKey(address, fingerprint, armored string, incidentID int
 
 // ReporterKeys returns the armored keys address offered before.
 func (s *Store) ReporterKeys(ctx context.Context, address string) ([][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? ORDER BY first_seen`, address)
+	return reporterKeys(ctx, s.r, address)
+}
+
+// ReporterKeys returns the armored keys address offered, this transaction's
+// included.
+func (t *Tx) ReporterKeys(address string) ([][]byte, error) {
+	return reporterKeys(t.ctx, t.tx, address)
+}
+
+func reporterKeys(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, address string) ([][]byte, error) {
+	rows, err := q.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? ORDER BY first_seen`, address)
 	if err != nil {
 		return nil, err
 	}

@@ -266,7 +266,7 @@ func cmdKeysExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	key, _, err := responders.LoadOrCreateKey(bot.KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address)
+	key, _, err := responders.LoadOrCreateKey(bot.KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, cfg.PGP.KeyType)
 	if err != nil {
 		return err
 	}

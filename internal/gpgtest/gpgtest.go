@@ -6,11 +6,14 @@ package gpgtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-message"
 
 	"tocsin/parsers"
 )
@@ -173,4 +176,47 @@ func (h *Home) output(stdin []byte, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", err, stderr.String())
 	}
 	return out, nil
+}
+
+// DecryptPGPMIME checks that raw is an RFC 3156 section 4
+// multipart/encrypted message (protocol application/pgp-encrypted, a
+// "Version: 1" part, then the OpenPGP message), that `gpg --decrypt` in
+// this home decrypts it and finds a good signature, and returns the
+// decrypted MIME entity.
+func (h *Home) DecryptPGPMIME(raw []byte) []byte {
+	h.t.Helper()
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil {
+		h.t.Fatalf("reading mail: %v", err)
+	}
+	mt, params, _ := e.Header.ContentType()
+	if mt != "multipart/encrypted" || params["protocol"] != "application/pgp-encrypted" {
+		h.t.Fatalf("Content-Type %s %v, want multipart/encrypted; protocol=application/pgp-encrypted", mt, params)
+	}
+	mr := e.MultipartReader()
+	var parts [][]byte
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		t, _, _ := p.Header.ContentType()
+		b, _ := io.ReadAll(p.Body)
+		parts, types = append(parts, b), append(types, t)
+	}
+	if len(parts) != 2 || types[0] != "application/pgp-encrypted" || !strings.Contains(string(parts[0]), "Version: 1") || types[1] != "application/octet-stream" {
+		h.t.Fatalf("parts %v, want application/pgp-encrypted (Version: 1) then application/octet-stream", types)
+	}
+	cmd := h.command(parts[1], "--status-fd", "2", "--decrypt")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		h.t.Fatalf("gpg --decrypt: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "[GNUPG:] GOODSIG") || !strings.Contains(stderr.String(), "[GNUPG:] DECRYPTION_OKAY") {
+		h.t.Fatalf("gpg --decrypt: no good signature or no decryption:\n%s", stderr.String())
+	}
+	return out
 }
