@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sentDir = info.SentDir
 	}
 	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
-		APITokens: tokens, DeskUsers: users, Log: log,
+		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
 			return res.Incident, err

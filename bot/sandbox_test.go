@@ -199,8 +199,10 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 	r2.Body.Close()
 
 	code, sec := getBody(t, base+"/.well-known/security.txt")
-	if code != 200 || !strings.Contains(sec, "Contact: mailto:security@sandbox.test") || !strings.Contains(sec, "-----BEGIN PGP SIGNATURE-----") {
-		t.Errorf("security.txt: %d\n%s", code, sec)
+	for _, want := range []string{"Contact: mailto:security@sandbox.test", "Encryption: ", "Expires: ", "Policy: ", "Preferred-Languages: en, de, es, fr, ja", "-----BEGIN PGP SIGNATURE-----"} {
+		if code != 200 || !strings.Contains(sec, want) {
+			t.Errorf("security.txt (%d) lacks %q:\n%s", code, want, sec)
+		}
 	}
 	_, key := getBody(t, base+"/pgp-key.asc")
 	g := gpgtest.NewHome(t)

@@ -79,23 +79,23 @@ func (s *Set) Check() error {
 		for _, form := range Forms {
 			data := Sample(form)
 			if _, ok := s.t[form+"."+lang]; !ok {
-				errs = append(errs, fmt.Errorf("%s/%s.tmpl: missing (no %s translation of %s)", lang, form, lang, form))
+				errs = append(errs, fmt.Errorf("%s: missing (no %s translation of %s)", s.where(lang, form), lang, form))
 				continue
 			}
 			for _, v := range Variants {
 				data.Variant = v
 				m, err := s.Render(form, data, lang)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): %w", lang, form, v, err))
+					errs = append(errs, fmt.Errorf("%s (%s): %w", s.where(lang, form), v, err))
 					continue
 				}
 				for _, must := range mustCarry(form, data) {
 					if !strings.Contains(m.Subject+"\n"+m.Body, must) {
-						errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): output lacks %q", lang, form, v, must))
+						errs = append(errs, fmt.Errorf("%s (%s): output lacks %q", s.where(lang, form), v, must))
 					}
 				}
 				if strings.Contains(m.Body, "<no value>") {
-					errs = append(errs, fmt.Errorf("%s/%s.tmpl (%s): output has <no value>", lang, form, v))
+					errs = append(errs, fmt.Errorf("%s (%s): output has <no value>", s.where(lang, form), v))
 				}
 			}
 		}

@@ -165,8 +165,17 @@ type Message struct {
 // Set is one complete set of forms: the embedded ones, with a
 // deployment's overrides on top.
 type Set struct {
-	langs []string
-	t     map[string]*template.Template // "acknowledgement.en"
+	langs  []string
+	t      map[string]*template.Template // "acknowledgement.en"
+	origin map[string]string             // "en/closure.tmpl": where it was read
+}
+
+// where names the file a form was read from, for error messages.
+func (s *Set) where(lang, form string) string {
+	if o, ok := s.origin[lang+"/"+form+".tmpl"]; ok {
+		return o
+	}
+	return lang + "/" + form + ".tmpl"
 }
 
 // Default is the embedded set.
@@ -217,7 +226,7 @@ func Load(dir string) (*Set, error) {
 			}
 		}
 	}
-	s := &Set{t: map[string]*template.Template{}}
+	s := &Set{t: map[string]*template.Template{}, origin: origin}
 	var errs []error
 	for name, text := range files {
 		lang, file := path.Split(name)

@@ -48,6 +48,7 @@ type Server struct {
 	sentDir   string
 	apiTokens []string
 	deskUsers map[string]string
+	languages []string
 	log       *slog.Logger
 	pages     *template.Template
 	mux       *http.ServeMux
@@ -64,6 +65,7 @@ type Options struct {
 	SentDir   string            // shown in the UI when set (sandbox)
 	APITokens []string          // accepted bearer tokens
 	DeskUsers map[string]string // web UI logins
+	Languages []string          // the forms' languages, for security.txt; default en
 	Log       *slog.Logger
 }
 
@@ -73,7 +75,7 @@ var pageFiles embed.FS
 // New builds the handler set.
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
-		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(),
+		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
 		form: newLimiter(10, 6*time.Minute)} // 10 reports at once, then 10 an hour, per client address
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
@@ -385,8 +387,12 @@ func (s *Server) sentMail(w http.ResponseWriter, r *http.Request) {
 // key (section 2.3).
 func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
 	base := strings.TrimRight(s.cfg.Desk.PublicURL, "/")
-	text := fmt.Sprintf("Contact: mailto:%s\nContact: %s/report\nEncryption: %s/pgp-key.asc\nExpires: %s\nPreferred-Languages: en\nPolicy: %s/policy\nCanonical: %s/.well-known/security.txt\n",
-		s.cfg.Desk.Address, base, base, time.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), base, base)
+	langs := "en"
+	if len(s.languages) > 0 {
+		langs = strings.Join(s.languages, ", ")
+	}
+	text := fmt.Sprintf("Contact: mailto:%s\nContact: %s/report\nEncryption: %s/pgp-key.asc\nExpires: %s\nPreferred-Languages: %s\nPolicy: %s/policy\nCanonical: %s/.well-known/security.txt\n",
+		s.cfg.Desk.Address, base, base, time.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), langs, base, base)
 	signed, err := s.key.SignCleartext(text)
 	if err != nil {
 		http.Error(w, "signing: "+err.Error(), http.StatusInternalServerError)

@@ -23,6 +23,7 @@ import (
 	"tocsin/config"
 	"tocsin/parsers"
 	"tocsin/responders"
+	"tocsin/templates"
 )
 
 // version is set with -ldflags "-X main.version=..."; else the module's.
@@ -38,6 +39,8 @@ Usage:
   tocsin parse [--json] [--key KEYFILE] FILE
   tocsin incidents list [--json] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
+  tocsin templates check [--config FILE | --dir DIR]
+  tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
 
 Without --config, run starts the sandbox: loopback IMAP and SMTP servers,
@@ -94,6 +97,17 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdIncidentsShow(rest[1:], stdout, stderr)
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
+	case "templates":
+		if len(rest) == 0 {
+			return errors.New("usage: tocsin templates check|show")
+		}
+		switch rest[0] {
+		case "check":
+			return cmdTemplatesCheck(rest[1:], stdout, stderr)
+		case "show":
+			return cmdTemplatesShow(rest[1:], stdout, stderr)
+		}
+		return fmt.Errorf("unknown templates command %q (check, show)", rest[0])
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tocsin", buildVersion())
 		return nil
@@ -222,12 +236,93 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if *cfgPath == "" {
 		return errors.New("check needs --config FILE")
 	}
-	if _, err := config.Load(*cfgPath); err != nil {
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitError(1)
 	}
+	if cfg.Templates.Dir != "" {
+		set, err := templates.Load(cfg.Templates.Dir)
+		if err == nil {
+			err = set.Check()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: templates.dir:\n%v\n", *cfgPath, err)
+			return exitError(1)
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 	return nil
+}
+
+// templateFlags choose the form set: the embedded one, with the overrides
+// of --dir or of the config's templates.dir.
+type templateFlags struct{ config, dir string }
+
+func (tf *templateFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&tf.config, "config", "", "config file whose templates.dir to use")
+	fs.StringVar(&tf.dir, "dir", "", "directory of form overrides (DIR/LANG/FORM.tmpl)")
+}
+
+func (tf *templateFlags) load() (*templates.Set, error) {
+	dir := tf.dir
+	if tf.config != "" {
+		cfg, err := config.Load(tf.config)
+		if err != nil {
+			return nil, err
+		}
+		dir = cfg.Templates.Dir
+	}
+	return templates.Load(dir)
+}
+
+func cmdTemplatesCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("templates check", "tocsin templates check [--config FILE | --dir DIR]", stderr)
+	var tf templateFlags
+	tf.add(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	set, err := tf.load()
+	if err == nil {
+		err = set.Check()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%d forms in %d languages (%s), both variants: ok\n", len(templates.Forms), len(set.Languages()), strings.Join(set.Languages(), ", "))
+	return nil
+}
+
+func cmdTemplatesShow(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("templates show", "tocsin templates show FORM [--lang LANG] [--variant technical|non-technical]", stderr)
+	var tf templateFlags
+	tf.add(fs)
+	lang := fs.String("lang", "en", "language")
+	variant := fs.String("variant", "technical", "technical or non-technical")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("templates show needs one form: %s", strings.Join(templates.Forms, ", "))
+	}
+	set, err := tf.load()
+	if err != nil {
+		return err
+	}
+	data := templates.Sample(pos[0])
+	data.Variant = templates.Variant(*variant)
+	m, err := set.Render(pos[0], data, *lang)
+	if err != nil {
+		return err
+	}
+	if m.Lang != *lang {
+		fmt.Fprintf(stderr, "no %s form in %q; showing %s\n", pos[0], *lang, m.Lang)
+	}
+	_, err = fmt.Fprintf(stdout, "Subject: %s\n\n%s", m.Subject, m.Body)
+	return err
 }
 
 func cmdInit(args []string, stdout, stderr io.Writer) error {

@@ -85,3 +85,25 @@ func TestKeysExportAndIncidents(t *testing.T) {
 		t.Error("unknown command accepted")
 	}
 }
+
+func TestTemplatesCheckAndShow(t *testing.T) {
+	out, _, err := run("templates", "check")
+	if err != nil || !strings.Contains(out, "7 forms in 5 languages (en, de, es, fr, ja), both variants: ok") {
+		t.Fatalf("embedded forms: %q %v", out, err)
+	}
+	out, _, err = run("templates", "show", "action-alert", "--lang", "fr", "--variant", "non-technical")
+	if err != nil || !strings.Contains(out, "Subject: [SEC-2026-0042] P2 Alerte d'action") || strings.Contains(out, "Explication technique") {
+		t.Errorf("templates show: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "es"), 0o755)
+	os.WriteFile(filepath.Join(dir, "es", "closure.tmpl"), []byte(`{{define "subject"}}{{.Resumen}}{{end}}{{define "body"}}{{end}}`), 0o644)
+	cfg := filepath.Join(dir, "tocsin.yaml")
+	os.WriteFile(cfg, []byte("desk: {address: security@example.com}\ntemplates: {dir: "+dir+"}\n"), 0o644)
+	for _, args := range [][]string{{"templates", "check", "--dir", dir}, {"templates", "check", "--config", cfg}, {"check", "--config", cfg}} {
+		_, errOut, err := run(args...)
+		if err == nil || !strings.Contains(errOut, filepath.Join(dir, "es", "closure.tmpl")+" (technical)") || !strings.Contains(errOut, "can't evaluate field Resumen") {
+			t.Errorf("%v: err %v, stderr %q; want the file and the bad field", args, err, errOut)
+		}
+	}
+}

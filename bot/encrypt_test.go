@@ -1,0 +1,180 @@
+package bot_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+
+	"tocsin/bot"
+	"tocsin/config"
+	"tocsin/internal/gpgtest"
+)
+
+// onlySent waits for exactly one mail out and returns it.
+func onlySent(t *testing.T, d *daemon) []byte {
+	t.Helper()
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	for _, b := range d.sent() {
+		return b
+	}
+	return nil
+}
+
+// TestAcknowledgementEncryptedToTheReportersKey: a reporter who sent their
+// key with a signed report gets an acknowledgement that gpg decrypts, with
+// a good signature, the real subject inside and only the tag outside.
+func TestAcknowledgementEncryptedToTheReportersKey(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	g.GenKey("Tom <tom@example.org>", "rsa3072")
+	d := startSandbox(t)
+	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g.Import(deskKey)
+
+	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t1@example.org", "Login bypass on portal", true))
+	raw := onlySent(t, d)
+	if strings.Contains(string(raw), "Login bypass") {
+		t.Error("the report's subject is readable outside the encryption")
+	}
+	if s := headerOf(raw, "Subject"); !strings.HasPrefix(s, "[SEC-") || !strings.HasSuffix(s, "] ...") {
+		t.Errorf("outer subject %q, want the tag only", s)
+	}
+	subject, inner := entityText(t, g.DecryptPGPMIME(raw))
+	if !strings.HasPrefix(subject, "[SEC-") || !strings.HasSuffix(subject, "] Received: Login bypass on portal") {
+		t.Errorf("protected subject %q", subject)
+	}
+	for _, want := range []string{"Login bypass on portal", "STANDARD NOTIFICATION FORM", "Attachments received: 1"} {
+		if !strings.Contains(inner, want) {
+			t.Errorf("decrypted acknowledgement lacks %q:\n%s", want, inner)
+		}
+	}
+	inc := d.incident(d.incidents()[0].ID)
+	queued := ""
+	for _, a := range inc.Audit {
+		if a.Action == "acknowledgement-queued" {
+			queued = a.Detail
+		}
+	}
+	if !strings.Contains(queued, "signed and encrypted to ") {
+		t.Errorf("audit does not say the answer was encrypted: %q", queued)
+	}
+}
+
+// TestEncryptedReportGetsAnEncryptedAnswer: with the reporter's key in
+// pgp.keyring, the answer to an encrypted report is encrypted and so may
+// name what the report was about.
+func TestEncryptedReportGetsAnEncryptedAnswer(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	g.GenKey("Olga <olga@example.org>", "ed25519")
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "known.asc")
+	os.WriteFile(ring, g.Export("olga@example.org"), 0o600)
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	cfg.PGP.Keyring = ring
+	d := startDaemon(t, cfg)
+	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g.Import(deskKey)
+	inner := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Customer database exposed (CVE-2026-9999)\r\n\r\nThe backup at https://backup.example.com/db.sql is public.\r\n"
+	ct := g.Output([]byte(inner), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "olga@example.org")
+	d.sendMail("olga@example.org", "From: Olga <olga@example.org>\nTo: security@sandbox.test\nSubject: ...\nMessage-ID: <olga1@example.org>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n"+string(ct)+"\n--b--\n")
+	raw := onlySent(t, d)
+	if strings.Contains(string(raw), "Customer database") {
+		t.Fatal("report content outside the encryption")
+	}
+	_, ack := entityText(t, g.DecryptPGPMIME(raw))
+	for _, want := range []string{"Customer database exposed", "CVE-2026-9999", "we decrypted it with our key"} {
+		if !strings.Contains(ack, want) {
+			t.Errorf("encrypted acknowledgement lacks %q:\n%s", want, ack)
+		}
+	}
+}
+
+// TestPeoplesPreferences: a listed person gets forms in their language,
+// variant and zone; one whose policy is "always" and who has no key gets
+// no mail at all, and the failure is visible.
+func TestPeoplesPreferences(t *testing.T) {
+	dir := t.TempDir()
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	cfg.People = []config.Person{
+		{Name: "Dana Weber", Email: "dana@example.com", Language: "de", TimeZone: "Europe/Berlin", Variant: "non-technical", Encrypt: "never"},
+		{Name: "Otto Officer", Email: "otto@example.com", Language: "en", Variant: "technical", Encrypt: "always"},
+	}
+	d := startDaemon(t, cfg)
+	d.sendMail("dana@example.com", report("dana@example.com", "dana1@example.com", "Phishing mail about invoices",
+		"We received phishing mail with a link to http://invoices.example.net/login, CVE-2026-1111."))
+	raw := onlySent(t, d)
+	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g := gpgtest.NewHome(t)
+	g.Import(deskKey)
+	g.VerifyPGPMIME(raw[strings.Index(string(raw), "Mime-Version"):])
+	body := decodedText(t, raw)
+	for _, want := range []string{"Guten Tag Dana Weber,", "STANDARD-MELDEFORMULAR", "Nicht-technische Erläuterung", " CET)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("Dana's acknowledgement lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Technische Erläuterung") || strings.Contains(body, "CVE-2026-1111") {
+		t.Errorf("Dana asked for the non-technical variant:\n%s", body)
+	}
+	if s := headerOf(raw, "Subject"); !strings.Contains(s, "Eingegangen: Phishing mail about invoices") {
+		t.Errorf("subject %q", s)
+	}
+
+	d.sendMail("otto@example.com", report("otto@example.com", "otto1@example.com", "Lost laptop", "My laptop was stolen."))
+	eventually(t, "Otto's incident", 10*time.Second, func() bool { return len(d.incidents()) == 2 })
+	time.Sleep(300 * time.Millisecond) // give a wrong plaintext send the chance to happen
+	if n := len(d.sent()); n != 1 {
+		t.Fatalf("%d mails sent; Otto's policy is always and he has no key, so nothing may go to him", n)
+	}
+	var otto apiIncident
+	for _, inc := range d.incidents() {
+		if inc.Reporter == "otto@example.com" {
+			otto = d.incident(inc.ID)
+		}
+	}
+	if len(otto.Outbox) != 1 || otto.Outbox[0].State != "failed" {
+		t.Fatalf("Otto's outbox %+v, want one failed item", otto.Outbox)
+	}
+	found := false
+	for _, a := range otto.Audit {
+		found = found || a.Action == "acknowledgement-not-sent" && strings.Contains(a.Detail, "no usable OpenPGP encryption key for otto@example.com")
+	}
+	if !found {
+		t.Errorf("audit does not say why nothing was sent: %+v", otto.Audit)
+	}
+}
+
+// decodedText is the first text part of a mail, transfer-decoded.
+func decodedText(t *testing.T, raw []byte) string {
+	t.Helper()
+	mr, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(p.Body)
+	return string(b)
+}
+
+// entityText is the subject and decoded body of a single-part entity.
+func entityText(t *testing.T, raw []byte) (subject, body string) {
+	t.Helper()
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(e.Body)
+	h := mail.Header{Header: e.Header}
+	subject, _ = h.Subject()
+	return subject, string(b)
+}
