@@ -90,7 +90,7 @@ func TestEncryptionKeyRefusesWhatItMust(t *testing.T) {
 		want    string
 	}{
 		{"rita@example.org", h.Export("other@example.org"), now, "has no user id rita@example.org"}, // someone else's key
-		{"signer@example.org", h.Export("signer@example.org"), now, "no valid encryption key"},       // sign-only
+		{"signer@example.org", h.Export("signer@example.org"), now, "no valid encryption key"},      // sign-only
 		{"brief@example.org", h.Export("brief@example.org"), now.Add(48 * time.Hour), "no valid encryption key"},
 		{"x@example.org", nil, now, "no usable OpenPGP encryption key for x@example.org"},
 	} {
