@@ -278,7 +278,8 @@ type Discord struct {
 	Token Secret `yaml:"token"`
 	// ChannelID is the channel cards are posted to.
 	ChannelID string `yaml:"channel_id"`
-	// APIURL is the REST base; default https://discord.com/api/v10/.
+	// APIURL replaces the REST base (https://discord.com/api/v9/) when set:
+	// a proxy, or a local capture.
 	APIURL string `yaml:"api_url"`
 }
 

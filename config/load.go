@@ -281,9 +281,7 @@ func (c *Config) applyDefaults() {
 	if c.Slack != nil && c.Slack.APIURL == "" {
 		c.Slack.APIURL = "https://slack.com/api/"
 	}
-	if c.Discord != nil && c.Discord.APIURL == "" {
-		c.Discord.APIURL = "https://discord.com/api/v10/"
-	}
+
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 64 << 20
 	}
@@ -527,7 +525,7 @@ func (c *Config) Validate() []Problem {
 		if d.ChannelID == "" {
 			bad("discord.channel_id", "required: the channel cards go to")
 		}
-		if u, err := url.Parse(d.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		if u, err := url.Parse(d.APIURL); d.APIURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http")) {
 			bad("discord.api_url", "%q is not an http(s) URL", d.APIURL)
 		}
 	}

@@ -126,7 +126,7 @@ people:
 # discord:
 #   token: {password_env: TOCSIN_DISCORD_TOKEN}       # bot token
 #   channel_id: "123456789012345678"
-#   api_url: https://discord.com/api/v10/
+#   api_url: ""                                       # default: Discord's own
 
 trust:
   # Your own receiving servers' authserv-ids: only their Authentication-Results

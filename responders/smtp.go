@@ -22,7 +22,10 @@ import (
 // permanent ones (SMTP 5xx to MAIL, RCPT or DATA) are not.
 type SendError struct {
 	Temporary bool
-	Err       error
+	// RetryAfter is how long the other side asked us to wait (HTTP 429
+	// Retry-After); zero when it did not say.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *SendError) Error() string {

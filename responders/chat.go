@@ -1,0 +1,116 @@
+package responders
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Card is an incident as a chat card: posted once per channel, then edited
+// in place as the incident changes. Every string but URL and IncidentID
+// may come from a report and is untrusted: the posters escape it.
+type Card struct {
+	IncidentID string    `json:"incident_id"`
+	Summary    string    `json:"summary"`
+	Priority   string    `json:"priority"`
+	Definition string    `json:"definition"` // of Priority
+	Category   string    `json:"category"`
+	Status     string    `json:"status"`
+	Reporter   string    `json:"reporter"`
+	Opened     time.Time `json:"opened"`
+	Messages   int       `json:"messages"`
+	URL        string    `json:"url"` // the desk page of the incident
+	// Version orders the states of one incident: a poster never replaces
+	// a newer card with an older one.
+	Version int64 `json:"version"`
+}
+
+// ChatPoster posts incident cards to one chat platform. Post returns the
+// platform's reference to the new message (for Update). Errors are
+// *SendError: a rate limit is temporary and carries the platform's
+// Retry-After; a refused token or an unknown channel is permanent.
+type ChatPoster interface {
+	Post(ctx context.Context, c Card) (ref string, err error)
+	Update(ctx context.Context, ref string, c Card) error
+}
+
+// Button actions on a card, as the chat-ops router will read them back:
+// Slack action_id, and the Discord custom_id before ":INCIDENT".
+const (
+	ActionAck      = "ack"
+	ActionEscalate = "escalate"
+)
+
+// zwsp is a zero-width space: inserted after "@" or "<" it leaves the text
+// readable and makes it no longer a mention.
+const zwsp = "\u200b"
+
+// broadcast matches the words both platforms notify everyone for.
+var broadcast = regexp.MustCompile(`(?i)@(channel|here|everyone)`)
+
+// slackText makes untrusted text inert in Slack mrkdwn: &, < and > are
+// escaped as Slack requires, so no <!channel>, <!subteam^…>, <@U…> or
+// <url|label> survives; broadcast words are broken; the result is capped
+// at max runes.
+func slackText(s string, max int) string {
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(clean(s))
+	return capRunes(broadcast.ReplaceAllString(s, "@"+zwsp+"$1"), max)
+}
+
+// discordText makes untrusted text inert in Discord markdown: markdown
+// characters are backslash-escaped, user, role and channel mentions
+// (<@…>, <@&…>, <#…>) and @everyone/@here are broken, and the result is
+// capped at max runes. (The posters also send allowed_mentions with
+// nothing allowed, so even a missed case cannot notify anyone.)
+func discordText(s string, max int) string {
+	var b strings.Builder
+	for _, r := range clean(s) {
+		switch r {
+		case '\\', '*', '_', '~', '`', '|', '>', '#', '[', ']', '(', ')', '-', ':':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '<':
+			b.WriteString("<" + zwsp)
+		case '@':
+			b.WriteString("@" + zwsp)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return capRunes(b.String(), max)
+}
+
+// clean drops control characters (newlines become spaces) and invalid
+// UTF-8, so that a card keeps its layout.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return -1 // controls and bidi overrides
+		}
+		return r
+	}, s)
+}
+
+// capRunes shortens s to at most max runes, marking the cut with "…", and
+// never leaves half an escape sequence (a trailing backslash or "&amp").
+func capRunes(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)[:max-1]
+	out := string(r)
+	if i := strings.LastIndexByte(out, '&'); i >= 0 && !strings.Contains(out[i:], ";") {
+		out = out[:i]
+	}
+	for strings.HasSuffix(out, "\\") && !strings.HasSuffix(out, "\\\\") {
+		out = strings.TrimSuffix(out, "\\")
+	}
+	out = strings.TrimSuffix(strings.TrimSuffix(out, zwsp), "<")
+	return out + "…"
+}

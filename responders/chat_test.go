@@ -1,0 +1,288 @@
+package responders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+)
+
+// evil is a report subject written to ping everyone it can on both
+// platforms, and to smuggle a link.
+const evil = "<!channel> <!here> @everyone @Here <@U024BE7LH> <!subteam^SAZ94GDB8> <@&123456789012345678> <#C024BE7LR> " +
+	"<https://evil.example/login|Reset your password> [click](https://evil.example) *urgent* `x` \u202eevil\u202c"
+
+func evilCard() Card {
+	return Card{IncidentID: "SEC-2026-0042", Summary: evil, Priority: "P1", Definition: "critical", Category: "incident",
+		Status: "new", Reporter: "@channel <mallory@evil.example>", Opened: time.Date(2026, 11, 23, 9, 15, 0, 0, time.UTC),
+		Messages: 1, URL: "https://desk.example.com/incidents/SEC-2026-0042", Version: 1}
+}
+
+// pingsIn lists every way text could still notify or link in Slack.
+func slackPings(text string) []string {
+	var found []string
+	for _, bad := range []string{"<!", "<@", "<#", "<http", "@channel", "@here", "@everyone", "@Here", "\u202e"} {
+		if strings.Contains(text, bad) {
+			found = append(found, bad)
+		}
+	}
+	return found
+}
+
+type slackCall struct {
+	method string
+	form   url.Values
+}
+
+func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter) bool) (*slacktest.Server, *[]slackCall) {
+	var mu sync.Mutex
+	var calls []slackCall
+	handler := func(method string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			mu.Lock()
+			calls = append(calls, slackCall{method, r.PostForm})
+			mu.Unlock()
+			if respond != nil && respond(method, w) {
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"channel":"`+r.PostForm.Get("channel")+`","ts":"1700000000.000100"}`)
+		}
+	}
+	ts := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", handler("chat.postMessage"))
+		c.Handle("/chat.update", handler("chat.update"))
+	})
+	ts.Start()
+	t.Cleanup(ts.Stop)
+	return ts, &calls
+}
+
+// TestSlackCardCannotPing: a malicious subject reaches Slack with every
+// mention and link made inert; the card has Ack and Escalate buttons; an
+// update edits the same message.
+func TestSlackCardCannotPing(t *testing.T) {
+	ts, calls := slackServer(t, nil)
+	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL(), nil)
+	ref, err := s.Post(context.Background(), evilCard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref != "C0TOCSIN/1700000000.000100" {
+		t.Errorf("ref %q", ref)
+	}
+	c := evilCard()
+	c.Status = "acknowledged"
+	if err := s.Update(context.Background(), ref, c); err != nil {
+		t.Fatal(err)
+	}
+	if len(*calls) != 2 || (*calls)[0].method != "chat.postMessage" || (*calls)[1].method != "chat.update" || (*calls)[1].form.Get("ts") != "1700000000.000100" {
+		t.Fatalf("calls %+v", *calls)
+	}
+	for _, call := range *calls {
+		var blocks any
+		if err := json.Unmarshal([]byte(call.form.Get("blocks")), &blocks); err != nil {
+			t.Fatalf("blocks: %v", err)
+		}
+		var texts []string
+		var walk func(any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if v["type"] == "mrkdwn" && v["text"] != nil && !strings.HasPrefix(v["text"].(string), "<https://desk.example.com/") {
+					if v["verbatim"] != true {
+						t.Errorf("mrkdwn text without verbatim: %v", v["text"])
+					}
+					texts = append(texts, v["text"].(string))
+				}
+				if v["type"] == "plain_text" {
+					texts = append(texts, v["text"].(string))
+				}
+				for _, x := range v {
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(blocks)
+		texts = append(texts, call.form.Get("text"))
+		for _, text := range texts {
+			if bad := slackPings(text); len(bad) > 0 {
+				t.Errorf("%s: %q still has %q", call.method, text, bad)
+			}
+		}
+		all := strings.Join(texts, "\n")
+		for _, want := range []string{"&lt;!channel&gt;", "SEC-2026-0042", "Ack", "Escalate"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s lacks %q", call.method, want)
+			}
+		}
+		if call.form.Get("unfurl_links") != "false" || call.form.Get("unfurl_media") != "false" {
+			t.Errorf("%s unfurls links", call.method)
+		}
+		if !strings.Contains(call.form.Get("blocks"), `"action_id":"ack","value":"SEC-2026-0042"`) {
+			t.Errorf("%s has no Ack button for the incident: %s", call.method, call.form.Get("blocks"))
+		}
+	}
+}
+
+func TestSlackErrors(t *testing.T) {
+	ts, _ := slackServer(t, func(method string, w http.ResponseWriter) bool {
+		if method == "chat.postMessage" {
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		io.WriteString(w, `{"ok":false,"error":"channel_not_found"}`)
+		return true
+	})
+	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL(), nil)
+	_, err := s.Post(context.Background(), evilCard())
+	var se *SendError
+	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 7*time.Second {
+		t.Errorf("429: got %#v, want temporary with RetryAfter 7s", err)
+	}
+	err = s.Update(context.Background(), "C0TOCSIN/1.2", evilCard())
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "channel_not_found") {
+		t.Errorf("channel_not_found: got %v, want permanent", err)
+	}
+}
+
+// discordAPI is a local server speaking Discord's REST API for channel
+// messages.
+type discordAPI struct {
+	mu       sync.Mutex
+	requests []string // "METHOD PATH"
+	bodies   []map[string]any
+	status   int // non-zero: answer with this
+	body     string
+}
+
+func (d *discordAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	json.NewDecoder(r.Body).Decode(&body)
+	d.mu.Lock()
+	d.requests = append(d.requests, r.Method+" "+r.URL.Path)
+	d.bodies = append(d.bodies, body)
+	status, reply := d.status, d.body
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.Header.Get("Authorization") != "Bot discord-token" {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message": "401: Unauthorized", "code": 0}`)
+		return
+	}
+	if status != 0 {
+		w.WriteHeader(status)
+		io.WriteString(w, reply)
+		return
+	}
+	parts := strings.Split(r.URL.Path, "/")
+	id := "1100000000000000001"
+	if r.Method == http.MethodPatch {
+		id = parts[len(parts)-1]
+	}
+	json.NewEncoder(w).Encode(map[string]any{"id": id, "channel_id": parts[4], "content": ""})
+}
+
+func TestDiscordCardCannotPing(t *testing.T) {
+	api := &discordAPI{}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	d, err := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := d.Post(context.Background(), evilCard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref != "900000000000000001/1100000000000000001" {
+		t.Errorf("ref %q", ref)
+	}
+	if err := d.Update(context.Background(), ref, evilCard()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"POST /api/v9/channels/900000000000000001/messages", "PATCH /api/v9/channels/900000000000000001/messages/1100000000000000001"}
+	if strings.Join(api.requests, ",") != strings.Join(want, ",") {
+		t.Fatalf("requests %v, want %v", api.requests, want)
+	}
+	for i, body := range api.bodies {
+		am, _ := body["allowed_mentions"].(map[string]any)
+		if parse, ok := am["parse"].([]any); !ok || len(parse) != 0 {
+			t.Errorf("%s: allowed_mentions %v, want parse: []", api.requests[i], body["allowed_mentions"])
+		}
+		raw, _ := json.Marshal(body["embeds"])
+		var embeds []struct {
+			Title, Description string
+			Fields             []struct{ Name, Value string }
+		}
+		json.Unmarshal(raw, &embeds)
+		if len(embeds) != 1 {
+			t.Fatalf("embeds %s", raw)
+		}
+		texts := []string{embeds[0].Title, embeds[0].Description}
+		for _, f := range embeds[0].Fields {
+			texts = append(texts, f.Value)
+		}
+		for _, text := range texts {
+			for _, bad := range []string{"<@", "<#", "@everyone", "@here", "@Here", "@channel", "](", "\u202e"} {
+				if strings.Contains(text, bad) {
+					t.Errorf("%s: %q still has %q", api.requests[i], text, bad)
+				}
+			}
+		}
+		if len([]rune(embeds[0].Title)) > 256 {
+			t.Errorf("title of %d runes", len([]rune(embeds[0].Title)))
+		}
+		if !strings.Contains(string(mustJSON(body["components"])), `"custom_id":"ack:SEC-2026-0042"`) {
+			t.Errorf("no Ack button: %s", mustJSON(body["components"]))
+		}
+	}
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+func TestDiscordErrors(t *testing.T) {
+	api := &discordAPI{status: http.StatusTooManyRequests, body: `{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}`}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	d, _ := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/", nil)
+	_, err := d.Post(context.Background(), evilCard())
+	var se *SendError
+	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 1500*time.Millisecond {
+		t.Errorf("429: got %v, want temporary with RetryAfter 1.5s", err)
+	}
+	api.status, api.body = http.StatusForbidden, `{"message": "Missing Access", "code": 50001}`
+	_, err = d.Post(context.Background(), evilCard())
+	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "Missing Access") {
+		t.Errorf("403: got %v, want permanent saying Missing Access", err)
+	}
+}
+
+func TestEscapingCapsWithoutBreakingEscapes(t *testing.T) {
+	long := strings.Repeat("a&", 200)
+	if got := slackText(long, 101); len([]rune(got)) > 101 || strings.HasSuffix(strings.TrimSuffix(got, "…"), "&am") || !strings.HasSuffix(got, "…") {
+		t.Errorf("slack cap: %q", got[len(got)-20:])
+	}
+	got := discordText(strings.Repeat("a*", 200), 101)
+	if len([]rune(got)) > 101 || strings.HasSuffix(strings.TrimSuffix(got, "…"), `a\`) {
+		t.Errorf("discord cap left half an escape: %q", got[len(got)-20:])
+	}
+	if got := discordText("line one\nline two\x00", 100); got != "line one line two" {
+		t.Errorf("controls: %q", got)
+	}
+}

@@ -1,0 +1,144 @@
+package responders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+)
+
+// sendTimeoutChat bounds one chat API call.
+const sendTimeoutChat = 20 * time.Second
+
+// Discord posts incident cards with Discord's REST API (create and edit
+// channel message) as embeds with Ack and Escalate buttons.
+type Discord struct {
+	s       *discordgo.Session
+	channel string
+}
+
+// NewDiscord returns a poster for channelID. apiURL, when not "", replaces
+// Discord's REST base (a proxy, a test server, the sandbox's capture).
+func NewDiscord(token, channelID, apiURL string, client *http.Client) (*Discord, error) {
+	s, err := discordgo.New("Bot " + token)
+	if err != nil {
+		return nil, err
+	}
+	if client == nil {
+		client = &http.Client{Timeout: sendTimeoutChat}
+	}
+	if apiURL != "" {
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		// discordgo's endpoints are package variables; redirect its requests.
+		client = &http.Client{Timeout: client.Timeout, Transport: rebase{from: discordgo.EndpointAPI, to: apiURL, next: client.Transport}}
+	}
+	s.Client = client
+	// The outbox retries, with the wait Discord asks for: discordgo must
+	// not sleep inside a send.
+	s.ShouldRetryOnRateLimit = false
+	s.MaxRestRetries = 0
+	return &Discord{s: s, channel: channelID}, nil
+}
+
+// rebase sends requests for URLs under from to the same path under to.
+type rebase struct {
+	from, to string
+	next     http.RoundTripper
+}
+
+func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
+	if u := req.URL.String(); strings.HasPrefix(u, r.from) {
+		nu, err := req.URL.Parse(r.to + strings.TrimPrefix(u, r.from))
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.URL, req.Host = nu, nu.Host
+	}
+	next := r.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(req)
+}
+
+// Post sends a new card; the reference is "CHANNEL/MESSAGE".
+func (d *Discord) Post(ctx context.Context, c Card) (string, error) {
+	embeds, components := discordCard(c)
+	m, err := d.s.ChannelMessageSendComplex(d.channel, &discordgo.MessageSend{
+		Embeds: embeds, Components: components, AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return "", discordError(err)
+	}
+	return m.ChannelID + "/" + m.ID, nil
+}
+
+// Update replaces the card posted as ref.
+func (d *Discord) Update(ctx context.Context, ref string, c Card) error {
+	ch, id, ok := strings.Cut(ref, "/")
+	if !ok {
+		return &SendError{Err: fmt.Errorf("bad Discord message reference %q", ref)}
+	}
+	embeds, components := discordCard(c)
+	_, err := d.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+		Channel: ch, ID: id, Embeds: &embeds, Components: &components,
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+	}, discordgo.WithContext(ctx))
+	return discordError(err)
+}
+
+// discordCard is the card as an embed; report text only ever appears
+// through discordText, within Discord's limits (title 256, description
+// 4096, field value 1024).
+func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponent) {
+	colour := map[string]int{"P1": 0xd0312d, "P2": 0xe8912d, "P3": 0xe8c72d, "P4": 0x7a8793}[c.Priority]
+	field := func(name, value string, inline bool) *discordgo.MessageEmbedField {
+		return &discordgo.MessageEmbedField{Name: name, Value: discordText(value, 1000), Inline: inline}
+	}
+	e := &discordgo.MessageEmbed{
+		Title:       discordText(c.IncidentID+" · "+c.Priority+" · "+c.Summary, 250),
+		URL:         c.URL,
+		Description: discordText(c.Summary, 4000),
+		Color:       colour,
+		Fields: []*discordgo.MessageEmbedField{
+			field("Priority", c.Priority+" ("+c.Definition+")", false),
+			field("Status", c.Status, true),
+			field("Category", c.Category, true),
+			field("Reporter", c.Reporter, true),
+			field("Opened", c.Opened.UTC().Format("2006-01-02 15:04 UTC"), true),
+			field("Messages", fmt.Sprint(c.Messages), true),
+		},
+	}
+	if !c.Opened.IsZero() {
+		e.Timestamp = c.Opened.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	components := []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+		discordgo.Button{Label: "Ack", Style: discordgo.SuccessButton, CustomID: ActionAck + ":" + c.IncidentID},
+		discordgo.Button{Label: "Escalate", Style: discordgo.DangerButton, CustomID: ActionEscalate + ":" + c.IncidentID},
+	}}}
+	return []*discordgo.MessageEmbed{e}, components
+}
+
+// discordError classifies a Discord REST error for the outbox.
+func discordError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		return &SendError{Temporary: true, RetryAfter: rl.RetryAfter, Err: fmt.Errorf("discord: %w", err)}
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		code := re.Response.StatusCode
+		return &SendError{Temporary: code >= 500 || code == http.StatusTooManyRequests, Err: fmt.Errorf("discord: HTTP %d: %s", code, strings.TrimSpace(string(re.ResponseBody)))}
+	}
+	return &SendError{Temporary: true, Err: fmt.Errorf("discord: %w", err)}
+}

@@ -1,0 +1,115 @@
+package responders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+)
+
+// Slack posts incident cards with Slack's Web API (chat.postMessage,
+// chat.update) as Block Kit messages with Ack and Escalate buttons.
+type Slack struct {
+	api     *slack.Client
+	channel string
+}
+
+// NewSlack returns a poster for channel. apiURL is the Web API base
+// (https://slack.com/api/, or a test server's).
+func NewSlack(token, channel, apiURL string, client *http.Client) *Slack {
+	if client == nil {
+		client = &http.Client{Timeout: sendTimeoutChat}
+	}
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	return &Slack{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(client)), channel: channel}
+}
+
+// Post sends a new card; the reference is "CHANNEL/TS".
+func (s *Slack) Post(ctx context.Context, c Card) (string, error) {
+	ch, ts, err := s.api.PostMessageContext(ctx, s.channel, slackMessage(c)...)
+	if err != nil {
+		return "", slackError(err)
+	}
+	return ch + "/" + ts, nil
+}
+
+// Update replaces the card posted as ref.
+func (s *Slack) Update(ctx context.Context, ref string, c Card) error {
+	ch, ts, ok := strings.Cut(ref, "/")
+	if !ok {
+		return &SendError{Err: fmt.Errorf("bad Slack message reference %q", ref)}
+	}
+	_, _, _, err := s.api.UpdateMessageContext(ctx, ch, ts, slackMessage(c)...)
+	return slackError(err)
+}
+
+// slackMessage is the card as Block Kit. Report text only ever appears
+// through slackText, in text objects with verbatim set, so Slack does not
+// turn it into links or mentions.
+func slackMessage(c Card) []slack.MsgOption {
+	untrusted := func(s string, max int) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, slackText(s, max), false, true)
+	}
+	field := func(label, value string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, "*"+label+"*\n"+slackText(value, 300), false, true)
+	}
+	// The header is plain text, which Slack does not escape: it carries
+	// only what Tocsin itself wrote.
+	header := c.IncidentID + " · " + c.Priority + " · " + c.Category
+	title := c.IncidentID + " · " + c.Priority + " · " + c.Summary
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, capRunes(clean(header), 150), false, false)),
+		slack.NewSectionBlock(untrusted(c.Summary, 2900), []*slack.TextBlockObject{
+			field("Priority", c.Priority+" ("+c.Definition+")"),
+			field("Status", c.Status),
+			field("Category", c.Category),
+			field("Reporter", c.Reporter),
+			field("Opened", c.Opened.UTC().Format("2006-01-02 15:04 UTC")),
+			field("Messages", fmt.Sprint(c.Messages)),
+		}, nil),
+	}
+	if c.URL != "" {
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+c.URL+"|Open "+c.IncidentID+" on the desk>", false, false)))
+	}
+	blocks = append(blocks, slack.NewActionBlock("tocsin:"+c.IncidentID,
+		slack.NewButtonBlockElement(ActionAck, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Ack", false, false)).WithStyle(slack.StylePrimary),
+		slack.NewButtonBlockElement(ActionEscalate, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Escalate", false, false)).WithStyle(slack.StyleDanger),
+	))
+	return []slack.MsgOption{
+		slack.MsgOptionText(slackText(title, 300), false), // the notification text
+		slack.MsgOptionBlocks(blocks...),
+		slack.MsgOptionDisableLinkUnfurl(),
+		slack.MsgOptionDisableMediaUnfurl(),
+	}
+}
+
+// slackError classifies a Slack API error for the outbox.
+func slackError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &SendError{Temporary: true, RetryAfter: rl.RetryAfter, Err: fmt.Errorf("slack: %w", err)}
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		return &SendError{Temporary: sc.Code >= 500 || sc.Code == http.StatusTooManyRequests, Err: fmt.Errorf("slack: %w", err)}
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return &SendError{Temporary: true, Err: fmt.Errorf("slack: %s", se.Err)}
+		}
+		// invalid_auth, channel_not_found, not_in_channel, message_not_found, ...
+		return &SendError{Err: fmt.Errorf("slack: %s", se.Err)}
+	}
+	// The network: worth another try.
+	return &SendError{Temporary: true, Err: fmt.Errorf("slack: %w", err)}
+}
