@@ -60,6 +60,8 @@ type Bot struct {
 	knownKeys []byte
 	// forms are the notification templates, with config overrides.
 	forms *templates.Set
+	// chat are the chat platforms incident cards go to, by outbox channel.
+	chat map[string]responders.ChatPoster
 }
 
 // Metrics are the figures /metrics shows.
@@ -73,6 +75,9 @@ type Metrics struct {
 	RepliesSent     *metrics.Counter
 	RepliesFailed   *metrics.Counter
 	RepliesRetried  *metrics.Counter
+	CardsSent       *metrics.Counter
+	CardsFailed     *metrics.Counter
+	CardsRetried    *metrics.Counter
 	RepliesWithheld *metrics.Counter
 	IntakeLatency   *metrics.Histogram
 }
@@ -89,6 +94,9 @@ func newMetrics() *Metrics {
 		RepliesSent:     r.Counter("tocsin_replies_sent_total", "Outgoing messages delivered to the next hop."),
 		RepliesFailed:   r.Counter("tocsin_replies_failed_total", "Outgoing messages given up on (dead letters)."),
 		RepliesRetried:  r.Counter("tocsin_replies_retried_total", "Delivery attempts that failed temporarily and were rescheduled."),
+		CardsSent:       r.Counter("tocsin_chat_cards_sent_total", "Incident cards posted or updated in Slack or Discord."),
+		CardsFailed:     r.Counter("tocsin_chat_cards_failed_total", "Incident cards given up on (dead letters)."),
+		CardsRetried:    r.Counter("tocsin_chat_cards_retried_total", "Card posts that failed temporarily (a 429 among them) and were rescheduled."),
 		RepliesWithheld: r.Counter("tocsin_replies_withheld_total", "Answers not sent: auto-reply, bounce, list mail, loop or rate limit."),
 		IntakeLatency: r.Histogram("tocsin_intake_latency_seconds", "From message received to incident committed.",
 			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -63,34 +64,49 @@ func (b *Bot) dispatch(ctx context.Context) {
 	}
 }
 
-func (b *Bot) deliver(ctx context.Context, it store.OutboxItem) {
-	var err error
-	switch {
-	case it.Channel != "mail":
-		err = &responders.SendError{Temporary: false, Err: fmt.Errorf("no sender for channel %q", it.Channel)}
-	case b.mail == nil:
-		err = &responders.SendError{Temporary: true, Err: fmt.Errorf("no SMTP server configured")}
-	default:
-		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		err = b.mail.Send(sctx, it.Sender, []string{it.Recipient}, it.Payload)
-		cancel()
+// send performs one outbox item on its channel.
+func (b *Bot) send(ctx context.Context, it store.OutboxItem) error {
+	if it.Channel == "mail" {
+		if b.mail == nil {
+			return &responders.SendError{Temporary: true, Err: fmt.Errorf("no SMTP server configured")}
+		}
+		return b.mail.Send(ctx, it.Sender, []string{it.Recipient}, it.Payload)
 	}
+	if p, ok := b.chat[it.Channel]; ok {
+		return b.deliverCard(ctx, p, it)
+	}
+	return &responders.SendError{Temporary: true, Err: fmt.Errorf("channel %q is not configured (any more); the item waits until it is", it.Channel)}
+}
+
+func (b *Bot) deliver(ctx context.Context, it store.OutboxItem) {
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err := b.send(sctx, it)
+	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: the lease runs out and the item is retried
 	}
 	now := b.clock.Now()
+	sent, retried, failed := b.metrics.RepliesSent, b.metrics.RepliesRetried, b.metrics.RepliesFailed
+	if it.Channel != "mail" {
+		sent, retried, failed = b.metrics.CardsSent, b.metrics.CardsRetried, b.metrics.CardsFailed
+	}
 	var next time.Time
 	log := b.log.With("outbox", it.IdemKey, "channel", it.Channel, "attempt", it.Attempts)
 	switch {
 	case err == nil:
-		b.metrics.RepliesSent.Inc()
+		sent.Inc()
 		log.Info("sent", "recipient", it.Recipient)
 	case responders.IsTemporary(err) && it.Attempts < maxAttempts:
-		next = now.Add(backoff(it.Attempts))
-		b.metrics.RepliesRetried.Inc()
+		wait := backoff(it.Attempts)
+		var se *responders.SendError
+		if errors.As(err, &se) && se.RetryAfter > wait {
+			wait = se.RetryAfter // the other side said how long (HTTP 429)
+		}
+		next = now.Add(wait)
+		retried.Inc()
 		log.Warn("send failed, will retry", "err", err, "next", next)
 	default:
-		b.metrics.RepliesFailed.Inc()
+		failed.Inc()
 		log.Error("send failed for good", "err", err)
 	}
 	if derr := b.store.Done(context.WithoutCancel(ctx), it, now, err, next); derr != nil {

@@ -28,6 +28,7 @@ type Result struct {
 	Duplicate bool   // it was filed before; nothing changed
 	Answered  bool   // an acknowledgement was queued
 	Withheld  string // why no acknowledgement was queued, if none was
+	carded    bool   // chat cards were queued
 }
 
 // Ingest files one raw message: keeps its bytes, parses it, and in one
@@ -146,6 +147,9 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now}); err != nil {
 			return err
 		}
+		if res.carded, err = b.queueCards(tx, inc, "msg:"+hexSum[:16], now); err != nil {
+			return err
+		}
 		if !res.New {
 			return nil
 		}
@@ -180,7 +184,7 @@ func (b *Bot) done(res Result, received time.Time) Result {
 	if res.Withheld != "" {
 		m.RepliesWithheld.Inc()
 	}
-	if res.Answered {
+	if res.Answered || res.carded {
 		b.Kick()
 	}
 	m.IntakeLatency.Observe(b.clock.Now().Sub(received).Seconds())

@@ -139,6 +139,9 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return fmt.Errorf("pgp.keyring: %w", err)
 		}
 	}
+	if b.chat, err = chatPosters(cfg, nil); err != nil {
+		return err
+	}
 	if cfg.Templates.Dir != "" {
 		// Fail at start, not at 3 a.m. when the first alert goes out.
 		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
@@ -292,6 +295,13 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	cfg.SMTP = &config.SMTP{Server: config.Server{Host: sh, Port: sport, TLS: config.TLSNone}, Timeout: 30 * time.Second}
 	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}
+	// Cards go to the local stand-ins and are kept as DATA/chat/*.json.
+	if cfg.Slack == nil {
+		cfg.Slack = &config.Slack{Token: config.Secret{Password: "xoxb-sandbox"}, Channel: "C0SANDBOX", APIURL: sb.ChatURL + "/slack/api/"}
+	}
+	if cfg.Discord == nil {
+		cfg.Discord = &config.Discord{Token: config.Secret{Password: "sandbox"}, ChannelID: "1000000000000000001", APIURL: sb.ChatURL + "/discord/api/v9/"}
+	}
 }
 
 func httpCredentials(cfg *config.Config) (tokens []string, users map[string]string, err error) {

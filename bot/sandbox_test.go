@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,8 +85,24 @@ func TestReportGetsSignedAcknowledgement(t *testing.T) {
 	if len(d.sent()) != 1 {
 		t.Errorf("%d mails sent, want only the one acknowledgement", len(d.sent()))
 	}
-	if len(inc.Outbox) != 1 || inc.Outbox[0].State != "sent" {
-		t.Errorf("outbox %+v, want one sent item", inc.Outbox)
+	mails := 0
+	for _, o := range inc.Outbox {
+		if strings.HasPrefix(o.Key, "ack:") {
+			mails++
+		}
+	}
+	if mails != 1 {
+		t.Errorf("outbox %+v, want one acknowledgement", inc.Outbox)
+	}
+	// Each platform got one card, edited in place as the messages came.
+	eventually(t, "the card updates", 10*time.Second, func() bool {
+		f, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "chat", "*-edit-message.json"))
+		return len(f) == 2
+	})
+	for pattern, want := range map[string]int{"*-slack-chat.postMessage.json": 1, "*-slack-chat.update.json": 2, "*-discord-create-message.json": 1, "*-discord-edit-message.json": 2} {
+		if f, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "chat", pattern)); len(f) != want {
+			t.Errorf("%d chat calls %s, want %d", len(f), pattern, want)
+		}
 	}
 }
 
@@ -183,9 +200,13 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 	if code, body := getBody(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz: %d %q", code, body)
 	}
-	_, metrics := getBody(t, base+"/metrics")
+	var metrics string
+	eventually(t, "the chat cards", 10*time.Second, func() bool {
+		_, metrics = getBody(t, base+"/metrics")
+		return strings.Contains(metrics, "tocsin_chat_cards_sent_total 4") // two incidents, Slack and Discord
+	})
 	for _, want := range []string{"tocsin_incidents_opened_total 2", "tocsin_messages_fetched_total 2", "tocsin_replies_sent_total 2",
-		`tocsin_outbox_depth{state="sent"} 2`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"} {
+		`tocsin_outbox_depth{state="sent"} 6`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

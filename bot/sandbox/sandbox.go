@@ -89,6 +89,10 @@ func secret() string {
 // Servers are the running sandbox servers.
 type Servers struct {
 	IMAPAddr, SMTPAddr string
+	// ChatURL is the local stand-in for Slack's and Discord's APIs:
+	// ChatURL/slack/api/ and ChatURL/discord/api/v9/.
+	ChatURL string
+	chat    *chatCapture
 
 	log     *slog.Logger
 	dataDir string
@@ -141,12 +145,17 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	}
 	go s.smtp.Serve(sln)
 	s.SMTPAddr = sln.Addr().String()
+	if s.chat, s.ChatURL, err = startChatCapture(dataDir); err != nil {
+		s.smtp.Close()
+		s.imap.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close stops both servers.
+// Close stops the servers.
 func (s *Servers) Close() error {
-	return errors.Join(s.smtp.Close(), s.imap.Close())
+	return errors.Join(s.smtp.Close(), s.imap.Close(), s.chat.srv.Close())
 }
 
 func (s *Servers) mailboxDir() string { return filepath.Join(s.dataDir, "mailbox") }

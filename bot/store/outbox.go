@@ -264,3 +264,32 @@ func reporterKeys(ctx context.Context, q interface {
 	}
 	return out, rows.Err()
 }
+
+// ChatCard returns the message that shows incidentID on channel and the
+// version of the card it shows; ref is "" when none was posted yet.
+func (s *Store) ChatCard(ctx context.Context, incidentID int64, channel string) (ref string, version int64, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT ref, version FROM chat_cards WHERE incident_id = ? AND channel = ?`, incidentID, channel).Scan(&ref, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	}
+	return ref, version, err
+}
+
+// SetChatCard records that ref shows version of incidentID's card on
+// channel. An older version never replaces a newer one.
+func (s *Store) SetChatCard(ctx context.Context, incidentID int64, channel, ref string, version int64) error {
+	return s.Tx(ctx, func(t *Tx) error {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO chat_cards (incident_id, channel, ref, version) VALUES (?, ?, ?, ?)
+			ON CONFLICT (incident_id, channel) DO UPDATE SET ref = excluded.ref, version = excluded.version WHERE excluded.version >= chat_cards.version`,
+			incidentID, channel, ref, version)
+		return err
+	})
+}
+
+// MessageCount counts the messages filed on an incident in direction
+// ("in" or "out"), this transaction's included.
+func (t *Tx) MessageCount(incidentID int64, direction string) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM messages WHERE incident_id = ? AND direction = ?`, incidentID, direction).Scan(&n)
+	return n, err
+}

@@ -146,6 +146,13 @@ var migrations = []string{
 		incident_id INTEGER REFERENCES incidents(id),
 		PRIMARY KEY (address, fingerprint)
 	);`,
+	`CREATE TABLE chat_cards (
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		channel     TEXT    NOT NULL,           -- slack | discord
+		ref         TEXT    NOT NULL,           -- the platform's message: CHANNEL/TS or CHANNEL/ID
+		version     INTEGER NOT NULL,           -- of the card last shown
+		PRIMARY KEY (incident_id, channel)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
