@@ -37,10 +37,11 @@ check:
 fuzz:
 	@for t in $(FUZZ_TARGETS); do echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./parsers || exit 1; done
 
-## bench: end-to-end pipeline and parser throughput (figures in BENCH.md)
+## bench: end-to-end pipeline, parser throughput, mail composition (figures in BENCH.md)
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x ./bot
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./parsers
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./responders
 
 clean:
 	rm -rf bin
