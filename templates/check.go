@@ -97,6 +97,9 @@ func (s *Set) Check() error {
 				if strings.Contains(m.Body, "<no value>") {
 					errs = append(errs, fmt.Errorf("%s (%s): output has <no value>", s.where(lang, form), v))
 				}
+				if lang != "en" && v == Technical {
+					errs = append(errs, s.untranslated(lang, form, data, m)...)
+				}
 			}
 		}
 	}
@@ -127,4 +130,27 @@ func mustCarry(form string, f Form) []string {
 		}
 	}
 	return must
+}
+
+// untranslated reports a form or common file of lang that is the English
+// one copied: swapping in the English file changes nothing in the output.
+func (s *Set) untranslated(lang, form string, data Form, m Message) []error {
+	var errs []error
+	for _, swap := range []struct{ common, form, file string }{
+		{s.files["en/common.tmpl"], s.files[lang+"/"+form+".tmpl"], "common"},
+		{s.files[lang+"/common.tmpl"], s.files["en/"+form+".tmpl"], form},
+	} {
+		t, _, err := build(form, swap.common, swap.form)
+		if err != nil {
+			continue
+		}
+		var sb, bb strings.Builder
+		if t.ExecuteTemplate(&sb, "subject", data) != nil || t.ExecuteTemplate(&bb, "body", data) != nil {
+			continue
+		}
+		if tidy(bb.String()) == m.Body && strings.Join(strings.Fields(sb.String()), " ") == m.Subject {
+			errs = append(errs, fmt.Errorf("%s: the same as the English %s.tmpl (untranslated)", s.where(lang, swap.file), swap.file))
+		}
+	}
+	return errs
 }

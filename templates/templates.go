@@ -168,6 +168,7 @@ type Set struct {
 	langs  []string
 	t      map[string]*template.Template // "acknowledgement.en"
 	origin map[string]string             // "en/closure.tmpl": where it was read
+	files  map[string]string             // "en/closure.tmpl": its text
 }
 
 // where names the file a form was read from, for error messages.
@@ -226,7 +227,7 @@ func Load(dir string) (*Set, error) {
 			}
 		}
 	}
-	s := &Set{t: map[string]*template.Template{}, origin: origin}
+	s := &Set{t: map[string]*template.Template{}, origin: origin, files: files}
 	var errs []error
 	for name, text := range files {
 		lang, file := path.Split(name)
@@ -243,15 +244,9 @@ func Load(dir string) (*Set, error) {
 			errs = append(errs, fmt.Errorf("%s: language %q has no common.tmpl", origin[name], lang))
 			continue
 		}
-		// Parsed under their own names, so an error's line number points
-		// into the right file.
-		t := template.New(form).Option("missingkey=error").Funcs(funcs)
-		if _, err := t.New("common").Parse(common); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", origin[lang+"/common.tmpl"], err))
-			continue
-		}
-		if _, err := t.Parse(text); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", origin[name], err))
+		t, which, err := build(form, common, text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", map[string]string{"common": origin[lang+"/common.tmpl"], "form": origin[name]}[which], err))
 			continue
 		}
 		s.t[form+"."+lang] = t
@@ -261,6 +256,20 @@ func Load(dir string) (*Set, error) {
 		s.langs = append([]string{"en"}, slices.Delete(s.langs, i, i+1)...)
 	}
 	return s, errors.Join(errs...)
+}
+
+// build parses a form on top of its language's common file, each under its
+// own name so that an error's line number points into the right file;
+// which says which file an error is in.
+func build(form, common, text string) (t *template.Template, which string, err error) {
+	t = template.New(form).Option("missingkey=error").Funcs(funcs)
+	if _, err := t.New("common").Parse(common); err != nil {
+		return nil, "common", err
+	}
+	if _, err := t.Parse(text); err != nil {
+		return nil, "form", err
+	}
+	return t, "", nil
 }
 
 // Languages lists the languages of the set, English first.

@@ -150,6 +150,8 @@ func TestOverrides(t *testing.T) {
 	}
 }
 
+var englishClosure = func() string { b, _ := embedded.ReadFile("forms/en/closure.tmpl"); return string(b) }()
+
 func TestCheckFindsMistakes(t *testing.T) {
 	for name, tc := range map[string]struct {
 		file, text string
@@ -161,6 +163,8 @@ func TestCheckFindsMistakes(t *testing.T) {
 			"it/acknowledgement.tmpl: missing (no it translation of acknowledgement)"},
 		"a form that drops the key fingerprint": {"de/status-update.tmpl", `{{define "subject"}}[{{.IncidentID}}] {{.Summary}}{{end}}{{define "body"}}{{.Priority}} {{.Desk.Address}} {{.Technical}} {{.Facts.CVEs}} {{(index .Contacts 0).Address}}{{end}}`,
 			`de/status-update.tmpl (technical): output lacks "BAEE"`},
+		"an English copy as the German form": {"de/closure.tmpl", englishClosure,
+			"de/closure.tmpl: the same as the English closure.tmpl (untranslated)"},
 		"a syntax error": {"fr/closure.tmpl", `{{define "subject"}}{{if}}{{end}}`, "fr/closure.tmpl: template: closure:1: missing value for if"},
 	} {
 		t.Run(name, func(t *testing.T) {
