@@ -1,16 +1,10 @@
 package bot_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,19 +20,8 @@ import (
 
 	"tocsin/config"
 	"tocsin/internal/gpgtest"
+	"tocsin/internal/testtls"
 )
-
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: k}}}
-}
 
 // smtpSink is an SMTP server with STARTTLS and AUTH PLAIN, like a real
 // submission server; it records what it accepts.
@@ -98,7 +81,7 @@ func (s *smtpSink) count() int {
 // processed mail moved to a folder. The message is moved only after its
 // incident exists; the answer goes out through the submission server.
 func TestRealAccount(t *testing.T) {
-	tlsCfg := selfSigned(t)
+	tlsCfg := testtls.SelfSigned(t)
 	imapAddr := startMemIMAP(t, tlsCfg, "security@example.com", "imap-secret")
 
 	sink := &smtpSink{}

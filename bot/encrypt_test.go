@@ -80,10 +80,7 @@ func TestEncryptedReportGetsAnEncryptedAnswer(t *testing.T) {
 	d := startDaemon(t, cfg)
 	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
 	g.Import(deskKey)
-	inner := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Customer database exposed (CVE-2026-9999)\r\n\r\nThe backup at https://backup.example.com/db.sql is public.\r\n"
-	ct := g.Output([]byte(inner), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "olga@example.org")
-	d.sendMail("olga@example.org", "From: Olga <olga@example.org>\nTo: security@sandbox.test\nSubject: ...\nMessage-ID: <olga1@example.org>\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n"+string(ct)+"\n--b--\n")
+	d.sendMail("olga@example.org", olgasEncryptedReport(g))
 	raw := onlySent(t, d)
 	if strings.Contains(string(raw), "Customer database") {
 		t.Fatal("report content outside the encryption")

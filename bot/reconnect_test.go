@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"tocsin/config"
+	"tocsin/internal/testtls"
 )
 
 // oauthSession adds SASL XOAUTH2 (as Gmail and Microsoft 365 speak it) to
@@ -55,7 +56,7 @@ func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 // logging in with an XOAUTH2 token from a command, without IDLE (polling),
 // and keeps going after the server goes away and comes back.
 func TestReconnectPollingStartTLSAndOAuth2(t *testing.T) {
-	tlsCfg := selfSigned(t)
+	tlsCfg := testtls.SelfSigned(t)
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser("security@example.com", "unused-password")
 	u.Create("INBOX", nil)

@@ -256,16 +256,22 @@ func TestReportFormIsRateLimited(t *testing.T) {
 // /pgp-key.asc) and signed by the reporter is decrypted and filed under
 // its protected subject; the unencrypted acknowledgement repeats none of
 // its content.
+// olgasEncryptedReport is a PGP/MIME report that gpg user Olga signed and
+// encrypted to the sandbox desk, with its subject protected.
+func olgasEncryptedReport(g *gpgtest.Home) string {
+	inner := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Customer database exposed (CVE-2026-9999)\r\n\r\nThe backup at https://backup.example.com/db.sql is public.\r\n"
+	ct := g.Output([]byte(inner), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "olga@example.org")
+	return "From: Olga <olga@example.org>\nTo: security@sandbox.test\nSubject: ...\nMessage-ID: <olga1@example.org>\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n" + string(ct) + "\n--b--\n"
+}
+
 func TestEncryptedReport(t *testing.T) {
 	d := startSandbox(t)
 	g := gpgtest.NewHome(t)
 	g.GenKey("Olga <olga@example.org>", "ed25519")
 	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
 	g.Import(deskKey)
-	inner := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Customer database exposed (CVE-2026-9999)\r\n\r\nThe backup at https://backup.example.com/db.sql is public.\r\n"
-	ct := g.Output([]byte(inner), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "olga@example.org")
-	d.sendMail("olga@example.org", "From: Olga <olga@example.org>\nTo: security@sandbox.test\nSubject: ...\nMessage-ID: <olga1@example.org>\nMIME-Version: 1.0\n"+
-		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n"+string(ct)+"\n--b--\n")
+	d.sendMail("olga@example.org", olgasEncryptedReport(g))
 
 	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
 	incs := d.incidents()

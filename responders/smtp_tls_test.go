@@ -2,13 +2,7 @@ package responders
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strconv"
 	"testing"
@@ -17,19 +11,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"tocsin/config"
+	"tocsin/internal/testtls"
 )
-
-func testCert(t *testing.T) *tls.Config {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-}
 
 // TestSMTPOverTLS: implicit TLS (port 465 style) and STARTTLS, each with
 // AUTH, which the server offers only on an encrypted link.
@@ -38,7 +21,7 @@ func TestSMTPOverTLS(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			s := &sink{authUser: "bot", authPass: "pw"}
 			srv := smtp.NewServer(s)
-			srv.TLSConfig = testCert(t)
+			srv.TLSConfig = testtls.SelfSigned(t)
 			srv.AllowInsecureAuth = false
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
