@@ -56,8 +56,9 @@ type Bot struct {
 	// public keys verify. Nil: OpenPGP content is reported, not opened.
 	keyring *parsers.Keyring
 	policy  *parsers.Policy
-	// knownKeys is pgp.keyring, armored: mail to its people is encrypted.
-	knownKeys []byte
+	// knownKeys is pgp.keyring by e-mail address: mail to its people is
+	// encrypted.
+	knownKeys map[string][][]byte
 	// forms are the notification templates, with config overrides.
 	forms *templates.Set
 	// chat are the chat platforms incident cards go to, by outbox channel.

@@ -134,9 +134,7 @@ func (b *Bot) recipientKeys(tx *store.Tx, address string, p config.Person, offer
 		}
 		keys = append(keys, k)
 	}
-	if b.knownKeys != nil {
-		keys = append(keys, b.knownKeys)
-	}
+	keys = append(keys, b.knownKeys[strings.ToLower(address)]...)
 	keys = append(keys, offered...)
 	sent, err := tx.ReporterKeys(address)
 	if err != nil {

@@ -135,7 +135,11 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return err
 	}
 	if cfg.PGP.Keyring != "" {
-		if b.knownKeys, err = os.ReadFile(cfg.PGP.Keyring); err != nil {
+		ring, err := os.ReadFile(cfg.PGP.Keyring)
+		if err == nil {
+			b.knownKeys, err = responders.IndexKeys(ring)
+		}
+		if err != nil {
 			return fmt.Errorf("pgp.keyring: %w", err)
 		}
 	}

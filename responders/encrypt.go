@@ -148,3 +148,31 @@ func ComposeEncrypted(m Mail, k *Key, to *crypto.KeyRing) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// IndexKeys splits an armored keyring into one armored public key per
+// entity, indexed by the lower-case e-mail address of each of its user
+// ids, so that finding a recipient's key does not parse the whole ring.
+func IndexKeys(armored []byte) (map[string][][]byte, error) {
+	entities, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][][]byte{}
+	for _, e := range entities {
+		k, err := crypto.NewKeyFromEntity(e)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := k.GetArmoredPublicKey()
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range e.Identities {
+			if id.UserId != nil && id.UserId.Email != "" {
+				addr := strings.ToLower(id.UserId.Email)
+				out[addr] = append(out[addr], []byte(pub))
+			}
+		}
+	}
+	return out, nil
+}

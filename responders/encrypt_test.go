@@ -118,3 +118,22 @@ func mustArmored(t *testing.T, raw []byte) *crypto.PGPMessage {
 	}
 	return m
 }
+
+func TestIndexKeys(t *testing.T) {
+	h := gpgtest.NewHome(t)
+	h.GenKey("Ann <Ann@Example.org>", "ed25519")
+	h.GenKey("Bob <bob@example.org>", "rsa3072")
+	idx, err := IndexKeys(h.Output(nil, "--armor", "--export"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) != 2 || len(idx["ann@example.org"]) != 1 || len(idx["bob@example.org"]) != 1 {
+		t.Fatalf("index %v", idx)
+	}
+	if _, _, err := EncryptionKey("bob@example.org", time.Now(), idx["bob@example.org"]...); err != nil {
+		t.Errorf("Bob's indexed key: %v", err)
+	}
+	if _, err := IndexKeys([]byte("garbage")); err == nil {
+		t.Error("a broken keyring was indexed")
+	}
+}
