@@ -113,8 +113,9 @@ func TestIncidentCardsInSlackAndDiscord(t *testing.T) {
 	if !strings.Contains(dc[1].body, `"Messages","value":"2"`) {
 		t.Errorf("the edited Discord card does not count two messages: %s", dc[1].body)
 	}
-	_, metrics := getBody(t, "http://"+d.addrs.HTTP+"/metrics")
-	if !strings.Contains(metrics, "tocsin_chat_cards_retried_total 1") || !strings.Contains(metrics, "tocsin_chat_cards_sent_total 4") {
-		t.Errorf("metrics: %s", metrics)
-	}
+	// The outcome is recorded just after the platform answered.
+	eventually(t, "the card metrics", 5*time.Second, func() bool {
+		_, metrics := getBody(t, "http://"+d.addrs.HTTP+"/metrics")
+		return strings.Contains(metrics, "tocsin_chat_cards_retried_total 1") && strings.Contains(metrics, "tocsin_chat_cards_sent_total 4")
+	})
 }

@@ -200,17 +200,21 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 	if code, body := getBody(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz: %d %q", code, body)
 	}
+	// Outcomes are recorded just after the SMTP server and the chat
+	// stand-ins answered: wait for them.
+	wants := []string{"tocsin_incidents_opened_total 2", "tocsin_messages_fetched_total 2", "tocsin_replies_sent_total 2",
+		"tocsin_chat_cards_sent_total 4", // two incidents, Slack and Discord
+		`tocsin_outbox_depth{state="sent"} 6`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"}
 	var metrics string
-	eventually(t, "the chat cards", 10*time.Second, func() bool {
+	eventually(t, "the metrics", 10*time.Second, func() bool {
 		_, metrics = getBody(t, base+"/metrics")
-		return strings.Contains(metrics, "tocsin_chat_cards_sent_total 4") // two incidents, Slack and Discord
-	})
-	for _, want := range []string{"tocsin_incidents_opened_total 2", "tocsin_messages_fetched_total 2", "tocsin_replies_sent_total 2",
-		`tocsin_outbox_depth{state="sent"} 6`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %q", want)
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	req, _ := http.NewRequest("GET", base+"/", nil)
 	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
 	r2, err := http.DefaultClient.Do(req)
