@@ -353,6 +353,7 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	fmt.Fprintf(w, "Sandbox (loopback only, no accounts needed):\n")
 	fmt.Fprintf(w, "  IMAP          %s   user %s, password in %s\n", a.SandboxIMAP, info.IMAPUser, filepath.Join(cfg.DataDir, "sandbox.json"))
 	fmt.Fprintf(w, "  SMTP          %s   mail to %s lands in the mailbox; all other mail is kept in %s\n", a.SandboxSMTP, sandbox.Alias, info.SentDir)
+	fmt.Fprintf(w, "  Slack/Discord incident cards are kept in %s (what their APIs would have received)\n", filepath.Join(cfg.DataDir, "chat"))
 	host, port, _ := net.SplitHostPort(a.SandboxSMTP)
 	fmt.Fprintf(w, "Send a first report:\n")
 	fmt.Fprintf(w, "  swaks --server %s:%s --from you@example.org --to %s --header 'Subject: XSS in login page' --body 'Steps: ...'\n", host, port, sandbox.Alias)
