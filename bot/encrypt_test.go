@@ -181,3 +181,47 @@ func entityText(t *testing.T, raw []byte) (subject, body string) {
 	subject, _ = h.Subject()
 	return subject, string(b)
 }
+
+// TestMailThatCannotBeComposedIsADeadLetter: a custom form that fails on
+// real data, or a person's key file that has gone, never costs the report
+// its incident: the mail becomes a dead letter that says why.
+func TestMailThatCannotBeComposedIsADeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	forms := filepath.Join(dir, "forms", "en")
+	os.MkdirAll(forms, 0o755)
+	en, err := os.ReadFile(filepath.Join("..", "templates", "forms", "en", "acknowledgement.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Passes the check (the sample has contacts) but fails for a report,
+	// which has none yet.
+	os.WriteFile(filepath.Join(forms, "acknowledgement.tmpl"), []byte(strings.Replace(string(en), "Thank you for your report.", "Thank you, from {{(index .Contacts 0).Name}}.", 1)), 0o644)
+	cfg := bot.SandboxConfig(filepath.Join(dir, "data"), "127.0.0.1:0")
+	cfg.Templates.Dir = filepath.Join(dir, "forms")
+	cfg.People = []config.Person{{Name: "Kim", Email: "kim@example.com", Language: "en", Variant: "technical", Encrypt: "when-key-known", KeyFile: filepath.Join(dir, "gone.asc")}}
+	d := startDaemon(t, cfg)
+	d.sendMail("ann@example.org", report("ann@example.org", "a1@example.org", "Open redirect", "See /goto?u="))
+	d.sendMail("kim@example.com", report("kim@example.com", "k1@example.com", "Phishing wave", "Many users got it."))
+	eventually(t, "both incidents", 10*time.Second, func() bool { return len(d.incidents()) == 2 })
+	for _, inc := range d.incidents() {
+		full := d.incident(inc.ID)
+		why := ""
+		for _, a := range full.Audit {
+			if a.Action == "acknowledgement-not-sent" {
+				why = a.Detail
+			}
+		}
+		want := map[string]string{"ann@example.org": "rendering the acknowledgement form", "kim@example.com": "gone.asc"}[inc.Reporter]
+		if !strings.Contains(why, want) {
+			t.Errorf("%s (%s): audit %q, want the reason %q", inc.ID, inc.Reporter, why, want)
+		}
+		for _, o := range full.Outbox {
+			if strings.HasPrefix(o.Key, "ack:") && o.State != "failed" {
+				t.Errorf("%s: acknowledgement %s, want failed", inc.ID, o.State)
+			}
+		}
+	}
+	if n := len(d.sent()); n != 0 {
+		t.Errorf("%d mails sent", n)
+	}
+}

@@ -37,9 +37,13 @@ type notice struct {
 
 // queueMail renders n in the recipient's language and variant, signs it,
 // encrypts it when their policy and a known key say so, and writes it to
-// the outbox in the caller's transaction. A recipient whose policy is
-// "always" but who has no usable key gets a dead letter that says why,
-// never plaintext.
+// the outbox in the caller's transaction.
+//
+// What cannot be sent never costs the report its filing: a recipient whose
+// policy is "always" (or whose configured key_file cannot be read) but who
+// has no usable key, or a form that fails to render, becomes a dead letter
+// that says why, visible on the incident, in the UI and in /metrics. Never
+// plaintext instead. Only a store error is returned.
 func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Time) error {
 	person, known := b.cfg.PersonByEmail(n.to.Address)
 	policy, langs := b.cfg.Replies.Encrypt, n.langs
@@ -53,20 +57,33 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 			n.to.Name = person.Name
 		}
 	}
+	item := store.OutboxItem{IdemKey: n.idemKey, IncidentID: inc.ID, Channel: "mail", Kind: n.kind,
+		Sender: b.cfg.Desk.Address, Recipient: n.to.Address, CreatedAt: now}
+	fail := func(why string) error {
+		item.State, item.LastError = store.OutboxFailed, why
+		if _, err := tx.Enqueue(item); err != nil {
+			return err
+		}
+		b.log.Error("mail not sent", "incident", inc.Ref, "kind", n.kind, "recipient", n.to.Address, "why", why)
+		return tx.Audit(inc.ID, now, "system", n.kind+"-not-sent", "to "+n.to.Address+": "+why)
+	}
 
 	var ring *crypto.KeyRing
-	var sealTo, keyProblem string
-	keys, err := b.recipientKeys(tx, n.to.Address, person, n.offeredKeys)
-	if err != nil {
-		return err
-	}
-	r, fpr, kerr := responders.EncryptionKey(n.to.Address, now, keys...)
-	switch {
-	case policy == config.EncryptNever:
-	case kerr == nil:
-		ring, sealTo = r, fpr
-	case policy == config.EncryptAlways:
-		keyProblem = kerr.Error()
+	var sealTo string
+	if policy != config.EncryptNever {
+		keys, problem, err := b.recipientKeys(tx, n.to.Address, person)
+		if err != nil {
+			return err
+		}
+		r, fpr, kerr := responders.EncryptionKey(n.to.Address, now, append(keys, n.offeredKeys...)...)
+		switch {
+		case problem != "":
+			return fail(problem + "; nothing was sent rather than plaintext")
+		case kerr == nil:
+			ring, sealTo = r, fpr
+		case policy == config.EncryptAlways:
+			return fail(kerr.Error() + "; encrypt is always for this recipient, so nothing was sent")
+		}
 	}
 	data := n.data
 	if sealTo == "" && n.plain != nil {
@@ -75,7 +92,7 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 	data.Recipient = templates.Person{Name: n.to.Name, Address: n.to.Address}
 	msg, err := b.forms.Render(n.form, data, langs...)
 	if err != nil {
-		return fmt.Errorf("rendering %s: %w", n.form, err)
+		return fail(fmt.Sprintf("rendering the %s form: %v", n.form, err))
 	}
 
 	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
@@ -92,15 +109,6 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 		AutoSubmitted: n.autoSubmitted,
 		Body:          msg.Body,
 	}
-	item := store.OutboxItem{IdemKey: n.idemKey, IncidentID: inc.ID, Channel: "mail", Kind: n.kind,
-		Sender: b.cfg.Desk.Address, Recipient: n.to.Address, CreatedAt: now}
-	if keyProblem != "" {
-		item.State, item.LastError = store.OutboxFailed, keyProblem+"; encrypt is always for this recipient, so nothing was sent"
-		if _, err := tx.Enqueue(item); err != nil {
-			return err
-		}
-		return tx.Audit(inc.ID, now, "system", n.kind+"-not-sent", "to "+n.to.Address+": "+item.LastError)
-	}
 	how := "signed"
 	if sealTo != "" {
 		item.Payload, err = responders.ComposeEncrypted(m, b.key, ring)
@@ -109,7 +117,7 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 		item.Payload, err = responders.ComposeSigned(m, b.key)
 	}
 	if err != nil {
-		return fmt.Errorf("composing %s: %w", n.form, err)
+		return fail(fmt.Sprintf("composing the %s mail: %v", n.form, err))
 	}
 	sum := sha256.Sum256(item.Payload)
 	if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
@@ -123,22 +131,20 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 }
 
 // recipientKeys gathers the public keys that may encrypt to address, best
-// first: the person's configured key, pgp.keyring, the keys in the mail
-// being answered, and keys the address sent before.
-func (b *Bot) recipientKeys(tx *store.Tx, address string, p config.Person, offered [][]byte) ([][]byte, error) {
-	var keys [][]byte
+// first: the person's configured key, pgp.keyring, and keys the address
+// sent before. problem says why a configured key_file could not be used.
+func (b *Bot) recipientKeys(tx *store.Tx, address string, p config.Person) (keys [][]byte, problem string, err error) {
 	if p.KeyFile != "" {
 		k, err := os.ReadFile(p.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("people key_file for %s: %w", address, err)
+			problem = fmt.Sprintf("people key_file of %s: %v", address, err)
 		}
 		keys = append(keys, k)
 	}
 	keys = append(keys, b.knownKeys[strings.ToLower(address)]...)
-	keys = append(keys, offered...)
 	sent, err := tx.ReporterKeys(address)
 	if err != nil {
-		return nil, fmt.Errorf("reading keys of %s: %w", address, err)
+		return nil, "", fmt.Errorf("reading keys of %s: %w", address, err)
 	}
-	return append(keys, sent...), nil
+	return append(keys, sent...), problem, nil
 }
