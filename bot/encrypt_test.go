@@ -103,6 +103,7 @@ func TestPeoplesPreferences(t *testing.T) {
 		{Name: "Dana Weber", Email: "dana@example.com", Language: "de", TimeZone: "Europe/Berlin", Variant: "non-technical", Encrypt: "never"},
 		{Name: "Otto Officer", Email: "otto@example.com", Language: "en", Variant: "technical", Encrypt: "always"},
 	}
+	cfg.Regions = []config.Region{{Name: "EMEA", Domains: []string{"example.com"}, SecurityOfficer: "otto@example.com"}}
 	d := startDaemon(t, cfg)
 	d.sendMail("dana@example.com", report("dana@example.com", "dana1@example.com", "Phishing mail about invoices",
 		"We received phishing mail with a link to http://invoices.example.net/login, CVE-2026-1111."))
@@ -112,7 +113,8 @@ func TestPeoplesPreferences(t *testing.T) {
 	g.Import(deskKey)
 	g.VerifyPGPMIME(raw[strings.Index(string(raw), "Mime-Version"):])
 	body := decodedText(t, raw)
-	for _, want := range []string{"Guten Tag Dana Weber,", "STANDARD-MELDEFORMULAR", "Nicht-technische Erläuterung", " CET)"} {
+	for _, want := range []string{"Guten Tag Dana Weber,", "STANDARD-MELDEFORMULAR", "Nicht-technische Erläuterung", " CET)",
+		"Ansprechpartner:      Otto Officer, Sicherheitsbeauftragte(r) EMEA <otto@example.com>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("Dana's acknowledgement lacks %q:\n%s", want, body)
 		}
@@ -198,6 +200,7 @@ func TestMailThatCannotBeComposedIsADeadLetter(t *testing.T) {
 	os.WriteFile(filepath.Join(forms, "acknowledgement.tmpl"), []byte(strings.Replace(string(en), "Thank you for your report.", "Thank you, from {{(index .Contacts 0).Name}}.", 1)), 0o644)
 	cfg := bot.SandboxConfig(filepath.Join(dir, "data"), "127.0.0.1:0")
 	cfg.Templates.Dir = filepath.Join(dir, "forms")
+	cfg.Regions = nil // no points of contact: the form's index .Contacts 0 fails
 	cfg.People = []config.Person{{Name: "Kim", Email: "kim@example.com", Language: "en", Variant: "technical", Encrypt: "when-key-known", KeyFile: filepath.Join(dir, "gone.asc")}}
 	d := startDaemon(t, cfg)
 	d.sendMail("ann@example.org", report("ann@example.org", "a1@example.org", "Open redirect", "See /goto?u="))

@@ -290,6 +290,7 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 		IncidentID:         inc.Ref,
 		Date:               inc.CreatedAt,
 		Reporter:           templates.Person{Name: rep.FromName, Address: rep.From},
+		Contacts:           b.contacts(rep.From, rep.Language),
 		Priority:           inc.Priority,
 		PriorityDefinition: def.Definition,
 		Category:           inc.Category,
@@ -300,6 +301,30 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 		Desk: templates.Desk{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address,
 			Fingerprint: b.key.Fingerprint(), PublicURL: b.cfg.Desk.PublicURL},
 	}
+}
+
+// contacts are the geo-based points of contact for a reporter: the
+// region's security officer and account manager, or its stand-in when
+// neither is set. None: the desk itself, as the form then says.
+func (b *Bot) contacts(address, lang string) []templates.Contact {
+	r, ok := b.cfg.RegionFor(address, lang)
+	if !ok {
+		return nil
+	}
+	var out []templates.Contact
+	add := func(role, addr string) {
+		if addr == "" {
+			return
+		}
+		p, _ := b.cfg.PersonByEmail(addr)
+		out = append(out, templates.Contact{Name: orDefault(p.Name, addr), Role: role, Region: r.Name, Address: addr})
+	}
+	add("security-officer", r.SecurityOfficer)
+	add("account-manager", r.AccountManager)
+	if len(out) == 0 {
+		add("stand-in", r.StandIn)
+	}
+	return out
 }
 
 // keepBlob stores data content-addressed as DIR/ab/SUM+ext unless it is

@@ -67,8 +67,16 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 // SandboxConfig is the embedded default configuration: the sandbox alias,
 // loopback servers, everything under dataDir.
 func SandboxConfig(dataDir, httpAddr string) *config.Config {
-	cfg, err := config.Parse("(sandbox)", []byte(fmt.Sprintf("desk: {address: %s, name: Sandbox Security Desk}\ndata_dir: %q\nhttp: {listen: %q}\n",
-		sandbox.Alias, dataDir, httpAddr)))
+	cfg, err := config.Parse("(sandbox)", []byte(fmt.Sprintf(`desk: {address: %s, name: Sandbox Security Desk}
+data_dir: %q
+http: {listen: %q}
+people:
+  - {name: Sam Officer, email: officer@sandbox.test, time_zone: Europe/Berlin}
+  - {name: Kenji Sato, email: kenji@sandbox.test, language: ja, time_zone: Asia/Tokyo}
+regions:
+  - {name: APAC, domains: [jp, cn, kr, au], languages: [ja, zh], security_officer: kenji@sandbox.test}
+  - {name: Global, default: true, security_officer: officer@sandbox.test}
+`, sandbox.Alias, dataDir, httpAddr)))
 	if err != nil {
 		panic("sandbox config: " + err.Error()) // a bug, not a user error
 	}

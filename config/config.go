@@ -46,6 +46,8 @@ type Config struct {
 	// CIO, operating-unit contacts), with how each wants to be written to.
 	// A reporter not listed here gets the defaults.
 	People []Person `yaml:"people"`
+	// Regions are the geo-based points of contact named on every form.
+	Regions []Region `yaml:"regions"`
 	// Slack receives incident cards when set.
 	Slack *Slack `yaml:"slack"`
 	// Discord receives incident cards when set.
@@ -262,6 +264,29 @@ type Person struct {
 	KeyFile string `yaml:"key_file"`
 }
 
+// Region is where a reporter is, as far as the desk can tell, and who is
+// their point of contact there: the regional security officer and account
+// manager, or a stand-in (the CSIRT, a hotline) when neither is set.
+type Region struct {
+	// Name is shown on the form: EMEA, APAC, Americas.
+	Name string `yaml:"name"`
+	// Domains are reporter address domains of the region; "de" covers
+	// every .de address, "example.de" that domain and its subdomains.
+	Domains []string `yaml:"domains"`
+	// Languages are report languages (ISO 639-1) that place a reporter
+	// here when the domain does not.
+	Languages []string `yaml:"languages"`
+	// Default makes this the region of everyone no other region matches.
+	Default bool `yaml:"default"`
+	// SecurityOfficer is the regional security officer's address (named
+	// from people when listed there).
+	SecurityOfficer string `yaml:"security_officer"`
+	// AccountManager is the regional customer account manager's address.
+	AccountManager string `yaml:"account_manager"`
+	// StandIn is named when neither of the two is set.
+	StandIn string `yaml:"stand_in"`
+}
+
 // Slack is a Slack workspace that receives incident cards.
 type Slack struct {
 	// Token is the bot token (xoxb-...), with chat:write.
@@ -389,4 +414,35 @@ func (c *Config) PersonByEmail(address string) (Person, bool) {
 		}
 	}
 	return Person{}, false
+}
+
+// RegionFor returns the region of a reporter: by the domain of address
+// (the longest match), else by the report's language, else the default.
+func (c *Config) RegionFor(address, lang string) (Region, bool) {
+	domain := strings.ToLower(address[strings.LastIndexByte(address, '@')+1:])
+	best, bestLen := -1, 0
+	for i, r := range c.Regions {
+		for _, d := range r.Domains {
+			d = strings.ToLower(strings.TrimPrefix(d, "."))
+			if (domain == d || strings.HasSuffix(domain, "."+d)) && len(d) > bestLen {
+				best, bestLen = i, len(d)
+			}
+		}
+	}
+	if best >= 0 {
+		return c.Regions[best], true
+	}
+	for _, r := range c.Regions {
+		for _, l := range r.Languages {
+			if lang != "" && strings.EqualFold(l, lang) {
+				return r, true
+			}
+		}
+	}
+	for _, r := range c.Regions {
+		if r.Default {
+			return r, true
+		}
+	}
+	return Region{}, false
 }

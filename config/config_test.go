@@ -197,3 +197,43 @@ slack:
 		t.Errorf("person defaults: %+v (found %v)", p, ok)
 	}
 }
+
+func TestRegions(t *testing.T) {
+	in := `desk: {address: security@example.com}
+regions:
+  - {name: EMEA, domains: [de, example.co.uk], languages: [fr], security_officer: so@example.com}
+  - {name: APAC, domains: [jp], languages: [ja], account_manager: am@example.com, default: true}
+  - {name: Germany, domains: [bund.de], stand_in: cert@example.com}
+`
+	cfg, err := Parse("r.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ addr, lang, want string }{
+		{"a@mail.example.de", "", "EMEA"},
+		{"b@bsi.bund.de", "de", "Germany"}, // the longest domain wins
+		{"c@example.co.uk", "", "EMEA"},
+		{"d@example.com", "fr", "EMEA"}, // by language
+		{"e@example.com", "", "APAC"},   // the default
+	} {
+		if r, ok := cfg.RegionFor(tc.addr, tc.lang); !ok || r.Name != tc.want {
+			t.Errorf("RegionFor(%s, %q) = %s, want %s", tc.addr, tc.lang, r.Name, tc.want)
+		}
+	}
+	_, err = Parse("r.yaml", []byte(`desk: {address: security@example.com}
+regions:
+  - {domains: [de], security_officer: "Dana <d@example.com>"}
+  - {name: X, default: true, stand_in: x@example.com}
+  - {name: Y, default: true}
+`))
+	for _, want := range []string{
+		`r.yaml:3: regions.0.name: required`,
+		`r.yaml:3: regions.0.security_officer: "Dana <d@example.com>" is not a bare e-mail address`,
+		`r.yaml:5: regions.2: name a security_officer, an account_manager or a stand_in`,
+		`regions: 2 regions are the default; at most one may be`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

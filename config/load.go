@@ -511,6 +511,27 @@ func (c *Config) Validate() []Problem {
 			}
 		}
 	}
+	defaults := 0
+	for i, r := range c.Regions {
+		f := fmt.Sprintf("regions.%d", i)
+		if r.Name == "" {
+			bad(f+".name", "required: it is shown on the form")
+		}
+		for field, addr := range map[string]string{"security_officer": r.SecurityOfficer, "account_manager": r.AccountManager, "stand_in": r.StandIn} {
+			if a, err := mail.ParseAddress(addr); addr != "" && (err != nil || a.Address != addr) {
+				bad(f+"."+field, "%q is not a bare e-mail address", addr)
+			}
+		}
+		if r.SecurityOfficer == "" && r.AccountManager == "" && r.StandIn == "" {
+			bad(f, "name a security_officer, an account_manager or a stand_in")
+		}
+		if r.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		bad("regions", "%d regions are the default; at most one may be", defaults)
+	}
 	if s := c.Slack; s != nil {
 		checkSecret("slack.token", s.Token, true, bad)
 		if s.Channel == "" {

@@ -118,6 +118,19 @@ people:
     # Their armored public key.
     key_file: ""
 
+# Geo-based points of contact, named on every notification form. A reporter
+# is placed by address domain (longest match), else by report language, else
+# in the default region.
+regions:
+  - name: EMEA
+    domains: [de, fr, es, eu]
+    languages: [de, fr, es]
+    default: true
+    security_officer: dana.officer@example.com
+    account_manager: ""
+    # Named when neither of the two above is set: the CSIRT, a hotline.
+    stand_in: csirt@example.com
+
 # Incident cards in chat, updated when the incident changes.
 # slack:
 #   token: {password_file: /etc/tocsin/slack-token}   # xoxb-..., chat:write

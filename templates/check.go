@@ -27,8 +27,8 @@ func sample() Form {
 		Recipient:  Person{Name: "Ana García", Address: "ana@researcher.example"},
 		Reporter:   Person{Name: "Ana García", Address: "ana@researcher.example"},
 		Contacts: []Contact{
-			{Name: "Jonas Weber", Role: "security officer, EMEA", Address: "jonas.weber@example.com", Phone: "+49 30 1234567"},
-			{Name: "Claire Martin", Role: "account manager, EMEA", Address: "claire.martin@example.com", StandIn: true},
+			{Name: "Jonas Weber", Role: "security-officer", Region: "EMEA", Address: "jonas.weber@example.com", Phone: "+49 30 1234567"},
+			{Name: "Claire Martin", Role: "account-manager", Region: "EMEA", Address: "claire.martin@example.com"},
 		},
 		Priority:           "P2",
 		PriorityDefinition: "high: a serious vulnerability or an incident affecting one system; response within 4 hours",

@@ -59,14 +59,15 @@ type Person struct {
 	Address string
 }
 
-// Contact is a point of contact for the incident: the geo-based account
-// manager or security officer for the region, or whoever stands in.
+// Contact is a point of contact for the incident: the geo-based security
+// officer and account manager for the reporter's region, or whoever stands
+// in for them (the CSIRT, a hotline engineer).
 type Contact struct {
 	Name    string
-	Role    string // "security officer, EMEA"
+	Role    string // security-officer, account-manager or stand-in; the template words it
+	Region  string // "EMEA"
 	Address string
 	Phone   string
-	StandIn bool // standing in for the regional contact
 }
 
 // Desk is the security team as it signs its mail.
