@@ -36,6 +36,9 @@ type ChatPoster interface {
 	Update(ctx context.Context, ref string, c Card) error
 }
 
+// sendTimeoutChat bounds one chat API call when the caller gives no client.
+const sendTimeoutChat = 20 * time.Second
+
 // Button actions on a card, as the chat-ops router will read them back:
 // Slack action_id, and the Discord custom_id before ":INCIDENT".
 const (

@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/bwmarrin/discordgo"
 )
-
-// sendTimeoutChat bounds one chat API call.
-const sendTimeoutChat = 20 * time.Second
 
 // Discord posts incident cards with Discord's REST API (create and edit
 // channel message) as embeds with Ack and Escalate buttons.
