@@ -227,4 +227,10 @@ func TestMailThatCannotBeComposedIsADeadLetter(t *testing.T) {
 	if n := len(d.sent()); n != 0 {
 		t.Errorf("%d mails sent", n)
 	}
+	_, metrics := getBody(t, "http://"+d.addrs.HTTP+"/metrics")
+	for _, want := range []string{"tocsin_replies_failed_total 2", `tocsin_outbox_depth{state="failed"} 2`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

@@ -65,6 +65,7 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 			return err
 		}
 		b.log.Error("mail not sent", "incident", inc.Ref, "kind", n.kind, "recipient", n.to.Address, "why", why)
+		b.metrics.RepliesFailed.Inc() // counted even if the transaction is retried: rare, and errs on the loud side
 		return tx.Audit(inc.ID, now, "system", n.kind+"-not-sent", "to "+n.to.Address+": "+why)
 	}
 
