@@ -111,7 +111,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 		clock = SystemClock{}
 	}
 	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		policy: policyOf(cfg.Priorities), forms: templates.Default}
+		policy: policyOf(cfg.Priorities), forms: templates.Default()}
 	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 )
@@ -180,16 +181,15 @@ func (s *Set) where(lang, form string) string {
 	return lang + "/" + form + ".tmpl"
 }
 
-// Default is the embedded set.
-var Default = mustLoad()
-
-func mustLoad() *Set {
+// Default returns the embedded set, parsed on first use: commands that
+// send nothing (version, parse, incidents) do not pay for it.
+var Default = sync.OnceValue(func() *Set {
 	s, err := Load("")
 	if err != nil {
-		panic(err)
+		panic(err) // the embedded forms are checked by the tests
 	}
 	return s
-}
+})
 
 // Load builds the embedded set, with the files under dir (if dir is not
 // "") replacing or adding to it. dir is laid out like the embedded forms:
@@ -318,7 +318,7 @@ func (s *Set) Render(form string, data Form, langs ...string) (Message, error) {
 
 // Render fills form from the embedded set.
 func Render(form string, data Form, langs ...string) (Message, error) {
-	return Default.Render(form, data, langs...)
+	return Default().Render(form, data, langs...)
 }
 
 // tidy drops trailing spaces and runs of more than one blank line, which

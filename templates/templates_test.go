@@ -14,10 +14,10 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // variant; `go test ./templates -update` rewrites the files after a
 // deliberate change, and the diff is what a reviewer reads.
 func TestGolden(t *testing.T) {
-	if err := Default.Check(); err != nil {
+	if err := Default().Check(); err != nil {
 		t.Fatalf("the embedded forms fail their own check:\n%v", err)
 	}
-	for _, lang := range Default.Languages() {
+	for _, lang := range Default().Languages() {
 		for _, form := range Forms {
 			for _, v := range Variants {
 				data := Sample(form)
@@ -49,7 +49,7 @@ func TestGolden(t *testing.T) {
 
 func TestLanguages(t *testing.T) {
 	want := []string{"en", "de", "es", "fr", "ja"}
-	if got := Default.Languages(); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := Default().Languages(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("languages %v, want %v", got, want)
 	}
 }
@@ -90,7 +90,7 @@ func TestChoose(t *testing.T) {
 		{[]string{"", "ja"}, "ja"},
 		{[]string{"zh"}, "en"}, // detected, but no forms in Chinese: English
 	} {
-		if got := Default.Choose("acknowledgement", tc.prefs...); got != tc.want {
+		if got := Default().Choose("acknowledgement", tc.prefs...); got != tc.want {
 			t.Errorf("Choose(%q) = %s, want %s", tc.prefs, got, tc.want)
 		}
 	}
