@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"tocsin/bot/metrics"
@@ -61,6 +62,9 @@ type Bot struct {
 	knownKeys map[string][][]byte
 	// forms are the notification templates, with config overrides.
 	forms *templates.Set
+	// zones are the people's time zones by lower-case address, resolved
+	// once rather than for every mail.
+	zones map[string]*time.Location
 	// chat are the chat platforms incident cards go to, by outbox channel.
 	chat map[string]responders.ChatPoster
 }
@@ -111,7 +115,15 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 		clock = SystemClock{}
 	}
 	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		policy: policyOf(cfg.Priorities), forms: templates.Default()}
+		policy: policyOf(cfg.Priorities), forms: templates.Default(), zones: map[string]*time.Location{}}
+	for _, p := range cfg.People {
+		if p.TimeZone == "" {
+			continue
+		}
+		if loc, err := time.LoadLocation(p.TimeZone); err == nil { // checked by config
+			b.zones[strings.ToLower(p.Email)] = loc
+		}
+	}
 	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -50,9 +50,7 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 	if known {
 		policy, langs = person.Encrypt, append([]string{person.Language}, langs...)
 		n.data.Variant = templates.Variant(person.Variant)
-		if person.TimeZone != "" {
-			n.data.Zone, _ = time.LoadLocation(person.TimeZone) // checked by config
-		}
+		n.data.Zone = b.zones[strings.ToLower(person.Email)]
 		if n.to.Name == "" {
 			n.to.Name = person.Name
 		}

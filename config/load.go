@@ -94,7 +94,12 @@ func Parse(file string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var (
+	lineRE       = regexp.MustCompile(`line (\d+)`)
+	linePrefixRE = regexp.MustCompile(`^line \d+: `)
+	prefixRE     = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,15}$`)
+	languageRE   = regexp.MustCompile(`^[a-z]{2}$`)
+)
 
 func yamlErrLine(msg string) int {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
@@ -105,7 +110,7 @@ func yamlErrLine(msg string) int {
 }
 
 func cleanYAMLErr(msg string) string {
-	msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
+	msg = linePrefixRE.ReplaceAllString(msg, "")
 	msg = strings.ReplaceAll(msg, "!!str", "text")
 	msg = strings.ReplaceAll(msg, "!!int", "number")
 	msg = strings.ReplaceAll(msg, "!!seq", "list")
@@ -367,7 +372,7 @@ func (c *Config) Validate() []Problem {
 	} else if a, err := mail.ParseAddress(c.Desk.Address); err != nil || a.Address != c.Desk.Address {
 		bad("desk.address", "%q is not a bare e-mail address", c.Desk.Address)
 	}
-	if !regexp.MustCompile(`^[A-Z][A-Z0-9]{0,15}$`).MatchString(c.Desk.IncidentPrefix) {
+	if !prefixRE.MatchString(c.Desk.IncidentPrefix) {
 		bad("desk.incident_prefix", "%q must be 1-16 upper-case letters or digits, starting with a letter", c.Desk.IncidentPrefix)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
@@ -491,7 +496,7 @@ func (c *Config) Validate() []Problem {
 			bad(f+".email", "%s is listed twice", p.Email)
 		}
 		emails[strings.ToLower(p.Email)] = true
-		if !regexp.MustCompile(`^[a-z]{2}$`).MatchString(p.Language) {
+		if !languageRE.MatchString(p.Language) {
 			bad(f+".language", "%q is not an ISO 639-1 code such as en, de, fr, es, ja", p.Language)
 		}
 		if p.TimeZone != "" {
