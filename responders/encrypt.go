@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -113,40 +112,19 @@ func ComposeEncrypted(m Mail, k *Key, to *crypto.KeyRing) ([]byte, error) {
 		return nil, err
 	}
 
-	var out bytes.Buffer
-	mw := textproto.NewMultipartWriter(&out)
 	outer := m
 	outer.Subject = m.PublicSubject
 	if outer.Subject == "" {
 		outer.Subject = "..."
 	}
-	h := outerHeader(outer)
-	h.Set("Content-Type", `multipart/encrypted; protocol="application/pgp-encrypted"; boundary="`+mw.Boundary()+`"`)
-	h.Set("MIME-Version", "1.0")
-	if err := textproto.WriteHeader(&out, h.Header.Header); err != nil {
-		return nil, fmt.Errorf("writing header: %w", err)
-	}
-	var vh textproto.Header
+	var vh, dh textproto.Header
 	vh.Set("Content-Description", "PGP/MIME version identification")
 	vh.Set("Content-Type", "application/pgp-encrypted")
-	vw, err := mw.CreatePart(vh)
-	if err != nil {
-		return nil, err
-	}
-	io.WriteString(vw, "Version: 1\r\n")
-	var dh textproto.Header
 	dh.Set("Content-Disposition", `inline; filename="encrypted.asc"`)
 	dh.Set("Content-Description", "OpenPGP encrypted message")
 	dh.Set("Content-Type", `application/octet-stream; name="encrypted.asc"`)
-	dw, err := mw.CreatePart(dh)
-	if err != nil {
-		return nil, err
-	}
-	io.WriteString(dw, strings.ReplaceAll(strings.TrimRight(armored, "\n"), "\n", "\r\n")+"\r\n")
-	if err := mw.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	return composeMultipart(outer, `multipart/encrypted; protocol="application/pgp-encrypted"`,
+		mimePart{vh, []byte("Version: 1\r\n")}, mimePart{dh, armorCRLF(armored)})
 }
 
 // IndexKeys splits an armored keyring into one armored public key per

@@ -52,32 +52,48 @@ func ComposeSigned(m Mail, k *Key) ([]byte, error) {
 		return nil, err
 	}
 
-	var out bytes.Buffer
-	mw := textproto.NewMultipartWriter(&out)
-	h := outerHeader(m)
-	h.Set("Content-Type", `multipart/signed; micalg=`+micalg+`; protocol="application/pgp-signature"; boundary="`+mw.Boundary()+`"`)
-	h.Set("MIME-Version", "1.0")
-	if err := textproto.WriteHeader(&out, h.Header.Header); err != nil {
-		return nil, fmt.Errorf("writing header: %w", err)
-	}
-	pw, err := mw.CreatePart(part)
-	if err != nil {
-		return nil, err
-	}
-	pw.Write(body)
 	var sh textproto.Header
 	sh.Set("Content-Disposition", `attachment; filename="signature.asc"`)
 	sh.Set("Content-Description", "OpenPGP digital signature")
 	sh.Set("Content-Type", `application/pgp-signature; name="signature.asc"`)
-	sw, err := mw.CreatePart(sh)
-	if err != nil {
-		return nil, err
+	return composeMultipart(m, `multipart/signed; micalg=`+micalg+`; protocol="application/pgp-signature"`,
+		mimePart{part, body}, mimePart{sh, armorCRLF(sig)})
+}
+
+// mimePart is one body part: its header and its encoded bytes.
+type mimePart struct {
+	h    textproto.Header
+	body []byte
+}
+
+// composeMultipart writes m's header, with contentType (plus the boundary)
+// as its Content-Type, and then the parts: the frame RFC 3156 messages
+// share.
+func composeMultipart(m Mail, contentType string, parts ...mimePart) ([]byte, error) {
+	var out bytes.Buffer
+	mw := textproto.NewMultipartWriter(&out)
+	h := outerHeader(m)
+	h.Set("Content-Type", contentType+`; boundary="`+mw.Boundary()+`"`)
+	h.Set("MIME-Version", "1.0")
+	if err := textproto.WriteHeader(&out, h.Header.Header); err != nil {
+		return nil, fmt.Errorf("writing header: %w", err)
 	}
-	io.WriteString(sw, strings.ReplaceAll(strings.TrimRight(sig, "\n"), "\n", "\r\n")+"\r\n")
+	for _, p := range parts {
+		w, err := mw.CreatePart(p.h)
+		if err != nil {
+			return nil, err
+		}
+		w.Write(p.body)
+	}
 	if err := mw.Close(); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// armorCRLF is ASCII armor with CRLF line ends, as a MIME body wants.
+func armorCRLF(armored string) []byte {
+	return []byte(strings.ReplaceAll(strings.TrimRight(armored, "\n"), "\n", "\r\n") + "\r\n")
 }
 
 func outerHeader(m Mail) mail.Header {
