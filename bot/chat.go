@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"tocsin/bot/store"
@@ -14,21 +13,21 @@ import (
 
 // chatPosters builds a poster per configured chat platform, keyed by the
 // outbox channel name.
-func chatPosters(cfg *config.Config, client *http.Client) (map[string]responders.ChatPoster, error) {
+func chatPosters(cfg *config.Config) (map[string]responders.ChatPoster, error) {
 	out := map[string]responders.ChatPoster{}
 	if s := cfg.Slack; s != nil {
 		tok, err := s.Token.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("slack.token: %w", err)
 		}
-		out["slack"] = responders.NewSlack(tok, s.Channel, s.APIURL, client)
+		out["slack"] = responders.NewSlack(tok, s.Channel, s.APIURL)
 	}
 	if d := cfg.Discord; d != nil {
 		tok, err := d.Token.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("discord.token: %w", err)
 		}
-		p, err := responders.NewDiscord(tok, d.ChannelID, d.APIURL, client)
+		p, err := responders.NewDiscord(tok, d.ChannelID, d.APIURL)
 		if err != nil {
 			return nil, fmt.Errorf("discord: %w", err)
 		}

@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return fmt.Errorf("pgp.keyring: %w", err)
 		}
 	}
-	if b.chat, err = chatPosters(cfg, nil); err != nil {
+	if b.chat, err = chatPosters(cfg); err != nil {
 		return err
 	}
 	if cfg.Templates.Dir != "" {

@@ -73,7 +73,7 @@ func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter
 // update edits the same message.
 func TestSlackCardCannotPing(t *testing.T) {
 	ts, calls := slackServer(t, nil)
-	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL(), nil)
+	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
 	ref, err := s.Post(context.Background(), evilCard())
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestSlackErrors(t *testing.T) {
 		io.WriteString(w, `{"ok":false,"error":"channel_not_found"}`)
 		return true
 	})
-	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL(), nil)
+	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
 	_, err := s.Post(context.Background(), evilCard())
 	var se *SendError
 	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 7*time.Second {
@@ -202,7 +202,7 @@ func TestDiscordCardCannotPing(t *testing.T) {
 	api := &discordAPI{}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	d, err := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/", nil)
+	d, err := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestDiscordErrors(t *testing.T) {
 	api := &discordAPI{status: http.StatusTooManyRequests, body: `{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}`}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	d, _ := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/", nil)
+	d, _ := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/")
 	_, err := d.Post(context.Background(), evilCard())
 	var se *SendError
 	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 1500*time.Millisecond {

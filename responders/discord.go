@@ -19,20 +19,18 @@ type Discord struct {
 
 // NewDiscord returns a poster for channelID. apiURL, when not "", replaces
 // Discord's REST base (a proxy, a test server, the sandbox's capture).
-func NewDiscord(token, channelID, apiURL string, client *http.Client) (*Discord, error) {
+func NewDiscord(token, channelID, apiURL string) (*Discord, error) {
 	s, err := discordgo.New("Bot " + token)
 	if err != nil {
 		return nil, err
 	}
-	if client == nil {
-		client = &http.Client{Timeout: sendTimeoutChat}
-	}
+	client := &http.Client{Timeout: sendTimeoutChat}
 	if apiURL != "" {
 		if !strings.HasSuffix(apiURL, "/") {
 			apiURL += "/"
 		}
 		// discordgo's endpoints are package variables; redirect its requests.
-		client = &http.Client{Timeout: client.Timeout, Transport: rebase{from: discordgo.EndpointAPI, to: apiURL, next: client.Transport}}
+		client.Transport = rebase{from: discordgo.EndpointAPI, to: apiURL}
 	}
 	s.Client = client
 	// The outbox retries, with the wait Discord asks for: discordgo must
@@ -43,10 +41,7 @@ func NewDiscord(token, channelID, apiURL string, client *http.Client) (*Discord,
 }
 
 // rebase sends requests for URLs under from to the same path under to.
-type rebase struct {
-	from, to string
-	next     http.RoundTripper
-}
+type rebase struct{ from, to string }
 
 func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
 	if u := req.URL.String(); strings.HasPrefix(u, r.from) {
@@ -57,11 +52,7 @@ func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		req.URL, req.Host = nu, nu.Host
 	}
-	next := r.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return next.RoundTrip(req)
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // Post sends a new card; the reference is "CHANNEL/MESSAGE".

@@ -19,10 +19,8 @@ type Slack struct {
 
 // NewSlack returns a poster for channel. apiURL is the Web API base
 // (https://slack.com/api/, or a test server's).
-func NewSlack(token, channel, apiURL string, client *http.Client) *Slack {
-	if client == nil {
-		client = &http.Client{Timeout: sendTimeoutChat}
-	}
+func NewSlack(token, channel, apiURL string) *Slack {
+	client := &http.Client{Timeout: sendTimeoutChat}
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/"
 	}
