@@ -139,17 +139,8 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sender = s
 	}
 	b := New(cfg, st, key, sender, o.Clock, log)
-	if b.keyring, err = loadKeyring(cfg); err != nil {
+	if b.keyring, b.knownKeys, err = loadKeyring(cfg); err != nil {
 		return err
-	}
-	if cfg.PGP.Keyring != "" {
-		ring, err := os.ReadFile(cfg.PGP.Keyring)
-		if err == nil {
-			b.knownKeys, err = responders.IndexKeys(ring)
-		}
-		if err != nil {
-			return fmt.Errorf("pgp.keyring: %w", err)
-		}
 	}
 	if b.chat, err = chatPosters(cfg); err != nil {
 		return err
@@ -244,25 +235,30 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 }
 
 // loadKeyring reads the desk's private key (to decrypt) and the known
-// reporters' keys (to verify).
-func loadKeyring(cfg *config.Config) (*parsers.Keyring, error) {
+// reporters' keys of pgp.keyring (to verify their signatures, and indexed
+// by address to encrypt to them), each file once.
+func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, error) {
 	desk, err := os.ReadFile(KeyPath(cfg))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	blocks := [][]byte{desk}
+	var byAddress map[string][][]byte
 	if cfg.PGP.Keyring != "" {
 		known, err := os.ReadFile(cfg.PGP.Keyring)
+		if err == nil {
+			byAddress, err = responders.IndexKeys(known)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("pgp.keyring: %w", err)
+			return nil, nil, fmt.Errorf("pgp.keyring: %w", err)
 		}
 		blocks = append(blocks, known)
 	}
 	kr, err := parsers.ReadKeyring(blocks...)
 	if err != nil {
-		return nil, fmt.Errorf("keys for decryption and verification: %w", err)
+		return nil, nil, fmt.Errorf("keys for decryption and verification: %w", err)
 	}
-	return kr, nil
+	return kr, byAddress, nil
 }
 
 // lockDataDir takes an exclusive lock on DATA/tocsin.lock, so that two

@@ -36,7 +36,7 @@ type ChatPoster interface {
 	Update(ctx context.Context, ref string, c Card) error
 }
 
-// sendTimeoutChat bounds one chat API call when the caller gives no client.
+// sendTimeoutChat bounds one chat API call.
 const sendTimeoutChat = 20 * time.Second
 
 // Button actions on a card, as the chat-ops router will read them back:
