@@ -157,9 +157,7 @@ smtp:
 	if *st.NumMessages != 0 {
 		t.Errorf("INBOX still holds %d messages", *st.NumMessages)
 	}
-	_, key := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g := gpgtest.NewHome(t)
-	g.Import(key)
+	g := d.importDeskKey(gpgtest.NewHome(t))
 	g.VerifyPGPMIME(sink.msgs[0])
 	if got := headerOf(sink.msgs[0], "Subject"); !strings.HasPrefix(got, "["+incs[0].ID+"] ") {
 		t.Errorf("subject %q lacks the incident tag", got)

@@ -182,9 +182,7 @@ func TestDovecot(t *testing.T) {
 			t.Errorf("message %d flags %s, want \\Seen and $TocsinProcessed", m.SeqNum, got)
 		}
 	}
-	_, key := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g := gpgtest.NewHome(t)
-	g.Import(key)
+	g := d.importDeskKey(gpgtest.NewHome(t))
 	for _, m := range sink.msgs {
 		g.VerifyPGPMIME(m)
 	}

@@ -34,8 +34,7 @@ func TestAcknowledgementEncryptedToTheReportersKey(t *testing.T) {
 	g := gpgtest.NewHome(t)
 	g.GenKey("Tom <tom@example.org>", "rsa3072")
 	d := startSandbox(t)
-	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g.Import(deskKey)
+	d.importDeskKey(g)
 
 	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t1@example.org", "Login bypass on portal", true))
 	raw := onlySent(t, d)
@@ -72,14 +71,8 @@ func TestAcknowledgementEncryptedToTheReportersKey(t *testing.T) {
 func TestEncryptedReportGetsAnEncryptedAnswer(t *testing.T) {
 	g := gpgtest.NewHome(t)
 	g.GenKey("Olga <olga@example.org>", "ed25519")
-	dir := t.TempDir()
-	ring := filepath.Join(dir, "known.asc")
-	os.WriteFile(ring, g.Export("olga@example.org"), 0o600)
-	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
-	cfg.PGP.Keyring = ring
-	d := startDaemon(t, cfg)
-	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g.Import(deskKey)
+	d := startWithKnownKey(t, g, "olga@example.org")
+	d.importDeskKey(g)
 	d.sendMail("olga@example.org", olgasEncryptedReport(g))
 	raw := onlySent(t, d)
 	if strings.Contains(string(raw), "Customer database") {
@@ -108,9 +101,7 @@ func TestPeoplesPreferences(t *testing.T) {
 	d.sendMail("dana@example.com", report("dana@example.com", "dana1@example.com", "Phishing mail about invoices",
 		"We received phishing mail with a link to http://invoices.example.net/login, CVE-2026-1111."))
 	raw := onlySent(t, d)
-	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g := gpgtest.NewHome(t)
-	g.Import(deskKey)
+	g := d.importDeskKey(gpgtest.NewHome(t))
 	g.VerifyPGPMIME(raw[strings.Index(string(raw), "Mime-Version"):])
 	body := decodedText(t, raw)
 	for _, want := range []string{"Guten Tag Dana Weber,", "STANDARD-MELDEFORMULAR", "Nicht-technische Erläuterung", " CET)",

@@ -25,6 +25,7 @@ import (
 	"tocsin/bot"
 	"tocsin/bot/sandbox"
 	"tocsin/config"
+	"tocsin/internal/gpgtest"
 )
 
 // daemon is a Tocsin running in-process for a test.
@@ -271,4 +272,27 @@ func appendMail(t testing.TB, c *imapclient.Client, raw string) {
 	if _, err := ac.Wait(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// importDeskKey imports the desk's public key, as served at /pgp-key.asc,
+// into g, so gpg can check what the desk signs; it returns g.
+func (d *daemon) importDeskKey(g *gpgtest.Home) *gpgtest.Home {
+	d.t.Helper()
+	_, key := getBody(d.t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+	g.Import(key)
+	return g
+}
+
+// startWithKnownKey starts the sandbox with the key of addr, from g, in
+// pgp.keyring.
+func startWithKnownKey(t *testing.T, g *gpgtest.Home, addr string) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "known.asc")
+	if err := os.WriteFile(ring, g.Export(addr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	cfg.PGP.Keyring = ring
+	return startDaemon(t, cfg)
 }

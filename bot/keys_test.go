@@ -1,13 +1,10 @@
 package bot_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"tocsin/bot"
 	"tocsin/internal/gpgtest"
 )
 
@@ -65,12 +62,7 @@ func TestReporterKeysTrustOnFirstUse(t *testing.T) {
 func TestConfiguredKeyring(t *testing.T) {
 	g := gpgtest.NewHome(t)
 	g.GenKey("Uma <uma@example.org>", "rsa3072")
-	dir := t.TempDir()
-	ring := filepath.Join(dir, "known.asc")
-	os.WriteFile(ring, g.Export("uma@example.org"), 0o600)
-	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
-	cfg.PGP.Keyring = ring
-	d := startDaemon(t, cfg)
+	d := startWithKnownKey(t, g, "uma@example.org")
 	d.sendMail("uma@example.org", signedMail(t, g, "uma@example.org", "u1@example.org", "Signed report", false))
 	if got := openedDetail(t, d, 1); !strings.Contains(got, "(known key)") {
 		t.Errorf("report: %q; want verified by a known key", got)

@@ -51,9 +51,7 @@ func TestReportGetsSignedAcknowledgement(t *testing.T) {
 			t.Errorf("acknowledgement %s = %q, want %q", k, got, want)
 		}
 	}
-	_, key := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g := gpgtest.NewHome(t)
-	g.Import(key)
+	g := d.importDeskKey(gpgtest.NewHome(t))
 	signed := g.VerifyPGPMIME(ack[strings.Index(string(ack), "Mime-Version"):])
 	for _, want := range []string{"STANDARD NOTIFICATION FORM", id, "Priority:", "Technical explanation", "Non-technical explanation", "How to reach us securely"} {
 		if !strings.Contains(string(signed), want) {
@@ -229,9 +227,7 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 			t.Errorf("security.txt (%d) lacks %q:\n%s", code, want, sec)
 		}
 	}
-	_, key := getBody(t, base+"/pgp-key.asc")
-	g := gpgtest.NewHome(t)
-	g.Import(key)
+	g := d.importDeskKey(gpgtest.NewHome(t))
 	if out, err := g.Run([]byte(sec), "--verify"); err != nil || !strings.Contains(out, "Good signature") {
 		t.Errorf("security.txt signature: %v\n%s", err, out)
 	}
@@ -273,8 +269,7 @@ func TestEncryptedReport(t *testing.T) {
 	d := startSandbox(t)
 	g := gpgtest.NewHome(t)
 	g.GenKey("Olga <olga@example.org>", "ed25519")
-	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
-	g.Import(deskKey)
+	d.importDeskKey(g)
 	d.sendMail("olga@example.org", olgasEncryptedReport(g))
 
 	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
