@@ -2,7 +2,8 @@
 GO        ?= go
 DATA      ?= data
 FUZZTIME  ?= 5m
-FUZZ_TARGETS = FuzzParse FuzzIODEF FuzzCVSS FuzzIndicators FuzzFeedbackAndXARF FuzzSplitSigned
+# package:target, every fuzz target of untrusted input
+FUZZ_TARGETS = parsers:FuzzParse parsers:FuzzIODEF parsers:FuzzCVSS parsers:FuzzIndicators parsers:FuzzFeedbackAndXARF parsers:FuzzSplitSigned internal/printable:FuzzLine
 STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: run build test test-short check fuzz bench clean
@@ -20,7 +21,7 @@ test:
 	$(GO) test -race -shuffle=on -timeout 10m ./...
 	@# A count, not a duration: Go 1.26's fuzz coordinator can fail a target
 	@# with "context deadline exceeded" when a duration runs out (go.dev/issue/75804).
-	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20000x ./parsers || exit 1; done
+	@for pt in $(FUZZ_TARGETS); do p=$${pt%%:*}; t=$${pt#*:}; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20000x ./$$p || exit 1; done
 
 ## test-short: the same without the race detector and the fuzz run
 test-short:
@@ -37,7 +38,7 @@ check:
 
 ## fuzz: long fuzzing of every parser fuzz target (FUZZTIME=5m each)
 fuzz:
-	@for t in $(FUZZ_TARGETS); do echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./parsers || exit 1; done
+	@for pt in $(FUZZ_TARGETS); do p=$${pt%%:*}; t=$${pt#*:}; echo "== $$pt"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$p || exit 1; done
 
 ## bench: end-to-end pipeline, parser throughput, mail composition (figures in BENCH.md)
 bench:

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"tocsin/internal/printable"
 )
 
 // Card is an incident as a chat card: posted once per channel, then edited
@@ -85,20 +87,9 @@ func discordText(s string, max int) string {
 	return capRunes(b.String(), max)
 }
 
-// clean drops control characters (newlines become spaces) and invalid
-// UTF-8, so that a card keeps its layout.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
-			return -1 // controls and bidi overrides
-		}
-		return r
-	}, s)
-}
+// clean makes s one printable line (package printable), so that a card
+// keeps its layout; the platform's own escaping follows.
+func clean(s string) string { return printable.Line(s) }
 
 // capRunes shortens s to at most max runes, marking the cut with "…", and
 // never leaves half an escape sequence (a trailing backslash or "&amp").

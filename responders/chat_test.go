@@ -282,7 +282,7 @@ func TestEscapingCapsWithoutBreakingEscapes(t *testing.T) {
 	if len([]rune(got)) > 101 || strings.HasSuffix(strings.TrimSuffix(got, "…"), `a\`) {
 		t.Errorf("discord cap left half an escape: %q", got[len(got)-20:])
 	}
-	if got := discordText("line one\nline two\x00", 100); got != "line one line two" {
+	if got := discordText("line one\nline two\x00", 100); got != "line one line two␀" { // NUL made visible
 		t.Errorf("controls: %q", got)
 	}
 }

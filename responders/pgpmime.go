@@ -10,6 +10,8 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"tocsin/internal/printable"
 )
 
 // Mail is one outgoing message before it is composed.
@@ -104,18 +106,47 @@ func outerHeader(m Mail) mail.Header {
 		// Ask Exchange and friends not to answer our answers either.
 		h.Set("X-Auto-Response-Suppress", "All")
 	}
-	if len(m.References) > 0 {
-		h.SetMsgIDList("References", m.References)
+	if refs := msgIDs(m.References...); len(refs) > 0 {
+		h.SetMsgIDList("References", refs)
 	}
-	if m.InReplyTo != "" {
-		h.SetMsgIDList("In-Reply-To", []string{m.InReplyTo})
+	if irt := msgIDs(m.InReplyTo); len(irt) > 0 {
+		h.SetMsgIDList("In-Reply-To", irt)
 	}
 	h.SetMessageID(m.MessageID)
 	h.SetDate(m.Date)
-	h.SetSubject(m.Subject)
-	h.SetAddressList("To", m.To)
-	h.SetAddressList("From", []*mail.Address{m.From})
+	h.SetSubject(printable.Line(m.Subject))
+	h.SetAddressList("To", addresses(m.To))
+	h.SetAddressList("From", addresses([]*mail.Address{m.From}))
 	return h
+}
+
+// addresses returns list with every display name made one printable line:
+// names come from reports, and a header carries no line a report wrote.
+func addresses(list []*mail.Address) []*mail.Address {
+	out := make([]*mail.Address, 0, len(list))
+	for _, a := range list {
+		if a != nil {
+			out = append(out, &mail.Address{Name: printable.Line(a.Name), Address: a.Address})
+		}
+	}
+	return out
+}
+
+// msgIDs keeps the message ids (from reports, for threading) that are one
+// token of printable ASCII, as RFC 5322 section 3.6.4 has them; anything
+// else is dropped rather than written into a header.
+func msgIDs(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		ok := id != "" && len(id) <= 998
+		for i := 0; ok && i < len(id); i++ {
+			ok = id[i] > ' ' && id[i] < 0x7f && id[i] != '<' && id[i] != '>'
+		}
+		if ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // encodeQP quoted-printable encodes s with CRLF line ends. A line starting

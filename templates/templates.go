@@ -23,7 +23,10 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
+
+	"tocsin/internal/printable"
 )
 
 //go:embed forms
@@ -270,7 +273,49 @@ func build(form, common, text string) (t *template.Template, which string, err e
 	if _, err := t.Parse(text); err != nil {
 		return nil, "form", err
 	}
+	escapeActions(t)
 	return t, "", nil
+}
+
+// escapeActions makes every value a form prints pass through escapeFunc,
+// the way html/template rewrites its trees: "{{.Reporter.Name}}" runs as
+// "{{.Reporter.Name | escape}}". A reporter's text therefore reaches a
+// signed form only as one printable line, whatever form or field prints
+// it, without anyone remembering to sanitise. Only Block values (the
+// output of indent, whose lines are escaped one by one) keep line breaks.
+func escapeActions(t *template.Template) {
+	for _, tmpl := range t.Templates() {
+		if tmpl.Tree != nil {
+			escapeNode(tmpl.Tree, tmpl.Tree.Root)
+		}
+	}
+}
+
+func escapeNode(tree *parse.Tree, n parse.Node) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			escapeNode(tree, c)
+		}
+	case *parse.ActionNode:
+		if len(n.Pipe.Decl) > 0 {
+			return // {{$x := ...}} prints nothing
+		}
+		n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos,
+			Args: []parse.Node{parse.NewIdentifier(escapeFunc).SetTree(tree).SetPos(n.Pos)}})
+	case *parse.IfNode:
+		escapeNode(tree, n.List)
+		escapeNode(tree, n.ElseList)
+	case *parse.RangeNode:
+		escapeNode(tree, n.List)
+		escapeNode(tree, n.ElseList)
+	case *parse.WithNode:
+		escapeNode(tree, n.List)
+		escapeNode(tree, n.ElseList)
+	}
 }
 
 // Languages lists the languages of the set, English first.
@@ -343,10 +388,28 @@ func tidy(s string) string {
 	return strings.TrimLeft(strings.TrimRight(strings.Join(out, "\n"), "\n")+"\n", "\n")
 }
 
+// escapeFunc is the name under which escape is appended to every action.
+const escapeFunc = "escape"
+
+// Block is text whose line breaks a form keeps: only indent makes one,
+// after escaping each line.
+type Block string
+
+// escape is the last command of every action (see escapeActions).
+func escape(v any) string {
+	if b, ok := v.(Block); ok {
+		return string(b)
+	}
+	return printable.Line(fmt.Sprint(v))
+}
+
 var funcs = template.FuncMap{
-	"indent": func(n int, s string) string {
+	escapeFunc: escape,
+	// indent shows multi-line free text, each line made printable and
+	// indented by n spaces.
+	"indent": func(n int, s string) Block {
 		pad := strings.Repeat(" ", n)
-		return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
+		return Block(pad + strings.ReplaceAll(strings.TrimRight(printable.Text(s), "\n"), "\n", "\n"+pad))
 	},
 	// fingerprint groups a hex fingerprint in blocks of four, as GnuPG prints it.
 	"fingerprint": func(s string) string {

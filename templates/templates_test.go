@@ -180,3 +180,37 @@ func TestCheckFindsMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryPrintedValueIsEscaped holds the promise by construction: a form
+// written today that prints report fields bare, in any way text/template
+// allows, still gets one printable line per value; only indent keeps line
+// breaks, and escapes each line.
+func TestEveryPrintedValueIsEscaped(t *testing.T) {
+	dir := t.TempDir()
+	common, _ := embedded.ReadFile("forms/en/common.tmpl")
+	write(t, filepath.Join(dir, "xx", "common.tmpl"), string(common))
+	write(t, filepath.Join(dir, "xx", "acknowledgement.tmpl"), `{{define "subject"}}{{.Summary}}{{end}}
+{{define "body"}}name={{.Reporter.Name}}
+{{with .Reporter}}with={{.Name}}{{end}}
+{{range .Facts.CVEs}}range={{.}}{{end}}
+{{$n := .Reporter.Name}}var={{$n}}
+printf={{printf "%s" .Reporter.Name}}
+{{indent 2 .Technical}}
+{{end}}`)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Sample("acknowledgement")
+	f.Reporter.Name = "Eve\r\nBcc: x@evil.test\x1b[2J\u202e"
+	f.Facts.CVEs = []string{"CVE-2026-1\nForged: yes"}
+	f.Technical = "first\nsecond\x00\u202e"
+	m, err := s.Render("acknowledgement", f, "xx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "name=Eve Bcc: x@evil.test␛[2J\nwith=Eve Bcc: x@evil.test␛[2J\nrange=CVE-2026-1 Forged: yes\nvar=Eve Bcc: x@evil.test␛[2J\nprintf=Eve Bcc: x@evil.test␛[2J\n  first\n  second␀\n"
+	if m.Body != want {
+		t.Errorf("body:\n%s\nwant:\n%s", m.Body, want)
+	}
+}
