@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/emersion/go-message"
-	_ "github.com/emersion/go-message/charset" // decode every IANA charset, not just UTF-8 and ASCII
+	"github.com/emersion/go-message/charset" // decode every IANA charset, not just UTF-8 and ASCII
 	"github.com/emersion/go-message/mail"
 )
 
@@ -52,8 +54,19 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	if ent == nil {
 		if fixed, how := repairHeader(raw); fixed != nil {
 			if ent, err = message.Read(bytes.NewReader(fixed)); ent != nil {
-				p.warn("%s", how)
+				for _, h := range how {
+					p.warn("%s", h)
+				}
 			}
+		}
+	}
+	bodyOnly := false
+	if ent == nil && !fieldStart.Match(bytes.TrimLeft(raw, " \t\r\n")) && isText(raw) {
+		// No header at all: a mail client shows such a message as its
+		// body, and so do we.
+		if ent, err = message.Read(io.MultiReader(strings.NewReader("\r\n"), bytes.NewReader(raw))); ent != nil {
+			bodyOnly = true
+			p.warn("no header block: the whole input was read as the body")
 		}
 	}
 	if ent == nil {
@@ -62,8 +75,11 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	if err != nil {
 		p.warn("top-level body: %v; read undecoded", err)
 	}
-	if ent.Header.Len() == 0 {
-		return nil, fmt.Errorf("no header fields: %w", ErrNotAMessage)
+	if ent.Header.Len() == 0 && !bodyOnly {
+		if !isText(raw) {
+			return nil, fmt.Errorf("no header fields: %w", ErrNotAMessage)
+		}
+		p.warn("no header block: the whole input was read as the body")
 	}
 	p.header(mail.Header{Header: ent.Header})
 	p.xarf = strings.EqualFold(strings.TrimSpace(ent.Header.Get("X-ARF")), "yes")
@@ -73,37 +89,94 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	return p.r, nil
 }
 
-var fieldLine = regexp.MustCompile(`^[!-9;-~]+:`)
+// fieldStart matches the start of a header field as real mail writes it,
+// the obsolete syntax of RFC 5322 section 4.5 included (white space
+// before the colon): a name of anything but white space and colons.
+var fieldStart = regexp.MustCompile(`^[^\s:]+[ \t]*:`)
 
-// repairHeader mends the two header faults seen in real mail: white space
-// before the first field, and a header that runs into the body without the
-// blank line. It returns nil when the input does not start like a header.
-func repairHeader(raw []byte) ([]byte, string) {
+// fieldName is a well-formed field name (RFC 5322 section 3.6.8).
+var fieldName = regexp.MustCompile(`^[!-9;-~]+$`)
+
+// repairHeader mends the header faults seen in real mail so that the
+// message can be read as a mail client shows it: white space before the
+// first field, white space before a colon (obsolete syntax), white-space-only
+// folded lines, fields with a malformed name (skipped), and a header that
+// runs into the body without the blank line. It returns nil when the input
+// does not start like a header, and says what it mended.
+func repairHeader(raw []byte) ([]byte, []string) {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	lines := bytes.SplitAfter(trimmed, []byte("\n"))
-	if len(lines) == 0 || !fieldLine.Match(lines[0]) {
-		return nil, ""
+	if len(lines) == 0 || !fieldStart.Match(lines[0]) {
+		return nil, nil
+	}
+	var out bytes.Buffer
+	var how []string
+	if len(trimmed) != len(raw) {
+		how = append(how, "white space before the first header field skipped")
+	}
+	note := func(s string) {
+		if !slices.Contains(how, s) {
+			how = append(how, s)
+		}
 	}
 	for i, l := range lines {
-		if len(bytes.TrimRight(l, "\r\n")) == 0 {
-			break // a proper end of header
-		}
-		if !fieldLine.Match(l) && l[0] != ' ' && l[0] != '\t' {
-			var out bytes.Buffer
-			for _, h := range lines[:i] {
-				out.Write(h)
+		content := bytes.TrimRight(l, "\r\n")
+		switch {
+		case len(content) == 0: // the proper end of the header
+			out.WriteString("\r\n")
+			for _, b := range lines[i+1:] {
+				out.Write(b)
 			}
+			return out.Bytes(), how
+		case content[0] == ' ' || content[0] == '\t':
+			if len(bytes.TrimSpace(content)) == 0 {
+				note("empty folded header line skipped")
+				continue
+			}
+			out.Write(content)
+			out.WriteString("\r\n")
+		case fieldStart.Match(content):
+			name, value, _ := bytes.Cut(content, []byte(":"))
+			trimmedName := bytes.TrimRight(name, " \t")
+			if !fieldName.Match(trimmedName) {
+				note(fmt.Sprintf("header line %d has a malformed field name; skipped", i+1))
+				continue
+			}
+			if len(trimmedName) != len(name) {
+				note("white space before a header colon (obsolete syntax) removed")
+			}
+			out.Write(trimmedName)
+			out.WriteByte(':')
+			out.Write(value)
+			out.WriteString("\r\n")
+		default:
+			note(fmt.Sprintf("header not ended by a blank line; body taken to start at line %d", i+1))
 			out.WriteString("\r\n")
 			for _, b := range lines[i:] {
 				out.Write(b)
 			}
-			return out.Bytes(), fmt.Sprintf("header not ended by a blank line; body taken to start at line %d", i+1)
+			return out.Bytes(), how
 		}
 	}
-	if len(trimmed) != len(raw) {
-		return trimmed, "white space before the first header field skipped"
+	out.WriteString("\r\n")
+	return out.Bytes(), how
+}
+
+// isText reports whether raw could be text a person wrote: no NUL bytes
+// and few other control characters in its first 8 KiB. Anything else is
+// not mail at all.
+func isText(raw []byte) bool {
+	head := raw[:min(len(raw), 8<<10)]
+	if len(bytes.TrimSpace(head)) == 0 || bytes.IndexByte(head, 0) >= 0 {
+		return false
 	}
-	return nil, ""
+	ctl := 0
+	for _, c := range head {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' {
+			ctl++
+		}
+	}
+	return ctl*20 < len(head)
 }
 
 type parser struct {
@@ -119,6 +192,7 @@ type parser struct {
 	html            strings.Builder
 	hasDSN          bool
 	hasARF          bool
+	hasMDN          bool // RFC 8098 read receipt
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -141,6 +215,24 @@ func (p *parser) header(h mail.Header) {
 			r.From = strings.ToLower(m)
 		}
 		p.warn("From header is malformed (%v); read address %q", err, r.From)
+	}
+	if r.From != "" {
+		r.FromSource = "from"
+	} else {
+		// No usable From: RFC 5322 section 3.6.2 names Sender as the
+		// mailbox responsible for sending; Return-Path is the envelope
+		// sender the delivering MTA recorded (RFC 5321 section 4.4).
+		if a, err := h.AddressList("Sender"); err == nil && len(a) > 0 && a[0].Address != "" {
+			r.From, r.FromSource = strings.ToLower(a[0].Address), "sender"
+			if r.FromName == "" {
+				r.FromName = a[0].Name
+			}
+		} else if rp := strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<>"); rp != "" && addrInText.MatchString(rp) {
+			r.From, r.FromSource = strings.ToLower(addrInText.FindString(rp)), "return-path"
+		}
+		if r.FromSource != "" {
+			p.warn("no From address: the reporter is taken from %s", map[string]string{"sender": "Sender", "return-path": "Return-Path"}[r.FromSource])
+		}
 	}
 	if to, err := h.AddressList("To"); err == nil {
 		for _, a := range to {
@@ -194,13 +286,13 @@ func (p *parser) walk(e *message.Entity, depth int) {
 	}
 	mediaType, params, err := e.Header.ContentType()
 	if err != nil && e.Header.Get("Content-Type") != "" {
-		p.warn("Content-Type %q unreadable (%v); read as text/plain", e.Header.Get("Content-Type"), err)
+		mediaType, params = lenientMediaType(e.Header.Get("Content-Type"))
+		p.warn("Content-Type %q malformed (%v); read as %s", e.Header.Get("Content-Type"), err, mediaType)
+	}
+	if mediaType == "" || !strings.Contains(mediaType, "/") {
 		mediaType = "text/plain"
 	}
-	if mediaType == "" {
-		mediaType = "text/plain"
-	}
-	if mr := e.MultipartReader(); mr != nil {
+	if mr := strings.HasPrefix(mediaType, "multipart/") && params["boundary"] != ""; mr {
 		if depth >= p.lim.MaxDepth {
 			p.warn("multipart nesting deeper than %d; inner parts skipped", p.lim.MaxDepth)
 			return
@@ -219,32 +311,41 @@ func (p *parser) walk(e *message.Entity, depth int) {
 				p.hasDSN = true
 			case "feedback-report":
 				p.hasARF = true
+			case "disposition-notification":
+				p.hasMDN = true
 			}
 		}
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
+		// Not go-message's multipart reader: it stops at the first fault,
+		// and real mail has many.
+		body, err := io.ReadAll(e.Body)
+		if err != nil {
+			p.warn("multipart/%s body: %v; read what was readable", strings.TrimPrefix(mediaType, "multipart/"), err)
+		}
+		parts, problems := splitMultipart(body, params["boundary"])
+		for _, pr := range problems {
+			p.warn("multipart/%s: %s", strings.TrimPrefix(mediaType, "multipart/"), pr)
+		}
+		for _, chunk := range parts {
+			if p.parts >= p.lim.MaxParts {
+				p.parts++
+				p.warn("more than %d MIME parts; the rest were skipped", p.lim.MaxParts)
 				break
 			}
-			if part == nil {
-				p.warn("multipart/%s body: %v; remaining parts skipped", strings.TrimPrefix(mediaType, "multipart/"), err)
-				break
-			}
-			if err != nil {
-				p.warn("part %d: %v; read undecoded", p.parts+1, err)
-			}
-			p.walk(part, depth+1)
+			p.walkPart(chunk, depth+1)
 		}
 		return
 	}
 
-	disp, dparams, _ := e.Header.ContentDisposition()
+	disp, dparams, err := e.Header.ContentDisposition()
+	if err != nil && e.Header.Get("Content-Disposition") != "" {
+		disp, dparams = lenientMediaType(e.Header.Get("Content-Disposition"))
+	}
 	name := dparams["filename"]
 	if name == "" {
 		name = params["name"]
 	}
 	if name != "" {
-		if dec, err := new(mime.WordDecoder).DecodeHeader(name); err == nil {
+		if dec, err := wordDecoder.DecodeHeader(name); err == nil {
 			name = dec
 		}
 		name = cleanLine(name)
@@ -254,6 +355,8 @@ func (p *parser) walk(e *message.Entity, depth int) {
 		p.hasDSN = true
 	case mediaType == "message/feedback-report":
 		p.hasARF = true
+	case mediaType == "message/disposition-notification", mediaType == "message/global-disposition-notification":
+		p.hasMDN = true
 	}
 	isText := mediaType == "text/plain" || mediaType == "text/html"
 	if isText && disp != "attachment" && name == "" {
@@ -261,6 +364,145 @@ func (p *parser) walk(e *message.Entity, depth int) {
 		return
 	}
 	p.readAttachment(e, mediaType, name, depth)
+}
+
+// wordDecoder decodes RFC 2047 encoded words in every charset go-message
+// knows, not only UTF-8 and ISO-8859-1.
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// lenientMediaType reads a Content-Type or Content-Disposition value that
+// mime.ParseMediaType refuses (an unquoted encoded word, a doubled
+// semicolon, a stray character) the way mail clients do: the value up to
+// the first ";" is the type, and every "key=value" after it a parameter,
+// quotes removed; an RFC 2231 "key*=charset”value" is percent-decoded.
+func lenientMediaType(v string) (string, map[string]string) {
+	var fields []string
+	inQuote, last := false, 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			inQuote = !inQuote
+		case ';':
+			if !inQuote {
+				fields = append(fields, v[last:i])
+				last = i + 1
+			}
+		}
+	}
+	fields = append(fields, v[last:])
+	mt := strings.ToLower(strings.TrimSpace(fields[0]))
+	if i := strings.IndexAny(mt, " \t"); i >= 0 {
+		mt = mt[:i]
+	}
+	params := map[string]string{}
+	for _, f := range fields[1:] {
+		k, val, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		val = strings.Trim(strings.TrimSpace(val), `"`)
+		if base, ok := strings.CutSuffix(k, "*"); ok {
+			if _, enc, ok := strings.Cut(val, "''"); ok {
+				if dec, err := url.PathUnescape(enc); err == nil {
+					val = dec
+				}
+			}
+			k = base
+		}
+		if k != "" && params[k] == "" {
+			params[k] = val
+		}
+	}
+	return mt, params
+}
+
+// splitMultipart splits a multipart body (RFC 2046 section 5.1.1) as
+// mail clients do, tolerating what real mail gets wrong: LF line ends,
+// doubled delimiters (the empty part between them is skipped), a missing
+// close delimiter, and a longer boundary that begins with this one (a line
+// "--b-1" is content, not a delimiter of "b"). It returns the parts, each
+// its header and body, and the faults found.
+func splitMultipart(body []byte, boundary string) (parts [][]byte, problems []string) {
+	if boundary == "" {
+		return nil, []string{"no boundary parameter; body skipped"}
+	}
+	delim := []byte("--" + boundary)
+	start := -1 // where the current part began; -1 in the preamble
+	closed := false
+	empty := 0
+	for off := 0; off < len(body); {
+		end := bytes.IndexByte(body[off:], '\n')
+		next := len(body)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		line := bytes.TrimRight(body[off:next], "\r\n")
+		if rest, ok := bytes.CutPrefix(line, delim); ok {
+			isClose := bytes.HasPrefix(rest, []byte("--"))
+			if isClose {
+				rest = rest[2:]
+			}
+			if len(bytes.Trim(rest, " \t")) == 0 { // a delimiter line (transport padding allowed)
+				if start >= 0 {
+					part := body[start:off]
+					// The line break before a delimiter belongs to it.
+					part = bytes.TrimSuffix(part, []byte("\n"))
+					part = bytes.TrimSuffix(part, []byte("\r"))
+					if len(bytes.TrimSpace(part)) == 0 {
+						empty++
+					} else {
+						parts = append(parts, part)
+					}
+				}
+				if isClose {
+					closed = true
+					break
+				}
+				start = next
+			}
+		}
+		off = next
+	}
+	switch {
+	case start < 0:
+		problems = append(problems, "no boundary line found; body skipped")
+	case !closed:
+		if part := body[start:]; len(bytes.TrimSpace(part)) > 0 {
+			parts = append(parts, part)
+		}
+		problems = append(problems, "missing final boundary; read to the end")
+	}
+	if empty > 0 {
+		problems = append(problems, fmt.Sprintf("%d empty part(s) (doubled boundary) skipped", empty))
+	}
+	return parts, problems
+}
+
+// walkPart reads one body part, mending its header as repairHeader does
+// for a message, or taking it as plain text when it has none.
+func (p *parser) walkPart(chunk []byte, depth int) {
+	ent, err := message.Read(bytes.NewReader(chunk))
+	if ent == nil {
+		if fixed, how := repairHeader(chunk); fixed != nil {
+			if ent, err = message.Read(bytes.NewReader(fixed)); ent != nil {
+				for _, h := range how {
+					p.warn("part %d: %s", p.parts+1, h)
+				}
+			}
+		}
+	}
+	if ent == nil {
+		ent, err = message.Read(io.MultiReader(strings.NewReader("\r\n"), bytes.NewReader(chunk)))
+		if ent == nil {
+			p.warn("part %d unreadable: %v; skipped", p.parts+1, err)
+			return
+		}
+		p.warn("part %d has no readable header; read as text", p.parts+1)
+	} else if err != nil {
+		p.warn("part %d: %v; read undecoded", p.parts+1, err)
+	}
+	p.walk(ent, depth)
 }
 
 func (p *parser) readText(e *message.Entity, mediaType string) {
@@ -376,7 +618,7 @@ func (p *parser) finish() {
 	}
 	r.Text = strings.TrimSpace(p.inlinePGP(r.Text))
 	p.inlineForwards(r.Text)
-	classify(r, p.hasDSN, p.hasARF)
+	classify(r, p)
 	names := make([]string, 0, len(r.Attachments))
 	for _, a := range r.Attachments {
 		names = append(names, a.Name)

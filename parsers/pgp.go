@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"regexp"
 	"strings"
 	"time"
@@ -209,7 +208,7 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 	}
 	// RFC 9788 protected headers: the real subject travels inside.
 	if _, params, _ := inner.Header.ContentType(); params["protected-headers"] == "v1" {
-		if s, err := new(mime.WordDecoder).DecodeHeader(inner.Header.Get("Subject")); err == nil && s != "" {
+		if s, err := wordDecoder.DecodeHeader(inner.Header.Get("Subject")); err == nil && s != "" {
 			p.r.Subject = cleanLine(s)
 		}
 	}

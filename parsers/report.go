@@ -35,6 +35,10 @@ const (
 type Report struct {
 	From     string `json:"from"`
 	FromName string `json:"from_name"`
+	// FromSource says which header From was read from: "from", or, when
+	// the message has no usable From, "sender" or "return-path"; "" when
+	// no address could be read.
+	FromSource string `json:"from_source"`
 	// Organisation is a guess at the reporter's organisation: the display
 	// name's "(Org)" or "Name | Org", else the sender's domain unless it is
 	// a free-mail provider.

@@ -270,7 +270,10 @@ func (x *session) Data(r io.Reader) error {
 	var others []string
 	for _, rcpt := range x.to {
 		if rcpt == Alias {
-			if err := x.s.Deliver(raw); err != nil {
+			// A delivering MTA records the envelope sender (RFC 5321
+			// section 4.4); "<>" for a bounce.
+			rp := append([]byte("Return-Path: <"+x.from+">\r\n"), raw...)
+			if err := x.s.Deliver(rp); err != nil {
 				x.s.log.Error("sandbox: delivering to mailbox", "err", err)
 				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
 			}

@@ -38,7 +38,7 @@ func TestParseFlagsEitherSide(t *testing.T) {
 		t.Errorf("text output: %v\n%s", err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.eml")
-	os.WriteFile(bad, []byte("no header at all\n"), 0o600)
+	os.WriteFile(bad, []byte("\x00\x01binary, not mail\x00"), 0o600)
 	if _, _, err := run("parse", bad); err == nil || !strings.Contains(err.Error(), "not an internet message") {
 		t.Errorf("parse of non-mail: err = %v", err)
 	}
