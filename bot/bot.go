@@ -77,6 +77,8 @@ type Metrics struct {
 	Duplicates      *metrics.Counter
 	IncidentsOpened *metrics.Counter
 	Threaded        *metrics.Counter
+	Unfiled         *metrics.Counter
+	NewSender       *metrics.Counter
 	RepliesSent     *metrics.Counter
 	RepliesFailed   *metrics.Counter
 	RepliesRetried  *metrics.Counter
@@ -96,6 +98,8 @@ func newMetrics() *Metrics {
 		Duplicates:      r.Counter("tocsin_messages_duplicate_total", "Messages already filed (same Message-ID or bytes)."),
 		IncidentsOpened: r.Counter("tocsin_incidents_opened_total", "Incidents opened."),
 		Threaded:        r.Counter("tocsin_messages_threaded_total", "Messages added to an existing incident."),
+		Unfiled:         r.Counter("tocsin_messages_unfiled_total", "Automatic mail (auto-replies, bounces, receipts, list mail) that referred to no incident and was kept unfiled."),
+		NewSender:       r.Counter("tocsin_messages_new_sender_total", "Messages filed on an incident by an address that had no part in it."),
 		RepliesSent:     r.Counter("tocsin_replies_sent_total", "Outgoing messages delivered to the next hop."),
 		RepliesFailed:   r.Counter("tocsin_replies_failed_total", "Outgoing messages given up on (dead letters)."),
 		RepliesRetried:  r.Counter("tocsin_replies_retried_total", "Delivery attempts that failed temporarily and were rescheduled."),

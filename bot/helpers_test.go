@@ -13,6 +13,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,8 @@ type apiIncident struct {
 	Messages []struct {
 		Direction string `json:"direction"`
 		MessageID string `json:"message_id"`
+		From      string `json:"from"`
+		NewSender bool   `json:"new_sender"`
 	} `json:"messages"`
 	Audit []struct {
 		Action string `json:"action"`
@@ -186,6 +189,50 @@ func (d *daemon) incident(id string) apiIncident {
 		d.t.Fatalf("GET incident %s: %d", id, code)
 	}
 	return out
+}
+
+// metric returns the value of one sample on /metrics ("name" or
+// `name{label="v"}`), 0 when absent.
+func (d *daemon) metric(sample string) float64 {
+	d.t.Helper()
+	_, body := getBody(d.t, "http://"+d.addrs.HTTP+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// settled waits until n messages have been taken in and nothing is left
+// to send: the positive signal after which "nothing more happened" can be
+// asserted.
+func (d *daemon) settled(n int) {
+	d.t.Helper()
+	eventually(d.t, fmt.Sprintf("%d messages taken in and the outbox drained", n), 15*time.Second, func() bool {
+		return d.metric("tocsin_messages_fetched_total") >= float64(n) &&
+			d.metric(`tocsin_outbox_depth{state="pending"}`) == 0 && d.metric(`tocsin_outbox_depth{state="sending"}`) == 0
+	})
+}
+
+type apiMessage struct {
+	From          string `json:"from"`
+	Subject       string `json:"subject"`
+	Category      string `json:"category"`
+	UnfiledReason string `json:"unfiled_reason"`
+	NewSender     bool   `json:"new_sender"`
+	MessageID     string `json:"message_id"`
+}
+
+// unfiled lists the automatic mail that opened no incident.
+func (d *daemon) unfiled() []apiMessage {
+	d.t.Helper()
+	var out struct{ Messages []apiMessage }
+	if code := d.api("GET", "/api/v1/messages?unfiled=true", nil, &out); code != 200 {
+		d.t.Fatalf("GET /api/v1/messages?unfiled=true: %d", code)
+	}
+	return out.Messages
 }
 
 // sent returns the mail the sandbox kept for recipients other than the alias.

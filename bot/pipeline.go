@@ -28,7 +28,12 @@ type Result struct {
 	Duplicate bool   // it was filed before; nothing changed
 	Answered  bool   // an acknowledgement was queued
 	Withheld  string // why no acknowledgement was queued, if none was
-	carded    bool   // chat cards were queued
+	// Unfiled says why automatic mail opened no incident (it is kept
+	// unfiled); "" when it was filed.
+	Unfiled string
+	// NewSender: filed on an incident its sender had no part in.
+	NewSender bool
+	carded    bool // chat cards were queued
 }
 
 // Ingest files one raw message: keeps its bytes, parses it, and in one
@@ -104,6 +109,18 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		refs := append(append([]string{}, rep.Thread.References...), rep.Thread.InReplyTo)
 		inc, err := tx.FindThread(rep.Thread.IncidentTag, refs)
 		switch {
+		case errors.Is(err, store.ErrNotFound) && opensNoIncident(rep) != "":
+			// Automatic mail about nothing we know (an out-of-office reply
+			// to a newsletter, a bounce for mail we never sent) is kept and
+			// listed, never an incident.
+			res.Unfiled = opensNoIncident(rep)
+			if err := tx.AddMessage(store.Message{Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum, Source: source,
+				From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
+				Category: string(rep.Category), UnfiledReason: res.Unfiled}); err != nil {
+				return err
+			}
+			return tx.Audit(0, now, actorOf(rep), "not-filed", fmt.Sprintf("%s from %s via %s (%q) opened no incident: %s",
+				rep.Category, orDefault(rep.From, "(unknown)"), source, truncateRunes(rep.Subject, 80), res.Unfiled))
 		case errors.Is(err, store.ErrNotFound):
 			inc, err = tx.CreateIncident(b.cfg.Desk.IncidentPrefix, store.Incident{
 				Priority: rep.Priority, Category: string(rep.Category), Subject: orDefault(rep.Subject, "(no subject)"),
@@ -120,13 +137,27 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			if len(rep.SpoofSigns) > 0 {
 				detail += "; SENDER DOUBTFUL: " + strings.Join(rep.SpoofSigns, "; ")
 			}
+			if src := rep.FromSource; src != "" && src != "from" {
+				detail += fmt.Sprintf("; no From header: the reporter address was taken from %s", map[string]string{"sender": "Sender", "return-path": "Return-Path (the envelope sender)"}[src])
+			}
 			if err := tx.Audit(inc.ID, now, actorOf(rep), "opened", detail); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		default:
-			if err := tx.Audit(inc.ID, now, actorOf(rep), "message-added", fmt.Sprintf("via %s: %s", source, rep.Subject)); err != nil {
+			if res.NewSender, err = b.isNewSender(tx, inc, rep.From); err != nil {
+				return err
+			}
+			action, detail := "message-added", fmt.Sprintf("via %s: %s", source, rep.Subject)
+			if res.NewSender {
+				// Tags are sequential and easy to guess: a stranger's mail is
+				// kept on the incident but moves nothing.
+				action = "message-added-new-sender"
+				detail = fmt.Sprintf("NEW SENDER %s, who had no part in this incident (not the reporter, not on the roster, not in the thread); via %s: %s; nothing triggered",
+					orDefault(rep.From, "(unknown)"), source, rep.Subject)
+			}
+			if err := tx.Audit(inc.ID, now, actorOf(rep), action, detail); err != nil {
 				return err
 			}
 			if err := tx.Touch(inc.ID, now); err != nil {
@@ -144,8 +175,12 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 			}
 		}
 		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
-			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now}); err != nil {
+			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
+			Category: string(rep.Category), NewSender: res.NewSender}); err != nil {
 			return err
+		}
+		if res.NewSender {
+			return nil
 		}
 		if res.carded, err = b.queueCards(tx, inc, "msg:"+hexSum[:16], now); err != nil {
 			return err
@@ -169,6 +204,35 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 	return b.done(res, received), nil
 }
 
+// opensNoIncident returns why rep, when it threads onto no incident, must
+// not open one, or "". Machine mail (auto-replies, bounces, read receipts,
+// challenge-response, list and bulk mail) is about nothing by itself;
+// machine-made reports of abuse (ARF, X-ARF, IODEF) are reports and do
+// open incidents, unanswered.
+func opensNoIncident(rep *parsers.Report) string {
+	if !rep.AutoSubmitted || rep.Category == parsers.CategoryAbuse || rep.Feedback != nil || rep.IODEF != nil {
+		return ""
+	}
+	return fmt.Sprintf("automatic mail (%s: %s) that refers to no incident", rep.Category, rep.AutoReason)
+}
+
+// isNewSender reports whether from had no part in inc before: not its
+// reporter, nobody on the roster or the desk itself, and nobody who wrote
+// or was written to in its thread.
+func (b *Bot) isNewSender(tx *store.Tx, inc *store.Incident, from string) (bool, error) {
+	if from == "" {
+		return true, nil
+	}
+	if strings.EqualFold(from, b.cfg.Desk.Address) {
+		return false, nil
+	}
+	if _, ok := b.cfg.PersonByEmail(from); ok {
+		return false, nil
+	}
+	known, err := tx.IsParticipant(inc.ID, from)
+	return !known, err
+}
+
 // done counts what Ingest did and wakes the dispatcher if it queued mail.
 func (b *Bot) done(res Result, received time.Time) Result {
 	m := b.metrics
@@ -176,10 +240,15 @@ func (b *Bot) done(res Result, received time.Time) Result {
 	switch {
 	case res.Duplicate:
 		m.Duplicates.Inc()
+	case res.Unfiled != "":
+		m.Unfiled.Inc()
 	case res.New:
 		m.IncidentsOpened.Inc()
 	default:
 		m.Threaded.Inc()
+		if res.NewSender {
+			m.NewSender.Inc()
+		}
 	}
 	if res.Withheld != "" {
 		m.RepliesWithheld.Inc()

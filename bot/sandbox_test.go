@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,7 +73,10 @@ func TestReportGetsSignedAcknowledgement(t *testing.T) {
 	eventually(t, "three more messages filed", 10*time.Second, func() bool {
 		return len(d.incident(id).Messages) == 4 // in, out (ack), in (reply), in (bob)
 	})
-	time.Sleep(300 * time.Millisecond) // give the duplicate time to be (not) filed
+	d.settled(4) // the duplicate too has been taken in (and not filed)
+	if n := d.metric("tocsin_messages_duplicate_total"); n != 1 {
+		t.Errorf("%v duplicates counted, want 1", n)
+	}
 	if n := len(d.incidents()); n != 1 {
 		t.Errorf("%d incidents after reply, tagged mail and duplicate; want 1", n)
 	}
@@ -92,30 +96,45 @@ func TestReportGetsSignedAcknowledgement(t *testing.T) {
 	if mails != 1 {
 		t.Errorf("outbox %+v, want one acknowledgement", inc.Outbox)
 	}
-	// Each platform got one card, edited in place as the messages came.
-	eventually(t, "the card updates", 10*time.Second, func() bool {
-		f, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "chat", "*-edit-message.json"))
-		return len(f) == 2
-	})
-	for pattern, want := range map[string]int{"*-slack-chat.postMessage.json": 1, "*-slack-chat.update.json": 2, "*-discord-create-message.json": 1, "*-discord-edit-message.json": 2} {
+	// Bob had no part in the incident: his mail is filed, marked, and
+	// moves nothing (tags are sequential and easy to guess).
+	for _, m := range inc.Messages {
+		if m.Direction == "in" && m.NewSender != (m.From == "bob@example.net") {
+			t.Errorf("message from %s: new_sender %v", m.From, m.NewSender)
+		}
+	}
+	newSenderAudited := false
+	for _, a := range inc.Audit {
+		newSenderAudited = newSenderAudited || a.Action == "message-added-new-sender" && strings.Contains(a.Detail, "bob@example.net")
+	}
+	if !newSenderAudited {
+		t.Errorf("audit %+v does not mark bob as a new sender", inc.Audit)
+	}
+	// Each platform got one card, edited in place for alice's reply; bob's
+	// mail edits nothing.
+	for pattern, want := range map[string]int{"*-slack-chat.postMessage.json": 1, "*-slack-chat.update.json": 1, "*-discord-create-message.json": 1, "*-discord-edit-message.json": 1} {
 		if f, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "chat", pattern)); len(f) != want {
 			t.Errorf("%d chat calls %s, want %d", len(f), pattern, want)
 		}
 	}
 }
 
-// TestNeverAnswersAutomaticMail: auto-replies, bounces and list mail are
-// filed but never answered (RFC 3834).
+// TestNeverAnswersAutomaticMail: auto-replies, bounces, list mail and
+// read receipts that refer to no incident are kept unfiled (listed, with
+// why, never answered, no incident); the one ordinary report is answered.
 func TestNeverAnswersAutomaticMail(t *testing.T) {
 	d := startSandbox(t)
 	d.sendMail("dave@example.org", report("dave@example.org", "o1@example.org", "Out of office: back Monday", "I am away.", "Auto-Submitted: auto-replied"))
 	d.sendMail("list@example.org", report("list@lists.example.org", "l1@example.org", "[announce] new release", "Release notes.", "List-Id: <announce.lists.example.org>", "Precedence: list"))
-	d.sendMail("", report("MAILER-DAEMON@mx.example.org", "d1@mx.example.org", "Undelivered Mail Returned to Sender", "Your message could not be delivered.", "Return-Path: <>"))
+	d.sendMail("", report("MAILER-DAEMON@mx.example.org", "d1@mx.example.org", "Undelivered Mail Returned to Sender", "Your message could not be delivered."))
+	receipt, _ := os.ReadFile(filepath.Join("..", "parsers", "testdata", "mdn-no-report-type.eml"))
+	d.sendMail("dana@customer.example", string(receipt))
 	d.sendMail("erin@example.org", report("erin@example.org", "e1@example.org", "Ping", "A normal report that gets an answer."))
 
-	eventually(t, "four incidents", 10*time.Second, func() bool { return len(d.incidents()) == 4 })
-	eventually(t, "the one answer", 10*time.Second, func() bool { return len(d.sent()) == 1 })
-	time.Sleep(300 * time.Millisecond)
+	d.settled(5)
+	if n := len(d.incidents()); n != 1 {
+		t.Errorf("%d incidents, want 1 (erin's report only)", n)
+	}
 	if n := len(d.sent()); n != 1 {
 		t.Fatalf("%d mails sent, want 1 (only to erin)", n)
 	}
@@ -124,16 +143,59 @@ func TestNeverAnswersAutomaticMail(t *testing.T) {
 			t.Errorf("answered %s, want only erin", got)
 		}
 	}
-	withheld := 0
-	for _, inc := range d.incidents() {
-		for _, a := range d.incident(inc.ID).Audit {
-			if a.Action == "no-answer" {
-				withheld++
-			}
+	un := d.unfiled()
+	cats := map[string]int{}
+	for _, m := range un {
+		cats[m.Category]++
+		if m.UnfiledReason == "" {
+			t.Errorf("unfiled %s %q says not why", m.From, m.Subject)
 		}
 	}
-	if withheld != 3 {
-		t.Errorf("%d incidents record why they were not answered, want 3", withheld)
+	if len(un) != 4 || cats["auto-reply"] != 2 || cats["bounce"] != 1 || cats["other"] != 1 {
+		t.Errorf("unfiled %+v, want the out-of-office and receipt (auto-reply), the bounce and the list mail (other)", un)
+	}
+	if n := d.metric("tocsin_messages_unfiled_total"); n != 4 {
+		t.Errorf("tocsin_messages_unfiled_total %v, want 4", n)
+	}
+	// The same bounce again is a duplicate, not a second unfiled message.
+	d.sendMail("", report("MAILER-DAEMON@mx.example.org", "d1@mx.example.org", "Undelivered Mail Returned to Sender", "Your message could not be delivered."))
+	d.settled(6)
+	if n := len(d.unfiled()); n != 4 {
+		t.Errorf("%d unfiled after a duplicate bounce, want 4", n)
+	}
+	// The desk page lists them.
+	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+"/automatic", nil)
+	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Undelivered Mail Returned to Sender") || !strings.Contains(string(page), "Out of office") {
+		t.Errorf("/automatic: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// TestAutomaticReplyThreadsOntoIncident: an auto-reply to our
+// acknowledgement is filed on its incident, and not answered.
+func TestAutomaticReplyThreadsOntoIncident(t *testing.T) {
+	d := startSandbox(t)
+	d.sendMail("gina@example.org", report("gina@example.org", "g1@example.org", "Open redirect", "https://app.example.com/r?u=evil"))
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	var ack []byte
+	for _, b := range d.sent() {
+		ack = b
+	}
+	id := d.incidents()[0].ID
+	d.sendMail("gina@example.org", report("gina@example.org", "g2@example.org", "Automatic reply: "+headerOf(ack, "Subject"), "I am away.",
+		"In-Reply-To: "+headerOf(ack, "Message-Id"), "X-Auto-Response-Suppress: All"))
+	d.settled(2)
+	if n := len(d.incident(id).Messages); n != 3 {
+		t.Errorf("%d messages on %s, want 3 (report, acknowledgement, auto-reply)", n, id)
+	}
+	if len(d.unfiled()) != 0 || len(d.sent()) != 1 {
+		t.Errorf("unfiled %d, sent %d; want 0 and 1", len(d.unfiled()), len(d.sent()))
 	}
 }
 

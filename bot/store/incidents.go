@@ -40,6 +40,14 @@ type Message struct {
 	Report     json.RawMessage `json:"report,omitempty"` // parsers.Report of an incoming message
 	RawPath    string          `json:"-"`
 	CreatedAt  time.Time       `json:"created_at"`
+	Category   string          `json:"category,omitempty"`
+	// UnfiledReason says why an automatic message opened no incident;
+	// such a message has IncidentID 0.
+	UnfiledReason string `json:"unfiled_reason,omitempty"`
+	// NewSender marks a message from an address that had no part in its
+	// incident before (not the reporter, not on the roster, not in the
+	// thread): it is filed, and triggers nothing by itself.
+	NewSender bool `json:"new_sender"`
 }
 
 // AuditEntry is one line of an incident's history.
@@ -52,9 +60,10 @@ type AuditEntry struct {
 
 // Lookups by Message-ID repeat "message_id <> ”": SQLite uses the partial
 // index messages_message_id only when the query implies its condition.
+// An unfiled message is found too, with ref "".
 const (
-	refByHash      = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`
-	refByMessageID = `SELECT i.ref FROM messages m JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ? AND m.message_id <> ''`
+	refByHash      = `SELECT COALESCE(i.ref, '') FROM messages m LEFT JOIN incidents i ON i.id = m.incident_id WHERE m.sha256 = ? AND m.direction = 'in'`
+	refByMessageID = `SELECT COALESCE(i.ref, '') FROM messages m LEFT JOIN incidents i ON i.id = m.incident_id WHERE m.message_id = ? AND m.message_id <> ''`
 )
 
 // FindMessage returns the incident a message is already filed on: by
@@ -157,11 +166,16 @@ func (t *Tx) Touch(incidentID int64, now time.Time) error {
 	return err
 }
 
-// AddMessage files a message on an incident.
+// AddMessage files a message on an incident, or, with IncidentID 0 and an
+// UnfiledReason, keeps it unfiled.
 func (t *Tx) AddMessage(m Message) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.IncidentID, m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, string(m.Report), m.RawPath, ms(m.CreatedAt))
+	if m.IncidentID == 0 && m.UnfiledReason == "" {
+		return errors.New("filing message: neither an incident nor a reason to leave it unfiled")
+	}
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at, category, unfiled_reason, new_sender)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nullID(m.IncidentID), m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, string(m.Report), m.RawPath, ms(m.CreatedAt),
+		m.Category, m.UnfiledReason, m.NewSender)
 	if err != nil {
 		return fmt.Errorf("filing message: %w", err)
 	}
@@ -214,26 +228,10 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 		return nil, err
 	}
 	d := &IncidentDetail{Incident: *inc, Messages: []Message{}, Audit: []AuditEntry{}}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at FROM messages WHERE incident_id = ? ORDER BY id`, inc.ID)
-	if err != nil {
+	if d.Messages, err = s.messagesWhere(ctx, `incident_id = ? ORDER BY id`, true, inc.ID); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var m Message
-		var cr int64
-		var rep string
-		if err := rows.Scan(&m.ID, &m.Direction, &m.MessageID, &m.SHA256, &m.Source, &m.From, &m.Subject, &rep, &m.RawPath, &cr); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		m.IncidentID, m.CreatedAt = inc.ID, fromMS(cr)
-		if rep != "" {
-			m.Report = json.RawMessage(rep)
-		}
-		d.Messages = append(d.Messages, m)
-	}
-	rows.Close()
-	rows, err = s.r.QueryContext(ctx, `SELECT at, actor, action, detail FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, detail FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +248,63 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	rows.Close()
 	d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID)
 	return d, err
+}
+
+const messageCols = `id, COALESCE(incident_id, 0), direction, message_id, sha256, source, from_addr, subject, raw_path, created_at, category, unfiled_reason, new_sender`
+
+// messagesWhere returns the messages matching where, with their parsed
+// reports when withReport.
+func (s *Store) messagesWhere(ctx context.Context, where string, withReport bool, args ...any) ([]Message, error) {
+	cols := messageCols + ", ''"
+	if withReport {
+		cols = messageCols + ", report"
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM messages WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		var m Message
+		var cr int64
+		var rep string
+		if err := rows.Scan(&m.ID, &m.IncidentID, &m.Direction, &m.MessageID, &m.SHA256, &m.Source, &m.From, &m.Subject, &m.RawPath, &cr,
+			&m.Category, &m.UnfiledReason, &m.NewSender, &rep); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromMS(cr)
+		if rep != "" {
+			m.Report = json.RawMessage(rep)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ListUnfiled returns the automatic mail that opened no incident, newest
+// first, with the parsed reports.
+func (s *Store) ListUnfiled(ctx context.Context, limit int) ([]Message, error) {
+	return s.messagesWhere(ctx, `incident_id IS NULL ORDER BY id DESC LIMIT ?`, true, limit)
+}
+
+// CountUnfiled returns how many messages are kept unfiled.
+func (s *Store) CountUnfiled(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE incident_id IS NULL`).Scan(&n)
+	return n, err
+}
+
+// IsParticipant reports whether address already took part in the
+// incident: its reporter, the sender of a message filed on it (other than
+// a new sender), or a recipient of mail it sent.
+func (t *Tx) IsParticipant(incidentID int64, address string) (bool, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT
+		(SELECT COUNT(*) FROM incidents WHERE id = ?1 AND lower(reporter) = lower(?2)) +
+		(SELECT COUNT(*) FROM messages WHERE incident_id = ?1 AND direction = 'in' AND new_sender = 0 AND lower(from_addr) = lower(?2)) +
+		(SELECT COUNT(*) FROM outbox WHERE incident_id = ?1 AND channel = 'mail' AND lower(recipient) = lower(?2))`, incidentID, address).Scan(&n)
+	return n > 0, err
 }
 
 // CountIncidents returns how many incidents there are.

@@ -153,6 +153,34 @@ var migrations = []string{
 		version     INTEGER NOT NULL,           -- of the card last shown
 		PRIMARY KEY (incident_id, channel)
 	);`,
+	// Automatic mail that threads onto no incident is kept unfiled
+	// (incident_id NULL, with why); a message from an address that never
+	// took part in its incident is marked new_sender. SQLite cannot drop
+	// a NOT NULL constraint in place, so the table is rebuilt.
+	`CREATE TABLE messages_v4 (
+		id             INTEGER PRIMARY KEY,
+		incident_id    INTEGER REFERENCES incidents(id), -- NULL: unfiled automatic mail
+		direction      TEXT    NOT NULL,
+		message_id     TEXT    NOT NULL,
+		sha256         TEXT    NOT NULL,
+		source         TEXT    NOT NULL,
+		from_addr      TEXT    NOT NULL,
+		subject        TEXT    NOT NULL,
+		report         TEXT    NOT NULL,
+		raw_path       TEXT    NOT NULL,
+		created_at     INTEGER NOT NULL,
+		category       TEXT    NOT NULL DEFAULT '',
+		unfiled_reason TEXT    NOT NULL DEFAULT '', -- why it opened no incident
+		new_sender     INTEGER NOT NULL DEFAULT 0   -- 1: the sender had no part in the incident
+	);
+	INSERT INTO messages_v4 (id, incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at)
+		SELECT id, incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at FROM messages;
+	DROP TABLE messages;
+	ALTER TABLE messages_v4 RENAME TO messages;
+	CREATE UNIQUE INDEX messages_message_id ON messages (message_id) WHERE message_id <> '';
+	CREATE UNIQUE INDEX messages_sha256 ON messages (sha256, direction);
+	CREATE INDEX messages_incident ON messages (incident_id, id);
+	CREATE INDEX messages_unfiled ON messages (id) WHERE incident_id IS NULL;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -105,6 +105,8 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /sent/{name}", s.desk(s.sentMail))
 	m.HandleFunc("GET /api/v1/incidents", s.api(s.apiList))
 	m.HandleFunc("GET /api/v1/incidents/{id}", s.api(s.apiShow))
+	m.HandleFunc("GET /api/v1/messages", s.api(s.apiMessages))
+	m.HandleFunc("GET /automatic", s.desk(s.automaticPage))
 	m.HandleFunc("POST /api/v1/reports", s.api(s.apiReport))
 	return s
 }
@@ -174,6 +176,30 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+}
+
+// apiMessages lists messages outside incidents: with unfiled=true, the
+// automatic mail that opened no incident, each with why and its report.
+func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("unfiled") != "true" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "only unfiled=true is supported: messages on an incident are listed under /api/v1/incidents/{id}"})
+		return
+	}
+	msgs, err := s.store.ListUnfiled(r.Context(), 500)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+func (s *Server) automaticPage(w http.ResponseWriter, r *http.Request) {
+	msgs, err := s.store.ListUnfiled(r.Context(), 500)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.render(w, "automatic.html", map[string]any{"Desk": s.cfg.Desk, "Messages": msgs})
 }
 
 func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
@@ -320,7 +346,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	counts, _ := s.store.OutboxCounts(r.Context())
 	failed, _ := s.store.FailedOutbox(r.Context(), 20)
-	s.render(w, "index.html", map[string]any{"Desk": s.cfg.Desk, "Incidents": incs, "Outbox": counts, "Failed": failed, "Sent": s.sentList()})
+	unfiled, _ := s.store.CountUnfiled(r.Context())
+	s.render(w, "index.html", map[string]any{"Desk": s.cfg.Desk, "Incidents": incs, "Outbox": counts, "Failed": failed, "Sent": s.sentList(), "Unfiled": unfiled})
 }
 
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {

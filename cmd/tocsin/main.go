@@ -21,6 +21,7 @@ import (
 	"tocsin/bot"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/parsers"
 	"tocsin/responders"
 	"tocsin/templates"
@@ -37,7 +38,7 @@ Usage:
   tocsin init [--config FILE]
   tocsin keys export [--config FILE | --data DIR]
   tocsin parse [--json] [--key KEYFILE] FILE
-  tocsin incidents list [--json] [--config FILE | --data DIR]
+  tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
@@ -488,8 +489,9 @@ func openStoreRead(sf *storeFlags) (*store.Store, error) {
 }
 
 func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("incidents list", "tocsin incidents list [--json] [--config FILE | --data DIR]", stderr)
+	fs := newFlags("incidents list", "tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	automatic := fs.Bool("automatic", false, "list the automatic mail (auto-replies, bounces, receipts) that opened no incident")
 	var sf storeFlags
 	sf.add(fs)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -500,6 +502,9 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if *automatic {
+		return listUnfiled(st, *asJSON, stdout)
+	}
 	incs, err := st.ListIncidents(context.Background(), 1000)
 	if err != nil {
 		return err
@@ -512,10 +517,32 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tCATEGORY\tOPENED (UTC)\tREPORTER\tSUBJECT")
 	for _, i := range incs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Ref, i.Priority, i.Status, i.Category, i.CreatedAt.Format("2006-01-02 15:04"), i.Reporter, truncate(i.Subject, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Ref, i.Priority, i.Status, i.Category, i.CreatedAt.Format("2006-01-02 15:04"), term(i.Reporter), truncate(term(i.Subject), 60))
 	}
 	return tw.Flush()
 }
+
+func listUnfiled(st *store.Store, asJSON bool, stdout io.Writer) error {
+	msgs, err := st.ListUnfiled(context.Background(), 1000)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(msgs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED (UTC)	CATEGORY	FROM	SUBJECT	WHY NO INCIDENT")
+	for _, m := range msgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.CreatedAt.Format("2006-01-02 15:04"), m.Category, term(m.From), truncate(term(m.Subject), 50), term(m.UnfiledReason))
+	}
+	return tw.Flush()
+}
+
+// term makes text from mail safe for a terminal: one line, no escape
+// sequence (OSC 52 would write the clipboard), control characters shown.
+func term(s string) string { return printable.Line(s) }
 
 func truncate(s string, n int) string {
 	r := []rune(s)
@@ -554,15 +581,19 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(d)
 	}
-	fmt.Fprintf(stdout, "%s  %s  %s  %s\n%s\nreporter: %s %s\nopened:   %s UTC\n", d.Ref, d.Priority, d.Status, d.Category, d.Subject,
-		d.ReporterName, "<"+d.Reporter+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(stdout, "%s  %s  %s  %s\n%s\nreporter: %s %s\nopened:   %s UTC\n", d.Ref, d.Priority, d.Status, d.Category, term(d.Subject),
+		term(d.ReporterName), "<"+term(d.Reporter)+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
 	fmt.Fprintln(stdout, "\nmessages:")
 	for _, m := range d.Messages {
 		id := "(no Message-ID)"
 		if m.MessageID != "" {
 			id = "<" + m.MessageID + ">"
 		}
-		fmt.Fprintf(stdout, "  %s %-3s %s  %s  %s\n", m.CreatedAt.Format("2006-01-02 15:04:05"), m.Direction, m.From, m.Subject, id)
+		mark := ""
+		if m.NewSender {
+			mark = "  [NEW SENDER: had no part in this incident]"
+		}
+		fmt.Fprintf(stdout, "  %s %-3s %s  %s  %s%s\n", m.CreatedAt.Format("2006-01-02 15:04:05"), m.Direction, term(m.From), term(m.Subject), term(id), mark)
 	}
 	fmt.Fprintln(stdout, "\noutbox:")
 	for _, o := range d.Outbox {
@@ -574,7 +605,7 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "\naudit:")
 	for _, a := range d.Audit {
-		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s\n", a.At.Format("2006-01-02 15:04:05"), a.Actor, a.Action, a.Detail)
+		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), a.Action, term(a.Detail))
 	}
 	return nil
 }
