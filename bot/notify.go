@@ -89,6 +89,10 @@ func (b *Bot) queueMail(tx *store.Tx, inc *store.Incident, n notice, now time.Ti
 		data = *n.plain
 	}
 	data.Recipient = templates.Person{Name: n.to.Name, Address: n.to.Address}
+	if data.Priority != "" {
+		// The published definition, in the language the form is read in.
+		data.PriorityDefinition = b.cfg.PriorityOf(data.Priority).In(b.forms.Choose(n.form, langs...))
+	}
 	msg, err := b.forms.Render(n.form, data, langs...)
 	if err != nil {
 		return fail(fmt.Sprintf("rendering the %s form: %v", n.form, err))

@@ -340,8 +340,8 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 	def := b.cfg.PriorityOf(inc.Priority)
 	facts := templates.Facts{
 		CVEs: rep.CVEs, CWEs: rep.CWEs, Attachments: len(rep.Attachments),
-		PriorityReasons: rep.PriorityReasons,
-		Encrypted:       rep.PGP.Encrypted, Decrypted: rep.PGP.Decrypted,
+		Reasons:   reasonsOf(rep.PriorityReasonCodes),
+		Encrypted: rep.PGP.Encrypted, Decrypted: rep.PGP.Decrypted,
 	}
 	if rep.PGP.Encrypted && !rep.PGP.Decrypted {
 		facts.DecryptProblem = rep.PGP.Reason
@@ -370,6 +370,14 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 		Desk: templates.Desk{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address,
 			Fingerprint: b.key.Fingerprint(), PublicURL: b.cfg.Desk.PublicURL},
 	}
+}
+
+func reasonsOf(rs []parsers.Reason) []templates.Reason {
+	out := make([]templates.Reason, len(rs))
+	for i, r := range rs {
+		out[i] = templates.Reason{Code: r.Code, Concept: string(r.Concept), Arg: r.Arg}
+	}
+	return out
 }
 
 // contacts are the geo-based points of contact for a reporter: the

@@ -376,3 +376,58 @@ func TestEncryptedReport(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEFirstReport runs the README's first report as written: no
+// From header, only the envelope sender. The sandbox records it as
+// Return-Path, the reporter is read from there (and the audit says so),
+// and a signed acknowledgement that asks Exchange and friends not to
+// answer it goes back.
+func TestREADMEFirstReport(t *testing.T) {
+	d := startSandbox(t)
+	// python3 -c 'import smtplib; smtplib.SMTP(...).sendmail("you@example.org",["security@sandbox.test"],"Subject: XSS in login page\r\n\r\nSteps...")'
+	d.sendMail("you@example.org", "Subject: XSS in login page\r\n\r\nSteps...")
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	var ack []byte
+	for _, b := range d.sent() {
+		ack = b
+	}
+	if got := headerOf(ack, "X-Sandbox-Envelope-To"); got != "<you@example.org>" {
+		t.Errorf("acknowledgement to %s, want you@example.org", got)
+	}
+	if got := headerOf(ack, "X-Auto-Response-Suppress"); got != "All" {
+		t.Errorf("X-Auto-Response-Suppress %q, want All", got)
+	}
+	d.importDeskKey(gpgtest.NewHome(t)).VerifyPGPMIME(ack[strings.Index(string(ack), "Mime-Version"):])
+	inc := d.incident(d.incidents()[0].ID)
+	if inc.Reporter != "you@example.org" {
+		t.Errorf("reporter %q", inc.Reporter)
+	}
+	said := false
+	for _, a := range inc.Audit {
+		said = said || a.Action == "opened" && strings.Contains(a.Detail, "Return-Path")
+	}
+	if !said {
+		t.Errorf("the audit %+v does not say the reporter came from Return-Path", inc.Audit)
+	}
+}
+
+// TestNeverAnswersItself: mail from the desk's own address (a loop through
+// a forwarder that strips every header) is filed and never answered.
+func TestNeverAnswersItself(t *testing.T) {
+	d := startSandbox(t)
+	d.sendMail("security@sandbox.test", report("Sandbox Security Desk <security@sandbox.test>", "self1@sandbox.test", "Fwd: report", "forwarded"))
+	d.sendMail("erin@example.org", report("erin@example.org", "e1@example.org", "Ping", "A normal report that gets an answer."))
+	d.settled(2)
+	if n := len(d.sent()); n != 1 {
+		t.Errorf("%d mails sent, want 1 (to erin only)", n)
+	}
+	withheld := false
+	for _, inc := range d.incidents() {
+		for _, a := range d.incident(inc.ID).Audit {
+			withheld = withheld || a.Action == "no-answer" && strings.Contains(a.Detail, "own address")
+		}
+	}
+	if !withheld {
+		t.Error("no audit entry says the desk's own mail was not answered")
+	}
+}

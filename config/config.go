@@ -363,10 +363,26 @@ type Priorities struct {
 type PriorityDefinition struct {
 	// Level is P1, P2, P3 or P4.
 	Level string `yaml:"level"`
-	// Definition is what the level means, as published.
+	// Definition is what the level means, as published (in English, or
+	// the desk's first language).
 	Definition string `yaml:"definition"`
+	// Translations are Definition in other languages, by ISO 639-1 code
+	// ("de": "kritisch: ..."): /policy and every form show the reader's.
+	Translations map[string]string `yaml:"translations"`
 	// Respond is when the next update is due after a report.
 	Respond time.Duration `yaml:"respond"`
+}
+
+// In returns the definition in lang ("de", "de-CH"), else Definition.
+func (d PriorityDefinition) In(lang string) string {
+	lang = strings.ToLower(lang)
+	if i := strings.IndexAny(lang, "-_"); i > 0 {
+		lang = lang[:i]
+	}
+	if t, ok := d.Translations[lang]; ok && t != "" {
+		return t
+	}
+	return d.Definition
 }
 
 // PriorityRule raises matching reports to Priority; all its conditions
@@ -390,10 +406,38 @@ type PriorityRule struct {
 
 // DefaultPriorityDefinitions are used when the config gives none.
 var DefaultPriorityDefinitions = []PriorityDefinition{
-	{"P1", "critical: active compromise or exploitation; response within 1 hour", time.Hour},
-	{"P2", "high: serious vulnerability or incident; response within 4 hours", 4 * time.Hour},
-	{"P3", "medium: confirmed issue, limited impact; response within 1 business day", 24 * time.Hour},
-	{"P4", "low: informational or unconfirmed; response within 5 business days", 5 * 24 * time.Hour},
+	{"P1", "critical: active compromise or exploitation; response within 1 hour", map[string]string{
+		"de": "kritisch: aktive Kompromittierung oder Ausnutzung; Reaktion innerhalb von 1 Stunde",
+		"fr": "critique : compromission ou exploitation en cours ; réponse sous 1 heure",
+		"es": "crítica: compromiso o explotación activos; respuesta en menos de 1 hora",
+		"ja": "緊急: 侵害または悪用が進行中。1 時間以内に対応",
+		"zh": "紧急：正在发生的入侵或漏洞利用；1 小时内响应",
+		"ko": "긴급: 진행 중인 침해 또는 악용, 1시간 이내 대응",
+	}, time.Hour},
+	{"P2", "high: serious vulnerability or incident; response within 4 hours", map[string]string{
+		"de": "hoch: schwerwiegende Schwachstelle oder schwerer Vorfall; Reaktion innerhalb von 4 Stunden",
+		"fr": "élevée : vulnérabilité ou incident grave ; réponse sous 4 heures",
+		"es": "alta: vulnerabilidad o incidente grave; respuesta en menos de 4 horas",
+		"ja": "重要: 深刻な脆弱性またはインシデント。4 時間以内に対応",
+		"zh": "高：严重漏洞或事件；4 小时内响应",
+		"ko": "높음: 심각한 취약점 또는 사고, 4시간 이내 대응",
+	}, 4 * time.Hour},
+	{"P3", "medium: confirmed issue, limited impact; response within 1 business day", map[string]string{
+		"de": "mittel: bestätigtes Problem mit begrenzter Auswirkung; Reaktion innerhalb von 1 Arbeitstag",
+		"fr": "moyenne : problème confirmé, impact limité ; réponse sous 1 jour ouvré",
+		"es": "media: problema confirmado de impacto limitado; respuesta en 1 día hábil",
+		"ja": "中: 影響が限定的な確認済みの問題。1 営業日以内に対応",
+		"zh": "中：已确认、影响有限的问题；1 个工作日内响应",
+		"ko": "보통: 영향이 제한적인 확인된 문제, 1영업일 이내 대응",
+	}, 24 * time.Hour},
+	{"P4", "low: informational or unconfirmed; response within 5 business days", map[string]string{
+		"de": "niedrig: zur Information oder unbestätigt; Reaktion innerhalb von 5 Arbeitstagen",
+		"fr": "faible : pour information ou non confirmé ; réponse sous 5 jours ouvrés",
+		"es": "baja: informativa o sin confirmar; respuesta en 5 días hábiles",
+		"ja": "低: 情報提供または未確認。5 営業日以内に対応",
+		"zh": "低：通报信息或未确认；5 个工作日内响应",
+		"ko": "낮음: 참고용이거나 미확인, 5영업일 이내 대응",
+	}, 5 * 24 * time.Hour},
 }
 
 // PriorityOf returns the definition of level, or a zero one.

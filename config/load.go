@@ -439,6 +439,13 @@ func (c *Config) Validate() []Problem {
 		case d.Respond <= 0:
 			bad(f+".respond", "required: when the next update is due")
 		}
+		for lang, t := range d.Translations {
+			if !langCode.MatchString(lang) {
+				bad(f+".translations."+lang, "%q is not an ISO 639-1 language code (two lower-case letters)", lang)
+			} else if strings.TrimSpace(t) == "" {
+				bad(f+".translations."+lang, "empty translation")
+			}
+		}
 		seen[d.Level] = true
 	}
 	if len(seen) != 4 {
@@ -566,6 +573,8 @@ func (c *Config) Validate() []Problem {
 func validEncrypt(p string) bool {
 	return p == EncryptAlways || p == EncryptWhenKeyKnown || p == EncryptNever
 }
+
+var langCode = regexp.MustCompile(`^[a-z]{2}$`)
 
 func validLevel(l string) bool { return l == "P1" || l == "P2" || l == "P3" || l == "P4" }
 

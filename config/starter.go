@@ -150,8 +150,14 @@ trust:
 
 priorities:
   # The published levels (on /policy and in every notification form).
+  # translations: the definition in other languages (ISO 639-1 codes); each
+  # reader sees their own, English otherwise. Leave definitions out to get
+  # the built-in ones, translated into de, fr, es, ja, zh and ko.
   definitions:
-    - {level: P1, definition: "critical: active compromise or exploitation; response within 1 hour", respond: 1h}
+    - level: P1
+      definition: "critical: active compromise or exploitation; response within 1 hour"
+      translations: {de: "kritisch: aktive Kompromittierung oder Ausnutzung; Reaktion innerhalb von 1 Stunde"}
+      respond: 1h
     - {level: P2, definition: "high: serious vulnerability or incident; response within 4 hours", respond: 4h}
     - {level: P3, definition: "medium: confirmed issue, limited impact; response within 1 business day", respond: 24h}
     - {level: P4, definition: "low: informational or unconfirmed; response within 5 business days", respond: 120h}

@@ -103,13 +103,6 @@ var challengeSubject = regexp.MustCompile(`(?i)(please confirm (your|that you)|v
 // receiptSubject matches read receipts sent without RFC 8098 structure.
 var receiptSubject = regexp.MustCompile(`(?i)^\s*(read receipt|return receipt|disposition notification|gelesen|lu ?:|le[ií]do|開封確認|已读)`)
 
-var (
-	vulnWords     = regexp.MustCompile(`(?i)\b(vulnerab\w*|exploit\w*|xss|cross[- ]site|sql ?injection|rce|remote code execution|csrf|ssrf|buffer overflow|privilege escalation|cve-\d{4}-\d+|bug bounty|proof of concept|poc|security (flaw|bug|issue))\b`)
-	incidentWords = regexp.MustCompile(`(?i)\b(breach\w*|compromis\w*|intrusion|ransomware|malware|phishing|data leak\w*|leaked|stolen|unauthori[sz]ed access|attack\w*|ddos|backdoor|botnet)\b`)
-	abuseWords    = regexp.MustCompile(`(?i)\b(abuse|spam|scanning|brute[- ]?force|copyright|dmca)\b`)
-	advisoryWords = regexp.MustCompile(`(?i)\b(advisory|security bulletin|data call|notification of|patch (available|released))\b`)
-)
-
 // classify sets Category and, for mail that must not be answered,
 // AutoSubmitted.
 func classify(r *Report, p *parser) {
@@ -146,20 +139,35 @@ func classify(r *Report, p *parser) {
 	case r.AutoSubmitted && !strings.HasPrefix(r.AutoReason, "List-") && !strings.HasPrefix(r.AutoReason, "Precedence: list") && !strings.HasPrefix(r.AutoReason, "Precedence: bulk"):
 		r.Category = CategoryAutoReply
 	default:
-		text := subj + "\n" + r.Text
+		text := triageText(subj, r.Text)
 		switch {
-		case vulnWords.MatchString(text):
+		case mentions(ConceptVulnerability, text) != "":
 			r.Category = CategoryVulnerability
-		case incidentWords.MatchString(text):
+		case mentionsAny(text, incidentConcepts...) != "":
 			r.Category = CategoryIncident
-		case abuseWords.MatchString(text):
+		case mentions(ConceptAbuse, text) != "":
 			r.Category = CategoryAbuse
-		case advisoryWords.MatchString(text):
+		case mentions(ConceptAdvisory, text) != "":
 			r.Category = CategoryAdvisory
 		default:
 			r.Category = CategoryOther
 		}
 	}
+}
+
+// incidentConcepts make a report about something that happened, not a
+// weakness: category incident.
+var incidentConcepts = []Concept{ConceptInTheWild, ConceptBreach, ConceptRansomware, ConceptDataLeak, ConceptCredentials,
+	ConceptPhishing, ConceptMalware, ConceptDoS, ConceptAttack}
+
+// mentionsAny returns the first of concepts that text mentions, or "".
+func mentionsAny(text string, concepts ...Concept) Concept {
+	for _, c := range concepts {
+		if mentions(c, text) != "" {
+			return c
+		}
+	}
+	return ""
 }
 
 func (r *Report) markAuto(reason string) {

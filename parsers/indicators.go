@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 var cveRE = regexp.MustCompile(`(?i)\bCVE-(\d{4})-(\d{4,7})\b`)
@@ -126,91 +127,172 @@ func isDomain(tok string) bool {
 // detectLanguage guesses the ISO 639-1 language of s from its script and,
 // for Latin script, from common function words. "" means not enough text.
 func detectLanguage(s string) string {
-	var kana, han, latin int
+	lang, _ := guessLanguage(s)
+	return lang
+}
+
+// guessLanguage is detectLanguage saying whether the text itself showed
+// the language (sure) or it is the plain-ASCII default.
+func guessLanguage(s string) (lang string, sure bool) {
+	var kana, han, hangul, latin, accented int
 	for _, r := range s {
 		switch {
 		case r >= 0x3040 && r <= 0x30ff:
 			kana++
 		case r >= 0x4e00 && r <= 0x9fff:
 			han++
-		case r < 0x250 && (r|0x20) >= 'a' && (r|0x20) <= 'z':
+		case r >= 0xac00 && r <= 0xd7af, r >= 0x1100 && r <= 0x11ff, r >= 0x3130 && r <= 0x318f:
+			hangul++
+		case r < 0x80 && (r|0x20) >= 'a' && (r|0x20) <= 'z':
 			latin++
+		case r >= 0xc0 && r < 0x250 && unicode.IsLetter(r):
+			latin++
+			accented++
 		}
 	}
 	switch {
+	case hangul > 0 && hangul >= latin/4 && hangul >= kana+han:
+		return "ko", true
 	case kana > 0 && kana+han >= latin/4:
-		return "ja"
+		return "ja", true
 	case han > 0 && han >= latin/4:
-		return "zh"
+		return "zh", true
 	}
 	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 0xc0 && r < 0x250)
+		return !(r >= 'a' && r <= 'z' || r >= 0xc0 && r < 0x250 || r == '\'')
 	})
 	scores := map[string]int{}
 	for _, w := range words {
-		if l, ok := stopwords[w]; ok {
+		for _, l := range stopwords[w] {
 			scores[l]++
 		}
 	}
-	best, bestN := "", 0
+	best, bestN, second := "", 0, 0
 	langs := make([]string, 0, len(scores))
 	for l := range scores {
 		langs = append(langs, l)
 	}
 	sort.Strings(langs)
 	for _, l := range langs {
-		if scores[l] > bestN {
-			best, bestN = l, scores[l]
+		switch n := scores[l]; {
+		case n > bestN:
+			best, bestN, second = l, n, bestN
+		case n > second:
+			second = n
 		}
 	}
-	if bestN < 2 {
-		return ""
+	switch {
+	case bestN >= 2 && bestN > second:
+		return best, true
+	case bestN == 1 && second == 0 && len(words) <= 12:
+		// A short text with one telling word and nothing against it:
+		// weak, a declared Content-Language wins.
+		return best, false
+	case bestN == 0 && accented == 0 && len(words) >= 2 && latin > 0:
+		// Plain-ASCII words and not one word of another language: the
+		// short technical English of "XSS in login page".
+		return "en", false
 	}
-	return best
+	return "", false
 }
 
-var stopwords = func() map[string]string {
-	m := map[string]string{}
+// stopwords are the function words of each language; a word two
+// languages share ("de", "en", "un") counts for both.
+var stopwords = func() map[string][]string {
+	m := map[string][]string{}
 	for lang, ws := range map[string]string{
-		"en": "the and is are was were have has this that with from for you your not but which would there their been found",
-		"de": "der die das und ist sind nicht mit ich wir sie ein eine einen auf für von dem den des wurde haben bitte",
-		"fr": "le la les et est sont une des pour dans avec nous vous pas sur qui par été votre cette",
-		"es": "el los las y es son una por para con que del sus nosotros usted está han sido esta este",
+		"en": "the and is are was were have has this that with from for you your not but which would there their been found " +
+			"it's can't don't i'm we're page please our my of to an at be by can could should will",
+		"de": "der die das und ist sind nicht mit ich wir sie ein eine einen auf für von dem den des wurde haben bitte " +
+			"im ihre ihrem ihren auch oder wenn kann können über beim zum zur sehr geehrte",
+		"fr": "le la les et est sont une des pour dans avec nous vous pas sur qui par été votre cette " +
+			"du au aux ce ces je il elle mais ou où bonjour merci madame monsieur",
+		"es": "el los las y es son una por para con que del sus nosotros usted está han sido esta este " +
+			"hola gracias pero como también muy hay puede estimado estimados su al lo",
+		"fr es": "de en un",
+		"en de": "in",
 	} {
 		for _, w := range strings.Fields(ws) {
-			m[w] = lang
+			m[w] = append(m[w], strings.Fields(lang)...)
 		}
 	}
 	return m
 }()
 
+// Reason is one reason for a priority, as data: the forms word it in
+// the reader's language; English() is its wording in reports and logs.
+type Reason struct {
+	Code    string  `json:"code"`              // one of the Reason* codes
+	Concept Concept `json:"concept,omitempty"` // for ReasonWording
+	Arg     string  `json:"arg,omitempty"`     // the score, term, CVE ids, category, rule or automatic reason
+}
+
+// Reason codes.
+const (
+	ReasonAutomatic    = "automatic"     // Arg: why the mail is automatic
+	ReasonCVSSCritical = "cvss-critical" // Arg: the score
+	ReasonCVSSHigh     = "cvss-high"     // Arg: the score
+	ReasonWording      = "wording"       // Concept, and Arg: the words as written
+	ReasonCVEs         = "cves"          // Arg: the CVE ids
+	ReasonCategory     = "category"      // Arg: the category
+	ReasonNone         = "none"
+	ReasonRule         = "rule" // Arg: the rule's name
+)
+
+// English is the reason as `tocsin parse` and the audit word it.
+func (r Reason) English() string {
+	switch r.Code {
+	case ReasonAutomatic:
+		return "automatic mail: " + r.Arg
+	case ReasonCVSSCritical:
+		return "CVSS base score " + r.Arg + " (critical)"
+	case ReasonCVSSHigh:
+		return "CVSS base score " + r.Arg + " (high)"
+	case ReasonWording:
+		return "wording: " + r.Arg
+	case ReasonCVEs:
+		return "names " + r.Arg
+	case ReasonCategory:
+		return "category " + r.Arg
+	case ReasonNone:
+		return "no sign of urgency"
+	case ReasonRule:
+		return fmt.Sprintf("rule %q", r.Arg)
+	}
+	return r.Code + " " + r.Arg
+}
+
+// p1Concepts and p2Concepts are the wordings that make a report urgent,
+// in every language the lexicon knows.
 var (
-	p1Words = regexp.MustCompile(`(?i)\b(actively exploited|in the wild|ransomware|data breach|breach|compromised|exfiltrat\w*|zero[- ]day|0day)\b`)
-	p2Words = regexp.MustCompile(`(?i)\b(rce|remote code execution|sql ?injection|authentication bypass|privilege escalation|critical)\b`)
+	p1Concepts = []Concept{ConceptInTheWild, ConceptRansomware, ConceptDataLeak, ConceptBreach}
+	p2Concepts = []Concept{ConceptSevere, ConceptCredentials}
 )
 
 // priorityHint gives a first P1..P4 reading with its reasons. The configured
 // priority definitions (config) refine it in the bot.
-func priorityHint(r *Report) (string, []string) {
-	text := r.Subject + "\n" + r.Text
-	reasons := []string{}
+func priorityHint(r *Report) (string, []Reason) {
+	text := triageText(r.Subject, r.Text)
+	score := fmt.Sprintf("%.1f", maxCVSS(r))
 	switch {
 	case r.AutoSubmitted:
-		return "P4", append(reasons, "automatic mail: "+r.AutoReason)
+		return "P4", []Reason{{Code: ReasonAutomatic, Arg: r.AutoReason}}
 	case maxCVSS(r) >= 9:
-		return "P1", append(reasons, fmt.Sprintf("CVSS base score %.1f (critical)", maxCVSS(r)))
-	case p1Words.MatchString(text):
-		return "P1", append(reasons, "wording: "+strings.ToLower(p1Words.FindString(text)))
-	case p2Words.MatchString(text):
-		return "P2", append(reasons, "wording: "+strings.ToLower(p2Words.FindString(text)))
+		return "P1", []Reason{{Code: ReasonCVSSCritical, Arg: score}}
+	case mentionsAny(text, p1Concepts...) != "":
+		c := mentionsAny(text, p1Concepts...)
+		return "P1", []Reason{{Code: ReasonWording, Concept: c, Arg: mentions(c, text)}}
+	case mentionsAny(text, p2Concepts...) != "":
+		c := mentionsAny(text, p2Concepts...)
+		return "P2", []Reason{{Code: ReasonWording, Concept: c, Arg: mentions(c, text)}}
 	case maxCVSS(r) >= 7:
-		return "P2", append(reasons, fmt.Sprintf("CVSS base score %.1f (high)", maxCVSS(r)))
+		return "P2", []Reason{{Code: ReasonCVSSHigh, Arg: score}}
 	case len(r.CVEs) > 0:
-		return "P2", append(reasons, "names "+strings.Join(r.CVEs, ", "))
+		return "P2", []Reason{{Code: ReasonCVEs, Arg: strings.Join(r.CVEs, ", ")}}
 	case r.Category == CategoryVulnerability || r.Category == CategoryIncident:
-		return "P3", append(reasons, "category "+string(r.Category))
+		return "P3", []Reason{{Code: ReasonCategory, Arg: string(r.Category)}}
 	}
-	return "P4", append(reasons, "no sign of urgency")
+	return "P4", []Reason{{Code: ReasonNone}}
 }
 
 func maxCVSS(r *Report) float64 {

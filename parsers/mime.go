@@ -631,19 +631,25 @@ func (p *parser) finish() {
 	r.CWEs = findCWEs(corpus)
 	r.CVSS = findCVSS(corpus)
 	r.Indicators = findIndicators(corpus)
-	r.Language = detectLanguage(r.Subject + "\n" + r.Text)
-	if r.Language == "" {
-		r.Language = p.contentLanguage
+	// RFC 3282: a declared language stands in when the text does not tell.
+	lang, sure := guessLanguage(r.Subject + "\n" + r.Text)
+	if !sure && p.contentLanguage != "" {
+		lang = p.contentLanguage
 	}
+	r.Language = lang
 	r.Organisation = guessOrganisation(r.FromName, r.From)
 	r.Versions = findVersions(r.Subject + "\n" + r.Text)
 	p.spoofSigns()
 	if r.SpoofSigns == nil {
 		r.SpoofSigns = []string{}
 	}
-	r.Priority, r.PriorityReasons = priorityHint(r)
+	r.Priority, r.PriorityReasonCodes = priorityHint(r)
 	if p.opt.Policy != nil {
 		p.opt.Policy.apply(r)
+	}
+	r.PriorityReasons = make([]string, len(r.PriorityReasonCodes))
+	for i, why := range r.PriorityReasonCodes {
+		r.PriorityReasons[i] = why.English()
 	}
 	if r.AffectedAssets == nil {
 		r.AffectedAssets = []string{}

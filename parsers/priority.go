@@ -1,7 +1,6 @@
 package parsers
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -69,7 +68,7 @@ func (pol *Policy) apply(r *Report) {
 		}
 		if rank(rule.Priority) < rank(r.Priority) {
 			r.Priority = rule.Priority
-			r.PriorityReasons = append(r.PriorityReasons, fmt.Sprintf("rule %q", rule.Name))
+			r.PriorityReasonCodes = append(r.PriorityReasonCodes, Reason{Code: ReasonRule, Arg: rule.Name})
 		}
 	}
 }

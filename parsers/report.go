@@ -54,13 +54,16 @@ type Report struct {
 	// SenderClass is the configured class of the sender (cert, partner, ...).
 	SenderClass string `json:"sender_class"`
 	// AffectedAssets are inventory entries the report names.
-	AffectedAssets  []string     `json:"affected_assets"`
-	PriorityReasons []string     `json:"priority_reasons"`
-	Text            string       `json:"text"`
-	Attachments     []Attachment `json:"attachments"`
-	CVEs            []string     `json:"cves"`
-	CWEs            []string     `json:"cwes"`
-	CVSS            []CVSS       `json:"cvss"`
+	AffectedAssets  []string `json:"affected_assets"`
+	PriorityReasons []string `json:"priority_reasons"`
+	// PriorityReasonCodes are PriorityReasons as data, for wording them
+	// in the reader's language.
+	PriorityReasonCodes []Reason     `json:"priority_reason_codes"`
+	Text                string       `json:"text"`
+	Attachments         []Attachment `json:"attachments"`
+	CVEs                []string     `json:"cves"`
+	CWEs                []string     `json:"cwes"`
+	CVSS                []CVSS       `json:"cvss"`
 	// Versions are version numbers named ("version 2.4.1", "v1.2").
 	Versions   []string   `json:"versions"`
 	Indicators Indicators `json:"indicators"`

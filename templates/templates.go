@@ -85,15 +85,25 @@ type Desk struct {
 // Facts are what the report itself established, for the technical
 // explanation; the template words them in the reader's language.
 type Facts struct {
-	CVEs            []string
-	CWEs            []string
-	CVSS            []string // "CVSS:3.1/... (9.8 critical)"
-	Attachments     int
-	Indicators      int
-	PriorityReasons []string
-	Encrypted       bool   // the report came encrypted
-	Decrypted       bool   // and we could read it
-	DecryptProblem  string // why not, when Encrypted && !Decrypted
+	CVEs           []string
+	CWEs           []string
+	CVSS           []string // "CVSS:3.1/... (9.8 critical)"
+	Attachments    int
+	Indicators     int
+	Reasons        []Reason // why the priority is what it is; worded per language
+	Encrypted      bool     // the report came encrypted
+	Decrypted      bool     // and we could read it
+	DecryptProblem string   // why not, when Encrypted && !Decrypted
+}
+
+// Reason is one reason for a priority, as data (parsers.Reason): Code
+// says which kind, Concept what the report spoke of, Arg the value (a
+// score, the words as written, CVE ids, a category, a rule's name). The
+// template words it in the reader's language.
+type Reason struct {
+	Code    string
+	Concept string
+	Arg     string
 }
 
 // Action is one thing an operating unit must do in a Significant Event

@@ -79,6 +79,19 @@ func New(o Options) *Server {
 		form: newLimiter(10, 6*time.Minute)} // 10 reports at once, then 10 an hour, per client address
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
+		// head takes a title, or a page (Title, Lang) shown in another language.
+		"title": func(v any) string {
+			if p, ok := v.(page); ok {
+				return p.Title
+			}
+			return fmt.Sprint(v)
+		},
+		"lang": func(v any) string {
+			if p, ok := v.(page); ok && p.Lang != "" {
+				return p.Lang
+			}
+			return "en"
+		},
 		"time": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
@@ -429,7 +442,21 @@ func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, signed)
 }
 
+// page is the head of a page shown in a language other than English.
+type page struct{ Title, Lang string }
+
+// policy publishes the scope, priority definitions and key in the
+// reader's language (Accept-Language, among those the page is written in).
 func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
+	lang := pickLanguage(r.Header.Get("Accept-Language"), policyLanguages)
+	t := policyWords[lang]
+	type level struct{ Level, Definition string }
+	var levels []level
+	for _, d := range s.cfg.Priorities.Definitions {
+		levels = append(levels, level{d.Level, d.In(lang)})
+	}
+	w.Header().Set("Content-Language", lang)
+	w.Header().Add("Vary", "Accept-Language")
 	s.render(w, "policy.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Key": s.key.ArmoredPublicKey(),
-		"Priorities": s.cfg.Priorities.Definitions})
+		"Priorities": levels, "T": t, "Page": page{Title: t["title"], Lang: lang}})
 }

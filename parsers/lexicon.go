@@ -1,0 +1,220 @@
+package parsers
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Concept is one thing a report can speak of, in any language: the
+// triage rules (category, priority) are written against concepts, and the
+// lexicon says how each is worded in the languages reports come in.
+type Concept string
+
+// The concepts triage knows.
+const (
+	ConceptVulnerability Concept = "vulnerability"
+	ConceptInTheWild     Concept = "exploited-in-the-wild"
+	ConceptBreach        Concept = "compromise"
+	ConceptRansomware    Concept = "ransomware*"
+	ConceptDataLeak      Concept = "data-leak"
+	ConceptCredentials   Concept = "credentials-exposed"
+	ConceptPhishing      Concept = "phishing"
+	ConceptMalware       Concept = "malware*"
+	ConceptDoS           Concept = "denial-of-service"
+	ConceptSevere        Concept = "severe-weakness" // RCE, SQL injection, authentication bypass, "critical"
+	ConceptAttack        Concept = "attack"
+	ConceptAbuse         Concept = "abuse"
+	ConceptAdvisory      Concept = "advisory"
+)
+
+// lexicon words each concept in English, German, French, Spanish,
+// Japanese, Chinese (simplified and traditional) and Korean, lower case.
+// A Latin-script term is a whole word or phrase, or, ending in "*", a stem
+// that may run on ("vulnerab*" matches "vulnerable", "vulnerabilities");
+// terms in scripts written without spaces match anywhere.
+var lexicon = map[Concept][]string{
+	ConceptVulnerability: {
+		// en
+		"vulnerab*", "exploit*", "xss", "cross-site", "cross site", "sql injection", "sqli", "injection*", "remote code execution", "rce", "csrf", "ssrf",
+		"buffer overflow", "privilege escalation", "path traversal", "directory traversal", "idor", "authentication bypass",
+		"security flaw", "security bug", "security issue", "security hole", "proof of concept", "poc", "bug bounty", "cve-*",
+		// de
+		"sicherheitslücke*", "sicherheitsluecke*", "schwachstelle*", "verwundbar*", "sicherheitsproblem*", "sicherheitsfehler*", "injektion*",
+		"pufferüberlauf*", "rechteausweitung*", "codeausführung*",
+		// fr
+		"vulnérabilit*", "vulnerabilit*", "faille*", "exécution de code", "élévation de privilèges", "dépassement de tampon", "preuve de concept",
+		// es
+		"vulnerabilidad*", "fallo de seguridad", "agujero de seguridad", "inyección*", "ejecución remota de código", "escalada de privilegios",
+		"desbordamiento de búfer", "prueba de concepto",
+		// ja
+		"脆弱性", "クロスサイトスクリプティング", "インジェクション", "リモートコード実行", "権限昇格", "バッファオーバーフロー", "セキュリティホール",
+		// zh
+		"漏洞", "跨站脚本", "跨站腳本", "注入", "远程代码执行", "遠端程式碼執行", "权限提升", "權限提升", "缓冲区溢出", "安全缺陷",
+		// ko
+		"취약점", "크로스 사이트 스크립팅", "인젝션", "원격 코드 실행", "권한 상승", "버퍼 오버플로",
+	},
+	ConceptInTheWild: {
+		"actively exploited", "exploited in the wild", "in the wild", "being exploited", "zero-day", "zero day", "0day", "0-day",
+		"aktiv ausgenutzt", "wird ausgenutzt", "werden ausgenutzt", "zero-day-lücke*",
+		"activement exploitée", "exploitée activement", "exploitation active", "en cours d'exploitation",
+		"explotada activamente", "explotación activa", "siendo explotad*", "día cero",
+		"悪用されている", "実際に悪用", "ゼロデイ",
+		"在野利用", "被积极利用", "正在被利用", "零日", "被利用",
+		"악용되고", "실제 악용", "제로데이",
+	},
+	ConceptBreach: {
+		"breach*", "compromised", "compromise of", "datenschutzverletzung*", "intrusion*", "exfiltrat*", "backdoor*", "unauthorized access", "unauthorised access", "hacked",
+		"kompromittiert*", "einbruch", "eingebrochen", "unbefugter zugriff", "unberechtigter zugriff", "gehackt", "hintertür",
+		"compromis*", "piraté*", "accès non autorisé", "porte dérobée", "exfiltration*",
+		"comprometid*", "intrusión*", "hackead*", "acceso no autorizado", "puerta trasera", "exfiltración*",
+		"侵害", "不正アクセス", "侵入", "乗っ取", "バックドア",
+		"入侵", "被攻破", "未经授权的访问", "未經授權", "后门", "後門", "数据外泄",
+		"침해", "무단 접근", "침입", "해킹", "백도어",
+	},
+	ConceptRansomware: {
+		"ransomware*", "erpressungstrojaner*", "verschlüsselungstrojaner*", "rançongiciel*", "secuestro de datos",
+		"ランサムウェア", "勒索软件", "勒索病毒", "勒索軟體", "랜섬웨어",
+	},
+	ConceptDataLeak: {
+		"data leak", "data breach", "leaked data", "data exposure", "exposed data", "database dump",
+		"datenleck*", "datenpanne*", "datenabfluss*", "daten veröffentlicht",
+		"fuite de données", "fuite d'informations", "données exposées",
+		"fuga de datos", "filtración de datos", "datos expuestos",
+		"情報漏洩", "情報漏えい", "データ漏洩", "個人情報流出", "流出",
+		"数据泄露", "數據洩露", "資料外洩", "信息泄露",
+		"데이터 유출", "정보 유출", "개인정보 유출",
+	},
+	ConceptCredentials: {
+		"credentials exposed", "exposed credentials", "leaked credentials", "leaked password", "password leak", "passwords leaked",
+		"api key exposed", "exposed api key", "leaked api key", "exposed token", "leaked token", "secret leaked", "hardcoded password",
+		"zugangsdaten*", "passwörter veröffentlicht", "kennwörter*",
+		"identifiants*", "mots de passe divulgués", "fuite de mots de passe",
+		"credenciales*", "contraseñas filtradas",
+		"認証情報", "パスワード流出", "パスワードが漏",
+		"凭据泄露", "密码泄露", "密碼外洩", "凭证",
+		"자격 증명", "비밀번호 유출",
+	},
+	ConceptPhishing: {
+		"phishing", "phish*", "credential harvesting", "hameçonnage*", "suplantación de identidad",
+		"フィッシング", "钓鱼", "釣魚", "피싱",
+	},
+	ConceptMalware: {
+		"malware*", "virus*", "trojan*", "worm", "botnet*", "spyware*", "infected", "infection*",
+		"schadsoftware*", "schadprogramm*", "trojaner*", "infiziert*",
+		"logiciel malveillant", "maliciel*", "cheval de troie", "infecté*",
+		"software malicioso", "troyano*", "infectad*",
+		"マルウェア", "ウイルス", "トロイの木馬", "感染",
+		"恶意软件", "惡意軟體", "木马", "木馬", "病毒",
+		"악성코드", "악성 코드", "트로이 목마", "감염",
+	},
+	ConceptDoS: {
+		"denial of service", "denial-of-service", "ddos", "dos attack",
+		"dienstverweigerung*", "überlastungsangriff*", "déni de service", "denegación de servicio",
+		"サービス拒否", "サービス妨害", "拒绝服务", "阻斷服務", "서비스 거부", "디도스",
+	},
+	ConceptSevere: {
+		"critical", "remote code execution", "rce", "sql injection", "sqli", "authentication bypass", "privilege escalation",
+		"kritisch*", "sql-injektion*", "sql-injection*", "codeausführung*", "authentifizierung umgangen", "rechteausweitung*",
+		"critique*", "injection sql", "exécution de code à distance", "contournement de l'authentification", "élévation de privilèges",
+		"crític*", "inyección sql", "inyección de sql", "ejecución remota de código", "omisión de autenticación", "escalada de privilegios",
+		"緊急", "重大", "sqlインジェクション", "リモートコード実行", "認証回避", "権限昇格",
+		"严重", "嚴重", "高危", "sql注入", "远程代码执行", "遠端程式碼執行", "认证绕过", "权限提升",
+		"긴급", "심각", "sql 인젝션", "원격 코드 실행", "인증 우회", "권한 상승",
+	},
+	ConceptAttack: {
+		"attack*", "cyberattack*", "angriff*", "cyberangriff*", "attaque*", "cyberattaque*", "ataque*", "ciberataque*",
+		"攻撃", "攻击", "攻擊", "공격",
+	},
+	ConceptAbuse: {
+		"abuse", "spam*", "scanning", "brute-force", "brute force", "bruteforce", "copyright", "dmca",
+		"missbrauch*", "urheberrecht*", "abus*", "force brute", "abuso", "fuerza bruta",
+		"迷惑メール", "スパム", "ブルートフォース", "垃圾邮件", "暴力破解", "滥用", "스팸", "무차별 대입", "남용",
+	},
+	ConceptAdvisory: {
+		"advisory", "security bulletin", "data call", "notification of", "patch available", "patch released",
+		"sicherheitshinweis*", "sicherheitswarnung*", "patch verfügbar",
+		"avis de sécurité", "bulletin de sécurité", "correctif disponible",
+		"aviso de seguridad", "boletín de seguridad", "parche disponible",
+		"セキュリティアドバイザリ", "注意喚起", "安全公告", "安全通告", "보안 권고", "보안 공지",
+	},
+}
+
+// term is one lexicon entry ready to match.
+type term struct {
+	text  string // lower case
+	stem  bool   // may run on
+	space bool   // in a script written with spaces: match at word starts
+}
+
+var terms = func() map[Concept][]term {
+	out := map[Concept][]term{}
+	for c, list := range lexicon {
+		for _, t := range list {
+			tt := term{text: strings.ToLower(strings.TrimSuffix(t, "*")), stem: strings.HasSuffix(t, "*"), space: !spaceless(t)}
+			out[c] = append(out[c], tt)
+		}
+	}
+	return out
+}()
+
+// maxTriageText bounds how much of a report triage reads: the subject
+// and the start of the text say what a report is about.
+const maxTriageText = 64 << 10
+
+// triageText is what triage reads: subject and text, lower case, capped.
+func triageText(subject, text string) string {
+	if len(text) > maxTriageText {
+		text = strings.ToValidUTF8(text[:maxTriageText], "")
+	}
+	return strings.ToLower(subject + "\n" + text)
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }
+
+// mentions returns the first term of concept c (in lexicon order) that
+// lower, a triageText, contains, or "".
+func mentions(c Concept, lower string) string {
+	for _, t := range terms[c] {
+		for off := 0; ; {
+			i := strings.Index(lower[off:], t.text)
+			if i < 0 {
+				break
+			}
+			i += off
+			end := i + len(t.text)
+			if !t.space || wordStart(lower, i) && (t.stem || wordEnd(lower, end)) {
+				return t.text
+			}
+			off = i + 1
+		}
+	}
+	return ""
+}
+
+func wordStart(s string, i int) bool {
+	if i == 0 {
+		return true
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return !isWordRune(r)
+}
+
+func wordEnd(s string, i int) bool {
+	if i >= len(s) {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return !isWordRune(r)
+}
+
+// spaceless reports whether t is in a script written without spaces
+// between words (Han, kana, Hangul is treated alike: particles attach).
+func spaceless(t string) bool {
+	for _, r := range t {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			return true
+		}
+	}
+	return false
+}
