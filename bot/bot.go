@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"tocsin/bot/metrics"
@@ -67,6 +68,8 @@ type Bot struct {
 	zones map[string]*time.Location
 	// chat are the chat platforms incident cards go to, by outbox channel.
 	chat map[string]responders.ChatPoster
+	// dispatchBeat is when the dispatcher loop last showed life (unix ns).
+	dispatchBeat atomic.Int64
 }
 
 // Metrics are the figures /metrics shows.
@@ -128,19 +131,45 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 			b.zones[strings.ToLower(p.Email)] = loc
 		}
 	}
-	b.metrics.Registry.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", func() map[string]float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		counts, err := st.OutboxCounts(ctx)
-		out := map[string]float64{}
-		if err != nil {
+	reg := b.metrics.Registry
+	scrape := func(f func(ctx context.Context) (map[string]float64, error)) func() map[string]float64 {
+		return func() map[string]float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			out, err := f(ctx)
+			if err != nil {
+				return map[string]float64{}
+			}
 			return out
 		}
+	}
+	reg.GaugeFunc("tocsin_outbox_depth", "Outbox items by state.", "state", scrape(func(ctx context.Context) (map[string]float64, error) {
+		counts, err := st.OutboxCounts(ctx)
+		out := map[string]float64{}
 		for k, v := range counts {
 			out[k] = float64(v)
 		}
-		return out
-	})
+		return out, err
+	}))
+	reg.GaugeFunc("tocsin_incidents_open", "Open incidents by priority.", "priority", scrape(func(ctx context.Context) (map[string]float64, error) {
+		counts, err := st.OpenByPriority(ctx)
+		out := map[string]float64{"P1": 0, "P2": 0, "P3": 0, "P4": 0}
+		for k, v := range counts {
+			out[k] = float64(v)
+		}
+		return out, err
+	}))
+	age := func(kind string) func(ctx context.Context) (map[string]float64, error) {
+		return func(ctx context.Context) (map[string]float64, error) {
+			at, ok, err := st.OldestWaiting(ctx, kind)
+			if !ok {
+				return map[string]float64{"": 0}, err
+			}
+			return map[string]float64{"": max(0, b.clock.Now().Sub(at).Seconds())}, err
+		}
+	}
+	reg.GaugeFunc("tocsin_oldest_unanswered_report_age_seconds", "Age of the oldest report whose acknowledgement is not yet delivered (0: none waits).", "", scrape(age("acknowledgement")))
+	reg.GaugeFunc("tocsin_outbox_oldest_pending_age_seconds", "Age of the oldest outbox item not yet sent (0: none waits).", "", scrape(age("")))
 	return b
 }
 

@@ -33,11 +33,13 @@ func backoff(n int) time.Duration {
 // or a poll, whichever is first.
 func (b *Bot) dispatch(ctx context.Context) {
 	for {
+		b.dispatchBeat.Store(time.Now().UnixNano())
 		items, err := b.store.Claim(ctx, b.clock.Now(), leaseFor, claimBatch)
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("claiming outbox items", "err", err)
 		}
 		for _, it := range items {
+			b.dispatchBeat.Store(time.Now().UnixNano())
 			b.deliver(ctx, it)
 		}
 		if len(items) == claimBatch {
@@ -62,6 +64,20 @@ func (b *Bot) dispatch(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// dispatchHealth returns nil while the dispatcher loop is alive: it beats
+// at least every idlePoll, and before each send (which is bounded by
+// sendTimeout).
+func (b *Bot) dispatchHealth(now time.Time) error {
+	beat := b.dispatchBeat.Load()
+	if beat == 0 {
+		return errors.New("outbox dispatcher not started")
+	}
+	if age := now.Sub(time.Unix(0, beat)); age > idlePoll+sendTimeout+30*time.Second {
+		return fmt.Errorf("outbox dispatcher silent for %v", age.Round(time.Second))
+	}
+	return nil
 }
 
 // send performs one outbox item on its channel.

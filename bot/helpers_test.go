@@ -191,6 +191,17 @@ func (d *daemon) incident(id string) apiIncident {
 	return out
 }
 
+// health returns /healthz's status code and components.
+func (d *daemon) health() (int, map[string]string) {
+	d.t.Helper()
+	code, body := getBody(d.t, "http://"+d.addrs.HTTP+"/healthz")
+	var out struct{ Components map[string]string }
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		d.t.Fatalf("/healthz: %v\n%s", err, body)
+	}
+	return code, out.Components
+}
+
 // metric returns the value of one sample on /metrics ("name" or
 // `name{label="v"}`), 0 when absent.
 func (d *daemon) metric(sample string) float64 {

@@ -125,9 +125,20 @@ smtp: {host: 127.0.0.1, port: %s, tls: none}
 	deliver(1)
 	eventually(t, "the first report answered by polling", 10*time.Second, func() bool { return sink.count() == 1 })
 
-	// The server goes away and comes back on the same address.
+	if code, comps := d.health(); code != 200 {
+		t.Errorf("healthz while connected: %d %v", code, comps)
+	}
+	// The server goes away: within two poll intervals /healthz says so,
+	// naming the IMAP intake; /metrics shows it disconnected.
 	srv.Close()
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, "healthz to report the IMAP server down", 10*time.Second, func() bool {
+		code, comps := d.health()
+		return code == 503 && strings.HasPrefix(comps["imap"], "imap security@example.com@127.0.0.1:") && comps["outbox"] == "ok" && comps["store"] == "ok"
+	})
+	if v := d.metric("tocsin_imap_connected"); v != 0 {
+		t.Errorf("tocsin_imap_connected %v while the server is down", v)
+	}
+	// It comes back on the same address.
 	ln2, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +147,9 @@ smtp: {host: 127.0.0.1, port: %s, tls: none}
 	t.Cleanup(func() { srv2.Close() })
 	deliver(2)
 	eventually(t, "the second report answered after reconnecting", 20*time.Second, func() bool { return sink.count() == 2 })
+	if code, body := d.health(); code != 200 || d.metric("tocsin_imap_connected") != 1 || d.metric("tocsin_imap_last_success_timestamp_seconds") < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("after reconnecting: healthz %d %s, connected %v", code, body, d.metric("tocsin_imap_connected"))
+	}
 	if n := len(d.incidents()); n != 2 {
 		t.Errorf("%d incidents, want 2", n)
 	}

@@ -167,14 +167,14 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if info != nil {
 		sentDir = info.SentDir
 	}
-	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
-		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
-			res, err := b.Ingest(ctx, source, raw, received)
-			return res.Incident, err
-		}})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
-
+	metricsToken := ""
+	if cfg.HTTP.MetricsToken != nil {
+		if metricsToken, err = cfg.HTTP.MetricsToken.Resolve(); err != nil {
+			ln.Close()
+			return fmt.Errorf("http.metrics_token: %w", err)
+		}
+	}
+	health := map[string]func(time.Time) error{"outbox": b.dispatchHealth}
 	var watcher *intake.Watcher
 	if cfg.IMAP != nil {
 		watcher, err = intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, st, func(ctx context.Context, source string, raw []byte, received time.Time) error {
@@ -186,7 +186,27 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return err
 		}
 		watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
+		health["imap"] = watcher.Health
+		b.metrics.Registry.GaugeFunc("tocsin_imap_connected", "1 while the IMAP session is logged in with the mailbox selected.", "", func() map[string]float64 {
+			up, _ := watcher.Connected()
+			return map[string]float64{"": map[bool]float64{true: 1}[up]}
+		})
+		b.metrics.Registry.GaugeFunc("tocsin_imap_last_success_timestamp_seconds", "When the mailbox was last looked at successfully (unix time; 0: never).", "", func() map[string]float64 {
+			_, last := watcher.Connected()
+			if last.IsZero() {
+				return map[string]float64{"": 0}
+			}
+			return map[string]float64{"": float64(last.UnixNano()) / 1e9}
+		})
 	}
+	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
+		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
+		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "",
+		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
+			res, err := b.Ingest(ctx, source, raw, received)
+			return res.Incident, err
+		}})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -207,8 +227,22 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if watcher != nil {
 		goLoop("imap", watcher.Run)
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if cfg.HTTP.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.HTTP.MetricsListen)
+		if err != nil {
+			cancel()
+			srv.Close()
+			wg.Wait()
+			return fmt.Errorf("http.metrics_listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", web.MetricsHandler(b.metrics.Registry, metricsToken))
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
 
 	addrs := Addrs{HTTP: ln.Addr().String()}
 	if sb != nil {

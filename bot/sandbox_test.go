@@ -257,14 +257,15 @@ func TestHTTPIntakeAndAuth(t *testing.T) {
 		t.Errorf("incidents %+v; want the API one (%s) and a P1 ransomware one", incs, apiRef)
 	}
 
-	if code, body := getBody(t, base+"/healthz"); code != 200 || body != "ok\n" {
-		t.Errorf("healthz: %d %q", code, body)
+	if code, comps := d.health(); code != 200 || comps["imap"] != "ok" || comps["outbox"] != "ok" || comps["store"] != "ok" {
+		t.Errorf("healthz: %d %v", code, comps)
 	}
 	// Outcomes are recorded just after the SMTP server and the chat
 	// stand-ins answered: wait for them.
 	wants := []string{"tocsin_incidents_opened_total 2", "tocsin_messages_fetched_total 2", "tocsin_replies_sent_total 2",
 		"tocsin_chat_cards_sent_total 4", // two incidents, Slack and Discord
-		`tocsin_outbox_depth{state="sent"} 6`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0"}
+		`tocsin_outbox_depth{state="sent"} 6`, "tocsin_intake_latency_seconds_count 2", "tocsin_replies_failed_total 0",
+		"process_resident_memory_bytes ", "go_goroutines ", `tocsin_incidents_open{priority="P1"} 1`, "tocsin_oldest_unanswered_report_age_seconds 0"}
 	var metrics string
 	eventually(t, "the metrics", 10*time.Second, func() bool {
 		_, metrics = getBody(t, base+"/metrics")

@@ -194,6 +194,12 @@ type HTTP struct {
 	APITokens []Secret `yaml:"api_tokens"`
 	// DeskUsers may log in to the web UI (HTTP basic authentication).
 	DeskUsers []DeskUser `yaml:"desk_users"`
+	// MetricsToken, if set, must be sent as "Authorization: Bearer TOKEN"
+	// to read /metrics.
+	MetricsToken *Secret `yaml:"metrics_token"`
+	// MetricsListen, if set (host:port), serves /metrics on its own
+	// listener only, for a scraper on another network than the desk's.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // DeskUser is a login for the web UI.

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -50,6 +51,34 @@ type Watcher struct {
 	maxBytes  int64
 	// Fetched, if set, is told how many messages each batch fetched.
 	Fetched func(n int)
+
+	connected atomic.Bool  // a session is logged in with the mailbox selected
+	lastOK    atomic.Int64 // unix ns of the last successful look at the mailbox
+	lastErr   atomic.Value // string: why the last session ended
+}
+
+// Connected reports whether a session is up, and when the mailbox was
+// last looked at successfully (zero: never).
+func (w *Watcher) Connected() (bool, time.Time) {
+	var t time.Time
+	if ns := w.lastOK.Load(); ns != 0 {
+		t = time.Unix(0, ns)
+	}
+	return w.connected.Load(), t
+}
+
+// Health returns nil while the watcher is connected or has looked at the
+// mailbox within two poll intervals, else why not.
+func (w *Watcher) Health(now time.Time) error {
+	up, last := w.Connected()
+	if up || !last.IsZero() && now.Sub(last) <= 2*w.cfg.PollInterval {
+		return nil
+	}
+	why, _ := w.lastErr.Load().(string)
+	if last.IsZero() {
+		return fmt.Errorf("imap %s: never connected: %s", w.account(), why)
+	}
+	return fmt.Errorf("imap %s: not connected since %s: %s", w.account(), last.UTC().Format(time.RFC3339), why)
 }
 
 // NewWatcher returns a watcher; the password is resolved now.
@@ -81,6 +110,9 @@ func (w *Watcher) Run(ctx context.Context) {
 		err := w.session(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			w.lastErr.Store(err.Error())
 		}
 		if time.Since(start) > time.Minute {
 			delay = time.Second
@@ -187,6 +219,8 @@ func (w *Watcher) session(ctx context.Context) error {
 			return err
 		}
 	}
+	w.connected.Store(true)
+	defer w.connected.Store(false)
 	idle := *w.cfg.IDLE && c.Caps().Has(imap.CapIdle)
 	w.log.Info("watching mailbox", "account", w.account(), "mailbox", w.cfg.Mailbox, "messages", sel.NumMessages, "idle", idle)
 	for {
@@ -197,6 +231,7 @@ func (w *Watcher) session(ctx context.Context) error {
 		if err := w.drain(ctx, c, &pos); err != nil {
 			return err
 		}
+		w.lastOK.Store(time.Now().UnixNano())
 		if err := w.wait(ctx, c, idle, notify); err != nil {
 			return err
 		}

@@ -1,66 +1,98 @@
-// Package metrics keeps Tocsin's counters, gauges and histograms and writes
-// them in the Prometheus text exposition format (version 0.0.4) for
-// GET /metrics. It is a few dozen lines because that is all the format
-// needs; no client library is pulled in for it.
+// Package metrics keeps Tocsin's counters, gauges and histograms on a
+// github.com/prometheus/client_golang registry, with the Go runtime and
+// process collectors that every Grafana dashboard expects
+// (go_goroutines, process_resident_memory_bytes, ...), and serves them in
+// the Prometheus exposition format for GET /metrics. The small API here is
+// what the daemon uses; the registry underneath is the standard one.
 package metrics
 
 import (
-	"fmt"
 	"io"
-	"math"
+	"net/http"
 	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Registry holds named metrics.
 type Registry struct {
-	mu      sync.Mutex
-	metrics map[string]writer
+	reg *prometheus.Registry
 }
 
-type writer interface {
-	write(w io.Writer, name string)
+// New returns a registry with the Go and process collectors.
+func New() *Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Registry{reg: reg}
 }
-
-// New returns an empty registry.
-func New() *Registry { return &Registry{metrics: map[string]writer{}} }
 
 // Counter is a monotonically increasing count.
-type Counter struct {
-	help string
-	v    atomic.Uint64
-}
+type Counter struct{ c prometheus.Counter }
 
 // Add increases the counter by n.
-func (c *Counter) Add(n uint64) { c.v.Add(n) }
+func (c *Counter) Add(n uint64) { c.c.Add(float64(n)) }
 
 // Inc increases the counter by one.
-func (c *Counter) Inc() { c.v.Add(1) }
-
-// Value returns the count.
-func (c *Counter) Value() uint64 { return c.v.Load() }
-
-func (c *Counter) write(w io.Writer, name string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, c.help, name, name, c.v.Load())
-}
+func (c *Counter) Inc() { c.c.Inc() }
 
 // Counter registers and returns a counter.
 func (r *Registry) Counter(name, help string) *Counter {
-	c := &Counter{help: help}
-	r.add(name, c)
-	return c
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	r.reg.MustRegister(c)
+	return &Counter{c}
+}
+
+// Gauge is a value that goes up and down.
+type Gauge struct{ g prometheus.Gauge }
+
+// Set sets the gauge.
+func (g *Gauge) Set(v float64) { g.g.Set(v) }
+
+// Gauge registers and returns a gauge.
+func (r *Registry) Gauge(name, help string) *Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	r.reg.MustRegister(g)
+	return &Gauge{g}
+}
+
+// Histogram counts observations into buckets.
+type Histogram struct{ h prometheus.Histogram }
+
+// Observe records one value.
+func (h *Histogram) Observe(v float64) { h.h.Observe(v) }
+
+// Histogram registers and returns a histogram with the given upper bounds.
+func (r *Registry) Histogram(name, help string, buckets []float64) *Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	r.reg.MustRegister(h)
+	return &Histogram{h}
+}
+
+// GaugeFunc registers a gauge computed at scrape time: f returns values by
+// label value (label "" for a gauge without labels, then key "").
+func (r *Registry) GaugeFunc(name, help, label string, f func() map[string]float64) {
+	r.reg.MustRegister(&gaugeFunc{desc: prometheus.NewDesc(name, help, labels(label), nil), f: f, label: label})
+}
+
+func labels(l string) []string {
+	if l == "" {
+		return nil
+	}
+	return []string{l}
 }
 
 type gaugeFunc struct {
-	help string
-	f    func() map[string]float64 // label value -> value; "" for no label
-	lbl  string
+	desc  *prometheus.Desc
+	f     func() map[string]float64
+	label string
 }
 
-func (g *gaugeFunc) write(w io.Writer, name string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, g.help, name)
+func (g *gaugeFunc) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *gaugeFunc) Collect(ch chan<- prometheus.Metric) {
 	vals := g.f()
 	keys := make([]string, 0, len(vals))
 	for k := range vals {
@@ -68,89 +100,30 @@ func (g *gaugeFunc) write(w io.Writer, name string) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == "" {
-			fmt.Fprintf(w, "%s %g\n", name, vals[k])
+		if g.label == "" {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, vals[k])
 		} else {
-			fmt.Fprintf(w, "%s{%s=%q} %g\n", name, g.lbl, k, vals[k])
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, vals[k], k)
 		}
 	}
 }
 
-// GaugeFunc registers a gauge read at scrape time; f returns values by
-// the value of label (use "" as the key for an unlabelled gauge).
-func (r *Registry) GaugeFunc(name, help, label string, f func() map[string]float64) {
-	r.add(name, &gaugeFunc{help: help, f: f, lbl: label})
+// Handler serves the registry (content negotiation as promhttp does).
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
 }
 
-// Histogram counts observations into cumulative buckets.
-type Histogram struct {
-	help    string
-	mu      sync.Mutex
-	bounds  []float64
-	counts  []uint64
-	sum     float64
-	samples uint64
-}
-
-// Observe records one value.
-func (h *Histogram) Observe(v float64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, b := range h.bounds {
-		if v <= b {
-			h.counts[i]++
+// WriteText writes every metric in the text exposition format.
+func (r *Registry) WriteText(w io.Writer) error {
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
 		}
 	}
-	h.sum += v
-	h.samples++
-}
-
-func (h *Histogram) write(w io.Writer, name string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, h.help, name)
-	for i, b := range h.bounds {
-		fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", name, fmtBound(b), h.counts[i])
-	}
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.samples, name, h.sum, name, h.samples)
-}
-
-func fmtBound(b float64) string {
-	if math.IsInf(b, 1) {
-		return "+Inf"
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%g", b), ".0")
-}
-
-// Histogram registers a histogram with the given upper bounds.
-func (r *Registry) Histogram(name, help string, bounds []float64) *Histogram {
-	h := &Histogram{help: help, bounds: bounds, counts: make([]uint64, len(bounds))}
-	r.add(name, h)
-	return h
-}
-
-func (r *Registry) add(name string, m writer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.metrics[name]; dup {
-		panic("metrics: duplicate " + name)
-	}
-	r.metrics[name] = m
-}
-
-// WriteText writes every metric, sorted by name.
-func (r *Registry) WriteText(w io.Writer) {
-	r.mu.Lock()
-	names := make([]string, 0, len(r.metrics))
-	for n := range r.metrics {
-		names = append(names, n)
-	}
-	r.mu.Unlock()
-	sort.Strings(names)
-	for _, n := range names {
-		r.mu.Lock()
-		m := r.metrics[n]
-		r.mu.Unlock()
-		m.write(w, n)
-	}
+	return nil
 }

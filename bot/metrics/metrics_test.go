@@ -14,24 +14,21 @@ func TestTextFormat(t *testing.T) {
 	h.Observe(0.5)
 	h.Observe(5)
 	r.GaugeFunc("depth", "Depth.", "state", func() map[string]float64 { return map[string]float64{"sent": 2, "failed": 1} })
+	r.Gauge("up", "Up.").Set(1)
 	var b strings.Builder
-	r.WriteText(&b)
-	want := `# HELP depth Depth.
-# TYPE depth gauge
-depth{state="failed"} 1
-depth{state="sent"} 2
-# HELP lat_seconds Latency.
-# TYPE lat_seconds histogram
-lat_seconds_bucket{le="0.1"} 1
-lat_seconds_bucket{le="1"} 2
-lat_seconds_bucket{le="+Inf"} 3
-lat_seconds_sum 5.55
-lat_seconds_count 3
-# HELP x_total Things.
-# TYPE x_total counter
-x_total 3
-`
-	if b.String() != want {
-		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# TYPE depth gauge\ndepth{state=\"failed\"} 1\ndepth{state=\"sent\"} 2\n",
+		"lat_seconds_bucket{le=\"0.1\"} 1\nlat_seconds_bucket{le=\"1\"} 2\nlat_seconds_bucket{le=\"+Inf\"} 3\nlat_seconds_sum 5.55\nlat_seconds_count 3\n",
+		"# TYPE x_total counter\nx_total 3\n",
+		"up 1\n",
+		"go_goroutines ",                 // the Go collector
+		"process_resident_memory_bytes ", // the process collector
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("exposition lacks %q:\n%s", want, b.String())
+		}
 	}
 }

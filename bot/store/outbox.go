@@ -293,3 +293,34 @@ func (t *Tx) MessageCount(incidentID int64, direction string) (int, error) {
 	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM messages WHERE incident_id = ? AND direction = ?`, incidentID, direction).Scan(&n)
 	return n, err
 }
+
+// OpenByPriority counts the open incidents by priority.
+func (s *Store) OpenByPriority(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT priority, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY priority`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var p string
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, err
+		}
+		out[p] = n
+	}
+	return out, rows.Err()
+}
+
+// OldestWaiting returns when the oldest outbox item not yet sent nor given
+// up (pending or sending) was queued; kind "" for any kind. ok is false
+// when none waits.
+func (s *Store) OldestWaiting(ctx context.Context, kind string) (at time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'sending') AND (? = '' OR kind = ?)`, kind, kind).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMS(v.Int64), true, nil
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/parsers"
@@ -41,6 +42,26 @@ func TestIncidentPageRendersEveryField(t *testing.T) {
 	for _, want := range []string{"mx.example.com: DKIM pass, SPF fail", "display name shows x", "9.8 (critical)", "I-1", "f@example.org: s", "&lt;script&gt;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	reg := metrics.New()
+	reg.Counter("x_total", "X.").Inc()
+	h := MetricsHandler(reg, "a-long-metrics-token-1234")
+	for _, tc := range []struct {
+		auth string
+		code int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer a-long-metrics-token-1234", 200}} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code || tc.code == 200 && !strings.Contains(rec.Body.String(), "x_total 1") {
+			t.Errorf("%q: %d, want %d\n%s", tc.auth, rec.Code, tc.code, rec.Body.String())
 		}
 	}
 }

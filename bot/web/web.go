@@ -53,6 +53,7 @@ type Server struct {
 	pages     *template.Template
 	mux       *http.ServeMux
 	form      *limiter
+	health    map[string]func(now time.Time) error
 }
 
 // Options are what the server needs.
@@ -67,6 +68,13 @@ type Options struct {
 	DeskUsers map[string]string // web UI logins
 	Languages []string          // the forms' languages, for security.txt; default en
 	Log       *slog.Logger
+	// Health are the daemon's components besides the store, by name
+	// ("imap", "outbox"): each returns nil while it is alive.
+	Health map[string]func(now time.Time) error
+	// MetricsToken, if set, is required as a bearer token on /metrics.
+	MetricsToken string
+	// NoMetrics leaves /metrics off this server (it has its own listener).
+	NoMetrics bool
 }
 
 //go:embed pages/*.html
@@ -76,7 +84,7 @@ var pageFiles embed.FS
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
 		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
-		form: newLimiter(10, 6*time.Minute)} // 10 reports at once, then 10 an hour, per client address
+		form: newLimiter(10, 6*time.Minute), health: o.Health} // 10 reports at once, then 10 an hour, per client address
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
 		// head takes a title, or a page (Title, Lang) shown in another language.
@@ -101,10 +109,9 @@ func New(o Options) *Server {
 	}).ParseFS(pageFiles, "pages/*.html"))
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.metrics.WriteText(w)
-	})
+	if !o.NoMetrics && o.Metrics != nil {
+		m.Handle("GET /metrics", MetricsHandler(o.Metrics, o.MetricsToken))
+	}
 	m.HandleFunc("GET /pgp-key.asc", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/pgp-keys")
 		io.WriteString(w, s.key.ArmoredPublicKey())
@@ -131,12 +138,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// healthz answers 200 only when the store, every configured intake and
+// the outbox dispatcher are alive, else 503; the JSON body names each
+// component and what is wrong with it.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.store.CountIncidents(r.Context()); err != nil {
-		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-		return
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	comps := map[string]string{"store": "ok"}
+	if err := s.store.Ping(ctx); err != nil {
+		comps["store"] = err.Error()
 	}
-	io.WriteString(w, "ok\n")
+	for name, check := range s.health {
+		comps[name] = "ok"
+		if err := check(time.Now()); err != nil {
+			comps[name] = err.Error()
+		}
+	}
+	status, code := "ok", http.StatusOK
+	for _, v := range comps {
+		if v != "ok" {
+			status, code = "down", http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, code, map[string]any{"status": status, "components": comps})
+}
+
+// MetricsHandler serves reg, behind a bearer token when token is set.
+func MetricsHandler(reg *metrics.Registry, token string) http.Handler {
+	h := reg.Handler()
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !constantTimeIn(tok, []string{token}) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin metrics"`)
+			http.Error(w, "metrics need the metrics token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func constantTimeIn(v string, set []string) bool {
