@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config", "file", cfg.File, "line", w.Line, "field", w.Field, "why", w.Why)
+	}
 	unlock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return err

@@ -58,6 +58,9 @@ type Config struct {
 	Sandbox bool `yaml:"-"`
 	// File is the path the config was read from ("" for the sandbox).
 	File string `yaml:"-"`
+	// Warnings are what is allowed but unwise (a secret written inline, a
+	// secret file others can read, a short token), with their lines.
+	Warnings []Problem `yaml:"-"`
 }
 
 // Desk identifies the security desk.
@@ -81,6 +84,17 @@ type Secret struct {
 	PasswordFile string `yaml:"password_file"`
 	// PasswordEnv is an environment variable holding the secret.
 	PasswordEnv string `yaml:"password_env"`
+}
+
+// source names the field the secret is given in.
+func (s Secret) source() string {
+	switch {
+	case s.PasswordFile != "":
+		return "password_file"
+	case s.PasswordEnv != "":
+		return "password_env"
+	}
+	return "password"
 }
 
 // Resolve returns the secret's value.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -235,5 +237,58 @@ regions:
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestSecretWarnings: check warns about secrets written inline, secret
+// files others can read and short secrets, each at its line; and refuses
+// empty secrets.
+func TestSecretWarnings(t *testing.T) {
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "loose")
+	os.WriteFile(loose, []byte("a-long-enough-secret-value-0001\n"), 0o644)
+	tight := filepath.Join(dir, "tight")
+	os.WriteFile(tight, []byte("a-long-enough-secret-value-0002\n"), 0o600)
+	t.Setenv("TOCSIN_TEST_SHORT", "short")
+	cfg, err := Parse("t.yaml", []byte(`desk: {address: security@example.com}
+http:
+  listen: 127.0.0.1:8080
+  api_tokens:
+    - password: inline-token-long-enough-0003
+    - password_file: `+loose+`
+    - password_file: `+tight+`
+    - password_env: TOCSIN_TEST_SHORT
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, w := range cfg.Warnings {
+		got[w.Field] = w.Line
+	}
+	want := map[string]int{"http.api_tokens.0.password": 5, "http.api_tokens.1.password_file": 6, "http.api_tokens.3.password_env": 8}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %+v, want fields and lines %v", cfg.Warnings, want)
+	}
+
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	t.Setenv("TOCSIN_TEST_EMPTY", "")
+	_, err = Parse("t.yaml", []byte(`desk: {address: security@example.com}
+http:
+  api_tokens:
+    - password_file: `+empty+`
+    - password_env: TOCSIN_TEST_EMPTY
+`))
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:4: http.api_tokens.0.password_file:") || !strings.Contains(err.Error(), "t.yaml:5: http.api_tokens.1.password_env:") {
+		t.Errorf("empty secrets: %v", err)
+	}
+}
+
+// TestConfigReadIsBounded: a device or a huge file is refused quickly,
+// not read into memory.
+func TestConfigReadIsBounded(t *testing.T) {
+	if _, err := Load("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Load(/dev/zero) = %v", err)
 	}
 }

@@ -1,17 +1,22 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -41,11 +46,26 @@ func (p *Problems) Error() string {
 	return b.String()
 }
 
+// maxConfigBytes bounds a config file: a real one is a few kilobytes, and
+// `check --config /dev/zero` must not eat the machine.
+const maxConfigBytes = 1 << 20
+
 // Load reads, defaults and validates the config at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("reading config %s: larger than %d bytes: not a config file", path, maxConfigBytes)
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, fmt.Errorf("reading config %s: it contains NUL bytes: not a YAML text file", path)
 	}
 	return Parse(path, data)
 }
@@ -91,7 +111,66 @@ func Parse(file string, data []byte) (*Config, error) {
 		sort.SliceStable(probs.List, func(i, j int) bool { return probs.List[i].Line < probs.List[j].Line })
 		return nil, probs
 	}
+	for _, w := range cfg.secretWarnings() {
+		w.Line = lineOf(lines, w.Field)
+		cfg.Warnings = append(cfg.Warnings, w)
+	}
+	sort.SliceStable(cfg.Warnings, func(i, j int) bool { return cfg.Warnings[i].Line < cfg.Warnings[j].Line })
 	return cfg, nil
+}
+
+// minSecretLen is the shortest token or password not warned about.
+const minSecretLen = 16
+
+// secrets lists every secret of the config with its field path.
+func (c *Config) secrets() map[string]Secret {
+	out := map[string]Secret{}
+	if c.IMAP != nil && c.IMAP.OAuth2 == nil && c.IMAP.set() > 0 {
+		out["imap"] = c.IMAP.Secret
+	}
+	if c.SMTP != nil && c.SMTP.OAuth2 == nil && c.SMTP.set() > 0 {
+		out["smtp"] = c.SMTP.Secret
+	}
+	for i, t := range c.HTTP.APITokens {
+		out[fmt.Sprintf("http.api_tokens.%d", i)] = t
+	}
+	for i, u := range c.HTTP.DeskUsers {
+		out[fmt.Sprintf("http.desk_users.%d", i)] = u.Secret
+	}
+	if c.HTTP.MetricsToken != nil {
+		out["http.metrics_token"] = *c.HTTP.MetricsToken
+	}
+	if c.Slack != nil {
+		out["slack.token"] = c.Slack.Token
+	}
+	if c.Discord != nil {
+		out["discord.token"] = c.Discord.Token
+	}
+	return out
+}
+
+// secretWarnings says which secrets are kept or chosen unwisely: written
+// inline in the file, in a file that group or others can read, or short.
+func (c *Config) secretWarnings() []Problem {
+	var ws []Problem
+	warn := func(field, format string, args ...any) {
+		ws = append(ws, Problem{Field: field, Why: "warning: " + fmt.Sprintf(format, args...)})
+	}
+	for _, field := range slices.Sorted(maps.Keys(c.secrets())) {
+		s := c.secrets()[field]
+		switch {
+		case s.Password != "":
+			warn(field+".password", "secret written inline: anyone who reads this file has it; use password_file (mode 0600) or password_env")
+		case s.PasswordFile != "":
+			if st, err := os.Stat(s.PasswordFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+				warn(field+".password_file", "%s can be read by group or others (mode %04o): chmod 600 %s", s.PasswordFile, st.Mode().Perm(), s.PasswordFile)
+			}
+		}
+		if v, err := s.Resolve(); err == nil && v != "" && utf8.RuneCountInString(v) < minSecretLen {
+			warn(field+"."+s.source(), "the secret is %d characters long: use at least %d random characters", utf8.RuneCountInString(v), minSecretLen)
+		}
+	}
+	return ws
 }
 
 var (
@@ -621,12 +700,16 @@ func checkSecret(field string, s Secret, required bool, bad func(string, string,
 	case n == 0 && required:
 		bad(field+".password_file", "required (or password_env, or password)")
 	case s.PasswordFile != "":
-		if _, err := os.Stat(s.PasswordFile); err != nil {
+		if v, err := s.Resolve(); err != nil {
 			bad(field+".password_file", "%v", err)
+		} else if strings.TrimSpace(v) == "" {
+			bad(field+".password_file", "%s is empty: an empty secret is no secret", s.PasswordFile)
 		}
 	case s.PasswordEnv != "":
-		if _, ok := os.LookupEnv(s.PasswordEnv); !ok {
+		if v, ok := os.LookupEnv(s.PasswordEnv); !ok {
 			bad(field+".password_env", "environment variable %s is not set", s.PasswordEnv)
+		} else if strings.TrimSpace(v) == "" {
+			bad(field+".password_env", "environment variable %s is empty: an empty secret is no secret", s.PasswordEnv)
 		}
 	}
 }

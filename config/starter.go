@@ -71,6 +71,10 @@ http:
   desk_users:
     - name: desk
       password_env: TOCSIN_DESK_PASSWORD
+  # /metrics (Prometheus): require this bearer token to read it...
+  # metrics_token: {password_env: TOCSIN_METRICS_TOKEN}
+  # ...and/or serve it on its own listener only, for a scraper elsewhere.
+  # metrics_listen: 127.0.0.1:9464
 
 store:
   # sqlite (embedded). postgres is planned for several instances.

@@ -49,17 +49,22 @@ SQLite and a generated key under --data (default ./data). Each command has --hel
 `
 
 func main() {
-	err := dispatch(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(exitStatus(dispatch(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exitStatus is the process status for what a command returned: 0 for
+// success and for --help, the status of an exitError, else 1 with the
+// one-line reason on stderr.
+func exitStatus(err error, stderr io.Writer) int {
 	var ex exitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.As(err, &ex):
-		os.Exit(int(ex))
-	case errors.Is(err, flag.ErrHelp):
-	default:
-		fmt.Fprintln(os.Stderr, "tocsin:", err)
-		os.Exit(1)
+		return int(ex)
 	}
+	fmt.Fprintln(stderr, "tocsin:", err)
+	return 1
 }
 
 // exitError exits with a status after the command printed its own reason.
@@ -81,6 +86,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	case "init":
 		return cmdInit(rest, stdout, stderr)
 	case "keys":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("keys"))
+			return nil
+		}
 		if len(rest) == 0 || rest[0] != "export" {
 			return errors.New("usage: tocsin keys export [--config FILE | --data DIR]")
 		}
@@ -88,6 +97,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	case "parse":
 		return cmdParse(rest, stdout, stderr)
 	case "incidents":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("incidents"))
+			return nil
+		}
 		if len(rest) == 0 {
 			return errors.New("usage: tocsin incidents list|show")
 		}
@@ -99,6 +112,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
 	case "templates":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("templates"))
+			return nil
+		}
 		if len(rest) == 0 {
 			return errors.New("usage: tocsin templates check|show")
 		}
@@ -110,6 +127,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("unknown templates command %q (check, show)", rest[0])
 	case "version", "--version":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, "Usage: tocsin version\nPrints the version.\n")
+			return nil
+		}
 		fmt.Fprintln(stdout, "tocsin", buildVersion())
 		return nil
 	case "help", "-h", "--help":
@@ -118,6 +139,24 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// isHelp reports whether a command group was asked for help.
+func isHelp(rest []string) bool {
+	return len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "-help" || rest[0] == "help")
+}
+
+// groupUsage is the usage lines of one command group ("incidents").
+func groupUsage(group string) string {
+	var b strings.Builder
+	b.WriteString("Usage:\n")
+	for _, l := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(l, "  tocsin "+group+" ") {
+			b.WriteString(l + "\n")
+		}
+	}
+	b.WriteString("Each subcommand has --help.\n")
+	return b.String()
 }
 
 func buildVersion() string {
@@ -251,6 +290,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s: templates.dir:\n%v\n", *cfgPath, err)
 			return exitError(1)
 		}
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "%s:%d: %s: %s\n", *cfgPath, w.Line, w.Field, w.Why)
+	}
+	if n := len(cfg.Warnings); n > 0 {
+		fmt.Fprintf(stdout, "%s: ok, with %d warning(s)\n", *cfgPath, n)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,35 @@ func TestTemplatesCheckAndShow(t *testing.T) {
 		_, errOut, err := run(args...)
 		if err == nil || !strings.Contains(errOut, filepath.Join(dir, "es", "closure.tmpl")+" (technical)") || !strings.Contains(errOut, "can't evaluate field Resumen") {
 			t.Errorf("%v: err %v, stderr %q; want the file and the bad field", args, err, errOut)
+		}
+	}
+}
+
+// TestEveryCommandHasHelp: every command and subcommand of the usage
+// answers --help with its usage and exit status 0.
+func TestEveryCommandHasHelp(t *testing.T) {
+	cmds := map[string]bool{}
+	for _, l := range strings.Split(usage, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "tocsin" || !strings.HasPrefix(l, "  ") {
+			continue
+		}
+		cmds[f[1]] = true
+		if len(f) > 2 && f[2][0] >= 'a' && f[2][0] <= 'z' && f[2] != "run" {
+			cmds[f[1]+" "+f[2]] = true
+		}
+	}
+	if len(cmds) < 12 {
+		t.Fatalf("only %d commands found in the usage: %v", len(cmds), cmds)
+	}
+	for c := range cmds {
+		args := append(strings.Fields(c), "--help")
+		out, errOut, err := run(args...)
+		if code := exitStatus(err, io.Discard); code != 0 {
+			t.Errorf("tocsin %s --help: exit %d (%v)", c, code, err)
+		}
+		if !strings.Contains(out+errOut, "Usage") {
+			t.Errorf("tocsin %s --help printed no usage:\n%s%s", c, out, errOut)
 		}
 	}
 }
