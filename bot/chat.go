@@ -94,6 +94,16 @@ func (b *Bot) deliverCard(ctx context.Context, p responders.ChatPoster, it store
 	if err != nil {
 		return &responders.SendError{Temporary: true, Err: err}
 	}
+	if ref == "" && it.Attempts > 1 {
+		// An earlier attempt may have posted and died before recording
+		// it: look before posting again.
+		if ref, err = p.Find(ctx, card.IncidentID); err != nil {
+			return err
+		}
+		if ref != "" {
+			b.log.Info("card already posted by an earlier attempt; editing it", "outbox", it.IdemKey, "ref", ref)
+		}
+	}
 	switch {
 	case ref != "" && card.Version < shown:
 		b.log.Info("card superseded by a newer one", "outbox", it.IdemKey)

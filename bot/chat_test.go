@@ -1,11 +1,13 @@
 package bot_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -118,4 +120,48 @@ func TestIncidentCardsInSlackAndDiscord(t *testing.T) {
 		_, metrics := getBody(t, "http://"+d.addrs.HTTP+"/metrics")
 		return strings.Contains(metrics, "tocsin_chat_cards_retried_total 1") && strings.Contains(metrics, "tocsin_chat_cards_sent_total 4")
 	})
+}
+
+// TestCardAppearsOnceAfterCrash: the platforms answered a card post but
+// the daemon died before recording it (simulated: the chat_cards row is
+// gone and the outbox item is due again, as after a kill -9). The retry
+// finds the card (Slack: message metadata in the channel history;
+// Discord: the enforced nonce) and edits it: no second card.
+func TestCardAppearsOnceAfterCrash(t *testing.T) {
+	d := startSandbox(t)
+	d.sendMail("ivy@example.org", report("ivy@example.org", "i1@example.org", "Stored XSS in comments", "details"))
+	chatFiles := func(pattern string) int {
+		f, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "chat", pattern))
+		return len(f)
+	}
+	eventually(t, "both cards", 10*time.Second, func() bool {
+		return chatFiles("*-slack-chat.postMessage.json") == 1 && chatFiles("*-discord-create-message.json") == 1
+	})
+	d.settled(1)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM chat_cards`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE outbox SET state = 'pending', next_at = 0, done_at = 0 WHERE kind = 'card'`); err != nil {
+		t.Fatal(err)
+	}
+	// A reply wakes the dispatcher and queues one more card update.
+	d.sendMail("ivy@example.org", report("ivy@example.org", "i2@example.org", "Re: Stored XSS in comments", "more details", "In-Reply-To: <i1@example.org>"))
+	eventually(t, "the card edits", 10*time.Second, func() bool {
+		return chatFiles("*-slack-chat.update.json") >= 1 && chatFiles("*-discord-edit-message.json") >= 1
+	})
+	d.settled(2)
+	if n := chatFiles("*-slack-chat.postMessage.json"); n != 1 {
+		t.Errorf("%d Slack cards posted, want 1", n)
+	}
+	if n := chatFiles("*-discord-create-message.json"); n != 1 {
+		t.Errorf("%d Discord cards created, want 1", n)
+	}
+	if n := chatFiles("*-discord-create-message-deduplicated.json"); n != 1 {
+		t.Errorf("%d repeated Discord creates answered by nonce, want 1", n)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,6 +63,23 @@ func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter
 	ts := slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", handler("chat.postMessage"))
 		c.Handle("/chat.update", handler("chat.update"))
+		// conversations.history with the posted messages' metadata, as
+		// Slack answers with include_all_metadata.
+		c.Handle("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			mu.Lock()
+			calls = append(calls, slackCall{"conversations.history", r.PostForm})
+			var msgs []map[string]any
+			for i, c := range calls {
+				if c.method == "chat.postMessage" {
+					var md any
+					json.Unmarshal([]byte(c.form.Get("metadata")), &md)
+					msgs = append([]map[string]any{{"type": "message", "ts": fmt.Sprintf("1700000000.%06d", i), "metadata": md}}, msgs...)
+				}
+			}
+			mu.Unlock()
+			json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs})
+		})
 	})
 	ts.Start()
 	t.Cleanup(ts.Stop)
@@ -136,6 +154,38 @@ func TestSlackCardCannotPing(t *testing.T) {
 		if !strings.Contains(call.form.Get("blocks"), `"action_id":"ack","value":"SEC-2026-0042"`) {
 			t.Errorf("%s has no Ack button for the incident: %s", call.method, call.form.Get("blocks"))
 		}
+	}
+}
+
+// TestSlackFindsItsCard: a card carries metadata naming its incident, and
+// Find recognises it in the channel's history, as after a crash between
+// Slack's answer and our record of it.
+func TestSlackFindsItsCard(t *testing.T) {
+	ts, calls := slackServer(t, nil)
+	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
+	if ref, err := s.Find(context.Background(), "SEC-2026-0042"); err != nil || ref != "" {
+		t.Fatalf("Find before any post: %q, %v", ref, err)
+	}
+	if _, err := s.Post(context.Background(), evilCard()); err != nil {
+		t.Fatal(err)
+	}
+	var md struct {
+		EventType    string         `json:"event_type"`
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	json.Unmarshal([]byte((*calls)[1].form.Get("metadata")), &md)
+	if md.EventType != "tocsin_incident_card" || md.EventPayload["incident"] != "SEC-2026-0042" {
+		t.Errorf("metadata %+v", md)
+	}
+	ref, err := s.Find(context.Background(), "SEC-2026-0042")
+	if err != nil || ref != "C0TOCSIN/1700000000.000001" {
+		t.Errorf("Find after the post: %q, %v", ref, err)
+	}
+	if ref, _ := s.Find(context.Background(), "SEC-2026-0043"); ref != "" {
+		t.Errorf("Find of another incident: %q", ref)
+	}
+	if (*calls)[2].form.Get("include_all_metadata") != "1" {
+		t.Errorf("history asked without metadata: %v", (*calls)[2].form)
 	}
 }
 
@@ -219,6 +269,11 @@ func TestDiscordCardCannotPing(t *testing.T) {
 	want := []string{"POST /api/v9/channels/900000000000000001/messages", "PATCH /api/v9/channels/900000000000000001/messages/1100000000000000001"}
 	if strings.Join(api.requests, ",") != strings.Join(want, ",") {
 		t.Fatalf("requests %v, want %v", api.requests, want)
+	}
+	// The create carries the incident's nonce, enforced, so that a repeat
+	// after a crash returns the same message instead of a second card.
+	if n := api.bodies[0]["nonce"]; n != CardNonce("900000000000000001", "SEC-2026-0042") || len(n.(string)) > 25 || api.bodies[0]["enforce_nonce"] != true {
+		t.Errorf("create: nonce %v enforce_nonce %v", n, api.bodies[0]["enforce_nonce"])
 	}
 	for i, body := range api.bodies {
 		am, _ := body["allowed_mentions"].(map[string]any)

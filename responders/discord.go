@@ -2,6 +2,9 @@ package responders
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,17 +58,46 @@ func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+// discordCreate is a create-message body with the nonce fields that
+// discordgo's MessageSend lacks.
+type discordCreate struct {
+	Embeds          []*discordgo.MessageEmbed         `json:"embeds"`
+	Components      []discordgo.MessageComponent      `json:"components"`
+	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
+	Nonce           string                            `json:"nonce"`
+	EnforceNonce    bool                              `json:"enforce_nonce"`
+}
+
+// CardNonce is the nonce of an incident's card in a channel: the same on
+// every attempt, so that with enforce_nonce Discord answers a repeated
+// create with the message the first one made, rather than a second card.
+// Discord allows 25 characters.
+func CardNonce(channelID, incidentID string) string {
+	sum := sha256.Sum256([]byte(channelID + "/" + incidentID))
+	return "t" + hex.EncodeToString(sum[:12])
+}
+
 // Post sends a new card; the reference is "CHANNEL/MESSAGE".
 func (d *Discord) Post(ctx context.Context, c Card) (string, error) {
 	embeds, components := discordCard(c)
-	m, err := d.s.ChannelMessageSendComplex(d.channel, &discordgo.MessageSend{
-		Embeds: embeds, Components: components, AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
-	}, discordgo.WithContext(ctx))
+	body := discordCreate{Embeds: embeds, Components: components,
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
+		Nonce:           CardNonce(d.channel, c.IncidentID), EnforceNonce: true}
+	ep := discordgo.EndpointChannelMessages(d.channel)
+	resp, err := d.s.RequestWithBucketID(http.MethodPost, ep, body, ep, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", discordError(err)
 	}
+	var m discordgo.Message
+	if err := json.Unmarshal(resp, &m); err != nil || m.ID == "" {
+		return "", &SendError{Temporary: true, Err: fmt.Errorf("discord: create message answered %q: %v", resp, err)}
+	}
 	return m.ChannelID + "/" + m.ID, nil
 }
+
+// Find returns "": Discord needs no look-up, the card's nonce makes a
+// repeated Post return the first card.
+func (d *Discord) Find(context.Context, string) (string, error) { return "", nil }
 
 // Update replaces the card posted as ref.
 func (d *Discord) Update(ctx context.Context, ref string, c Card) error {

@@ -36,6 +36,23 @@ func (s *Slack) Post(ctx context.Context, c Card) (string, error) {
 	return ch + "/" + ts, nil
 }
 
+// Find looks through the channel's recent history for the card of
+// incidentID, known by its message metadata (event type
+// tocsin_incident_card, payload {"incident": ID}).
+func (s *Slack) Find(ctx context.Context, incidentID string) (string, error) {
+	resp, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: s.channel, Limit: 200, IncludeAllMetadata: true})
+	if err != nil {
+		return "", slackError(err)
+	}
+	for _, m := range resp.Messages {
+		if m.Metadata.EventType == cardEventType && fmt.Sprint(m.Metadata.EventPayload["incident"]) == incidentID {
+			return s.channel + "/" + m.Timestamp, nil
+		}
+	}
+	return "", nil
+}
+
 // Update replaces the card posted as ref.
 func (s *Slack) Update(ctx context.Context, ref string, c Card) error {
 	ch, ts, ok := strings.Cut(ref, "/")
@@ -83,6 +100,8 @@ func slackMessage(c Card) []slack.MsgOption {
 		slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl(),
 		slack.MsgOptionDisableMediaUnfurl(),
+		// Names the incident, so that Find can tell a card already posted.
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: cardEventType, EventPayload: map[string]any{"incident": c.IncidentID}}),
 	}
 }
 

@@ -172,4 +172,33 @@ func TestCrashSafety(t *testing.T) {
 	if n := files(); n != reports {
 		t.Errorf("%d acknowledgements received, want %d", n, reports)
 	}
+	// Each incident shows as one card per platform, whatever the kills
+	// interrupted: posts after a crash find the card (Slack metadata,
+	// Discord nonce) and edit it.
+	cardsOf := func(pattern string) map[string]int {
+		out := map[string]int{}
+		files, _ := filepath.Glob(filepath.Join(data, "chat", pattern))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if id := incidentRE.Find(b); id != nil {
+				out[string(id)]++
+			}
+		}
+		return out
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		slackCards, discordCards := cardsOf("*-slack-chat.postMessage.json"), cardsOf("*-discord-create-message.json")
+		if len(slackCards) >= reports && len(discordCards) >= reports || time.Now().After(deadline) {
+			for _, l := range list.Incidents {
+				if slackCards[l.ID] != 1 || discordCards[l.ID] != 1 {
+					t.Errorf("%s: %d Slack cards and %d Discord cards, want one each", l.ID, slackCards[l.ID], discordCards[l.ID])
+				}
+			}
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
+
+var incidentRE = regexp.MustCompile(`SEC-\d{4}-\d{4,}`)
