@@ -98,7 +98,10 @@ func (b *Bot) deliverCard(ctx context.Context, p responders.ChatPoster, it store
 		// An earlier attempt may have posted and died before recording
 		// it: look before posting again.
 		if ref, err = p.Find(ctx, card.IncidentID); err != nil {
-			return err
+			// Say so, and post: a second card is better than none (Slack
+			// needs channels:history for the look-up).
+			b.log.Warn("could not look for a card posted earlier; posting", "outbox", it.IdemKey, "err", err)
+			ref = ""
 		}
 		if ref != "" {
 			b.log.Info("card already posted by an earlier attempt; editing it", "outbox", it.IdemKey, "ref", ref)

@@ -61,6 +61,7 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,
 		OwnDomains:         b.cfg.Trust.OwnDomains,
 		Policy:             b.policy,
+		Attachments:        blobSink{dir: b.blobDir()},
 	}
 	rep, perr := parsers.ParseWith(raw, opt)
 	if perr == nil && rep.PGP.Signed && !rep.PGP.Verified && rep.From != "" {
@@ -83,10 +84,8 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		return Result{}, fmt.Errorf("keeping raw message: %w", err)
 	}
 	for _, a := range rep.Attachments {
-		if a.Content != nil {
-			if _, err := b.keepBlob(b.blobDir(), a.SHA256, "", a.Content); err != nil {
-				return Result{}, fmt.Errorf("keeping attachment %q: %w", a.Name, err)
-			}
+		if !a.Stored {
+			return Result{}, fmt.Errorf("keeping attachment %q: not stored (see the report's warnings)", a.Name)
 		}
 	}
 	repJSON, err := json.Marshal(rep)
@@ -402,6 +401,60 @@ func (b *Bot) contacts(address, lang string) []templates.Contact {
 		add("stand-in", r.StandIn)
 	}
 	return out
+}
+
+// blobSink stores attachments content-addressed as DATA/blobs/ab/SUM
+// while the parser decodes them, so an attachment of any size is never
+// held in memory.
+type blobSink struct{ dir string }
+
+func (s blobSink) Begin(name, mediaType string) (parsers.AttachmentWriter, error) {
+	tmp := filepath.Join(s.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(tmp, "part-*")
+	if err != nil {
+		return nil, err
+	}
+	return &blobWriter{f: f, dir: s.dir}, nil
+}
+
+type blobWriter struct {
+	f   *os.File
+	dir string
+}
+
+func (w *blobWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+// Finish moves the attachment to its place, or drops it when the same
+// bytes are there already; the data and the rename are synced, so a filed
+// incident never points at a missing attachment.
+func (w *blobWriter) Finish(sum string, size int64) error {
+	defer os.Remove(w.f.Name()) // no-op after the rename
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	dir := filepath.Join(w.dir, sum[:2])
+	path := filepath.Join(dir, sum)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(w.f.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // keepBlob stores data content-addressed as DIR/ab/SUM+ext unless it is

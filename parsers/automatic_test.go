@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +88,60 @@ func TestLoopSafety(t *testing.T) {
 		if r.AutoSubmitted != tc.auto {
 			t.Errorf("%s: auto_submitted %v (%q), want %v", tc.name, r.AutoSubmitted, r.AutoReason, tc.auto)
 		}
+	}
+}
+
+// memSink is an AttachmentSink that keeps what it is given, for tests.
+type memSink struct{ got map[string][]byte }
+
+func (s *memSink) Begin(name, mediaType string) (AttachmentWriter, error) {
+	return &memWriter{s: s, name: name}, nil
+}
+
+type memWriter struct {
+	s    *memSink
+	name string
+	buf  []byte
+}
+
+func (w *memWriter) Write(b []byte) (int, error) { w.buf = append(w.buf, b...); return len(b), nil }
+func (w *memWriter) Finish(sum string, size int64) error {
+	if int64(len(w.buf)) != size {
+		return fmt.Errorf("size %d, got %d bytes", size, len(w.buf))
+	}
+	w.s.got[w.name+"/"+sum] = w.buf
+	return nil
+}
+
+// TestAttachmentsStreamToSink: with a sink, every attachment, however
+// large, goes to it whole and none stays in the report; those the parser
+// reads (here a CSV host list) are still read.
+func TestAttachmentsStreamToSink(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 3<<16) // 3 MiB
+	raw := "From: a@example.org\r\nSubject: big\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\n\r\n" + big + "\r\n" +
+		"--b\r\nContent-Type: text/csv; name=hosts.csv\r\n\r\nhost,ip\r\nvpn1.example.com,198.51.100.10\r\n--b--\r\n"
+	sink := &memSink{got: map[string][]byte{}}
+	r, err := ParseWith([]byte(raw), Options{Limits: Limits{MaxAttachmentBytes: 1 << 20}, Attachments: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Attachments) != 2 {
+		t.Fatalf("attachments %+v", r.Attachments)
+	}
+	for _, a := range r.Attachments {
+		if !a.Stored || a.Content != nil || a.Truncated {
+			t.Errorf("%s: stored %v, content %d bytes, truncated %v", a.Name, a.Stored, len(a.Content), a.Truncated)
+		}
+		got := sink.got[a.Name+"/"+a.SHA256]
+		if int64(len(got)) != a.Size || a.Size == 0 {
+			t.Errorf("%s: sink has %d bytes, size %d", a.Name, len(got), a.Size)
+		}
+	}
+	if string(sink.got["big.bin/"+r.Attachments[0].SHA256]) != big {
+		t.Error("big.bin reached the sink altered")
+	}
+	if strings.Join(r.Indicators.IPv4, ",") != "198.51.100.10" {
+		t.Errorf("host list not read: %v", r.Indicators.IPv4)
 	}
 }

@@ -538,38 +538,75 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth
 		name = "part" + fmt.Sprint(p.parts) + extFor(mediaType)
 	}
 	h := sha256.New()
-	var kept bytes.Buffer
-	limit := p.lim.MaxAttachmentBytes
-	n, err := io.Copy(io.MultiWriter(h, &capWriter{buf: &kept, max: limit}), e.Body)
+	writers := []io.Writer{h}
+	sink := p.opt.Attachments
+	var stored AttachmentWriter
+	if sink != nil {
+		var err error
+		if stored, err = sink.Begin(name, mediaType); err != nil {
+			p.warn("attachment %q could not be stored: %v", name, err)
+		} else {
+			writers = append(writers, stored)
+		}
+	}
+	// Keep bytes in memory only to read them here, and only up to the limit:
+	// past it, what was kept is dropped rather than held for nothing.
+	var kept *capWriter
+	if sink == nil || analysed(mediaType, name) {
+		kept = &capWriter{max: p.lim.MaxAttachmentBytes}
+		writers = append(writers, kept)
+	}
+	n, err := io.Copy(io.MultiWriter(writers...), e.Body)
 	if err != nil {
 		p.warn("attachment %q: %v; hashed what was readable", name, err)
 	}
 	a := Attachment{Name: name, ContentType: mediaType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-	if n <= limit {
-		switch {
-		case mediaType == "application/pgp-keys":
-			p.offerKeys(kept.Bytes(), bytes.Contains(kept.Bytes(), []byte("-----BEGIN PGP")))
-		case mediaType == "message/feedback-report":
-			p.feedbackReport(kept.Bytes())
-		case mediaType == "message/rfc822":
-			p.forwarded(kept.Bytes(), depth)
-		case p.xarf && mediaType == "text/plain" && name != "" && p.r.Feedback == nil:
-			p.xarfReport(kept.Bytes())
-		case p.r.IODEF == nil && looksLikeIODEF(mediaType, kept.Bytes()):
-			p.iodef(kept.Bytes())
-		case hostList(mediaType, name):
-			// A CSV or JSON list of affected hosts: its addresses are indicators.
-			p.forwardedText.Write(kept.Bytes()[:min(len(kept.Bytes()), 1<<20)])
-			p.forwardedText.WriteByte('\n')
+	if stored != nil {
+		if err := stored.Finish(a.SHA256, n); err != nil {
+			p.warn("attachment %q could not be stored: %v", name, err)
+		} else {
+			a.Stored = true
 		}
 	}
-	if n > limit {
+	if kept != nil && !kept.over {
+		data := kept.buf.Bytes()
+		switch {
+		case mediaType == "application/pgp-keys":
+			p.offerKeys(data, bytes.Contains(data, []byte("-----BEGIN PGP")))
+		case mediaType == "message/feedback-report":
+			p.feedbackReport(data)
+		case mediaType == "message/rfc822":
+			p.forwarded(data, depth)
+		case p.xarf && mediaType == "text/plain" && name != "" && p.r.Feedback == nil:
+			p.xarfReport(data)
+		case p.r.IODEF == nil && looksLikeIODEF(mediaType, data):
+			p.iodef(data)
+		case hostList(mediaType, name):
+			// A CSV or JSON list of affected hosts: its addresses are indicators.
+			p.forwardedText.Write(data[:min(len(data), 1<<20)])
+			p.forwardedText.WriteByte('\n')
+		}
+		if sink == nil {
+			a.Content = data
+		}
+	}
+	if kept != nil && kept.over && sink == nil {
 		a.Truncated = true
-		p.warn("attachment %q is %d bytes, over the %d-byte limit: hashed, not kept", name, n, limit)
-	} else {
-		a.Content = kept.Bytes()
+		p.warn("attachment %q is %d bytes, over the %d-byte limit: hashed, not kept", name, n, p.lim.MaxAttachmentBytes)
 	}
 	p.r.Attachments = append(p.r.Attachments, a)
+}
+
+// analysed reports whether the parser reads attachments of this kind
+// itself, and so needs their bytes.
+func analysed(mediaType, name string) bool {
+	switch {
+	case mediaType == "application/pgp-keys", mediaType == "message/feedback-report", mediaType == "message/rfc822",
+		mediaType == "application/iodef+xml", mediaType == "application/octet-stream",
+		strings.HasPrefix(mediaType, "text/"), strings.HasSuffix(mediaType, "xml"), hostList(mediaType, name):
+		return true
+	}
+	return false
 }
 
 func hostList(mediaType, name string) bool {
@@ -578,16 +615,23 @@ func hostList(mediaType, name string) bool {
 		strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".tsv")
 }
 
-// capWriter keeps at most max bytes and silently discards the rest, so that
-// io.Copy can hash a large part while holding only its head.
+// capWriter keeps what is written while it fits in max bytes; once more
+// comes, it drops what it kept (over) and keeps nothing more, so that a
+// large part is hashed without being held.
 type capWriter struct {
-	buf *bytes.Buffer
-	max int64
+	buf  bytes.Buffer
+	max  int64
+	over bool
 }
 
 func (w *capWriter) Write(b []byte) (int, error) {
-	if room := w.max - int64(w.buf.Len()); room > 0 {
-		w.buf.Write(b[:min(int64(len(b)), room)])
+	if !w.over {
+		if int64(w.buf.Len()+len(b)) > w.max {
+			w.over = true
+			w.buf = bytes.Buffer{}
+		} else {
+			w.buf.Write(b)
+		}
 	}
 	return len(b), nil
 }

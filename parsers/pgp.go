@@ -65,6 +65,29 @@ type Options struct {
 	// EarlierKeys are keys this sender offered in earlier mail (trust on
 	// first use): a signature by one verifies, and says so.
 	EarlierKeys *Keyring
+	// Attachments, if set, receives every attachment's decoded bytes as
+	// they are read, so that an attachment of any size costs no memory:
+	// only the kinds the parser reads itself (keys, feedback and IODEF
+	// reports, forwarded messages, host lists, text) are also kept, up to
+	// MaxAttachmentBytes, while parsing, and no Attachment keeps Content.
+	// Nil: attachments are kept in Content up to MaxAttachmentBytes.
+	Attachments AttachmentSink
+}
+
+// AttachmentSink stores attachments as they are decoded (the daemon: to
+// a content-addressed file). It is the parser's only way out, so Parse
+// stays pure when it is nil.
+type AttachmentSink interface {
+	// Begin starts one attachment.
+	Begin(name, mediaType string) (AttachmentWriter, error)
+}
+
+// AttachmentWriter takes one attachment's bytes; Finish is called with
+// their SHA-256 (hex) and size once all were written (when the part broke
+// off early, of what could be read).
+type AttachmentWriter interface {
+	io.Writer
+	Finish(sha256 string, size int64) error
 }
 
 // OfferedKey is a public key that came with the message.

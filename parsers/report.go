@@ -93,7 +93,9 @@ type Attachment struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	Truncated   bool   `json:"truncated,omitempty"`
-	Content     []byte `json:"-"`
+	// Stored: the whole attachment went to Options.Attachments.
+	Stored  bool   `json:"stored,omitempty"`
+	Content []byte `json:"-"`
 }
 
 // Indicators are the observables found in the subject, text and attachment
@@ -136,7 +138,8 @@ type Limits struct {
 	// MaxTextBytes is the most decoded body text kept.
 	MaxTextBytes int64
 	// MaxAttachmentBytes is the most bytes of one attachment kept in
-	// memory; larger ones are hashed and measured, not kept.
+	// memory (for the parser to read, or in Content); larger ones are
+	// hashed, measured and streamed to Options.Attachments, not kept.
 	MaxAttachmentBytes int64
 }
 

@@ -42,7 +42,7 @@ var (
 	httpLine = regexp.MustCompile(`(?m)^\s+web UI\s+http://(\S+)/`)
 )
 
-func startProc(t *testing.T, data string) *proc {
+func startProc(t testing.TB, data string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "run", "--data", data, "--http", "127.0.0.1:0", "--sandbox-imap", "127.0.0.1:0", "--sandbox-smtp", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TOCSIN_AS_MAIN=1")
