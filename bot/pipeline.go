@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/intake"
 	"tocsin/bot/store"
 	"tocsin/internal/atomicfile"
 	"tocsin/parsers"
@@ -43,8 +44,19 @@ type Result struct {
 // mark a message processed only after Ingest returns nil and simply retry
 // after a crash. An error means nothing was committed.
 func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received time.Time) (Result, error) {
-	sum := sha256.Sum256(raw)
-	hexSum := hex.EncodeToString(sum[:])
+	return b.IngestRaw(ctx, source, intake.Raw{Bytes: raw}, received)
+}
+
+// IngestRaw is Ingest for a message as intake took it: when it was
+// spooled to a file, that file becomes the kept raw copy (renamed, not
+// written again) and its digest is not computed twice.
+func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, received time.Time) (Result, error) {
+	raw := in.Bytes
+	hexSum := in.SHA256
+	if hexSum == "" {
+		sum := sha256.Sum256(raw)
+		hexSum = hex.EncodeToString(sum[:])
+	}
 	// The same bytes again (a re-fetch after a crash, a rescan after a
 	// UIDVALIDITY change) are known by their hash: skip the parse. The
 	// transaction below still decides, for Message-IDs and races.
@@ -79,7 +91,7 @@ func (b *Bot) Ingest(ctx context.Context, source string, raw []byte, received ti
 		rep = &parsers.Report{Subject: "(unreadable message)", Category: parsers.CategoryOther, Priority: "P4",
 			Warnings: []string{perr.Error()}}
 	}
-	rawPath, err := b.keepBlob(b.rawDir(), hexSum, ".eml", raw)
+	rawPath, err := b.keepRaw(hexSum, in)
 	if err != nil {
 		return Result{}, fmt.Errorf("keeping raw message: %w", err)
 	}
@@ -401,6 +413,30 @@ func (b *Bot) contacts(address, lang string) []templates.Contact {
 		add("stand-in", r.StandIn)
 	}
 	return out
+}
+
+// keepRaw keeps the message's bytes as DATA/raw/ab/SUM.eml: a spooled
+// message's file is synced already and is moved there.
+func (b *Bot) keepRaw(sum string, in intake.Raw) (string, error) {
+	if in.File == "" {
+		return b.keepBlob(b.rawDir(), sum, ".eml", in.Bytes)
+	}
+	dir := filepath.Join(b.rawDir(), sum[:2])
+	path := filepath.Join(dir, sum+".eml")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Rename(in.File, path); err != nil {
+		return "", err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return path, nil
 }
 
 // blobSink stores attachments content-addressed as DATA/blobs/ab/SUM

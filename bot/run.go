@@ -180,8 +180,10 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	health := map[string]func(time.Time) error{"outbox": b.dispatchHealth}
 	var watcher *intake.Watcher
 	if cfg.IMAP != nil {
-		watcher, err = intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, st, func(ctx context.Context, source string, raw []byte, received time.Time) error {
-			_, err := b.Ingest(ctx, source, raw, received)
+		spool := &intake.Spool{Dir: filepath.Join(cfg.DataDir, "spool")}
+		spool.Clean()
+		watcher, err = intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, spool, st, func(ctx context.Context, source string, raw intake.Raw, received time.Time) error {
+			_, err := b.IngestRaw(ctx, source, raw, received)
 			return err
 		}, log.With("component", "imap"))
 		if err != nil {
@@ -336,7 +338,7 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	idle := true
 	cfg.IMAP = &config.IMAP{Server: config.Server{Host: ih, Port: iport, TLS: config.TLSNone, Username: info.IMAPUser,
 		Secret: config.Secret{Password: info.IMAPPassword}}, Mailbox: "INBOX",
-		Processed: config.Processed{Action: "flag", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 5 * time.Second}
+		Processed: config.Processed{Action: "delete", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 5 * time.Second}
 	cfg.SMTP = &config.SMTP{Server: config.Server{Host: sh, Port: sport, TLS: config.TLSNone}, Timeout: 30 * time.Second}
 	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}

@@ -172,7 +172,9 @@ type IMAP struct {
 	// Mailbox to watch.
 	Mailbox string `yaml:"mailbox"`
 	// Processed says what happens to a message once its incident is
-	// committed: "flag" adds \Seen and Flag; "move" moves it to Folder.
+	// committed: "flag" adds \Seen and Flag; "move" moves it to Folder;
+	// "delete" flags it and expunges it (Tocsin keeps the raw message
+	// under DATA/raw).
 	Processed Processed `yaml:"processed"`
 	// IDLE waits for new mail with IMAP IDLE (RFC 2177) when the server
 	// has it; otherwise, or when false, the mailbox is polled.
@@ -184,7 +186,7 @@ type IMAP struct {
 
 // Processed is how a handled message is marked in the mailbox.
 type Processed struct {
-	// Action is flag or move.
+	// Action is flag, move or delete.
 	Action string `yaml:"action"`
 	// Flag is the keyword added with action flag.
 	Flag string `yaml:"flag"`

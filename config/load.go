@@ -488,9 +488,9 @@ func (c *Config) Validate() []Problem {
 	if m := c.IMAP; m != nil {
 		checkServer("imap", m.Server, true, bad)
 		switch m.Processed.Action {
-		case "flag", "move":
+		case "flag", "move", "delete":
 		default:
-			bad("imap.processed.action", "%q is not one of flag, move", m.Processed.Action)
+			bad("imap.processed.action", "%q is not one of flag, move, delete", m.Processed.Action)
 		}
 		if strings.ContainsAny(m.Processed.Flag, " ()[]{}%*\"\\") && m.Processed.Flag != "\\Seen" {
 			bad("imap.processed.flag", "%q is not a valid IMAP keyword", m.Processed.Flag)

@@ -38,7 +38,8 @@ imap:
   #   lifetime: 5m                # how long a token without expiry is reused
   mailbox: INBOX
   # What happens to a message once its incident is committed:
-  # flag adds \Seen and the keyword; move moves it to the folder.
+  # flag adds \Seen and the keyword; move moves it to the folder; delete
+  # expunges it (Tocsin keeps every raw message under DATA/raw).
   processed:
     action: flag
     flag: $TocsinProcessed

@@ -30,7 +30,7 @@ import (
 
 // IngestFunc files one message; it returns nil only once the message's
 // incident is committed.
-type IngestFunc func(ctx context.Context, source string, raw []byte, received time.Time) error
+type IngestFunc func(ctx context.Context, source string, raw Raw, received time.Time) error
 
 // Positions stores where intake stands in a mailbox.
 type Positions interface {
@@ -49,6 +49,7 @@ type Watcher struct {
 	ingest    IngestFunc
 	log       *slog.Logger
 	maxBytes  int64
+	spool     *Spool
 	// Fetched, if set, is told how many messages each batch fetched.
 	Fetched func(n int)
 
@@ -82,8 +83,8 @@ func (w *Watcher) Health(now time.Time) error {
 }
 
 // NewWatcher returns a watcher; the password is resolved now.
-func NewWatcher(cfg config.IMAP, maxMessageBytes int64, positions Positions, ingest IngestFunc, log *slog.Logger) (*Watcher, error) {
-	w := &Watcher{cfg: cfg, positions: positions, ingest: ingest, log: log, maxBytes: maxMessageBytes}
+func NewWatcher(cfg config.IMAP, maxMessageBytes int64, spool *Spool, positions Positions, ingest IngestFunc, log *slog.Logger) (*Watcher, error) {
+	w := &Watcher{cfg: cfg, positions: positions, ingest: ingest, log: log, maxBytes: maxMessageBytes, spool: spool}
 	if cfg.OAuth2 != nil {
 		w.tokens = &tokens.Source{File: cfg.OAuth2.TokenFile, Command: cfg.OAuth2.TokenCommand, Lifetime: cfg.OAuth2.Lifetime}
 	} else {
@@ -348,7 +349,12 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 			small = append(small, u)
 		}
 	}
-	bodies := map[imap.UID][]byte{}
+	bodies := map[imap.UID]Raw{}
+	defer func() {
+		for _, r := range bodies {
+			r.Release()
+		}
+	}()
 	for _, part := range []struct {
 		uids []imap.UID
 		sec  *imap.FetchItemBodySection
@@ -356,12 +362,8 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		if len(part.uids) == 0 {
 			continue
 		}
-		msgs, err := c.Fetch(imap.UIDSetNum(part.uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{part.sec}}).Collect()
-		if err != nil {
-			return fmt.Errorf("FETCH: %w", err)
-		}
-		for _, m := range msgs {
-			bodies[m.UID] = m.FindBodySection(part.sec)
+		if err := w.fetchInto(c, part.uids, part.sec, bodies); err != nil {
+			return err
 		}
 	}
 	if w.Fetched != nil {
@@ -378,7 +380,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		if size[u] > w.maxBytes {
 			// Too large to take whole: file it from its header so it is not
 			// lost, and leave the original in the mailbox.
-			raw = append(raw, fmt.Sprintf("This message of %d bytes is larger than limits.max_message_bytes (%d).\r\nOnly its header was read; the whole message is in the mailbox %s, UID %d.\r\n", size[u], w.maxBytes, w.cfg.Mailbox, u)...)
+			raw = Raw{Bytes: append(raw.Bytes, fmt.Sprintf("This message of %d bytes is larger than limits.max_message_bytes (%d).\r\nOnly its header was read; the whole message is in the mailbox %s, UID %d.\r\n", size[u], w.maxBytes, w.cfg.Mailbox, u)...)}
 		}
 		if err := w.ingest(ctx, source, raw, received); err != nil {
 			w.mark(c, done)
@@ -391,6 +393,58 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 	}
 	pos.LastUID = uint32(uids[len(uids)-1])
 	return w.positions.SetMailboxState(ctx, w.account(), w.cfg.Mailbox, *pos)
+}
+
+// fetchInto fetches section of uids, streaming each literal as it arrives:
+// a small one into memory (exactly its size), a large one to a spool file
+// hashed on the way, so that no message is ever held twice.
+func (w *Watcher) fetchInto(c *imapclient.Client, uids []imap.UID, sec *imap.FetchItemBodySection, out map[imap.UID]Raw) error {
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
+	var firstErr error
+	for {
+		m := cmd.Next()
+		if m == nil {
+			break
+		}
+		var uid imap.UID
+		var raw *Raw
+		for {
+			item := m.Next()
+			if item == nil {
+				break
+			}
+			switch item := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = item.UID
+			case imapclient.FetchItemDataBodySection:
+				if raw != nil || item.Literal == nil {
+					continue
+				}
+				r, err := w.spool.Take(item.Literal, item.Literal.Size())
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				raw = &r
+			}
+		}
+		if raw != nil {
+			if uid == 0 {
+				raw.Release()
+				continue
+			}
+			out[uid] = *raw
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("FETCH: %w", err)
+	}
+	if firstErr != nil {
+		return fmt.Errorf("FETCH: %w", firstErr)
+	}
+	return nil
 }
 
 // mark flags or moves messages whose incidents are committed.
@@ -406,8 +460,21 @@ func (w *Watcher) mark(c *imapclient.Client, uids []imap.UID) error {
 		return nil
 	}
 	flags := []imap.Flag{imap.FlagSeen, imap.Flag(w.cfg.Processed.Flag)}
+	if w.cfg.Processed.Action == "delete" {
+		flags = append(flags, imap.FlagDeleted)
+	}
 	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close(); err != nil {
 		return fmt.Errorf("flagging processed: %w", err)
+	}
+	if w.cfg.Processed.Action == "delete" {
+		// UID EXPUNGE (RFC 4315) removes only these; plain EXPUNGE would
+		// also remove what someone else marked deleted.
+		if !c.Caps().Has(imap.CapUIDPlus) && !c.Caps().Has(imap.CapIMAP4rev2) {
+			return errors.New("processed action delete needs a server with UIDPLUS (UID EXPUNGE)")
+		}
+		if err := c.UIDExpunge(set).Close(); err != nil {
+			return fmt.Errorf("expunging processed: %w", err)
+		}
 	}
 	return nil
 }

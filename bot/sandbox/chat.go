@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,8 +33,16 @@ func startChatCapture(dataDir string) (*chatCapture, string, error) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, "", err
 	}
+	// Number on from the highest kept: a process killed between taking a
+	// number and writing its file leaves a gap, so counting files would
+	// reuse a number and overwrite a capture.
 	old, _ := filepath.Glob(filepath.Join(c.dir, "*.json"))
-	c.next = len(old) + 1
+	c.next = 1
+	for _, f := range old {
+		if n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "-", 2)[0]); err == nil && n >= c.next {
+			c.next = n + 1
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("sandbox chat capture: %w", err)
@@ -74,10 +84,7 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.keep(n, "slack-"+method, rec)
 		ts := form.Get("ts")
 		if ts == "" {
-			ts = fmt.Sprintf("%d.%06d", time.Now().Unix(), n)
-		}
-		if method == "chat.postMessage" {
-			c.remember(slackHistoryFile, map[string]any{"channel": form.Get("channel"), "ts": ts, "metadata": rec["metadata"]})
+			ts = slackTS(n)
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts})
 	case strings.HasPrefix(r.URL.Path, "/discord/api/v9/channels/"):
@@ -92,10 +99,8 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if nonce, _ := rec["nonce"].(string); op == "create-message" && nonce != "" && rec["enforce_nonce"] == true {
 			// As Discord does: the same nonce again returns the message
 			// the first request created, and creates none.
-			if old := c.discordNonce(parts[0], nonce); old != "" {
+			if old := c.discordNonce(nonce); old != "" {
 				id, op = old, "create-message-deduplicated"
-			} else {
-				c.remember(discordNonceFile, map[string]any{"channel": parts[0], "nonce": nonce, "id": id})
 			}
 		}
 		c.keep(n, "discord-"+op, rec)
@@ -106,50 +111,41 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The stand-ins' memory of what they made, kept under DATA/chat so that a
-// restarted sandbox answers as the platforms would: Slack's channel
-// history, Discord's nonces.
-const (
-	slackHistoryFile = "slack-channel-history.jsonl"
-	discordNonceFile = "discord-nonces.jsonl"
-)
+// The stand-ins remember what they made from the captures themselves, so
+// that a sandbox killed at any moment answers after a restart as the
+// platforms would: a capture is there exactly when the call was answered.
 
-func (c *chatCapture) remember(file string, rec map[string]any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(c.dir, file), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	b, _ := json.Marshal(rec)
-	f.Write(append(b, '\n'))
-	f.Sync()
-}
+// slackTS is the timestamp the Slack stand-in gives capture n.
+func slackTS(n int) string { return fmt.Sprintf("1700000000.%06d", n) }
 
-func (c *chatCapture) recall(file string) []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, _ := os.ReadFile(filepath.Join(c.dir, file))
-	var out []map[string]any
-	for _, l := range strings.Split(string(b), "\n") {
+// captures returns the kept captures named like *-NAME.json, in order,
+// with their numbers.
+func (c *chatCapture) captures(name string) (nums []int, recs []map[string]any) {
+	files, _ := filepath.Glob(filepath.Join(c.dir, "*-"+name+".json"))
+	sort.Strings(files)
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "-", 2)[0])
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(f)
 		var rec map[string]any
-		if json.Unmarshal([]byte(l), &rec) == nil {
-			out = append(out, rec)
+		if json.Unmarshal(b, &rec) == nil {
+			nums, recs = append(nums, n), append(recs, rec)
 		}
 	}
-	return out
+	return nums, recs
 }
 
 // slackHistory is conversations.history: the channel's messages, newest
 // first, with their metadata.
 func (c *chatCapture) slackHistory(channel string) []map[string]any {
-	all := c.recall(slackHistoryFile)
+	nums, recs := c.captures("slack-chat.postMessage")
 	out := []map[string]any{}
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i]["channel"] == channel {
-			m := map[string]any{"type": "message", "ts": all[i]["ts"]}
-			if md, ok := all[i]["metadata"]; ok && md != nil {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i]["channel"] == channel {
+			m := map[string]any{"type": "message", "ts": slackTS(nums[i])}
+			if md, ok := recs[i]["metadata"]; ok {
 				m["metadata"] = md
 			}
 			out = append(out, m)
@@ -158,11 +154,14 @@ func (c *chatCapture) slackHistory(channel string) []map[string]any {
 	return out
 }
 
-func (c *chatCapture) discordNonce(channel, nonce string) string {
-	for _, rec := range c.recall(discordNonceFile) {
-		if rec["channel"] == channel && rec["nonce"] == nonce {
-			id, _ := rec["id"].(string)
-			return id
+// discordNonce returns the id of the message created with nonce, or "".
+func (c *chatCapture) discordNonce(nonce string) string {
+	nums, recs := c.captures("discord-create-message")
+	for i, rec := range recs {
+		// Discord scopes a nonce to its channel; the sandbox has one
+		// channel, and Tocsin's nonces name theirs.
+		if rec["nonce"] == nonce {
+			return fmt.Sprintf("%d", 1100000000000000000+nums[i])
 		}
 	}
 	return ""

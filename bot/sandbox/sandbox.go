@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,16 +101,29 @@ type Servers struct {
 	imap    *imapserver.Server
 	smtp    *smtp.Server
 
-	mu   sync.Mutex // serialises deliveries so mailbox file order = UID order
-	next int
+	mu    sync.Mutex // serialises deliveries so mailbox file order = UID order
+	next  int
+	files map[imap.UID]string // the mailbox file of each message in INBOX
 }
 
 // Start serves the mailbox of info on imapAddr and the SMTP server on
 // smtpAddr, reloading delivered mail from DATA/mailbox.
 func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logger) (*Servers, error) {
-	s := &Servers{log: log, dataDir: dataDir}
+	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}}
 	mem := imapmemserver.New()
 	s.user = imapmemserver.NewUser(info.IMAPUser, info.IMAPPassword)
+	// Each start may number the messages anew (processed mail is not
+	// loaded again), so each start gets a new UIDVALIDITY (RFC 9051
+	// section 2.3.1.1): the go-imap server gives the next one to every
+	// mailbox created, so create and drop as many as starts before.
+	gen, err := s.nextGeneration()
+	if err != nil {
+		return nil, err
+	}
+	for range gen - 1 {
+		s.user.Create("sandbox-uidvalidity", nil)
+		s.user.Delete("sandbox-uidvalidity")
+	}
 	if err := s.user.Create("INBOX", nil); err != nil {
 		return nil, err
 	}
@@ -119,7 +133,7 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return &session{SessionIMAP4rev2: mem.NewSession().(imapserver.SessionIMAP4rev2), s: s}, nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
 		InsecureAuth: true, // loopback only
@@ -131,7 +145,7 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	go s.imap.Serve(iln)
 	s.IMAPAddr = iln.Addr().String()
 
-	s.smtp = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	s.smtp = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
 	s.smtp.Domain = "sandbox.test"
 	s.smtp.AllowInsecureAuth = true
 	s.smtp.MaxMessageBytes = 80 << 20
@@ -160,8 +174,22 @@ func (s *Servers) Close() error {
 
 func (s *Servers) mailboxDir() string { return filepath.Join(s.dataDir, "mailbox") }
 
-// reload appends every kept message to INBOX in delivery order, so each
-// gets the UID it had before the restart.
+// nextGeneration counts the starts of the sandbox in DATA/mailbox.
+func (s *Servers) nextGeneration() (int, error) {
+	path := filepath.Join(s.mailboxDir(), "generation")
+	b, _ := os.ReadFile(path)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	n++
+	if err := atomicfile.Write(path, []byte(strconv.Itoa(n)+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// reload appends every kept message that was not processed to INBOX, in
+// delivery order. Processed mail stays on disk (DATA/mailbox/processed)
+// and out of memory, so the sandbox's memory does not grow with the mail
+// it has handled.
 func (s *Servers) reload() error {
 	entries, err := os.ReadDir(s.mailboxDir())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -176,13 +204,16 @@ func (s *Servers) reload() error {
 			names = append(names, e.Name())
 		}
 	}
+	if done, err := os.ReadDir(filepath.Join(s.mailboxDir(), "processed")); err == nil {
+		for _, e := range done {
+			if i, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".eml")); err == nil && i >= s.next {
+				s.next = i + 1
+			}
+		}
+	}
 	sort.Strings(names)
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(s.mailboxDir(), n))
-		if err != nil {
-			return err
-		}
-		if err := s.append(b); err != nil {
+		if err := s.append(filepath.Join(s.mailboxDir(), n)); err != nil {
 			return err
 		}
 		if i, err := strconv.Atoi(strings.TrimSuffix(n, ".eml")); err == nil && i >= s.next {
@@ -192,24 +223,102 @@ func (s *Servers) reload() error {
 	return nil
 }
 
-func (s *Servers) append(b []byte) error {
-	_, err := s.user.Append("INBOX", &literal{bytes.NewReader(b)}, &imap.AppendOptions{})
-	return err
-}
-
-type literal struct{ *bytes.Reader }
-
-// Deliver puts one message into the alias's mailbox: on disk first, then
-// into the IMAP server, so an accepted message survives a crash.
-func (s *Servers) Deliver(raw []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	name := filepath.Join(s.mailboxDir(), fmt.Sprintf("%010d.eml", s.next))
-	if err := atomicfile.Write(name, raw, 0o600); err != nil {
+// append puts the mailbox file path into INBOX.
+func (s *Servers) append(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	data, err := s.user.Append("INBOX", &literal{Reader: f, size: st.Size()}, &imap.AppendOptions{})
+	if err != nil {
+		return err
+	}
+	s.files[data.UID] = path
+	return nil
+}
+
+type literal struct {
+	io.Reader
+	size int64
+}
+
+func (l *literal) Size() int64 { return l.size }
+
+// Deliver puts one message into the alias's mailbox: on disk first, then
+// into the IMAP server, so an accepted message survives a crash. r is
+// streamed to the file, never held whole.
+func (s *Servers) Deliver(header []byte, r io.Reader) error {
+	dir := s.mailboxDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	_, err = io.Copy(tmp, io.MultiReader(bytes.NewReader(header), r))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := filepath.Join(dir, fmt.Sprintf("%010d.eml", s.next))
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 	s.next++
-	return s.append(raw)
+	return s.append(name)
+}
+
+// processed moves the files of messages marked deleted (Tocsin's processed
+// action in the sandbox) to DATA/mailbox/processed: kept, not loaded again.
+func (s *Servers) processed(uids imap.UIDSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	done := filepath.Join(s.mailboxDir(), "processed")
+	os.MkdirAll(done, 0o700)
+	for uid, path := range s.files {
+		if uids.Contains(uid) {
+			if err := os.Rename(path, filepath.Join(done, filepath.Base(path))); err != nil {
+				s.log.Error("sandbox: moving processed mail", "file", path, "err", err)
+				continue
+			}
+			delete(s.files, uid)
+		}
+	}
+}
+
+// session is go-imap's in-memory session, told when messages are marked
+// deleted so their files can be set aside.
+type session struct {
+	imapserver.SessionIMAP4rev2
+	s *Servers
+}
+
+func (x *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	if err := x.SessionIMAP4rev2.Store(w, numSet, flags, options); err != nil {
+		return err
+	}
+	if uids, ok := numSet.(imap.UIDSet); ok && flags.Op == imap.StoreFlagsAdd && slices.Contains(flags.Flags, imap.FlagDeleted) {
+		x.s.processed(uids)
+	}
+	return nil
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -242,43 +351,53 @@ func messageID(raw []byte) string {
 	return ""
 }
 
-// session is one SMTP transaction. Any AUTH is accepted: the sandbox only
-// listens on loopback.
-type session struct {
+// smtpSession is one SMTP transaction. Any AUTH is accepted: the sandbox
+// only listens on loopback.
+type smtpSession struct {
 	s    *Servers
 	from string
 	to   []string
 }
 
-func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (x *session) Auth(string) (sasl.Server, error) {
+func (x *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (x *smtpSession) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(string, string, string) error { return nil }), nil
 }
-func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
+func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.to = append(x.to, strings.ToLower(to))
 	return nil
 }
-func (x *session) Reset()        { x.from, x.to = "", nil }
-func (x *session) Logout() error { return nil }
+func (x *smtpSession) Reset()        { x.from, x.to = "", nil }
+func (x *smtpSession) Logout() error { return nil }
 
-func (x *session) Data(r io.Reader) error {
+func (x *smtpSession) Data(r io.Reader) error {
+	var others []string
+	alias := false
+	for _, rcpt := range x.to {
+		if rcpt == Alias {
+			alias = true
+		} else {
+			others = append(others, rcpt)
+		}
+	}
+	if alias && len(others) == 0 {
+		// A delivering MTA records the envelope sender (RFC 5321
+		// section 4.4); "<>" for a bounce.
+		if err := x.s.Deliver([]byte("Return-Path: <"+x.from+">\r\n"), r); err != nil {
+			x.s.log.Error("sandbox: delivering to mailbox", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
+		}
+		return nil
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	var others []string
-	for _, rcpt := range x.to {
-		if rcpt == Alias {
-			// A delivering MTA records the envelope sender (RFC 5321
-			// section 4.4); "<>" for a bounce.
-			rp := append([]byte("Return-Path: <"+x.from+">\r\n"), raw...)
-			if err := x.s.Deliver(rp); err != nil {
-				x.s.log.Error("sandbox: delivering to mailbox", "err", err)
-				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
-			}
-		} else {
-			others = append(others, rcpt)
+	if alias {
+		if err := x.s.Deliver([]byte("Return-Path: <"+x.from+">\r\n"), bytes.NewReader(raw)); err != nil {
+			x.s.log.Error("sandbox: delivering to mailbox", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
 		}
 	}
 	if len(others) > 0 {

@@ -192,7 +192,11 @@ func TestCrashSafety(t *testing.T) {
 		if len(slackCards) >= reports && len(discordCards) >= reports || time.Now().After(deadline) {
 			for _, l := range list.Incidents {
 				if slackCards[l.ID] != 1 || discordCards[l.ID] != 1 {
-					t.Errorf("%s: %d Slack cards and %d Discord cards, want one each", l.ID, slackCards[l.ID], discordCards[l.ID])
+					var d struct {
+						Outbox []map[string]any `json:"outbox"`
+					}
+					get("/api/v1/incidents/"+l.ID, &d)
+					t.Errorf("%s: %d Slack cards and %d Discord cards, want one each; outbox %v", l.ID, slackCards[l.ID], discordCards[l.ID], d.Outbox)
 				}
 			}
 			break
