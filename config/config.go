@@ -357,7 +357,9 @@ type Limits struct {
 	// MaxMessageBytes is the largest message downloaded whole; a larger
 	// one is filed from its header and left in the mailbox.
 	MaxMessageBytes int64 `yaml:"max_message_bytes"`
-	// MaxAttachmentBytes is the largest attachment stored.
+	// MaxAttachmentBytes is the most of one attachment held in memory for
+	// the parser to read (keys, feedback reports, host lists); every
+	// attachment is stored whole, streamed to disk.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
 	// MaxParts is the most MIME parts read from one message.
 	MaxParts int `yaml:"max_parts"`

@@ -367,7 +367,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	if c.Limits.MaxMessageBytes == 0 {
-		c.Limits.MaxMessageBytes = 64 << 20
+		c.Limits.MaxMessageBytes = 100 << 20
 	}
 	if c.Limits.MaxAttachmentBytes == 0 {
 		c.Limits.MaxAttachmentBytes = 25 << 20

@@ -194,7 +194,10 @@ priorities:
 
 limits:
   # Larger messages are filed from their header and left in the mailbox.
-  max_message_bytes: 67108864
+  # Messages stream to disk, so memory does not follow this limit.
+  max_message_bytes: 104857600
+  # Attachments are stored whole, whatever their size; this bounds the
+  # part the parser holds in memory to read it (keys, reports, host lists).
   max_attachment_bytes: 26214400
   max_parts: 500
   max_depth: 20

@@ -51,9 +51,11 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 		}
 	}
 	ent, err := message.Read(bytes.NewReader(raw))
+	src := raw // the bytes ent was read from
 	if ent == nil {
 		if fixed, how := repairHeader(raw); fixed != nil {
 			if ent, err = message.Read(bytes.NewReader(fixed)); ent != nil {
+				src = fixed
 				for _, h := range how {
 					p.warn("%s", h)
 				}
@@ -65,7 +67,7 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 		// No header at all: a mail client shows such a message as its
 		// body, and so do we.
 		if ent, err = message.Read(io.MultiReader(strings.NewReader("\r\n"), bytes.NewReader(raw))); ent != nil {
-			bodyOnly = true
+			bodyOnly, src = true, nil
 			p.warn("no header block: the whole input was read as the body")
 		}
 	}
@@ -84,7 +86,7 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	p.header(mail.Header{Header: ent.Header})
 	p.xarf = strings.EqualFold(strings.TrimSpace(ent.Header.Get("X-ARF")), "yes")
 	p.hasARF = p.xarf // machine-made abuse reports are filed, never answered
-	p.walk(ent, depth)
+	p.walk(ent, depth, src)
 	p.finish()
 	return p.r, nil
 }
@@ -276,7 +278,9 @@ func cleanLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func (p *parser) walk(e *message.Entity, depth int) {
+// walk reads one entity; src, when not nil, is the bytes it was read from,
+// so that a multipart body is split where it lies instead of copied.
+func (p *parser) walk(e *message.Entity, depth int, src []byte) {
 	p.parts++
 	if p.parts > p.lim.MaxParts {
 		if p.parts == p.lim.MaxParts+1 {
@@ -317,9 +321,12 @@ func (p *parser) walk(e *message.Entity, depth int) {
 		}
 		// Not go-message's multipart reader: it stops at the first fault,
 		// and real mail has many.
-		body, err := io.ReadAll(e.Body)
-		if err != nil {
-			p.warn("multipart/%s body: %v; read what was readable", strings.TrimPrefix(mediaType, "multipart/"), err)
+		body, ok := bodyBytes(src, e.Header)
+		if !ok {
+			var err error
+			if body, err = io.ReadAll(e.Body); err != nil {
+				p.warn("multipart/%s body: %v; read what was readable", strings.TrimPrefix(mediaType, "multipart/"), err)
+			}
 		}
 		parts, problems := splitMultipart(body, params["boundary"])
 		for _, pr := range problems {
@@ -479,13 +486,42 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, problems []st
 	return parts, problems
 }
 
+// bodyBytes returns the body of the entity read from src, undecoded, when
+// it needs no decoding (RFC 2046 section 5.1: a multipart body has no
+// transfer encoding but 7bit, 8bit or binary): it follows the first empty
+// line.
+func bodyBytes(src []byte, h message.Header) ([]byte, bool) {
+	if src == nil {
+		return nil, false
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "", "7bit", "8bit", "binary":
+	default:
+		return nil, false
+	}
+	for off := 0; off < len(src); {
+		end := bytes.IndexByte(src[off:], '\n')
+		if end < 0 {
+			return nil, false
+		}
+		line := bytes.TrimRight(src[off:off+end], "\r")
+		off += end + 1
+		if len(line) == 0 {
+			return src[off:], true
+		}
+	}
+	return nil, false
+}
+
 // walkPart reads one body part, mending its header as repairHeader does
 // for a message, or taking it as plain text when it has none.
 func (p *parser) walkPart(chunk []byte, depth int) {
 	ent, err := message.Read(bytes.NewReader(chunk))
+	src := chunk
 	if ent == nil {
 		if fixed, how := repairHeader(chunk); fixed != nil {
 			if ent, err = message.Read(bytes.NewReader(fixed)); ent != nil {
+				src = fixed
 				for _, h := range how {
 					p.warn("part %d: %s", p.parts+1, h)
 				}
@@ -494,6 +530,7 @@ func (p *parser) walkPart(chunk []byte, depth int) {
 	}
 	if ent == nil {
 		ent, err = message.Read(io.MultiReader(strings.NewReader("\r\n"), bytes.NewReader(chunk)))
+		src = nil
 		if ent == nil {
 			p.warn("part %d unreadable: %v; skipped", p.parts+1, err)
 			return
@@ -502,7 +539,7 @@ func (p *parser) walkPart(chunk []byte, depth int) {
 	} else if err != nil {
 		p.warn("part %d: %v; read undecoded", p.parts+1, err)
 	}
-	p.walk(ent, depth)
+	p.walk(ent, depth, src)
 }
 
 func (p *parser) readText(e *message.Entity, mediaType string) {

@@ -235,7 +235,7 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 			p.r.Subject = cleanLine(s)
 		}
 	}
-	p.walk(inner, depth+1)
+	p.walk(inner, depth+1, nil)
 }
 
 // pgpSigned handles RFC 3156 section 5 multipart/signed: the signature
@@ -267,7 +267,7 @@ func (p *parser) walkRaw(raw []byte, depth int) {
 		p.warn("signed part unreadable: %v", err)
 		return
 	}
-	p.walk(ent, depth+1)
+	p.walk(ent, depth+1, raw)
 }
 
 // checkDetached checks the binary detached signature sig over signed and
