@@ -119,7 +119,7 @@ func TestPeoplesPreferences(t *testing.T) {
 
 	d.sendMail("otto@example.com", report("otto@example.com", "otto1@example.com", "Lost laptop", "My laptop was stolen."))
 	eventually(t, "Otto's incident", 10*time.Second, func() bool { return len(d.incidents()) == 2 })
-	time.Sleep(300 * time.Millisecond) // give a wrong plaintext send the chance to happen
+	d.settled(2) // everything queued has been tried: a wrong plaintext send would be in sent/
 	if n := len(d.sent()); n != 1 {
 		t.Fatalf("%d mails sent; Otto's policy is always and he has no key, so nothing may go to him", n)
 	}

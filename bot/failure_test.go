@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"tocsin/bot"
 	"tocsin/config"
 )
 
@@ -117,5 +119,40 @@ func TestFailedSendsAreVisible(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), "Failed sends") || !strings.Contains(page.String(), "gone@example.org") {
 		t.Errorf("desk page does not show the dead letter")
+	}
+}
+
+// TestDataDirectoryIsLocked: a second daemon on the same data directory
+// refuses to start (the embedded store has one writer), and says why.
+func TestDataDirectoryIsLocked(t *testing.T) {
+	d := startSandbox(t)
+	err := bot.Run(context.Background(), bot.SandboxConfig(d.cfg.DataDir, "127.0.0.1:0"), bot.RunOptions{SandboxIMAP: "127.0.0.1:0", SandboxSMTP: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "in use by another tocsin") {
+		t.Errorf("second daemon on %s: %v", d.cfg.DataDir, err)
+	}
+}
+
+// TestGlobalEncryptAlways: with replies.encrypt: always, a reporter whose
+// key is not known gets nothing rather than plaintext; the report is filed
+// and the dead letter says why.
+func TestGlobalEncryptAlways(t *testing.T) {
+	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
+	cfg.Replies.Encrypt = config.EncryptAlways
+	d := startDaemon(t, cfg)
+	d.sendMail("nokey@example.org", report("nokey@example.org", "nk1@example.org", "XSS", "details"))
+	d.settled(1)
+	if n := len(d.sent()); n != 0 {
+		t.Errorf("%d mails sent without a key under encrypt: always", n)
+	}
+	incs := d.incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	var dead bool
+	for _, o := range d.incident(incs[0].ID).Outbox {
+		dead = dead || o.State == "failed" && o.Recipient == "nokey@example.org"
+	}
+	if !dead {
+		t.Errorf("outbox %+v: want a dead letter to nokey@example.org", d.incident(incs[0].ID).Outbox)
 	}
 }

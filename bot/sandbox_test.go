@@ -208,7 +208,10 @@ func TestRateLimitsAnswersPerSender(t *testing.T) {
 	}
 	eventually(t, "50 incidents", 20*time.Second, func() bool { return len(d.incidents()) == 50 })
 	eventually(t, "3 answers", 10*time.Second, func() bool { return len(d.sent()) == 3 })
-	time.Sleep(300 * time.Millisecond)
+	d.settled(50)
+	if n := d.metric("tocsin_replies_withheld_total"); n != 47 {
+		t.Errorf("%v answers withheld, want 47", n)
+	}
 	if n := len(d.sent()); n != 3 {
 		t.Errorf("%d answers to one sender, want 3", n)
 	}
