@@ -6,7 +6,11 @@ FUZZTIME  ?= 5m
 FUZZ_TARGETS = parsers:FuzzParse parsers:FuzzIODEF parsers:FuzzCVSS parsers:FuzzIndicators parsers:FuzzFeedbackAndXARF parsers:FuzzSplitSigned internal/printable:FuzzLine
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: run build test test-short check fuzz bench clean
+GREMLINS_VERSION ?= v0.6.0
+# Packages mutation-tested by `make mutate` (the daemon's: its tests start servers and take longer).
+MUTATE_PKGS ?= ./parsers ./internal/printable ./templates ./bot/store ./config
+
+.PHONY: run build test test-short check fuzz bench mutate clean
 
 ## run: start the sandbox daemon (loopback IMAP 1143, SMTP 1025, HTTP 8080) with state in ./data
 run:
@@ -46,6 +50,11 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkMemory50MB -benchtime 1x -v ./cmd/tocsin
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./parsers
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./responders
+
+## mutate: mutation testing (go-gremlins) of MUTATE_PKGS; slow (tens of minutes); scores in BENCH.md
+mutate:
+	@for p in $(MUTATE_PKGS); do echo "== $$p"; TOCSIN_SAMPLES=$(abspath ../shared/samples) \
+	  $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) unleash --workers 2 --timeout-coefficient 3 $$p | tail -n 12; done
 
 clean:
 	rm -rf bin

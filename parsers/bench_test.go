@@ -13,7 +13,7 @@ import (
 
 func corpus(b *testing.B) [][]byte {
 	files, _ := filepath.Glob("testdata/*.eml")
-	more, _ := filepath.Glob("../../shared/samples/sisimai/*.eml")
+	more, _ := filepath.Glob(filepath.Join(samplesDir(), "sisimai", "*.eml"))
 	var out [][]byte
 	for _, f := range append(files, more...) {
 		raw, _ := os.ReadFile(f)

@@ -18,7 +18,7 @@ import (
 // stays quick) to f's corpus.
 func seedMail(f *testing.F) {
 	var files []string
-	for _, pat := range []string{"testdata/*.eml", "../../shared/samples/*/*.eml", "../../shared/samples/*/*.msg"} {
+	for _, pat := range []string{"testdata/*.eml", filepath.Join(samplesDir(), "*", "*.eml"), filepath.Join(samplesDir(), "*", "*.msg")} {
 		m, _ := filepath.Glob(pat)
 		files = append(files, m...)
 	}
