@@ -124,15 +124,10 @@ func isDomain(tok string) bool {
 	return true
 }
 
-// detectLanguage guesses the ISO 639-1 language of s from its script and,
-// for Latin script, from common function words. "" means not enough text.
-func detectLanguage(s string) string {
-	lang, _ := guessLanguage(s)
-	return lang
-}
-
-// guessLanguage is detectLanguage saying whether the text itself showed
-// the language (sure) or it is the plain-ASCII default.
+// guessLanguage guesses the ISO 639-1 language of s from its script and,
+// for Latin script, from common function words ("" means not enough text),
+// and says whether the text itself showed it (sure), or it is a weak
+// reading that a declared Content-Language overrides.
 func guessLanguage(s string) (lang string, sure bool) {
 	var kana, han, hangul, latin, accented int
 	for _, r := range s {
