@@ -156,3 +156,31 @@ func TestGlobalEncryptAlways(t *testing.T) {
 		t.Errorf("outbox %+v: want a dead letter to nokey@example.org", d.incident(incs[0].ID).Outbox)
 	}
 }
+
+// TestMetricsOnTheirOwnListener: with http.metrics_listen, /metrics is
+// served there (behind the metrics token) and not on the desk's listener.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
+	cfg.HTTP.MetricsListen = addr
+	cfg.HTTP.MetricsToken = &config.Secret{Password: "metrics-token-0123456789"}
+	d := startDaemon(t, cfg)
+	if code, _ := getBody(t, "http://"+d.addrs.HTTP+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the desk listener: %d, want 404", code)
+	}
+	if code, _ := getBody(t, "http://"+addr+"/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer metrics-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/metrics with the token: %d", resp.StatusCode)
+	}
+}
