@@ -63,12 +63,12 @@ func TestRepairHeader(t *testing.T) {
 
 func TestIsText(t *testing.T) {
 	for in, want := range map[string]bool{
-		"plain text\r\nwith lines\t\f":       true,
-		"":                                   false,
-		"  \r\n\t":                           false,
-		"nul\x00inside":                      false,
-		strings.Repeat("\x01", 1) + "ab":     false, // one control in three bytes
-		"ab" + strings.Repeat("x", 40) + "\x01": true, // one in 43: under 5 %
+		"plain text\r\nwith lines\t\f":          true,
+		"":                                      false,
+		"  \r\n\t":                              false,
+		"nul\x00inside":                         false,
+		strings.Repeat("\x01", 1) + "ab":        false, // one control in three bytes
+		"ab" + strings.Repeat("x", 40) + "\x01": true,  // one in 43: under 5 %
 		"ab" + strings.Repeat("x", 17) + "\x01": false, // one in 20: not under 5 %
 	} {
 		if got := isText([]byte(in)); got != want {
@@ -181,7 +181,6 @@ func TestExtFor(t *testing.T) {
 		t.Errorf("extFor(image/png) = %q", got)
 	}
 }
-
 
 func TestFeedbackFields(t *testing.T) {
 	p := newFuzzParser()
