@@ -458,7 +458,7 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s\t%s\n", k, term(v))
 		}
 	}
 	row("from", strings.TrimSpace(rep.FromName+" <"+rep.From+">"))
@@ -518,7 +518,7 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	}
 	tw.Flush()
 	if rep.Text != "" {
-		fmt.Fprintf(stdout, "\n%s\n", rep.Text)
+		fmt.Fprintf(stdout, "\n%s\n", printable.Text(rep.Text))
 	}
 	return nil
 }

@@ -137,3 +137,21 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminalIsSafe: text from mail reaches the terminal with its
+// control characters shown, never as escape sequences (OSC 52 would write
+// the clipboard, others rewrite the screen).
+func TestTerminalIsSafe(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "evil.eml")
+	os.WriteFile(f, []byte("From: a@example.org\r\nSubject: =?utf-8?q?hi=1B]52;c;ZXZpbA=3D=3D=07?=\r\n\r\nbody \x1b[2J cleared\r\n"), 0o600)
+	out, _, err := run("parse", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") {
+		t.Errorf("escape sequences reach the terminal: %q", out)
+	}
+	if !strings.Contains(out, "␛]52;c;ZXZpbA==␇") || !strings.Contains(out, "␛[2J") {
+		t.Errorf("control characters not shown: %q", out)
+	}
+}
