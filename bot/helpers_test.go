@@ -191,6 +191,20 @@ func (d *daemon) incident(id string) apiIncident {
 	return out
 }
 
+// deskPage fetches a desk page with the sandbox login.
+func (d *daemon) deskPage(path string) (int, string) {
+	d.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+path, nil)
+	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // health returns /healthz's status code and components.
 func (d *daemon) health() (int, map[string]string) {
 	d.t.Helper()

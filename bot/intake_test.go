@@ -90,6 +90,11 @@ func (l *literal) Size() int64 { return l.n }
 // replaces the IMAP TLS and login (default: none, password); extra is YAML
 // appended to the config (limits).
 func daemonOn(t *testing.T, m *mailbox, sink *smtpSink, imapExtra, extra string) *daemon {
+	return daemonOnTLS(t, m, sink, imapExtra, "none", extra)
+}
+
+// daemonOnTLS is daemonOn with the SMTP server's tls setting.
+func daemonOnTLS(t *testing.T, m *mailbox, sink *smtpSink, imapExtra, smtpTLS, extra string) *daemon {
 	if imapExtra == "" {
 		imapExtra = "tls: none, password: imap-secret-value"
 	}
@@ -104,8 +109,8 @@ func daemonOn(t *testing.T, m *mailbox, sink *smtpSink, imapExtra, extra string)
 data_dir: %s
 http: {listen: '127.0.0.1:0', api_tokens: [{password: a-long-enough-api-token}]}
 imap: {host: 127.0.0.1, port: %s, username: security@example.com, idle: false, poll_interval: 1s, %s}
-smtp: {host: 127.0.0.1, port: %s, tls: none}
-%s`, filepath.Join(dir, "data"), iport, imapExtra, sport, extra)))
+smtp: {host: 127.0.0.1, port: %s, tls: %s}
+%s`, filepath.Join(dir, "data"), iport, imapExtra, sport, smtpTLS, extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +245,7 @@ func TestStartTLSIsNeverSkipped(t *testing.T) {
 	// SMTP: a report by the API; the answer must not go out in clear.
 	m2 := newMailbox(t, nil)
 	sink2 := &smtpSink{}
-	d2 := daemonOnSMTPStartTLS(t, m2, sink2)
+	d2 := daemonOnTLS(t, m2, sink2, "", "starttls", "") // the sink offers no STARTTLS
 	body := []byte(`{"from":"s@example.org","subject":"report","text":"x"}`)
 	if code := d2.api("POST", "/api/v1/reports", body, nil); code/100 != 2 {
 		t.Fatalf("API: %d", code)
@@ -267,26 +272,4 @@ func TestStartTLSIsNeverSkipped(t *testing.T) {
 	if !failed {
 		t.Error("the audit does not say the send failed for want of TLS")
 	}
-}
-
-func daemonOnSMTPStartTLS(t *testing.T, m *mailbox, sink *smtpSink) *daemon {
-	ssrv := smtp.NewServer(sinkNoAuth{sink}) // no TLSConfig: no STARTTLS
-	sln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go ssrv.Serve(sln)
-	t.Cleanup(func() { ssrv.Close() })
-	dir := t.TempDir()
-	_, iport, _ := net.SplitHostPort(m.addr)
-	_, sport, _ := net.SplitHostPort(sln.Addr().String())
-	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`desk: {address: security@example.com}
-data_dir: %s
-http: {listen: '127.0.0.1:0', api_tokens: [{password: a-long-enough-api-token}]}
-imap: {host: 127.0.0.1, port: %s, tls: none, username: security@example.com, password: imap-secret-value, idle: false, poll_interval: 1s}
-smtp: {host: 127.0.0.1, port: %s, tls: starttls}
-`, filepath.Join(dir, "data"), iport, sport)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, cfg)
-	d.info.APIToken = "a-long-enough-api-token"
-	return d
 }

@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -164,16 +163,9 @@ func TestNeverAnswersAutomaticMail(t *testing.T) {
 		t.Errorf("%d unfiled after a duplicate bounce, want 4", n)
 	}
 	// The desk page lists them.
-	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+"/automatic", nil)
-	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "Undelivered Mail Returned to Sender") || !strings.Contains(string(page), "Out of office") {
-		t.Errorf("/automatic: %d\n%s", resp.StatusCode, page)
+	code, page := d.deskPage("/automatic")
+	if code != 200 || !strings.Contains(page, "Undelivered Mail Returned to Sender") || !strings.Contains(page, "Out of office") {
+		t.Errorf("/automatic: %d\n%s", code, page)
 	}
 }
 
@@ -348,17 +340,10 @@ func TestEncryptedReport(t *testing.T) {
 	if !strings.Contains(opened, "Customer database exposed") || !strings.Contains(opened, "decrypted") || !strings.Contains(opened, "unknown key") {
 		t.Errorf("opened entry %q; want the protected subject and the OpenPGP outcome", opened)
 	}
-	req, _ := http.NewRequest("GET", "http://"+d.addrs.HTTP+"/incidents/"+incs[0].ID, nil)
-	req.SetBasicAuth(d.info.DeskUser, d.info.DeskPassword)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code, page := d.deskPage("/incidents/" + incs[0].ID)
 	for _, want := range []string{"What the reports say", "decrypted", "CVE-2026-9999", "https://backup.example.com/db.sql"} {
-		if resp.StatusCode != 200 || !strings.Contains(string(page), want) {
-			t.Errorf("incident page (%d) lacks %q", resp.StatusCode, want)
+		if code != 200 || !strings.Contains(page, want) {
+			t.Errorf("incident page (%d) lacks %q", code, want)
 		}
 	}
 	var withReport struct {
