@@ -8,6 +8,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -104,12 +105,13 @@ type Servers struct {
 	mu    sync.Mutex // serialises deliveries so mailbox file order = UID order
 	next  int
 	files map[imap.UID]string // the mailbox file of each message in INBOX
+	big   map[imap.UID]int64  // messages held as a stub: their real size
 }
 
 // Start serves the mailbox of info on imapAddr and the SMTP server on
 // smtpAddr, reloading delivered mail from DATA/mailbox.
 func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logger) (*Servers, error) {
-	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}}
+	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}, big: map[imap.UID]int64{}}
 	mem := imapmemserver.New()
 	s.user = imapmemserver.NewUser(info.IMAPUser, info.IMAPPassword)
 	// Each start may number the messages anew (processed mail is not
@@ -223,6 +225,13 @@ func (s *Servers) reload() error {
 	return nil
 }
 
+// bigMessage is the size from which the in-memory server holds only a
+// stub of a message (its header and a note) and the whole message is
+// served from its file, as a disk-backed server would: go-imap's
+// in-memory server would hold it twice over while appending it and build
+// a copy for every FETCH.
+const bigMessage = 1 << 20
+
 // append puts the mailbox file path into INBOX.
 func (s *Servers) append(path string) error {
 	f, err := os.Open(path)
@@ -234,12 +243,40 @@ func (s *Servers) append(path string) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.user.Append("INBOX", &literal{Reader: f, size: st.Size()}, &imap.AppendOptions{})
+	var lit imap.LiteralReader = &literal{Reader: f, size: st.Size()}
+	if st.Size() > bigMessage {
+		stub := stubOf(f, st.Size(), path)
+		lit = &literal{Reader: bytes.NewReader(stub), size: int64(len(stub))}
+	}
+	data, err := s.user.Append("INBOX", lit, &imap.AppendOptions{})
 	if err != nil {
 		return err
 	}
 	s.files[data.UID] = path
+	if st.Size() > bigMessage {
+		s.big[data.UID] = st.Size()
+	}
 	return nil
+}
+
+// stubOf is a large message's header (up to 256 KiB) and a note: what the
+// in-memory server holds for it.
+func stubOf(r io.Reader, size int64, path string) []byte {
+	head := bytes.TrimRight(headerOf(r), "\r\n")
+	return fmt.Appendf(head, "\r\n\r\n[sandbox: this message is %d bytes; UID FETCH BODY[] serves it whole from %s]\r\n", size, filepath.Base(path))
+}
+
+// bigOf returns the UIDs in uids held as stubs, with their files and
+// sizes, ascending.
+func (s *Servers) bigOf(uids []imap.UID) (big []imap.UID, files []string, sizes []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range uids {
+		if n, ok := s.big[u]; ok {
+			big, files, sizes = append(big, u), append(files, s.files[u]), append(sizes, n)
+		}
+	}
+	return big, files, sizes
 }
 
 type literal struct {
@@ -300,6 +337,7 @@ func (s *Servers) processed(uids imap.UIDSet) {
 				continue
 			}
 			delete(s.files, uid)
+			delete(s.big, uid)
 		}
 	}
 }
@@ -309,6 +347,114 @@ func (s *Servers) processed(uids imap.UIDSet) {
 type session struct {
 	imapserver.SessionIMAP4rev2
 	s *Servers
+}
+
+// Fetch answers for stubs of large messages from their files when a UID
+// FETCH asks only for what Tocsin asks for (UID, RFC822.SIZE, BODY[],
+// BODY[HEADER]): their real size and bytes, streamed. Any other request
+// (a mail client's ENVELOPE, BODYSTRUCTURE, ...) sees the stub: go-imap's
+// client takes one FETCH response per message, so the two cannot be mixed.
+func (x *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	set, ok := numSet.(imap.UIDSet)
+	if !ok || !fromDisk(options) {
+		return x.SessionIMAP4rev2.Fetch(w, numSet, options)
+	}
+	found, err := x.SessionIMAP4rev2.Search(imapserver.NumKindUID, &imap.SearchCriteria{UID: []imap.UIDSet{set}}, &imap.SearchOptions{})
+	if err != nil {
+		return err
+	}
+	big, files, sizes := x.s.bigOf(found.AllUIDs())
+	if len(big) == 0 {
+		return x.SessionIMAP4rev2.Fetch(w, numSet, options)
+	}
+	isBig := map[imap.UID]bool{}
+	for _, u := range big {
+		isBig[u] = true
+	}
+	var normal []imap.UID
+	for _, u := range found.AllUIDs() {
+		if !isBig[u] {
+			normal = append(normal, u)
+		}
+	}
+	if len(normal) > 0 {
+		if err := x.SessionIMAP4rev2.Fetch(w, imap.UIDSetNum(normal...), options); err != nil {
+			return err
+		}
+	}
+	seqs, err := x.SessionIMAP4rev2.Search(imapserver.NumKindSeq, &imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(big...)}}, &imap.SearchOptions{})
+	if err != nil {
+		return err
+	}
+	seqNums := seqs.AllSeqNums()
+	for i, uid := range big {
+		if i >= len(seqNums) {
+			break
+		}
+		if err := writeFromDisk(w.CreateMessage(seqNums[i]), uid, files[i], sizes[i], options); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fromDisk reports whether a FETCH asks only for what writeFromDisk
+// answers.
+func fromDisk(o *imap.FetchOptions) bool {
+	if o.Flags || o.Envelope || o.InternalDate || o.BodyStructure != nil || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0 || o.ModSeq {
+		return false
+	}
+	for _, bs := range o.BodySection {
+		if len(bs.Part) > 0 || bs.Partial != nil || len(bs.HeaderFields) > 0 || len(bs.HeaderFieldsNot) > 0 ||
+			bs.Specifier != imap.PartSpecifierNone && bs.Specifier != imap.PartSpecifierHeader {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFromDisk writes one message's FETCH response from its file.
+func writeFromDisk(m *imapserver.FetchResponseWriter, uid imap.UID, path string, size int64, o *imap.FetchOptions) error {
+	m.WriteUID(uid)
+	if o.RFC822Size {
+		m.WriteRFC822Size(size)
+	}
+	for _, bs := range o.BodySection {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		var r io.Reader = io.LimitReader(f, size)
+		n := size
+		if bs.Specifier == imap.PartSpecifierHeader {
+			head := headerOf(f)
+			r, n = bytes.NewReader(head), int64(len(head))
+		}
+		wc := m.WriteBodySection(bs, n)
+		_, err = io.Copy(wc, r)
+		f.Close()
+		if cerr := wc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return m.Close()
+}
+
+// headerOf reads a message's header, blank line included (up to 256 KiB).
+func headerOf(r io.Reader) []byte {
+	br := bufio.NewReader(io.LimitReader(r, 256<<10))
+	var head bytes.Buffer
+	for {
+		line, err := br.ReadBytes('\n')
+		head.Write(line)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil {
+			break
+		}
+	}
+	return head.Bytes()
 }
 
 func (x *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
