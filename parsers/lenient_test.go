@@ -240,3 +240,106 @@ func TestForwardedDepthAndFields(t *testing.T) {
 		t.Errorf("at depth 1: forwarded %+v", p.r.Forwarded)
 	}
 }
+
+// TestPartsWithBrokenHeaders: a part whose header needs mending is
+// mended, and a part with no header at all is read as text; each says so.
+func TestPartsWithBrokenHeaders(t *testing.T) {
+	raw := "From: a@example.org\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type : text/plain\r\nBad\x01Field: x\r\n\r\nfirst part\r\n" +
+		"--b\r\njust a line that is no header\r\nsecond part\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nthird part\r\n--b--\r\n"
+	r, err := Parse([]byte(raw), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first part", "just a line that is no header", "second part", "third part"} {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("text %q lacks %q", r.Text, want)
+		}
+	}
+	joined := strings.Join(r.Warnings, "\n")
+	for _, want := range []string{"part 2: header line 2 has a malformed field name; skipped", "part 3 has no readable header; read as text"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings %q lack %q", r.Warnings, want)
+		}
+	}
+}
+
+// TestTextLimit: text is kept up to MaxTextBytes over all parts, exactly,
+// and parts are joined by a line break.
+func TestTextLimit(t *testing.T) {
+	two := func(a, b string) string {
+		return "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + a +
+			"\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + b + "\r\n--b--\r\n"
+	}
+	r, _ := Parse([]byte(two("abc", "def")), DefaultLimits)
+	if r.Text != "abc\ndef" {
+		t.Errorf("joined text %q", r.Text)
+	}
+	r, _ = Parse([]byte(two("0123456789AB", "more")), Limits{MaxTextBytes: 10})
+	if r.Text != "0123456789" {
+		t.Errorf("capped text %q, want the first 10 bytes", r.Text)
+	}
+	if n := strings.Count(strings.Join(r.Warnings, "\n"), "text beyond 10 bytes was not kept"); n != 2 {
+		t.Errorf("warnings %q: want the cap said for both parts", r.Warnings)
+	}
+	r, _ = Parse([]byte(two("0123456789", "x")), Limits{MaxTextBytes: 10})
+	if r.Text != "0123456789" || strings.Count(strings.Join(r.Warnings, "\n"), "text beyond") != 1 {
+		t.Errorf("exactly at the cap: text %q warnings %q", r.Text, r.Warnings)
+	}
+}
+
+// TestWarningsAreCapped: a message with a thousand faults lists 50.
+func TestWarningsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for range 80 {
+		b.WriteString("--b\r\nno header here\r\n")
+	}
+	b.WriteString("--b--\r\n")
+	r, _ := Parse([]byte(b.String()), DefaultLimits)
+	if len(r.Warnings) != 50 {
+		t.Errorf("%d warnings, want 50", len(r.Warnings))
+	}
+}
+
+// TestReportTypes: multipart/report says what it is by its report-type,
+// even when its machine-readable part is missing.
+func TestReportTypes(t *testing.T) {
+	for rt, want := range map[string]Category{"delivery-status": CategoryBounce, "disposition-notification": CategoryAutoReply, "feedback-report": CategoryAbuse} {
+		raw := "From: x@example.org\r\nSubject: report\r\nContent-Type: multipart/report; report-type=" + rt + "; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhuman part\r\n--b--\r\n"
+		r, _ := Parse([]byte(raw), DefaultLimits)
+		if r.Category != want || !r.AutoSubmitted {
+			t.Errorf("report-type %s: category %s auto %v", rt, r.Category, r.AutoSubmitted)
+		}
+	}
+	raw := "From: x@example.org\r\nSubject: report\r\nContent-Type: multipart/mixed; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nan ordinary XSS report\r\n--b--\r\n"
+	if r, _ := Parse([]byte(raw), DefaultLimits); r.AutoSubmitted {
+		t.Error("report-type on multipart/mixed taken for a report")
+	}
+}
+
+func TestHeaderOddities(t *testing.T) {
+	r, _ := Parse([]byte("From: a@example.org\r\nDate: the day before yesterday\r\nSubject: x\r\n\r\nbody\r\n"), DefaultLimits)
+	if !r.Date.IsZero() || !strings.Contains(strings.Join(r.Warnings, ";"), "Date header unreadable") {
+		t.Errorf("bad Date: %v %q", r.Date, r.Warnings)
+	}
+	r, _ = Parse([]byte("From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n"), DefaultLimits)
+	if len(r.Warnings) != 0 {
+		t.Errorf("no Date: warnings %q", r.Warnings)
+	}
+	// Plain text wins over HTML; HTML is read only when there is no text.
+	alt := "From: a@example.org\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b--\r\n"
+	if r, _ = Parse([]byte(alt), DefaultLimits); r.Text != "plain words" {
+		t.Errorf("alternative: text %q", r.Text)
+	}
+	// A malformed Content-Disposition still names the attachment.
+	att := "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;; filename=\"rates.pdf\"; x\r\n\r\n%PDF\r\n--b--\r\n"
+	if r, _ = Parse([]byte(att), DefaultLimits); len(r.Attachments) != 1 || r.Attachments[0].Name != "rates.pdf" {
+		t.Errorf("attachments %+v", r.Attachments)
+	}
+	// An mbox "From " line before the header is skipped, and said so.
+	if r, _ = Parse([]byte("From someone@example.org Tue Dec  1 10:00:00 2026\r\nFrom: b@example.org\r\nSubject: mbox\r\n\r\nbody\r\n"), DefaultLimits); r.From != "b@example.org" || r.Subject != "mbox" || len(r.Warnings) != 1 {
+		t.Errorf("mbox line: from %q subject %q warnings %q", r.From, r.Subject, r.Warnings)
+	}
+}
