@@ -74,3 +74,28 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+// TestIsPlain: the fast path takes exactly the strings Line leaves alone.
+func TestIsPlain(t *testing.T) {
+	for s, want := range map[string]bool{"": true, "a b": true, "~": true, " a": false, "a ": false, "a  b": false,
+		"\x1f": false, "\x7f": false, "é": false, "a\tb": false, " ": false} {
+		if got := isPlain(s); got != want {
+			t.Errorf("isPlain(%q) = %v, want %v", s, got, want)
+		}
+		if isPlain(s) && Line(s) != s {
+			t.Errorf("isPlain(%q) but Line changes it to %q", s, Line(s))
+		}
+	}
+}
+
+func TestRunesBounds(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		max  int
+		want string
+	}{{"abc", 0, "abc"}, {"abc", -1, "abc"}, {"abc", 3, "abc"}, {"abcd", 3, "ab…"}, {"日本語テキスト", 4, "日本語…"}} {
+		if got := Runes(tc.s, tc.max); got != tc.want {
+			t.Errorf("Runes(%q, %d) = %q, want %q", tc.s, tc.max, got, tc.want)
+		}
+	}
+}
