@@ -1,6 +1,11 @@
 package parsers
 
-import "testing"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
 
 // TestTriageInEveryLanguage: category, priority and language come out the
 // same whichever language the reporter wrote in.
@@ -60,6 +65,43 @@ func TestMentionsWordBoundaries(t *testing.T) {
 	} {
 		if got := mentions(tc.c, triageText("", tc.text)); got != tc.want {
 			t.Errorf("mentions(%s, %q) = %q, want %q", tc.c, tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestIndicatorEdges pins the edges of indicator extraction: the cap of
+// 500 per kind, hash lengths, IPv6 with its colons, labels of 63 and 64
+// characters, hyphens at label ends, hex in any case.
+func TestIndicatorEdges(t *testing.T) {
+	var many strings.Builder
+	for i := range 600 {
+		fmt.Fprintf(&many, "host%d.example.com ", i)
+	}
+	if n := len(findIndicators(many.String()).Domains); n != 500 {
+		t.Errorf("%d domains kept from 600, want 500", n)
+	}
+	l63, l64 := strings.Repeat("a", 63), strings.Repeat("a", 64)
+	ind := findIndicators("md5 D41D8CD98F00B204E9800998ECF8427E sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709 " +
+		"not-a-hash 0123456789abcdef0123456789abcdef0 v6 2001:DB8::7 and ::ffff:192.0.2.1 and a:b " +
+		l63 + ".example.com " + l64 + ".example.net -bad.example.org good-.example.org ok-host.example.io 10.1.2.3 999.1.2.3")
+	want := Indicators{
+		IPv4: []string{"192.0.2.1", "10.1.2.3"}, // the IPv4 inside ::ffff:192.0.2.1 counts as such
+		IPv6: []string{"2001:db8::7"},
+		// A token's leading hyphen is punctuation; a label ending in one
+		// is no label.
+		Domains: []string{l63 + ".example.com", "bad.example.org", "ok-host.example.io"},
+		URLs:    []string{},
+		Hashes:  []string{"d41d8cd98f00b204e9800998ecf8427e", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+	}
+	if !reflect.DeepEqual(ind, want) {
+		t.Errorf("indicators\n%+v\nwant\n%+v", ind, want)
+	}
+	if !hasFold("Report CVE-2026-1", "cve-") || hasFold("cv", "cve-") || !hasFold("cve-", "cve-") {
+		t.Error("hasFold")
+	}
+	for c, want := range map[byte]bool{'0': true, '9': true, 'a': true, 'f': true, 'A': true, 'F': true, 'g': false, 'G': false, '/': false, ':': false, '@': false, '`': false} {
+		if isHex(c) != want {
+			t.Errorf("isHex(%q) = %v", c, !want)
 		}
 	}
 }
