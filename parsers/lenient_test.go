@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -341,5 +342,51 @@ func TestHeaderOddities(t *testing.T) {
 	// An mbox "From " line before the header is skipped, and said so.
 	if r, _ = Parse([]byte("From someone@example.org Tue Dec  1 10:00:00 2026\r\nFrom: b@example.org\r\nSubject: mbox\r\n\r\nbody\r\n"), DefaultLimits); r.From != "b@example.org" || r.Subject != "mbox" || len(r.Warnings) != 1 {
 		t.Errorf("mbox line: from %q subject %q warnings %q", r.From, r.Subject, r.Warnings)
+	}
+}
+
+func TestLooksLikeIODEF(t *testing.T) {
+	doc := []byte(`<?xml version="1.0"?><iodef:IODEF-Document xmlns:iodef="urn:ietf:params:xml:ns:iodef-2.0">`)
+	for _, tc := range []struct {
+		mt   string
+		data []byte
+		want bool
+	}{
+		{"application/iodef+xml", nil, true},
+		{"application/xml", doc, true},
+		{"text/xml", doc, true},
+		{"application/octet-stream", doc, true},
+		{"text/plain", doc, true},
+		{"application/pdf", doc, false},
+		{"application/xml", []byte("<rss/>"), false},
+		{"text/plain", append(bytes.Repeat([]byte(" "), 2048), doc...), false}, // only the head is sniffed
+	} {
+		if got := looksLikeIODEF(tc.mt, tc.data); got != tc.want {
+			t.Errorf("looksLikeIODEF(%q, %.40q) = %v", tc.mt, tc.data, got)
+		}
+	}
+}
+
+// TestIODEFElements: elements are read by local name whatever their
+// prefix, in their context, and an element's end returns to its parent.
+func TestIODEFElements(t *testing.T) {
+	p := newFuzzParser()
+	p.iodef([]byte(`<i:IODEF-Document xmlns:i="urn:ietf:params:xml:ns:iodef-2.0"><i:Incident purpose="mitigation">
+<i:IncidentID name="csirt.example">CERT-1</i:IncidentID><i:IncidentID>SECOND</i:IncidentID>
+<i:GenerationTime>2026-11-30T10:00:00Z</i:GenerationTime>
+<i:Description>Botnet C2</i:Description>
+<i:Assessment><i:Impact type="dos"/><i:SystemImpact type="breach-proprietary"/><i:Description>not the incident's</i:Description></i:Assessment>
+<i:Contact><i:Email><i:EmailTo>cert@csirt.example</i:EmailTo></i:Email><i:Email><i:EmailAddress>b@csirt.example</i:EmailAddress></i:Email></i:Contact>
+<i:EventData><i:Flow><i:System><i:Node><i:Address>192.0.2.66</i:Address><i:DomainName>c2.example</i:DomainName></i:Node></i:System></i:Flow></i:EventData>
+</i:Incident></i:IODEF-Document>`))
+	want := &IODEF{IncidentID: "CERT-1", Purpose: "mitigation", ReportTime: "2026-11-30T10:00:00Z", Description: []string{"Botnet C2"},
+		Contacts: []string{"cert@csirt.example", "b@csirt.example"}, Addresses: []string{"192.0.2.66", "c2.example"}, Impacts: []string{"dos", "breach-proprietary"}}
+	if !reflect.DeepEqual(p.r.IODEF, want) {
+		t.Errorf("IODEF\n%+v\nwant\n%+v", p.r.IODEF, want)
+	}
+	p = newFuzzParser()
+	p.iodef([]byte(`<IODEF-Document><Incident></Incident></IODEF-Document>`))
+	if p.r.IODEF != nil || len(p.r.Warnings) != 1 {
+		t.Errorf("empty document: %+v %q", p.r.IODEF, p.r.Warnings)
 	}
 }
