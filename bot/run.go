@@ -357,6 +357,9 @@ func httpCredentials(cfg *config.Config) (tokens []string, users map[string]stri
 		if err != nil {
 			return nil, nil, fmt.Errorf("http.api_tokens[%d]: %w", i, err)
 		}
+		if v == "" {
+			return nil, nil, fmt.Errorf("http.api_tokens[%d] is empty: an empty secret is no secret", i)
+		}
 		tokens = append(tokens, v)
 	}
 	users = map[string]string{}
@@ -364,6 +367,9 @@ func httpCredentials(cfg *config.Config) (tokens []string, users map[string]stri
 		v, err := u.Resolve()
 		if err != nil {
 			return nil, nil, fmt.Errorf("http.desk_users %s: %w", u.Name, err)
+		}
+		if v == "" {
+			return nil, nil, fmt.Errorf("http.desk_users %s: the password is empty: an empty secret is no secret", u.Name)
 		}
 		users[u.Name] = v
 	}

@@ -65,3 +65,16 @@ func TestMetricsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyDeskPasswordNeverSignsIn: a desk user whose password is empty
+// cannot sign in with an empty password.
+func TestEmptyDeskPasswordNeverSignsIn(t *testing.T) {
+	s := New(Options{Config: &config.Config{}, Log: slog.New(slog.DiscardHandler), DeskUsers: map[string]string{"desk": ""}})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("desk", "")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Errorf("empty password: %d, want 401", rec.Code)
+	}
+}
