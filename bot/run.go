@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("config", "file", cfg.File, "line", w.Line, "field", w.Field, "why", w.Why)
 	}
-	unlock, err := lockDataDir(cfg.DataDir)
+	unlock, err := lockDataDir(cfg.DataDir, log)
 	if err != nil {
 		return err
 	}
@@ -128,6 +128,9 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, cfg.PGP.KeyType)
 	if err != nil {
 		return err
+	}
+	if st, err := os.Stat(KeyPath(cfg)); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the desk's private key can be read by group or others: chmod 600", "path", KeyPath(cfg), "mode", fmt.Sprintf("%04o", st.Mode().Perm()))
 	}
 	if created {
 		log.Info("generated desk signing key", "path", KeyPath(cfg), "fingerprint", key.Fingerprint())
@@ -302,9 +305,14 @@ func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, err
 
 // lockDataDir takes an exclusive lock on DATA/tocsin.lock, so that two
 // daemons never share one embedded store (the outbox relies on it).
-func lockDataDir(dir string) (unlock func(), err error) {
+func lockDataDir(dir string, log *slog.Logger) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	// It holds decrypted reports and the desk's private key.
+	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("data directory was open to group or others; made 0700", "dir", dir, "mode", fmt.Sprintf("%04o", st.Mode().Perm()))
+		os.Chmod(dir, 0o700)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, "tocsin.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

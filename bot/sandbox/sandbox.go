@@ -484,7 +484,7 @@ func (s *Servers) keepSent(from string, to []string, raw []byte) error {
 		return nil
 	}
 	env := fmt.Sprintf("X-Sandbox-Envelope-From: <%s>\r\nX-Sandbox-Envelope-To: <%s>\r\n", from, strings.Join(to, ">, <"))
-	return atomicfile.Write(name, append([]byte(env), raw...), 0o644)
+	return atomicfile.Write(name, append([]byte(env), raw...), 0o600)
 }
 
 var msgIDRE = regexp.MustCompile(`(?im)^Message-Id:\s*<([^>\r\n]+)>`)

@@ -51,6 +51,11 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
+	// The store holds decrypted reports: for the daemon's user alone,
+	// whatever the umask (the WAL and shared-memory files too).
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		os.Chmod(f, 0o600)
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()

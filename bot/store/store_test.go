@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -143,6 +145,24 @@ func TestLookupsUseIndexes(t *testing.T) {
 			if strings.HasPrefix(p, "SCAN m") || p == "SCAN messages" || p == "SCAN outbox" {
 				t.Errorf("full scan in %q: %v", q, plan)
 			}
+		}
+	}
+}
+
+// TestStoreFilesArePrivate: the database (decrypted reports) and its WAL
+// files are 0600 whatever the umask.
+func TestStoreFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "t.db")
+	st, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want 0600", f, fi.Mode().Perm(), err)
 		}
 	}
 }

@@ -260,6 +260,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Everything the daemon creates (the store with decrypted reports, raw
+	// mail, keys, sent mail) is for the daemon's user alone.
+	syscall.Umask(0o077)
 	return bot.Run(ctx, cfg, bot.RunOptions{Log: log, Out: stdout, SandboxIMAP: *simap, SandboxSMTP: *ssmtp})
 }
 
