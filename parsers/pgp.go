@@ -153,6 +153,11 @@ func appendReason(old, s string) string {
 	return old + "; " + s
 }
 
+// maxSignedBytes bounds how much decrypted (and decompressed) content is
+// read to check a signature over it: past it, the signature is reported
+// unchecked, never good.
+const maxSignedBytes = 256 << 20
+
 // decrypt opens an OpenPGP message (armored or binary), returning the
 // plaintext and recording the outcome. A signature inside is checked.
 func (p *parser) decrypt(data []byte) ([]byte, bool) {
@@ -177,15 +182,26 @@ func (p *parser) decrypt(data []byte) ([]byte, bool) {
 	}
 	limit := p.lim.MaxAttachmentBytes
 	plain, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, limit+1))
+	// The library checks a signature only when the signed data has been
+	// read to its end: what is cut must still be read (and dropped), or a
+	// padded message naming a known key would pass unchecked.
+	readToEnd := err == nil
 	if int64(len(plain)) > limit {
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("decrypted content exceeds %d bytes: cut", limit))
 		plain = plain[:limit]
+		n, derr := io.Copy(io.Discard, io.LimitReader(md.UnverifiedBody, maxSignedBytes))
+		readToEnd = derr == nil && n < maxSignedBytes
 	} else if err != nil {
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("decryption failed: %v", err))
 		return nil, false
 	}
 	g.Decrypted = true
 	g.Reason = appendReason(g.Reason, "decrypted")
+	if md.IsSigned && !readToEnd {
+		g.Signed = true
+		g.Reason = appendReason(g.Reason, fmt.Sprintf("signature not checked: the signed content is larger than %d bytes and was not read to its end: not verified", maxSignedBytes))
+		return plain, true
+	}
 	if md.IsSigned {
 		var e *openpgp.Entity
 		if md.SignedBy != nil {
