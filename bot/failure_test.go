@@ -184,3 +184,14 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		t.Errorf("/metrics with the token: %d", resp.StatusCode)
 	}
 }
+
+// TestSandboxIsLoopbackOnly: the sandbox refuses to listen anywhere but
+// on this machine.
+func TestSandboxIsLoopbackOnly(t *testing.T) {
+	for _, o := range []struct{ http, imap string }{{"0.0.0.0:0", "127.0.0.1:0"}, {"127.0.0.1:0", ":0"}} {
+		err := bot.Run(context.Background(), bot.SandboxConfig(t.TempDir(), o.http), bot.RunOptions{SandboxIMAP: o.imap, SandboxSMTP: "127.0.0.1:0"})
+		if err == nil || !strings.Contains(err.Error(), "loopback only") {
+			t.Errorf("http %s imap %s: %v", o.http, o.imap, err)
+		}
+	}
+}

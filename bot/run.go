@@ -105,6 +105,13 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	var sb *sandbox.Servers
 	var info *sandbox.Info
 	if cfg.Sandbox {
+		// The sandbox has no real accounts (any SMTP login, secrets in a
+		// file): it must never be reachable from elsewhere.
+		for what, addr := range map[string]string{"--http": cfg.HTTP.Listen, "--sandbox-imap": o.SandboxIMAP, "--sandbox-smtp": o.SandboxSMTP} {
+			if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || !config.IsLoopback(host)) {
+				return fmt.Errorf("%s %s: the sandbox listens on loopback only (127.0.0.1, ::1 or localhost)", what, addr)
+			}
+		}
 		if info, err = sandbox.LoadOrCreateInfo(cfg.DataDir, o.SandboxIMAP, o.SandboxSMTP, cfg.HTTP.Listen); err != nil {
 			return err
 		}

@@ -292,3 +292,17 @@ func TestConfigReadIsBounded(t *testing.T) {
 		t.Errorf("Load(/dev/zero) = %v", err)
 	}
 }
+
+// TestTLSNoneOnlyOnLoopback: no TLS means the login and every report in
+// clear: allowed to this machine only.
+func TestTLSNoneOnlyOnLoopback(t *testing.T) {
+	for host, ok := range map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, "mail.example.com": false, "192.0.2.10": false} {
+		_, err := Parse("t.yaml", []byte("desk: {address: security@example.com}\nimap: {host: '"+host+"', port: 143, tls: none, username: u, password: a-long-enough-password-1}\nsmtp: {host: 127.0.0.1, port: 25, tls: none}\n"))
+		if got := err == nil; got != ok {
+			t.Errorf("tls none to %s: err %v", host, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "imap.tls: none is allowed only")) {
+			t.Errorf("tls none to %s: %v", host, err)
+		}
+	}
+}

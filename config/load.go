@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -665,7 +666,13 @@ func checkServer(sect string, s Server, needLogin bool, bad func(string, string,
 		bad(sect+".port", "%d is not a TCP port", s.Port)
 	}
 	switch s.TLS {
-	case TLSImplicit, TLSStartTLS, TLSNone:
+	case TLSImplicit, TLSStartTLS:
+	case TLSNone:
+		// Without TLS the login and every report cross the network in
+		// clear: only to this machine.
+		if s.Host != "" && !IsLoopback(s.Host) {
+			bad(sect+".tls", "none is allowed only for a server on this machine (loopback), not %s: use tls or starttls", s.Host)
+		}
 	default:
 		bad(sect+".tls", "%q is not one of tls, starttls, none", s.TLS)
 	}
@@ -673,6 +680,16 @@ func checkServer(sect string, s Server, needLogin bool, bad func(string, string,
 		bad(sect+".username", "required")
 	}
 	checkAuth(sect, s.Secret, s.OAuth2, needLogin || s.Username != "", bad)
+}
+
+// IsLoopback reports whether host (a name or an address) is this machine:
+// localhost, or an address in 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 func checkAuth(sect string, s Secret, o *OAuth2, required bool, bad func(string, string, ...any)) {
