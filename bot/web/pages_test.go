@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,30 @@ func TestEmptyDeskPasswordNeverSignsIn(t *testing.T) {
 	s.ServeHTTP(rec, req)
 	if rec.Code != 401 {
 		t.Errorf("empty password: %d, want 401", rec.Code)
+	}
+}
+
+// TestInternalErrorsStayInTheLog: a failing store gives the client a short
+// message and an id, never the internal error.
+func TestInternalErrorsStayInTheLog(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // every query now fails
+	var logged strings.Builder
+	s := New(Options{Config: &config.Config{}, Store: st, APITokens: []string{"tok-0123456789abcdef"},
+		Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	req := httptest.NewRequest("GET", "/api/v1/incidents", nil)
+	req.Header.Set("Authorization", "Bearer tok-0123456789abcdef")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	var body map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &body)
+	if rec.Code != 500 || body["error"] != "internal error" || len(body["id"]) != 8 || strings.Contains(rec.Body.String(), "closed") {
+		t.Errorf("answer %d %s", rec.Code, rec.Body.String())
+	}
+	if !strings.Contains(logged.String(), body["id"]) || !strings.Contains(logged.String(), "closed") {
+		t.Errorf("log %q lacks the id and the error", logged.String())
 	}
 }

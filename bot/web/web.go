@@ -17,6 +17,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/mail"
@@ -216,6 +217,24 @@ func (s *Server) desk(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// logError logs an internal error with a short id, which is all the
+// client is told: internal errors (paths, SQL) are not for the network.
+func (s *Server) logError(r *http.Request, what string, err error) string {
+	id := fmt.Sprintf("%08x", rand.Uint32())
+	s.log.Error(what, "err", err, "error_id", id, "path", r.URL.Path)
+	return id
+}
+
+// internal answers 500 with a short message and the error's id.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error, asJSON bool) {
+	id := s.logError(r, "request failed", err)
+	if asJSON {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error", "id": id})
+		return
+	}
+	http.Error(w, "Internal error (id "+id+"); it is in the desk's log.", http.StatusInternalServerError)
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -227,7 +246,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	incs, err := s.store.ListIncidents(r.Context(), 500)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		s.internal(w, r, err, true)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
@@ -242,7 +261,7 @@ func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs, err := s.store.ListUnfiled(r.Context(), 500)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		s.internal(w, r, err, true)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
@@ -251,7 +270,7 @@ func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
 func (s *Server) automaticPage(w http.ResponseWriter, r *http.Request) {
 	msgs, err := s.store.ListUnfiled(r.Context(), 500)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.internal(w, r, err, false)
 		return
 	}
 	s.render(w, "automatic.html", map[string]any{"Desk": s.cfg.Desk, "Messages": msgs})
@@ -264,7 +283,7 @@ func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		s.internal(w, r, err, true)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -307,7 +326,8 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 	ref, err := s.ingest(r.Context(), source, raw, time.Now())
 	if err != nil {
 		s.log.Error("filing API report", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not filed, try again: " + err.Error()})
+		id := s.logError(r, "filing API report", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not filed, try again", "id": id})
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"incident": ref})
@@ -396,7 +416,7 @@ func (s *Server) render(w http.ResponseWriter, page string, data any) {
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	incs, err := s.store.ListIncidents(r.Context(), 200)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.internal(w, r, err, false)
 		return
 	}
 	counts, _ := s.store.OutboxCounts(r.Context())
@@ -412,7 +432,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.internal(w, r, err, false)
 		return
 	}
 	type reading struct {
@@ -477,7 +497,7 @@ func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Desk.Address, base, base, time.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), langs, base, base)
 	signed, err := s.key.SignCleartext(text)
 	if err != nil {
-		http.Error(w, "signing: "+err.Error(), http.StatusInternalServerError)
+		s.internal(w, r, fmt.Errorf("signing: %w", err), false)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
