@@ -5,6 +5,7 @@ FUZZTIME  ?= 5m
 # package:target, every fuzz target of untrusted input
 FUZZ_TARGETS = parsers:FuzzParse parsers:FuzzIODEF parsers:FuzzCVSS parsers:FuzzIndicators parsers:FuzzFeedbackAndXARF parsers:FuzzSplitSigned internal/printable:FuzzLine
 STATICCHECK_VERSION ?= v0.8.2
+GOVULNCHECK_VERSION ?= v1.9.0
 
 GREMLINS_VERSION ?= v0.6.0
 # Packages mutation-tested by `make mutate` (the daemon's: its tests start servers and take longer).
@@ -36,6 +37,9 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@# govulncheck needs its database at vuln.go.dev: only a name lookup is tried first.
+	@if getent hosts vuln.go.dev >/dev/null 2>&1; then $(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...; \
+	  else echo "govulncheck skipped: its database (vuln.go.dev) cannot be reached from this machine"; fi
 	@cp go.mod /tmp/tocsin-go.mod.bak; cp go.sum /tmp/tocsin-go.sum.bak; $(GO) mod tidy; \
 	  if ! cmp -s go.mod /tmp/tocsin-go.mod.bak || ! cmp -s go.sum /tmp/tocsin-go.sum.bak; then \
 	    echo "go.mod/go.sum were not tidy (now fixed: commit them)"; exit 1; fi

@@ -2,6 +2,8 @@ module tocsin
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/ProtonMail/gopenpgp/v2 v2.11.1
