@@ -41,7 +41,7 @@ func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
 	}
-	p := &parser{lim: lim, opt: opt, r: &Report{}}
+	p := &parser{lim: lim, opt: opt, r: &Report{}, top: depth, wholeAt: -1}
 	if bytes.HasPrefix(raw, []byte("From ")) {
 		// An mbox separator line ("From sender date"), as mail exported
 		// from a mailbox file starts; it is not a header field.
@@ -195,6 +195,8 @@ type parser struct {
 	hasDSN          bool
 	hasARF          bool
 	hasMDN          bool // RFC 8098 read receipt
+	top             int  // the depth this message starts at (0 for a report, more for a forwarded one)
+	wholeAt         int  // the depth of the decrypted entity that is the whole message, or -1
 }
 
 func (p *parser) warn(format string, args ...any) {

@@ -116,14 +116,30 @@ func (p *parser) keyringWithOffered() openpgp.EntityList {
 }
 
 // signer fills the signature fields of r.PGP from the outcome of a check.
-func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error) {
+// A good signature makes the report verified only when it is bound to the
+// report: it covers the whole message text (whole), its key is not the
+// desk's own (the desk's key never vouches for mail sent to the desk), and
+// one of the key's user ids is the sender's From address. Anything less is
+// reported, with why, and not verified.
+func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error, whole bool) {
 	g := &p.r.PGP
 	g.Signed = true
+	known := err == nil && e != nil && inList(p.opt.Keys.list(), e)
+	earlier := err == nil && e != nil && inList(p.opt.EarlierKeys.list(), e)
 	switch {
-	case err == nil && e != nil && inList(p.opt.Keys.list(), e):
+	case (known || earlier) && e.PrivateKey != nil:
+		g.Signer = fingerprint(e)
+		g.Reason = appendReason(g.Reason, "signed by the desk's own key "+g.Signer+", which never verifies mail sent to the desk: not verified")
+	case (known || earlier) && !whole:
+		g.Signer = fingerprint(e)
+		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" over only part of the message: not verified")
+	case (known || earlier) && !hasUserID(e, p.r.From):
+		g.Signer = fingerprint(e)
+		g.Reason = appendReason(g.Reason, fmt.Sprintf("good signature by %s, but none of its user ids is the sender %q: not verified", g.Signer, p.r.From))
+	case known:
 		g.Verified, g.Signer = true, fingerprint(e)
 		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" (known key)")
-	case err == nil && e != nil && inList(p.opt.EarlierKeys.list(), e):
+	case earlier:
 		g.Verified, g.Signer = true, fingerprint(e)
 		g.Reason = appendReason(g.Reason, "good signature by "+g.Signer+" (key from earlier mail of this sender: trust on first use)")
 	case err == nil && e != nil:
@@ -135,6 +151,19 @@ func (p *parser) signer(e *openpgp.Entity, issuer uint64, err error) {
 	default:
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("BAD signature: %v", err))
 	}
+}
+
+// hasUserID reports whether one of e's user ids has the address addr.
+func hasUserID(e *openpgp.Entity, addr string) bool {
+	if addr == "" {
+		return false
+	}
+	for _, id := range e.Identities {
+		if id.UserId != nil && strings.EqualFold(strings.TrimSpace(id.UserId.Email), addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func inList(list openpgp.EntityList, e *openpgp.Entity) bool {
@@ -160,7 +189,7 @@ const maxSignedBytes = 256 << 20
 
 // decrypt opens an OpenPGP message (armored or binary), returning the
 // plaintext and recording the outcome. A signature inside is checked.
-func (p *parser) decrypt(data []byte) ([]byte, bool) {
+func (p *parser) decrypt(data []byte, whole bool) ([]byte, bool) {
 	g := &p.r.PGP
 	g.Encrypted = true
 	if p.opt.Keys == nil {
@@ -211,7 +240,7 @@ func (p *parser) decrypt(data []byte) ([]byte, bool) {
 		if md.SignedBy == nil && serr == nil {
 			serr = pgperrors.ErrUnknownIssuer
 		}
-		p.signer(e, md.SignedByKeyId, serr)
+		p.signer(e, md.SignedByKeyId, serr, whole)
 	}
 	return plain, true
 }
@@ -235,7 +264,10 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 		p.warn("multipart/encrypted without an application/octet-stream part")
 		return
 	}
-	plain, ok := p.decrypt(ciphertext)
+	// Encrypted and signed in one OpenPGP message: the signature covers
+	// the report when this container is the message itself.
+	whole := depth == p.top
+	plain, ok := p.decrypt(ciphertext, whole)
 	if !ok {
 		return
 	}
@@ -250,6 +282,9 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 		if s, err := wordDecoder.DecodeHeader(inner.Header.Get("Subject")); err == nil && s != "" {
 			p.r.Subject = cleanLine(s)
 		}
+	}
+	if whole {
+		p.wholeAt = depth + 1 // the decrypted entity is the whole message
 	}
 	p.walk(inner, depth+1, nil)
 }
@@ -274,7 +309,9 @@ func (p *parser) pgpSigned(e *message.Entity, boundary string, depth int) {
 	if blk, err := armor.Decode(bytes.NewReader(sig)); err == nil {
 		sig, _ = io.ReadAll(blk.Body)
 	}
-	p.checkDetached(signed, sig)
+	// RFC 3156: a signature over the message itself, or over the whole
+	// decrypted content of an encrypted message.
+	p.checkDetached(signed, sig, depth == p.top || depth == p.wholeAt)
 }
 
 func (p *parser) walkRaw(raw []byte, depth int) {
@@ -288,7 +325,7 @@ func (p *parser) walkRaw(raw []byte, depth int) {
 
 // checkDetached checks the binary detached signature sig over signed and
 // records the outcome, naming the issuer's key id when it is unknown.
-func (p *parser) checkDetached(signed, sig []byte) {
+func (p *parser) checkDetached(signed, sig []byte, whole bool) {
 	_, signer, err := openpgp.VerifyDetachedSignature(p.keyringWithOffered(), bytes.NewReader(signed), bytes.NewReader(sig), p.pgpConfig())
 	var issuer uint64
 	if pk, perr := packet.Read(bytes.NewReader(sig)); perr == nil {
@@ -296,7 +333,7 @@ func (p *parser) checkDetached(signed, sig []byte) {
 			issuer = *s.IssuerKeyId
 		}
 	}
-	p.signer(signer, issuer, err)
+	p.signer(signer, issuer, err, whole)
 }
 
 // splitParts returns the raw body parts of a multipart body (RFC 2046
@@ -360,14 +397,16 @@ func (p *parser) inlinePGP(text string) string {
 		return text // PGP/MIME already handled
 	}
 	if blk := pgpMessageRE.FindString(text); blk != "" {
-		plain, ok := p.decrypt([]byte(strings.ReplaceAll(blk, "\r\n", "\n")))
+		// Whole when nothing but white space stands around the block.
+		whole := strings.TrimSpace(strings.Replace(text, blk, "", 1)) == ""
+		plain, ok := p.decrypt([]byte(strings.ReplaceAll(blk, "\r\n", "\n")), whole && p.top == 0)
 		if !ok {
 			return text
 		}
 		return strings.Replace(text, blk, strings.ToValidUTF8(string(plain), "\uFFFD"), 1)
 	}
 	if i := strings.Index(text, "-----BEGIN PGP SIGNED MESSAGE-----"); i >= 0 {
-		b, _ := clearsign.Decode([]byte(text[i:]))
+		b, rest := clearsign.Decode([]byte(text[i:]))
 		if b == nil || b.ArmoredSignature == nil {
 			p.r.PGP.Signed = true
 			p.warn("inline PGP signature block is malformed")
@@ -379,7 +418,8 @@ func (p *parser) inlinePGP(text string) string {
 			p.warn("inline PGP signature unreadable: %v", err)
 			return text
 		}
-		p.checkDetached(b.Bytes, sig)
+		whole := strings.TrimSpace(text[:i]) == "" && len(bytes.TrimSpace(rest)) == 0
+		p.checkDetached(b.Bytes, sig, whole)
 		return text[:i] + string(b.Plaintext)
 	}
 	return text

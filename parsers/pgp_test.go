@@ -225,10 +225,17 @@ func TestInlinePGP(t *testing.T) {
 	}
 
 	ct := world.g.Output([]byte("Password for the dump: hunter2\n"), "--armor", "--encrypt", "-r", "security@example.com", "--sign", "--local-user", "ed@example.org")
-	raw = []byte(crlf("From: ed@example.org\nTo: security@example.com\nSubject: inline encrypted\nMessage-ID: <in2@example.org>\n\nHello,\n\n") + string(ct))
+	raw = []byte(crlf("From: ed@example.org\nTo: security@example.com\nSubject: inline encrypted\nMessage-ID: <in2@example.org>\n\n") + string(ct))
 	r, _ = parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec, world.edPub)})
 	if !r.PGP.Decrypted || !r.PGP.Verified || !strings.Contains(r.Text, "hunter2") || strings.Contains(r.Text, "BEGIN PGP") {
 		t.Errorf("inline encrypted: pgp %+v text %q", r.PGP, r.Text)
+	}
+	// Text outside the signed block is not covered by the signature: the
+	// block is decrypted and its signature checked, the report not verified.
+	raw = []byte(crlf("From: ed@example.org\nTo: security@example.com\nSubject: inline encrypted\nMessage-ID: <in2@example.org>\n\nHello,\n\n") + string(ct))
+	r, _ = parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec, world.edPub)})
+	if !r.PGP.Decrypted || r.PGP.Verified || !strings.Contains(r.PGP.Reason, "over only part of the message") {
+		t.Errorf("inline encrypted under other text: pgp %+v", r.PGP)
 	}
 	// Without keys: detected and reported, never dropped.
 	r, _ = parsers.Parse(raw, parsers.DefaultLimits)
@@ -356,4 +363,40 @@ Content-Type: application/octet-stream
 ` + ct.String() + `
 --enc--
 `))
+}
+
+// TestVerifiedMeansTheSender: a good signature makes a report verified
+// only when it is the sender's (a user id of the key is the From
+// address), covers the whole message, and is not the desk's own.
+func TestVerifiedMeansTheSender(t *testing.T) {
+	gpgWorld(t)
+	opts := parsers.Options{Keys: keys(t, world.deskSec, world.edPub)}
+	reason := func(raw []byte, wantVerified bool, wantReason string) {
+		t.Helper()
+		r, _ := parsers.ParseWith(raw, opts)
+		if r.PGP.Verified != wantVerified || !strings.Contains(r.PGP.Reason, wantReason) {
+			t.Errorf("pgp %+v; want verified %v, reason with %q", r.PGP, wantVerified, wantReason)
+		}
+	}
+	// Ed's own mail, signed by Ed: verified.
+	reason(pgpMIMESigned(t, "ed@example.org", false), true, "good signature by "+world.edFpr+" (known key)")
+
+	// Ed's signed mail under another From: the signature proves Ed wrote
+	// it, not that the CFO sent it.
+	spoofed := bytes.Replace(pgpMIMESigned(t, "ed@example.org", false), []byte("From: <ed@example.org>"), []byte("From: CFO <cfo@victimcorp.example>"), 1)
+	reason(spoofed, false, `none of its user ids is the sender "cfo@victimcorp.example"`)
+
+	// Ed's signed part nested in a message with the attacker's own text.
+	signed := pgpMIMESigned(t, "ed@example.org", false)
+	body := signed[bytes.Index(signed, []byte("MIME-Version")):]
+	nested := []byte(crlf("From: <ed@example.org>\nTo: security@example.com\nSubject: forwarded\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: text/plain\n\nPlease wire the money to the account below.\n--outer\n") + string(body) + crlf("\n--outer--\n"))
+	reason(nested, false, "over only part of the message")
+
+	// The desk's own signature (an acknowledgement, pasted) never verifies
+	// mail sent to the desk, whoever it claims to be from.
+	ack := world.g.Output([]byte("Thank you for your report. We have recorded it as incident SEC-2026-0042.\n"), "--clearsign", "--local-user", "security@example.com")
+	for _, from := range []string{"CISO <ciso@victimcorp.example>", "Desk <security@example.com>"} {
+		raw := []byte(crlf("From: "+from+"\nTo: security@example.com\nSubject: approved\nMessage-ID: <d1@example.org>\n\n") + string(ack))
+		reason(raw, false, "desk's own key")
+	}
 }
