@@ -27,16 +27,17 @@ func onlySent(t *testing.T, d *daemon) []byte {
 	return nil
 }
 
-// TestAcknowledgementEncryptedToTheReportersKey: a reporter who sent their
-// key with a signed report gets an acknowledgement that gpg decrypts, with
-// a good signature, the real subject inside and only the tag outside.
+// TestAcknowledgementEncryptedToTheReportersKey: a reporter whose mail a
+// trusted server authenticated, and who sent their key with a signed
+// report, gets an acknowledgement that gpg decrypts, with a good
+// signature, the real subject inside and only the tag outside.
 func TestAcknowledgementEncryptedToTheReportersKey(t *testing.T) {
 	g := gpgtest.NewHome(t)
 	g.GenKey("Tom <tom@example.org>", "rsa3072")
-	d := startSandbox(t)
+	d := startTrustingSandbox(t)
 	d.importDeskKey(g)
 
-	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t1@example.org", "Login bypass on portal", true))
+	d.sendMail("tom@example.org", authenticated(signedMail(t, g, "tom@example.org", "t1@example.org", "Login bypass on portal", true), "example.org"))
 	raw := onlySent(t, d)
 	if strings.Contains(string(raw), "Login bypass") {
 		t.Error("the report's subject is readable outside the encryption")

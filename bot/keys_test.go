@@ -1,10 +1,12 @@
 package bot_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 
+	"tocsin/bot"
 	"tocsin/internal/gpgtest"
 )
 
@@ -40,21 +42,97 @@ func openedDetail(t *testing.T, d *daemon, n int) string {
 	return detail
 }
 
-// TestReporterKeysTrustOnFirstUse: a key sent with a signed report is not
-// trusted for that report, but kept, and the sender's next signed report
-// verifies against it.
+// authenticated prefixes what the sandbox's trusted receiving server
+// (mx.sandbox.test, in trust.authserv_ids) records for mail whose From
+// passed DMARC.
+func authenticated(mail, domain string) string {
+	return "Authentication-Results: mx.sandbox.test; dkim=pass header.d=" + domain + "; dmarc=pass header.from=" + domain + "\r\n" + mail
+}
+
+func startTrustingSandbox(t *testing.T) *daemon {
+	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
+	cfg.Trust.AuthServIDs = []string{"mx.sandbox.test"}
+	return startDaemon(t, cfg)
+}
+
+func auditHas(d *daemon, action, contains string) bool {
+	for _, inc := range d.incidents() {
+		for _, a := range d.incident(inc.ID).Audit {
+			if a.Action == action && strings.Contains(a.Detail, contains) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestReporterKeysTrustOnFirstUse: a key sent with mail whose From a
+// trusted server authenticated is pinned, and the sender's next signed
+// report verifies against it; a key from unauthenticated mail (anyone can
+// write a From) is not pinned.
 func TestReporterKeysTrustOnFirstUse(t *testing.T) {
 	g := gpgtest.NewHome(t)
 	g.GenKey("Tom <tom@example.org>", "ed25519")
-	d := startSandbox(t)
+	d := startTrustingSandbox(t)
 
-	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t1@example.org", "First report", true))
-	if got := openedDetail(t, d, 1); !strings.Contains(got, "came with this message") || strings.Contains(got, "trust on first use") {
+	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t0@example.org", "Unauthenticated report", true))
+	d.settled(1)
+	if !auditHas(d, "key-not-pinned", "tom@example.org") {
+		t.Error("a key from unauthenticated mail: no audit entry says it was not pinned")
+	}
+	// Nor does it seal the answer: the From may be a forger's.
+	for _, b := range d.sent() {
+		if ct := headerOf(b, "Content-Type"); !strings.HasPrefix(ct, "multipart/signed") {
+			t.Errorf("answer to unauthenticated mail with a key: %s, want signed, not encrypted to that key", ct)
+		}
+	}
+	d.sendMail("tom@example.org", authenticated(signedMail(t, g, "tom@example.org", "t1@example.org", "First report", true), "example.org"))
+	if got := openedDetail(t, d, 2); !strings.Contains(got, "came with this message") || strings.Contains(got, "trust on first use") {
 		t.Errorf("first report: %q; want a good but unverified signature", got)
 	}
+	if !auditHas(d, "key-pinned", "tom@example.org") {
+		t.Error("no audit entry says the key was pinned")
+	}
 	d.sendMail("tom@example.org", signedMail(t, g, "tom@example.org", "t2@example.org", "Second report", false))
-	if got := openedDetail(t, d, 2); !strings.Contains(got, "trust on first use") {
+	if got := openedDetail(t, d, 3); !strings.Contains(got, "trust on first use") {
 		t.Errorf("second report: %q; want verified by the key from earlier mail", got)
+	}
+}
+
+// TestKeyChangeIsAConflict: a different key for a pinned address, even
+// from authenticated mail, is not used: answers stay encrypted to the
+// pinned key, the audit shows the conflict, and a person settles it.
+func TestKeyChangeIsAConflict(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	g.GenKey("Vic <vic@example.org>", "ed25519")
+	d := startTrustingSandbox(t)
+	d.importDeskKey(g)
+	d.sendMail("vic@example.org", authenticated(signedMail(t, g, "vic@example.org", "v1@example.org", "First report", true), "example.org"))
+	eventually(t, "the pin", 10*time.Second, func() bool { return auditHas(d, "key-pinned", "vic@example.org") })
+
+	// Another key claiming vic@, from a second home (an attacker's, or
+	// Vic's new laptop: the desk cannot tell).
+	g2 := gpgtest.NewHome(t)
+	newFpr := g2.GenKey("Vic <vic@example.org>", "ed25519")
+	d.sendMail("vic@example.org", authenticated(signedMail(t, g2, "vic@example.org", "v2@example.org", "New key", true), "example.org"))
+	eventually(t, "the conflict", 10*time.Second, func() bool { return auditHas(d, "key-conflict", newFpr) })
+	d.settled(2)
+
+	// Answers go to the pinned key: the first home decrypts them, the
+	// second does not.
+	var enc []byte
+	for _, b := range d.sent() {
+		if strings.Contains(headerOf(b, "Content-Type"), "multipart/encrypted") {
+			enc = b
+		}
+	}
+	if enc == nil {
+		t.Fatal("no encrypted answer to vic")
+	}
+	g.DecryptPGPMIME(enc)
+	i, j := bytes.Index(enc, []byte("-----BEGIN PGP MESSAGE-----")), bytes.Index(enc, []byte("-----END PGP MESSAGE-----"))
+	if out, err := g2.Run(enc[i:j+25], "--decrypt"); err == nil {
+		t.Errorf("the conflicting key decrypts the answer:\n%s", out)
 	}
 }
 
@@ -66,5 +144,24 @@ func TestConfiguredKeyring(t *testing.T) {
 	d.sendMail("uma@example.org", signedMail(t, g, "uma@example.org", "u1@example.org", "Signed report", false))
 	if got := openedDetail(t, d, 1); !strings.Contains(got, "(known key)") {
 		t.Errorf("report: %q; want verified by a known key", got)
+	}
+}
+
+// TestDMARCFailureIsNotAnswered: mail whose From failed DMARC at the
+// trusted server is filed and flagged, never answered: a signed answer
+// would go to whoever the forger named.
+func TestDMARCFailureIsNotAnswered(t *testing.T) {
+	d := startTrustingSandbox(t)
+	d.sendMail("attacker@evil.test", "Authentication-Results: mx.sandbox.test; dkim=fail; spf=fail; dmarc=fail header.from=victim.example\r\n"+
+		report("CFO <cfo@victim.example>", "x1@evil.test", "Urgent: confirm the transfer", "Please confirm."))
+	d.sendMail("ok@example.org", authenticated(report("ok@example.org", "ok1@example.org", "XSS", "details"), "example.org"))
+	d.settled(2)
+	for _, b := range d.sent() {
+		if to := headerOf(b, "X-Sandbox-Envelope-To"); to != "<ok@example.org>" {
+			t.Errorf("answered %s", to)
+		}
+	}
+	if len(d.sent()) != 1 || !auditHas(d, "no-answer", "DMARC failed") {
+		t.Errorf("%d sent; want only the authenticated report answered, and the DMARC failure in the audit", len(d.sent()))
 	}
 }

@@ -176,14 +176,8 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			}
 		}
 		res.Incident = inc.Ref
-		for _, k := range rep.OfferedKeyData {
-			// Keep only keys that claim the sender's own address: a key is
-			// evidence about its owner, not about whoever forwarded it.
-			if rep.From != "" && slices.Contains(k.Emails, rep.From) {
-				if err := tx.AddReporterKey(rep.From, k.Fingerprint, k.Armored, inc.ID, now); err != nil {
-					return err
-				}
-			}
+		if err := b.pinKeys(tx, inc, rep, now); err != nil {
+			return err
 		}
 		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
 			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
@@ -213,6 +207,44 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		return Result{}, fmt.Errorf("filing message: %w", err)
 	}
 	return b.done(res, received), nil
+}
+
+// pinKeys records the keys a report carries for its sender's own address
+// (a key is evidence about its owner, not about whoever forwarded it).
+// Trust on first use must be first use by the sender: a key is pinned only
+// from mail whose From a trusted server authenticated; one key per
+// address; a different key later is a conflict a person settles (tocsin
+// keys settle), never a silent switch; the pinned key again (new
+// signatures, a revocation) updates it.
+func (b *Bot) pinKeys(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
+	for _, k := range rep.OfferedKeyData {
+		if rep.From == "" || !slices.Contains(k.Emails, rep.From) {
+			continue
+		}
+		if !rep.SenderAuthenticated() {
+			if err := tx.Audit(inc.ID, now, "system", "key-not-pinned", fmt.Sprintf("key %s for %s not pinned: the sender is not authenticated (no DMARC pass from a trusted server)", k.Fingerprint, rep.From)); err != nil {
+				return err
+			}
+			continue
+		}
+		out, pinned, err := tx.OfferReporterKey(rep.From, k.Fingerprint, k.Armored, inc.ID, now)
+		if err != nil {
+			return err
+		}
+		switch out {
+		case store.KeyPinned:
+			err = tx.Audit(inc.ID, now, "system", "key-pinned", fmt.Sprintf("key %s pinned for %s (first key, authenticated sender)", k.Fingerprint, rep.From))
+		case store.KeyUpdated:
+			err = tx.Audit(inc.ID, now, "system", "key-updated", fmt.Sprintf("pinned key %s of %s updated from this mail", k.Fingerprint, rep.From))
+		case store.KeyConflict:
+			err = tx.Audit(inc.ID, now, "system", "key-conflict", fmt.Sprintf("KEY CHANGE for %s: this mail offers %s, but %s is pinned and stays in use; "+
+				"a person settles it (tocsin keys settle %s %s)", rep.From, k.Fingerprint, pinned, rep.From, k.Fingerprint))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // opensNoIncident returns why rep, when it threads onto no incident, must
@@ -304,6 +336,10 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 		return "no reporter address to answer"
 	case strings.EqualFold(rep.From, b.cfg.Desk.Address):
 		return "mail from the desk's own address is never answered (loop)"
+	case rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail":
+		// Anyone could have written this From: a signed answer to it would
+		// make the desk a relay aimed at whoever is named there.
+		return fmt.Sprintf("DMARC failed at %s: the From address may be forged; filed and flagged, not answered", rep.Authentication.Server)
 	}
 	n, err := tx.RecentTo("mail", rep.From, now.Add(-b.cfg.Replies.Window))
 	if err != nil {
@@ -322,9 +358,13 @@ func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parse
 	if rep.Thread.MessageID != "" {
 		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
 	}
+	// Keys the mail carries encrypt the answer only when its From is
+	// authenticated: else the answer could be sealed to a forger's key.
 	var offered [][]byte
 	for _, k := range rep.OfferedKeyData {
-		offered = append(offered, []byte(k.Armored))
+		if rep.SenderAuthenticated() {
+			offered = append(offered, []byte(k.Armored))
+		}
 	}
 	n := notice{
 		form: "acknowledgement", kind: "acknowledgement", idemKey: "ack:" + inc.Ref,

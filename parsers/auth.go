@@ -92,3 +92,11 @@ func (p *parser) spoofSigns() {
 		r.SpoofSigns = append(r.SpoofSigns, "DMARC failed at "+r.Authentication.Server)
 	}
 }
+
+// SenderAuthenticated reports whether a trusted receiving server found the
+// From domain authenticated (DMARC pass, which requires an aligned DKIM or
+// SPF pass). Only then may the From address be taken at its word: for
+// sender classes, and for pinning the keys its mail carries.
+func (r *Report) SenderAuthenticated() bool {
+	return r.Authentication.Server != "" && r.Authentication.DMARC == "pass"
+}

@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -52,7 +53,14 @@ func (pol *Policy) senderClass(addr string) string {
 // apply fills SenderClass and AffectedAssets and raises Priority by the
 // matching rules; a rule never lowers the priority the reading gave.
 func (pol *Policy) apply(r *Report) {
-	r.SenderClass = pol.senderClass(r.From)
+	// A class raises priority: it is taken only from an authenticated From.
+	if class := pol.senderClass(r.From); class != "" {
+		if r.SenderAuthenticated() {
+			r.SenderClass = class
+		} else {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("sender class %q not applied: %s is not authenticated (no DMARC pass from a trusted server)", class, r.From))
+		}
+	}
 	text := strings.ToLower(r.Subject + "\n" + r.Text + "\n" + strings.Join(r.Indicators.Domains, "\n") + "\n" + strings.Join(r.Indicators.URLs, "\n"))
 	for _, a := range pol.Assets {
 		if a != "" && strings.Contains(text, strings.ToLower(a)) {

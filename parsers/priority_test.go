@@ -19,12 +19,15 @@ func TestPolicyRaisesPriority(t *testing.T) {
 		name, mail, prio, class, assets, reason string
 	}{
 		{"asset", "From: r@example.org\r\nSubject: XSS on pay.example.com\r\n\r\nreflected xss\r\n", "P1", "", "pay.example.com", `rule "crown jewels"`},
-		{"cert subdomain", "From: team@csirt.cert.example\r\nSubject: host in your network\r\n\r\nFYI\r\n", "P2", "cert", "", `rule "CERT reports"`},
+		{"cert subdomain", "Authentication-Results: mx.example.com; dmarc=pass header.from=csirt.cert.example\r\nFrom: team@csirt.cert.example\r\nSubject: host in your network\r\n\r\nFYI\r\n", "P2", "cert", "", `rule "CERT reports"`},
+		// The same From, not authenticated: anyone can write it.
+		{"cert unauthenticated", "From: team@csirt.cert.example\r\nSubject: host in your network\r\n\r\nFYI\r\n", "P4", "", "", "no sign of urgency"},
+		{"cert with DMARC fail", "Authentication-Results: mx.example.com; dmarc=fail header.from=csirt.cert.example\r\nFrom: team@csirt.cert.example\r\nSubject: host in your network\r\n\r\nFYI\r\n", "P4", "", "", "no sign of urgency"},
 		{"cvss", "From: r@example.org\r\nSubject: bug\r\n\r\nCVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N\r\n", "P2", "", "", `rule "CVSS 6 or more"`},
-		{"nothing", "From: ops@partner.example\r\nSubject: hello\r\n\r\nHow are you?\r\n", "P4", "partner", "", "no sign of urgency"},
+		{"nothing", "Authentication-Results: mx.example.com; dmarc=pass\r\nFrom: ops@partner.example\r\nSubject: hello\r\n\r\nHow are you?\r\n", "P4", "partner", "", "no sign of urgency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := ParseWith([]byte(tc.mail), Options{Policy: pol})
+			r, err := ParseWith([]byte(tc.mail), Options{Policy: pol, TrustedAuthServIDs: []string{"mx.example.com"}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -228,19 +228,91 @@ func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-// AddReporterKey keeps a key a sender offered (first seen wins).
-func (t *Tx) AddReporterKey(address, fingerprint, armored string, incidentID int64, now time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (address, fingerprint) DO NOTHING`, address, fingerprint, armored, ms(now), nullID(incidentID))
-	return err
+// KeyOutcome is what OfferReporterKey did with a key.
+type KeyOutcome string
+
+// The outcomes of offering a key.
+const (
+	KeyPinned   KeyOutcome = "pinned"   // the first key of the address: now pinned
+	KeyUpdated  KeyOutcome = "updated"  // the pinned key again (new signatures, expiry, revocation): replaced
+	KeyConflict KeyOutcome = "conflict" // another key than the pinned one: kept aside for a person to settle
+)
+
+// OfferReporterKey records a key an authenticated sender sent for their
+// own address: the first is pinned, the pinned one again updates it, any
+// other is a conflict (the pinned key stays in use). pinned is the
+// fingerprint of the key in use afterwards.
+func (t *Tx) OfferReporterKey(address, fingerprint, armored string, incidentID int64, now time.Time) (out KeyOutcome, pinned string, err error) {
+	err = t.tx.QueryRowContext(t.ctx, `SELECT fingerprint FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address).Scan(&pinned)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'pinned')
+			ON CONFLICT (address, fingerprint) DO UPDATE SET state = 'pinned', armored = excluded.armored`, address, fingerprint, armored, ms(now), nullID(incidentID))
+		return KeyPinned, fingerprint, err
+	case err != nil:
+		return "", "", err
+	case pinned == fingerprint:
+		_, err = t.tx.ExecContext(t.ctx, `UPDATE reporter_keys SET armored = ? WHERE address = ? AND fingerprint = ?`, armored, address, fingerprint)
+		return KeyUpdated, pinned, err
+	}
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'conflict')
+		ON CONFLICT (address, fingerprint) DO UPDATE SET armored = excluded.armored`, address, fingerprint, armored, ms(now), nullID(incidentID))
+	return KeyConflict, pinned, err
 }
 
-// ReporterKeys returns the armored keys address offered before.
+// SettleReporterKey makes fingerprint the pinned key of address (a person
+// decided a key change); the key pinned before is kept as replaced.
+func (s *Store) SettleReporterKey(ctx context.Context, address, fingerprint string) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM reporter_keys WHERE address = ? AND fingerprint = ?`, address, fingerprint).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no key %s was offered for %s: %w", fingerprint, address, ErrNotFound)
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE reporter_keys SET state = 'replaced' WHERE address = ? AND state = 'pinned'`, address); err != nil {
+			return err
+		}
+		_, err := tx.tx.ExecContext(ctx, `UPDATE reporter_keys SET state = 'pinned' WHERE address = ? AND fingerprint = ?`, address, fingerprint)
+		return err
+	})
+}
+
+// ReporterKey is a key a sender offered, with what became of it.
+type ReporterKey struct {
+	Address     string    `json:"address"`
+	Fingerprint string    `json:"fingerprint"`
+	State       string    `json:"state"` // pinned, conflict or replaced
+	FirstSeen   time.Time `json:"first_seen"`
+}
+
+// ListReporterKeys lists every key senders offered (address "" for all).
+func (s *Store) ListReporterKeys(ctx context.Context, address string) ([]ReporterKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT address, fingerprint, state, first_seen FROM reporter_keys WHERE (? = '' OR address = ?) ORDER BY address, first_seen`, address, address)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReporterKey
+	for rows.Next() {
+		var k ReporterKey
+		var fs int64
+		if err := rows.Scan(&k.Address, &k.Fingerprint, &k.State, &fs); err != nil {
+			return nil, err
+		}
+		k.FirstSeen = fromMS(fs)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// ReporterKeys returns the pinned key of address (at most one).
 func (s *Store) ReporterKeys(ctx context.Context, address string) ([][]byte, error) {
 	return reporterKeys(ctx, s.r, address)
 }
 
-// ReporterKeys returns the armored keys address offered, this transaction's
+// ReporterKeys returns the pinned key of address, this transaction's
 // included.
 func (t *Tx) ReporterKeys(address string) ([][]byte, error) {
 	return reporterKeys(t.ctx, t.tx, address)
@@ -249,7 +321,7 @@ func (t *Tx) ReporterKeys(address string) ([][]byte, error) {
 func reporterKeys(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, address string) ([][]byte, error) {
-	rows, err := q.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? ORDER BY first_seen`, address)
+	rows, err := q.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address)
 	if err != nil {
 		return nil, err
 	}

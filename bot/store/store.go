@@ -192,6 +192,11 @@ var migrations = []string{
 	CREATE UNIQUE INDEX messages_sha256 ON messages (sha256, direction);
 	CREATE INDEX messages_incident ON messages (incident_id, id);
 	CREATE INDEX messages_unfiled ON messages (id) WHERE incident_id IS NULL;`,
+	// One pinned key per address; a different key offered later is kept as
+	// a conflict for a person to settle, never used silently.
+	`ALTER TABLE reporter_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'pinned'; -- pinned | conflict | replaced
+	UPDATE reporter_keys SET state = 'conflict' WHERE first_seen > (SELECT MIN(k.first_seen) FROM reporter_keys k WHERE k.address = reporter_keys.address);
+	CREATE UNIQUE INDEX reporter_keys_pinned ON reporter_keys (address) WHERE state = 'pinned';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

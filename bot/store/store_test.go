@@ -166,3 +166,55 @@ func TestStoreFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestReporterKeyPinning: the first key is pinned, the same key updates
+// it, another is a conflict that leaves the pinned one in use until a
+// person settles it.
+func TestReporterKeyPinning(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	offer := func(fpr, armored string) (KeyOutcome, string) {
+		var out KeyOutcome
+		var pinned string
+		if err := s.Tx(ctx, func(tx *Tx) error {
+			var err error
+			out, pinned, err = tx.OfferReporterKey("v@example.org", fpr, armored, 0, now)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out, pinned
+	}
+	keys := func() string {
+		k, _ := s.ReporterKeys(ctx, "v@example.org")
+		var out []string
+		for _, b := range k {
+			out = append(out, string(b))
+		}
+		return strings.Join(out, ",")
+	}
+	if out, pinned := offer("AAA", "key A"); out != KeyPinned || pinned != "AAA" || keys() != "key A" {
+		t.Fatalf("first: %s %s %q", out, pinned, keys())
+	}
+	if out, _ := offer("AAA", "key A, new signatures"); out != KeyUpdated || keys() != "key A, new signatures" {
+		t.Fatalf("same key: %s %q", out, keys())
+	}
+	if out, pinned := offer("BBB", "key B"); out != KeyConflict || pinned != "AAA" || keys() != "key A, new signatures" {
+		t.Fatalf("another key: %s %s %q", out, pinned, keys())
+	}
+	if err := s.SettleReporterKey(ctx, "v@example.org", "CCC"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("settling a key never offered: %v", err)
+	}
+	if err := s.SettleReporterKey(ctx, "v@example.org", "BBB"); err != nil || keys() != "key B" {
+		t.Fatalf("settled: %v %q", err, keys())
+	}
+	list, _ := s.ListReporterKeys(ctx, "v@example.org")
+	states := map[string]string{}
+	for _, k := range list {
+		states[k.Fingerprint] = k.State
+	}
+	if states["AAA"] != "replaced" || states["BBB"] != "pinned" {
+		t.Errorf("states %v", states)
+	}
+}

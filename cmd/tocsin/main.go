@@ -37,6 +37,8 @@ Usage:
   tocsin check --config FILE
   tocsin init [--config FILE]
   tocsin keys export [--config FILE | --data DIR]
+  tocsin keys list [--json] [--config FILE | --data DIR]
+  tocsin keys settle ADDRESS FINGERPRINT [--config FILE | --data DIR]
   tocsin parse [--json] [--key KEYFILE] FILE
   tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
@@ -90,10 +92,15 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, groupUsage("keys"))
 			return nil
 		}
-		if len(rest) == 0 || rest[0] != "export" {
-			return errors.New("usage: tocsin keys export [--config FILE | --data DIR]")
+		switch {
+		case len(rest) > 0 && rest[0] == "export":
+			return cmdKeysExport(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "list":
+			return cmdKeysList(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "settle":
+			return cmdKeysSettle(rest[1:], stdout, stderr)
 		}
-		return cmdKeysExport(rest[1:], stdout, stderr)
+		return errors.New("usage: tocsin keys export|list|settle (see tocsin keys --help)")
 	case "parse":
 		return cmdParse(rest, stdout, stderr)
 	case "incidents":
@@ -417,6 +424,64 @@ func cmdKeysExport(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = io.WriteString(stdout, key.ArmoredPublicKey())
 	return err
+}
+
+// cmdKeysList lists the keys senders offered: pinned (in use), conflict
+// (a different key, waiting for a person) and replaced.
+func cmdKeysList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys list", "tocsin keys list [--json] [--config FILE | --data DIR]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	var sf storeFlags
+	sf.add(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStoreRead(&sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := st.ListReporterKeys(context.Background(), "")
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(keys)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tFINGERPRINT\tSTATE\tFIRST SEEN (UTC)")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", term(k.Address), k.Fingerprint, k.State, k.FirstSeen.Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+// cmdKeysSettle settles a key change: the given key, offered by the
+// address, becomes the one pinned and used.
+func cmdKeysSettle(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys settle", "tocsin keys settle ADDRESS FINGERPRINT [--config FILE | --data DIR]", stderr)
+	var sf storeFlags
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return errors.New("settle needs ADDRESS and FINGERPRINT (see tocsin keys list)")
+	}
+	st, err := openStoreRead(&sf)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	addr, fpr := strings.ToLower(pos[0]), strings.ToUpper(strings.ReplaceAll(pos[1], " ", ""))
+	if err := st.SettleReporterKey(context.Background(), addr, fpr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: key %s is now pinned\n", addr, fpr)
+	return nil
 }
 
 func cmdParse(args []string, stdout, stderr io.Writer) error {
