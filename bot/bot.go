@@ -82,6 +82,7 @@ type Metrics struct {
 	Threaded        *metrics.Counter
 	Unfiled         *metrics.Counter
 	NewSender       *metrics.Counter
+	Quarantined     *metrics.Counter
 	RepliesSent     *metrics.Counter
 	RepliesFailed   *metrics.Counter
 	RepliesRetried  *metrics.Counter
@@ -103,6 +104,7 @@ func newMetrics() *Metrics {
 		Threaded:        r.Counter("tocsin_messages_threaded_total", "Messages added to an existing incident."),
 		Unfiled:         r.Counter("tocsin_messages_unfiled_total", "Automatic mail (auto-replies, bounces, receipts, list mail) that referred to no incident and was kept unfiled."),
 		NewSender:       r.Counter("tocsin_messages_new_sender_total", "Messages filed on an incident by an address that had no part in it."),
+		Quarantined:     r.Counter("tocsin_messages_quarantined_total", "Messages that could not be filed after repeated attempts, kept aside so the mailbox goes on."),
 		RepliesSent:     r.Counter("tocsin_replies_sent_total", "Outgoing messages delivered to the next hop."),
 		RepliesFailed:   r.Counter("tocsin_replies_failed_total", "Outgoing messages given up on (dead letters)."),
 		RepliesRetried:  r.Counter("tocsin_replies_retried_total", "Delivery attempts that failed temporarily and were rescheduled."),

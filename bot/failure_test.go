@@ -3,6 +3,8 @@ package bot_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"net"
 	"net/http"
 	"strings"
@@ -193,5 +195,29 @@ func TestSandboxIsLoopbackOnly(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "loopback only") {
 			t.Errorf("http %s imap %s: %v", o.http, o.imap, err)
 		}
+	}
+}
+
+// TestPoisonMessageIsQuarantined: a message that cannot be filed (here:
+// its attachment cannot be stored) is tried three times, then kept aside
+// with why; the mail after it is filed as usual.
+func TestPoisonMessageIsQuarantined(t *testing.T) {
+	d := startSandbox(t)
+	// Make attachments unstorable: a file where the spool directory goes.
+	os.MkdirAll(filepath.Join(d.cfg.DataDir, "blobs"), 0o700)
+	os.WriteFile(filepath.Join(d.cfg.DataDir, "blobs", "tmp"), nil, 0o600)
+	poison := "From: p@example.org\r\nTo: security@sandbox.test\r\nSubject: with attachment\r\nMessage-ID: <poison@example.org>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=x.bin\r\n\r\nxyz\r\n--b--\r\n"
+	d.sendMail("p@example.org", poison)
+	d.sendMail("n@example.org", report("n@example.org", "n1@example.org", "Plain report", "no attachment"))
+	eventually(t, "the quarantine and the next report", 30*time.Second, func() bool {
+		return d.metric("tocsin_messages_quarantined_total") == 1 && len(d.incidents()) == 1
+	})
+	un := d.unfiled()
+	if len(un) != 1 || un[0].Category != "quarantined" || !strings.Contains(un[0].UnfiledReason, "filing failed 3 times") {
+		t.Errorf("unfiled %+v, want the poison message quarantined with why", un)
+	}
+	if inc := d.incidents()[0]; inc.Reporter != "n@example.org" {
+		t.Errorf("filed %+v, want the plain report", inc)
 	}
 }

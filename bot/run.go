@@ -201,6 +201,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return err
 		}
 		watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
+		watcher.Quarantine = b.Quarantine
 		health["imap"] = watcher.Health
 		b.metrics.Registry.GaugeFunc("tocsin_imap_connected", "1 while the IMAP session is logged in with the mailbox selected.", "", func() map[string]float64 {
 			up, _ := watcher.Connected()

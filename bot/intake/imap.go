@@ -52,6 +52,10 @@ type Watcher struct {
 	spool     *Spool
 	// Fetched, if set, is told how many messages each batch fetched.
 	Fetched func(n int)
+	// Quarantine, if set, keeps a message that failed MaxAttempts times,
+	// so the mailbox can go on; it returns nil once the message is kept.
+	Quarantine func(ctx context.Context, source string, raw Raw, why string) error
+	failures   map[string]int // failed attempts by "UIDVALIDITY/UID"
 
 	connected atomic.Bool  // a session is logged in with the mailbox selected
 	lastOK    atomic.Int64 // unix ns of the last successful look at the mailbox
@@ -84,7 +88,7 @@ func (w *Watcher) Health(now time.Time) error {
 
 // NewWatcher returns a watcher; the password is resolved now.
 func NewWatcher(cfg config.IMAP, maxMessageBytes int64, spool *Spool, positions Positions, ingest IngestFunc, log *slog.Logger) (*Watcher, error) {
-	w := &Watcher{cfg: cfg, positions: positions, ingest: ingest, log: log, maxBytes: maxMessageBytes, spool: spool}
+	w := &Watcher{cfg: cfg, positions: positions, ingest: ingest, log: log, maxBytes: maxMessageBytes, spool: spool, failures: map[string]int{}}
 	if cfg.OAuth2 != nil {
 		w.tokens = &tokens.Source{File: cfg.OAuth2.TokenFile, Command: cfg.OAuth2.TokenCommand, Lifetime: cfg.OAuth2.Lifetime}
 	} else {
@@ -382,9 +386,22 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 			// lost, and leave the original in the mailbox.
 			raw = Raw{Bytes: append(raw.Bytes, fmt.Sprintf("This message of %d bytes is larger than limits.max_message_bytes (%d).\r\nOnly its header was read; the whole message is in the mailbox %s, UID %d.\r\n", size[u], w.maxBytes, w.cfg.Mailbox, u)...)}
 		}
-		if err := w.ingest(ctx, source, raw, received); err != nil {
-			w.mark(c, done)
-			return fmt.Errorf("filing UID %d: %w", u, err)
+		if err := w.safeIngest(ctx, source, raw, received); err != nil {
+			key := fmt.Sprintf("%d/%d", pos.UIDValidity, u)
+			w.failures[key]++
+			if w.failures[key] < MaxAttempts || w.Quarantine == nil {
+				w.mark(c, done)
+				return fmt.Errorf("filing UID %d (attempt %d of %d): %w", u, w.failures[key], MaxAttempts, err)
+			}
+			// A poison message: kept aside so that the rest of the mailbox
+			// goes on; it is listed with why, and flagged in the mailbox.
+			if qerr := w.Quarantine(ctx, source, raw, fmt.Sprintf("filing failed %d times: %v", w.failures[key], err)); qerr != nil {
+				w.mark(c, done)
+				return fmt.Errorf("filing UID %d failed (%v) and so did quarantining it: %w", u, err, qerr)
+			}
+			w.log.Error("message quarantined", "imap_uid", u, "err", err)
+			c.Store(imap.UIDSetNum(u), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{QuarantinedFlag}}, nil).Close()
+			delete(w.failures, key)
 		}
 		done = append(done, u)
 	}
@@ -445,6 +462,23 @@ func (w *Watcher) fetchInto(c *imapclient.Client, uids []imap.UID, sec *imap.Fet
 		return fmt.Errorf("FETCH: %w", firstErr)
 	}
 	return nil
+}
+
+// MaxAttempts is how often a message is tried before it is quarantined.
+const MaxAttempts = 3
+
+// QuarantinedFlag marks a quarantined message in the mailbox.
+const QuarantinedFlag imap.Flag = "$TocsinQuarantined"
+
+// safeIngest is ingest with a panic turned into an error, so that one
+// message cannot take the watcher down again and again.
+func (w *Watcher) safeIngest(ctx context.Context, source string, raw Raw, received time.Time) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return w.ingest(ctx, source, raw, received)
 }
 
 // mark flags or moves messages whose incidents are committed.
