@@ -3,10 +3,10 @@ package bot_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
