@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "",
+		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
 			return res.Incident, err
@@ -365,6 +366,16 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	if cfg.Discord == nil {
 		cfg.Discord = &config.Discord{Token: config.Secret{Password: "sandbox"}, ChannelID: "1000000000000000001", APIURL: sb.ChatURL + "/discord/api/v9/"}
 	}
+}
+
+func trustedProxies(cfg *config.Config) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		if pr, err := netip.ParsePrefix(p); err == nil { // checked by config
+			out = append(out, pr)
+		}
+	}
+	return out
 }
 
 func httpCredentials(cfg *config.Config) (tokens []string, users map[string]string, err error) {

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -418,5 +419,21 @@ func TestNeverAnswersItself(t *testing.T) {
 	}
 	if !withheld {
 		t.Error("no audit entry says the desk's own mail was not answered")
+	}
+}
+
+// TestPerRecipientLimitCountsTheMailbox: "+tags" and case do not buy more
+// answers to one mailbox.
+func TestPerRecipientLimitCountsTheMailbox(t *testing.T) {
+	d := startSandbox(t)
+	for i, addr := range []string{"target@example.org", "Target+1@example.org", "target+2@EXAMPLE.org", "target+3@example.org", "target+4@example.org"} {
+		body, _ := json.Marshal(map[string]string{"from": addr, "subject": fmt.Sprintf("report %d", i), "text": "x"})
+		if code := d.api("POST", "/api/v1/reports", body, nil); code/100 != 2 {
+			t.Fatalf("API: %d", code)
+		}
+	}
+	d.settled(5)
+	if n := len(d.sent()); n != 3 {
+		t.Errorf("%d answers to one mailbox under five spellings, want replies.per_sender (3)", n)
 	}
 }

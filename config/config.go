@@ -216,6 +216,10 @@ type HTTP struct {
 	// MetricsListen, if set (host:port), serves /metrics on its own
 	// listener only, for a scraper on another network than the desk's.
 	MetricsListen string `yaml:"metrics_listen"`
+	// TrustedProxies are the address ranges (CIDR) of reverse proxies in
+	// front of Tocsin: from them, X-Forwarded-For names the client that
+	// the report form's limits count. Empty: the connection's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // DeskUser is a login for the web UI.

@@ -458,6 +458,11 @@ func (c *Config) Validate() []Problem {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
 	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies.%d", i), "%q is not an address range such as 10.0.0.0/8 or ::1/128", p)
+		}
+	}
 	for i, t := range c.HTTP.APITokens {
 		checkSecret(fmt.Sprintf("http.api_tokens.%d", i), t, true, bad)
 	}

@@ -76,6 +76,9 @@ http:
   # metrics_token: {password_env: TOCSIN_METRICS_TOKEN}
   # ...and/or serve it on its own listener only, for a scraper elsewhere.
   # metrics_listen: 127.0.0.1:9464
+  # Reverse proxies in front of Tocsin (CIDR): from them, X-Forwarded-For
+  # names the client the report form's limits count.
+  # trusted_proxies: [127.0.0.1/32]
 
 store:
   # sqlite (embedded). postgres is planned for several instances.

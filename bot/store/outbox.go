@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -65,12 +66,44 @@ func nullID(id int64) any {
 	return id
 }
 
-// RecentTo counts the effects queued for recipient on channel since since,
-// for rate limiting.
+// RecentTo counts the effects queued on channel since since for the
+// mailbox of recipient, for rate limiting: addresses that reach the same
+// mailbox count together (case, and "+tag" subaddresses, RFC 5233).
 func (t *Tx) RecentTo(channel, recipient string, since time.Time) (int, error) {
-	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM outbox WHERE recipient = ? AND channel = ? AND created_at >= ?`, recipient, channel, ms(since)).Scan(&n)
-	return n, err
+	key := MailboxKey(recipient)
+	domain := key[strings.LastIndexByte(key, '@')+1:]
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT recipient FROM outbox WHERE channel = ? AND created_at >= ? AND lower(recipient) LIKE ?`,
+		channel, ms(since), "%@"+domain)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return 0, err
+		}
+		if MailboxKey(r) == key {
+			n++
+		}
+	}
+	return n, rows.Err()
+}
+
+// MailboxKey is an address reduced to the mailbox it reaches: lower case,
+// without a "+tag" in the local part.
+func MailboxKey(addr string) string {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	local, domain := addr[:at], addr[at:]
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		local = local[:i]
+	}
+	return local + domain
 }
 
 // Claim leases up to limit due items for lease: pending ones whose next_at

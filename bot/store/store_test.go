@@ -218,3 +218,12 @@ func TestReporterKeyPinning(t *testing.T) {
 		t.Errorf("states %v", states)
 	}
 }
+
+func TestMailboxKey(t *testing.T) {
+	for in, want := range map[string]string{"Target+1@Example.ORG": "target@example.org", "target@example.org": "target@example.org",
+		"+x@example.org": "+x@example.org", "a+b+c@example.org": "a@example.org", "noat": "noat"} {
+		if got := MailboxKey(in); got != want {
+			t.Errorf("MailboxKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,9 +1,54 @@
 package web
 
 import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
+
+// clientKey is what the form's limit counts a client by: its IPv4
+// address, or its IPv6 /64 (one host gets a whole /64 to pick from). The
+// address is the connection's, or, when the connection comes from a
+// configured trusted proxy, the last hop before it in X-Forwarded-For.
+func clientKey(r *http.Request, trusted []netip.Prefix) string {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if inAny(trusted, ip) {
+		// The nearest hop that is not a trusted proxy is the client.
+		hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			ip = h.Unmap()
+			if !inAny(trusted, ip) {
+				break
+			}
+		}
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+func inAny(prefixes []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
 
 // limiter is a token bucket per key (the client address of the public
 // report form). The form is unauthenticated and every report makes the desk

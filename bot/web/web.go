@@ -18,9 +18,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,6 +55,9 @@ type Server struct {
 	mux       *http.ServeMux
 	form      *limiter
 	health    map[string]func(now time.Time) error
+	// formAll bounds the form for every client together.
+	formAll        *limiter
+	trustedProxies []netip.Prefix
 }
 
 // Options are what the server needs.
@@ -76,6 +79,9 @@ type Options struct {
 	MetricsToken string
 	// NoMetrics leaves /metrics off this server (it has its own listener).
 	NoMetrics bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (http.trusted_proxies); none: the connection's address.
+	TrustedProxies []netip.Prefix
 }
 
 //go:embed pages/*.html
@@ -85,7 +91,9 @@ var pageFiles embed.FS
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
 		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
-		form: newLimiter(10, 6*time.Minute), health: o.Health} // 10 reports at once, then 10 an hour, per client address
+		form: newLimiter(10, 6*time.Minute), health: o.Health, // 10 reports at once, then 10 an hour, per client address
+		formAll:        newLimiter(100, 36*time.Second), // and 100 an hour from everyone together
+		trustedProxies: o.TrustedProxies}
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
 		// head takes a title, or a page (Title, Lang) shown in another language.
@@ -374,8 +382,10 @@ func (s *Server) reportForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
-	client, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if !s.form.allow(client) {
+	client := clientKey(r, s.trustedProxies)
+	// Per client, and for all clients together: many addresses cannot
+	// make the desk mail the world either.
+	if !s.form.allow(client) || !s.formAll.allow("*") {
 		s.log.Warn("report form rate limit", "client", client)
 		w.Header().Set("Retry-After", "360")
 		http.Error(w, "Too many reports from your address. Please wait a few minutes, or mail "+s.cfg.Desk.Address+".", http.StatusTooManyRequests)
