@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +51,43 @@ func TestForgedLinesNeverReachSignedMail(t *testing.T) {
 		t.Fatalf("API: %d", code)
 	}
 
+	// The address typed into the form first gets an unsigned request to
+	// confirm it, which repeats nothing the form said; the signed
+	// acknowledgement follows the confirmation.
+	var confirm []byte
+	eventually(t, "the confirmation request", 15*time.Second, func() bool {
+		for _, raw := range d.sent() {
+			if strings.Trim(headerOf(raw, "X-Sandbox-Envelope-To"), "<>") == "form@example.org" {
+				confirm = raw
+			}
+		}
+		return confirm != nil
+	})
+	if strings.Contains(string(confirm), "Mallory") || strings.Contains(string(confirm), "Bcc") || strings.Contains(string(confirm), "Login bypass") {
+		t.Errorf("the confirmation request repeats what the form said:\n%s", confirm)
+	}
+	ent, err := message.Read(bytes.NewReader(confirm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(ent.Body) // quoted-printable decoded
+	token := regexp.MustCompile(`token=([0-9a-f]+)`).FindSubmatch(text)
+	if token == nil {
+		t.Fatalf("no confirmation link in:\n%s", confirm)
+	}
+	if code, page := getBody(t, "http://"+d.addrs.HTTP+"/report/confirm?token="+string(token[1])); code != 200 || !strings.Contains(page, "confirmed") {
+		t.Fatalf("confirming: %d\n%s", code, page)
+	}
+	if code, _ := getBody(t, "http://"+d.addrs.HTTP+"/report/confirm?token="+string(token[1])); code != 404 {
+		t.Errorf("a confirmation link used twice: %d, want 404", code)
+	}
+
 	acks := map[string][]byte{}
 	eventually(t, "four acknowledgements", 15*time.Second, func() bool {
 		for _, raw := range d.sent() {
-			acks[strings.Trim(headerOf(raw, "X-Sandbox-Envelope-To"), "<>")] = raw
+			if strings.HasPrefix(headerOf(raw, "Content-Type"), "multipart/signed") {
+				acks[strings.Trim(headerOf(raw, "X-Sandbox-Envelope-To"), "<>")] = raw
+			}
 		}
 		return len(acks) == 4
 	})

@@ -19,6 +19,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/internal/atomicfile"
 	"tocsin/parsers"
+	"tocsin/responders"
 	"tocsin/templates"
 )
 
@@ -197,6 +198,15 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		if res.Withheld != "" {
 			return tx.Audit(inc.ID, now, "system", "no-answer", res.Withheld)
 		}
+		if source == SourceForm {
+			// Anyone can type any address into the public form: the desk
+			// signs nothing to it until its owner confirms.
+			if err := b.queueConfirmation(tx, inc, rep, now); err != nil {
+				return err
+			}
+			res.Answered = true
+			return nil
+		}
 		if err := b.queueAcknowledgement(tx, inc, rep, now); err != nil {
 			return err
 		}
@@ -274,6 +284,74 @@ func (b *Bot) isNewSender(tx *store.Tx, inc *store.Incident, from string) (bool,
 	}
 	known, err := tx.IsParticipant(inc.ID, from)
 	return !known, err
+}
+
+// SourceForm is the source of reports from the public web form.
+const SourceForm = "web-form"
+
+// confirmFor is how long a form confirmation link is good for.
+const confirmFor = 48 * time.Hour
+
+// queueConfirmation queues the one mail an address typed into the public
+// form gets before it is confirmed: unsigned, naming nothing the report
+// said, with the link that confirms it.
+func (b *Bot) queueConfirmation(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
+	token := randomToken(20)
+	if err := tx.AddConfirmation(token, inc.ID, rep.From, now); err != nil {
+		return err
+	}
+	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
+	msgID := fmt.Sprintf("%s.confirm.%s@%s", strings.ToLower(inc.Ref), randomToken(6), domain)
+	body := fmt.Sprintf("Someone submitted a security report on the web form of %s and gave\n"+
+		"this address to answer to. If it was you, confirm the address to receive\n"+
+		"our signed acknowledgement and what follows:\n\n  %s/report/confirm?token=%s\n\n"+
+		"The link is valid for %d hours. If it was not you, ignore this mail: nothing\n"+
+		"more will be sent to this address about it.\n\n-- \n%s <%s>\n",
+		b.cfg.Desk.Name, strings.TrimRight(b.cfg.Desk.PublicURL, "/"), token, int(confirmFor.Hours()), b.cfg.Desk.Name, b.cfg.Desk.Address)
+	payload, err := responders.ComposePlain(responders.Mail{
+		From: &mail.Address{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address}, To: []*mail.Address{{Address: rep.From}},
+		Subject: "Please confirm your address for a security report", Date: now, MessageID: msgID,
+		AutoSubmitted: "auto-replied", Body: body,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "confirm:" + inc.Ref, IncidentID: inc.ID, Channel: "mail", Kind: "confirmation",
+		Sender: b.cfg.Desk.Address, Recipient: rep.From, Payload: payload, CreatedAt: now}); err != nil {
+		return err
+	}
+	return tx.Audit(inc.ID, now, "system", "confirmation-requested", "address "+rep.From+" typed into the web form: asked to confirm before anything signed is sent to it")
+}
+
+// ConfirmFormReport confirms the address of a form report by the token
+// mailed to it, and queues the signed acknowledgement; it returns the
+// incident's id.
+func (b *Bot) ConfirmFormReport(ctx context.Context, token string) (string, error) {
+	var ref string
+	now := b.clock.Now()
+	err := b.store.Tx(ctx, func(tx *store.Tx) error {
+		id, addr, err := tx.Confirm(token, now.Add(-confirmFor), now)
+		if err != nil {
+			return err
+		}
+		inc, repJSON, err := tx.IncidentByID(id)
+		if err != nil {
+			return err
+		}
+		ref = inc.Ref
+		var rep parsers.Report
+		if err := json.Unmarshal(repJSON, &rep); err != nil {
+			return fmt.Errorf("reading the report of %s: %w", inc.Ref, err)
+		}
+		if err := tx.Audit(inc.ID, now, addr, "address-confirmed", "the reporter confirmed "+addr+" by the link mailed to it"); err != nil {
+			return err
+		}
+		return b.queueAcknowledgement(tx, inc, &rep, now)
+	})
+	if err == nil {
+		b.Kick()
+	}
+	return ref, err
 }
 
 // Quarantine keeps a message that could not be filed (a poison message):

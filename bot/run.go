@@ -218,7 +218,8 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
+		Confirm: b.ConfirmFormReport,
+		Health:  health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
 			return res.Incident, err

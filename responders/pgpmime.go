@@ -62,6 +62,22 @@ func ComposeSigned(m Mail, k *Key) ([]byte, error) {
 		mimePart{part, body}, mimePart{sh, armorCRLF(sig)})
 }
 
+// ComposePlain returns m as a plain text/plain message, neither signed nor
+// encrypted: for the one mail the desk sends before it may sign anything
+// to an address (the report form's confirmation request).
+func ComposePlain(m Mail) ([]byte, error) {
+	var out bytes.Buffer
+	h := outerHeader(m)
+	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("MIME-Version", "1.0")
+	if err := textproto.WriteHeader(&out, h.Header.Header); err != nil {
+		return nil, fmt.Errorf("writing header: %w", err)
+	}
+	out.Write(encodeQP(m.Body))
+	return out.Bytes(), nil
+}
+
 // mimePart is one body part: its header and its encoded bytes.
 type mimePart struct {
 	h    textproto.Header

@@ -313,3 +313,40 @@ func (s *Store) CountIncidents(ctx context.Context) (int, error) {
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM incidents`).Scan(&n)
 	return n, err
 }
+
+// AddConfirmation records that address, typed into the report form for
+// incident, is asked to confirm with token.
+func (t *Tx) AddConfirmation(token string, incidentID int64, address string, now time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO form_confirmations (token, incident_id, address, created_at) VALUES (?, ?, ?, ?)`, token, incidentID, address, ms(now))
+	return err
+}
+
+// Confirm marks token confirmed, once, if it was made after notBefore; it
+// returns the incident and address, or ErrNotFound.
+func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, address string, err error) {
+	err = t.tx.QueryRowContext(t.ctx, `SELECT incident_id, address FROM form_confirmations WHERE token = ? AND confirmed_at = 0 AND created_at >= ?`,
+		token, ms(notBefore)).Scan(&incidentID, &address)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", ErrNotFound
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE form_confirmations SET confirmed_at = ? WHERE token = ?`, ms(now), token)
+	return incidentID, address, err
+}
+
+// IncidentByID returns an incident and the parsed report of its first
+// incoming message.
+func (t *Tx) IncidentByID(id int64) (*Incident, json.RawMessage, error) {
+	inc, err := t.incidentWhere(`id = ?`, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rep string
+	err = t.tx.QueryRowContext(t.ctx, `SELECT report FROM messages WHERE incident_id = ? AND direction = 'in' ORDER BY id LIMIT 1`, id).Scan(&rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inc, json.RawMessage(rep), nil
+}

@@ -197,6 +197,15 @@ var migrations = []string{
 	`ALTER TABLE reporter_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'pinned'; -- pinned | conflict | replaced
 	UPDATE reporter_keys SET state = 'conflict' WHERE first_seen > (SELECT MIN(k.first_seen) FROM reporter_keys k WHERE k.address = reporter_keys.address);
 	CREATE UNIQUE INDEX reporter_keys_pinned ON reporter_keys (address) WHERE state = 'pinned';`,
+	// An address typed into the public form gets signed mail only once its
+	// owner has confirmed it.
+	`CREATE TABLE form_confirmations (
+		token        TEXT    PRIMARY KEY,        -- random, in the link mailed to the address
+		incident_id  INTEGER NOT NULL REFERENCES incidents(id),
+		address      TEXT    NOT NULL,
+		created_at   INTEGER NOT NULL,
+		confirmed_at INTEGER NOT NULL DEFAULT 0
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

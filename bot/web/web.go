@@ -58,6 +58,7 @@ type Server struct {
 	// formAll bounds the form for every client together.
 	formAll        *limiter
 	trustedProxies []netip.Prefix
+	confirm        func(ctx context.Context, token string) (string, error)
 }
 
 // Options are what the server needs.
@@ -79,6 +80,10 @@ type Options struct {
 	MetricsToken string
 	// NoMetrics leaves /metrics off this server (it has its own listener).
 	NoMetrics bool
+	// Confirm confirms the address of a form report by the token mailed
+	// to it; it returns the incident id, or an error wrapping
+	// store.ErrNotFound for an unknown, used or expired token.
+	Confirm func(ctx context.Context, token string) (string, error)
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (http.trusted_proxies); none: the connection's address.
 	TrustedProxies []netip.Prefix
@@ -93,7 +98,7 @@ func New(o Options) *Server {
 		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
 		form: newLimiter(10, 6*time.Minute), health: o.Health, // 10 reports at once, then 10 an hour, per client address
 		formAll:        newLimiter(100, 36*time.Second), // and 100 an hour from everyone together
-		trustedProxies: o.TrustedProxies}
+		trustedProxies: o.TrustedProxies, confirm: o.Confirm}
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
 		// head takes a title, or a page (Title, Lang) shown in another language.
@@ -129,6 +134,7 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /policy", s.policy)
 	m.HandleFunc("GET /report", s.reportForm)
 	m.HandleFunc("POST /report", s.reportSubmit)
+	m.HandleFunc("GET /report/confirm", s.reportConfirm)
 	m.HandleFunc("GET /{$}", s.desk(s.index))
 	m.HandleFunc("GET /incidents/{id}", s.desk(s.incidentPage))
 	m.HandleFunc("GET /sent/{name}", s.desk(s.sentMail))
@@ -410,6 +416,25 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, "thanks.html", map[string]any{"Desk": s.cfg.Desk, "Incident": ref, "From": rep.From})
+}
+
+// reportConfirm takes the link mailed to an address typed into the form.
+func (s *Server) reportConfirm(w http.ResponseWriter, r *http.Request) {
+	if s.confirm == nil {
+		http.NotFound(w, r)
+		return
+	}
+	ref, err := s.confirm(r.Context(), r.URL.Query().Get("token"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		w.WriteHeader(http.StatusNotFound)
+		s.render(w, "confirmed.html", map[string]any{"Desk": s.cfg.Desk})
+		return
+	case err != nil:
+		s.internal(w, r, err, false)
+		return
+	}
+	s.render(w, "confirmed.html", map[string]any{"Desk": s.cfg.Desk, "Incident": ref})
 }
 
 func (s *Server) render(w http.ResponseWriter, page string, data any) {
