@@ -68,7 +68,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 	}
 	opt := parsers.Options{
 		Limits: parsers.Limits{MaxParts: b.cfg.Limits.MaxParts, MaxDepth: b.cfg.Limits.MaxDepth,
-			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes},
+			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes, MaxDecodedBytes: b.cfg.Limits.MaxDecodedBytes},
 		Keys:               b.keyring,
 		Now:                b.clock.Now(),
 		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,

@@ -365,6 +365,10 @@ type Limits struct {
 	// the parser to read (keys, feedback reports, host lists); every
 	// attachment is stored whole, streamed to disk.
 	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
+	// MaxDecodedBytes is the most bytes decoded from one message across
+	// all its layers (transfer encodings, decompression, decryption,
+	// forwarded messages): a compression bomb stops there, and says so.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
 	// MaxParts is the most MIME parts read from one message.
 	MaxParts int `yaml:"max_parts"`
 	// MaxDepth is the deepest MIME nesting followed.

@@ -373,6 +373,9 @@ func (c *Config) applyDefaults() {
 	if c.Limits.MaxAttachmentBytes == 0 {
 		c.Limits.MaxAttachmentBytes = 25 << 20
 	}
+	if c.Limits.MaxDecodedBytes == 0 {
+		c.Limits.MaxDecodedBytes = 256 << 20
+	}
 	if c.Limits.MaxParts == 0 {
 		c.Limits.MaxParts = 500
 	}
@@ -488,7 +491,7 @@ func (c *Config) Validate() []Problem {
 	if c.Limits.MaxMessageBytes < 1024 {
 		bad("limits.max_message_bytes", "must be at least 1024")
 	}
-	if c.Limits.MaxAttachmentBytes < 0 || c.Limits.MaxParts < 0 || c.Limits.MaxDepth < 0 {
+	if c.Limits.MaxAttachmentBytes < 0 || c.Limits.MaxParts < 0 || c.Limits.MaxDepth < 0 || c.Limits.MaxDecodedBytes < 0 {
 		bad("limits", "limits must not be negative")
 	}
 	if m := c.IMAP; m != nil {

@@ -202,6 +202,9 @@ limits:
   # Attachments are stored whole, whatever their size; this bounds the
   # part the parser holds in memory to read it (keys, reports, host lists).
   max_attachment_bytes: 26214400
+  # Bytes decoded from one message across all its layers (base64,
+  # compression, decryption, forwarded messages): bounds compression bombs.
+  max_decoded_bytes: 268435456
   max_parts: 500
   max_depth: 20
 `

@@ -92,7 +92,7 @@ func (p *parser) forwarded(body []byte, depth int) {
 		p.warn("forwarded message nested deeper than %d: not read", p.lim.MaxDepth)
 		return
 	}
-	inner, err := parseAt(body, p.opt, depth+1)
+	inner, err := parseWithin(body, p.opt, depth+1, p.budget)
 	if err != nil {
 		p.warn("forwarded message unreadable: %v", err)
 		return

@@ -37,11 +37,28 @@ func ParseWith(raw []byte, opt Options) (*Report, error) {
 // parseAt parses a message found at MIME depth depth (0 for the report
 // itself, more for forwarded messages inside it).
 func parseAt(raw []byte, opt Options, depth int) (*Report, error) {
+	return parseWithin(raw, opt, depth, nil)
+}
+
+// budget is what one message may cost, shared by every layer of it: the
+// parts walked and the bytes decoded (base64, decompression, decryption,
+// forwarded messages), so that no nesting restarts the count.
+type budget struct {
+	parts     int
+	decoded   int64 // bytes left to decode
+	exhausted bool
+}
+
+// parseWithin parses a message within b (nil: a budget of its own).
+func parseWithin(raw []byte, opt Options, depth int, b *budget) (*Report, error) {
 	lim := opt.Limits.withDefaults()
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("empty input: %w", ErrNotAMessage)
 	}
-	p := &parser{lim: lim, opt: opt, r: &Report{}, top: depth, wholeAt: -1}
+	if b == nil {
+		b = &budget{decoded: lim.MaxDecodedBytes}
+	}
+	p := &parser{lim: lim, opt: opt, r: &Report{}, top: depth, wholeAt: -1, budget: b}
 	if bytes.HasPrefix(raw, []byte("From ")) {
 		// An mbox separator line ("From sender date"), as mail exported
 		// from a mailbox file starts; it is not a header field.
@@ -196,7 +213,8 @@ type parser struct {
 	hasARF          bool
 	hasMDN          bool // RFC 8098 read receipt
 	top             int  // the depth this message starts at (0 for a report, more for a forwarded one)
-	wholeAt         int  // the depth of the decrypted entity that is the whole message, or -1
+	budget          *budget
+	wholeAt         int // the depth of the decrypted entity that is the whole message, or -1
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -284,8 +302,9 @@ func cleanLine(s string) string {
 // so that a multipart body is split where it lies instead of copied.
 func (p *parser) walk(e *message.Entity, depth int, src []byte) {
 	p.parts++
-	if p.parts > p.lim.MaxParts {
-		if p.parts == p.lim.MaxParts+1 {
+	p.budget.parts++
+	if p.budget.parts > p.lim.MaxParts {
+		if p.budget.parts == p.lim.MaxParts+1 {
 			p.warn("more than %d MIME parts; the rest were skipped", p.lim.MaxParts)
 		}
 		return
@@ -326,7 +345,7 @@ func (p *parser) walk(e *message.Entity, depth int, src []byte) {
 		body, ok := bodyBytes(src, e.Header)
 		if !ok {
 			var err error
-			if body, err = io.ReadAll(e.Body); err != nil {
+			if body, err = io.ReadAll(p.decode(e.Body)); err != nil {
 				p.warn("multipart/%s body: %v; read what was readable", strings.TrimPrefix(mediaType, "multipart/"), err)
 			}
 		}
@@ -335,8 +354,9 @@ func (p *parser) walk(e *message.Entity, depth int, src []byte) {
 			p.warn("multipart/%s: %s", strings.TrimPrefix(mediaType, "multipart/"), pr)
 		}
 		for _, chunk := range parts {
-			if p.parts >= p.lim.MaxParts {
+			if p.budget.parts >= p.lim.MaxParts {
 				p.parts++
+				p.budget.parts++
 				p.warn("more than %d MIME parts; the rest were skipped", p.lim.MaxParts)
 				break
 			}
@@ -424,6 +444,35 @@ func lenientMediaType(v string) (string, map[string]string) {
 		}
 	}
 	return mt, params
+}
+
+// errBudget ends reading when a message's decoded-bytes budget is spent.
+var errBudget = errors.New("decoded-bytes budget of the message spent")
+
+// decode counts what r yields against the message's decoded-bytes
+// budget, and fails with errBudget once it is spent (said once).
+func (p *parser) decode(r io.Reader) io.Reader { return &budgetReader{p: p, r: r} }
+
+type budgetReader struct {
+	p *parser
+	r io.Reader
+}
+
+func (b *budgetReader) Read(buf []byte) (int, error) {
+	bud := b.p.budget
+	if bud.decoded <= 0 {
+		if !bud.exhausted {
+			bud.exhausted = true
+			b.p.warn("more than %d bytes decoded from this message (limits.max_decoded_bytes): the rest was not read", b.p.lim.MaxDecodedBytes)
+		}
+		return 0, errBudget
+	}
+	if int64(len(buf)) > bud.decoded {
+		buf = buf[:bud.decoded]
+	}
+	n, err := b.r.Read(buf)
+	bud.decoded -= int64(n)
+	return n, err
 }
 
 // splitMultipart splits a multipart body (RFC 2046 section 5.1.1) as
@@ -554,7 +603,7 @@ func (p *parser) readText(e *message.Entity, mediaType string) {
 		p.warn("text beyond %d bytes was not kept", p.lim.MaxTextBytes)
 		return
 	}
-	b, err := io.ReadAll(io.LimitReader(e.Body, remaining+1))
+	b, err := io.ReadAll(io.LimitReader(p.decode(e.Body), remaining+1))
 	if err != nil {
 		p.warn("%s part: %v; kept what was readable", mediaType, err)
 	}
@@ -595,7 +644,7 @@ func (p *parser) readAttachment(e *message.Entity, mediaType, name string, depth
 		kept = &capWriter{max: p.lim.MaxAttachmentBytes}
 		writers = append(writers, kept)
 	}
-	n, err := io.Copy(io.MultiWriter(writers...), e.Body)
+	n, err := io.Copy(io.MultiWriter(writers...), p.decode(e.Body))
 	if err != nil {
 		p.warn("attachment %q: %v; hashed what was readable", name, err)
 	}

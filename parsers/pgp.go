@@ -210,7 +210,8 @@ func (p *parser) decrypt(data []byte, whole bool) ([]byte, bool) {
 		return nil, false
 	}
 	limit := p.lim.MaxAttachmentBytes
-	plain, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, limit+1))
+	body := p.decode(md.UnverifiedBody)
+	plain, err := io.ReadAll(io.LimitReader(body, limit+1))
 	// The library checks a signature only when the signed data has been
 	// read to its end: what is cut must still be read (and dropped), or a
 	// padded message naming a known key would pass unchecked.
@@ -218,7 +219,7 @@ func (p *parser) decrypt(data []byte, whole bool) ([]byte, bool) {
 	if int64(len(plain)) > limit {
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("decrypted content exceeds %d bytes: cut", limit))
 		plain = plain[:limit]
-		n, derr := io.Copy(io.Discard, io.LimitReader(md.UnverifiedBody, maxSignedBytes))
+		n, derr := io.Copy(io.Discard, io.LimitReader(body, maxSignedBytes))
 		readToEnd = derr == nil && n < maxSignedBytes
 	} else if err != nil {
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("decryption failed: %v", err))
@@ -256,7 +257,7 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 			break
 		}
 		if t, _, _ := part.Header.ContentType(); t == "application/octet-stream" {
-			ciphertext, _ = io.ReadAll(io.LimitReader(part.Body, p.lim.MaxAttachmentBytes))
+			ciphertext, _ = io.ReadAll(io.LimitReader(p.decode(part.Body), p.lim.MaxAttachmentBytes))
 		}
 	}
 	if ciphertext == nil {
@@ -292,7 +293,7 @@ func (p *parser) pgpEncrypted(e *message.Entity, depth int) {
 // pgpSigned handles RFC 3156 section 5 multipart/signed: the signature
 // covers the first part's exact bytes, CRLF-canonical.
 func (p *parser) pgpSigned(e *message.Entity, boundary string, depth int) {
-	body, _ := io.ReadAll(io.LimitReader(e.Body, p.lim.MaxAttachmentBytes))
+	body, _ := io.ReadAll(io.LimitReader(p.decode(e.Body), p.lim.MaxAttachmentBytes))
 	parts := splitParts(body, boundary)
 	if len(parts) < 2 {
 		p.r.PGP.Signed = true

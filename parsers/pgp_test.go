@@ -400,3 +400,44 @@ func TestVerifiedMeansTheSender(t *testing.T) {
 		reason(raw, false, "desk's own key")
 	}
 }
+
+// TestCompressionBombIsBounded: a small encrypted message that expands to
+// far more than the decoded-bytes budget is read up to the budget, says
+// so, and its signature is reported unchecked, never good.
+func TestCompressionBombIsBounded(t *testing.T) {
+	gpgWorld(t)
+	zeros := strings.Repeat("\x00", 40<<20) // 40 MiB; compressed by gpg to a few KiB
+	ct := world.g.Output([]byte("Content-Type: application/octet-stream\r\n\r\n"+zeros), "--armor", "--encrypt", "-r", "security@example.com", "--sign", "--local-user", "ed@example.org", "--compress-level", "9")
+	if len(ct) > 1<<20 {
+		t.Fatalf("gpg made %d bytes of ciphertext; want a small bomb", len(ct))
+	}
+	raw := []byte(crlf("From: <ed@example.org>\nTo: security@example.com\nSubject: ...\nMIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\n\n--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\nContent-Type: application/octet-stream\n\n") + string(ct) + crlf("\n--enc--\n"))
+	r, err := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, world.deskSec, world.edPub), Limits: parsers.Limits{MaxAttachmentBytes: 1 << 20, MaxDecodedBytes: 8 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PGP.Verified || !strings.Contains(r.PGP.Reason, "not read to its end") {
+		t.Errorf("pgp %+v; want the signature reported unchecked", r.PGP)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, ";"), "max_decoded_bytes") {
+		t.Errorf("warnings %q lack the budget", r.Warnings)
+	}
+}
+
+// TestForwardedPartsShareTheCount: parts of forwarded messages count
+// against the message's own part limit.
+func TestForwardedPartsShareTheCount(t *testing.T) {
+	inner := "From: a@example.org\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n" + strings.Repeat("--i\r\nContent-Type: text/plain\r\n\r\nx\r\n", 30) + "--i--\r\n"
+	raw := "From: b@example.org\r\nSubject: outer\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n"
+	for range 3 {
+		raw += "--o\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n"
+	}
+	raw += "--o--\r\n"
+	r, err := parsers.Parse([]byte(raw), parsers.Limits{MaxParts: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, ";"), "more than 50 MIME parts") {
+		t.Errorf("3 forwarded messages of 31 parts under a 50-part limit: warnings %q", r.Warnings)
+	}
+}

@@ -141,6 +141,10 @@ type Limits struct {
 	// memory (for the parser to read, or in Content); larger ones are
 	// hashed, measured and streamed to Options.Attachments, not kept.
 	MaxAttachmentBytes int64
+	// MaxDecodedBytes is the most bytes decoded from one message across
+	// all its layers (transfer encodings, decompression, decryption,
+	// forwarded messages); the rest is not read, and says so.
+	MaxDecodedBytes int64
 }
 
 // DefaultLimits are generous enough for real reports and small enough that
@@ -150,6 +154,7 @@ var DefaultLimits = Limits{
 	MaxDepth:           20,
 	MaxTextBytes:       1 << 20,
 	MaxAttachmentBytes: 25 << 20,
+	MaxDecodedBytes:    256 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -164,6 +169,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxAttachmentBytes <= 0 {
 		l.MaxAttachmentBytes = DefaultLimits.MaxAttachmentBytes
+	}
+	if l.MaxDecodedBytes <= 0 {
+		l.MaxDecodedBytes = DefaultLimits.MaxDecodedBytes
 	}
 	return l
 }
