@@ -165,3 +165,54 @@ func TestDMARCFailureIsNotAnswered(t *testing.T) {
 		t.Errorf("%d sent; want only the authenticated report answered, and the DMARC failure in the audit", len(d.sent()))
 	}
 }
+
+// TestSignatureAttacksThroughThePipeline runs the signature attacks as
+// mail through the sandbox's SMTP server and IMAP mailbox: each report is
+// filed, and none is shown as verified.
+func TestSignatureAttacksThroughThePipeline(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	g.GenKey("Ed <ed@example.org>", "ed25519")
+	d := startWithKnownKey(t, g, "ed@example.org")
+	_, deskKey := getBody(t, "http://"+d.addrs.HTTP+"/pgp-key.asc")
+
+	// 1. A padded message naming Ed's key in its signature packets, with a
+	// signature that is not Ed's, encrypted to the public desk key.
+	body := "Content-Type: text/plain\r\n\r\nWire the funds today.\r\n" + strings.Repeat("padding padding padding\r\n", 1500000) // > 25 MiB decrypted
+	d.sendMail("ed@example.org", string(gpgtest.ForgedSignedReport(t, g.Export("ed@example.org"), []byte(deskKey), "ed@example.org", body)))
+
+	// 2. Ed's genuinely signed report, under the CFO's From.
+	spoofed := strings.Replace(signedMail(t, g, "ed@example.org", "s2@example.org", "Approve the invoice", false), "From: <ed@example.org>", "From: CFO <cfo@victimcorp.example>", 1)
+	d.sendMail("cfo@victimcorp.example", spoofed)
+
+	// 3. The desk's own signed acknowledgement, pasted under the
+	// attacker's words, from the victim's CISO.
+	d.sendMail("x@example.org", report("x@example.org", "x1@example.org", "Ping", "a report to get a signed answer"))
+	var ack []byte
+	eventually(t, "an acknowledgement", 15*time.Second, func() bool {
+		for _, b := range d.sent() {
+			ack = b
+		}
+		return ack != nil
+	})
+	// The signed body as it stands, under the attacker's header.
+	head, signedBody, _ := bytes.Cut(ack, []byte("\r\n\r\n"))
+	ct := headerOf(append(head, "\r\n\r\n"...), "Content-Type")
+	pasted := "From: CISO <ciso@victimcorp.example>\r\nTo: security@sandbox.test\r\nSubject: approved\r\nMessage-ID: <p1@evil.test>\r\nMIME-Version: 1.0\r\nContent-Type: " + ct + "\r\n\r\n" + string(signedBody)
+	d.sendMail("ciso@victimcorp.example", pasted)
+
+	d.settled(4)
+	details := map[string]string{}
+	for _, inc := range d.incidents() {
+		details[inc.Reporter] = d.incident(inc.ID).Audit[0].Detail
+	}
+	for who, want := range map[string]string{
+		"ed@example.org":          "BAD signature", // read to its end, checked, and failed
+		"cfo@victimcorp.example":  "none of its user ids is the sender",
+		"ciso@victimcorp.example": "desk's own key",
+	} {
+		got := details[who]
+		if !strings.Contains(got, want) || strings.Contains(got, "(known key)") {
+			t.Errorf("%s: opened %q; want %q and no verified signature", who, got, want)
+		}
+	}
+}

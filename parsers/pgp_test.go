@@ -2,19 +2,12 @@ package parsers_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"tocsin/internal/gpgtest"
 	"tocsin/parsers"
@@ -279,90 +272,11 @@ func TestPaddedForgeryIsNotVerified(t *testing.T) {
 		t.Errorf("genuine large signed report: pgp %+v; want verified by %s, content cut", r.PGP, world.edFpr)
 	}
 
-	forged := forgeSignedAs(t, world.edPub, world.deskPub, body)
+	forged := gpgtest.ForgedSignedReport(t, world.edPub, world.deskPub, "ed@example.org", body)
 	r, _ = parsers.ParseWith(forged, opts)
 	if r.PGP.Verified || !r.PGP.Signed || strings.Contains(r.PGP.Reason, "good signature") {
 		t.Errorf("forged signature: pgp %+v; want signed, not verified, no good signature", r.PGP)
 	}
-}
-
-// forgeSignedAs signs body with a throwaway key, rewrites the signature's
-// issuer (key id and fingerprint) to the victim's, and encrypts the
-// packets to the desk, as an attacker holding only public keys can; it
-// returns the PGP/MIME report.
-func forgeSignedAs(t *testing.T, victimPub, deskPub []byte, body string) []byte {
-	t.Helper()
-	victim, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(victimPub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	desk, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(deskPub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker, err := openpgp.NewEntity("Mallory", "", "mallory@evil.test", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var signed bytes.Buffer
-	w, err := openpgp.Sign(&signed, attacker, &openpgp.FileHints{IsBinary: true}, &packet.Config{DefaultCompressionAlgo: packet.CompressionNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, crlf(body))
-	w.Close()
-	packets := signed.Bytes()
-	idOf := func(fpr []byte) []byte { return fpr[len(fpr)-8:] }
-	af, vf := attacker.PrimaryKey.Fingerprint, victim[0].PrimaryKey.Fingerprint
-	packets = bytes.ReplaceAll(packets, af, vf)
-	packets = bytes.ReplaceAll(packets, idOf(af), idOf(vf))
-	if !bytes.Contains(packets, idOf(vf)) {
-		t.Fatal("forgery: the victim's key id is not in the packets")
-	}
-
-	enc, ok := desk[0].EncryptionKey(time.Now())
-	if !ok {
-		t.Fatal("desk key cannot encrypt")
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	var ct bytes.Buffer
-	aw, _ := armor.Encode(&ct, "PGP MESSAGE", nil)
-	if err := packet.SerializeEncryptedKey(aw, enc.PublicKey, packet.CipherAES256, key, nil); err != nil {
-		t.Fatal(err)
-	}
-	sw, err := packet.SerializeSymmetricallyEncrypted(aw, packet.CipherAES256, false, packet.CipherSuite{}, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Compressed, as gpg would: the padding then costs the ciphertext
-	// nothing, so only the decrypted content is over the limit.
-	cw, err := packet.SerializeCompressed(sw, packet.CompressionZLIB, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cw.Write(packets)
-	cw.Close()
-	sw.Close()
-	aw.Close()
-	return []byte(crlf(`From: Ed <ed@example.org>
-To: security@example.com
-Subject: ...
-Message-ID: <forged@example.org>
-MIME-Version: 1.0
-Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="enc"
-
---enc
-Content-Type: application/pgp-encrypted
-
-Version: 1
-
---enc
-Content-Type: application/octet-stream
-
-` + ct.String() + `
---enc--
-`))
 }
 
 // TestVerifiedMeansTheSender: a good signature makes a report verified
