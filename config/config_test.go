@@ -306,3 +306,24 @@ func TestTLSNoneOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestModeWarnings: check warns when the data directory or the desk key
+// can be read by others.
+func TestModeWarnings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(dir, 0o755)
+	os.Chmod(dir, 0o755)
+	key := filepath.Join(t.TempDir(), "desk.asc")
+	os.WriteFile(key, []byte("x"), 0o644)
+	cfg, err := Parse("t.yaml", []byte("desk: {address: security@example.com}\ndata_dir: "+dir+"\npgp: {key_file: "+key+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, w := range cfg.Warnings {
+		got[w.Field] = strings.Contains(w.Why, "group or others")
+	}
+	if !got["data_dir"] || !got["pgp.key_file"] {
+		t.Errorf("warnings %+v; want data_dir and pgp.key_file", cfg.Warnings)
+	}
+}

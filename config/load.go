@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -112,7 +113,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		sort.SliceStable(probs.List, func(i, j int) bool { return probs.List[i].Line < probs.List[j].Line })
 		return nil, probs
 	}
-	for _, w := range cfg.secretWarnings() {
+	for _, w := range append(cfg.secretWarnings(), cfg.modeWarnings()...) {
 		w.Line = lineOf(lines, w.Field)
 		cfg.Warnings = append(cfg.Warnings, w)
 	}
@@ -148,6 +149,27 @@ func (c *Config) secrets() map[string]Secret {
 		out["discord.token"] = c.Discord.Token
 	}
 	return out
+}
+
+// modeWarnings says when the data directory (decrypted reports) or the
+// desk's private key can be read by group or others.
+func (c *Config) modeWarnings() []Problem {
+	var ws []Problem
+	check := func(field, path string) {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			ws = append(ws, Problem{Field: field, Why: fmt.Sprintf("warning: %s can be read by group or others (mode %04o): chmod %s %s",
+				path, st.Mode().Perm(), map[bool]string{true: "700", false: "600"}[st.IsDir()], path)})
+		}
+	}
+	if c.DataDir != "" {
+		check("data_dir", c.DataDir)
+	}
+	if c.PGP.KeyFile != "" {
+		check("pgp.key_file", c.PGP.KeyFile)
+	} else if c.DataDir != "" {
+		check("data_dir", filepath.Join(c.DataDir, "signing-key.asc"))
+	}
+	return ws
 }
 
 // secretWarnings says which secrets are kept or chosen unwisely: written
