@@ -216,3 +216,31 @@ func TestSignatureAttacksThroughThePipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressionBombThroughThePipeline: a small encrypted report that
+// decompresses to 64 MiB is filed, read up to the decoded-bytes budget,
+// and its signature reported unchecked.
+func TestCompressionBombThroughThePipeline(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	g.GenKey("Ed <ed@example.org>", "ed25519")
+	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
+	cfg.Limits.MaxDecodedBytes = 16 << 20
+	d := startDaemon(t, cfg)
+	d.importDeskKey(g)
+	zeros := strings.Repeat("\x00", 64<<20)
+	ct := g.Output([]byte("Content-Type: application/octet-stream\r\n\r\n"+zeros), "--armor", "--encrypt", "-r", "security@sandbox.test", "--sign", "--local-user", "ed@example.org", "--compress-algo", "zlib", "--compress-level", "9")
+	if len(ct) > 1<<20 {
+		t.Fatalf("gpg made %d bytes of ciphertext; want a small bomb", len(ct))
+	}
+	d.sendMail("ed@example.org", "From: <ed@example.org>\r\nTo: security@sandbox.test\r\nSubject: ...\r\nMessage-ID: <bomb@example.org>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"enc\"\r\n\r\n--enc\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"+
+		"--enc\r\nContent-Type: application/octet-stream\r\n\r\n"+string(ct)+"\r\n--enc--\r\n")
+	d.settled(1)
+	incs := d.incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	if got := d.incident(incs[0].ID).Audit[0].Detail; !strings.Contains(got, "not read to its end") || strings.Contains(got, "good signature") {
+		t.Errorf("opened %q; want the signature reported unchecked", got)
+	}
+}

@@ -216,6 +216,12 @@ func (p *parser) decrypt(data []byte, whole bool) ([]byte, bool) {
 	// read to its end: what is cut must still be read (and dropped), or a
 	// padded message naming a known key would pass unchecked.
 	readToEnd := err == nil
+	if errors.Is(err, errBudget) {
+		// What was decoded within the budget is read; the rest, and so the
+		// signature, is not.
+		g.Reason = appendReason(g.Reason, "decrypted content exceeds the message's decoded-bytes budget: cut")
+		err = nil
+	}
 	if int64(len(plain)) > limit {
 		g.Reason = appendReason(g.Reason, fmt.Sprintf("decrypted content exceeds %d bytes: cut", limit))
 		plain = plain[:limit]

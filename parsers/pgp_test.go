@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tocsin/internal/gpgtest"
 	"tocsin/parsers"
@@ -353,5 +354,23 @@ func TestForwardedPartsShareTheCount(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(r.Warnings, ";"), "more than 50 MIME parts") {
 		t.Errorf("3 forwarded messages of 31 parts under a 50-part limit: warnings %q", r.Warnings)
+	}
+}
+
+// TestExpiredKeyDoesNotVerify: a signature by a key that has expired is
+// not verified, even when the key is known and its user id is the From.
+func TestExpiredKeyDoesNotVerify(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	past := []string{"--faked-system-time", "20200101T000000"}
+	if out, err := g.Run(nil, append(past, "--quick-gen-key", "Old <old@example.org>", "ed25519", "sign", "1d")...); err != nil {
+		t.Fatalf("gpg: %v\n%s", err, out)
+	}
+	part := crlf("Content-Type: text/plain\n\nOld news.\n")
+	sig := g.Output([]byte(part), append(past, "--armor", "--detach-sign", "--local-user", "old@example.org")...)
+	raw := []byte(crlf("From: <old@example.org>\nTo: security@example.com\nSubject: old\nMIME-Version: 1.0\nContent-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"s\"\n\n--s\n") +
+		part + crlf("\n--s\nContent-Type: application/pgp-signature\n\n"+string(sig)+"\n--s--\n"))
+	r, _ := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, g.Export("old@example.org")), Now: time.Now()})
+	if r.PGP.Verified || !r.PGP.Signed {
+		t.Errorf("pgp %+v; want signed, not verified (the key expired in 2020)", r.PGP)
 	}
 }
