@@ -244,3 +244,33 @@ func TestCompressionBombThroughThePipeline(t *testing.T) {
 		t.Errorf("opened %q; want the signature reported unchecked", got)
 	}
 }
+
+// TestPinnedKeyRevocationIsApplied: the pinned key, sent again revoked,
+// replaces the pinned copy, and answers are no longer encrypted to it.
+func TestPinnedKeyRevocationIsApplied(t *testing.T) {
+	g := gpgtest.NewHome(t)
+	fpr := g.GenKey("Rae <rae@example.org>", "ed25519")
+	d := startTrustingSandbox(t)
+	d.sendMail("rae@example.org", authenticated(signedMail(t, g, "rae@example.org", "r1@example.org", "First", true), "example.org"))
+	eventually(t, "the pin", 10*time.Second, func() bool { return auditHas(d, "key-pinned", fpr) })
+	d.settled(1)
+	g.Revoke(fpr)
+	// A revoked key signs nothing more: the revocation comes attached to
+	// an unsigned mail.
+	key := strings.ReplaceAll(string(g.Export("rae@example.org")), "\n", "\r\n")
+	d.sendMail("rae@example.org", authenticated("From: <rae@example.org>\r\nTo: security@sandbox.test\r\nSubject: my key is revoked\r\nMessage-ID: <r2@example.org>\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n--in\r\nContent-Type: text/plain\r\n\r\nMy key is revoked.\r\n"+
+		"--in\r\nContent-Type: application/pgp-keys\r\n\r\n"+key+"\r\n--in--\r\n", "example.org"))
+	eventually(t, "the update", 10*time.Second, func() bool { return auditHas(d, "key-updated", fpr) })
+	d.sendMail("rae@example.org", authenticated(report("rae@example.org", "r3@example.org", "After the revocation", "x"), "example.org"))
+	d.settled(3)
+	encrypted := 0
+	for _, b := range d.sent() {
+		if strings.Contains(headerOf(b, "Content-Type"), "multipart/encrypted") {
+			encrypted++
+		}
+	}
+	if encrypted != 1 {
+		t.Errorf("%d of %d answers encrypted; want only the one before the revocation", encrypted, len(d.sent()))
+	}
+}

@@ -157,6 +157,19 @@ func (h *Home) Export(uid string) []byte {
 	return h.Output(nil, "--armor", "--export", uid)
 }
 
+// Revoke revokes the key fpr with the revocation certificate gpg made
+// when it generated the key.
+func (h *Home) Revoke(fpr string) {
+	h.t.Helper()
+	cert, err := os.ReadFile(filepath.Join(h.dir, "openpgp-revocs.d", fpr+".rev"))
+	if err != nil {
+		h.t.Fatalf("revocation certificate: %v", err)
+	}
+	// gpg guards the certificate against an accidental import with a
+	// leading colon on its armor line.
+	h.Import(strings.Replace(string(cert), ":-----BEGIN", "-----BEGIN", 1))
+}
+
 // ExportSecret returns the armored private key of uid (no passphrase).
 func (h *Home) ExportSecret(uid string) []byte {
 	h.t.Helper()
