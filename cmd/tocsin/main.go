@@ -432,11 +432,7 @@ func cmdKeysList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys list", "tocsin keys list [--json] [--config FILE | --data DIR]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var sf storeFlags
-	sf.add(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	st, err := openStoreRead(&sf)
+	_, st, err := storeArgs(fs, &sf, args, 0, "keys list takes no arguments")
 	if err != nil {
 		return err
 	}
@@ -463,15 +459,7 @@ func cmdKeysList(args []string, stdout, stderr io.Writer) error {
 func cmdKeysSettle(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys settle", "tocsin keys settle ADDRESS FINGERPRINT [--config FILE | --data DIR]", stderr)
 	var sf storeFlags
-	sf.add(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return errors.New("settle needs ADDRESS and FINGERPRINT (see tocsin keys list)")
-	}
-	st, err := openStoreRead(&sf)
+	pos, st, err := storeArgs(fs, &sf, args, 2, "settle needs ADDRESS and FINGERPRINT (see tocsin keys list)")
 	if err != nil {
 		return err
 	}
@@ -591,6 +579,21 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// storeArgs parses a store command's flags and positional arguments (want
+// of them, else usage) and opens the store; the caller closes it.
+func storeArgs(fs *flag.FlagSet, sf *storeFlags, args []string, want int, usage string) ([]string, *store.Store, error) {
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) != want {
+		return nil, nil, errors.New(usage)
+	}
+	st, err := openStoreRead(sf)
+	return pos, st, err
+}
+
 func openStoreRead(sf *storeFlags) (*store.Store, error) {
 	cfg, err := sf.load()
 	if err != nil {
@@ -607,11 +610,7 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	automatic := fs.Bool("automatic", false, "list the automatic mail (auto-replies, bounces, receipts) that opened no incident")
 	var sf storeFlags
-	sf.add(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	st, err := openStoreRead(&sf)
+	_, st, err := storeArgs(fs, &sf, args, 0, "incidents list takes no arguments")
 	if err != nil {
 		return err
 	}
@@ -670,15 +669,7 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("incidents show", "tocsin incidents show ID [--json] [--config FILE | --data DIR]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var sf storeFlags
-	sf.add(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return errors.New("show needs one incident ID")
-	}
-	st, err := openStoreRead(&sf)
+	pos, st, err := storeArgs(fs, &sf, args, 1, "show needs one incident ID")
 	if err != nil {
 		return err
 	}
