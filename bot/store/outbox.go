@@ -49,9 +49,10 @@ func (t *Tx) Enqueue(it OutboxItem) (bool, error) {
 	if it.Payload == nil {
 		it.Payload = []byte{}
 	}
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at, last_error, done_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, state, ms(it.CreatedAt), ms(it.CreatedAt), it.LastError, doneAt)
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at, last_error, done_at, recipient_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, state, ms(it.CreatedAt), ms(it.CreatedAt), it.LastError, doneAt,
+		MailboxKey(it.Recipient))
 	if err != nil {
 		return false, fmt.Errorf("queueing %s: %w", it.IdemKey, err)
 	}
@@ -70,26 +71,12 @@ func nullID(id int64) any {
 // mailbox of recipient, for rate limiting: addresses that reach the same
 // mailbox count together (case, and "+tag" subaddresses, RFC 5233).
 func (t *Tx) RecentTo(channel, recipient string, since time.Time) (int, error) {
-	key := MailboxKey(recipient)
-	domain := key[strings.LastIndexByte(key, '@')+1:]
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT recipient FROM outbox WHERE channel = ? AND created_at >= ? AND lower(recipient) LIKE ?`,
-		channel, ms(since), "%@"+domain)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return 0, err
-		}
-		if MailboxKey(r) == key {
-			n++
-		}
-	}
-	return n, rows.Err()
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, recentToQuery, MailboxKey(recipient), channel, ms(since)).Scan(&n)
+	return n, err
 }
+
+const recentToQuery = `SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND channel = ? AND created_at >= ?`
 
 // MailboxKey is an address reduced to the mailbox it reaches: lower case,
 // without a "+tag" in the local part.

@@ -206,6 +206,11 @@ var migrations = []string{
 		created_at   INTEGER NOT NULL,
 		confirmed_at INTEGER NOT NULL DEFAULT 0
 	);`,
+	// The per-recipient limit counts the mailbox an address reaches (case,
+	// "+tags"): kept with each item, indexed, so the count is a look-up.
+	`ALTER TABLE outbox ADD COLUMN recipient_key TEXT NOT NULL DEFAULT '';
+	UPDATE outbox SET recipient_key = lower(recipient);
+	CREATE INDEX outbox_recipient_key ON outbox (recipient_key, created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

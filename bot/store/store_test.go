@@ -127,7 +127,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 		strings.ReplaceAll(refByMessageID, "?", "'x'"),
 		strings.ReplaceAll(refByHash, "?", "'x'"),
 		`SELECT incident_id FROM messages WHERE message_id = 'x' AND message_id <> ''`,
-		`SELECT COUNT(*) FROM outbox WHERE recipient = 'x' AND channel = 'mail' AND created_at >= 0`,
+		strings.ReplaceAll(recentToQuery, "?", "'x'"),
 	} {
 		rows, err := s.r.Query("EXPLAIN QUERY PLAN " + q)
 		if err != nil {
