@@ -139,15 +139,15 @@ func classify(r *Report, p *parser) {
 	case r.AutoSubmitted && !strings.HasPrefix(r.AutoReason, "List-") && !strings.HasPrefix(r.AutoReason, "Precedence: list") && !strings.HasPrefix(r.AutoReason, "Precedence: bulk"):
 		r.Category = CategoryAutoReply
 	default:
-		text := triageText(subj, r.Text)
+		tr := p.triage(subj, r.Text)
 		switch {
-		case mentions(ConceptVulnerability, text) != "":
+		case tr.mentions(ConceptVulnerability) != "":
 			r.Category = CategoryVulnerability
-		case mentionsAny(text, incidentConcepts...) != "":
+		case tr.mentionsAny(incidentConcepts...) != "":
 			r.Category = CategoryIncident
-		case mentions(ConceptAbuse, text) != "":
+		case tr.mentions(ConceptAbuse) != "":
 			r.Category = CategoryAbuse
-		case mentions(ConceptAdvisory, text) != "":
+		case tr.mentions(ConceptAdvisory) != "":
 			r.Category = CategoryAdvisory
 		default:
 			r.Category = CategoryOther
@@ -159,16 +159,6 @@ func classify(r *Report, p *parser) {
 // weakness: category incident.
 var incidentConcepts = []Concept{ConceptInTheWild, ConceptBreach, ConceptRansomware, ConceptDataLeak, ConceptCredentials,
 	ConceptPhishing, ConceptMalware, ConceptDoS, ConceptAttack}
-
-// mentionsAny returns the first of concepts that text mentions, or "".
-func mentionsAny(text string, concepts ...Concept) Concept {
-	for _, c := range concepts {
-		if mentions(c, text) != "" {
-			return c
-		}
-	}
-	return ""
-}
 
 func (r *Report) markAuto(reason string) {
 	if !r.AutoSubmitted {

@@ -266,20 +266,19 @@ var (
 
 // priorityHint gives a first P1..P4 reading with its reasons. The configured
 // priority definitions (config) refine it in the bot.
-func priorityHint(r *Report) (string, []Reason) {
-	text := triageText(r.Subject, r.Text)
+func priorityHint(r *Report, tr *triage) (string, []Reason) {
 	score := fmt.Sprintf("%.1f", maxCVSS(r))
 	switch {
 	case r.AutoSubmitted:
 		return "P4", []Reason{{Code: ReasonAutomatic, Arg: r.AutoReason}}
 	case maxCVSS(r) >= 9:
 		return "P1", []Reason{{Code: ReasonCVSSCritical, Arg: score}}
-	case mentionsAny(text, p1Concepts...) != "":
-		c := mentionsAny(text, p1Concepts...)
-		return "P1", []Reason{{Code: ReasonWording, Concept: c, Arg: mentions(c, text)}}
-	case mentionsAny(text, p2Concepts...) != "":
-		c := mentionsAny(text, p2Concepts...)
-		return "P2", []Reason{{Code: ReasonWording, Concept: c, Arg: mentions(c, text)}}
+	case tr.mentionsAny(p1Concepts...) != "":
+		c := tr.mentionsAny(p1Concepts...)
+		return "P1", []Reason{{Code: ReasonWording, Concept: c, Arg: tr.mentions(c)}}
+	case tr.mentionsAny(p2Concepts...) != "":
+		c := tr.mentionsAny(p2Concepts...)
+		return "P2", []Reason{{Code: ReasonWording, Concept: c, Arg: tr.mentions(c)}}
 	case maxCVSS(r) >= 7:
 		return "P2", []Reason{{Code: ReasonCVSSHigh, Arg: score}}
 	case len(r.CVEs) > 0:

@@ -162,6 +162,37 @@ var terms = func() map[Concept][]term {
 // and the start of the text say what a report is about.
 const maxTriageText = 64 << 10
 
+// triage is a report's text as triage reads it, with each concept looked
+// up at most once: category and priority ask about the same words.
+type triage struct {
+	text  string
+	found map[Concept]string
+}
+
+func newTriage(subject, text string) *triage {
+	return &triage{text: triageText(subject, text), found: map[Concept]string{}}
+}
+
+// mentions is mentions(c, t.text), remembered.
+func (t *triage) mentions(c Concept) string {
+	if m, ok := t.found[c]; ok {
+		return m
+	}
+	m := mentions(c, t.text)
+	t.found[c] = m
+	return m
+}
+
+// mentionsAny returns the first of concepts the text mentions, or "".
+func (t *triage) mentionsAny(concepts ...Concept) Concept {
+	for _, c := range concepts {
+		if t.mentions(c) != "" {
+			return c
+		}
+	}
+	return ""
+}
+
 // triageText is what triage reads: subject and text, lower case, capped.
 func triageText(subject, text string) string {
 	if len(text) > maxTriageText {

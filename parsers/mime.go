@@ -214,7 +214,8 @@ type parser struct {
 	hasMDN          bool // RFC 8098 read receipt
 	top             int  // the depth this message starts at (0 for a report, more for a forwarded one)
 	budget          *budget
-	wholeAt         int // the depth of the decrypted entity that is the whole message, or -1
+	tri             *triage // the text triage reads, once the text is final
+	wholeAt         int     // the depth of the decrypted entity that is the whole message, or -1
 }
 
 func (p *parser) warn(format string, args ...any) {
@@ -296,6 +297,14 @@ func (p *parser) header(h mail.Header) {
 func cleanLine(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// triage returns the text triage reads for subject and text, made once.
+func (p *parser) triage(subject, text string) *triage {
+	if p.tri == nil {
+		p.tri = newTriage(subject, text)
+	}
+	return p.tri
 }
 
 // walk reads one entity; src, when not nil, is the bytes it was read from,
@@ -775,7 +784,7 @@ func (p *parser) finish() {
 	if r.SpoofSigns == nil {
 		r.SpoofSigns = []string{}
 	}
-	r.Priority, r.PriorityReasonCodes = priorityHint(r)
+	r.Priority, r.PriorityReasonCodes = priorityHint(r, p.triage(r.Subject, r.Text))
 	if p.opt.Policy != nil {
 		p.opt.Policy.apply(r)
 	}
