@@ -191,7 +191,11 @@ func TestDovecot(t *testing.T) {
 	d.stop()
 	d2 := startDaemon(t, cfg)
 	d2.info.APIToken = "tok"
-	time.Sleep(time.Second)
+	// The positive signal: the restarted watcher has looked at the mailbox.
+	eventually(t, "the restarted watcher's first look", 10*time.Second, func() bool {
+		return d2.metric("tocsin_imap_last_success_timestamp_seconds") > 0
+	})
+	d2.settled(0)
 	if n := len(d2.incidents()); n != 2 {
 		t.Errorf("%d incidents after restart, want 2", n)
 	}
