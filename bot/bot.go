@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
@@ -24,17 +25,12 @@ import (
 	"tocsin/templates"
 )
 
-// Clock is where the daemon's logic gets the time, so that deadline logic
-// can be tested with a fake one.
-type Clock interface {
-	Now() time.Time
-}
+// Clock is where the daemon gets the time (package clock): every loop and
+// handler asks it, so a test can run hours of deadlines in milliseconds.
+type Clock = clock.Clock
 
 // SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
+type SystemClock = clock.System
 
 // MailSender submits a composed message. Send returns an error that
 // responders.IsTemporary classifies; the outbox retries only temporary ones.

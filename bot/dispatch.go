@@ -33,13 +33,13 @@ func backoff(n int) time.Duration {
 // or a poll, whichever is first.
 func (b *Bot) dispatch(ctx context.Context) {
 	for {
-		b.dispatchBeat.Store(time.Now().UnixNano())
+		b.dispatchBeat.Store(b.clock.Now().UnixNano())
 		items, err := b.store.Claim(ctx, b.clock.Now(), leaseFor, claimBatch)
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("claiming outbox items", "err", err)
 		}
 		for _, it := range items {
-			b.dispatchBeat.Store(time.Now().UnixNano())
+			b.dispatchBeat.Store(b.clock.Now().UnixNano())
 			b.deliver(ctx, it)
 		}
 		if len(items) == claimBatch {
@@ -54,15 +54,12 @@ func (b *Bot) dispatch(ctx context.Context) {
 				c.Close() // nothing queued: do not hold the SMTP connection
 			}
 		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-b.kick:
-		case <-t.C:
+		case <-b.clock.After(wait):
 		}
-		t.Stop()
 	}
 }
 

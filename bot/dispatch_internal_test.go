@@ -10,15 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/responders"
 )
-
-// fixedClock is a clock that stands still.
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
 
 // failingMail refuses every send with a temporary error.
 type failingMail struct{ n int }
@@ -35,7 +31,7 @@ func newTestBot(t *testing.T, mail MailSender, now time.Time) (*Bot, *store.Stor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return New(&config.Config{}, st, nil, mail, fixedClock{now}, slog.New(slog.DiscardHandler)), st
+	return New(&config.Config{}, st, nil, mail, clock.NewFake(now), slog.New(slog.DiscardHandler)), st
 }
 
 // TestBackoffSchedule: the wait after the n-th failure doubles from 2 s,
@@ -77,7 +73,8 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 		if err != nil || len(items) != 1 || items[0].Attempts != attempt {
 			t.Fatalf("attempt %d: claimed %+v, %v", attempt, items, err)
 		}
-		b.clock = fixedClock{at}
+		fake := b.clock.(*clock.Fake)
+		fake.Advance(at.Sub(fake.Now()))
 		b.deliver(ctx, items[0])
 		next, pending, _ := st.NextDue(ctx)
 		if attempt < maxAttempts {

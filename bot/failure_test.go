@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"tocsin/bot"
+	"tocsin/bot/clock"
 	"tocsin/config"
 )
 
@@ -219,5 +220,41 @@ func TestPoisonMessageIsQuarantined(t *testing.T) {
 	}
 	if inc := d.incidents()[0]; inc.Reporter != "n@example.org" {
 		t.Errorf("filed %+v, want the plain report", inc)
+	}
+}
+
+// TestRetryFollowsTheClock: the outbox waits on the daemon's clock, not
+// the wall's: a temporary failure is retried when the clock says its
+// backoff is over, however little real time passed.
+func TestRetryFollowsTheClock(t *testing.T) {
+	be := &refusingBackend{sink: &smtpSink{}, refused: map[string]int{}, refuse: map[string]*smtp.SMTPError{
+		"busy@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
+	}}
+	srv := smtp.NewServer(be)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0', api_tokens: [{password: a-long-enough-api-token}]}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n", t.TempDir(), port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := clock.NewFake(time.Now())
+	d := startDaemon(t, cfg, fake)
+	d.info.APIToken = "a-long-enough-api-token"
+	var out map[string]string
+	d.api("POST", "/api/v1/reports", []byte(`{"from":"busy@example.org","subject":"Report","text":"x"}`), &out)
+	// The first attempt fails; the dispatcher then sleeps on the clock.
+	eventually(t, "the first attempt and the dispatcher asleep", 10*time.Second, func() bool {
+		o := d.incident(out["incident"]).Outbox
+		return len(o) == 1 && o[0].Attempts == 1 && o[0].State == "pending" && fake.Waiters() > 0
+	})
+	if n := be.sink.count(); n != 0 {
+		t.Fatalf("%d delivered before the backoff", n)
+	}
+	fake.Advance(time.Minute) // past the ±20 % of the 2 s backoff
+	eventually(t, "the retry once the clock moved", 10*time.Second, func() bool { return be.sink.count() == 1 })
+	if o := d.incident(out["incident"]).Outbox[0]; o.Attempts != 2 || o.State != "sent" {
+		t.Errorf("outbox %+v, want sent on the second attempt", o)
 	}
 }

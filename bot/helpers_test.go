@@ -39,8 +39,8 @@ type daemon struct {
 }
 
 // startDaemon runs bot.Run on cfg (loopback, ephemeral ports) until the
-// test ends.
-func startDaemon(t testing.TB, cfg *config.Config) *daemon {
+// test ends; clk, if given, is the daemon's clock.
+func startDaemon(t testing.TB, cfg *config.Config, clk ...bot.Clock) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan bot.Addrs, 1)
@@ -51,11 +51,15 @@ func startDaemon(t testing.TB, cfg *config.Config) *daemon {
 		level, logw.done = slog.LevelError, true
 	}
 	go func() {
-		done <- bot.Run(ctx, cfg, bot.RunOptions{
+		o := bot.RunOptions{
 			Log:         slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})),
 			SandboxIMAP: "127.0.0.1:0", SandboxSMTP: "127.0.0.1:0",
 			Ready: func(a bot.Addrs) { ready <- a },
-		})
+		}
+		if len(clk) > 0 {
+			o.Clock = clk[0]
+		}
+		done <- bot.Run(ctx, cfg, o)
 	}()
 	d := &daemon{t: t, cfg: cfg}
 	select {

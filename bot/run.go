@@ -202,6 +202,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return err
 		}
 		watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
+		watcher.Clock = b.clock
 		watcher.Quarantine = b.Quarantine
 		health["imap"] = watcher.Health
 		b.metrics.Registry.GaugeFunc("tocsin_imap_connected", "1 while the IMAP session is logged in with the mailbox selected.", "", func() map[string]float64 {
@@ -218,8 +219,8 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport,
-		Health:  health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
+		Confirm: b.ConfirmFormReport, Clock: b.clock,
+		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
 			return res.Incident, err

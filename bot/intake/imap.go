@@ -23,6 +23,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/tokens"
@@ -50,6 +51,9 @@ type Watcher struct {
 	log       *slog.Logger
 	maxBytes  int64
 	spool     *Spool
+	// Clock tells the time and waits (reconnect backoff, polls); nil is
+	// the wall clock.
+	Clock clock.Clock
 	// Fetched, if set, is told how many messages each batch fetched.
 	Fetched func(n int)
 	// Quarantine, if set, keeps a message that failed MaxAttempts times,
@@ -60,6 +64,13 @@ type Watcher struct {
 	connected atomic.Bool  // a session is logged in with the mailbox selected
 	lastOK    atomic.Int64 // unix ns of the last successful look at the mailbox
 	lastErr   atomic.Value // string: why the last session ended
+}
+
+func (w *Watcher) clock() clock.Clock {
+	if w.Clock == nil {
+		return clock.System{}
+	}
+	return w.Clock
 }
 
 // Connected reports whether a session is up, and when the mailbox was
@@ -111,7 +122,7 @@ func (w *Watcher) account() string {
 func (w *Watcher) Run(ctx context.Context) {
 	delay := time.Second
 	for ctx.Err() == nil {
-		start := time.Now()
+		start := w.clock().Now()
 		err := w.session(ctx)
 		if ctx.Err() != nil {
 			return
@@ -119,16 +130,14 @@ func (w *Watcher) Run(ctx context.Context) {
 		if err != nil {
 			w.lastErr.Store(err.Error())
 		}
-		if time.Since(start) > time.Minute {
+		if w.clock().Now().Sub(start) > time.Minute {
 			delay = time.Second
 		}
 		w.log.Warn("imap session ended; reconnecting", "err", err, "in", delay)
-		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-w.clock().After(delay):
 		}
 		delay = min(delay*2, 5*time.Minute)
 	}
@@ -236,7 +245,7 @@ func (w *Watcher) session(ctx context.Context) error {
 		if err := w.drain(ctx, c, &pos); err != nil {
 			return err
 		}
-		w.lastOK.Store(time.Now().UnixNano())
+		w.lastOK.Store(w.clock().Now().UnixNano())
 		if err := w.wait(ctx, c, idle, notify); err != nil {
 			return err
 		}
@@ -250,12 +259,11 @@ func (w *Watcher) session(ctx context.Context) error {
 // wait returns when new mail may have arrived: on an IDLE notification, or
 // after the poll interval (also a safety re-scan while idling).
 func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, idle bool, notify <-chan struct{}) error {
-	t := time.NewTimer(w.cfg.PollInterval)
-	defer t.Stop()
+	poll := w.clock().After(w.cfg.PollInterval)
 	if !idle {
 		select {
 		case <-ctx.Done():
-		case <-t.C:
+		case <-poll:
 		}
 		return nil
 	}
@@ -279,7 +287,7 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, idle bool, not
 	case <-ctx.Done():
 		return nil
 	case <-notify:
-	case <-t.C:
+	case <-poll:
 	case <-c.Closed():
 	}
 	if err := cmd.Close(); err != nil {
@@ -373,7 +381,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 	if w.Fetched != nil {
 		w.Fetched(len(bodies))
 	}
-	received := time.Now()
+	received := w.clock().Now()
 	source := "imap:" + w.cfg.Username + "/" + w.cfg.Mailbox
 	done := make([]imap.UID, 0, len(uids))
 	for _, u := range uids {

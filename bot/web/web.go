@@ -29,6 +29,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
@@ -59,6 +60,7 @@ type Server struct {
 	formAll        *limiter
 	trustedProxies []netip.Prefix
 	confirm        func(ctx context.Context, token string) (string, error)
+	clock          clock.Clock
 }
 
 // Options are what the server needs.
@@ -80,6 +82,8 @@ type Options struct {
 	MetricsToken string
 	// NoMetrics leaves /metrics off this server (it has its own listener).
 	NoMetrics bool
+	// Clock tells the time (nil: the wall clock).
+	Clock clock.Clock
 	// Confirm confirms the address of a form report by the token mailed
 	// to it; it returns the incident id, or an error wrapping
 	// store.ErrNotFound for an unknown, used or expired token.
@@ -98,7 +102,11 @@ func New(o Options) *Server {
 		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
 		form: newLimiter(10, 6*time.Minute), health: o.Health, // 10 reports at once, then 10 an hour, per client address
 		formAll:        newLimiter(100, 36*time.Second), // and 100 an hour from everyone together
-		trustedProxies: o.TrustedProxies, confirm: o.Confirm}
+		trustedProxies: o.TrustedProxies, confirm: o.Confirm, clock: o.Clock}
+	if s.clock == nil {
+		s.clock = clock.System{}
+	}
+	s.form.now, s.formAll.now = s.clock.Now, s.clock.Now
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
 		"join": strings.Join,
 		// head takes a title, or a page (Title, Lang) shown in another language.
@@ -165,7 +173,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	for name, check := range s.health {
 		comps[name] = "ok"
-		if err := check(time.Now()); err != nil {
+		if err := check(s.clock.Now()); err != nil {
 			comps[name] = err.Error()
 		}
 	}
@@ -337,7 +345,7 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ref, err := s.ingest(r.Context(), source, raw, time.Now())
+	ref, err := s.ingest(r.Context(), source, raw, s.clock.Now())
 	if err != nil {
 		s.log.Error("filing API report", "err", err)
 		id := s.logError(r, "filing API report", err)
@@ -367,7 +375,7 @@ func (s *Server) compose(rep Report, via string) ([]byte, error) {
 	h.Set("MIME-Version", "1.0")
 	h.Set("X-Tocsin-Via", via)
 	h.GenerateMessageID()
-	h.SetDate(time.Now())
+	h.SetDate(s.clock.Now())
 	h.SetSubject(strings.Join(strings.Fields(rep.Subject), " "))
 	h.SetAddressList("To", []*gomail.Address{{Address: s.cfg.Desk.Address}})
 	if rep.From != "" {
@@ -409,7 +417,7 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "report.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Error": err.Error(), "Report": rep})
 		return
 	}
-	ref, err := s.ingest(r.Context(), "web-form", raw, time.Now())
+	ref, err := s.ingest(r.Context(), "web-form", raw, s.clock.Now())
 	if err != nil {
 		s.log.Error("filing form report", "err", err)
 		http.Error(w, "Your report could not be filed just now. Please try again, or mail "+s.cfg.Desk.Address, http.StatusServiceUnavailable)
@@ -529,7 +537,7 @@ func (s *Server) securityTxt(w http.ResponseWriter, r *http.Request) {
 		langs = strings.Join(s.languages, ", ")
 	}
 	text := fmt.Sprintf("Contact: mailto:%s\nContact: %s/report\nEncryption: %s/pgp-key.asc\nExpires: %s\nPreferred-Languages: %s\nPolicy: %s/policy\nCanonical: %s/.well-known/security.txt\n",
-		s.cfg.Desk.Address, base, base, time.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), langs, base, base)
+		s.cfg.Desk.Address, base, base, s.clock.Now().UTC().Add(180*24*time.Hour).Truncate(24*time.Hour).Format(time.RFC3339), langs, base, base)
 	signed, err := s.key.SignCleartext(text)
 	if err != nil {
 		s.internal(w, r, fmt.Errorf("signing: %w", err), false)
