@@ -139,7 +139,10 @@ func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
 func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 	year := inc.CreatedAt.UTC().Year()
 	var seq int
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents WHERE prefix = ? AND year = ?`, prefix, year).Scan(&seq); err != nil {
+	// One statement takes the next number and locks the counter row
+	// (SQLite and PostgreSQL both speak upsert with RETURNING).
+	if err := t.tx.QueryRowContext(t.ctx, `INSERT INTO incident_counters (prefix, year, last) VALUES (?, ?, 1)
+		ON CONFLICT (prefix, year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last`, prefix, year).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("numbering incident: %w", err)
 	}
 	inc.Ref = fmt.Sprintf("%s-%d-%04d", prefix, year, seq)
@@ -150,13 +153,12 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 		inc.EventAt = inc.CreatedAt
 	}
 	inc.UpdatedAt = inc.CreatedAt
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO incidents (ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inc.Ref, prefix, year, seq, inc.Status, inc.Priority, inc.Category, inc.Subject, inc.Reporter, inc.ReporterName, inc.Language, ms(inc.EventAt), ms(inc.CreatedAt), ms(inc.UpdatedAt))
+	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO incidents (ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		inc.Ref, prefix, year, seq, inc.Status, inc.Priority, inc.Category, inc.Subject, inc.Reporter, inc.ReporterName, inc.Language, ms(inc.EventAt), ms(inc.CreatedAt), ms(inc.UpdatedAt)).Scan(&inc.ID)
 	if err != nil {
 		return nil, fmt.Errorf("inserting incident: %w", err)
 	}
-	inc.ID, _ = res.LastInsertId()
 	return &inc, nil
 }
 

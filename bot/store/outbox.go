@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -100,24 +101,24 @@ func MailboxKey(addr string) string {
 func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
 	var out []OutboxItem
 	err := s.Tx(ctx, func(tx *Tx) error {
-		rows, err := tx.tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox
-			WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?)
-			ORDER BY next_at, id LIMIT ?`, ms(now), ms(now), limit)
+		// One statement picks and leases: the outer condition is checked
+		// again on each row as it is updated, so two dispatchers on a
+		// shared database never lease the same item.
+		rows, err := tx.tx.QueryContext(ctx, `UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?) ORDER BY next_at, id LIMIT ?)
+			AND ((state = 'pending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?))
+			RETURNING `+outboxCols, ms(now.Add(lease)), ms(now), ms(now), limit, ms(now), ms(now))
 		if err != nil {
 			return err
 		}
 		out, err = scanOutbox(rows)
-		if err != nil {
-			return err
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAt.Equal(out[j].NextAt) {
+			return out[i].NextAt.Before(out[j].NextAt)
 		}
-		for i := range out {
-			out[i].Attempts++
-			if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET state = 'sending', lease_until = ?, attempts = ? WHERE id = ?`,
-				ms(now.Add(lease)), out[i].Attempts, out[i].ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		return out[i].ID < out[j].ID
 	})
 	return out, err
 }

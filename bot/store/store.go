@@ -211,6 +211,15 @@ var migrations = []string{
 	`ALTER TABLE outbox ADD COLUMN recipient_key TEXT NOT NULL DEFAULT '';
 	UPDATE outbox SET recipient_key = lower(recipient);
 	CREATE INDEX outbox_recipient_key ON outbox (recipient_key, created_at);`,
+	// Incident numbers come from a counter row that the numbering UPDATE
+	// locks, not from MAX(seq)+1, which two writers could both read.
+	`CREATE TABLE incident_counters (
+		prefix TEXT    NOT NULL,
+		year   INTEGER NOT NULL,
+		last   INTEGER NOT NULL,
+		PRIMARY KEY (prefix, year)
+	);
+	INSERT INTO incident_counters (prefix, year, last) SELECT prefix, year, MAX(seq) FROM incidents GROUP BY prefix, year;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
