@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +14,7 @@ import (
 
 	"tocsin/bot/intake"
 	"tocsin/bot/store"
-	"tocsin/internal/atomicfile"
 	"tocsin/parsers"
-	"tocsin/responders"
 	"tocsin/templates"
 )
 
@@ -219,44 +214,6 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 	return b.done(res, received), nil
 }
 
-// pinKeys records the keys a report carries for its sender's own address
-// (a key is evidence about its owner, not about whoever forwarded it).
-// Trust on first use must be first use by the sender: a key is pinned only
-// from mail whose From a trusted server authenticated; one key per
-// address; a different key later is a conflict a person settles (tocsin
-// keys settle), never a silent switch; the pinned key again (new
-// signatures, a revocation) updates it.
-func (b *Bot) pinKeys(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
-	for _, k := range rep.OfferedKeyData {
-		if rep.From == "" || !slices.Contains(k.Emails, rep.From) {
-			continue
-		}
-		if !rep.SenderAuthenticated() {
-			if err := tx.Audit(inc.ID, now, "system", "key-not-pinned", fmt.Sprintf("key %s for %s not pinned: the sender is not authenticated (no DMARC pass from a trusted server)", k.Fingerprint, rep.From)); err != nil {
-				return err
-			}
-			continue
-		}
-		out, pinned, err := tx.OfferReporterKey(rep.From, k.Fingerprint, k.Armored, inc.ID, now)
-		if err != nil {
-			return err
-		}
-		switch out {
-		case store.KeyPinned:
-			err = tx.Audit(inc.ID, now, "system", "key-pinned", fmt.Sprintf("key %s pinned for %s (first key, authenticated sender)", k.Fingerprint, rep.From))
-		case store.KeyUpdated:
-			err = tx.Audit(inc.ID, now, "system", "key-updated", fmt.Sprintf("pinned key %s of %s updated from this mail", k.Fingerprint, rep.From))
-		case store.KeyConflict:
-			err = tx.Audit(inc.ID, now, "system", "key-conflict", fmt.Sprintf("KEY CHANGE for %s: this mail offers %s, but %s is pinned and stays in use; "+
-				"a person settles it (tocsin keys settle %s %s)", rep.From, k.Fingerprint, pinned, rep.From, k.Fingerprint))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // opensNoIncident returns why rep, when it threads onto no incident, must
 // not open one, or "". Machine mail (auto-replies, bounces, read receipts,
 // challenge-response, list and bulk mail) is about nothing by itself;
@@ -284,104 +241,6 @@ func (b *Bot) isNewSender(tx *store.Tx, inc *store.Incident, from string) (bool,
 	}
 	known, err := tx.IsParticipant(inc.ID, from)
 	return !known, err
-}
-
-// SourceForm is the source of reports from the public web form.
-const SourceForm = "web-form"
-
-// confirmFor is how long a form confirmation link is good for.
-const confirmFor = 48 * time.Hour
-
-// queueConfirmation queues the one mail an address typed into the public
-// form gets before it is confirmed: unsigned, naming nothing the report
-// said, with the link that confirms it.
-func (b *Bot) queueConfirmation(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
-	token := randomToken(20)
-	if err := tx.AddConfirmation(token, inc.ID, rep.From, now); err != nil {
-		return err
-	}
-	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
-	msgID := fmt.Sprintf("%s.confirm.%s@%s", strings.ToLower(inc.Ref), randomToken(6), domain)
-	body := fmt.Sprintf("Someone submitted a security report on the web form of %s and gave\n"+
-		"this address to answer to. If it was you, confirm the address to receive\n"+
-		"our signed acknowledgement and what follows:\n\n  %s/report/confirm?token=%s\n\n"+
-		"The link is valid for %d hours. If it was not you, ignore this mail: nothing\n"+
-		"more will be sent to this address about it.\n\n-- \n%s <%s>\n",
-		b.cfg.Desk.Name, strings.TrimRight(b.cfg.Desk.PublicURL, "/"), token, int(confirmFor.Hours()), b.cfg.Desk.Name, b.cfg.Desk.Address)
-	payload, err := responders.ComposePlain(responders.Mail{
-		From: &mail.Address{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address}, To: []*mail.Address{{Address: rep.From}},
-		Subject: "Please confirm your address for a security report", Date: now, MessageID: msgID,
-		AutoSubmitted: "auto-replied", Body: body,
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "confirm:" + inc.Ref, IncidentID: inc.ID, Channel: "mail", Kind: "confirmation",
-		Sender: b.cfg.Desk.Address, Recipient: rep.From, Payload: payload, CreatedAt: now}); err != nil {
-		return err
-	}
-	return tx.Audit(inc.ID, now, "system", "confirmation-requested", "address "+rep.From+" typed into the web form: asked to confirm before anything signed is sent to it")
-}
-
-// ConfirmFormReport confirms the address of a form report by the token
-// mailed to it, and queues the signed acknowledgement; it returns the
-// incident's id.
-func (b *Bot) ConfirmFormReport(ctx context.Context, token string) (string, error) {
-	var ref string
-	now := b.clock.Now()
-	err := b.store.Tx(ctx, func(tx *store.Tx) error {
-		id, addr, err := tx.Confirm(token, now.Add(-confirmFor), now)
-		if err != nil {
-			return err
-		}
-		inc, repJSON, err := tx.IncidentByID(id)
-		if err != nil {
-			return err
-		}
-		ref = inc.Ref
-		var rep parsers.Report
-		if err := json.Unmarshal(repJSON, &rep); err != nil {
-			return fmt.Errorf("reading the report of %s: %w", inc.Ref, err)
-		}
-		if err := tx.Audit(inc.ID, now, addr, "address-confirmed", "the reporter confirmed "+addr+" by the link mailed to it"); err != nil {
-			return err
-		}
-		return b.queueAcknowledgement(tx, inc, &rep, now)
-	})
-	if err == nil {
-		b.Kick()
-	}
-	return ref, err
-}
-
-// Quarantine keeps a message that could not be filed (a poison message):
-// its bytes as DATA/raw, and an unfiled entry (category quarantined) that
-// says why, listed with the unfiled mail and counted in /metrics.
-func (b *Bot) Quarantine(ctx context.Context, source string, in intake.Raw, why string) error {
-	sum := in.SHA256
-	if sum == "" {
-		s := sha256.Sum256(in.Bytes)
-		sum = hex.EncodeToString(s[:])
-	}
-	rawPath, err := b.keepRaw(sum, in)
-	if err != nil {
-		return fmt.Errorf("keeping quarantined message: %w", err)
-	}
-	now := b.clock.Now()
-	err = b.store.Tx(ctx, func(tx *store.Tx) error {
-		if _, dup, err := tx.FindMessage("", sum); err != nil || dup {
-			return err
-		}
-		if err := tx.AddMessage(store.Message{Direction: "in", SHA256: sum, Source: source, Subject: "(quarantined message)",
-			RawPath: rawPath, CreatedAt: now, Category: "quarantined", UnfiledReason: "quarantined: " + why}); err != nil {
-			return err
-		}
-		return tx.Audit(0, now, "system", "quarantined", fmt.Sprintf("message %s via %s quarantined: %s", sum[:16], source, why))
-	})
-	if err == nil {
-		b.metrics.Quarantined.Inc()
-	}
-	return err
 }
 
 // done counts what Ingest did and wakes the dispatcher if it queued mail.
@@ -561,92 +420,4 @@ func (b *Bot) contacts(address, lang string) []templates.Contact {
 		add("stand-in", r.StandIn)
 	}
 	return out
-}
-
-// keepRaw keeps the message's bytes as DATA/raw/ab/SUM.eml: a spooled
-// message's file is synced already and is moved there.
-func (b *Bot) keepRaw(sum string, in intake.Raw) (string, error) {
-	if in.File == "" {
-		return b.keepBlob(b.rawDir(), sum, ".eml", in.Bytes)
-	}
-	dir := filepath.Join(b.rawDir(), sum[:2])
-	path := filepath.Join(dir, sum+".eml")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	if err := os.Rename(in.File, path); err != nil {
-		return "", err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return path, nil
-}
-
-// blobSink stores attachments content-addressed as DATA/blobs/ab/SUM
-// while the parser decodes them, so an attachment of any size is never
-// held in memory.
-type blobSink struct{ dir string }
-
-func (s blobSink) Begin(name, mediaType string) (parsers.AttachmentWriter, error) {
-	tmp := filepath.Join(s.dir, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(tmp, "part-*")
-	if err != nil {
-		return nil, err
-	}
-	return &blobWriter{f: f, dir: s.dir}, nil
-}
-
-type blobWriter struct {
-	f   *os.File
-	dir string
-}
-
-func (w *blobWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
-
-// Finish moves the attachment to its place, or drops it when the same
-// bytes are there already; the data and the rename are synced, so a filed
-// incident never points at a missing attachment.
-func (w *blobWriter) Finish(sum string, size int64) error {
-	defer os.Remove(w.f.Name()) // no-op after the rename
-	if err := w.f.Sync(); err != nil {
-		w.f.Close()
-		return err
-	}
-	if err := w.f.Close(); err != nil {
-		return err
-	}
-	dir := filepath.Join(w.dir, sum[:2])
-	path := filepath.Join(dir, sum)
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Rename(w.f.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// keepBlob stores data content-addressed as DIR/ab/SUM+ext unless it is
-// there already, and returns the path.
-func (b *Bot) keepBlob(dir, sum, ext string, data []byte) (string, error) {
-	path := filepath.Join(dir, sum[:2], sum+ext)
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	return path, atomicfile.Write(path, data, 0o600)
 }
