@@ -50,19 +50,29 @@ func (x *refusingSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// startRefusingSMTP serves SMTP on loopback, refusing the recipients in
+// refuse with their error, and returns the server and its port.
+func startRefusingSMTP(t *testing.T, refuse map[string]*smtp.SMTPError) (*refusingBackend, string) {
+	be := &refusingBackend{sink: &smtpSink{}, refused: map[string]int{}, refuse: refuse}
+	srv := smtp.NewServer(be)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return be, port
+}
+
 // TestFailedSendsAreVisible: a permanent refusal becomes a dead letter
 // shown by the API, the desk page and the metrics; a temporary one is
 // retried and delivered.
 func TestFailedSendsAreVisible(t *testing.T) {
-	be := &refusingBackend{sink: &smtpSink{}, refused: map[string]int{}, refuse: map[string]*smtp.SMTPError{
+	_, port := startRefusingSMTP(t, map[string]*smtp.SMTPError{
 		"gone@example.org": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
 		"busy@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
-	}}
-	srv := smtp.NewServer(be)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	})
 	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0', api_tokens: [{password: tok}], desk_users: [{name: desk, password: pw}]}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n", t.TempDir(), port)))
 	if err != nil {
 		t.Fatal(err)
@@ -227,14 +237,9 @@ func TestPoisonMessageIsQuarantined(t *testing.T) {
 // the wall's: a temporary failure is retried when the clock says its
 // backoff is over, however little real time passed.
 func TestRetryFollowsTheClock(t *testing.T) {
-	be := &refusingBackend{sink: &smtpSink{}, refused: map[string]int{}, refuse: map[string]*smtp.SMTPError{
+	be, port := startRefusingSMTP(t, map[string]*smtp.SMTPError{
 		"busy@example.org": {Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
-	}}
-	srv := smtp.NewServer(be)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	})
 	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("desk: {address: security@example.com}\ndata_dir: %s\nhttp: {listen: '127.0.0.1:0', api_tokens: [{password: a-long-enough-api-token}]}\nsmtp: {host: 127.0.0.1, port: %s, tls: none}\n", t.TempDir(), port)))
 	if err != nil {
 		t.Fatal(err)

@@ -160,21 +160,27 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 
 // OutboxCounts returns the number of items in each state.
 func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	out := map[string]int{OutboxPending: 0, OutboxSending: 0, OutboxSent: 0, OutboxFailed: 0}
+	return out, s.countBy(ctx, out, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+}
+
+// countBy adds the rows of a "SELECT key, COUNT(*) ... GROUP BY key" query
+// to out.
+func (s *Store) countBy(ctx context.Context, out map[string]int, query string) error {
+	rows, err := s.r.QueryContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := map[string]int{OutboxPending: 0, OutboxSending: 0, OutboxSent: 0, OutboxFailed: 0}
 	for rows.Next() {
-		var st string
+		var key string
 		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
+		if err := rows.Scan(&key, &n); err != nil {
+			return err
 		}
-		out[st] = n
+		out[key] = n
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // FailedOutbox lists the dead letters, newest first.
@@ -389,21 +395,8 @@ func (t *Tx) MessageCount(incidentID int64, direction string) (int, error) {
 
 // OpenByPriority counts the open incidents by priority.
 func (s *Store) OpenByPriority(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT priority, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY priority`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
-		var p string
-		var n int
-		if err := rows.Scan(&p, &n); err != nil {
-			return nil, err
-		}
-		out[p] = n
-	}
-	return out, rows.Err()
+	return out, s.countBy(ctx, out, `SELECT priority, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY priority`)
 }
 
 // OldestWaiting returns when the oldest outbox item not yet sent nor given

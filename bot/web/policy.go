@@ -1,17 +1,13 @@
 package web
 
 import (
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// policyLanguages are the languages /policy is written in: those of the
-// notification forms.
-var policyLanguages = []string{"en", "de", "fr", "es", "ja"}
-
-// policyWords is /policy's text per language.
+// policyWords is /policy's text per language: those of the notification
+// forms.
 var policyWords = map[string]map[string]string{
 	"en": {
 		"title": "Security policy", "h1": "How to report a security incident",
@@ -55,10 +51,10 @@ var policyWords = map[string]map[string]string{
 	},
 }
 
-// pickLanguage returns the best of have for an Accept-Language header
-// (RFC 9110 section 12.5.4: quality values, "de-CH" matching "de"), or
-// have[0].
-func pickLanguage(header string, have []string) string {
+// policyLanguage returns the best language /policy is written in for an
+// Accept-Language header (RFC 9110 section 12.5.4: quality values, "de-CH"
+// matching "de"), or English.
+func policyLanguage(header string) string {
 	type pref struct {
 		lang string
 		q    float64
@@ -82,9 +78,9 @@ func pickLanguage(header string, have []string) string {
 	}
 	sort.SliceStable(prefs, func(i, j int) bool { return prefs[i].q > prefs[j].q })
 	for _, p := range prefs {
-		if slices.Contains(have, p.lang) {
+		if _, ok := policyWords[p.lang]; ok {
 			return p.lang
 		}
 	}
-	return have[0]
+	return "en"
 }

@@ -553,7 +553,7 @@ type page struct{ Title, Lang string }
 // policy publishes the scope, priority definitions and key in the
 // reader's language (Accept-Language, among those the page is written in).
 func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
-	lang := pickLanguage(r.Header.Get("Accept-Language"), policyLanguages)
+	lang := policyLanguage(r.Header.Get("Accept-Language"))
 	t := policyWords[lang]
 	type level struct{ Level, Definition string }
 	var levels []level
