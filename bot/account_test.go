@@ -20,6 +20,7 @@ import (
 
 	"tocsin/config"
 	"tocsin/internal/gpgtest"
+	"tocsin/internal/imaptest"
 	"tocsin/internal/testtls"
 )
 
@@ -82,7 +83,7 @@ func (s *smtpSink) count() int {
 // incident exists; the answer goes out through the submission server.
 func TestRealAccount(t *testing.T) {
 	tlsCfg := testtls.SelfSigned(t)
-	imapAddr := startMemIMAP(t, tlsCfg, "security@example.com", "imap-secret")
+	imapAddr := imaptest.Serve(t, tlsCfg, "security@example.com", "imap-secret").Addr
 
 	sink := &smtpSink{}
 	ssrv := smtp.NewServer(sink)

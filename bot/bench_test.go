@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"tocsin/config"
+	"tocsin/internal/imaptest"
 )
 
 // arrivalSink records when each acknowledgement reaches SMTP, keyed by the
@@ -59,7 +60,7 @@ func peakRSSMB() float64 {
 func BenchmarkPipeline(b *testing.B) {
 	const n = 2000
 	for range b.N {
-		imapAddr := startMemIMAP(b, nil, "security@example.com", "pw")
+		imapAddr := imaptest.Serve(b, nil, "security@example.com", "pw").Addr
 		sink := &arrivalSink{at: map[string]time.Time{}, got: make(chan struct{}, n)}
 		ssrv := smtp.NewServer(sink)
 		sln, _ := net.Listen("tcp", "127.0.0.1:0")

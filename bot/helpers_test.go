@@ -3,12 +3,10 @@ package bot_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/smtp"
 	"os"
@@ -18,10 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"tocsin/bot"
 	"tocsin/bot/sandbox"
@@ -307,36 +302,6 @@ func getBody(t testing.TB, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-// startMemIMAP serves one mailbox (user, password, INBOX) with go-imap's
-// in-process server: over implicit TLS when tlsCfg is set, else plain.
-func startMemIMAP(t testing.TB, tlsCfg *tls.Config, user, password string) string {
-	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(user, password)
-	u.Create("INBOX", nil)
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		InsecureAuth: tlsCfg == nil, // plain LOGIN on loopback only
-	})
-	var ln net.Listener
-	var err error
-	if tlsCfg != nil {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
-	} else {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
 
 // appendMail delivers raw into INBOX with IMAP APPEND, as an MTA would.

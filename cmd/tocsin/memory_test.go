@@ -18,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	gosmtp "github.com/emersion/go-smtp"
+
+	"tocsin/internal/imaptest"
 )
 
 // rssKB reads a process's resident set (VmRSS) and peak (VmHWM) in KiB.
@@ -81,7 +80,8 @@ func BenchmarkMemory50MB(b *testing.B) {
 		b.ReportMetric(goal, "goal-MB")
 
 		// The daemon against an outside IMAP server.
-		imapAddr, appendMsg := memIMAP(b)
+		mbox := imaptest.Serve(b, nil, "security@example.com", "secret")
+		imapAddr := mbox.Addr
 		sink := startSink(b)
 		data := b.TempDir()
 		cfgPath := filepath.Join(data, "tocsin.yaml")
@@ -94,7 +94,7 @@ imap: {host: 127.0.0.1, port: %s, tls: none, username: security@example.com, pas
 smtp: {host: 127.0.0.1, port: %s, tls: none}
 `, filepath.Join(data, "d"), iport, sport)), 0o600)
 		p := startConfigProc(b, cfgPath)
-		appendMsg(reportWithAttachment("mem0", size))
+		mbox.Deliver(b, reportWithAttachment("mem0", size))
 		waitFor(b, "the acknowledgement", func() bool { return sink.count() >= 1 })
 		_, peak := rssKB(p.cmd.Process.Pid)
 		p.kill9()
@@ -123,35 +123,6 @@ smtp: {host: 127.0.0.1, port: %s, tls: none}
 		b.Logf("sandbox after a restart with the processed report in its mailbox: RSS %.0f MB", float64(rss)/1024)
 	}
 }
-
-// memIMAP serves one mailbox from go-imap's in-memory server in this
-// process; append delivers a message into it.
-func memIMAP(tb testing.TB) (addr string, appendMsg func([]byte)) {
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("security@example.com", "secret")
-	u.Create("INBOX", nil)
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
-		InsecureAuth: true,
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), func(raw []byte) {
-		if _, err := u.Append("INBOX", &byteLiteral{bytes.NewReader(raw)}, &imap.AppendOptions{}); err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
-
-type byteLiteral struct{ *bytes.Reader }
 
 // sink is an SMTP server that counts the mail it receives.
 type sink struct {
