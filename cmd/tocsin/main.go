@@ -442,9 +442,7 @@ func cmdKeysList(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(keys)
+		return printJSON(stdout, keys)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tFINGERPRINT\tSTATE\tFIRST SEEN (UTC)")
@@ -507,9 +505,7 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
@@ -623,9 +619,7 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(incs)
+		return printJSON(stdout, incs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tCATEGORY\tOPENED (UTC)\tREPORTER\tSUBJECT")
@@ -641,9 +635,7 @@ func listUnfiled(st *store.Store, asJSON bool, stdout io.Writer) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(msgs)
+		return printJSON(stdout, msgs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVED (UTC)	CATEGORY	FROM	SUBJECT	WHY NO INCIDENT")
@@ -682,9 +674,7 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
+		return printJSON(stdout, d)
 	}
 	fmt.Fprintf(stdout, "%s  %s  %s  %s\n%s\nreporter: %s %s\nopened:   %s UTC\n", d.Ref, d.Priority, d.Status, d.Category, term(d.Subject),
 		term(d.ReporterName), "<"+term(d.Reporter)+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
@@ -713,4 +703,12 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), a.Action, term(a.Detail))
 	}
 	return nil
+}
+
+// printJSON writes v to w as indented JSON, the --json output of every
+// command.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
