@@ -17,22 +17,11 @@ func (b *Bot) keepRaw(sum string, in intake.Raw) (string, error) {
 	if in.File == "" {
 		return b.keepBlob(b.rawDir(), sum, ".eml", in.Bytes)
 	}
-	dir := filepath.Join(b.rawDir(), sum[:2])
-	path := filepath.Join(dir, sum+".eml")
+	path := filepath.Join(b.rawDir(), sum[:2], sum+".eml")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	if err := os.Rename(in.File, path); err != nil {
-		return "", err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return path, nil
+	return path, atomicfile.Rename(in.File, path)
 }
 
 // blobSink stores attachments content-addressed as DATA/blobs/ab/SUM
@@ -71,22 +60,11 @@ func (w *blobWriter) Finish(sum string, size int64) error {
 	if err := w.f.Close(); err != nil {
 		return err
 	}
-	dir := filepath.Join(w.dir, sum[:2])
-	path := filepath.Join(dir, sum)
+	path := filepath.Join(w.dir, sum[:2], sum)
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Rename(w.f.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Rename(w.f.Name(), path)
 }
 
 // keepBlob stores data content-addressed as DIR/ab/SUM+ext unless it is

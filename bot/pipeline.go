@@ -101,6 +101,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		return Result{}, fmt.Errorf("encoding report: %w", err)
 	}
 
+	unfiled := opensNoIncident(rep)
 	var res Result
 	err = b.store.Tx(ctx, func(tx *store.Tx) error {
 		res = Result{}
@@ -116,11 +117,11 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		refs := append(append([]string{}, rep.Thread.References...), rep.Thread.InReplyTo)
 		inc, err := tx.FindThread(rep.Thread.IncidentTag, refs)
 		switch {
-		case errors.Is(err, store.ErrNotFound) && opensNoIncident(rep) != "":
+		case errors.Is(err, store.ErrNotFound) && unfiled != "":
 			// Automatic mail about nothing we know (an out-of-office reply
 			// to a newsletter, a bounce for mail we never sent) is kept and
 			// listed, never an incident.
-			res.Unfiled = opensNoIncident(rep)
+			res.Unfiled = unfiled
 			if err := tx.AddMessage(store.Message{Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum, Source: source,
 				From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
 				Category: string(rep.Category), UnfiledReason: res.Unfiled}); err != nil {

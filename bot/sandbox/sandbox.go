@@ -312,12 +312,8 @@ func (s *Servers) Deliver(header []byte, r io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := filepath.Join(dir, fmt.Sprintf("%010d.eml", s.next))
-	if err := os.Rename(tmp.Name(), name); err != nil {
+	if err := atomicfile.Rename(tmp.Name(), name); err != nil {
 		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	s.next++
 	return s.append(name)

@@ -35,10 +35,20 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	return Rename(tmp.Name(), path)
+}
+
+// Rename moves the file src, whose data the caller has synced, to dst
+// (creating dst's directory, 0700) and syncs the directory, so the rename
+// itself survives a power loss.
+func Rename(src, dst string) error {
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	// Sync the directory so the rename itself survives a power loss.
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
