@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/bot/store"
+	"tocsin/bot/web"
 	"tocsin/parsers"
 	"tocsin/responders"
 )
@@ -18,7 +19,7 @@ import (
 // desk signs nothing to that address until its owner confirms it.
 
 // SourceForm is the source of reports from the public web form.
-const SourceForm = "web-form"
+const SourceForm = web.SourceForm
 
 // confirmFor is how long a form confirmation link is good for.
 const confirmFor = 48 * time.Hour

@@ -411,13 +411,13 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := Report{From: r.PostFormValue("from"), Name: r.PostFormValue("name"), Subject: r.PostFormValue("subject"), Text: r.PostFormValue("text")}
-	raw, err := s.compose(rep, "web-form")
+	raw, err := s.compose(rep, SourceForm)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		s.render(w, "report.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Error": err.Error(), "Report": rep})
 		return
 	}
-	ref, err := s.ingest(r.Context(), "web-form", raw, s.clock.Now())
+	ref, err := s.ingest(r.Context(), SourceForm, raw, s.clock.Now())
 	if err != nil {
 		s.log.Error("filing form report", "err", err)
 		http.Error(w, "Your report could not be filed just now. Please try again, or mail "+s.cfg.Desk.Address, http.StatusServiceUnavailable)
@@ -425,6 +425,11 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, "thanks.html", map[string]any{"Desk": s.cfg.Desk, "Incident": ref, "From": rep.From})
 }
+
+// SourceForm is the source of reports from the public web form: the
+// pipeline asks their addresses to confirm before it signs anything to
+// them.
+const SourceForm = "web-form"
 
 // reportConfirm takes the link mailed to an address typed into the form.
 func (s *Server) reportConfirm(w http.ResponseWriter, r *http.Request) {
