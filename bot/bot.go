@@ -12,12 +12,12 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"tocsin/bot/clock"
 	"tocsin/bot/metrics"
+	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/parsers"
@@ -54,14 +54,11 @@ type Bot struct {
 	// public keys verify. Nil: OpenPGP content is reported, not opened.
 	keyring *parsers.Keyring
 	policy  *parsers.Policy
-	// knownKeys is pgp.keyring by e-mail address: mail to its people is
-	// encrypted.
-	knownKeys map[string][][]byte
 	// forms are the notification templates, with config overrides.
 	forms *templates.Set
-	// zones are the people's time zones by lower-case address, resolved
-	// once rather than for every mail.
-	zones map[string]*time.Location
+	// notify composes the notifications decided here, outside the
+	// decisions' transactions.
+	notify *notify.Notifier
 	// chat are the chat platforms incident cards go to, by outbox channel.
 	chat map[string]responders.ChatPoster
 	// dispatchBeat is when the dispatcher loop last showed life (unix ns).
@@ -120,15 +117,9 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 		clock = SystemClock{}
 	}
 	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		policy: policyOf(cfg.Priorities), forms: templates.Default(), zones: map[string]*time.Location{}}
-	for _, p := range cfg.People {
-		if p.TimeZone == "" {
-			continue
-		}
-		if loc, err := time.LoadLocation(p.TimeZone); err == nil { // checked by config
-			b.zones[strings.ToLower(p.Email)] = loc
-		}
-	}
+		policy: policyOf(cfg.Priorities), forms: templates.Default()}
+	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
+	b.notify.Failed = b.metrics.RepliesFailed.Inc
 	reg := b.metrics.Registry
 	scrape := func(f func(ctx context.Context) (map[string]float64, error)) func() map[string]float64 {
 		return func() map[string]float64 {

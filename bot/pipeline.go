@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/bot/intake"
+	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/parsers"
 	"tocsin/templates"
@@ -30,7 +31,8 @@ type Result struct {
 	Unfiled string
 	// NewSender: filed on an incident its sender had no part in.
 	NewSender bool
-	carded    bool // chat cards were queued
+	carded    bool  // chat cards were queued
+	intent    int64 // the answer to compose, once committed
 }
 
 // Ingest files one raw message: keeps its bytes, parses it, and in one
@@ -203,7 +205,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			res.Answered = true
 			return nil
 		}
-		if err := b.queueAcknowledgement(tx, inc, rep, now); err != nil {
+		if res.intent, err = b.queueAcknowledgement(tx, inc, rep, now); err != nil {
 			return err
 		}
 		res.Answered = true
@@ -212,6 +214,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 	if err != nil {
 		return Result{}, fmt.Errorf("filing message: %w", err)
 	}
+	b.flush(ctx, res.intent)
 	return b.done(res, received), nil
 }
 
@@ -242,6 +245,18 @@ func (b *Bot) isNewSender(tx *store.Tx, inc *store.Incident, from string) (bool,
 	}
 	known, err := tx.IsParticipant(inc.ID, from)
 	return !known, err
+}
+
+// flush composes a committed intent now, so that the answer is in the
+// outbox when Ingest returns. If it cannot, the intent waits for the
+// notify loop: the incident is filed either way.
+func (b *Bot) flush(ctx context.Context, intent int64) {
+	if intent == 0 {
+		return
+	}
+	if _, err := b.notify.Flush(context.WithoutCancel(ctx), intent); err != nil {
+		b.log.Warn("composing a notification; the notify loop retries it", "err", err)
+	}
 }
 
 // done counts what Ingest did and wakes the dispatcher if it queued mail.
@@ -320,8 +335,9 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 }
 
 // queueAcknowledgement queues the acknowledgement to the reporter in the
-// standard notification form, in the caller's transaction.
-func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) error {
+// standard notification form, in the caller's transaction; it returns the
+// intent to flush once that transaction commits.
+func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) (int64, error) {
 	var refs []string
 	if rep.Thread.MessageID != "" {
 		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
@@ -334,23 +350,23 @@ func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parse
 			offered = append(offered, []byte(k.Armored))
 		}
 	}
-	n := notice{
-		form: "acknowledgement", kind: "acknowledgement", idemKey: "ack:" + inc.Ref,
-		to:        mail.Address{Name: rep.FromName, Address: rep.From},
-		langs:     []string{rep.Language},
-		data:      b.form(inc, rep),
-		inReplyTo: rep.Thread.MessageID, references: refs, autoSubmitted: "auto-replied",
-		offeredKeys: offered,
+	n := notify.Notice{
+		Form: "acknowledgement", Kind: "acknowledgement", IdemKey: "ack:" + inc.Ref, IncidentRef: inc.Ref,
+		To:        mail.Address{Name: rep.FromName, Address: rep.From},
+		Langs:     []string{rep.Language},
+		Data:      b.form(inc, rep),
+		InReplyTo: rep.Thread.MessageID, References: refs, AutoSubmitted: "auto-replied",
+		OfferedKeys: offered,
 	}
 	if rep.PGP.Encrypted {
 		// Sent in clear, the answer must not repeat anything the reporter
 		// chose to encrypt.
-		plain := n.data
+		plain := n.Data
 		plain.Summary = "(encrypted report: content not repeated in this unencrypted mail)"
 		plain.Facts = templates.Facts{Encrypted: true, Decrypted: rep.PGP.Decrypted, DecryptProblem: rep.PGP.Reason}
-		n.plain = &plain
+		n.Plain = &plain
 	}
-	return b.queueMail(tx, inc, n, now)
+	return b.notify.Queue(tx, inc.ID, n, now)
 }
 
 // form fills the standard notification form from an incident and the

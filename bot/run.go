@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sender = s
 	}
 	b := New(cfg, st, key, sender, o.Clock, log)
-	if b.keyring, b.knownKeys, err = loadKeyring(cfg); err != nil {
+	if b.keyring, b.notify.KnownKeys, err = loadKeyring(cfg); err != nil {
 		return err
 	}
 	if b.chat, err = chatPosters(cfg); err != nil {
@@ -164,6 +164,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
 			err = b.forms.Check()
 		}
+		b.notify.Forms = b.forms
 		if err != nil {
 			return fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
 		}
@@ -243,6 +244,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}()
 	}
 	goLoop("outbox", b.dispatch)
+	goLoop("notify", func(ctx context.Context) { b.notify.Run(ctx, b.Kick) })
 	if watcher != nil {
 		goLoop("imap", watcher.Run)
 	}

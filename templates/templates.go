@@ -143,7 +143,7 @@ type Form struct {
 	Variant    Variant
 	IncidentID string
 	Date       time.Time      // the event time E: when the incident was reported or opened
-	Zone       *time.Location // the recipient's zone; nil shows UTC only
+	Zone       *time.Location `json:"-"` // the recipient's zone; nil shows UTC only
 	Recipient  Person
 	Reporter   Person
 	Contacts   []Contact // empty: the desk itself is the point of contact

@@ -220,6 +220,19 @@ var migrations = []string{
 		PRIMARY KEY (prefix, year)
 	);
 	INSERT INTO incident_counters (prefix, year, last) SELECT prefix, year, MAX(seq) FROM incidents GROUP BY prefix, year;`,
+	// A notification is first an intent, written with the decision that
+	// causes it; it is rendered, signed and encrypted outside the write
+	// transaction and then moved to the outbox in a short one.
+	`CREATE TABLE intents (
+		id            INTEGER PRIMARY KEY,
+		idem_key      TEXT    NOT NULL UNIQUE,    -- the outbox item it becomes
+		incident_id   INTEGER REFERENCES incidents(id),
+		channel       TEXT    NOT NULL,
+		recipient_key TEXT    NOT NULL,           -- counted by the per-recipient limit
+		payload       BLOB    NOT NULL,           -- what to compose (JSON)
+		created_at    INTEGER NOT NULL
+	);
+	CREATE INDEX intents_recipient_key ON intents (recipient_key, created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
