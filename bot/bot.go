@@ -12,12 +12,12 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"tocsin/bot/clock"
 	"tocsin/bot/metrics"
 	"tocsin/bot/notify"
+	"tocsin/bot/outbox"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/parsers"
@@ -34,22 +34,19 @@ type SystemClock = clock.System
 
 // MailSender submits a composed message. Send returns an error that
 // responders.IsTemporary classifies; the outbox retries only temporary ones.
-type MailSender interface {
-	Send(ctx context.Context, from string, to []string, raw []byte) error
-}
+type MailSender = outbox.MailSubmitter
 
 var _ MailSender = (*responders.SMTP)(nil)
 
-// Bot is the incident desk: the pipeline, the store and the ways out.
+// Bot is the incident desk: the pipeline and the store, with the notifier
+// and the outbox it hands its decisions to.
 type Bot struct {
 	cfg     *config.Config
 	store   *store.Store
 	key     *responders.Key
-	mail    MailSender
 	clock   Clock
 	log     *slog.Logger
 	metrics *Metrics
-	kick    chan struct{}
 	// keyring opens reports: the desk's private key decrypts, known
 	// public keys verify. Nil: OpenPGP content is reported, not opened.
 	keyring *parsers.Keyring
@@ -59,10 +56,10 @@ type Bot struct {
 	// notify composes the notifications decided here, outside the
 	// decisions' transactions.
 	notify *notify.Notifier
-	// chat are the chat platforms incident cards go to, by outbox channel.
-	chat map[string]responders.ChatPoster
-	// dispatchBeat is when the dispatcher loop last showed life (unix ns).
-	dispatchBeat atomic.Int64
+	// out delivers; cardChannels are the chat channels incident cards go
+	// to, by platform.
+	out          *outbox.Dispatcher
+	cardChannels map[string]string
 }
 
 // Metrics are the figures /metrics shows.
@@ -110,14 +107,13 @@ func newMetrics() *Metrics {
 	}
 }
 
-// New returns a Bot. mail may be nil when there is no way out yet (the
-// outbox then keeps what it has until a sender is configured).
-func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSender, clock Clock, log *slog.Logger) *Bot {
+// New returns a Bot with no way out yet: Run wires the outbox.
+func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, log *slog.Logger) *Bot {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	b := &Bot{cfg: cfg, store: st, key: key, mail: mail, clock: clock, log: log, metrics: newMetrics(), kick: make(chan struct{}, 1),
-		policy: policyOf(cfg.Priorities), forms: templates.Default()}
+	b := &Bot{cfg: cfg, store: st, key: key, clock: clock, log: log, metrics: newMetrics(),
+		policy: policyOf(cfg.Priorities), forms: templates.Default(), cardChannels: map[string]string{}}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
 	b.notify.Failed = b.metrics.RepliesFailed.Inc
 	reg := b.metrics.Registry
@@ -164,10 +160,16 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, mail MailSend
 
 // Kick wakes the dispatcher: something was queued.
 func (b *Bot) Kick() {
-	select {
-	case b.kick <- struct{}{}:
-	default:
+	if b.out != nil {
+		b.out.Kick()
 	}
+}
+
+// counters are the outbox's outcome counters by platform.
+func (m *Metrics) counters() map[string]outbox.Counters {
+	mail := outbox.Counters{Sent: m.RepliesSent, Retried: m.RepliesRetried, Failed: m.RepliesFailed}
+	chat := outbox.Counters{Sent: m.CardsSent, Retried: m.CardsRetried, Failed: m.CardsFailed}
+	return map[string]outbox.Counters{store.PlatformMail: mail, store.PlatformSlack: chat, store.PlatformDiscord: chat}
 }
 
 func (b *Bot) rawDir() string  { return filepath.Join(b.cfg.DataDir, "raw") }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tocsin/bot/intake"
+	"tocsin/bot/outbox"
 	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
 	"tocsin/bot/web"
@@ -152,12 +153,17 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		defer s.Close()
 		sender = s
 	}
-	b := New(cfg, st, key, sender, o.Clock, log)
+	b := New(cfg, st, key, o.Clock, log)
 	if b.keyring, b.notify.KnownKeys, err = loadKeyring(cfg); err != nil {
 		return err
 	}
-	if b.chat, err = chatPosters(cfg); err != nil {
+	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
+	if err := chatSenders(cfg, st, log, senders, b.cardChannels); err != nil {
 		return err
+	}
+	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
+	if c, ok := sender.(interface{ Close() error }); ok {
+		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
 	}
 	if cfg.Templates.Dir != "" {
 		// Fail at start, not at 3 a.m. when the first alert goes out.
@@ -189,7 +195,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return fmt.Errorf("http.metrics_token: %w", err)
 		}
 	}
-	health := map[string]func(time.Time) error{"outbox": b.dispatchHealth}
+	health := map[string]func(time.Time) error{"outbox": b.out.Health}
 	var watcher *intake.Watcher
 	if cfg.IMAP != nil {
 		spool := &intake.Spool{Dir: filepath.Join(cfg.DataDir, "spool")}
@@ -243,7 +249,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			}
 		}()
 	}
-	goLoop("outbox", b.dispatch)
+	goLoop("outbox", b.out.Run)
 	goLoop("notify", func(ctx context.Context) { b.notify.Run(ctx, b.Kick) })
 	if watcher != nil {
 		goLoop("imap", watcher.Run)

@@ -29,17 +29,19 @@ type Card struct {
 	Version int64 `json:"version"`
 }
 
-// ChatPoster posts incident cards to one chat platform. Post returns the
-// platform's reference to the new message (for Update). Find returns the
-// reference of the card an earlier Post made for the incident, or "", for
-// when that Post's outcome is unknown (a crash between the platform's
-// answer and our record of it): a card appears once. Errors are
-// *SendError: a rate limit is temporary and carries the platform's
-// Retry-After; a refused token or an unknown channel is permanent.
+// ChatPoster posts incident cards to one chat platform, and direct
+// messages to its users. Post returns the platform's reference to the new
+// message (for Update). Find returns the reference of the card an earlier
+// Post made for the incident in channel, or "", for when that Post's
+// outcome is unknown (a crash between the platform's answer and our
+// record of it): a card appears once. Errors are *SendError: a rate limit
+// is temporary and carries the platform's Retry-After; a refused token or
+// an unknown channel is permanent.
 type ChatPoster interface {
-	Post(ctx context.Context, c Card) (ref string, err error)
+	Post(ctx context.Context, channel string, c Card) (ref string, err error)
 	Update(ctx context.Context, ref string, c Card) error
-	Find(ctx context.Context, incidentID string) (ref string, err error)
+	Find(ctx context.Context, channel, incidentID string) (ref string, err error)
+	Direct(ctx context.Context, userID, text string) error
 }
 
 // cardEventType names Tocsin's incident cards in Slack message metadata.

@@ -91,8 +91,8 @@ func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter
 // update edits the same message.
 func TestSlackCardCannotPing(t *testing.T) {
 	ts, calls := slackServer(t, nil)
-	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
-	ref, err := s.Post(context.Background(), evilCard())
+	s := NewSlack("xoxb-test", ts.GetAPIURL())
+	ref, err := s.Post(context.Background(), "C0TOCSIN", evilCard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +162,11 @@ func TestSlackCardCannotPing(t *testing.T) {
 // Slack's answer and our record of it.
 func TestSlackFindsItsCard(t *testing.T) {
 	ts, calls := slackServer(t, nil)
-	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
-	if ref, err := s.Find(context.Background(), "SEC-2026-0042"); err != nil || ref != "" {
+	s := NewSlack("xoxb-test", ts.GetAPIURL())
+	if ref, err := s.Find(context.Background(), "C0TOCSIN", "SEC-2026-0042"); err != nil || ref != "" {
 		t.Fatalf("Find before any post: %q, %v", ref, err)
 	}
-	if _, err := s.Post(context.Background(), evilCard()); err != nil {
+	if _, err := s.Post(context.Background(), "C0TOCSIN", evilCard()); err != nil {
 		t.Fatal(err)
 	}
 	var md struct {
@@ -177,11 +177,11 @@ func TestSlackFindsItsCard(t *testing.T) {
 	if md.EventType != "tocsin_incident_card" || md.EventPayload["incident"] != "SEC-2026-0042" {
 		t.Errorf("metadata %+v", md)
 	}
-	ref, err := s.Find(context.Background(), "SEC-2026-0042")
+	ref, err := s.Find(context.Background(), "C0TOCSIN", "SEC-2026-0042")
 	if err != nil || ref != "C0TOCSIN/1700000000.000001" {
 		t.Errorf("Find after the post: %q, %v", ref, err)
 	}
-	if ref, _ := s.Find(context.Background(), "SEC-2026-0043"); ref != "" {
+	if ref, _ := s.Find(context.Background(), "C0TOCSIN", "SEC-2026-0043"); ref != "" {
 		t.Errorf("Find of another incident: %q", ref)
 	}
 	if (*calls)[2].form.Get("include_all_metadata") != "1" {
@@ -199,8 +199,8 @@ func TestSlackErrors(t *testing.T) {
 		io.WriteString(w, `{"ok":false,"error":"channel_not_found"}`)
 		return true
 	})
-	s := NewSlack("xoxb-test", "C0TOCSIN", ts.GetAPIURL())
-	_, err := s.Post(context.Background(), evilCard())
+	s := NewSlack("xoxb-test", ts.GetAPIURL())
+	_, err := s.Post(context.Background(), "C0TOCSIN", evilCard())
 	var se *SendError
 	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 7*time.Second {
 		t.Errorf("429: got %#v, want temporary with RetryAfter 7s", err)
@@ -240,6 +240,12 @@ func (d *discordAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, reply)
 		return
 	}
+	if r.URL.Path == "/api/v9/users/@me/channels" {
+		// Create DM: the channel with the recipient, as Discord answers.
+		json.NewEncoder(w).Encode(map[string]any{"id": "1300000000000000001", "type": 1,
+			"recipients": []map[string]any{{"id": body["recipient_id"], "username": "alice"}}})
+		return
+	}
 	parts := strings.Split(r.URL.Path, "/")
 	id := "1100000000000000001"
 	if r.Method == http.MethodPatch {
@@ -252,11 +258,11 @@ func TestDiscordCardCannotPing(t *testing.T) {
 	api := &discordAPI{}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	d, err := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/")
+	d, err := NewDiscord("discord-token", srv.URL+"/api/v9/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := d.Post(context.Background(), evilCard())
+	ref, err := d.Post(context.Background(), "900000000000000001", evilCard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,14 +321,14 @@ func TestDiscordErrors(t *testing.T) {
 	api := &discordAPI{status: http.StatusTooManyRequests, body: `{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}`}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	d, _ := NewDiscord("discord-token", "900000000000000001", srv.URL+"/api/v9/")
-	_, err := d.Post(context.Background(), evilCard())
+	d, _ := NewDiscord("discord-token", srv.URL+"/api/v9/")
+	_, err := d.Post(context.Background(), "900000000000000001", evilCard())
 	var se *SendError
 	if !errors.As(err, &se) || !se.Temporary || se.RetryAfter != 1500*time.Millisecond {
 		t.Errorf("429: got %v, want temporary with RetryAfter 1.5s", err)
 	}
 	api.status, api.body = http.StatusForbidden, `{"message": "Missing Access", "code": 50001}`
-	_, err = d.Post(context.Background(), evilCard())
+	_, err = d.Post(context.Background(), "900000000000000001", evilCard())
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "Missing Access") {
 		t.Errorf("403: got %v, want permanent saying Missing Access", err)
 	}
@@ -339,5 +345,44 @@ func TestEscapingCapsWithoutBreakingEscapes(t *testing.T) {
 	}
 	if got := discordText("line one\nline two\x00", 100); got != "line one line two␀" { // NUL made visible
 		t.Errorf("controls: %q", got)
+	}
+}
+
+// TestDirectMessagesCannotPing: a direct message (a page) reaches the one
+// user it is for, in Slack by their user id and in Discord through the DM
+// channel Discord opens, and report text in it notifies nobody else.
+func TestDirectMessagesCannotPing(t *testing.T) {
+	ts, calls := slackServer(t, nil)
+	s := NewSlack("xoxb-test", ts.GetAPIURL())
+	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you: "+evil); err != nil {
+		t.Fatal(err)
+	}
+	if len(*calls) != 1 || (*calls)[0].method != "chat.postMessage" || (*calls)[0].form.Get("channel") != "U0ALICE" {
+		t.Fatalf("slack calls %+v", *calls)
+	}
+	if text := (*calls)[0].form.Get("text"); !strings.Contains(text, "SEC-2026-0042") || len(slackPings(text)) > 0 {
+		t.Errorf("slack DM text %q still pings: %v", text, slackPings(text))
+	}
+
+	api := &discordAPI{}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	d, _ := NewDiscord("discord-token", srv.URL+"/api/v9/")
+	if err := d.Direct(context.Background(), "200000000000000001", "SEC-2026-0042 needs you: "+evil); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(api.requests) != "[POST /api/v9/users/@me/channels POST /api/v9/channels/1300000000000000001/messages]" {
+		t.Fatalf("discord requests %v", api.requests)
+	}
+	if api.bodies[0]["recipient_id"] != "200000000000000001" {
+		t.Errorf("DM opened with %v", api.bodies[0])
+	}
+	msg := api.bodies[1]
+	am, _ := msg["allowed_mentions"].(map[string]any)
+	if parse, ok := am["parse"].([]any); !ok || len(parse) != 0 {
+		t.Errorf("allowed_mentions %v, want parse: []", msg["allowed_mentions"])
+	}
+	if content, _ := msg["content"].(string); !strings.Contains(content, "needs you") || strings.Contains(content, "@everyone") || strings.Contains(content, "](https") {
+		t.Errorf("discord DM content %q", content)
 	}
 }

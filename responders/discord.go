@@ -16,13 +16,12 @@ import (
 // Discord posts incident cards with Discord's REST API (create and edit
 // channel message) as embeds with Ack and Escalate buttons.
 type Discord struct {
-	s       *discordgo.Session
-	channel string
+	s *discordgo.Session
 }
 
-// NewDiscord returns a poster for channelID. apiURL, when not "", replaces
-// Discord's REST base (a proxy, a test server, the sandbox's capture).
-func NewDiscord(token, channelID, apiURL string) (*Discord, error) {
+// NewDiscord returns a poster. apiURL, when not "", replaces Discord's
+// REST base (a proxy, a test server, the sandbox's capture).
+func NewDiscord(token, apiURL string) (*Discord, error) {
 	s, err := discordgo.New("Bot " + token)
 	if err != nil {
 		return nil, err
@@ -40,7 +39,7 @@ func NewDiscord(token, channelID, apiURL string) (*Discord, error) {
 	// not sleep inside a send.
 	s.ShouldRetryOnRateLimit = false
 	s.MaxRestRetries = 0
-	return &Discord{s: s, channel: channelID}, nil
+	return &Discord{s: s}, nil
 }
 
 // rebase sends requests for URLs under from to the same path under to.
@@ -77,13 +76,13 @@ func CardNonce(channelID, incidentID string) string {
 	return "t" + hex.EncodeToString(sum[:12])
 }
 
-// Post sends a new card; the reference is "CHANNEL/MESSAGE".
-func (d *Discord) Post(ctx context.Context, c Card) (string, error) {
+// Post sends a new card to channel; the reference is "CHANNEL/MESSAGE".
+func (d *Discord) Post(ctx context.Context, channel string, c Card) (string, error) {
 	embeds, components := discordCard(c)
 	body := discordCreate{Embeds: embeds, Components: components,
 		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}},
-		Nonce:           CardNonce(d.channel, c.IncidentID), EnforceNonce: true}
-	ep := discordgo.EndpointChannelMessages(d.channel)
+		Nonce:           CardNonce(channel, c.IncidentID), EnforceNonce: true}
+	ep := discordgo.EndpointChannelMessages(channel)
 	resp, err := d.s.RequestWithBucketID(http.MethodPost, ep, body, ep, discordgo.WithContext(ctx))
 	if err != nil {
 		return "", discordError(err)
@@ -97,7 +96,20 @@ func (d *Discord) Post(ctx context.Context, c Card) (string, error) {
 
 // Find returns "": Discord needs no look-up, the card's nonce makes a
 // repeated Post return the first card.
-func (d *Discord) Find(context.Context, string) (string, error) { return "", nil }
+func (d *Discord) Find(context.Context, string, string) (string, error) { return "", nil }
+
+// Direct sends text to one person: Discord opens (or returns) the bot's DM
+// channel with the user, and the text is posted there with no mentions
+// parsed.
+func (d *Discord) Direct(ctx context.Context, userID, text string) error {
+	ch, err := d.s.UserChannelCreate(userID, discordgo.WithContext(ctx))
+	if err != nil {
+		return discordError(err)
+	}
+	_, err = d.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: discordText(text, 2000),
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}, discordgo.WithContext(ctx))
+	return discordError(err)
+}
 
 // Update replaces the card posted as ref.
 func (d *Discord) Update(ctx context.Context, ref string, c Card) error {

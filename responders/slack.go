@@ -13,23 +13,22 @@ import (
 // Slack posts incident cards with Slack's Web API (chat.postMessage,
 // chat.update) as Block Kit messages with Ack and Escalate buttons.
 type Slack struct {
-	api     *slack.Client
-	channel string
+	api *slack.Client
 }
 
-// NewSlack returns a poster for channel. apiURL is the Web API base
+// NewSlack returns a poster. apiURL is the Web API base
 // (https://slack.com/api/, or a test server's).
-func NewSlack(token, channel, apiURL string) *Slack {
+func NewSlack(token, apiURL string) *Slack {
 	client := &http.Client{Timeout: sendTimeoutChat}
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/"
 	}
-	return &Slack{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(client)), channel: channel}
+	return &Slack{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(client))}
 }
 
-// Post sends a new card; the reference is "CHANNEL/TS".
-func (s *Slack) Post(ctx context.Context, c Card) (string, error) {
-	ch, ts, err := s.api.PostMessageContext(ctx, s.channel, slackMessage(c)...)
+// Post sends a new card to channel; the reference is "CHANNEL/TS".
+func (s *Slack) Post(ctx context.Context, channel string, c Card) (string, error) {
+	ch, ts, err := s.api.PostMessageContext(ctx, channel, slackMessage(c)...)
 	if err != nil {
 		return "", slackError(err)
 	}
@@ -39,15 +38,15 @@ func (s *Slack) Post(ctx context.Context, c Card) (string, error) {
 // Find looks through the channel's recent history for the card of
 // incidentID, known by its message metadata (event type
 // tocsin_incident_card, payload {"incident": ID}).
-func (s *Slack) Find(ctx context.Context, incidentID string) (string, error) {
+func (s *Slack) Find(ctx context.Context, channel, incidentID string) (string, error) {
 	resp, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: s.channel, Limit: 200, IncludeAllMetadata: true})
+		ChannelID: channel, Limit: 200, IncludeAllMetadata: true})
 	if err != nil {
 		return "", slackError(err)
 	}
 	for _, m := range resp.Messages {
 		if m.Metadata.EventType == cardEventType && fmt.Sprint(m.Metadata.EventPayload["incident"]) == incidentID {
-			return s.channel + "/" + m.Timestamp, nil
+			return channel + "/" + m.Timestamp, nil
 		}
 	}
 	return "", nil
@@ -60,6 +59,16 @@ func (s *Slack) Update(ctx context.Context, ref string, c Card) error {
 		return &SendError{Err: fmt.Errorf("bad Slack message reference %q", ref)}
 	}
 	_, _, _, err := s.api.UpdateMessageContext(ctx, ch, ts, slackMessage(c)...)
+	return slackError(err)
+}
+
+// Direct sends text to one person: Slack posts a message addressed to a
+// user id in the app's direct conversation with them. The text may carry
+// report content: it goes through slackText and is not parsed for links
+// or mentions.
+func (s *Slack) Direct(ctx context.Context, userID, text string) error {
+	_, _, err := s.api.PostMessageContext(ctx, userID, slack.MsgOptionText(slackText(text, 3000), false),
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	return slackError(err)
 }
 

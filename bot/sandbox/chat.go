@@ -87,6 +87,13 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ts = slackTS(n)
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts})
+	case r.URL.Path == "/discord/api/v9/users/@me/channels":
+		// Create DM: one channel per user, its id derived from theirs.
+		var rec map[string]any
+		json.Unmarshal(body, &rec)
+		user, _ := rec["recipient_id"].(string)
+		c.keep(n, "discord-open-dm", rec)
+		json.NewEncoder(w).Encode(map[string]any{"id": "dm" + user, "type": 1, "recipients": []map[string]any{{"id": user}}})
 	case strings.HasPrefix(r.URL.Path, "/discord/api/v9/channels/"):
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/discord/api/v9/channels/"), "/")
 		var rec map[string]any
