@@ -73,11 +73,41 @@ func SandboxConfig(dataDir, httpAddr string) *config.Config {
 data_dir: %q
 http: {listen: %q}
 people:
-  - {name: Sam Officer, email: officer@sandbox.test, time_zone: Europe/Berlin}
-  - {name: Kenji Sato, email: kenji@sandbox.test, language: ja, time_zone: Asia/Tokyo}
+  - {name: Sam Officer, email: officer@sandbox.test, time_zone: Europe/Berlin, region: Global, slack_id: U0SAM, discord_id: "300000000000000001"}
+  - {name: Kenji Sato, email: kenji@sandbox.test, language: ja, time_zone: Asia/Tokyo, region: APAC}
+  - {name: Tara Team, email: tara@sandbox.test, time_zone: Europe/Berlin, slack_id: U0TARA, discord_id: "300000000000000002", pager: sandbox-pager, phone: "+49 30 5550101"}
+  - {name: Theo Team, email: theo@sandbox.test, time_zone: America/New_York, slack_id: U0THEO, discord_id: "300000000000000003", pager: sandbox-pager, phone: "+1 212 5550102"}
+  - {name: Uma Payments, email: uma@sandbox.test, slack_id: U0UMA, discord_id: "300000000000000004"}
+  - {name: Ben Payments-Backup, email: ben@sandbox.test, slack_id: U0BEN, discord_id: "300000000000000005"}
+  - {name: Olga Payments-Owner, email: olga@sandbox.test, slack_id: U0OLGA, discord_id: "300000000000000006"}
+  - {name: Wes Web, email: wes@sandbox.test, language: de, time_zone: Europe/Berlin, slack_id: U0WES, discord_id: "300000000000000007"}
+  - {name: Bea Web-Backup, email: bea@sandbox.test, slack_id: U0BEA, discord_id: "300000000000000008"}
+  - {name: Otto Web-Owner, email: otto@sandbox.test, slack_id: U0OTTO, discord_id: "300000000000000009"}
+  - {name: Cleo CIO, email: cio@sandbox.test, variant: non-technical}
 regions:
   - {name: APAC, domains: [jp, cn, kr, au], languages: [ja, zh], security_officer: kenji@sandbox.test}
   - {name: Global, default: true, security_officer: officer@sandbox.test}
+team: {members: [tara@sandbox.test, theo@sandbox.test], primary: team-primary, secondary: team-secondary}
+rotations:
+  - {name: team-primary, people: [tara@sandbox.test, theo@sandbox.test], handoff: daily, at: "09:00", time_zone: Europe/Berlin, start: 2026-01-01, stand_in: officer@sandbox.test}
+  - {name: team-secondary, people: [theo@sandbox.test, tara@sandbox.test], handoff: daily, at: "09:00", time_zone: Europe/Berlin, start: 2026-01-01, stand_in: officer@sandbox.test}
+units:
+  - id: payments
+    name: Payments
+    contact: uma@sandbox.test
+    backup: ben@sandbox.test
+    owners: [olga@sandbox.test]
+    assets: [{host: pay.sandbox.test}, {range: 10.20.0.0/16}, {product: PayGate}]
+  - id: web
+    name: Web Shop
+    contact: wes@sandbox.test
+    backup: bea@sandbox.test
+    owners: [otto@sandbox.test]
+    assets: [{host: www.sandbox.test}, {domain: shop.sandbox.test}]
+officers: [officer@sandbox.test]
+cio: cio@sandbox.test
+webhooks:
+  - {name: sandbox-pager, url: "http://127.0.0.1:1/pager", format: ntfy}
 `, sandbox.Alias, dataDir, httpAddr)))
 	if err != nil {
 		panic("sandbox config: " + err.Error()) // a bug, not a user error

@@ -48,6 +48,27 @@ type Config struct {
 	People []Person `yaml:"people"`
 	// Regions are the geo-based points of contact named on every form.
 	Regions []Region `yaml:"regions"`
+	// Team is the incident response team (the CIRT), staffed 24x7.
+	Team Team `yaml:"team"`
+	// Units are the operating units: their contacts, owners and assets.
+	Units []Unit `yaml:"units"`
+	// Officers are the security officers' addresses (the programme
+	// managers of the significant-event process): the top of every
+	// escalation.
+	Officers []string `yaml:"officers"`
+	// CIO gets the E+24h status report.
+	CIO string `yaml:"cio"`
+	// Rotations are the on-call schedules of the slots that have one.
+	Rotations []Rotation `yaml:"rotations"`
+	// Overrides replace whoever a rotation names for a while (holidays,
+	// swaps); an override without a person leaves the slot to its
+	// stand-in.
+	Overrides []Override `yaml:"overrides"`
+	// Webhooks are the pagers and other HTTP endpoints told of alerts.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Playbooks are the call trees; empty: the shipped significant-event
+	// and vulnerability-report.
+	Playbooks []Playbook `yaml:"playbooks"`
 	// Slack receives incident cards when set.
 	Slack *Slack `yaml:"slack"`
 	// Discord receives incident cards when set.
@@ -288,6 +309,22 @@ type Person struct {
 	// KeyFile is their armored public key; pgp.keyring and keys they sent
 	// are used too.
 	KeyFile string `yaml:"key_file"`
+	// SlackID and DiscordID are their chat user ids (U0123..., a
+	// snowflake): pages go there as direct messages, and chat commands
+	// from these ids act as this person.
+	SlackID   string `yaml:"slack_id"`
+	DiscordID string `yaml:"discord_id"`
+	// Pager names an entry of webhooks that buzzes their phone.
+	Pager string `yaml:"pager"`
+	// Phone is shown on the roster and in alerts, never dialled.
+	Phone string `yaml:"phone"`
+	// Region names a region they belong to (as a point of contact).
+	Region string `yaml:"region"`
+	// Contact is how a call tree reaches them, in order, each after a
+	// delay without acknowledgement: [{via: slack}, {via: email},
+	// {via: pager, after: 10m}]. Default: e-mail at once, then each chat
+	// id they have at once, then their pager after 10 minutes.
+	Contact []ContactMethod `yaml:"contact"`
 }
 
 // Region is where a reporter is, as far as the desk can tell, and who is

@@ -93,7 +93,7 @@ func TestSecrets(t *testing.T) {
 // TestStarterIsComplete keeps `tocsin init` honest: the starter config is
 // valid once its secrets exist, and documents every field of Config.
 func TestStarterIsComplete(t *testing.T) {
-	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD"} {
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD", "TOCSIN_NTFY_SECRET"} {
 		t.Setenv(v, "x")
 	}
 	if _, err := Parse("starter.yaml", []byte(Starter)); err != nil {

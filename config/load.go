@@ -21,6 +21,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"tocsin/templates"
 )
 
 // Problem is one mistake in a config file.
@@ -385,6 +387,7 @@ func (c *Config) applyDefaults() {
 			p.Encrypt = c.Replies.Encrypt
 		}
 	}
+	c.rosterDefaults()
 	if c.Slack != nil && c.Slack.APIURL == "" {
 		c.Slack.APIURL = "https://slack.com/api/"
 	}
@@ -675,6 +678,7 @@ func (c *Config) Validate() []Problem {
 	if c.IMAP != nil && c.SMTP == nil {
 		bad("smtp", "required when imap is set: acknowledgements need a way out")
 	}
+	c.validateRoster(templates.Forms, bad)
 	return ps
 }
 

@@ -125,6 +125,107 @@ people:
     encrypt: always
     # Their armored public key.
     key_file: ""
+    # Chat user ids: call-tree pages come as direct messages, and their
+    # chat commands act as them.
+    slack_id: U0DANA
+    discord_id: "200000000000000001"
+    # A webhook (below) that buzzes their phone.
+    pager: dana-phone
+    # Shown on the roster and in alerts; never dialled.
+    phone: "+49 30 1234567"
+    # The region (below) they are a point of contact of.
+    region: EMEA
+    # How a call tree reaches them, in order; "after" waits that long for
+    # an acknowledgement first. Default: e-mail, then each chat id, at
+    # once; the pager after 10m.
+    contact:
+      - {via: slack}
+      - {via: email}
+      - {via: pager, after: 10m}
+  - {name: Ravi Responder, email: ravi@example.com, time_zone: Europe/London}
+  - {name: Mia Responder, email: mia@example.com, time_zone: America/New_York}
+  - {name: Carla Contact, email: carla@example.com}
+  - {name: Dan Backup, email: dan@example.com}
+  - {name: Erin Owner, email: erin@example.com}
+  - {name: Chris CIO, email: cio@example.com, variant: non-technical, encrypt: always}
+
+# The incident response team, staffed 24x7: the rotations (below) of who
+# is on call first (primary) and second (secondary, the first escalation).
+team:
+  members: [ravi@example.com, mia@example.com]
+  primary: team-primary
+  secondary: team-secondary
+
+# On-call rotations: the people take turns, handing off daily or weekly at
+# "at" in time_zone, People[0] first from start; stand_in holds the slot
+# when nobody does. tocsin roster who shows who is on call.
+rotations:
+  - name: team-primary
+    people: [ravi@example.com, mia@example.com]
+    handoff: weekly
+    at: "09:00"
+    time_zone: Europe/Berlin
+    start: 2026-11-30
+    stand_in: dana.officer@example.com
+  - {name: team-secondary, people: [mia@example.com, ravi@example.com], handoff: weekly, at: "09:00", time_zone: Europe/Berlin, start: 2026-11-30}
+
+# Holidays and swaps: the slot goes to person (none: to the stand-in).
+overrides:
+  - {rotation: team-primary, person: mia@example.com, from: 2026-12-24T00:00:00+01:00, to: 2026-12-27T00:00:00+01:00, reason: swap}
+
+# Operating units: the significant-event contact and backup, the system
+# owners and administrators, and the assets that say a report affects them.
+units:
+  - id: payments
+    name: Payments
+    contact: carla@example.com
+    backup: dan@example.com
+    owners: [erin@example.com]
+    assets:
+      - {host: pay.example.com}
+      - {domain: payments.example.com}
+      - {range: 10.20.0.0/16}
+      # Owners of one asset, instead of the unit's.
+      - {product: PayGate, owners: [erin@example.com]}
+
+# The security officers (top of every escalation) and the CIO (the E+24h
+# status report).
+officers: [dana.officer@example.com]
+cio: cio@example.com
+
+# Pagers: each alert is POSTed as JSON signed with HMAC-SHA256
+# (X-Tocsin-Signature: sha256=HEX), or as an ntfy publish.
+webhooks:
+  - name: dana-phone
+    url: https://ntfy.example.com/dana-alerts
+    format: ntfy
+    secret: {password_env: TOCSIN_NTFY_SECRET}
+
+# Call trees. Without this section the shipped significant-event (every P1)
+# and vulnerability-report (other vulnerabilities) run. The first playbook
+# whose "when" matches a new incident runs.
+# playbooks:
+#   - name: significant-event
+#     when: {priorities: [P1]}
+#     steps:
+#       - id: team-alerted
+#         title: Team alerted
+#         # team, units (one step per affected unit), owners (per unit),
+#         # region, officers, cio.
+#         audience: team
+#         form: action-alert
+#         # The deadline, from the event time E.
+#         due: 1h
+#         # ack, done or none.
+#         needs: ack
+#         # Steps this one waits for.
+#         after: []
+#         # Sent this long before the deadline to whoever has not answered.
+#         reminders: [30m]
+#         # At the deadline: backup, contact, secondary, team, officers; the
+#         # next level every "every" until someone answers.
+#         escalate: [secondary, officers]
+#         every: 30m
 
 # Geo-based points of contact, named on every notification form. A reporter
 # is placed by address domain (longest match), else by report language, else

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"tocsin/bot"
 	"tocsin/bot/store"
@@ -42,6 +43,8 @@ Usage:
   tocsin parse [--json] [--key KEYFILE] FILE
   tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
+  tocsin roster [--config FILE | --data DIR]
+  tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
@@ -118,6 +121,12 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdIncidentsShow(rest[1:], stdout, stderr)
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
+	case "roster":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("roster"))
+			return nil
+		}
+		return cmdRoster(rest, stdout, stderr)
 	case "templates":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("templates"))
@@ -304,7 +313,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stdout, "%s:%d: %s: %s\n", *cfgPath, w.Line, w.Field, w.Why)
 	}
-	if n := len(cfg.Warnings); n > 0 {
+	// Nobody on call is never a silent drop, but it should be a surprise
+	// to nobody either.
+	gaps := cfg.Gaps(time.Now(), 14*24*time.Hour)
+	for _, g := range gaps {
+		fmt.Fprintf(stdout, "%s: rotations %s: nobody on call from %s to %s (%s); escalations go to the officers. Give it a stand_in or an override.\n",
+			*cfgPath, g.Rotation, g.From.UTC().Format("2006-01-02 15:04 UTC"), g.To.UTC().Format("2006-01-02 15:04 UTC"), g.Why)
+	}
+	if n := len(cfg.Warnings) + len(gaps); n > 0 {
 		fmt.Fprintf(stdout, "%s: ok, with %d warning(s)\n", *cfgPath, n)
 		return nil
 	}

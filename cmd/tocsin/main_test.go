@@ -53,7 +53,7 @@ func TestInitThenCheck(t *testing.T) {
 	if _, _, err := run("init", "--config", path); err == nil {
 		t.Error("init overwrote an existing config")
 	}
-	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD"} {
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD", "TOCSIN_NTFY_SECRET"} {
 		t.Setenv(v, "x")
 	}
 	if out, errs, err := run("check", "--config", path); err != nil || !strings.Contains(out, "ok") {
@@ -153,5 +153,32 @@ func TestTerminalIsSafe(t *testing.T) {
 	}
 	if !strings.Contains(out, "␛]52;c;ZXZpbA==␇") || !strings.Contains(out, "␛[2J") {
 		t.Errorf("control characters not shown: %q", out)
+	}
+}
+
+// TestRosterWho: the sandbox's demo team hands off daily at 09:00 Berlin
+// time; roster who names who holds every slot at the instant asked, and
+// --unit narrows it to one unit.
+func TestRosterWho(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := run("roster", "who", "--at", "2026-12-01T20:00:00Z", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"team primary           tara@sandbox.test", "team secondary         theo@sandbox.test", "unit payments contact  uma@sandbox.test", "cio"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("roster who lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = run("roster", "who", "--at", "2026-12-02T08:00:00Z", "--data", dir, "--unit", "web")
+	if strings.Contains(out, "team primary") || !strings.Contains(out, "unit web contact") || strings.Contains(out, "payments") {
+		t.Errorf("roster who --unit web:\n%s", out)
+	}
+	out, _, _ = run("roster", "who", "--at", "2026-12-02T08:00:00Z", "--data", dir)
+	if !strings.Contains(out, "team primary           theo@sandbox.test") {
+		t.Errorf("after the 09:00 Berlin hand-off theo is primary:\n%s", out)
+	}
+	if _, _, err := run("roster", "who", "--unit", "nope", "--data", dir); err == nil || !strings.Contains(err.Error(), `no unit "nope"`) {
+		t.Errorf("unknown unit: %v", err)
 	}
 }

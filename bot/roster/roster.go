@@ -1,0 +1,221 @@
+// Package roster answers the call tree's questions about people: who is
+// on call in a slot at an instant, who stands in, which operating units a
+// report affects and who their contacts and implementers are, how each
+// person is reached. It reads the configuration only; it never sends.
+package roster
+
+import (
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"tocsin/config"
+	"tocsin/parsers"
+)
+
+// Roster is the configured roster.
+type Roster struct {
+	cfg *config.Config
+}
+
+// New returns the roster of cfg (validated).
+func New(cfg *config.Config) *Roster { return &Roster{cfg: cfg} }
+
+// Person returns the roster entry of address.
+func (r *Roster) Person(address string) (config.Person, bool) { return r.cfg.PersonByEmail(address) }
+
+// Slot is one place in the hierarchy and who holds it now.
+type Slot struct {
+	Name   string // "team primary", "unit payments contact", ...
+	Unit   string // the unit id, or ""
+	Person string // address; "" when nobody holds it
+	Why    string // rotation, override, stand-in, fixed
+	Until  time.Time
+}
+
+// Who lists every slot and who holds it at t: the team's primary and
+// secondary on call, each unit's contact, backup and owners (only unit's
+// when unit is not ""), the officers and the CIO.
+func (r *Roster) Who(t time.Time, unit string) []Slot {
+	var out []Slot
+	if unit == "" {
+		for _, s := range []struct{ name, rotation string }{{"team primary", r.cfg.Team.Primary}, {"team secondary", r.cfg.Team.Secondary}} {
+			if s.rotation == "" {
+				continue
+			}
+			sh, _ := r.cfg.OnCall(s.rotation, t)
+			out = append(out, Slot{Name: s.name, Person: sh.Person, Why: sh.Why, Until: sh.To})
+		}
+		if r.cfg.Team.Primary == "" {
+			for _, m := range r.cfg.Team.Members {
+				out = append(out, Slot{Name: "team member", Person: m, Why: "fixed (no team.primary rotation)"})
+			}
+		}
+	}
+	for _, u := range r.cfg.Units {
+		if unit != "" && u.ID != unit {
+			continue
+		}
+		out = append(out, Slot{Name: "unit " + u.ID + " contact", Unit: u.ID, Person: u.Contact, Why: "fixed"})
+		if u.Backup != "" {
+			out = append(out, Slot{Name: "unit " + u.ID + " backup", Unit: u.ID, Person: u.Backup, Why: "fixed"})
+		}
+		for _, o := range u.Owners {
+			out = append(out, Slot{Name: "unit " + u.ID + " owner", Unit: u.ID, Person: o, Why: "fixed"})
+		}
+	}
+	if unit == "" {
+		for _, o := range r.cfg.Officers {
+			out = append(out, Slot{Name: "officer", Person: o, Why: "fixed"})
+		}
+		if r.cfg.CIO != "" {
+			out = append(out, Slot{Name: "cio", Person: r.cfg.CIO, Why: "fixed"})
+		}
+	}
+	return out
+}
+
+// TeamOnCall returns the team's primary and secondary on call at t. With
+// no rotations, the team's first member is primary and the second
+// secondary. An empty slot falls to the officers' first (never a silent
+// drop).
+func (r *Roster) TeamOnCall(t time.Time) (primary, secondary string) {
+	pick := func(rotation string, fallback int) string {
+		if rotation != "" {
+			if sh, err := r.cfg.OnCall(rotation, t); err == nil && sh.Person != "" {
+				return sh.Person
+			}
+		} else if len(r.cfg.Team.Members) > fallback {
+			return r.cfg.Team.Members[fallback]
+		}
+		if len(r.cfg.Officers) > 0 {
+			return r.cfg.Officers[0]
+		}
+		return ""
+	}
+	return pick(r.cfg.Team.Primary, 0), pick(r.cfg.Team.Secondary, 1)
+}
+
+// Officers are the security officers.
+func (r *Roster) Officers() []string { return r.cfg.Officers }
+
+// CIO is the CIO's address, or "".
+func (r *Roster) CIO() string { return r.cfg.CIO }
+
+// Unit returns the unit with id.
+func (r *Roster) Unit(id string) (config.Unit, bool) { return r.cfg.UnitByID(id) }
+
+// RegionContacts are the security officer and account manager (or the
+// stand-in) of a reporter's region.
+func (r *Roster) RegionContacts(reporter, lang string) []string {
+	reg, ok := r.cfg.RegionFor(reporter, lang)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, a := range []string{reg.SecurityOfficer, reg.AccountManager} {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 && reg.StandIn != "" {
+		out = append(out, reg.StandIn)
+	}
+	return out
+}
+
+// Match is a unit a report affects, with what in the report said so.
+type Match struct {
+	Unit     string
+	Evidence []string // "host pay.example.com", "address 10.20.1.5", "product PayGate"
+	// Owners are the implementers: the matched assets' own owners when
+	// they have some, else the unit's.
+	Owners []string
+}
+
+// Affected returns the units whose assets the report names: hosts and
+// domains in its indicators and URLs, addresses in its ranges, products
+// named as words in its subject or text.
+func (r *Roster) Affected(rep *parsers.Report) []Match {
+	hosts := map[string]bool{}
+	for _, d := range rep.Indicators.Domains {
+		hosts[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+	}
+	for _, raw := range rep.Indicators.URLs {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			hosts[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	var addrs []netip.Addr
+	for _, a := range append(append([]string{}, rep.Indicators.IPv4...), rep.Indicators.IPv6...) {
+		if ip, err := netip.ParseAddr(a); err == nil {
+			addrs = append(addrs, ip)
+		}
+	}
+	words := rep.Subject + "\n" + rep.Text
+	var out []Match
+	for _, u := range r.cfg.Units {
+		m := Match{Unit: u.ID}
+		var assetOwners []string
+		for _, a := range u.Assets {
+			var ev string
+			switch {
+			case a.Host != "":
+				for h := range hosts {
+					if hostMatches(a.Host, h) {
+						ev = "host " + h
+					}
+				}
+			case a.Domain != "":
+				d := strings.ToLower(a.Domain)
+				for h := range hosts {
+					if h == d || strings.HasSuffix(h, "."+d) {
+						ev = "domain " + h
+					}
+				}
+			case a.Range != "":
+				if p, err := netip.ParsePrefix(a.Range); err == nil {
+					for _, ip := range addrs {
+						if p.Contains(ip) {
+							ev = "address " + ip.String()
+						}
+					}
+				}
+			case a.Product != "":
+				if productRE(a.Product).MatchString(words) {
+					ev = "product " + a.Product
+				}
+			}
+			if ev == "" {
+				continue
+			}
+			m.Evidence = append(m.Evidence, ev)
+			assetOwners = append(assetOwners, a.Owners...)
+		}
+		if len(m.Evidence) == 0 {
+			continue
+		}
+		m.Owners = u.Owners
+		if len(assetOwners) > 0 {
+			slices.Sort(assetOwners)
+			m.Owners = slices.Compact(assetOwners)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func hostMatches(pattern, host string) bool {
+	pattern = strings.ToLower(pattern)
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(host, "."+rest)
+	}
+	return host == pattern
+}
+
+func productRE(name string) *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|\W)` + regexp.QuoteMeta(name) + `($|\W)`)
+}
