@@ -260,8 +260,10 @@ var DefaultPlaybooks = []Playbook{
 			{ID: "team-validated", Title: "Team validated the fixes", Audience: AudienceTeam, Form: "action-alert",
 				Due: 20 * time.Hour, Needs: NeedsDone, After: []string{"unit-confirmed"}, Reminders: []time.Duration{2 * time.Hour},
 				Escalate: []string{EscalateSecondary, EscalateOfficers}},
+			// Sent when the team has validated, and at E+24h regardless,
+			// saying what is still open.
 			{ID: "status-report", Title: "Status report to the CIO", Audience: AudienceCIO, Form: "status-report",
-				Due: 24 * time.Hour, Needs: NeedsNone},
+				Due: 24 * time.Hour, Needs: NeedsNone, After: []string{"team-validated"}},
 		},
 	},
 	{

@@ -14,6 +14,10 @@ func Sample(form string) Form {
 	if form == "closure" {
 		f.Status = "resolved"
 	}
+	if form == "action-alert" {
+		f.Request = &Request{Step: "Action alert to each affected unit's contact", Needs: "ack", Due: f.Date.Add(2 * time.Hour),
+			Token: "tq7c2m9x4k", Missing: []string{"uma@example.com"}}
+	}
 	return f
 }
 
@@ -124,6 +128,7 @@ func mustCarry(form string, f Form) []string {
 		for _, a := range f.Actions {
 			must = append(must, a.Text)
 		}
+		must = append(must, f.Request.Token, f.Request.Missing[0])
 	case "status-report":
 		for _, s := range f.Steps {
 			must = append(must, s.Name)

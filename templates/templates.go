@@ -168,6 +168,20 @@ type Form struct {
 	Incidents []Item       // digest
 
 	Desk Desk
+
+	// Request is what a call-tree step asks of its reader; nil outside
+	// call trees.
+	Request *Request
+}
+
+// Request is what a call-tree step asks of one reader.
+type Request struct {
+	Step     string    // the step's title
+	Needs    string    // ack, done or none
+	Due      time.Time // zero: no deadline
+	Token    string    // the reader's answer reference: quoting it makes a reply count
+	Reminder bool      // a reminder: no answer yet
+	Missing  []string  // an escalation: who had not answered by the deadline
 }
 
 // Message is a rendered notification.

@@ -233,6 +233,65 @@ var migrations = []string{
 		created_at    INTEGER NOT NULL
 	);
 	CREATE INDEX intents_recipient_key ON intents (recipient_key, created_at);`,
+	// Call trees: the playbook an incident runs, the units it affects, one
+	// row per step (per affected unit for unit steps) with its deadline and
+	// the engine's next due time, and the people each step told.
+	`CREATE TABLE calltrees (
+		incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+		playbook    TEXT    NOT NULL,
+		started_at  INTEGER NOT NULL,
+		closed_at   INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE incident_units (
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		unit        TEXT    NOT NULL,
+		evidence    TEXT    NOT NULL,           -- what said it is affected
+		owners      TEXT    NOT NULL,           -- JSON list: the implementers
+		added_at    INTEGER NOT NULL,
+		removed_at  INTEGER NOT NULL DEFAULT 0,
+		removed_why TEXT    NOT NULL DEFAULT '',
+		PRIMARY KEY (incident_id, unit)
+	);
+	CREATE TABLE steps (
+		id             INTEGER PRIMARY KEY,
+		incident_id    INTEGER NOT NULL REFERENCES incidents(id),
+		step_key       TEXT    NOT NULL,        -- the playbook step's id
+		unit           TEXT    NOT NULL DEFAULT '',
+		position       INTEGER NOT NULL,
+		title          TEXT    NOT NULL,
+		audience       TEXT    NOT NULL,
+		needs          TEXT    NOT NULL,
+		due_at         INTEGER NOT NULL,
+		state          TEXT    NOT NULL,        -- waiting | notified | acknowledged | done | overdue | skipped
+		started_at     INTEGER NOT NULL DEFAULT 0,
+		acked_at       INTEGER NOT NULL DEFAULT 0,
+		done_at        INTEGER NOT NULL DEFAULT 0,
+		level          INTEGER NOT NULL DEFAULT 0, -- escalation levels reached
+		reminders_sent INTEGER NOT NULL DEFAULT 0,
+		next_at        INTEGER NOT NULL DEFAULT 0, -- when the engine looks again; 0: never
+		why            TEXT    NOT NULL DEFAULT '', -- why skipped
+		UNIQUE (incident_id, step_key, unit)
+	);
+	CREATE INDEX steps_next ON steps (next_at) WHERE next_at > 0;
+	CREATE TABLE step_people (
+		step_id      INTEGER NOT NULL REFERENCES steps(id),
+		person       TEXT    NOT NULL,          -- roster address, lower case
+		role         TEXT    NOT NULL,          -- audience | escalation
+		level        INTEGER NOT NULL DEFAULT 0,
+		notified_at  INTEGER NOT NULL,
+		acked_at     INTEGER NOT NULL DEFAULT 0,
+		done_at      INTEGER NOT NULL DEFAULT 0,
+		methods_sent INTEGER NOT NULL DEFAULT 0, -- contact methods used, in order
+		token        TEXT    NOT NULL UNIQUE,    -- quoted by an e-mail answer
+		via          TEXT    NOT NULL DEFAULT '', -- how they answered
+		note         TEXT    NOT NULL DEFAULT '',
+		PRIMARY KEY (step_id, person)
+	);
+	CREATE TABLE leases (
+		name   TEXT    PRIMARY KEY,
+		holder TEXT    NOT NULL,
+		until  INTEGER NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+)
+
+// Verbs a person answers a step with.
+const (
+	VerbAck  = "ack"
+	VerbDone = "done"
+)
+
+// ErrNothingToAnswer: the person has no open step on the incident that
+// their answer could count for.
+var ErrNothingToAnswer = errors.New("no open step waits for an answer from this person")
+
+// Answered is what an answer changed.
+type Answered struct {
+	Step   int    // index into the tree's steps
+	Title  string // of the step
+	State  string // the step's state after the answer
+	Behalf bool   // a unit contact answered for their owners
+}
+
+// Answer records person's verb (done implies ack) on a step of tree:
+// stepID's when not 0 (the step whose token the answer quoted), else the
+// most recently started open step they were told of, else, for a unit
+// contact, their unit's most recent open owners step (a contact answers
+// for their roster). Whose answer counts: on a step for one person, that
+// person or anyone it escalated to; on a group step (owners), each
+// person's own, and the step is met when all have answered, or when
+// someone it escalated to, or the unit contact, answers for it.
+func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person, verb, note, via string, now time.Time) (Answered, error) {
+	person = strings.ToLower(person)
+	if verb != VerbAck && verb != VerbDone {
+		return Answered{}, fmt.Errorf("unknown answer %q (ack, done)", verb)
+	}
+	defs := map[string]config.Step{}
+	for _, s := range pb.Steps {
+		defs[s.ID] = s
+	}
+	open := func(s store.StepRow) bool {
+		return !s.StartedAt.IsZero() && s.State != store.StepDone && s.State != store.StepSkipped &&
+			!(s.State == store.StepAcknowledged && verb == VerbAck)
+	}
+	pick, behalf := -1, false
+	for i, s := range tree.Steps {
+		if stepID != 0 && s.ID != stepID {
+			continue
+		}
+		if !open(s) || s.Needs == config.NeedsNone {
+			continue
+		}
+		mine := false
+		for _, p := range s.People {
+			mine = mine || p.Person == person
+		}
+		contact := false
+		if s.Audience == config.AudienceOwners {
+			if u, ok := r.Unit(s.Unit); ok && strings.EqualFold(u.Contact, person) {
+				contact = true
+			}
+		}
+		if !mine && !contact {
+			continue
+		}
+		if pick < 0 || s.StartedAt.After(tree.Steps[pick].StartedAt) || (s.StartedAt.Equal(tree.Steps[pick].StartedAt) && s.Position > tree.Steps[pick].Position) {
+			pick, behalf = i, !mine
+		}
+	}
+	if pick < 0 {
+		return Answered{}, ErrNothingToAnswer
+	}
+	s := &tree.Steps[pick]
+	def := defs[s.Key]
+	found := false
+	for j := range s.People {
+		p := &s.People[j]
+		if p.Person != person {
+			continue
+		}
+		found = true
+		if p.AckedAt.IsZero() {
+			p.AckedAt = now
+		}
+		if verb == VerbDone && p.DoneAt.IsZero() {
+			p.DoneAt = now
+		}
+		p.Via, p.Note = via, note
+	}
+	if !found {
+		// The unit contact answering for the owners: recorded as theirs.
+		p := store.StepPerson{Person: person, Role: "contact", NotifiedAt: now, AckedAt: now, Via: via, Note: note, Token: ""}
+		if verb == VerbDone {
+			p.DoneAt = now
+		}
+		s.People = append(s.People, p)
+	}
+	// Is the step met?
+	allAcked, allDone, escalatedAnswered := true, true, false
+	for _, p := range s.People {
+		switch p.Role {
+		case "audience":
+			allAcked = allAcked && !p.AckedAt.IsZero()
+			allDone = allDone && !p.DoneAt.IsZero()
+		default: // escalation, contact
+			if p.Person == person {
+				escalatedAnswered = true
+			}
+		}
+	}
+	if s.AckedAt.IsZero() {
+		s.AckedAt = now
+	}
+	switch {
+	case verb == VerbDone && (allDone || escalatedAnswered || behalf || def.Needs == config.NeedsAck && (allAcked || escalatedAnswered)):
+		s.State, s.DoneAt = store.StepDone, now
+	case allAcked || escalatedAnswered || behalf:
+		s.State = store.StepAcknowledged
+	}
+	s.NextAt = now // the engine looks again: successors may start
+	return Answered{Step: pick, Title: s.Title, State: s.State, Behalf: behalf}, nil
+}

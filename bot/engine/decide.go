@@ -1,0 +1,456 @@
+// Package engine runs call trees. Decide is a pure function: from a
+// playbook, an incident's tree as stored, the roster and the time, it
+// returns the tree as it must be now and the messages that moving it
+// there sends. The Engine applies a decision in one transaction with the
+// messages' intents and outbox rows, each under an idempotency key, so
+// deciding twice changes nothing and a restart resumes a tree exactly.
+// Deadlines, reminders and escalations are rows with a due time
+// (StepRow.NextAt), never goroutines.
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+)
+
+// Roster is what the engine asks of the roster (bot/roster.Roster).
+type Roster interface {
+	TeamOnCall(t time.Time) (primary, secondary string)
+	Officers() []string
+	CIO() string
+	Unit(id string) (config.Unit, bool)
+	RegionContacts(reporter, lang string) []string
+	Person(address string) (config.Person, bool)
+}
+
+// Message kinds.
+const (
+	MsgAlert      = "alert"      // a step's audience told
+	MsgMethod     = "method"     // a later contact method for someone who has not answered
+	MsgReminder   = "reminder"   // before the deadline, to who has not answered
+	MsgEscalation = "escalation" // the deadline passed: the next level told
+)
+
+// Message is one notification a decision sends: to one person, by one
+// contact method.
+type Message struct {
+	Key    string // idempotency key of the effect
+	Kind   string
+	Step   int // index into Tree.Steps
+	Person string
+	Via    string // config.ViaEmail, ...
+	Token  string // the person's reply token on the step
+	// Missing are, for an escalation, who had not answered.
+	Missing []string
+}
+
+// Event is one change the decision made, for the audit log.
+type Event struct {
+	Step   int
+	Action string // started, reminded, escalated, overdue, skipped, done
+	Detail string
+}
+
+// Decision is what Decide returns.
+type Decision struct {
+	Tree     store.Tree
+	Changed  []int            // indexes of the steps whose row changed
+	Added    map[int][]string // people added to a step (by step index)
+	Messages []Message
+	Events   []Event
+}
+
+// Decide moves tree to now. newToken makes a reply token for a person
+// added to a step.
+func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newToken func() string) Decision {
+	d := Decision{Tree: tree, Added: map[int][]string{}}
+	d.Tree.Steps = slices.Clone(tree.Steps)
+	for i := range d.Tree.Steps {
+		d.Tree.Steps[i].People = slices.Clone(d.Tree.Steps[i].People)
+	}
+	defs := map[string]config.Step{}
+	for _, s := range pb.Steps {
+		defs[s.ID] = s
+	}
+	// Steps are in playbook order: a start here can satisfy a later
+	// step's predecessor in the same pass.
+	for i := range d.Tree.Steps {
+		s := &d.Tree.Steps[i]
+		def, ok := defs[s.Key]
+		before := *s
+		before.People = nil
+		switch {
+		case s.State == store.StepDone || s.State == store.StepSkipped:
+			s.NextAt = time.Time{}
+		case !ok:
+			s.State, s.Why, s.NextAt = store.StepSkipped, "the playbook has no step "+s.Key+" any more", time.Time{}
+			d.Events = append(d.Events, Event{i, "skipped", s.Why})
+		case tree.Closed:
+			s.State, s.Why, s.NextAt = store.StepSkipped, "incident closed", time.Time{}
+			d.Events = append(d.Events, Event{i, "skipped", s.Why})
+		default:
+			d.advance(i, def, r, now, newToken)
+		}
+		after := *s
+		after.People = nil
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			d.Changed = append(d.Changed, i)
+		}
+	}
+	return d
+}
+
+// advance moves step i, which is neither done nor skipped, to now.
+func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newToken func() string) {
+	s := &d.Tree.Steps[i]
+	started := !s.StartedAt.IsZero()
+	if !started {
+		ready := d.predecessorsMet(i, def)
+		if !ready && !(def.Needs == config.NeedsNone && !now.Before(s.DueAt)) {
+			// Waits for its predecessors, which escalate themselves. Past
+			// its own deadline it shows as overdue.
+			if !now.Before(s.DueAt) && s.State != store.StepOverdue {
+				s.State = store.StepOverdue
+				d.Events = append(d.Events, Event{i, "overdue", "deadline passed while waiting for " + strings.Join(def.After, ", ")})
+			}
+			s.NextAt = time.Time{} // a predecessor's change wakes it
+			if now.Before(s.DueAt) {
+				s.NextAt = s.DueAt
+			}
+			return
+		}
+		people := d.audience(i, r, now)
+		s.StartedAt = now
+		if len(people) == 0 {
+			s.State, s.Why, s.DoneAt, s.NextAt = store.StepSkipped, "nobody to tell: the roster names nobody for "+s.Audience, now, time.Time{}
+			d.Events = append(d.Events, Event{i, "skipped", s.Why})
+			return
+		}
+		s.State = store.StepNotified
+		for _, p := range people {
+			d.addPerson(i, p, "audience", 0, now, newToken)
+		}
+		d.Events = append(d.Events, Event{i, "started", "told " + strings.Join(people, ", ") + dueWord(s.DueAt, def.Needs)})
+		d.sendMethods(i, r, now)
+		if def.Needs == config.NeedsNone {
+			s.State, s.DoneAt = store.StepDone, now
+			s.NextAt = time.Time{}
+			return
+		}
+	}
+	// Later contact methods for whoever has not answered.
+	d.sendMethods(i, r, now)
+	met := stepMet(*s, def)
+	if met {
+		s.NextAt = time.Time{}
+		return
+	}
+	// Reminders before the deadline, to who has not answered.
+	for s.RemindersSent < len(def.Reminders) {
+		at := s.DueAt.Add(-def.Reminders[s.RemindersSent])
+		if now.Before(at) {
+			break
+		}
+		if now.Before(s.DueAt) {
+			for _, p := range s.People {
+				if !answered(p, def) {
+					d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("remind:%d:%d:%s", s.ID, s.RemindersSent, p.Person), Kind: MsgReminder, Step: i, Person: p.Person, Via: config.ViaEmail, Token: p.Token})
+				}
+			}
+			d.Events = append(d.Events, Event{i, "reminded", "reminder " + fmt.Sprint(s.RemindersSent+1) + " before the deadline"})
+		}
+		s.RemindersSent++
+	}
+	// Escalation: at the deadline (a step started late gets one interval
+	// from its start), then every interval up the chain.
+	deadline := s.DueAt
+	if late := s.StartedAt.Add(def.Every); late.After(deadline) {
+		deadline = late
+	}
+	for s.Level < len(def.Escalate) {
+		at := deadline.Add(time.Duration(s.Level) * def.Every)
+		if now.Before(at) {
+			break
+		}
+		s.Level++
+		target := def.Escalate[s.Level-1]
+		to := d.escalationTargets(i, target, r, now)
+		missing := d.missing(i, def)
+		if s.State != store.StepAcknowledged || def.Needs == config.NeedsDone {
+			s.State = store.StepOverdue
+		}
+		var told []string
+		for _, p := range to {
+			if d.hasPerson(i, p) {
+				continue // already told: an escalation never tells twice
+			}
+			d.addPerson(i, p, "escalation", s.Level, now, newToken)
+			told = append(told, p)
+		}
+		for _, p := range told {
+			tok := d.tokenOf(i, p)
+			d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("escalate:%d:%d:%s", s.ID, s.Level, p), Kind: MsgEscalation, Step: i, Person: p, Via: config.ViaEmail, Token: tok, Missing: missing})
+		}
+		d.sendMethods(i, r, now)
+		detail := fmt.Sprintf("level %d (%s): ", s.Level, target)
+		if len(told) == 0 {
+			detail += "nobody new to tell"
+		} else {
+			detail += "told " + strings.Join(told, ", ")
+		}
+		d.Events = append(d.Events, Event{i, "escalated", detail + "; no answer from " + orNone(missing)})
+	}
+	if !now.Before(deadline) && s.State != store.StepOverdue && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
+		s.State = store.StepOverdue
+		d.Events = append(d.Events, Event{i, "overdue", "deadline passed"})
+	}
+	s.NextAt = d.nextAt(i, def, deadline, r)
+}
+
+// nextAt is when the step needs the engine again: its next reminder, its
+// next escalation, or someone's next contact method.
+func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) time.Time {
+	s := &d.Tree.Steps[i]
+	var next time.Time
+	consider := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if s.RemindersSent < len(def.Reminders) {
+		consider(s.DueAt.Add(-def.Reminders[s.RemindersSent]))
+	}
+	if s.Level < len(def.Escalate) {
+		consider(deadline.Add(time.Duration(s.Level) * def.Every))
+	} else if s.State != store.StepOverdue {
+		consider(deadline) // to mark it overdue
+	}
+	for _, p := range s.People {
+		if answered(p, def) {
+			continue
+		}
+		methods := contactMethods(r, p.Person)
+		if p.MethodsSent < len(methods) {
+			consider(p.NotifiedAt.Add(methods[p.MethodsSent].After))
+		}
+	}
+	return next
+}
+
+// sendMethods sends each person of step i who has not answered every
+// contact method whose delay has passed. An escalation's e-mail is sent
+// by the escalation itself (it says who is missing).
+func (d *Decision) sendMethods(i int, r Roster, now time.Time) {
+	s := &d.Tree.Steps[i]
+	for j := range s.People {
+		p := &s.People[j]
+		if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() {
+			continue
+		}
+		methods := contactMethods(r, p.Person)
+		for p.MethodsSent < len(methods) && !now.Before(p.NotifiedAt.Add(methods[p.MethodsSent].After)) {
+			m := methods[p.MethodsSent]
+			kind := MsgMethod
+			switch {
+			case p.Role == "escalation":
+				kind = MsgEscalation
+			case m.After == 0:
+				kind = MsgAlert
+			}
+			if !(p.Role == "escalation" && m.Via == config.ViaEmail) {
+				d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("tell:%d:%s:%d:%s", s.ID, p.Person, p.MethodsSent, m.Via), Kind: kind, Step: i, Person: p.Person, Via: m.Via, Token: p.Token})
+			}
+			p.MethodsSent++
+		}
+	}
+}
+
+// contactMethods are how a person is reached, in order of their delays;
+// someone not on the roster (an address typed in config only) by e-mail.
+func contactMethods(r Roster, person string) []config.ContactMethod {
+	p, ok := r.Person(person)
+	if !ok || len(p.Contact) == 0 {
+		return []config.ContactMethod{{Via: config.ViaEmail}}
+	}
+	ms := slices.Clone(p.Contact)
+	slices.SortStableFunc(ms, func(a, b config.ContactMethod) int { return int(a.After - b.After) })
+	return ms
+}
+
+func (d *Decision) addPerson(i int, person, role string, level int, now time.Time, newToken func() string) {
+	person = strings.ToLower(person)
+	if d.hasPerson(i, person) {
+		return
+	}
+	s := &d.Tree.Steps[i]
+	s.People = append(s.People, store.StepPerson{Person: person, Role: role, Level: level, NotifiedAt: now, Token: newToken()})
+	d.Added[i] = append(d.Added[i], person)
+}
+
+func (d *Decision) hasPerson(i int, person string) bool {
+	for _, p := range d.Tree.Steps[i].People {
+		if strings.EqualFold(p.Person, person) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decision) tokenOf(i int, person string) string {
+	for _, p := range d.Tree.Steps[i].People {
+		if strings.EqualFold(p.Person, person) {
+			return p.Token
+		}
+	}
+	return ""
+}
+
+// missing lists the audience of step i that has not answered as def needs.
+func (d *Decision) missing(i int, def config.Step) []string {
+	var out []string
+	for _, p := range d.Tree.Steps[i].People {
+		if p.Role == "audience" && !answered(p, def) {
+			out = append(out, p.Person)
+		}
+	}
+	return out
+}
+
+// answered: p has given what def needs (done implies ack). For a step
+// that needs done, an ack alone is not an answer to the deadline
+// (forgotten acknowledgements are escalated like silence), but it stops
+// reminders and later contact methods.
+func answered(p store.StepPerson, def config.Step) bool {
+	if def.Needs == config.NeedsDone {
+		return !p.DoneAt.IsZero()
+	}
+	return !p.AckedAt.IsZero() || !p.DoneAt.IsZero()
+}
+
+// stepMet: the step has what it needs. A step for one person (or one
+// escalated) needs that person or whoever it escalated to; a group step
+// (owners) needs each of its audience, unless the step was marked done on
+// their behalf.
+func stepMet(s store.StepRow, def config.Step) bool {
+	switch def.Needs {
+	case config.NeedsNone:
+		return true
+	case config.NeedsDone:
+		return s.State == store.StepDone
+	}
+	return s.State == store.StepAcknowledged || s.State == store.StepDone
+}
+
+// predecessorsMet: every step def waits for is met: the same unit's row
+// for a unit step after a unit step, all units' rows (the roll-up) for a
+// team step after a unit step. Skipped counts as met.
+func (d *Decision) predecessorsMet(i int, def config.Step) bool {
+	s := d.Tree.Steps[i]
+	for _, after := range def.After {
+		for _, p := range d.Tree.Steps {
+			if p.Key != after || (s.Unit != "" && p.Unit != "" && p.Unit != s.Unit) {
+				continue
+			}
+			switch p.State {
+			case store.StepDone, store.StepSkipped:
+			case store.StepAcknowledged:
+				if p.Needs == config.NeedsDone {
+					return false
+				}
+			default:
+				if p.Needs != config.NeedsNone || p.StartedAt.IsZero() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// audience resolves who step i tells, now.
+func (d *Decision) audience(i int, r Roster, now time.Time) []string {
+	s := d.Tree.Steps[i]
+	inc := d.Tree.Incident
+	switch s.Audience {
+	case config.AudienceTeam:
+		p, _ := r.TeamOnCall(now)
+		return nonEmpty(p)
+	case config.AudienceUnits:
+		if u, ok := r.Unit(s.Unit); ok {
+			return nonEmpty(u.Contact)
+		}
+	case config.AudienceOwners:
+		for _, u := range d.Tree.Units {
+			if u.Unit == s.Unit && len(u.Owners) > 0 {
+				return u.Owners
+			}
+		}
+		if u, ok := r.Unit(s.Unit); ok {
+			if len(u.Owners) > 0 {
+				return u.Owners
+			}
+			return nonEmpty(u.Contact) // a unit without owners: its contact implements
+		}
+	case config.AudienceRegion:
+		return r.RegionContacts(inc.Reporter, inc.Language)
+	case config.AudienceOfficers:
+		return r.Officers()
+	case config.AudienceCIO:
+		return nonEmpty(r.CIO())
+	}
+	return nil
+}
+
+// escalationTargets resolves an escalation level for step i.
+func (d *Decision) escalationTargets(i int, target string, r Roster, now time.Time) []string {
+	s := d.Tree.Steps[i]
+	u, _ := r.Unit(s.Unit)
+	switch target {
+	case config.EscalateBackup:
+		if u.Backup != "" {
+			return []string{u.Backup}
+		}
+		p, _ := r.TeamOnCall(now) // no backup: the level above
+		return nonEmpty(p)
+	case config.EscalateContact:
+		return nonEmpty(u.Contact)
+	case config.EscalateSecondary:
+		_, sec := r.TeamOnCall(now)
+		return nonEmpty(sec)
+	case config.EscalateTeam:
+		p, _ := r.TeamOnCall(now)
+		return nonEmpty(p)
+	case config.EscalateOfficers:
+		return r.Officers()
+	}
+	return nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{strings.ToLower(s)}
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "nobody"
+	}
+	return strings.Join(list, ", ")
+}
+
+func dueWord(due time.Time, needs string) string {
+	switch needs {
+	case config.NeedsAck:
+		return "; acknowledgement due " + due.UTC().Format(time.RFC3339)
+	case config.NeedsDone:
+		return "; completion due " + due.UTC().Format(time.RFC3339)
+	}
+	return ""
+}

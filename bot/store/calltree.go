@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Step states, as the API shows them.
+const (
+	StepWaiting      = "waiting"
+	StepNotified     = "notified"
+	StepAcknowledged = "acknowledged"
+	StepDone         = "done"
+	StepOverdue      = "overdue"
+	StepSkipped      = "skipped"
+)
+
+// Tree is an incident's call tree as the engine reads and writes it.
+type Tree struct {
+	Incident Incident
+	Playbook string
+	Closed   bool
+	Units    []TreeUnit
+	Steps    []StepRow
+}
+
+// TreeUnit is an operating unit an incident affects (or affected, when
+// Removed).
+type TreeUnit struct {
+	Unit       string
+	Evidence   string
+	Owners     []string
+	AddedAt    time.Time
+	Removed    bool
+	RemovedWhy string
+}
+
+// StepRow is one step of a tree (per unit for unit steps).
+type StepRow struct {
+	ID            int64
+	Key           string // the playbook step's id
+	Unit          string
+	Position      int
+	Title         string
+	Audience      string
+	Needs         string
+	DueAt         time.Time
+	State         string
+	StartedAt     time.Time
+	AckedAt       time.Time
+	DoneAt        time.Time
+	Level         int
+	RemindersSent int
+	NextAt        time.Time
+	Why           string
+	People        []StepPerson
+}
+
+// StepPerson is someone a step told.
+type StepPerson struct {
+	Person      string
+	Role        string // audience | escalation
+	Level       int
+	NotifiedAt  time.Time
+	AckedAt     time.Time
+	DoneAt      time.Time
+	MethodsSent int
+	Token       string
+	Via         string
+	Note        string
+}
+
+// StartTree records that incidentID runs playbook, with its units and
+// step rows (their People are ignored). It does nothing when the incident
+// already has a tree.
+func (t *Tx) StartTree(incidentID int64, playbook string, units []TreeUnit, steps []StepRow, now time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO calltrees (incident_id, playbook, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, incidentID, playbook, ms(now))
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	for _, u := range units {
+		if err := t.AddUnit(incidentID, u); err != nil {
+			return false, err
+		}
+	}
+	for _, s := range steps {
+		if _, err := t.AddStep(incidentID, s); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// AddUnit records an affected unit (again, if it was removed).
+func (t *Tx) AddUnit(incidentID int64, u TreeUnit) error {
+	owners, _ := json.Marshal(u.Owners)
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_units (incident_id, unit, evidence, owners, added_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (incident_id, unit) DO UPDATE SET removed_at = 0, removed_why = '', evidence = excluded.evidence`,
+		incidentID, u.Unit, u.Evidence, string(owners), ms(u.AddedAt))
+	return err
+}
+
+// AddStep inserts a step row unless the incident has it; it returns the
+// row's id, or 0.
+func (t *Tx) AddStep(incidentID int64, s StepRow) (int64, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `INSERT INTO steps (incident_id, step_key, unit, position, title, audience, needs, due_at, state, next_at, why)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+		incidentID, s.Key, s.Unit, s.Position, s.Title, s.Audience, s.Needs, ms(s.DueAt), orState(s.State), ms(s.NextAt), s.Why)
+	if err != nil {
+		return 0, fmt.Errorf("adding step %s: %w", s.Key, err)
+	}
+	defer rows.Close()
+	var id int64
+	if rows.Next() {
+		err = rows.Scan(&id)
+	}
+	return id, err
+}
+
+func orState(s string) string {
+	if s == "" {
+		return StepWaiting
+	}
+	return s
+}
+
+// UpdateStep writes a step row's engine fields.
+func (t *Tx) UpdateStep(s StepRow) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
+		s.State, ms(s.DueAt), ms(s.StartedAt), ms(s.AckedAt), ms(s.DoneAt), s.Level, s.RemindersSent, ms(s.NextAt), s.Why, s.ID)
+	return err
+}
+
+// PutStepPerson adds p to step stepID, or updates what they did.
+func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (step_id, person) DO UPDATE SET
+		acked_at = excluded.acked_at, done_at = excluded.done_at, methods_sent = excluded.methods_sent, via = excluded.via, note = excluded.note`,
+		stepID, strings.ToLower(p.Person), p.Role, p.Level, ms(p.NotifiedAt), ms(p.AckedAt), ms(p.DoneAt), p.MethodsSent, p.Token, p.Via, p.Note)
+	return err
+}
+
+// SetEventAt moves an incident's event time E.
+func (t *Tx) SetEventAt(incidentID int64, at time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE incidents SET event_at = ? WHERE id = ?`, ms(at), incidentID)
+	return err
+}
+
+// RemoveUnit marks a unit as not affected.
+func (t *Tx) RemoveUnit(incidentID int64, unit, why string, now time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE incident_units SET removed_at = ?, removed_why = ? WHERE incident_id = ? AND unit = ?`, ms(now), why, incidentID, unit)
+	return err
+}
+
+// CloseTree records that the incident's tree ended.
+func (t *Tx) CloseTree(incidentID int64, now time.Time) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE calltrees SET closed_at = ? WHERE incident_id = ? AND closed_at = 0`, ms(now), incidentID)
+	return err
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// Tree reads an incident's call tree in the transaction; ErrNotFound when
+// it runs none.
+func (t *Tx) Tree(incidentID int64) (*Tree, error) { return loadTree(t.ctx, t.tx, incidentID) }
+
+// Tree reads an incident's call tree; ErrNotFound when it runs none.
+func (s *Store) Tree(ctx context.Context, incidentID int64) (*Tree, error) {
+	return loadTree(ctx, s.r, incidentID)
+}
+
+func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
+	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, incidentID))
+	if err != nil {
+		return nil, err
+	}
+	tr := &Tree{Incident: *inc}
+	var closed int64
+	err = q.QueryRowContext(ctx, `SELECT playbook, closed_at FROM calltrees WHERE incident_id = ?`, incidentID).Scan(&tr.Playbook, &closed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	tr.Closed = closed != 0
+	rows, err := q.QueryContext(ctx, `SELECT unit, evidence, owners, added_at, removed_at, removed_why FROM incident_units WHERE incident_id = ? ORDER BY unit`, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var u TreeUnit
+		var owners string
+		var added, removed int64
+		if err := rows.Scan(&u.Unit, &u.Evidence, &owners, &added, &removed, &u.RemovedWhy); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		json.Unmarshal([]byte(owners), &u.Owners)
+		u.AddedAt, u.Removed = fromMS(added), removed != 0
+		tr.Units = append(tr.Units, u)
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, reminders_sent, next_at, why
+		FROM steps WHERE incident_id = ? ORDER BY position, unit`, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]int{}
+	for rows.Next() {
+		var s StepRow
+		var due, started, acked, done, next int64
+		if err := rows.Scan(&s.ID, &s.Key, &s.Unit, &s.Position, &s.Title, &s.Audience, &s.Needs, &due, &s.State, &started, &acked, &done, &s.Level, &s.RemindersSent, &next, &s.Why); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.DueAt, s.StartedAt, s.AckedAt, s.DoneAt, s.NextAt = fromMS(due), fromMS(started), fromMS(acked), fromMS(done), fromMS(next)
+		byID[s.ID] = len(tr.Steps)
+		tr.Steps = append(tr.Steps, s)
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT p.step_id, p.person, p.role, p.level, p.notified_at, p.acked_at, p.done_at, p.methods_sent, p.token, p.via, p.note
+		FROM step_people p JOIN steps s ON s.id = p.step_id WHERE s.incident_id = ? ORDER BY p.notified_at, p.person`, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, notified, acked, done int64
+		var p StepPerson
+		if err := rows.Scan(&id, &p.Person, &p.Role, &p.Level, &notified, &acked, &done, &p.MethodsSent, &p.Token, &p.Via, &p.Note); err != nil {
+			return nil, err
+		}
+		p.NotifiedAt, p.AckedAt, p.DoneAt = fromMS(notified), fromMS(acked), fromMS(done)
+		if i, ok := byID[id]; ok {
+			tr.Steps[i].People = append(tr.Steps[i].People, p)
+		}
+	}
+	return tr, rows.Err()
+}
+
+// DueTrees returns up to limit incidents with a step the engine must look
+// at by now.
+func (s *Store) DueTrees(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT incident_id FROM steps WHERE next_at > 0 AND next_at <= ? ORDER BY incident_id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// NextStepDue returns the earliest time the engine must look at a step.
+func (s *Store) NextStepDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(next_at) FROM steps WHERE next_at > 0`).Scan(&v); err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMS(v.Int64), true, nil
+}
+
+// StepToken finds the step and person a reply token was sent to.
+func (t *Tx) StepToken(token string) (incidentID, stepID int64, person string, err error) {
+	err = t.tx.QueryRowContext(t.ctx, `SELECT s.incident_id, s.id, p.person FROM step_people p JOIN steps s ON s.id = p.step_id WHERE p.token = ?`, token).Scan(&incidentID, &stepID, &person)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	return
+}
+
+// TakeLease takes or renews the lease name for holder until now+d; it
+// reports whether holder has it. Several instances sharing a database run
+// one engine: the one whose lease is current.
+func (s *Store) TakeLease(ctx context.Context, name, holder string, now time.Time, d time.Duration) (bool, error) {
+	var got string
+	err := s.Tx(ctx, func(tx *Tx) error {
+		return tx.tx.QueryRowContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until <= ?
+			RETURNING holder`, name, holder, ms(now.Add(d)), ms(now)).Scan(&got)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return got == holder, err
+}
