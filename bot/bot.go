@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"tocsin/bot/clock"
+	"tocsin/bot/engine"
 	"tocsin/bot/metrics"
 	"tocsin/bot/notify"
 	"tocsin/bot/outbox"
+	"tocsin/bot/roster"
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/parsers"
@@ -60,6 +62,12 @@ type Bot struct {
 	// to, by platform.
 	out          *outbox.Dispatcher
 	cardChannels map[string]string
+	// roster and engine run the call trees.
+	roster *roster.Roster
+	engine *engine.Engine
+	// signers are the fingerprints of each roster person's key (by lower-
+	// case address): a reply signed by one counts as theirs.
+	signers map[string][]string
 }
 
 // Metrics are the figures /metrics shows.
@@ -116,6 +124,14 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 		policy: policyOf(cfg.Priorities), forms: templates.Default(), cardChannels: map[string]string{}}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
 	b.notify.Failed = b.metrics.RepliesFailed.Inc
+	b.roster = roster.New(cfg)
+	b.engine = engine.New(cfg, st, b.roster, b.notify, clock, log.With("component", "engine"))
+	b.engine.Form = b.formOf
+	b.engine.Queued = b.Kick
+	b.engine.Changed = func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
+		_, err := b.queueCards(tx, inc, event, now)
+		return err
+	}
 	reg := b.metrics.Registry
 	scrape := func(f func(ctx context.Context) (map[string]float64, error)) func() map[string]float64 {
 		return func() map[string]float64 {

@@ -77,6 +77,7 @@ func TestIncidentCardsInSlackAndDiscord(t *testing.T) {
 	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
 	cfg.Slack = &config.Slack{Token: config.Secret{Password: "xoxb-test"}, Channel: "C0DESK", APIURL: slackAPI.GetAPIURL()}
 	cfg.Discord = &config.Discord{Token: config.Secret{Password: "tok"}, ChannelID: "900000000000000001", APIURL: discordAPI.URL + "/api/v9/"}
+	cfg.Playbooks = []config.Playbook{} // the card, without a call tree's pages
 	d := startDaemon(t, cfg)
 
 	evil := "<!channel> @here <@U024BE7LH> <!subteam^SAZ94GDB8> @everyone <@&1234> urgent: RCE in VPN"

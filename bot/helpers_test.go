@@ -92,8 +92,13 @@ func startDaemon(t testing.TB, cfg *config.Config, clk ...bot.Clock) *daemon {
 	return d
 }
 
+// startSandbox runs the sandbox with no playbook: intake tests count
+// the messages, cards and answers a report makes, and a call tree would
+// add its own (the call-tree tests start theirs with startTreeSandbox).
 func startSandbox(t *testing.T) *daemon {
-	return startDaemon(t, bot.SandboxConfig(t.TempDir(), "127.0.0.1:0"))
+	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
+	cfg.Playbooks = []config.Playbook{}
+	return startDaemon(t, cfg)
 }
 
 // testLog sends daemon logs to t.Log, and stops once the test is over.
@@ -260,12 +265,22 @@ func (d *daemon) unfiled() []apiMessage {
 }
 
 // sent returns the mail the sandbox kept for recipients other than the alias.
-func (d *daemon) sent() map[string][]byte {
+// sent is the mail the sandbox kept that went outside the desk: to
+// reporters. The demo roster's people are all @sandbox.test; what the call
+// trees sent them is paged().
+func (d *daemon) sent() map[string][]byte { return d.sentWhere(false) }
+
+// paged is the mail the sandbox kept that went to the demo roster.
+func (d *daemon) paged() map[string][]byte { return d.sentWhere(true) }
+
+func (d *daemon) sentWhere(roster bool) map[string][]byte {
 	out := map[string][]byte{}
 	files, _ := filepath.Glob(filepath.Join(d.cfg.DataDir, "sent", "*.eml"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		out[filepath.Base(f)] = b
+		if strings.HasSuffix(headerOf(b, "X-Sandbox-Envelope-To"), "@sandbox.test>") == roster {
+			out[filepath.Base(f)] = b
+		}
 	}
 	return out
 }

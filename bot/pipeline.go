@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/engine"
 	"tocsin/bot/intake"
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
@@ -31,8 +32,14 @@ type Result struct {
 	Unfiled string
 	// NewSender: filed on an incident its sender had no part in.
 	NewSender bool
-	carded    bool  // chat cards were queued
-	intent    int64 // the answer to compose, once committed
+	// Playbook is the call tree the new incident started, if any.
+	Playbook string
+	// Answer says what a call-tree answer in the message did, or why it
+	// did not count.
+	Answer    string
+	carded    bool           // chat cards were queued
+	intent    int64          // the answer to compose, once committed
+	effects   engine.Effects // of a call-tree answer
 }
 
 // Ingest files one raw message: keeps its bytes, parses it, and in one
@@ -190,7 +197,10 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			return err
 		}
 		if !res.New {
-			return nil
+			return b.takeAnswer(tx, inc, rep, hexSum, now, &res)
+		}
+		if res.Playbook, err = b.engine.StartTree(tx, inc, b.affectedUnits(rep, now), now); err != nil {
+			return err
 		}
 		res.Withheld = b.mustNotAnswer(tx, rep, now)
 		if res.Withheld != "" {
@@ -215,6 +225,10 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		return Result{}, fmt.Errorf("filing message: %w", err)
 	}
 	b.flush(ctx, res.intent)
+	b.engine.Flush(ctx, res.effects)
+	if res.Playbook != "" {
+		b.engine.Kick()
+	}
 	return b.done(res, received), nil
 }
 

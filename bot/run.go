@@ -184,12 +184,20 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		sender = s
 	}
 	b := New(cfg, st, key, o.Clock, log)
-	if b.keyring, b.notify.KnownKeys, err = loadKeyring(cfg); err != nil {
+	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
 		return err
 	}
 	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
 	if err := chatSenders(cfg, st, log, senders, b.cardChannels); err != nil {
 		return err
+	}
+	hooks, err := webhookSenders(cfg)
+	if err != nil {
+		return err
+	}
+	senders[store.PlatformWebhook] = hooks
+	for platform := range b.cardChannels {
+		b.engine.Platforms[platform] = true
 	}
 	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
 	if c, ok := sender.(interface{ Close() error }); ok {
@@ -281,6 +289,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	goLoop("outbox", b.out.Run)
 	goLoop("notify", func(ctx context.Context) { b.notify.Run(ctx, b.Kick) })
+	goLoop("engine", b.engine.Run)
 	if watcher != nil {
 		goLoop("imap", watcher.Run)
 	}
@@ -325,13 +334,15 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	return nil
 }
 
-// loadKeyring reads the desk's private key (to decrypt) and the known
+// loadKeyring reads the desk's private key (to decrypt), the known
 // reporters' keys of pgp.keyring (to verify their signatures, and indexed
-// by address to encrypt to them), each file once.
-func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, error) {
+// by address to encrypt to them) and the roster's people's keys (to
+// verify their answers: signers are each person's fingerprints), each
+// file once.
+func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, map[string][]string, error) {
 	desk, err := os.ReadFile(KeyPath(cfg))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	blocks := [][]byte{desk}
 	var byAddress map[string][][]byte
@@ -341,15 +352,19 @@ func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, err
 			byAddress, err = responders.IndexKeys(known)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("pgp.keyring: %w", err)
+			return nil, nil, nil, fmt.Errorf("pgp.keyring: %w", err)
 		}
 		blocks = append(blocks, known)
 	}
-	kr, err := parsers.ReadKeyring(blocks...)
+	people, signers, err := personKeys(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys for decryption and verification: %w", err)
+		return nil, nil, nil, err
 	}
-	return kr, byAddress, nil
+	kr, err := parsers.ReadKeyring(append(blocks, people...)...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("keys for decryption and verification: %w", err)
+	}
+	return kr, byAddress, signers, nil
 }
 
 // lockDataDir takes an exclusive lock on DATA/tocsin.lock, so that two

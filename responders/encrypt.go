@@ -154,3 +154,17 @@ func IndexKeys(armored []byte) (map[string][][]byte, error) {
 	}
 	return out, nil
 }
+
+// Fingerprints lists the primary-key fingerprints (upper-case hex) of the
+// armored keys, as the parser reports a signer.
+func Fingerprints(armored []byte) ([]string, error) {
+	entities, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entities {
+		out = append(out, strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint)))
+	}
+	return out, nil
+}

@@ -179,7 +179,7 @@ func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
 		}
 		pb, _ := e.Config.PlaybookByName(tree.Playbook)
 		d := Decide(pb, *tree, e.Roster, e.Clock.Now(), token)
-		intents, queued, err = e.apply(tx, pb, d, "")
+		intents, queued, err = e.apply(tx, pb, d)
 		return err
 	})
 	if err != nil {
@@ -203,7 +203,7 @@ func (e *Engine) flush(ctx context.Context, intents []int64, queued bool) {
 // apply writes decision d: the changed step rows and people, the audit
 // entries, and each message as an intent (mail) or an outbox row (chat,
 // pager) under its key. It returns the intents to compose.
-func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision, cause string) ([]int64, bool, error) {
+func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, bool, error) {
 	inc := &d.Tree.Incident
 	now := e.Clock.Now()
 	touched := map[int]bool{}
@@ -419,54 +419,78 @@ type Command struct {
 // returns what the answer changed.
 func (e *Engine) Act(ctx context.Context, c Command) (Answered, error) {
 	var res Answered
-	var intents []int64
-	queued := false
+	var eff Effects
 	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
 		var err error
-		intents, queued = nil, false
-		tree, err := tx.Tree(c.Incident)
-		if err != nil {
-			return err
-		}
-		if tree.Closed {
-			return ErrNothingToAnswer
-		}
-		now := e.Clock.Now()
-		pb, _ := e.Config.PlaybookByName(tree.Playbook)
-		if res, err = Answer(pb, tree, e.Roster, c.StepID, c.Person, c.Verb, c.Note, c.Via, now); err != nil {
-			return err
-		}
-		s := tree.Steps[res.Step]
-		if err := tx.UpdateStep(s); err != nil {
-			return err
-		}
-		for _, p := range s.People {
-			if err := tx.PutStepPerson(s.ID, p); err != nil {
-				return err
-			}
-		}
-		detail := fmt.Sprintf("%s [%s] via %s; step now %s", s.Key, s.Unit, c.Via, s.State)
-		if res.Behalf {
-			detail += " (the unit contact, for the owners)"
-		}
-		if c.Note != "" {
-			detail += "; note: " + c.Note
-		}
-		if err := tx.Audit(c.Incident, now, c.Person, "step-"+c.Verb, detail); err != nil {
-			return err
-		}
-		d := Decide(pb, *tree, e.Roster, now, token)
-		if intents, queued, err = e.apply(tx, pb, d, c.Verb); err != nil {
-			return err
-		}
-		if len(d.Messages) == 0 && len(d.Events) == 0 && e.Changed != nil {
-			return e.Changed(tx, &tree.Incident, fmt.Sprintf("answer:%d", now.UnixNano()), now)
-		}
-		return nil
+		res, eff, err = e.ActTx(tx, c)
+		return err
 	})
 	if err != nil {
 		return Answered{}, err
 	}
-	e.flush(ctx, intents, queued)
+	e.Flush(context.Background(), eff)
 	return res, nil
+}
+
+// Effects are what a transaction queued for after its commit.
+type Effects struct {
+	Intents []int64
+	Queued  bool
+}
+
+// Flush composes the intents of committed effects and wakes the outbox.
+func (e *Engine) Flush(ctx context.Context, eff Effects) { e.flush(ctx, eff.Intents, eff.Queued) }
+
+// ActTx applies an answer in the caller's transaction (the one that files
+// the mail it came in), and advances the tree; Flush the effects after
+// the commit.
+func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
+	tree, err := tx.Tree(c.Incident)
+	if errors.Is(err, store.ErrNotFound) {
+		return Answered{}, Effects{}, ErrNothingToAnswer
+	}
+	if err != nil {
+		return Answered{}, Effects{}, err
+	}
+	if tree.Closed {
+		return Answered{}, Effects{}, ErrNothingToAnswer
+	}
+	now := e.Clock.Now()
+	pb, _ := e.Config.PlaybookByName(tree.Playbook)
+	res, err := Answer(pb, tree, e.Roster, c.StepID, c.Person, c.Verb, c.Note, c.Via, now)
+	if err != nil {
+		return Answered{}, Effects{}, err
+	}
+	s := tree.Steps[res.Step]
+	if err := tx.UpdateStep(s); err != nil {
+		return Answered{}, Effects{}, err
+	}
+	for _, p := range s.People {
+		if err := tx.PutStepPerson(s.ID, p); err != nil {
+			return Answered{}, Effects{}, err
+		}
+	}
+	name := s.Key
+	if s.Unit != "" {
+		name += " [" + s.Unit + "]"
+	}
+	detail := fmt.Sprintf("%s via %s; step now %s", name, c.Via, s.State)
+	if res.Behalf {
+		detail += " (the unit contact, for the owners)"
+	}
+	if c.Note != "" {
+		detail += "; note: " + c.Note
+	}
+	if err := tx.Audit(c.Incident, now, c.Person, "step-"+c.Verb, detail); err != nil {
+		return Answered{}, Effects{}, err
+	}
+	d := Decide(pb, *tree, e.Roster, now, token)
+	intents, queued, err := e.apply(tx, pb, d)
+	if err != nil {
+		return Answered{}, Effects{}, err
+	}
+	if len(d.Messages) == 0 && len(d.Events) == 0 && e.Changed != nil {
+		err = e.Changed(tx, &tree.Incident, fmt.Sprintf("answer:%d", now.UnixNano()), now)
+	}
+	return res, Effects{intents, queued}, err
 }

@@ -1,0 +1,241 @@
+package bot
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"tocsin/bot/engine"
+	"tocsin/bot/notify"
+	"tocsin/bot/outbox"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/parsers"
+	"tocsin/responders"
+	"tocsin/templates"
+)
+
+// webhookSenders resolves the configured webhooks' secrets.
+func webhookSenders(cfg *config.Config) (outbox.Webhooks, error) {
+	w := outbox.Webhooks{Hooks: map[string]outbox.Hook{}, Client: &http.Client{Timeout: 20 * time.Second}, Now: time.Now}
+	for _, h := range cfg.Webhooks {
+		secret, err := h.Secret.Resolve()
+		if err != nil {
+			return w, fmt.Errorf("webhooks %s secret: %w", h.Name, err)
+		}
+		w.Hooks[h.Name] = outbox.Hook{URL: h.URL, Format: h.Format, Secret: secret}
+	}
+	return w, nil
+}
+
+// formOf fills the standard notification form of an incident from the
+// report that opened it.
+func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
+	_, repJSON, err := tx.IncidentByID(inc.ID)
+	if err != nil {
+		return templates.Form{}, err
+	}
+	var rep parsers.Report
+	if len(repJSON) > 0 {
+		if err := json.Unmarshal(repJSON, &rep); err != nil {
+			return templates.Form{}, fmt.Errorf("reading the report of %s: %w", inc.Ref, err)
+		}
+	}
+	f := b.form(inc, &rep)
+	f.Date = inc.EventAt
+	f.Status = "investigating"
+	return f, nil
+}
+
+// affectedUnits are the units the report names, as the tree records them.
+func (b *Bot) affectedUnits(rep *parsers.Report, now time.Time) []store.TreeUnit {
+	var out []store.TreeUnit
+	for _, m := range b.roster.Affected(rep) {
+		out = append(out, store.TreeUnit{Unit: m.Unit, Evidence: strings.Join(m.Evidence, ", "), Owners: m.Owners, AddedAt: now})
+	}
+	return out
+}
+
+// personKeys reads each roster person's key_file: the keys verify their
+// signed replies, and a reply counts as theirs only when signed by one of
+// their own keys (by lower-case address).
+func personKeys(cfg *config.Config) (blocks [][]byte, signers map[string][]string, err error) {
+	signers = map[string][]string{}
+	for _, p := range cfg.People {
+		if p.KeyFile == "" {
+			continue
+		}
+		armored, err := os.ReadFile(p.KeyFile)
+		if err != nil {
+			// tocsin check reports it; mail to them becomes a dead letter
+			// that says why, and their signed answers do not count.
+			continue
+		}
+		fprs, err := responders.Fingerprints(armored)
+		if err != nil {
+			return nil, nil, fmt.Errorf("people %s key_file: %w", p.Email, err)
+		}
+		signers[strings.ToLower(p.Email)] = append(signers[strings.ToLower(p.Email)], fprs...)
+		blocks = append(blocks, armored)
+	}
+	return blocks, signers, nil
+}
+
+// Words that answer a call-tree mail, in the languages of the forms.
+var answerWords = map[string]string{
+	"ack": engine.VerbAck, "acknowledged": engine.VerbAck, "ok": engine.VerbAck, "bestätigt": engine.VerbAck, "quittiert": engine.VerbAck,
+	"reçu": engine.VerbAck, "recibido": engine.VerbAck, "了解": engine.VerbAck, "確認": engine.VerbAck,
+	"done": engine.VerbDone, "erledigt": engine.VerbDone, "fertig": engine.VerbDone, "fait": engine.VerbDone, "terminé": engine.VerbDone,
+	"hecho": engine.VerbDone, "listo": engine.VerbDone, "完了": engine.VerbDone,
+}
+
+// parseAnswer reads an answer from the first line of a reply that is not
+// quoted: its first word says ack or done, the rest of the line and the
+// lines up to the quote or signature are the note.
+func parseAnswer(text string) (verb, note string, ok bool) {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if strings.HasPrefix(l, ">") {
+			return "", "", false
+		}
+		first, rest, _ := strings.Cut(l, " ")
+		word := strings.ToLower(strings.TrimRight(first, ".,:;!。、"))
+		if verb, ok = answerWords[word]; !ok {
+			return "", "", false
+		}
+		parts := []string{strings.TrimSpace(strings.TrimLeft(rest, "-–:, "))}
+		for _, more := range lines[i+1:] {
+			if strings.HasPrefix(more, ">") || strings.TrimSpace(more) == "--" || strings.HasPrefix(more, "-- ") || quoteIntro.MatchString(more) {
+				break
+			}
+			parts = append(parts, strings.TrimSpace(more))
+		}
+		return verb, truncateRunes(strings.TrimSpace(strings.Join(parts, " ")), 500), true
+	}
+	return "", "", false
+}
+
+// quoteIntro is the line mail clients put above a quote ("On ..., X wrote:").
+var quoteIntro = regexp.MustCompile(`(?i)(wrote|schrieb|a écrit|escribió)\s*:\s*$|書きました`)
+
+// tokenRE finds answer references in a reply (engine tokens: 10 of a
+// 31-character alphabet).
+var tokenRE = regexp.MustCompile(`\b[a-hj-km-np-z2-9]{10}\b`)
+
+// answerOf decides whether an incoming message on inc is a call-tree
+// answer that counts. It returns the command, or why it does not count
+// ("" when the message is no answer at all).
+func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (engine.Command, string, error) {
+	verb, note, ok := parseAnswer(rep.Text)
+	if !ok || rep.AutoSubmitted {
+		return engine.Command{}, "", nil
+	}
+	person, onRoster := b.cfg.PersonByEmail(rep.From)
+	if !onRoster {
+		return engine.Command{}, fmt.Sprintf("%q from %s, who is not on the roster", verb, orDefault(rep.From, "(unknown)")), nil
+	}
+	cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(person.Email), Verb: verb, Note: note}
+	signed := rep.PGP.Signed && rep.PGP.Verified && slices.Contains(b.signers[cmd.Person], strings.ToUpper(rep.PGP.Signer))
+	if signed {
+		cmd.Via = "email-signed"
+	}
+	var foreign string
+	for _, tok := range tokenRE.FindAllString(rep.Text, 50) {
+		incID, stepID, who, err := tx.StepToken(tok)
+		if err == store.ErrNotFound {
+			continue
+		}
+		if err != nil {
+			return engine.Command{}, "", err
+		}
+		if incID != inc.ID || !strings.EqualFold(who, cmd.Person) {
+			foreign = tok
+			continue
+		}
+		if cmd.Via == "" {
+			if rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail" {
+				return engine.Command{}, fmt.Sprintf("%q from %s quotes their answer reference, but DMARC failed at %s: the From may be forged", verb, rep.From, rep.Authentication.Server), nil
+			}
+			cmd.Via = "email-token"
+		}
+		cmd.StepID = stepID
+		break
+	}
+	if cmd.Via == "" {
+		why := fmt.Sprintf("%q from %s is neither signed by their key nor quotes an answer reference sent to them", verb, rep.From)
+		switch {
+		case foreign != "":
+			why = fmt.Sprintf("%q from %s quotes an answer reference (%s) that was sent to someone else or about another incident", verb, rep.From, foreign)
+		case rep.PGP.Signed && !signed:
+			why = fmt.Sprintf("%q from %s is signed, but not verifiably by a key of theirs on the roster (%s)", verb, rep.From, orDefault(rep.PGP.Reason, "signer "+rep.PGP.Signer))
+		}
+		return engine.Command{}, why, nil
+	}
+	return cmd, "", nil
+}
+
+// takeAnswer applies a call-tree answer the message carries, in the
+// transaction that files it, and confirms it to the person; an answer
+// that does not count is filed and audited with why.
+func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, now time.Time, res *Result) error {
+	cmd, why, err := b.answerOf(tx, inc, rep)
+	switch {
+	case err != nil:
+		return err
+	case why != "":
+		res.Answer = "not counted: " + why
+		return tx.Audit(inc.ID, now, actorOf(rep), "answer-not-counted", why)
+	case cmd.Verb == "":
+		return nil
+	}
+	ans, eff, err := b.engine.ActTx(tx, cmd)
+	if errors.Is(err, engine.ErrNothingToAnswer) {
+		res.Answer = "not counted: no open step waits for " + cmd.Person
+		return tx.Audit(inc.ID, now, cmd.Person, "answer-not-counted", fmt.Sprintf("%q by %s (%s): no open step of %s waits for an answer from them", cmd.Verb, cmd.Person, cmd.Via, inc.Ref))
+	}
+	if err != nil {
+		return err
+	}
+	res.effects = eff
+	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Title, cmd.Person, cmd.Via, ans.State)
+	form, err := b.formOf(tx, inc)
+	if err != nil {
+		return err
+	}
+	word := map[string]string{engine.VerbAck: "acknowledgement", engine.VerbDone: "confirmation that it is done"}[cmd.Verb]
+	form.Status = "investigating"
+	form.NonTechnical = fmt.Sprintf("Recorded: your %s of the step %q, at %s. The step is now %s.", word, ans.Title, now.UTC().Format("2006-01-02 15:04 UTC"), ans.State)
+	if cmd.Note != "" {
+		form.NonTechnical += "\nYour note: " + cmd.Note
+	}
+	id, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
+	if err != nil {
+		return err
+	}
+	if id != 0 {
+		res.effects.Intents = append(res.effects.Intents, id)
+	}
+	return nil
+}
+
+// notifyNotice is a mail to a roster person about inc, in reply to rep.
+func notifyNotice(form, kind, key, ref, to string, data templates.Form, rep *parsers.Report) notify.Notice {
+	var refs []string
+	if rep.Thread.MessageID != "" {
+		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
+	}
+	return notify.Notice{Form: form, Kind: kind, IdemKey: key, IncidentRef: ref, To: mail.Address{Address: to}, Data: data,
+		InReplyTo: rep.Thread.MessageID, References: refs, AutoSubmitted: "auto-replied"}
+}
