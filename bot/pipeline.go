@@ -36,10 +36,10 @@ type Result struct {
 	Playbook string
 	// Answer says what a call-tree answer in the message did, or why it
 	// did not count.
-	Answer    string
-	carded    bool           // chat cards were queued
-	intent    int64          // the answer to compose, once committed
-	effects   engine.Effects // of a call-tree answer
+	Answer  string
+	carded  bool           // chat cards were queued
+	intent  int64          // the answer to compose, once committed
+	effects engine.Effects // of a call-tree answer
 }
 
 // Ingest files one raw message: keeps its bytes, parses it, and in one
