@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/notify"
 	"tocsin/bot/outbox"
@@ -238,4 +240,32 @@ func notifyNotice(form, kind, key, ref, to string, data templates.Form, rep *par
 	}
 	return notify.Notice{Form: form, Kind: kind, IdemKey: key, IncidentRef: ref, To: mail.Address{Address: to}, Data: data,
 		InReplyTo: rep.Thread.MessageID, References: refs, AutoSubmitted: "auto-replied"}
+}
+
+// sandboxClock is the sandbox's clock control, or nil outside the
+// sandbox: it moves the clock forward, runs the engine at once (the
+// deadlines that passed fire now, in order) and wakes the outbox.
+func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Time, error) {
+	if !b.cfg.Sandbox {
+		return nil
+	}
+	return func(ctx context.Context, d time.Duration) (time.Time, error) {
+		if d > 0 {
+			switch c := b.clock.(type) {
+			case *clock.Shifted:
+				if _, err := c.Advance(d); err != nil {
+					return time.Time{}, err
+				}
+			case *clock.Fake:
+				c.Advance(d)
+			default:
+				return time.Time{}, fmt.Errorf("this clock cannot be moved")
+			}
+			if err := b.engine.Tick(ctx); err != nil {
+				return time.Time{}, err
+			}
+			b.Kick()
+		}
+		return b.clock.Now(), nil
+	}
 }

@@ -149,7 +149,7 @@ func TestPeoplesPreferences(t *testing.T) {
 }
 
 // decodedText is the first text part of a mail, transfer-decoded.
-func decodedText(t *testing.T, raw []byte) string {
+func decodedText(t testing.TB, raw []byte) string {
 	t.Helper()
 	mr, err := mail.CreateReader(bytes.NewReader(raw))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"tocsin/bot/clock"
 	"tocsin/bot/intake"
 	"tocsin/bot/outbox"
 	"tocsin/bot/sandbox"
@@ -107,7 +108,7 @@ units:
 officers: [officer@sandbox.test]
 cio: cio@sandbox.test
 webhooks:
-  - {name: sandbox-pager, url: "http://127.0.0.1:1/pager", format: ntfy}
+  - {name: sandbox-pager, url: "http://127.0.0.1/webhook/sandbox-pager", format: ntfy} # the sandbox's stand-in
 `, sandbox.Alias, dataDir, httpAddr)))
 	if err != nil {
 		panic("sandbox config: " + err.Error()) // a bug, not a user error
@@ -183,7 +184,15 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		defer s.Close()
 		sender = s
 	}
-	b := New(cfg, st, key, o.Clock, log)
+	clk := o.Clock
+	if clk == nil && cfg.Sandbox {
+		// The sandbox's clock can be moved forward (DESIGN.md), and keeps
+		// the move, so that a restart never moves time back.
+		if clk, err = clock.LoadShifted(filepath.Join(cfg.DataDir, "clock.json")); err != nil {
+			return err
+		}
+	}
+	b := New(cfg, st, key, clk, log)
 	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
 		return err
 	}
@@ -264,7 +273,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport, Clock: b.clock,
+		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(),
 		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
@@ -414,6 +423,10 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	cfg.SMTP = &config.SMTP{Server: config.Server{Host: sh, Port: sport, TLS: config.TLSNone}, Timeout: 30 * time.Second}
 	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}
+	// Pagers too.
+	for i := range cfg.Webhooks {
+		cfg.Webhooks[i].URL = sb.ChatURL + "/webhook/" + cfg.Webhooks[i].Name
+	}
 	// Cards go to the local stand-ins and are kept as DATA/chat/*.json.
 	if cfg.Slack == nil {
 		cfg.Slack = &config.Slack{Token: config.Secret{Password: "xoxb-sandbox"}, Channel: "C0SANDBOX", APIURL: sb.ChatURL + "/slack/api/"}

@@ -94,6 +94,16 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		user, _ := rec["recipient_id"].(string)
 		c.keep(n, "discord-open-dm", rec)
 		json.NewEncoder(w).Encode(map[string]any{"id": "dm" + user, "type": 1, "recipients": []map[string]any{{"id": user}}})
+	case strings.HasPrefix(r.URL.Path, "/webhook/"):
+		// A pager: kept with the headers that matter to its receiver.
+		rec := map[string]any{"body": string(body)}
+		for _, h := range []string{"Title", "Priority", "Tags", "Click", "X-Tocsin-Signature", "X-Tocsin-Timestamp"} {
+			if v := r.Header.Get(h); v != "" {
+				rec[h] = v
+			}
+		}
+		c.keep(n, "webhook-"+strings.TrimPrefix(r.URL.Path, "/webhook/"), rec)
+		io.WriteString(w, `{"ok":true}`)
 	case strings.HasPrefix(r.URL.Path, "/discord/api/v9/channels/"):
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/discord/api/v9/channels/"), "/")
 		var rec map[string]any

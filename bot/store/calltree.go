@@ -303,3 +303,70 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, now time.Tim
 	}
 	return got == holder, err
 }
+
+// CallTreeView is a tree as the API, the CLI and the desk show it (the
+// keys are a contract: DESIGN.md).
+type CallTreeView struct {
+	Playbook string     `json:"playbook"`
+	EventAt  time.Time  `json:"event_at"`
+	Closed   bool       `json:"closed"`
+	Units    []UnitView `json:"units"`
+	Steps    []StepView `json:"steps"`
+}
+
+// UnitView is an affected unit.
+type UnitView struct {
+	Unit       string `json:"unit"`
+	Evidence   string `json:"evidence"`
+	Removed    bool   `json:"removed,omitempty"`
+	RemovedWhy string `json:"removed_why,omitempty"`
+}
+
+// StepView is one step, with who was told and who answered, by roster
+// address.
+type StepView struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Audience    string    `json:"audience"`
+	Unit        string    `json:"unit,omitempty"`
+	Needs       string    `json:"needs"`
+	DueAt       time.Time `json:"due_at"`
+	State       string    `json:"state"`
+	Why         string    `json:"why,omitempty"`
+	Notified    []string  `json:"notified"`
+	AckedBy     []string  `json:"acked_by"`
+	DoneBy      []string  `json:"done_by"`
+	EscalatedTo []string  `json:"escalated_to"`
+	Level       int       `json:"escalation_level"`
+}
+
+// View is the tree as shown.
+func (t *Tree) View() *CallTreeView {
+	v := &CallTreeView{Playbook: t.Playbook, EventAt: t.Incident.EventAt, Closed: t.Closed, Units: []UnitView{}, Steps: []StepView{}}
+	for _, u := range t.Units {
+		v.Units = append(v.Units, UnitView{Unit: u.Unit, Evidence: u.Evidence, Removed: u.Removed, RemovedWhy: u.RemovedWhy})
+	}
+	for _, s := range t.Steps {
+		sv := StepView{ID: s.Key, Title: s.Title, Audience: s.Audience, Unit: s.Unit, Needs: s.Needs, DueAt: s.DueAt, State: s.State, Why: s.Why,
+			Level: s.Level, Notified: []string{}, AckedBy: []string{}, DoneBy: []string{}, EscalatedTo: []string{}}
+		if s.Unit != "" {
+			sv.ID += ":" + s.Unit
+		}
+		for _, p := range s.People {
+			if p.Role != "contact" { // a contact answering for owners was not told
+				sv.Notified = append(sv.Notified, p.Person)
+			}
+			if p.Role == "escalation" {
+				sv.EscalatedTo = append(sv.EscalatedTo, p.Person)
+			}
+			if !p.AckedAt.IsZero() {
+				sv.AckedBy = append(sv.AckedBy, p.Person)
+			}
+			if !p.DoneAt.IsZero() {
+				sv.DoneBy = append(sv.DoneBy, p.Person)
+			}
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return v
+}

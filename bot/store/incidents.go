@@ -221,6 +221,8 @@ type IncidentDetail struct {
 	Messages []Message    `json:"messages"`
 	Audit    []AuditEntry `json:"audit"`
 	Outbox   []OutboxItem `json:"outbox"`
+	// CallTree is null when no playbook runs.
+	CallTree *CallTreeView `json:"calltree"`
 }
 
 // GetIncident returns the incident ref (case-insensitive) and its history.
@@ -248,8 +250,18 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 		d.Audit = append(d.Audit, a)
 	}
 	rows.Close()
-	d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID)
-	return d, err
+	if d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID); err != nil {
+		return nil, err
+	}
+	tree, err := s.Tree(ctx, inc.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return d, nil
+	case err != nil:
+		return nil, err
+	}
+	d.CallTree = tree.View()
+	return d, nil
 }
 
 const messageCols = `id, COALESCE(incident_id, 0), direction, message_id, sha256, source, from_addr, subject, raw_path, created_at, category, unfiled_reason, new_sender`

@@ -91,6 +91,10 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (http.trusted_proxies); none: the connection's address.
 	TrustedProxies []netip.Prefix
+	// SandboxClock, set only in the sandbox, moves the daemon's clock
+	// forward by advance (0: just tell the time), runs the engine and
+	// returns the time: /api/v1/sandbox/clock. Elsewhere the path is 404.
+	SandboxClock func(ctx context.Context, advance time.Duration) (time.Time, error)
 }
 
 //go:embed pages/*.html
@@ -151,6 +155,35 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /api/v1/messages", s.api(s.apiMessages))
 	m.HandleFunc("GET /automatic", s.desk(s.automaticPage))
 	m.HandleFunc("POST /api/v1/reports", s.api(s.apiReport))
+	if o.SandboxClock != nil {
+		m.HandleFunc("GET /api/v1/sandbox/clock", s.api(func(w http.ResponseWriter, r *http.Request) {
+			now, err := o.SandboxClock(r.Context(), 0)
+			if err != nil {
+				s.internal(w, r, err, true)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"now": now.UTC().Format(time.RFC3339)})
+		}))
+		m.HandleFunc("POST /api/v1/sandbox/clock", s.api(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Advance string `json:"advance"`
+			}
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10))
+			dec.DisallowUnknownFields()
+			err := dec.Decode(&body)
+			d, perr := time.ParseDuration(body.Advance)
+			if err != nil || perr != nil || d < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"advance": "1h30m"}: a duration of zero or more (the clock never moves back)`})
+				return
+			}
+			now, err := o.SandboxClock(r.Context(), d)
+			if err != nil {
+				s.internal(w, r, err, true)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"now": now.UTC().Format(time.RFC3339)})
+		}))
+	}
 	return s
 }
 
