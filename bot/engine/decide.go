@@ -58,6 +58,7 @@ type Event struct {
 
 // Decision is what Decide returns.
 type Decision struct {
+	after    map[string][]string // each step's predecessors, by step id
 	Tree     store.Tree
 	Changed  []int            // indexes of the steps whose row changed
 	Added    map[int][]string // people added to a step (by step index)
@@ -74,8 +75,10 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 		d.Tree.Steps[i].People = slices.Clone(d.Tree.Steps[i].People)
 	}
 	defs := map[string]config.Step{}
+	d.after = map[string][]string{}
 	for _, s := range pb.Steps {
 		defs[s.ID] = s
+		d.after[s.ID] = s.After
 	}
 	// Steps are in playbook order: a start here can satisfy a later
 	// step's predecessor in the same pass.
@@ -166,15 +169,12 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		s.RemindersSent++
 	}
-	// Escalation: at the deadline (a step started late gets one interval
-	// from its start), then every interval up the chain.
+	// Escalation: at the deadline, then every interval up the chain. A
+	// step that starts past its deadline (its predecessors were late, or
+	// E moved back) escalates at once: the deadline has passed.
 	deadline := s.DueAt
-	if late := s.StartedAt.Add(def.Every); late.After(deadline) {
-		deadline = late
-	}
 	for s.Level < len(def.Escalate) {
-		at := deadline.Add(time.Duration(s.Level) * def.Every)
-		if now.Before(at) {
+		if now.Before(nextEscalation(*s, deadline, def.Every)) {
 			break
 		}
 		s.Level++
@@ -226,7 +226,7 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) 
 		consider(s.DueAt.Add(-def.Reminders[s.RemindersSent]))
 	}
 	if s.Level < len(def.Escalate) {
-		consider(deadline.Add(time.Duration(s.Level) * def.Every))
+		consider(nextEscalation(*s, deadline, def.Every))
 	} else if s.State != store.StepOverdue {
 		consider(deadline) // to mark it overdue
 	}
@@ -240,6 +240,23 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) 
 		}
 	}
 	return next
+}
+
+// nextEscalation is when step s escalates to its next level: at the
+// deadline, then one interval after the last level was told (so that a
+// step found far past its deadline, after E moved or the clock jumped,
+// climbs the chain one level at a time, not all at once).
+func nextEscalation(s store.StepRow, deadline time.Time, every time.Duration) time.Time {
+	if s.Level == 0 {
+		return deadline
+	}
+	at := deadline.Add(time.Duration(s.Level) * every)
+	for _, p := range s.People {
+		if p.Role == "escalation" && p.Level == s.Level && p.NotifiedAt.Add(every).After(at) {
+			at = p.NotifiedAt.Add(every)
+		}
+	}
+	return at
 }
 
 // sendMethods sends each person of step i who has not answered every
@@ -348,16 +365,29 @@ func stepMet(s store.StepRow, def config.Step) bool {
 
 // predecessorsMet: every step def waits for is met: the same unit's row
 // for a unit step after a unit step, all units' rows (the roll-up) for a
-// team step after a unit step. Skipped counts as met.
+// team step after a unit step. A skipped step counts as met once its own
+// predecessors are: skipping the unit steps of an incident with no unit
+// does not let the team's validation jump ahead of the team's alert.
 func (d *Decision) predecessorsMet(i int, def config.Step) bool {
+	return d.predecessorsMetDepth(i, def.After, 0)
+}
+
+func (d *Decision) predecessorsMetDepth(i int, after []string, depth int) bool {
+	if depth > len(d.Tree.Steps) {
+		return false // a cycle: config forbids it (after names earlier steps only)
+	}
 	s := d.Tree.Steps[i]
-	for _, after := range def.After {
-		for _, p := range d.Tree.Steps {
-			if p.Key != after || (s.Unit != "" && p.Unit != "" && p.Unit != s.Unit) {
+	for _, key := range after {
+		for j, p := range d.Tree.Steps {
+			if p.Key != key || (s.Unit != "" && p.Unit != "" && p.Unit != s.Unit) {
 				continue
 			}
 			switch p.State {
-			case store.StepDone, store.StepSkipped:
+			case store.StepDone:
+			case store.StepSkipped:
+				if !d.predecessorsMetDepth(j, d.after[p.Key], depth+1) {
+					return false
+				}
 			case store.StepAcknowledged:
 				if p.Needs == config.NeedsDone {
 					return false

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"tocsin/bot/store"
+	"tocsin/config"
+)
+
+// open reports whether step s still waits for something: not done, not
+// skipped, and (for a step that needs only an ack) not acknowledged.
+func open(s store.StepRow) bool {
+	switch s.State {
+	case store.StepDone, store.StepSkipped:
+		return false
+	case store.StepAcknowledged:
+		return s.Needs == config.NeedsDone
+	}
+	return true
+}
+
+// MoveEvent sets the incident's event time E (a data call issued at
+// 09:00, exploitation that began yesterday): every deadline not yet met
+// moves with it; met steps keep their times; steps past due after the
+// move are escalated at once.
+func (e *Engine) MoveEvent(ctx context.Context, incidentID int64, at time.Time, actor, via string) error {
+	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		old := tree.Incident.EventAt
+		if err := tx.SetEventAt(incidentID, at); err != nil {
+			return "", "", err
+		}
+		tree.Incident.EventAt = at
+		moved := 0
+		for i, s := range tree.Steps {
+			def, ok := stepDef(pb, s.Key)
+			if !ok || !open(s) {
+				continue
+			}
+			tree.Steps[i].DueAt, tree.Steps[i].NextAt = at.Add(def.Due), now
+			if err := tx.UpdateStep(tree.Steps[i]); err != nil {
+				return "", "", err
+			}
+			moved++
+		}
+		return "event-moved", fmt.Sprintf("E moved from %s to %s via %s; %d open deadlines moved with it", old.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), via, moved), nil
+	}, actor)
+}
+
+// SetUnits changes the units an incident affects: added units get their
+// unit steps (started as their predecessors allow), removed ones have
+// their open steps skipped with why, never deleted.
+func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.TreeUnit, remove []string, why, actor, via string) error {
+	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		for _, u := range add {
+			if _, ok := e.Config.UnitByID(u.Unit); !ok {
+				return "", "", fmt.Errorf("no unit %q on the roster", u.Unit)
+			}
+			if u.AddedAt.IsZero() {
+				u.AddedAt = now
+			}
+			if err := tx.AddUnit(incidentID, u); err != nil {
+				return "", "", err
+			}
+			for _, row := range Rows(pb, tree.Incident.EventAt, []store.TreeUnit{u}, now) {
+				if row.Unit == "" {
+					continue
+				}
+				if _, err := tx.AddStep(incidentID, row); err != nil {
+					return "", "", err
+				}
+			}
+		}
+		for _, unit := range remove {
+			if err := tx.RemoveUnit(incidentID, unit, why, now); err != nil {
+				return "", "", err
+			}
+			for _, s := range tree.Steps {
+				if s.Unit != unit || s.State == store.StepDone || s.State == store.StepSkipped {
+					continue
+				}
+				s.State, s.Why, s.NextAt = store.StepSkipped, fmt.Sprintf("unit %s removed by %s: %s", unit, actor, why), time.Time{}
+				if err := tx.UpdateStep(s); err != nil {
+					return "", "", err
+				}
+			}
+		}
+		var names []string
+		for _, u := range add {
+			names = append(names, "+"+u.Unit)
+		}
+		for _, u := range remove {
+			names = append(names, "-"+u)
+		}
+		return "units-changed", fmt.Sprintf("%s via %s: %s", strings.Join(names, " "), via, why), nil
+	}, actor)
+}
+
+// Close ends the incident's tree: every open step is skipped.
+func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string) error {
+	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		tree.Closed = true
+		return "calltree-closed", "via " + via, tx.CloseTree(incidentID, now)
+	}, actor)
+}
+
+// change applies f to the incident's tree, audits it, and decides again,
+// all in one transaction.
+func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx, *store.Tree, config.Playbook, time.Time) (string, string, error), actor string) error {
+	var eff Effects
+	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
+		tree, err := tx.Tree(incidentID)
+		if err != nil {
+			return err
+		}
+		pb, _ := e.Config.PlaybookByName(tree.Playbook)
+		now := e.Clock.Now()
+		action, detail, err := f(tx, tree, pb, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(incidentID, now, actor, action, detail); err != nil {
+			return err
+		}
+		if tree, err = tx.Tree(incidentID); err != nil { // as changed
+			return err
+		}
+		d := Decide(pb, *tree, e.Roster, now, token)
+		eff.Intents, eff.Queued, err = e.apply(tx, pb, d)
+		return err
+	})
+	if err == nil {
+		e.Flush(ctx, eff)
+	}
+	return err
+}
+
+func stepDef(pb config.Playbook, key string) (config.Step, bool) {
+	for _, s := range pb.Steps {
+		if s.ID == key {
+			return s, true
+		}
+	}
+	return config.Step{}, false
+}

@@ -1,0 +1,313 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot/clock"
+	"tocsin/bot/notify"
+	"tocsin/bot/roster"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/responders"
+	"tocsin/templates"
+)
+
+const rosterYAML = `desk: {address: security@example.com}
+people:
+  - {name: Pia, email: pia@example.com, slack_id: U0PIA, pager: phone}
+  - {name: Sol, email: sol@example.com}
+  - {name: Cal, email: cal@example.com}
+  - {name: Bo, email: bo@example.com}
+  - {name: Ona, email: ona@example.com}
+  - {name: Oli, email: oli@example.com}
+  - {name: Ofe, email: ofe@example.com}
+  - {name: Cio, email: cio@example.com}
+team: {members: [pia@example.com, sol@example.com]}
+units:
+  - {id: pay, contact: cal@example.com, backup: bo@example.com, owners: [ona@example.com, oli@example.com], assets: [{host: pay.example.com}]}
+  - {id: web, contact: bo@example.com, assets: [{host: www.example.com}]}
+officers: [ofe@example.com]
+cio: cio@example.com
+webhooks: [{name: phone, url: "https://ntfy.example.com/x", format: ntfy}]
+`
+
+type harness struct {
+	t     *testing.T
+	e     *Engine
+	st    *store.Store
+	clock *clock.Fake
+	inc   *store.Incident
+	start time.Time
+}
+
+// newHarness opens a store with one P1 incident on unit pay (and web when
+// both) and starts its significant-event tree.
+func newHarness(t *testing.T, units ...string) *harness {
+	t.Helper()
+	cfg, err := config.Parse("r.yaml", []byte(rosterYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "k.asc"), "Desk", "security@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(start)
+	log := slog.New(slog.DiscardHandler)
+	nf := notify.New(cfg, st, key, templates.Default(), fake, log)
+	e := New(cfg, st, roster.New(cfg), nf, fake, log)
+	e.Platforms["slack"] = true
+	e.Form = func(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
+		return templates.Form{IncidentID: inc.Ref, Date: inc.EventAt, Priority: inc.Priority, Category: inc.Category, Status: "investigating", Summary: inc.Subject}, nil
+	}
+	h := &harness{t: t, e: e, st: st, clock: fake, start: start}
+	var tu []store.TreeUnit
+	for _, u := range units {
+		tu = append(tu, store.TreeUnit{Unit: u, Evidence: "host", AddedAt: start})
+	}
+	if err := st.Tx(context.Background(), func(tx *store.Tx) error {
+		h.inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P1", Category: "incident", Subject: "RCE", Reporter: "r@example.org", CreatedAt: start})
+		if err != nil {
+			return err
+		}
+		_, err = e.StartTree(tx, h.inc, tu, start)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	return h
+}
+
+func (h *harness) tick() {
+	h.t.Helper()
+	if err := h.e.Tick(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) at(d time.Duration) {
+	h.t.Helper()
+	h.clock.Advance(h.start.Add(d).Sub(h.clock.Now()))
+	h.tick()
+}
+
+func (h *harness) step(key string) store.StepRow {
+	h.t.Helper()
+	tr, err := h.st.Tree(context.Background(), h.inc.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, s := range tr.Steps {
+		if s.Key+map[bool]string{true: ":" + s.Unit, false: ""}[s.Unit != ""] == key {
+			return s
+		}
+	}
+	h.t.Fatalf("no step %s", key)
+	return store.StepRow{}
+}
+
+// outbox lists "KIND to RECIPIENT" of every queued item.
+func (h *harness) outbox() []string {
+	h.t.Helper()
+	d, err := h.st.GetIncident(context.Background(), h.inc.Ref)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, o := range d.Outbox {
+		out = append(out, o.Kind+" to "+o.Channel+":"+o.Recipient)
+	}
+	return out
+}
+
+func (h *harness) answer(person, verb string) Answered {
+	h.t.Helper()
+	res, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: person, Verb: verb, Via: "test"})
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", person, verb, err)
+	}
+	return res
+}
+
+func count(list []string, sub string) int {
+	n := 0
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDecidingTwiceChangesNothing: running the engine again at the same
+// instant, or from a second engine after a "restart", sends nothing more.
+func TestDecidingTwiceChangesNothing(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(30 * time.Minute) // pager at 10m, reminder at 30m
+	h.at(70 * time.Minute) // escalation at 60m
+	before := h.outbox()
+	h.tick()
+	again := New(h.e.Config, h.st, h.e.Roster, h.e.Notify, h.clock, h.e.Log)
+	again.Form, again.Platforms = h.e.Form, h.e.Platforms
+	if err := again.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := h.outbox(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("deciding again queued more:\nbefore %v\nafter  %v", before, after)
+	}
+	if count(before, "calltree-escalation to mail:sol@example.com") != 1 || count(before, "calltree-method to webhook:hook:phone") != 1 ||
+		count(before, "calltree-reminder to mail:pia@example.com") != 1 {
+		t.Errorf("outbox %v: want one reminder, one page and one escalation", before)
+	}
+}
+
+// TestAckStopsReminderAndPager: an acknowledgement before the pager's
+// delay and the half-time reminder stops both, and the step's
+// escalation: never a page after the ack.
+func TestAckStopsReminderAndPager(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(5 * time.Minute)
+	h.answer("pia@example.com", VerbAck)
+	h.at(2 * time.Hour)
+	out := h.outbox()
+	if n := count(out, "pia@example.com") + count(out, "hook:phone") + count(out, "U0PIA"); n != 2 {
+		t.Errorf("pia got %d items, want the first mail and the Slack DM only: %v", n, out)
+	}
+	if count(out, "reminder to mail:pia") != 0 || count(out, "escalation to mail:sol") != 0 {
+		t.Errorf("reminded or escalated after the ack: %v", out)
+	}
+	if s := h.step("team-alerted"); s.State != store.StepAcknowledged {
+		t.Errorf("team-alerted %s", s.State)
+	}
+}
+
+// TestForgottenAckIsEscalated: owners who acknowledged but did not report
+// the fix done by its deadline are escalated like silence, to the unit
+// contact; one owner's answer does not meet a group step; the contact
+// answers for the unit's owners.
+func TestForgottenAckIsEscalated(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("cal@example.com", VerbAck)
+	if s := h.step("owners-told:pay"); s.State != store.StepNotified {
+		t.Fatalf("owners-told %s", s.State)
+	}
+	h.answer("ona@example.com", VerbAck)
+	if s := h.step("owners-told:pay"); s.State != store.StepNotified {
+		t.Errorf("one of two owners met the group step: %s", s.State)
+	}
+	h.answer("oli@example.com", VerbAck)
+	if s := h.step("owners-told:pay"); s.State != store.StepAcknowledged {
+		t.Errorf("both owners acked: %s", s.State)
+	}
+	// fix-installed: both ack, nobody reports it done.
+	h.answer("ona@example.com", VerbAck)
+	h.answer("oli@example.com", VerbAck)
+	h.at(12*time.Hour + time.Minute)
+	s := h.step("fix-installed:pay")
+	if s.State != store.StepOverdue || s.Level != 1 {
+		t.Fatalf("fix-installed acked, not done, past due: %s level %d", s.State, s.Level)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:cal@example.com") != 1 {
+		t.Errorf("no escalation to the unit contact: %v", out)
+	}
+	res := h.answer("cal@example.com", VerbDone)
+	if !res.Behalf && res.Title != "Fix tested and installed" {
+		t.Errorf("the contact's done went to %+v", res)
+	}
+	if s := h.step("fix-installed:pay"); s.State != store.StepDone {
+		t.Errorf("the contact's done for the owners: %s", s.State)
+	}
+	if s := h.step("unit-confirmed:pay"); s.State != store.StepNotified {
+		t.Errorf("unit-confirmed %s after the fix", s.State)
+	}
+}
+
+// TestMovingEMovesOpenDeadlines: setting E earlier moves every deadline
+// not yet met (a past-due one escalates at once); met steps keep theirs.
+func TestMovingEMovesOpenDeadlines(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(10 * time.Minute)
+	h.answer("pia@example.com", VerbAck)
+	metDue := h.step("team-alerted").DueAt
+	earlier := h.start.Add(-3 * time.Hour)
+	if err := h.e.MoveEvent(context.Background(), h.inc.ID, earlier, "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("team-alerted"); !s.DueAt.Equal(metDue) {
+		t.Errorf("a met step moved: %v -> %v", metDue, s.DueAt)
+	}
+	s := h.step("units-alerted:pay")
+	if !s.DueAt.Equal(earlier.Add(2*time.Hour)) || s.State != store.StepOverdue || s.Level != 1 {
+		t.Errorf("units-alerted after E moved 3h back: due %v, %s, level %d; want due E+2h, escalated at once", s.DueAt, s.State, s.Level)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:bo@example.com") != 1 {
+		t.Errorf("the backup was not told at once: %v", out)
+	}
+	if s := h.step("status-report"); !s.DueAt.Equal(earlier.Add(24 * time.Hour)) {
+		t.Errorf("status-report due %v", s.DueAt)
+	}
+}
+
+// TestRemovedUnitIsSkippedAndRollUpGoesOn: a unit found not affected has
+// its open steps skipped with who and why; the team's validation waits
+// only for the units still affected.
+func TestRemovedUnitIsSkippedAndRollUpGoesOn(t *testing.T) {
+	h := newHarness(t, "pay", "web")
+	h.answer("pia@example.com", VerbAck)
+	if err := h.e.SetUnits(context.Background(), h.inc.ID, nil, []string{"web"}, "static site, not affected", "pia@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("units-alerted:web"); s.State != store.StepSkipped || !strings.Contains(s.Why, "not affected") {
+		t.Errorf("web's alert %s %q", s.State, s.Why)
+	}
+	for _, who := range []string{"cal", "ona", "oli"} {
+		h.answer(who+"@example.com", VerbAck)
+	}
+	h.answer("ona@example.com", VerbDone)
+	h.answer("oli@example.com", VerbDone)
+	h.answer("cal@example.com", VerbDone)
+	if s := h.step("team-validated"); s.State != store.StepNotified {
+		t.Errorf("team-validated %s: the roll-up waits for a removed unit", s.State)
+	}
+	// Adding it back starts its steps again.
+	if err := h.e.SetUnits(context.Background(), h.inc.ID, []store.TreeUnit{{Unit: "web", Evidence: "officer"}}, nil, "it is affected after all", "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNobodyToTellIsNeverSilent: a step whose audience resolves to nobody
+// is skipped with why, visible; a team with nobody on call falls to the
+// officers.
+func TestNobodyToTellIsNeverSilent(t *testing.T) {
+	h := newHarness(t) // no unit identified
+	if s := h.step("units-alerted"); s.State != store.StepSkipped || !strings.Contains(s.Why, "no affected unit") {
+		t.Errorf("units-alerted %s %q", s.State, s.Why)
+	}
+	h.e.Config.Team.Members = nil
+	h.e.Roster = roster.New(h.e.Config)
+	h.answer("pia@example.com", VerbAck)
+	if s := h.step("team-validated"); s.State != store.StepNotified {
+		t.Fatalf("team-validated %s", s.State)
+	}
+	tr, _ := h.st.Tree(context.Background(), h.inc.ID)
+	for _, s := range tr.Steps {
+		if s.Key == "team-validated" && (len(s.People) != 1 || s.People[0].Person != "ofe@example.com") {
+			t.Errorf("with nobody on the team, validation went to %+v", s.People)
+		}
+	}
+}
