@@ -48,12 +48,13 @@ check:
 fuzz:
 	@for pt in $(FUZZ_TARGETS); do p=$${pt%%:*}; t=$${pt#*:}; echo "== $$pt"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$p || exit 1; done
 
-## bench: end-to-end pipeline, peak memory for a 50 MB attachment, parser throughput, mail composition (figures in BENCH.md)
+## bench: end-to-end pipeline, peak memory for a 50 MB attachment, parser throughput, mail composition, call-tree fan-out to 10,000 people and engine lag with 10,000 open incidents (figures in BENCH.md)
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x ./bot
 	$(GO) test -run '^$$' -bench BenchmarkMemory50MB -benchtime 1x -v ./cmd/tocsin
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./parsers
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./responders
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bot/engine
 
 ## mutate: mutation testing (go-gremlins) of MUTATE_PKGS; slow (tens of minutes); scores in BENCH.md
 mutate:

@@ -124,10 +124,12 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 		policy: policyOf(cfg.Priorities), forms: templates.Default(), cardChannels: map[string]string{}}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
 	b.notify.Failed = b.metrics.RepliesFailed.Inc
+	b.notify.Queued = b.Kick
 	b.roster = roster.New(cfg)
 	b.engine = engine.New(cfg, st, b.roster, b.notify, clock, log.With("component", "engine"))
 	b.engine.Form = b.formOf
 	b.engine.Queued = b.Kick
+	b.engine.Compose = func(context.Context, []int64) { b.notify.Kick() }
 	b.engine.Changed = func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 		_, err := b.queueCards(tx, inc, event, now)
 		return err

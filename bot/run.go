@@ -297,7 +297,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}()
 	}
 	goLoop("outbox", b.out.Run)
-	goLoop("notify", func(ctx context.Context) { b.notify.Run(ctx, b.Kick) })
+	goLoop("notify", b.notify.Run)
 	goLoop("engine", b.engine.Run)
 	if watcher != nil {
 		goLoop("imap", watcher.Run)

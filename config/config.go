@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // people.time_zone must load on a machine without zoneinfo
 )
@@ -82,6 +83,16 @@ type Config struct {
 	// Warnings are what is allowed but unwise (a secret written inline, a
 	// secret file others can read, a short token), with their lines.
 	Warnings []Problem `yaml:"-"`
+
+	people personIndex `yaml:"-"`
+}
+
+// personIndex finds people by address.
+type personIndex struct {
+	sync.Mutex
+	byEmail map[string]int
+	n       int
+	first   *Person
 }
 
 // Desk identifies the security desk.
@@ -521,10 +532,23 @@ func (c *Config) PriorityOf(level string) PriorityDefinition {
 
 // PersonByEmail returns the configured person with address, if any.
 func (c *Config) PersonByEmail(address string) (Person, bool) {
-	for _, p := range c.People {
-		if strings.EqualFold(p.Email, address) {
-			return p, true
+	c.people.Lock()
+	defer c.people.Unlock()
+	// The index is rebuilt when People was replaced or grew (tests and
+	// the sandbox edit it after Parse); a roster of thousands is then a
+	// map look-up, not a scan per mail.
+	if len(c.People) != c.people.n || (len(c.People) > 0 && &c.People[0] != c.people.first) {
+		c.people.byEmail = make(map[string]int, len(c.People))
+		for i := len(c.People) - 1; i >= 0; i-- {
+			c.people.byEmail[strings.ToLower(c.People[i].Email)] = i
 		}
+		c.people.n = len(c.People)
+		if len(c.People) > 0 {
+			c.people.first = &c.People[0]
+		}
+	}
+	if i, ok := c.people.byEmail[strings.ToLower(address)]; ok && strings.EqualFold(c.People[i].Email, address) {
+		return c.People[i], true
 	}
 	return Person{}, false
 }

@@ -86,7 +86,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg := &Config{File: file}
 	lines := map[string]int{}
 	if len(root.Content) > 0 {
-		checkKeys(root.Content[0], reflect.TypeOf(*cfg), "", lines, probs)
+		checkKeys(root.Content[0], reflect.TypeOf(cfg).Elem(), "", lines, probs)
 		if err := root.Content[0].Decode(cfg); err != nil {
 			if te, ok := err.(*yaml.TypeError); ok {
 				for _, msg := range te.Errors {

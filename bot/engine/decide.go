@@ -58,7 +58,8 @@ type Event struct {
 
 // Decision is what Decide returns.
 type Decision struct {
-	after    map[string][]string // each step's predecessors, by step id
+	after    map[string][]string     // each step's predecessors, by step id
+	told     map[int]map[string]bool // who each step told, by step index
 	Tree     store.Tree
 	Changed  []int            // indexes of the steps whose row changed
 	Added    map[int][]string // people added to a step (by step index)
@@ -306,16 +307,23 @@ func (d *Decision) addPerson(i int, person, role string, level int, now time.Tim
 	}
 	s := &d.Tree.Steps[i]
 	s.People = append(s.People, store.StepPerson{Person: person, Role: role, Level: level, NotifiedAt: now, Token: newToken()})
+	d.told[i][person] = true
 	d.Added[i] = append(d.Added[i], person)
 }
 
 func (d *Decision) hasPerson(i int, person string) bool {
-	for _, p := range d.Tree.Steps[i].People {
-		if strings.EqualFold(p.Person, person) {
-			return true
-		}
+	if d.told == nil {
+		d.told = map[int]map[string]bool{}
 	}
-	return false
+	set, ok := d.told[i]
+	if !ok {
+		set = map[string]bool{}
+		for _, p := range d.Tree.Steps[i].People {
+			set[strings.ToLower(p.Person)] = true
+		}
+		d.told[i] = set
+	}
+	return set[strings.ToLower(person)]
 }
 
 func (d *Decision) tokenOf(i int, person string) string {

@@ -41,6 +41,10 @@ type Engine struct {
 	Form func(tx *store.Tx, inc *store.Incident) (templates.Form, error)
 	// Queued wakes the outbox.
 	Queued func()
+	// Compose has committed intents composed: by default at once (Flush);
+	// the daemon hands them to the notifier's loop instead, so that the
+	// engine never signs mail between two deadlines.
+	Compose func(ctx context.Context, intents []int64)
 	// Changed is called, in the transaction, when a tree changed in a way
 	// people see (cards).
 	Changed func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error
@@ -54,8 +58,14 @@ type Engine struct {
 // New returns an engine; holder names this instance in the lease.
 func New(cfg *config.Config, st *store.Store, r Roster, nf *notify.Notifier, clk clock.Clock, log *slog.Logger) *Engine {
 	host, _ := os.Hostname()
-	return &Engine{Config: cfg, Store: st, Roster: r, Notify: nf, Clock: clk, Log: log, Queued: func() {},
+	e := &Engine{Config: cfg, Store: st, Roster: r, Notify: nf, Clock: clk, Log: log, Queued: func() {},
 		Platforms: map[string]bool{}, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), token()), kick: make(chan struct{}, 1)}
+	e.Compose = func(ctx context.Context, intents []int64) {
+		if _, err := e.Notify.Flush(context.WithoutCancel(ctx), intents...); err != nil {
+			e.Log.Warn("composing call-tree mail; the notify loop retries it", "err", err)
+		}
+	}
+	return e
 }
 
 // Kick makes the loop look at due steps now.
@@ -191,9 +201,7 @@ func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
 
 func (e *Engine) flush(ctx context.Context, intents []int64, queued bool) {
 	if len(intents) > 0 {
-		if _, err := e.Notify.Flush(context.WithoutCancel(ctx), intents...); err != nil {
-			e.Log.Warn("composing call-tree mail; the notify loop retries it", "err", err)
-		}
+		e.Compose(ctx, intents)
 	}
 	if len(intents) > 0 || queued {
 		e.Queued()

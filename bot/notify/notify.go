@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/gopenpgp/v2/crypto"
@@ -65,13 +67,18 @@ type Notifier struct {
 	KnownKeys map[string][][]byte
 	// Failed is called for each notice that became a dead letter.
 	Failed func()
+	// Queued is called after each batch that reached the outbox, so that
+	// sending starts while the rest of a large fan-out is composed.
+	Queued func()
 
 	zones map[string]*time.Location
+	kick  chan struct{}
 }
 
 // New returns a Notifier for cfg.
 func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templates.Set, clk clock.Clock, log *slog.Logger) *Notifier {
-	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, Failed: func() {}, zones: map[string]*time.Location{}}
+	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, Failed: func() {}, Queued: func() {}, zones: map[string]*time.Location{},
+		kick: make(chan struct{}, 1)}
 	for _, p := range cfg.People {
 		if p.TimeZone == "" {
 			continue
@@ -93,44 +100,69 @@ func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Tim
 	return tx.AddIntent(store.Intent{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: "mail", Recipient: n.To.Address, Payload: payload, CreatedAt: now})
 }
 
-// flushBatch bounds one Flush pass.
+// flushBatch bounds one Flush pass: its intents are composed in parallel
+// and committed in one transaction.
 const flushBatch = 256
 
 // Flush composes the intents with the given ids (all waiting intents when
 // none are given) and moves them to the outbox. It returns how many
 // outbox items it added.
 func (nf *Notifier) Flush(ctx context.Context, ids ...int64) (int, error) {
-	added := 0
+	// Passes may overlap (an Ingest flushing its own answer while Run
+	// sweeps): the worst is an intent composed twice and queued once.
+	added, byID := 0, len(ids) > 0
 	for {
-		ins, err := nf.Store.Intents(ctx, flushBatch, ids...)
-		if err != nil || len(ins) == 0 {
+		var chunk []int64
+		if byID {
+			n := min(len(ids), flushBatch)
+			chunk, ids = ids[:n], ids[n:]
+		}
+		ins, err := nf.Store.Intents(ctx, flushBatch, chunk...)
+		if err != nil {
 			return added, err
 		}
-		for _, in := range ins {
-			ok, err := nf.flushOne(ctx, in)
-			if err != nil {
-				return added, err
-			}
-			if ok {
-				added++
-			}
+		n, err := nf.commit(ctx, ins, nf.composeAll(ctx, ins))
+		added += n
+		if n > 0 {
+			nf.Queued()
 		}
-		if len(ids) > 0 || len(ins) < flushBatch {
-			return added, nil
+		if err != nil || (byID && len(ids) == 0) || (!byID && len(ins) < flushBatch) {
+			return added, err
 		}
 	}
 }
 
-func (nf *Notifier) flushOne(ctx context.Context, in store.Intent) (bool, error) {
+// composeAll composes intents on every processor.
+func (nf *Notifier) composeAll(ctx context.Context, ins []store.Intent) []composed {
+	out := make([]composed, len(ins))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ins)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = nf.composeIntent(ctx, ins[i])
+			}
+		}()
+	}
+	for i := range ins {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+func (nf *Notifier) composeIntent(ctx context.Context, in store.Intent) composed {
 	var n Notice
 	if err := json.Unmarshal(in.Payload, &n); err != nil {
 		// Written by this program: a bug, but never lose the intent
 		// silently nor loop on it.
 		n = Notice{IdemKey: in.IdemKey, Kind: "notice", To: mail.Address{Address: in.Recipient}}
-		return nf.commit(ctx, in, composed{item: nf.deadLetter(in.IncidentID, n, in.CreatedAt, fmt.Sprintf("intent payload unreadable: %v", err))})
+		return composed{item: nf.deadLetter(in.IncidentID, n, in.CreatedAt, fmt.Sprintf("intent payload unreadable: %v", err))}
 	}
-	c := nf.compose(ctx, in.IncidentID, n, nf.Clock.Now())
-	return nf.commit(ctx, in, c)
+	return nf.compose(ctx, in.IncidentID, n, nf.Clock.Now())
 }
 
 // composed is a notice ready for the outbox: the item (a dead letter when
@@ -142,25 +174,44 @@ type composed struct {
 	audit string
 }
 
-func (nf *Notifier) commit(ctx context.Context, in store.Intent, c composed) (bool, error) {
-	var added bool
+// commit moves composed intents to the outbox in one transaction: an
+// intent already queued (flushed by an earlier pass) is only deleted.
+func (nf *Notifier) commit(ctx context.Context, ins []store.Intent, cs []composed) (int, error) {
+	if len(ins) == 0 {
+		return 0, nil
+	}
+	var failed []store.OutboxItem
+	added := 0
 	err := nf.Store.Tx(ctx, func(tx *store.Tx) error {
-		var err error
-		if added, err = tx.Enqueue(c.item); err != nil {
-			return err
-		}
-		if added {
-			if err := nf.record(tx, c); err != nil {
+		failed, added = nil, 0
+		for i, in := range ins {
+			ok, err := tx.Enqueue(cs[i].item)
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+				if err := nf.record(tx, cs[i]); err != nil {
+					return err
+				}
+				if cs[i].item.State == store.OutboxFailed {
+					failed = append(failed, cs[i].item)
+				}
+			}
+			if err := tx.DeleteIntent(in.ID); err != nil {
 				return err
 			}
 		}
-		return tx.DeleteIntent(in.ID)
+		return nil
 	})
-	if err == nil && added && c.item.State == store.OutboxFailed {
-		nf.Failed()
-		nf.Log.Error("mail not sent", "kind", c.item.Kind, "recipient", c.item.Recipient, "why", c.item.LastError)
+	if err != nil {
+		return 0, err
 	}
-	return added, err
+	for _, it := range failed {
+		nf.Failed()
+		nf.Log.Error("mail not sent", "kind", it.Kind, "recipient", it.Recipient, "why", it.LastError)
+	}
+	return added, nil
 }
 
 func (nf *Notifier) record(tx *store.Tx, c composed) error {
@@ -295,21 +346,25 @@ func randomToken(n int) string {
 // Flush, left behind.
 const flushEvery = 30 * time.Second
 
-// Run flushes waiting intents at once and then every flushEvery until ctx
-// ends; after each pass that queued anything it calls queued (to wake the
-// outbox).
-func (nf *Notifier) Run(ctx context.Context, queued func()) {
+// Kick makes Run compose waiting intents now.
+func (nf *Notifier) Kick() {
+	select {
+	case nf.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run flushes waiting intents at once, when kicked, and every flushEvery
+// until ctx ends.
+func (nf *Notifier) Run(ctx context.Context) {
 	for {
-		n, err := nf.Flush(ctx)
-		if err != nil && ctx.Err() == nil {
+		if _, err := nf.Flush(ctx); err != nil && ctx.Err() == nil {
 			nf.Log.Error("composing notifications", "err", err)
-		}
-		if n > 0 {
-			queued()
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-nf.kick:
 		case <-nf.Clock.After(flushEvery):
 		}
 	}

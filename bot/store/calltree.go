@@ -79,7 +79,7 @@ type StepPerson struct {
 // step rows (their People are ignored). It does nothing when the incident
 // already has a tree.
 func (t *Tx) StartTree(incidentID int64, playbook string, units []TreeUnit, steps []StepRow, now time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO calltrees (incident_id, playbook, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, incidentID, playbook, ms(now))
+	res, err := t.exec(`INSERT INTO calltrees (incident_id, playbook, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, incidentID, playbook, ms(now))
 	if err != nil {
 		return false, err
 	}
@@ -102,7 +102,7 @@ func (t *Tx) StartTree(incidentID int64, playbook string, units []TreeUnit, step
 // AddUnit records an affected unit (again, if it was removed).
 func (t *Tx) AddUnit(incidentID int64, u TreeUnit) error {
 	owners, _ := json.Marshal(u.Owners)
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_units (incident_id, unit, evidence, owners, added_at) VALUES (?, ?, ?, ?, ?)
+	_, err := t.exec(`INSERT INTO incident_units (incident_id, unit, evidence, owners, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (incident_id, unit) DO UPDATE SET removed_at = 0, removed_why = '', evidence = excluded.evidence`,
 		incidentID, u.Unit, u.Evidence, string(owners), ms(u.AddedAt))
 	return err
@@ -111,7 +111,7 @@ func (t *Tx) AddUnit(incidentID int64, u TreeUnit) error {
 // AddStep inserts a step row unless the incident has it; it returns the
 // row's id, or 0.
 func (t *Tx) AddStep(incidentID int64, s StepRow) (int64, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `INSERT INTO steps (incident_id, step_key, unit, position, title, audience, needs, due_at, state, next_at, why)
+	rows, err := t.query(`INSERT INTO steps (incident_id, step_key, unit, position, title, audience, needs, due_at, state, next_at, why)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
 		incidentID, s.Key, s.Unit, s.Position, s.Title, s.Audience, s.Needs, ms(s.DueAt), orState(s.State), ms(s.NextAt), s.Why)
 	if err != nil {
@@ -134,14 +134,14 @@ func orState(s string) string {
 
 // UpdateStep writes a step row's engine fields.
 func (t *Tx) UpdateStep(s StepRow) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
+	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
 		s.State, ms(s.DueAt), ms(s.StartedAt), ms(s.AckedAt), ms(s.DoneAt), s.Level, s.RemindersSent, ms(s.NextAt), s.Why, s.ID)
 	return err
 }
 
 // PutStepPerson adds p to step stepID, or updates what they did.
 func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note)
+	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (step_id, person) DO UPDATE SET
 		acked_at = excluded.acked_at, done_at = excluded.done_at, methods_sent = excluded.methods_sent, via = excluded.via, note = excluded.note`,
 		stepID, strings.ToLower(p.Person), p.Role, p.Level, ms(p.NotifiedAt), ms(p.AckedAt), ms(p.DoneAt), p.MethodsSent, p.Token, p.Via, p.Note)
@@ -150,19 +150,19 @@ func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
 
 // SetEventAt moves an incident's event time E.
 func (t *Tx) SetEventAt(incidentID int64, at time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE incidents SET event_at = ? WHERE id = ?`, ms(at), incidentID)
+	_, err := t.exec(`UPDATE incidents SET event_at = ? WHERE id = ?`, ms(at), incidentID)
 	return err
 }
 
 // RemoveUnit marks a unit as not affected.
 func (t *Tx) RemoveUnit(incidentID int64, unit, why string, now time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE incident_units SET removed_at = ?, removed_why = ? WHERE incident_id = ? AND unit = ?`, ms(now), why, incidentID, unit)
+	_, err := t.exec(`UPDATE incident_units SET removed_at = ?, removed_why = ? WHERE incident_id = ? AND unit = ?`, ms(now), why, incidentID, unit)
 	return err
 }
 
 // CloseTree records that the incident's tree ended.
 func (t *Tx) CloseTree(incidentID int64, now time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE calltrees SET closed_at = ? WHERE incident_id = ? AND closed_at = 0`, ms(now), incidentID)
+	_, err := t.exec(`UPDATE calltrees SET closed_at = ? WHERE incident_id = ? AND closed_at = 0`, ms(now), incidentID)
 	return err
 }
 
@@ -280,7 +280,7 @@ func (s *Store) NextStepDue(ctx context.Context) (time.Time, bool, error) {
 
 // StepToken finds the step and person a reply token was sent to.
 func (t *Tx) StepToken(token string) (incidentID, stepID int64, person string, err error) {
-	err = t.tx.QueryRowContext(t.ctx, `SELECT s.incident_id, s.id, p.person FROM step_people p JOIN steps s ON s.id = p.step_id WHERE p.token = ?`, token).Scan(&incidentID, &stepID, &person)
+	err = t.queryRow(`SELECT s.incident_id, s.id, p.person FROM step_people p JOIN steps s ON s.id = p.step_id WHERE p.token = ?`, token).Scan(&incidentID, &stepID, &person)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

@@ -74,7 +74,7 @@ func (t *Tx) FindMessage(messageID, sha string) (incidentRef string, found bool,
 	if messageID != "" {
 		q, arg = refByMessageID, messageID
 	}
-	err = t.tx.QueryRowContext(t.ctx, q, arg).Scan(&incidentRef)
+	err = t.queryRow(q, arg).Scan(&incidentRef)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -115,7 +115,7 @@ func (t *Tx) FindThread(tag string, msgIDs []string) (*Incident, error) {
 }
 
 func (t *Tx) incidentWhere(where string, args ...any) (*Incident, error) {
-	return scanIncident(t.tx.QueryRowContext(t.ctx, `SELECT `+incidentCols+` FROM incidents WHERE `+where, args...))
+	return scanIncident(t.queryRow(`SELECT `+incidentCols+` FROM incidents WHERE `+where, args...))
 }
 
 const incidentCols = `id, ref, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at`
@@ -141,7 +141,7 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 	var seq int
 	// One statement takes the next number and locks the counter row
 	// (SQLite and PostgreSQL both speak upsert with RETURNING).
-	if err := t.tx.QueryRowContext(t.ctx, `INSERT INTO incident_counters (prefix, year, last) VALUES (?, ?, 1)
+	if err := t.queryRow(`INSERT INTO incident_counters (prefix, year, last) VALUES (?, ?, 1)
 		ON CONFLICT (prefix, year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last`, prefix, year).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("numbering incident: %w", err)
 	}
@@ -153,7 +153,7 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 		inc.EventAt = inc.CreatedAt
 	}
 	inc.UpdatedAt = inc.CreatedAt
-	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO incidents (ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
+	err := t.queryRow(`INSERT INTO incidents (ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inc.Ref, prefix, year, seq, inc.Status, inc.Priority, inc.Category, inc.Subject, inc.Reporter, inc.ReporterName, inc.Language, ms(inc.EventAt), ms(inc.CreatedAt), ms(inc.UpdatedAt)).Scan(&inc.ID)
 	if err != nil {
@@ -164,7 +164,7 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 
 // Touch records that an incident changed.
 func (t *Tx) Touch(incidentID int64, now time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE incidents SET updated_at = ? WHERE id = ?`, ms(now), incidentID)
+	_, err := t.exec(`UPDATE incidents SET updated_at = ? WHERE id = ?`, ms(now), incidentID)
 	return err
 }
 
@@ -174,7 +174,7 @@ func (t *Tx) AddMessage(m Message) error {
 	if m.IncidentID == 0 && m.UnfiledReason == "" {
 		return errors.New("filing message: neither an incident nor a reason to leave it unfiled")
 	}
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at, category, unfiled_reason, new_sender)
+	_, err := t.exec(`INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at, category, unfiled_reason, new_sender)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nullID(m.IncidentID), m.Direction, m.MessageID, m.SHA256, m.Source, m.From, m.Subject, string(m.Report), m.RawPath, ms(m.CreatedAt),
 		m.Category, m.UnfiledReason, m.NewSender)
@@ -190,7 +190,7 @@ func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string)
 	if incidentID != 0 {
 		inc = incidentID
 	}
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO audit (incident_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`, inc, ms(at), actor, action, detail)
+	_, err := t.exec(`INSERT INTO audit (incident_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`, inc, ms(at), actor, action, detail)
 	if err != nil {
 		return fmt.Errorf("writing audit entry: %w", err)
 	}
@@ -314,7 +314,7 @@ func (s *Store) CountUnfiled(ctx context.Context) (int, error) {
 // a new sender), or a recipient of mail it sent.
 func (t *Tx) IsParticipant(incidentID int64, address string) (bool, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT
+	err := t.queryRow(`SELECT
 		(SELECT COUNT(*) FROM incidents WHERE id = ?1 AND lower(reporter) = lower(?2)) +
 		(SELECT COUNT(*) FROM messages WHERE incident_id = ?1 AND direction = 'in' AND new_sender = 0 AND lower(from_addr) = lower(?2)) +
 		(SELECT COUNT(*) FROM outbox WHERE incident_id = ?1 AND channel = 'mail' AND lower(recipient) = lower(?2))`, incidentID, address).Scan(&n)
@@ -331,14 +331,14 @@ func (s *Store) CountIncidents(ctx context.Context) (int, error) {
 // AddConfirmation records that address, typed into the report form for
 // incident, is asked to confirm with token.
 func (t *Tx) AddConfirmation(token string, incidentID int64, address string, now time.Time) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO form_confirmations (token, incident_id, address, created_at) VALUES (?, ?, ?, ?)`, token, incidentID, address, ms(now))
+	_, err := t.exec(`INSERT INTO form_confirmations (token, incident_id, address, created_at) VALUES (?, ?, ?, ?)`, token, incidentID, address, ms(now))
 	return err
 }
 
 // Confirm marks token confirmed, once, if it was made after notBefore; it
 // returns the incident and address, or ErrNotFound.
 func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, address string, err error) {
-	err = t.tx.QueryRowContext(t.ctx, `SELECT incident_id, address FROM form_confirmations WHERE token = ? AND confirmed_at = 0 AND created_at >= ?`,
+	err = t.queryRow(`SELECT incident_id, address FROM form_confirmations WHERE token = ? AND confirmed_at = 0 AND created_at >= ?`,
 		token, ms(notBefore)).Scan(&incidentID, &address)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", ErrNotFound
@@ -346,7 +346,7 @@ func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, 
 	if err != nil {
 		return 0, "", err
 	}
-	_, err = t.tx.ExecContext(t.ctx, `UPDATE form_confirmations SET confirmed_at = ? WHERE token = ?`, ms(now), token)
+	_, err = t.exec(`UPDATE form_confirmations SET confirmed_at = ? WHERE token = ?`, ms(now), token)
 	return incidentID, address, err
 }
 
@@ -358,7 +358,7 @@ func (t *Tx) IncidentByID(id int64) (*Incident, json.RawMessage, error) {
 		return nil, nil, err
 	}
 	var rep string
-	err = t.tx.QueryRowContext(t.ctx, `SELECT report FROM messages WHERE incident_id = ? AND direction = 'in' ORDER BY id LIMIT 1`, id).Scan(&rep)
+	err = t.queryRow(`SELECT report FROM messages WHERE incident_id = ? AND direction = 'in' ORDER BY id LIMIT 1`, id).Scan(&rep)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,10 +26,10 @@ type Intent struct {
 // key exists; it returns the new intent's id, or 0.
 func (t *Tx) AddIntent(in Intent) (int64, error) {
 	var queued int
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM outbox WHERE idem_key = ?`, in.IdemKey).Scan(&queued); err != nil || queued > 0 {
+	if err := t.queryRow(`SELECT COUNT(*) FROM outbox WHERE idem_key = ?`, in.IdemKey).Scan(&queued); err != nil || queued > 0 {
 		return 0, err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `INSERT INTO intents (idem_key, incident_id, channel, recipient_key, payload, created_at)
+	rows, err := t.query(`INSERT INTO intents (idem_key, incident_id, channel, recipient_key, payload, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`,
 		in.IdemKey, nullID(in.IncidentID), in.Channel, MailboxKey(in.Recipient), in.Payload, ms(in.CreatedAt))
 	if err != nil {
@@ -47,7 +47,7 @@ func (t *Tx) AddIntent(in Intent) (int64, error) {
 
 // DeleteIntent removes an intent that became its outbox item.
 func (t *Tx) DeleteIntent(id int64) error {
-	_, err := t.tx.ExecContext(t.ctx, `DELETE FROM intents WHERE id = ?`, id)
+	_, err := t.exec(`DELETE FROM intents WHERE id = ?`, id)
 	return err
 }
 

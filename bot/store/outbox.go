@@ -50,7 +50,7 @@ func (t *Tx) Enqueue(it OutboxItem) (bool, error) {
 	if it.Payload == nil {
 		it.Payload = []byte{}
 	}
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at, last_error, done_at, recipient_key)
+	res, err := t.exec(`INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at, last_error, done_at, recipient_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
 		it.IdemKey, nullID(it.IncidentID), it.Channel, it.Kind, it.Sender, it.Recipient, it.Payload, state, ms(it.CreatedAt), ms(it.CreatedAt), it.LastError, doneAt,
 		MailboxKey(it.Recipient))
@@ -74,7 +74,7 @@ func nullID(id int64) any {
 func (t *Tx) RecentTo(channel, recipient string, since time.Time) (int, error) {
 	var n int
 	key := MailboxKey(recipient)
-	err := t.tx.QueryRowContext(t.ctx, recentToQuery, key, channel, ms(since), key, channel, ms(since)).Scan(&n)
+	err := t.queryRow(recentToQuery, key, channel, ms(since), key, channel, ms(since)).Scan(&n)
 	return n, err
 }
 
@@ -273,19 +273,19 @@ const (
 // other is a conflict (the pinned key stays in use). pinned is the
 // fingerprint of the key in use afterwards.
 func (t *Tx) OfferReporterKey(address, fingerprint, armored string, incidentID int64, now time.Time) (out KeyOutcome, pinned string, err error) {
-	err = t.tx.QueryRowContext(t.ctx, `SELECT fingerprint FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address).Scan(&pinned)
+	err = t.queryRow(`SELECT fingerprint FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address).Scan(&pinned)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		_, err = t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'pinned')
+		_, err = t.exec(`INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'pinned')
 			ON CONFLICT (address, fingerprint) DO UPDATE SET state = 'pinned', armored = excluded.armored`, address, fingerprint, armored, ms(now), nullID(incidentID))
 		return KeyPinned, fingerprint, err
 	case err != nil:
 		return "", "", err
 	case pinned == fingerprint:
-		_, err = t.tx.ExecContext(t.ctx, `UPDATE reporter_keys SET armored = ? WHERE address = ? AND fingerprint = ?`, armored, address, fingerprint)
+		_, err = t.exec(`UPDATE reporter_keys SET armored = ? WHERE address = ? AND fingerprint = ?`, armored, address, fingerprint)
 		return KeyUpdated, pinned, err
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'conflict')
+	_, err = t.exec(`INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id, state) VALUES (?, ?, ?, ?, ?, 'conflict')
 		ON CONFLICT (address, fingerprint) DO UPDATE SET armored = excluded.armored`, address, fingerprint, armored, ms(now), nullID(incidentID))
 	return KeyConflict, pinned, err
 }
@@ -339,19 +339,36 @@ func (s *Store) ListReporterKeys(ctx context.Context, address string) ([]Reporte
 
 // ReporterKeys returns the pinned key of address (at most one).
 func (s *Store) ReporterKeys(ctx context.Context, address string) ([][]byte, error) {
-	return reporterKeys(ctx, s.r, address)
+	st, err := s.read(reporterKeysQuery)
+	if err != nil {
+		return nil, err
+	}
+	return reporterKeys(ctx, stmtQuerier{st}, address)
+}
+
+// stmtQuerier runs a prepared statement as reporterKeys' querier.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.st.QueryContext(ctx, args...)
 }
 
 // ReporterKeys returns the pinned key of address, this transaction's
 // included.
 func (t *Tx) ReporterKeys(address string) ([][]byte, error) {
-	return reporterKeys(t.ctx, t.tx, address)
+	st, err := t.stmt(reporterKeysQuery)
+	if err != nil {
+		return nil, err
+	}
+	return reporterKeys(t.ctx, stmtQuerier{st}, address)
 }
+
+const reporterKeysQuery = `SELECT armored FROM reporter_keys WHERE address = ? AND state = 'pinned'`
 
 func reporterKeys(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, address string) ([][]byte, error) {
-	rows, err := q.QueryContext(ctx, `SELECT armored FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address)
+	rows, err := q.QueryContext(ctx, reporterKeysQuery, address)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +409,7 @@ func (s *Store) SetChatCard(ctx context.Context, incidentID int64, channel, ref 
 // ("in" or "out"), this transaction's included.
 func (t *Tx) MessageCount(incidentID int64, direction string) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM messages WHERE incident_id = ? AND direction = ?`, incidentID, direction).Scan(&n)
+	err := t.queryRow(`SELECT COUNT(*) FROM messages WHERE incident_id = ? AND direction = ?`, incidentID, direction).Scan(&n)
 	return n, err
 }
 

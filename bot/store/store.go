@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -29,6 +30,24 @@ var ErrNotFound = errors.New("not found")
 type Store struct {
 	w *sql.DB // one connection: SQLite has one writer, and BEGIN IMMEDIATE avoids upgrade deadlocks
 	r *sql.DB // readers, concurrent under WAL
+	// readStmts are the readers' hot statements, prepared once.
+	readStmts sync.Map // query -> *sql.Stmt
+}
+
+// read is a prepared statement on the readers for a hot query.
+func (s *Store) read(query string) (*sql.Stmt, error) {
+	if st, ok := s.readStmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := s.readStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // OpenSQLite opens (creating if needed) the database at path and brings its
@@ -320,9 +339,57 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Tx is one write transaction.
 type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // prepared once per transaction: a bulk write re-parses nothing
 }
+
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// queryRow is QueryRowContext on a prepared statement; a preparation
+// error comes out of Scan.
+func (t *Tx) queryRow(query string, args ...any) rowScanner {
+	st, err := t.stmt(query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Tx runs fn in a write transaction, committing if it returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
