@@ -297,6 +297,10 @@ func TestSignificantEventCallTree(t *testing.T) {
 			t.Errorf("step %s is %s at the end", s.ID, s.State)
 		}
 	}
+	if code, page := d.deskPage("/incidents/" + id); code != 200 || !strings.Contains(page, "Call tree: significant-event") ||
+		!strings.Contains(page, "Fix tested and installed") || !strings.Contains(page, "olga@sandbox.test") {
+		t.Errorf("the incident page does not show the call tree (%d)", code)
+	}
 	var out map[string]any
 	d.api("GET", "/api/v1/incidents/"+id, nil, &out)
 	b, _ := json.Marshal(out["calltree"])

@@ -9,6 +9,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -148,6 +149,10 @@ func TestCallTreeSurvivesKill9(t *testing.T) {
 		ids[id] = true
 	}
 	t.Logf("mail:\n%s", strings.Join(list, "\n"))
+	out, _, err := run("incidents", "show", id, "--data", data)
+	if err != nil || !strings.Contains(out, "call tree: significant-event") || !regexp.MustCompile(`team-alerted\s+ack\s+\S+ \S+\s+overdue`).MatchString(out) {
+		t.Errorf("incidents show: %v\n%s", err, out)
+	}
 }
 
 func header(raw []byte, key string) string {

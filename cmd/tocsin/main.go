@@ -694,6 +694,32 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s  %s  %s  %s\n%s\nreporter: %s %s\nopened:   %s UTC\n", d.Ref, d.Priority, d.Status, d.Category, term(d.Subject),
 		term(d.ReporterName), "<"+term(d.Reporter)+">", d.CreatedAt.Format("2006-01-02 15:04:05"))
+	if t := d.CallTree; t != nil {
+		fmt.Fprintf(stdout, "\ncall tree: %s, E = %s UTC", t.Playbook, t.EventAt.UTC().Format("2006-01-02 15:04:05"))
+		if t.Closed {
+			fmt.Fprint(stdout, " (closed)")
+		}
+		var units []string
+		for _, u := range t.Units {
+			if u.Removed {
+				units = append(units, u.Unit+" (removed: "+term(u.RemovedWhy)+")")
+			} else {
+				units = append(units, u.Unit+" ("+u.Evidence+")")
+			}
+		}
+		fmt.Fprintf(stdout, "\naffected units: %s\n", orDash(strings.Join(units, ", ")))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  STEP\tNEEDS\tDUE (UTC)\tSTATE\tTOLD\tACKED\tDONE\tESCALATED TO")
+		for _, s := range t.Steps {
+			state := s.State
+			if s.Why != "" {
+				state += " (" + term(s.Why) + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Needs, s.DueAt.UTC().Format("01-02 15:04"), state,
+				orDash(strings.Join(s.Notified, ",")), orDash(strings.Join(s.AckedBy, ",")), orDash(strings.Join(s.DoneBy, ",")), orDash(strings.Join(s.EscalatedTo, ",")))
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(stdout, "\nmessages:")
 	for _, m := range d.Messages {
 		id := "(no Message-ID)"
