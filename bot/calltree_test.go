@@ -246,6 +246,11 @@ func TestSignificantEventCallTree(t *testing.T) {
 	if c := decodedText(t, d.pagedTo(secondary)[1]); !strings.Contains(c, "Recorded: your acknowledgement") {
 		t.Errorf("the secondary's confirmation:\n%s", c)
 	}
+	// The cards in both platforms follow: the team's step met, the unit's
+	// waiting for uma.
+	eventually(t, "the cards updated", 10*time.Second, func() bool {
+		return d.chatCaptures("slack-chat.update", "waiting for uma") > 0 && d.chatCaptures("discord-edit-message", "waiting for uma") > 0
+	})
 	umaToken := tokenOf(t, d.pagedTo("uma@sandbox.test")[0])
 	primaryToken := tokenOf(t, d.pagedTo(primary)[0])
 

@@ -2,8 +2,10 @@ package bot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"tocsin/bot/outbox"
@@ -55,6 +57,11 @@ func (b *Bot) queueCards(tx *store.Tx, inc *store.Incident, event string, now ti
 		Category: inc.Category, Status: inc.Status, Reporter: inc.Reporter, Opened: inc.CreatedAt, Messages: n,
 		URL: b.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(),
 	}
+	if tree, err := tx.Tree(inc.ID); err == nil {
+		card.CallTree = progress(tree)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
 	payload, err := json.Marshal(card)
 	if err != nil {
 		return false, err
@@ -75,4 +82,36 @@ func (b *Bot) queueCards(tx *store.Tx, inc *store.Incident, event string, now ti
 		queued = queued || added
 	}
 	return queued, nil
+}
+
+// progress is a call tree in a line or two for a card: how many steps are
+// met, and the open ones with whom they wait for and by when.
+func progress(t *store.Tree) string {
+	met, open := 0, []string{}
+	for _, s := range t.Steps {
+		switch {
+		case s.State == store.StepDone || s.State == store.StepSkipped || s.State == store.StepAcknowledged && s.Needs != "done":
+			met++
+		case !s.StartedAt.IsZero():
+			var waiting []string
+			for _, p := range s.People {
+				if p.DoneAt.IsZero() && (p.AckedAt.IsZero() || s.Needs == "done") {
+					waiting = append(waiting, p.Person)
+				}
+			}
+			name := s.Title
+			if s.Unit != "" {
+				name += " (" + s.Unit + ")"
+			}
+			open = append(open, fmt.Sprintf("%s: %s, due %s, waiting for %s", name, s.State, s.DueAt.UTC().Format("01-02 15:04 UTC"), strings.Join(waiting, ", ")))
+		}
+	}
+	out := fmt.Sprintf("%s: %d of %d steps met", t.Playbook, met, len(t.Steps))
+	if t.Closed {
+		out += " (closed)"
+	}
+	for _, o := range open {
+		out += "\n• " + o
+	}
+	return out
 }

@@ -24,6 +24,9 @@ type Card struct {
 	Opened     time.Time `json:"opened"`
 	Messages   int       `json:"messages"`
 	URL        string    `json:"url"` // the desk page of the incident
+	// CallTree is the call tree's progress in a line or two ("" when no
+	// playbook runs): who is waited for, by when.
+	CallTree string `json:"calltree,omitempty"`
 	// Version orders the states of one incident: a poster never replaces
 	// a newer card with an older one.
 	Version int64 `json:"version"`

@@ -147,6 +147,9 @@ func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponen
 			field("Messages", fmt.Sprint(c.Messages), true),
 		},
 	}
+	if c.CallTree != "" {
+		e.Fields = append(e.Fields, field("Call tree", c.CallTree, false))
+	}
 	if !c.Opened.IsZero() {
 		e.Timestamp = c.Opened.UTC().Format("2006-01-02T15:04:05Z")
 	}

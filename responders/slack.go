@@ -97,6 +97,9 @@ func slackMessage(c Card) []slack.MsgOption {
 			field("Messages", fmt.Sprint(c.Messages)),
 		}, nil),
 	}
+	if c.CallTree != "" {
+		blocks = append(blocks, slack.NewSectionBlock(field("Call tree", c.CallTree), nil, nil))
+	}
 	if c.URL != "" {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+c.URL+"|Open "+c.IncidentID+" on the desk>", false, false)))
 	}

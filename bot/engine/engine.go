@@ -248,7 +248,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, b
 	queued := false
 	if len(d.Messages) == 0 {
 		if len(d.Events) > 0 && e.Changed != nil {
-			return nil, false, e.Changed(tx, inc, fmt.Sprintf("tree:%d", now.UnixNano()), now)
+			return nil, false, e.Changed(tx, inc, "tree:"+token(), now)
 		}
 		return nil, false, nil
 	}
@@ -297,7 +297,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, b
 		}
 	}
 	if e.Changed != nil {
-		if err := e.Changed(tx, inc, fmt.Sprintf("tree:%d", now.UnixNano()), now); err != nil {
+		if err := e.Changed(tx, inc, "tree:"+token(), now); err != nil {
 			return nil, false, err
 		}
 	}
@@ -498,7 +498,7 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 		return Answered{}, Effects{}, err
 	}
 	if len(d.Messages) == 0 && len(d.Events) == 0 && e.Changed != nil {
-		err = e.Changed(tx, &tree.Incident, fmt.Sprintf("answer:%d", now.UnixNano()), now)
+		err = e.Changed(tx, &tree.Incident, "answer:"+token(), now)
 	}
 	return res, Effects{intents, queued}, err
 }
