@@ -153,6 +153,10 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}
 		defer sb.Close()
 		wireSandbox(cfg, info, sb)
+		info.Responders, info.Units = sandboxRoster(cfg)
+		if err := info.Save(cfg.DataDir); err != nil {
+			return err
+		}
 	}
 
 	st, err := OpenStore(ctx, cfg)
@@ -502,5 +506,55 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	fmt.Fprintf(w, "Send a first report:\n")
 	fmt.Fprintf(w, "  swaks --server %s:%s --from you@example.org --to %s --header 'Subject: XSS in login page' --body 'Steps: ...'\n", host, port, sandbox.Alias)
 	fmt.Fprintf(w, "  or fill in the form at http://%s/report\n", a.HTTP)
+	fmt.Fprintf(w, "Call trees (demo roster and playbooks: tocsin roster --data %s):\n", cfg.DataDir)
+	fmt.Fprintf(w, "  a P1 report naming pay.sandbox.test or www.sandbox.test pages the team on call (mail in %s, chat DMs and pagers in %s)\n",
+		info.SentDir, filepath.Join(cfg.DataDir, "chat"))
+	fmt.Fprintf(w, "  move time on: curl -H \"Authorization: Bearer $API_TOKEN\" -d '{\"advance\":\"1h\"}' http://%s/api/v1/sandbox/clock\n", a.HTTP)
+	fmt.Fprintf(w, "  answer as a roster person: reply \"ack\" or \"done\" from their address quoting the Answer reference of their alert\n")
 	fmt.Fprintf(w, "Then: tocsin incidents list --data %s ; the signed acknowledgement is in %s\n", cfg.DataDir, info.SentDir)
+}
+
+// sandboxRoster is the demo roster as DATA/sandbox.json lists it.
+func sandboxRoster(cfg *config.Config) ([]sandbox.Responder, []sandbox.Unit) {
+	role, unit := map[string]string{}, map[string]string{}
+	set := func(addr, r, u string) {
+		if _, ok := role[addr]; !ok {
+			role[addr], unit[addr] = r, u
+		}
+	}
+	for _, m := range cfg.Team.Members {
+		set(m, "team", "")
+	}
+	var units []sandbox.Unit
+	for _, u := range cfg.Units {
+		set(u.Contact, "unit_contact", u.ID)
+		set(u.Backup, "unit_backup", u.ID)
+		for _, o := range u.Owners {
+			set(o, "owner", u.ID)
+		}
+		su := sandbox.Unit{ID: u.ID, Name: u.Name}
+		for _, a := range u.Assets {
+			if a.Host != "" {
+				su.Assets = append(su.Assets, a.Host)
+			}
+			if a.Domain != "" {
+				su.Assets = append(su.Assets, a.Domain)
+			}
+		}
+		units = append(units, su)
+	}
+	for _, o := range cfg.Officers {
+		set(o, "officer", "")
+	}
+	for _, r := range cfg.Regions {
+		set(r.SecurityOfficer, "officer", "")
+	}
+	set(cfg.CIO, "cio", "")
+	var out []sandbox.Responder
+	for _, p := range cfg.People {
+		if r, ok := role[p.Email]; ok {
+			out = append(out, sandbox.Responder{Name: p.Name, Email: p.Email, Role: r, Unit: unit[p.Email], SlackUserID: p.SlackID, DiscordUserID: p.DiscordID})
+		}
+	}
+	return out, units
 }

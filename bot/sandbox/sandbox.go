@@ -55,6 +55,33 @@ type Info struct {
 	DeskUser     string `json:"desk_user"`
 	DeskPassword string `json:"desk_password"`
 	SentDir      string `json:"sent_dir"`
+	// Responders and Units are the demo roster, for scripts and for
+	// trying answers as its people.
+	Responders []Responder `json:"responders"`
+	Units      []Unit      `json:"units"`
+}
+
+// Responder is a demo roster person.
+type Responder struct {
+	Name          string `json:"name"`
+	Email         string `json:"email"`
+	Role          string `json:"role"` // team, unit_contact, unit_backup, owner, officer, cio
+	Unit          string `json:"unit"`
+	SlackUserID   string `json:"slack_user_id"`
+	DiscordUserID string `json:"discord_user_id"`
+}
+
+// Unit is a demo operating unit.
+type Unit struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Assets []string `json:"assets"`
+}
+
+// Save writes the info to DATA/sandbox.json.
+func (info *Info) Save(dataDir string) error {
+	out, _ := json.MarshalIndent(info, "", "  ")
+	return atomicfile.Write(filepath.Join(dataDir, "sandbox.json"), append(out, '\n'), 0o600)
 }
 
 // LoadOrCreateInfo reads DATA/sandbox.json, generating secrets on first
@@ -75,8 +102,7 @@ func LoadOrCreateInfo(dataDir, imapAddr, smtpAddr, httpAddr string) (*Info, erro
 	}
 	info.IMAPAddr, info.SMTPAddr, info.HTTPAddr, info.Alias = imapAddr, smtpAddr, httpAddr, Alias
 	info.SentDir = filepath.Join(dataDir, "sent")
-	out, _ := json.MarshalIndent(info, "", "  ")
-	if err := atomicfile.Write(path, append(out, '\n'), 0o600); err != nil {
+	if err := info.Save(dataDir); err != nil {
 		return nil, err
 	}
 	return &info, nil
