@@ -227,3 +227,21 @@ func TestMailboxKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseHasOneHolder: the engine's lease is held by one instance until
+// it lapses; its holder renews it; another takes it only after.
+func TestLeaseHasOneHolder(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		holder string
+		at     time.Duration
+		want   bool
+	}{{"a", 0, true}, {"b", 10 * time.Second, false}, {"a", 20 * time.Second, true}, {"b", 45 * time.Second, false}, {"b", 51 * time.Second, true}, {"a", 52 * time.Second, false}} {
+		got, err := s.TakeLease(ctx, "engine", c.holder, now.Add(c.at), 30*time.Second)
+		if err != nil || got != c.want {
+			t.Errorf("%s at +%v: %v, %v; want %v", c.holder, c.at, got, err, c.want)
+		}
+	}
+}
