@@ -118,7 +118,9 @@ webhooks:
 }
 
 // Run runs the daemon until ctx ends. In the sandbox it first starts the
-// loopback IMAP and SMTP servers and points the config at them.
+// loopback IMAP and SMTP servers and points the config at them. Run only
+// wires: each part is built by its own function below, and the loops are
+// the parts' own.
 func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	log := o.Log
 	if log == nil {
@@ -135,99 +137,21 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return err
 	}
 	defer unlock()
-	var sb *sandbox.Servers
-	var info *sandbox.Info
-	if cfg.Sandbox {
-		// The sandbox has no real accounts (any SMTP login, secrets in a
-		// file): it must never be reachable from elsewhere.
-		for what, addr := range map[string]string{"--http": cfg.HTTP.Listen, "--sandbox-imap": o.SandboxIMAP, "--sandbox-smtp": o.SandboxSMTP} {
-			if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || !config.IsLoopback(host)) {
-				return fmt.Errorf("%s %s: the sandbox listens on loopback only (127.0.0.1, ::1 or localhost)", what, addr)
-			}
-		}
-		if info, err = sandbox.LoadOrCreateInfo(cfg.DataDir, o.SandboxIMAP, o.SandboxSMTP, cfg.HTTP.Listen); err != nil {
-			return err
-		}
-		if sb, err = sandbox.Start(cfg.DataDir, info, o.SandboxIMAP, o.SandboxSMTP, log); err != nil {
-			return err
-		}
-		defer sb.Close()
-		wireSandbox(cfg, info, sb)
-		info.Responders, info.Units = sandboxRoster(cfg)
-		if err := info.Save(cfg.DataDir); err != nil {
-			return err
-		}
-	}
-
-	st, err := OpenStore(ctx, cfg)
+	var later cleanups
+	defer later.run()
+	sb, info, err := startSandbox(cfg, o, log, &later)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if n, err := st.ReleaseClaims(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("retrying sends interrupted by the last shutdown", "count", n)
-	}
-	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, cfg.PGP.KeyType)
+	b, err := assemble(ctx, cfg, o.Clock, log, &later)
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(KeyPath(cfg)); err == nil && st.Mode().Perm()&0o077 != 0 {
-		log.Warn("the desk's private key can be read by group or others: chmod 600", "path", KeyPath(cfg), "mode", fmt.Sprintf("%04o", st.Mode().Perm()))
-	}
-	if created {
-		log.Info("generated desk signing key", "path", KeyPath(cfg), "fingerprint", key.Fingerprint())
-	}
-	var sender MailSender
-	if cfg.SMTP != nil {
-		s, err := responders.NewSMTP(*cfg.SMTP)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		sender = s
-	}
-	clk := o.Clock
-	if clk == nil && cfg.Sandbox {
-		// The sandbox's clock can be moved forward (DESIGN.md), and keeps
-		// the move, so that a restart never moves time back.
-		if clk, err = clock.LoadShifted(filepath.Join(cfg.DataDir, "clock.json")); err != nil {
-			return err
-		}
-	}
-	b := New(cfg, st, key, clk, log)
-	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
-		return err
-	}
-	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
-	if err := chatSenders(cfg, st, log, senders, b.cardChannels); err != nil {
-		return err
-	}
-	hooks, err := webhookSenders(cfg)
+	watcher, err := b.imapWatcher()
 	if err != nil {
 		return err
 	}
-	senders[store.PlatformWebhook] = hooks
-	for platform := range b.cardChannels {
-		b.engine.Platforms[platform] = true
-	}
-	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
-	if c, ok := sender.(interface{ Close() error }); ok {
-		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
-	}
-	if cfg.Templates.Dir != "" {
-		// Fail at start, not at 3 a.m. when the first alert goes out.
-		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
-			err = b.forms.Check()
-		}
-		b.notify.Forms = b.forms
-		if err != nil {
-			return fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
-		}
-	}
-
-	tokens, users, err := httpCredentials(cfg)
+	h, metricsToken, err := b.httpHandler(info, watcher)
 	if err != nil {
 		return err
 	}
@@ -235,54 +159,6 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
-	sentDir := ""
-	if info != nil {
-		sentDir = info.SentDir
-	}
-	metricsToken := ""
-	if cfg.HTTP.MetricsToken != nil {
-		if metricsToken, err = cfg.HTTP.MetricsToken.Resolve(); err != nil {
-			ln.Close()
-			return fmt.Errorf("http.metrics_token: %w", err)
-		}
-	}
-	health := map[string]func(time.Time) error{"outbox": b.out.Health}
-	var watcher *intake.Watcher
-	if cfg.IMAP != nil {
-		spool := &intake.Spool{Dir: filepath.Join(cfg.DataDir, "spool")}
-		spool.Clean()
-		watcher, err = intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, spool, st, func(ctx context.Context, source string, raw intake.Raw, received time.Time) error {
-			_, err := b.IngestRaw(ctx, source, raw, received)
-			return err
-		}, log.With("component", "imap"))
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
-		watcher.Clock = b.clock
-		watcher.Quarantine = b.Quarantine
-		health["imap"] = watcher.Health
-		b.metrics.Registry.GaugeFunc("tocsin_imap_connected", "1 while the IMAP session is logged in with the mailbox selected.", "", func() map[string]float64 {
-			up, _ := watcher.Connected()
-			return map[string]float64{"": map[bool]float64{true: 1}[up]}
-		})
-		b.metrics.Registry.GaugeFunc("tocsin_imap_last_success_timestamp_seconds", "When the mailbox was last looked at successfully (unix time; 0: never).", "", func() map[string]float64 {
-			_, last := watcher.Connected()
-			if last.IsZero() {
-				return map[string]float64{"": 0}
-			}
-			return map[string]float64{"": float64(last.UnixNano()) / 1e9}
-		})
-	}
-	h := web.New(web.Options{Config: cfg, Store: st, Key: key, Metrics: b.metrics.Registry, SentDir: sentDir,
-		APITokens: tokens, DeskUsers: users, Log: log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(),
-		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
-		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
-			res, err := b.Ingest(ctx, source, raw, received)
-			return res.Incident, err
-		}})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -327,7 +203,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if sb != nil {
 		addrs.SandboxIMAP, addrs.SandboxSMTP = sb.IMAPAddr, sb.SMTPAddr
 	}
-	banner(o.Out, cfg, addrs, info, key)
+	banner(o.Out, cfg, addrs, info, b.key)
 	if o.Ready != nil {
 		o.Ready(addrs)
 	}
@@ -345,6 +221,181 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// cleanups run, last first, when Run returns.
+type cleanups []func()
+
+func (c *cleanups) add(f func()) { *c = append(*c, f) }
+
+func (c *cleanups) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+}
+
+// startSandbox starts the sandbox's loopback servers and points cfg at
+// them; outside the sandbox it does nothing.
+func startSandbox(cfg *config.Config, o RunOptions, log *slog.Logger, later *cleanups) (*sandbox.Servers, *sandbox.Info, error) {
+	if !cfg.Sandbox {
+		return nil, nil, nil
+	}
+	// The sandbox has no real accounts (any SMTP login, secrets in a
+	// file): it must never be reachable from elsewhere.
+	for what, addr := range map[string]string{"--http": cfg.HTTP.Listen, "--sandbox-imap": o.SandboxIMAP, "--sandbox-smtp": o.SandboxSMTP} {
+		if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || !config.IsLoopback(host)) {
+			return nil, nil, fmt.Errorf("%s %s: the sandbox listens on loopback only (127.0.0.1, ::1 or localhost)", what, addr)
+		}
+	}
+	info, err := sandbox.LoadOrCreateInfo(cfg.DataDir, o.SandboxIMAP, o.SandboxSMTP, cfg.HTTP.Listen)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb, err := sandbox.Start(cfg.DataDir, info, o.SandboxIMAP, o.SandboxSMTP, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	later.add(func() { sb.Close() })
+	wireSandbox(cfg, info, sb)
+	info.Responders, info.Units = sandboxRoster(cfg)
+	return sb, info, info.Save(cfg.DataDir)
+}
+
+// assemble opens the store and the desk key and builds the desk with its
+// notifier, engine and outbox.
+func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logger, later *cleanups) (*Bot, error) {
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	later.add(func() { st.Close() })
+	if n, err := st.ReleaseClaims(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("retrying sends interrupted by the last shutdown", "count", n)
+	}
+	key, created, err := responders.LoadOrCreateKey(KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, cfg.PGP.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(KeyPath(cfg)); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the desk's private key can be read by group or others: chmod 600", "path", KeyPath(cfg), "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	if created {
+		log.Info("generated desk signing key", "path", KeyPath(cfg), "fingerprint", key.Fingerprint())
+	}
+	var sender MailSender
+	if cfg.SMTP != nil {
+		s, err := responders.NewSMTP(*cfg.SMTP)
+		if err != nil {
+			return nil, err
+		}
+		later.add(func() { s.Close() })
+		sender = s
+	}
+	if clk == nil && cfg.Sandbox {
+		// The sandbox's clock can be moved forward (DESIGN.md), and keeps
+		// the move, so that a restart never moves time back.
+		if clk, err = clock.LoadShifted(filepath.Join(cfg.DataDir, "clock.json")); err != nil {
+			return nil, err
+		}
+	}
+	b := New(cfg, st, key, clk, log)
+	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
+		return nil, err
+	}
+	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
+	if err := chatSenders(cfg, st, log, senders, b.cardChannels); err != nil {
+		return nil, err
+	}
+	hooks, err := webhookSenders(cfg)
+	if err != nil {
+		return nil, err
+	}
+	senders[store.PlatformWebhook] = hooks
+	for platform := range b.cardChannels {
+		b.engine.Platforms[platform] = true
+	}
+	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
+	if c, ok := sender.(interface{ Close() error }); ok {
+		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
+	}
+	if cfg.Templates.Dir != "" {
+		// Fail at start, not at 3 a.m. when the first alert goes out.
+		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
+			err = b.forms.Check()
+		}
+		b.notify.Forms = b.forms
+		if err != nil {
+			return nil, fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
+		}
+	}
+	return b, nil
+}
+
+// imapWatcher is the mailbox's watcher feeding Ingest, with its metrics;
+// nil without imap.
+func (b *Bot) imapWatcher() (*intake.Watcher, error) {
+	cfg := b.cfg
+	if cfg.IMAP == nil {
+		return nil, nil
+	}
+	spool := &intake.Spool{Dir: filepath.Join(cfg.DataDir, "spool")}
+	spool.Clean()
+	watcher, err := intake.NewWatcher(*cfg.IMAP, cfg.Limits.MaxMessageBytes, spool, b.store, func(ctx context.Context, source string, raw intake.Raw, received time.Time) error {
+		_, err := b.IngestRaw(ctx, source, raw, received)
+		return err
+	}, b.log.With("component", "imap"))
+	if err != nil {
+		return nil, err
+	}
+	watcher.Fetched = func(n int) { b.metrics.IMAPFetched.Add(uint64(n)) }
+	watcher.Clock = b.clock
+	watcher.Quarantine = b.Quarantine
+	b.metrics.Registry.GaugeFunc("tocsin_imap_connected", "1 while the IMAP session is logged in with the mailbox selected.", "", func() map[string]float64 {
+		up, _ := watcher.Connected()
+		return map[string]float64{"": map[bool]float64{true: 1}[up]}
+	})
+	b.metrics.Registry.GaugeFunc("tocsin_imap_last_success_timestamp_seconds", "When the mailbox was last looked at successfully (unix time; 0: never).", "", func() map[string]float64 {
+		_, last := watcher.Connected()
+		if last.IsZero() {
+			return map[string]float64{"": 0}
+		}
+		return map[string]float64{"": float64(last.UnixNano()) / 1e9}
+	})
+	return watcher, nil
+}
+
+// httpHandler is the web UI, the API and the form, with the daemon's
+// health and metrics; it returns the metrics token too.
+func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Handler, string, error) {
+	cfg := b.cfg
+	tokens, users, err := httpCredentials(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	sentDir := ""
+	if info != nil {
+		sentDir = info.SentDir
+	}
+	metricsToken := ""
+	if cfg.HTTP.MetricsToken != nil {
+		if metricsToken, err = cfg.HTTP.MetricsToken.Resolve(); err != nil {
+			return nil, "", fmt.Errorf("http.metrics_token: %w", err)
+		}
+	}
+	health := map[string]func(time.Time) error{"outbox": b.out.Health}
+	if watcher != nil {
+		health["imap"] = watcher.Health
+	}
+	return web.New(web.Options{Config: cfg, Store: b.store, Key: b.key, Metrics: b.metrics.Registry, SentDir: sentDir,
+		APITokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
+		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(),
+		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
+		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
+			res, err := b.Ingest(ctx, source, raw, received)
+			return res.Incident, err
+		}}), metricsToken, nil
 }
 
 // loadKeyring reads the desk's private key (to decrypt), the known
