@@ -140,8 +140,18 @@ var tokenRE = regexp.MustCompile(`\b[a-hj-km-np-z2-9]{10}\b`)
 // answer that counts. It returns the command, or why it does not count
 // ("" when the message is no answer at all).
 func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (engine.Command, string, error) {
+	if rep.AutoSubmitted {
+		// An out-of-office reply from someone on the roster to a call-tree
+		// mail is evidence that they are away: what waits for them goes to
+		// the next level now. (Forged, it only tells more people.)
+		if p, ok := b.cfg.PersonByEmail(rep.From); ok && rep.Category == parsers.CategoryAutoReply {
+			return engine.Command{Incident: inc.ID, Person: strings.ToLower(p.Email), Verb: engine.VerbAway, Via: "auto-reply",
+				Note: truncateRunes(rep.Subject, 120)}, "", nil
+		}
+		return engine.Command{}, "", nil
+	}
 	verb, note, ok := parseAnswer(rep.Text)
-	if !ok || rep.AutoSubmitted {
+	if !ok {
 		return engine.Command{}, "", nil
 	}
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
@@ -212,6 +222,9 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	}
 	res.effects = eff
 	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Title, cmd.Person, cmd.Via, ans.State)
+	if cmd.Verb == engine.VerbAway {
+		return nil // never an answer to an auto-reply
+	}
 	form, err := b.formOf(tx, inc)
 	if err != nil {
 		return err

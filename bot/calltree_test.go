@@ -313,3 +313,27 @@ func TestSignificantEventCallTree(t *testing.T) {
 		t.Error("the API shows answer references: they are the recipients' secrets")
 	}
 }
+
+// TestOutOfOfficeReplyEscalatesAtOnce: the on-call person's auto-reply to
+// their alert is filed on the incident, answered by nothing, and sends
+// the step to the secondary at once, before its deadline.
+func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "ooo1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes."))
+	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	id := d.incidents()[0].ID
+	tr := d.waitState(id, "team-alerted", "notified")
+	primary := tr.step("team-alerted").Notified[0]
+	eventually(t, "the alert", 10*time.Second, func() bool { return len(d.pagedTo(primary)) == 1 })
+	alertID := headerOf(d.pagedTo(primary)[0], "Message-Id")
+	d.sendMail(primary, report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
+		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID))
+	tr = d.waitState(id, "team-alerted", "overdue")
+	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary {
+		t.Errorf("escalated to %v", s.EscalatedTo)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(d.pagedTo(primary)); n != 1 {
+		t.Errorf("%d mails to %s: an auto-reply was answered", n, primary)
+	}
+}

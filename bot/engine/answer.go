@@ -14,6 +14,10 @@ import (
 const (
 	VerbAck  = "ack"
 	VerbDone = "done"
+	// VerbAway is no answer: evidence that the person is away (an
+	// auto-reply of theirs to a call-tree mail). Their open steps escalate
+	// at once instead of at the deadline.
+	VerbAway = "away"
 )
 
 // ErrNothingToAnswer: the person has no open step on the incident that
@@ -38,6 +42,9 @@ type Answered struct {
 // someone it escalated to, or the unit contact, answers for it.
 func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person, verb, note, via string, now time.Time) (Answered, error) {
 	person = strings.ToLower(person)
+	if verb == VerbAway {
+		return away(tree, person, note, via, now)
+	}
 	if verb != VerbAck && verb != VerbDone {
 		return Answered{}, fmt.Errorf("unknown answer %q (ack, done)", verb)
 	}
@@ -126,4 +133,31 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	}
 	s.NextAt = now // the engine looks again: successors may start
 	return Answered{Step: pick, Title: s.Title, State: s.State, Behalf: behalf}, nil
+}
+
+// away marks person away on every open step they were told of and have
+// not answered; the engine then escalates those steps at once. It returns
+// the most recent such step.
+func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, error) {
+	pick := -1
+	for i := range tree.Steps {
+		s := &tree.Steps[i]
+		if s.StartedAt.IsZero() || !open(*s) {
+			continue
+		}
+		for j := range s.People {
+			p := &s.People[j]
+			if p.Person == person && p.AckedAt.IsZero() && p.DoneAt.IsZero() {
+				p.Via, p.Note = "away", via+": "+note
+				s.NextAt = now
+				if pick < 0 || s.StartedAt.After(tree.Steps[pick].StartedAt) {
+					pick = i
+				}
+			}
+		}
+	}
+	if pick < 0 {
+		return Answered{}, ErrNothingToAnswer
+	}
+	return Answered{Step: pick, Title: tree.Steps[pick].Title, State: tree.Steps[pick].State}, nil
 }

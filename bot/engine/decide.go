@@ -174,6 +174,9 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 	// step that starts past its deadline (its predecessors were late, or
 	// E moved back) escalates at once: the deadline has passed.
 	deadline := s.DueAt
+	if everyoneAway(*s) && now.Before(deadline) {
+		deadline = now // nobody there to answer: the next level now
+	}
 	for s.Level < len(def.Escalate) {
 		if now.Before(nextEscalation(*s, deadline, def.Every)) {
 			break
@@ -241,6 +244,22 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) 
 		}
 	}
 	return next
+}
+
+// everyoneAway: every person the step told as its audience is known to
+// be away (and nobody escalated to has answered).
+func everyoneAway(s store.StepRow) bool {
+	n := 0
+	for _, p := range s.People {
+		if p.Role != "audience" {
+			continue
+		}
+		if p.Via != "away" {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // nextEscalation is when step s escalates to its next level: at the

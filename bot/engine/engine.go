@@ -469,15 +469,20 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 	if err != nil {
 		return Answered{}, Effects{}, err
 	}
-	s := tree.Steps[res.Step]
-	if err := tx.UpdateStep(s); err != nil {
-		return Answered{}, Effects{}, err
-	}
-	for _, p := range s.People {
-		if err := tx.PutStepPerson(s.ID, p); err != nil {
+	for _, s := range tree.Steps {
+		if !s.NextAt.Equal(now) {
+			continue // untouched by the answer
+		}
+		if err := tx.UpdateStep(s); err != nil {
 			return Answered{}, Effects{}, err
 		}
+		for _, p := range s.People {
+			if err := tx.PutStepPerson(s.ID, p); err != nil {
+				return Answered{}, Effects{}, err
+			}
+		}
 	}
+	s := tree.Steps[res.Step]
 	name := s.Key
 	if s.Unit != "" {
 		name += " [" + s.Unit + "]"

@@ -311,3 +311,20 @@ func TestNobodyToTellIsNeverSilent(t *testing.T) {
 		}
 	}
 }
+
+// TestAwayEscalatesAtOnce: evidence that the person told is away (their
+// auto-reply) escalates the step now, not at its deadline.
+func TestAwayEscalatesAtOnce(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(2 * time.Minute)
+	if _, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: "pia@example.com", Verb: VerbAway, Via: "auto-reply", Note: "Out of office"}); err != nil {
+		t.Fatal(err)
+	}
+	s := h.step("team-alerted")
+	if s.Level != 1 || s.State != store.StepOverdue {
+		t.Errorf("team-alerted level %d %s after pia's auto-reply, want escalated at once", s.Level, s.State)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
+		t.Errorf("the secondary was not told: %v", out)
+	}
+}
