@@ -19,6 +19,7 @@ import (
 	"tocsin/bot/notify"
 	"tocsin/bot/outbox"
 	"tocsin/bot/store"
+	"tocsin/bot/web"
 	"tocsin/config"
 	"tocsin/parsers"
 	"tocsin/responders"
@@ -281,4 +282,39 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 		}
 		return b.clock.Now(), nil
 	}
+}
+
+// moveEvent sets E of the incident ref (the API's route to
+// engine.MoveEvent).
+func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, actor string) error {
+	d, err := b.store.GetIncident(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if d.CallTree == nil {
+		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
+	}
+	return b.engine.MoveEvent(ctx, d.ID, at, actor, "api")
+}
+
+// setUnits changes the units the incident ref affects.
+func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
+	d, err := b.store.GetIncident(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if d.CallTree == nil {
+		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
+	}
+	var units []store.TreeUnit
+	for _, id := range append(append([]string{}, add...), remove...) {
+		if _, ok := b.cfg.UnitByID(id); !ok {
+			return fmt.Errorf("%w: no unit %q on the roster", web.ErrBadInput, id)
+		}
+	}
+	for _, id := range add {
+		u, _ := b.cfg.UnitByID(id)
+		units = append(units, store.TreeUnit{Unit: id, Evidence: "set by " + actor, Owners: u.Owners})
+	}
+	return b.engine.SetUnits(ctx, d.ID, units, remove, why, actor, "api")
 }

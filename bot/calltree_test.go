@@ -337,3 +337,49 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 		t.Errorf("%d mails to %s: an auto-reply was answered", n, primary)
 	}
 }
+
+// TestOfficerSetsEAndUnitsThroughTheAPI: moving E moves the open
+// deadlines; a unit added gets its steps, a removed one has its steps
+// skipped with why; mistakes are 400, incidents without a tree 404.
+func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "api1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
+	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	id := d.incidents()[0].ID
+	tr := d.waitState(id, "team-alerted", "notified")
+	var out map[string]any
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/units", []byte(`{"add": ["web"], "remove": ["payments"], "why": "the shop runs the same VPN; payments was patched last week"}`), &out); code != 200 {
+		t.Fatalf("units: %d %v", code, out)
+	}
+	tr = d.tree(id)
+	if s := tr.step("units-alerted:web"); s.State != "waiting" {
+		t.Errorf("web's alert %+v", s)
+	}
+	if s := tr.step("units-alerted:payments"); s.State != "skipped" {
+		t.Errorf("payments' alert %+v", s)
+	}
+	e := tr.EventAt
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/event", []byte(`{"at": "`+e.Add(-3*time.Hour).Format(time.RFC3339)+`"}`), &out); code != 200 {
+		t.Fatalf("event: %d %v", code, out)
+	}
+	tr = d.tree(id)
+	if s := tr.step("units-alerted:web"); !s.DueAt.Equal(e.Add(-time.Hour)) {
+		t.Errorf("web's alert due %v after E moved 3h back, want %v", s.DueAt, e.Add(-time.Hour))
+	}
+	if s := tr.step("team-alerted"); s.State != "overdue" || len(s.EscalatedTo) != 1 {
+		t.Errorf("team-alerted past due after the move: %+v", s)
+	}
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/units", []byte(`{"add": ["nope"], "why": "x"}`), &out); code != 400 {
+		t.Errorf("unknown unit: %d", code)
+	}
+	if code := d.api("POST", "/api/v1/incidents/SEC-1999-0001/event", []byte(`{"at": "2026-01-01T00:00:00Z"}`), &out); code != 404 {
+		t.Errorf("unknown incident: %d", code)
+	}
+	found := false
+	for _, a := range d.incident(id).Audit {
+		found = found || a.Action == "units-changed" && strings.Contains(a.Detail, "+web -payments")
+	}
+	if !found {
+		t.Error("the change of units is not in the audit")
+	}
+}

@@ -95,6 +95,12 @@ type Options struct {
 	// forward by advance (0: just tell the time), runs the engine and
 	// returns the time: /api/v1/sandbox/clock. Elsewhere the path is 404.
 	SandboxClock func(ctx context.Context, advance time.Duration) (time.Time, error)
+	// MoveEvent sets an incident's event time E; SetUnits changes the
+	// units it affects (unit ids to add and to remove, and why). Both
+	// return an error wrapping store.ErrNotFound for an incident without a
+	// call tree.
+	MoveEvent func(ctx context.Context, ref string, at time.Time, actor string) error
+	SetUnits  func(ctx context.Context, ref string, add, remove []string, why, actor string) error
 }
 
 //go:embed pages/*.html
@@ -155,6 +161,37 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /api/v1/messages", s.api(s.apiMessages))
 	m.HandleFunc("GET /automatic", s.desk(s.automaticPage))
 	m.HandleFunc("POST /api/v1/reports", s.api(s.apiReport))
+	if o.MoveEvent != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/event", s.api(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				At string `json:"at"`
+			}
+			var at time.Time
+			err := decodeSmall(w, r, &body)
+			if err == nil {
+				at, err = time.Parse(time.RFC3339, body.At)
+			}
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"at": "2026-12-01T09:00:00Z"} (RFC 3339)`})
+				return
+			}
+			s.treeChange(w, r, o.MoveEvent(r.Context(), r.PathValue("id"), at, "api"))
+		}))
+	}
+	if o.SetUnits != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/units", s.api(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Add    []string `json:"add"`
+				Remove []string `json:"remove"`
+				Why    string   `json:"why"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || body.Why == "" || len(body.Add)+len(body.Remove) == 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"add": [UNIT...], "remove": [UNIT...], "why": "..."}: units to change, and why (it is audited)`})
+				return
+			}
+			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, "api"))
+		}))
+	}
 	if o.SandboxClock != nil {
 		m.HandleFunc("GET /api/v1/sandbox/clock", s.api(func(w http.ResponseWriter, r *http.Request) {
 			now, err := o.SandboxClock(r.Context(), 0)
@@ -602,4 +639,30 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept-Language")
 	s.render(w, "policy.html", map[string]any{"Desk": s.cfg.Desk, "Fingerprint": s.key.Fingerprint(), "Key": s.key.ArmoredPublicKey(),
 		"Priorities": levels, "T": t, "Page": page{Title: t["title"], Lang: lang}})
+}
+
+// ErrBadInput marks an error the caller made (an unknown unit): 400.
+var ErrBadInput = errors.New("bad input")
+
+// decodeSmall reads a small JSON body with no unknown fields.
+func decodeSmall(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// treeChange answers a change to an incident's call tree with the tree.
+func (s *Server) treeChange(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no incident " + r.PathValue("id") + " with a call tree"})
+		return
+	case errors.Is(err, ErrBadInput):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	case err != nil:
+		s.internal(w, r, err, true)
+		return
+	}
+	s.apiShow(w, r)
 }
