@@ -346,12 +346,12 @@ func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 	d.sendMail("rita@example.org", report("rita@example.org", "api1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
 	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
 	id := d.incidents()[0].ID
-	tr := d.waitState(id, "team-alerted", "notified")
+	d.waitState(id, "team-alerted", "notified")
 	var out map[string]any
 	if code := d.api("POST", "/api/v1/incidents/"+id+"/units", []byte(`{"add": ["web"], "remove": ["payments"], "why": "the shop runs the same VPN; payments was patched last week"}`), &out); code != 200 {
 		t.Fatalf("units: %d %v", code, out)
 	}
-	tr = d.tree(id)
+	tr := d.tree(id)
 	if s := tr.step("units-alerted:web"); s.State != "waiting" {
 		t.Errorf("web's alert %+v", s)
 	}
