@@ -44,6 +44,11 @@ type Unit struct {
 	// when the contact does not answer (addresses from people).
 	Contact string `yaml:"contact"`
 	Backup  string `yaml:"backup"`
+	// ContactRotation and BackupRotation, when set, name rotations that
+	// hold the contact's and the backup's slots (24x7 units); Contact and
+	// Backup then stand in when the rotation has nobody.
+	ContactRotation string `yaml:"contact_rotation"`
+	BackupRotation  string `yaml:"backup_rotation"`
 	// Owners are the unit's system owners and administrators: the
 	// implementers of a fix.
 	Owners []string `yaml:"owners"`
@@ -460,10 +465,16 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 			bad(f+".id", "%s is listed twice", u.ID)
 		}
 		units[u.ID] = true
-		if u.Contact == "" {
-			bad(f+".contact", "required: the unit's significant-event contact")
-		} else {
+		switch {
+		case u.Contact != "":
 			person(f+".contact", u.Contact)
+		case u.ContactRotation == "":
+			bad(f+".contact", "required: the unit's significant-event contact (or a contact_rotation)")
+		}
+		for field, name := range map[string]string{"contact_rotation": u.ContactRotation, "backup_rotation": u.BackupRotation} {
+			if name != "" && !rotations[name] {
+				bad(f+"."+field, "no rotation named %q under rotations", name)
+			}
 		}
 		if u.Backup != "" {
 			person(f+".backup", u.Backup)

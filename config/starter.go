@@ -180,6 +180,10 @@ units:
     name: Payments
     contact: carla@example.com
     backup: dan@example.com
+    # Rotations holding the contact's and the backup's slots (24x7 units);
+    # contact and backup stand in when a rotation has nobody.
+    contact_rotation: ""
+    backup_rotation: ""
     owners: [erin@example.com]
     assets:
       - {host: pay.example.com}

@@ -70,7 +70,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		}
 		contact := false
 		if s.Audience == config.AudienceOwners {
-			if u, ok := r.Unit(s.Unit); ok && strings.EqualFold(u.Contact, person) {
+			if c, _ := r.UnitContacts(s.Unit, now); strings.EqualFold(c, person) {
 				contact = true
 			}
 		}

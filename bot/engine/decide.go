@@ -24,6 +24,7 @@ type Roster interface {
 	Officers() []string
 	CIO() string
 	Unit(id string) (config.Unit, bool)
+	UnitContacts(id string, t time.Time) (contact, backup string)
 	RegionContacts(reporter, lang string) []string
 	Person(address string) (config.Person, bool)
 }
@@ -438,9 +439,8 @@ func (d *Decision) audience(i int, r Roster, now time.Time) []string {
 		p, _ := r.TeamOnCall(now)
 		return nonEmpty(p)
 	case config.AudienceUnits:
-		if u, ok := r.Unit(s.Unit); ok {
-			return nonEmpty(u.Contact)
-		}
+		contact, _ := r.UnitContacts(s.Unit, now)
+		return nonEmpty(contact)
 	case config.AudienceOwners:
 		for _, u := range d.Tree.Units {
 			if u.Unit == s.Unit && len(u.Owners) > 0 {
@@ -451,7 +451,8 @@ func (d *Decision) audience(i int, r Roster, now time.Time) []string {
 			if len(u.Owners) > 0 {
 				return u.Owners
 			}
-			return nonEmpty(u.Contact) // a unit without owners: its contact implements
+			contact, _ := r.UnitContacts(s.Unit, now)
+			return nonEmpty(contact) // a unit without owners: its contact implements
 		}
 	case config.AudienceRegion:
 		return r.RegionContacts(inc.Reporter, inc.Language)
@@ -466,16 +467,16 @@ func (d *Decision) audience(i int, r Roster, now time.Time) []string {
 // escalationTargets resolves an escalation level for step i.
 func (d *Decision) escalationTargets(i int, target string, r Roster, now time.Time) []string {
 	s := d.Tree.Steps[i]
-	u, _ := r.Unit(s.Unit)
+	contact, backup := r.UnitContacts(s.Unit, now)
 	switch target {
 	case config.EscalateBackup:
-		if u.Backup != "" {
-			return []string{u.Backup}
+		if backup != "" {
+			return []string{strings.ToLower(backup)}
 		}
 		p, _ := r.TeamOnCall(now) // no backup: the level above
 		return nonEmpty(p)
 	case config.EscalateContact:
-		return nonEmpty(u.Contact)
+		return nonEmpty(contact)
 	case config.EscalateSecondary:
 		_, sec := r.TeamOnCall(now)
 		return nonEmpty(sec)

@@ -59,9 +59,11 @@ func (r *Roster) Who(t time.Time, unit string) []Slot {
 		if unit != "" && u.ID != unit {
 			continue
 		}
-		out = append(out, Slot{Name: "unit " + u.ID + " contact", Unit: u.ID, Person: u.Contact, Why: "fixed"})
-		if u.Backup != "" {
-			out = append(out, Slot{Name: "unit " + u.ID + " backup", Unit: u.ID, Person: u.Backup, Why: "fixed"})
+		for _, slot := range []struct{ name, fixed, rotation string }{{"contact", u.Contact, u.ContactRotation}, {"backup", u.Backup, u.BackupRotation}} {
+			who, why, until := r.slot(slot.fixed, slot.rotation, t)
+			if who != "" || slot.rotation != "" {
+				out = append(out, Slot{Name: "unit " + u.ID + " " + slot.name, Unit: u.ID, Person: who, Why: why, Until: until})
+			}
 		}
 		for _, o := range u.Owners {
 			out = append(out, Slot{Name: "unit " + u.ID + " owner", Unit: u.ID, Person: o, Why: "fixed"})
@@ -97,6 +99,32 @@ func (r *Roster) TeamOnCall(t time.Time) (primary, secondary string) {
 		return ""
 	}
 	return pick(r.cfg.Team.Primary, 0), pick(r.cfg.Team.Secondary, 1)
+}
+
+// UnitContacts are who holds a unit's contact and backup slots at t.
+func (r *Roster) UnitContacts(id string, t time.Time) (contact, backup string) {
+	u, ok := r.cfg.UnitByID(id)
+	if !ok {
+		return "", ""
+	}
+	contact, _, _ = r.slot(u.Contact, u.ContactRotation, t)
+	backup, _, _ = r.slot(u.Backup, u.BackupRotation, t)
+	return contact, backup
+}
+
+// slot is who holds a slot at t: its rotation's person (or the rotation's
+// stand-in), else the fixed person.
+func (r *Roster) slot(fixed, rotation string, t time.Time) (who, why string, until time.Time) {
+	if rotation != "" {
+		if sh, err := r.cfg.OnCall(rotation, t); err == nil && sh.Person != "" {
+			return sh.Person, sh.Why, sh.To
+		}
+		if fixed != "" {
+			return fixed, "stand-in: rotation " + rotation + " has nobody", time.Time{}
+		}
+		return "", "rotation " + rotation + " has nobody", time.Time{}
+	}
+	return fixed, "fixed", time.Time{}
 }
 
 // Officers are the security officers.

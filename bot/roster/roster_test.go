@@ -77,3 +77,36 @@ func TestTeamFallsToOfficers(t *testing.T) {
 		t.Errorf("on call %q, %q; want the officer", p, s)
 	}
 }
+
+// TestUnitRotation: a unit whose contact slot has a rotation is answered
+// by whoever holds it; when the rotation has nobody, the fixed contact
+// stands in.
+func TestUnitRotation(t *testing.T) {
+	cfg, err := config.Parse("r.yaml", []byte(yml+`rotations:
+  - {name: pay-contacts, people: [b@example.com, c@example.com], handoff: weekly, at: "08:00", time_zone: UTC, start: 2026-11-30}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Units[0].ContactRotation = "pay-contacts"
+	r := New(cfg)
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC), "a@example.com"}, // before the rotation starts: the fixed contact
+		{time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC), "b@example.com"},
+		{time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC), "c@example.com"},
+	} {
+		if got, _ := r.UnitContacts("payments", c.at); got != c.want {
+			t.Errorf("%v: contact %s, want %s", c.at, got, c.want)
+		}
+	}
+	var slots []string
+	for _, s := range r.Who(time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC), "payments") {
+		slots = append(slots, s.Name+"="+s.Person)
+	}
+	if !slices.Contains(slots, "unit payments contact=b@example.com") {
+		t.Errorf("who: %v", slots)
+	}
+}
