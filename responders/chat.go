@@ -44,7 +44,7 @@ type ChatPoster interface {
 	Post(ctx context.Context, channel string, c Card) (ref string, err error)
 	Update(ctx context.Context, ref string, c Card) error
 	Find(ctx context.Context, channel, incidentID string) (ref string, err error)
-	Direct(ctx context.Context, userID, text string) error
+	Direct(ctx context.Context, userID, text, key string) error
 }
 
 // cardEventType names Tocsin's incident cards in Slack message metadata.

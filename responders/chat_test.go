@@ -354,7 +354,7 @@ func TestEscapingCapsWithoutBreakingEscapes(t *testing.T) {
 func TestDirectMessagesCannotPing(t *testing.T) {
 	ts, calls := slackServer(t, nil)
 	s := NewSlack("xoxb-test", ts.GetAPIURL())
-	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you: "+evil); err != nil {
+	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you: "+evil, "k1"); err != nil {
 		t.Fatal(err)
 	}
 	if len(*calls) != 1 || (*calls)[0].method != "chat.postMessage" || (*calls)[0].form.Get("channel") != "U0ALICE" {
@@ -368,7 +368,7 @@ func TestDirectMessagesCannotPing(t *testing.T) {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	d, _ := NewDiscord("discord-token", srv.URL+"/api/v9/")
-	if err := d.Direct(context.Background(), "200000000000000001", "SEC-2026-0042 needs you: "+evil); err != nil {
+	if err := d.Direct(context.Background(), "200000000000000001", "SEC-2026-0042 needs you: "+evil, "k1"); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(api.requests) != "[POST /api/v9/users/@me/channels POST /api/v9/channels/1300000000000000001/messages]" {
@@ -378,6 +378,9 @@ func TestDirectMessagesCannotPing(t *testing.T) {
 		t.Errorf("DM opened with %v", api.bodies[0])
 	}
 	msg := api.bodies[1]
+	if n, _ := msg["nonce"].(string); n == "" || msg["enforce_nonce"] != true {
+		t.Errorf("DM without an enforced nonce: %v", msg)
+	}
 	am, _ := msg["allowed_mentions"].(map[string]any)
 	if parse, ok := am["parse"].([]any); !ok || len(parse) != 0 {
 		t.Errorf("allowed_mentions %v, want parse: []", msg["allowed_mentions"])

@@ -100,14 +100,23 @@ func (d *Discord) Find(context.Context, string, string) (string, error) { return
 
 // Direct sends text to one person: Discord opens (or returns) the bot's DM
 // channel with the user, and the text is posted there with no mentions
-// parsed.
-func (d *Discord) Direct(ctx context.Context, userID, text string) error {
+// parsed; key (the outbox item's) makes a repeat of the same send a no-op.
+func (d *Discord) Direct(ctx context.Context, userID, text, key string) error {
 	ch, err := d.s.UserChannelCreate(userID, discordgo.WithContext(ctx))
 	if err != nil {
 		return discordError(err)
 	}
-	_, err = d.s.ChannelMessageSendComplex(ch.ID, &discordgo.MessageSend{Content: discordText(text, 2000),
-		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}, discordgo.WithContext(ctx))
+	// The enforced nonce makes a repeated send (after a crash between
+	// Discord's answer and our record of it) return the first message.
+	sum := sha256.Sum256([]byte(key))
+	body := struct {
+		Content         string                            `json:"content"`
+		AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
+		Nonce           string                            `json:"nonce"`
+		EnforceNonce    bool                              `json:"enforce_nonce"`
+	}{discordText(text, 2000), &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}, "d" + hex.EncodeToString(sum[:12]), true}
+	ep := discordgo.EndpointChannelMessages(ch.ID)
+	_, err = d.s.RequestWithBucketID(http.MethodPost, ep, body, ep, discordgo.WithContext(ctx))
 	return discordError(err)
 }
 

@@ -65,8 +65,10 @@ func (s *Slack) Update(ctx context.Context, ref string, c Card) error {
 // Direct sends text to one person: Slack posts a message addressed to a
 // user id in the app's direct conversation with them. The text may carry
 // report content: it goes through slackText and is not parsed for links
-// or mentions.
-func (s *Slack) Direct(ctx context.Context, userID, text string) error {
+// or mentions. Slack has no idempotency key for chat.postMessage: a send
+// repeated after a crash between Slack's answer and our record of it
+// shows twice (key is unused).
+func (s *Slack) Direct(ctx context.Context, userID, text, key string) error {
 	_, _, err := s.api.PostMessageContext(ctx, userID, slack.MsgOptionText(slackText(text, 3000), false),
 		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	return slackError(err)
