@@ -186,6 +186,9 @@ type Step struct {
 	Escalate []string `yaml:"escalate"`
 	// Every is the wait between escalation levels (default 30m).
 	Every time.Duration `yaml:"every"`
+	// Priorities, when set, limit the step to incidents of these
+	// priorities (the region's points of contact are told of P1 and P2).
+	Priorities []string `yaml:"priorities"`
 }
 
 // PlaybookFor returns the playbook a new incident runs, if any.
@@ -277,6 +280,8 @@ var DefaultPlaybooks = []Playbook{
 		Steps: []Step{
 			{ID: "triaged", Title: "Triaged by the team", Audience: AudienceTeam, Form: "action-alert",
 				Due: 24 * time.Hour, Needs: NeedsDone, Reminders: []time.Duration{4 * time.Hour}, Escalate: []string{EscalateSecondary, EscalateOfficers}},
+			{ID: "region-told", Title: "Regional points of contact told", Audience: AudienceRegion, Form: "action-alert",
+				Due: time.Hour, Needs: NeedsNone, Priorities: []string{"P1", "P2"}},
 		},
 	},
 }
@@ -569,6 +574,11 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 			}
 			if s.Every <= 0 {
 				bad(sf+".every", "must be positive")
+			}
+			for k, p := range s.Priorities {
+				if !validLevel(p) {
+					bad(fmt.Sprintf("%s.priorities.%d", sf, k), "%q is not one of P1, P2, P3, P4", p)
+				}
 			}
 			steps[s.ID] = s
 		}

@@ -230,6 +230,8 @@ webhooks:
 #         # next level every "every" until someone answers.
 #         escalate: [secondary, officers]
 #         every: 30m
+#         # Only for incidents of these priorities (none: all).
+#         priorities: [P1, P2]
 
 # Geo-based points of contact, named on every notification form. A reporter
 # is placed by address domain (longest match), else by report language, else

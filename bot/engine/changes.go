@@ -64,7 +64,7 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 			if err := tx.AddUnit(incidentID, u); err != nil {
 				return "", "", err
 			}
-			for _, row := range Rows(pb, tree.Incident.EventAt, []store.TreeUnit{u}, now) {
+			for _, row := range Rows(pb, &tree.Incident, []store.TreeUnit{u}, now) {
 				if row.Unit == "" {
 					continue
 				}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,7 +87,7 @@ func (e *Engine) StartTree(tx *store.Tx, inc *store.Incident, units []store.Tree
 	if !ok {
 		return "", nil
 	}
-	rows := Rows(pb, inc.EventAt, units, now)
+	rows := Rows(pb, inc, units, now)
 	started, err := tx.StartTree(inc.ID, pb.Name, units, rows, now)
 	if err != nil || !started {
 		return "", err
@@ -99,12 +100,17 @@ func (e *Engine) StartTree(tx *store.Tx, inc *store.Incident, units []store.Tree
 	return pb.Name, tx.Audit(inc.ID, now, "engine", "calltree-started", detail)
 }
 
-// Rows are the step rows of a playbook for the affected units.
-func Rows(pb config.Playbook, eventAt time.Time, units []store.TreeUnit, now time.Time) []store.StepRow {
+// Rows are the step rows of a playbook for an incident and its affected
+// units. A step for other priorities than the incident's is there,
+// skipped, saying so.
+func Rows(pb config.Playbook, inc *store.Incident, units []store.TreeUnit, now time.Time) []store.StepRow {
 	var rows []store.StepRow
 	for pos, s := range pb.Steps {
 		row := store.StepRow{Key: s.ID, Position: pos, Title: s.Title, Audience: s.Audience, Needs: s.Needs,
-			DueAt: eventAt.Add(s.Due), State: store.StepWaiting, NextAt: now}
+			DueAt: inc.EventAt.Add(s.Due), State: store.StepWaiting, NextAt: now}
+		if len(s.Priorities) > 0 && !slices.Contains(s.Priorities, inc.Priority) {
+			row.State, row.Why, row.NextAt = store.StepSkipped, "only for "+strings.Join(s.Priorities, ", ")+" incidents", time.Time{}
+		}
 		if s.Audience != config.AudienceUnits && s.Audience != config.AudienceOwners {
 			rows = append(rows, row)
 			continue

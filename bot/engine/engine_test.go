@@ -34,6 +34,7 @@ units:
   - {id: web, contact: bo@example.com, assets: [{host: www.example.com}]}
 officers: [ofe@example.com]
 cio: cio@example.com
+regions: [{name: Global, default: true, security_officer: ofe@example.com}]
 webhooks: [{name: phone, url: "https://ntfy.example.com/x", format: ntfy}]
 `
 
@@ -326,5 +327,37 @@ func TestAwayEscalatesAtOnce(t *testing.T) {
 	}
 	if out := h.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
 		t.Errorf("the secondary was not told: %v", out)
+	}
+}
+
+// TestRegionToldOfP1AndP2: the shipped vulnerability-report tells the
+// reporter's regional point of contact of a P2 report, and of a P3 says
+// in the tree why it did not.
+func TestRegionToldOfP1AndP2(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct{ prio, want string }{{"P2", store.StepDone}, {"P3", store.StepSkipped}} {
+		var inc *store.Incident
+		if err := h.st.Tx(context.Background(), func(tx *store.Tx) error {
+			var err error
+			inc, err = tx.CreateIncident("SEC", store.Incident{Priority: c.prio, Category: "vulnerability", Subject: "XSS", Reporter: "r@example.org", CreatedAt: h.start})
+			if err != nil {
+				return err
+			}
+			pb, err := h.e.StartTree(tx, inc, nil, h.start)
+			if pb != "vulnerability-report" {
+				t.Errorf("%s vulnerability runs %q", c.prio, pb)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h.tick()
+		tr, _ := h.st.Tree(context.Background(), inc.ID)
+		for _, s := range tr.Steps {
+			if s.Key == "region-told" && (s.State != c.want || c.want == store.StepDone && (len(s.People) != 1 || s.People[0].Person != "ofe@example.com") ||
+				c.want == store.StepSkipped && !strings.Contains(s.Why, "only for P1, P2")) {
+				t.Errorf("%s: region-told %s %q %+v", c.prio, s.State, s.Why, s.People)
+			}
+		}
 	}
 }
