@@ -204,32 +204,28 @@ func (c *Config) PlaybookFor(priority, category string) (Playbook, bool) {
 
 // PlaybookByName returns the named playbook.
 func (c *Config) PlaybookByName(name string) (Playbook, bool) {
-	for _, p := range c.Playbooks {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return Playbook{}, false
+	return find(c.Playbooks, func(p Playbook) bool { return p.Name == name })
 }
 
 // UnitByID returns the unit with id.
 func (c *Config) UnitByID(id string) (Unit, bool) {
-	for _, u := range c.Units {
-		if u.ID == id {
-			return u, true
-		}
-	}
-	return Unit{}, false
+	return find(c.Units, func(u Unit) bool { return u.ID == id })
 }
 
 // RotationByName returns the named rotation.
 func (c *Config) RotationByName(name string) (Rotation, bool) {
-	for _, r := range c.Rotations {
-		if r.Name == name {
-			return r, true
+	return find(c.Rotations, func(r Rotation) bool { return r.Name == name })
+}
+
+// find returns the first element of list that matches.
+func find[T any](list []T, match func(T) bool) (T, bool) {
+	for _, v := range list {
+		if match(v) {
+			return v, true
 		}
 	}
-	return Rotation{}, false
+	var zero T
+	return zero, false
 }
 
 func contains(list []string, v string) bool {
@@ -586,10 +582,5 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 }
 
 func (c *Config) regionByName(name string) (Region, bool) {
-	for _, r := range c.Regions {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return Region{}, false
+	return find(c.Regions, func(r Region) bool { return r.Name == name })
 }

@@ -3,20 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"tocsin/bot/clock"
-	"tocsin/bot/notify"
-	"tocsin/bot/roster"
 	"tocsin/bot/store"
-	"tocsin/config"
-	"tocsin/responders"
-	"tocsin/templates"
 )
 
 // benchEngine is an engine on a fresh store with n people, p0 the team
@@ -40,29 +33,7 @@ playbooks:
     steps:
       - {id: told, title: Everyone told, audience: ` + audience + `, due: 1h, needs: ack, escalate: [` + escalate + `]}
 `)
-	cfg, err := config.Parse("bench.yaml", []byte(y.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "t.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	key, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "k.asc"), "Desk", "security@example.com", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	nf := notify.New(cfg, st, key, templates.Default(), clk, log)
-	e := New(cfg, st, roster.New(cfg), nf, clk, log)
-	e.Platforms["slack"] = true
-	e.Form = func(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
-		return templates.Form{IncidentID: inc.Ref, Date: inc.EventAt, Priority: inc.Priority, Category: inc.Category, Status: "investigating", Summary: inc.Subject,
-			Desk: templates.Desk{Name: "Desk", Address: "security@example.com", Fingerprint: key.Fingerprint()}}, nil
-	}
-	return e, st
+	return newTestEngine(b, y.String(), clk)
 }
 
 func newIncident(b *testing.B, e *Engine, st *store.Store, eventAt time.Time) *store.Incident {

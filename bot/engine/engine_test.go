@@ -38,6 +38,35 @@ regions: [{name: Global, default: true, security_officer: ofe@example.com}]
 webhooks: [{name: phone, url: "https://ntfy.example.com/x", format: ntfy}]
 `
 
+// newTestEngine is an engine on a fresh store for the roster in yml, with
+// a desk key, the embedded forms and Slack DMs enabled.
+func newTestEngine(tb testing.TB, yml string, clk clock.Clock) (*Engine, *store.Store) {
+	tb.Helper()
+	cfg, err := config.Parse("r.yaml", []byte(yml))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "t.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	key, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "k.asc"), "Desk", "security@example.com", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	nf := notify.New(cfg, st, key, templates.Default(), clk, log)
+	e := New(cfg, st, roster.New(cfg), nf, clk, log)
+	e.Platforms["slack"] = true
+	e.Form = func(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
+		return templates.Form{IncidentID: inc.Ref, Date: inc.EventAt, Priority: inc.Priority, Category: inc.Category, Status: "investigating", Summary: inc.Subject,
+			Desk: templates.Desk{Name: "Desk", Address: "security@example.com", Fingerprint: key.Fingerprint()}}, nil
+	}
+	return e, st
+}
+
 type harness struct {
 	t     *testing.T
 	e     *Engine
@@ -51,30 +80,11 @@ type harness struct {
 // both) and starts its significant-event tree.
 func newHarness(t *testing.T, units ...string) *harness {
 	t.Helper()
-	cfg, err := config.Parse("r.yaml", []byte(rosterYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "k.asc"), "Desk", "security@example.com", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	fake := clock.NewFake(start)
-	log := slog.New(slog.DiscardHandler)
-	nf := notify.New(cfg, st, key, templates.Default(), fake, log)
-	e := New(cfg, st, roster.New(cfg), nf, fake, log)
-	e.Platforms["slack"] = true
-	e.Form = func(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
-		return templates.Form{IncidentID: inc.Ref, Date: inc.EventAt, Priority: inc.Priority, Category: inc.Category, Status: "investigating", Summary: inc.Subject}, nil
-	}
+	e, st := newTestEngine(t, rosterYAML, fake)
 	h := &harness{t: t, e: e, st: st, clock: fake, start: start}
+	var err error
 	var tu []store.TreeUnit
 	for _, u := range units {
 		tu = append(tu, store.TreeUnit{Unit: u, Evidence: "host", AddedAt: start})
