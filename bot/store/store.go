@@ -32,6 +32,7 @@ type Store struct {
 	r *sql.DB // readers, concurrent under WAL
 	// readStmts are the readers' hot statements, prepared once.
 	readStmts sync.Map // query -> *sql.Stmt
+	dialect   dialect
 }
 
 // read is a prepared statement on the readers for a hot query.
@@ -65,7 +66,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: w}
+	s := &Store{w: w, dialect: sqliteDialect}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
@@ -96,9 +97,21 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// migrations are applied in order; each runs once, in its own transaction.
-// Append, never edit: a deployed database has run the old ones.
-var migrations = []string{
+// dialect is what one database speaks differently: its schema history.
+// Queries are written in the SQL that SQLite and PostgreSQL share
+// (upserts, RETURNING, counter rows, no LastInsertId); only the schema is
+// per dialect. The PostgreSQL issue adds its own list beside SQLite's.
+type dialect struct {
+	name       string
+	migrations []string
+}
+
+var sqliteDialect = dialect{name: "sqlite", migrations: sqliteMigrations}
+
+// sqliteMigrations are applied in order; each runs once, in its own
+// transaction. Append, never edit: a deployed database has run the old
+// ones.
+var sqliteMigrations = []string{
 	`CREATE TABLE incidents (
 		id            INTEGER PRIMARY KEY,
 		ref           TEXT    NOT NULL UNIQUE,  -- SEC-2026-0042
@@ -322,8 +335,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
 			return err
 		}
+		migrations := s.dialect.migrations
 		if v > len(migrations) {
-			return fmt.Errorf("database schema version %d is newer than this tocsin (%d): upgrade tocsin", v, len(migrations))
+			return fmt.Errorf("%s database schema version %d is newer than this tocsin (%d): upgrade tocsin", s.dialect.name, v, len(migrations))
 		}
 		for i := v; i < len(migrations); i++ {
 			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {

@@ -21,8 +21,8 @@ func TestUpgradeKeepsEarlierData(t *testing.T) {
 	}
 	for _, q := range []string{
 		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
-		migrations[0],
-		migrations[1],
+		sqliteMigrations[0],
+		sqliteMigrations[1],
 		`INSERT INTO schema_version (version) VALUES (1), (2)`,
 		`INSERT INTO incidents (id, ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
 			VALUES (1, 'SEC-2026-0041', 'SEC', 2026, 41, 'open', 'P2', 'phishing', 'Phish', 'a@example.org', 'A', 'en', 1, 1, 1),
