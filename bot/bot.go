@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"tocsin/bot/cards"
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/metrics"
@@ -58,10 +59,9 @@ type Bot struct {
 	// notify composes the notifications decided here, outside the
 	// decisions' transactions.
 	notify *notify.Notifier
-	// out delivers; cardChannels are the chat channels incident cards go
-	// to, by platform.
-	out          *outbox.Dispatcher
-	cardChannels map[string]string
+	// out delivers; cards keeps the incidents' chat cards.
+	out   *outbox.Dispatcher
+	cards *cards.Cards
 	// roster and engine run the call trees.
 	roster *roster.Roster
 	engine *engine.Engine
@@ -121,7 +121,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 		clock = SystemClock{}
 	}
 	b := &Bot{cfg: cfg, store: st, key: key, clock: clock, log: log, metrics: newMetrics(),
-		policy: policyOf(cfg.Priorities), forms: templates.Default(), cardChannels: map[string]string{}}
+		policy: policyOf(cfg.Priorities), forms: templates.Default(), cards: cards.New(cfg)}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
 	b.notify.Failed = b.metrics.RepliesFailed.Inc
 	b.notify.Queued = b.Kick
@@ -131,7 +131,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 	b.engine.Queued = b.Kick
 	b.engine.Compose = func(context.Context, []int64) { b.notify.Kick() }
 	b.engine.Changed = func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
-		_, err := b.queueCards(tx, inc, event, now)
+		_, err := b.cards.Queue(tx, inc, event, now)
 		return err
 	}
 	reg := b.metrics.Registry

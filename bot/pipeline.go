@@ -193,7 +193,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		if res.NewSender {
 			return nil
 		}
-		if res.carded, err = b.queueCards(tx, inc, "msg:"+hexSum[:16], now); err != nil {
+		if res.carded, err = b.cards.Queue(tx, inc, "msg:"+hexSum[:16], now); err != nil {
 			return err
 		}
 		if !res.New {

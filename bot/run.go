@@ -305,7 +305,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 		return nil, err
 	}
 	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
-	if err := chatSenders(cfg, st, log, senders, b.cardChannels); err != nil {
+	if err := b.cards.AddSenders(st, log, senders); err != nil {
 		return nil, err
 	}
 	hooks, err := webhookSenders(cfg)
@@ -313,7 +313,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 		return nil, err
 	}
 	senders[store.PlatformWebhook] = hooks
-	for platform := range b.cardChannels {
+	for _, platform := range b.cards.Platforms() {
 		b.engine.Platforms[platform] = true
 	}
 	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())

@@ -1,4 +1,7 @@
-package bot
+// Package cards keeps each incident's card in Slack and Discord: what it
+// shows (the incident, its call tree's progress), where it goes, and the
+// chat platforms' senders.
+package cards
 
 import (
 	"encoding/json"
@@ -14,9 +17,31 @@ import (
 	"tocsin/responders"
 )
 
-// chatSenders adds a sender per configured chat platform to senders, and
-// the channel its incident cards go to to cards.
-func chatSenders(cfg *config.Config, st *store.Store, log *slog.Logger, senders map[string]outbox.Sender, cards map[string]string) error {
+// Cards keeps the incident card of every incident in each configured chat
+// platform's channel: one card, edited in place as the incident and its
+// call tree change.
+type Cards struct {
+	cfg *config.Config
+	// channels are where the cards go, by platform.
+	channels map[string]string
+}
+
+// New returns the cards of cfg; AddSenders wires the platforms.
+func New(cfg *config.Config) *Cards { return &Cards{cfg: cfg, channels: map[string]string{}} }
+
+// Platforms are the configured chat platforms.
+func (c *Cards) Platforms() []string {
+	var out []string
+	for p := range c.channels {
+		out = append(out, p)
+	}
+	return out
+}
+
+// AddSenders adds a sender per configured chat platform to senders, and
+// notes the channel its cards go to.
+func (c *Cards) AddSenders(st *store.Store, log *slog.Logger, senders map[string]outbox.Sender) error {
+	cfg, cards := c.cfg, c.channels
 	if s := cfg.Slack; s != nil {
 		tok, err := s.Token.Resolve()
 		if err != nil {
@@ -40,12 +65,12 @@ func chatSenders(cfg *config.Config, st *store.Store, log *slog.Logger, senders 
 	return nil
 }
 
-// queueCards writes, in the caller's transaction, one outbox item per
-// chat platform that shows the incident as it is now. event makes the
-// item's idempotency key: the same event never queues twice. Automatic
-// mail (bounces, auto-replies) gets no card: chat is for what people act on.
-func (b *Bot) queueCards(tx *store.Tx, inc *store.Incident, event string, now time.Time) (bool, error) {
-	if len(b.cardChannels) == 0 || inc.Category == "auto-reply" || inc.Category == "bounce" {
+// Queue writes, in the caller's transaction, one outbox item per chat
+// platform that shows the incident as it is now. event makes the item's
+// idempotency key: the same event never queues twice. Automatic mail
+// (bounces, auto-replies) gets no card: chat is for what people act on.
+func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.Time) (bool, error) {
+	if len(c.channels) == 0 || inc.Category == "auto-reply" || inc.Category == "bounce" {
 		return false, nil
 	}
 	n, err := tx.MessageCount(inc.ID, "in")
@@ -53,9 +78,9 @@ func (b *Bot) queueCards(tx *store.Tx, inc *store.Incident, event string, now ti
 		return false, err
 	}
 	card := responders.Card{
-		IncidentID: inc.Ref, Summary: inc.Subject, Priority: inc.Priority, Definition: b.cfg.PriorityOf(inc.Priority).Definition,
+		IncidentID: inc.Ref, Summary: inc.Subject, Priority: inc.Priority, Definition: c.cfg.PriorityOf(inc.Priority).Definition,
 		Category: inc.Category, Status: inc.Status, Reporter: inc.Reporter, Opened: inc.CreatedAt, Messages: n,
-		URL: b.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(),
+		URL: c.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(),
 	}
 	if tree, err := tx.Tree(inc.ID); err == nil {
 		card.CallTree = progress(tree)
@@ -68,12 +93,12 @@ func (b *Bot) queueCards(tx *store.Tx, inc *store.Incident, event string, now ti
 	}
 	queued := false
 	for _, platform := range []string{store.PlatformSlack, store.PlatformDiscord} {
-		channel, ok := b.cardChannels[platform]
+		channel, ok := c.channels[platform]
 		if !ok {
 			continue
 		}
 		it := store.OutboxItem{IdemKey: "card:" + platform + ":" + inc.Ref + ":" + event, IncidentID: inc.ID, Kind: outbox.KindCard,
-			Sender: b.cfg.Desk.Address, Payload: payload, CreatedAt: now}
+			Sender: c.cfg.Desk.Address, Payload: payload, CreatedAt: now}
 		it.To(store.ChannelPost(platform, channel))
 		added, err := tx.Enqueue(it)
 		if err != nil {
