@@ -56,8 +56,8 @@ type Bot struct {
 	policy  *parsers.Policy
 	// forms are the notification templates, with config overrides.
 	forms *templates.Set
-	// notify composes the notifications decided here, outside the
-	// decisions' transactions.
+	// notify queues the notifications decided here and composes them
+	// when the outbox sends them, outside any transaction.
 	notify *notify.Notifier
 	// out delivers; cards keeps the incidents' chat cards.
 	out   *outbox.Dispatcher
@@ -123,13 +123,10 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 	b := &Bot{cfg: cfg, store: st, key: key, clock: clock, log: log, metrics: newMetrics(),
 		policy: policyOf(cfg.Priorities), forms: templates.Default(), cards: cards.New(cfg)}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
-	b.notify.Failed = b.metrics.RepliesFailed.Inc
-	b.notify.Queued = b.Kick
 	b.roster = roster.New(cfg)
 	b.engine = engine.New(cfg, st, b.roster, b.notify, clock, log.With("component", "engine"))
 	b.engine.Form = b.formOf
 	b.engine.Queued = b.Kick
-	b.engine.Compose = func(context.Context, []int64) { b.notify.Kick() }
 	b.engine.Changed = func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 		_, err := b.cards.Queue(tx, inc, event, now)
 		return err

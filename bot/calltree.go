@@ -236,14 +236,9 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	if cmd.Note != "" {
 		form.NonTechnical += "\nYour note: " + cmd.Note
 	}
-	id, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
-	if err != nil {
-		return err
-	}
-	if id != 0 {
-		res.effects.Intents = append(res.effects.Intents, id)
-	}
-	return nil
+	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
+	res.effects.Queued = res.effects.Queued || added
+	return err
 }
 
 // notifyNotice is a mail to a roster person about inc, in reply to rep.

@@ -55,14 +55,14 @@ func TestAcknowledgementEncryptedToTheReportersKey(t *testing.T) {
 		}
 	}
 	inc := d.incident(d.incidents()[0].ID)
-	queued := ""
+	composed := ""
 	for _, a := range inc.Audit {
-		if a.Action == "acknowledgement-queued" {
-			queued = a.Detail
+		if a.Action == "acknowledgement-composed" {
+			composed = a.Detail
 		}
 	}
-	if !strings.Contains(queued, "signed and encrypted to ") {
-		t.Errorf("audit does not say the answer was encrypted: %q", queued)
+	if !strings.Contains(composed, "signed and encrypted to ") {
+		t.Errorf("audit does not say the answer was encrypted: %q", composed)
 	}
 }
 
@@ -198,6 +198,8 @@ func TestMailThatCannotBeComposedIsADeadLetter(t *testing.T) {
 	d.sendMail("ann@example.org", report("ann@example.org", "a1@example.org", "Open redirect", "See /goto?u="))
 	d.sendMail("kim@example.com", report("kim@example.com", "k1@example.com", "Phishing wave", "Many users got it."))
 	eventually(t, "both incidents", 10*time.Second, func() bool { return len(d.incidents()) == 2 })
+	// The mail is composed when it is sent: both fail at their first try.
+	eventually(t, "both dead letters", 10*time.Second, func() bool { return d.metric(`tocsin_outbox_depth{state="failed"}`) == 2 })
 	for _, inc := range d.incidents() {
 		full := d.incident(inc.ID)
 		why := ""

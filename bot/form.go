@@ -60,7 +60,6 @@ func (b *Bot) queueConfirmation(tx *store.Tx, inc *store.Incident, rep *parsers.
 // incident's id.
 func (b *Bot) ConfirmFormReport(ctx context.Context, token string) (string, error) {
 	var ref string
-	var intent int64
 	now := b.clock.Now()
 	err := b.store.Tx(ctx, func(tx *store.Tx) error {
 		id, addr, err := tx.Confirm(token, now.Add(-confirmFor), now)
@@ -79,11 +78,10 @@ func (b *Bot) ConfirmFormReport(ctx context.Context, token string) (string, erro
 		if err := tx.Audit(inc.ID, now, addr, "address-confirmed", "the reporter confirmed "+addr+" by the link mailed to it"); err != nil {
 			return err
 		}
-		intent, err = b.queueAcknowledgement(tx, inc, &rep, now)
+		_, err = b.queueAcknowledgement(tx, inc, &rep, now)
 		return err
 	})
 	if err == nil {
-		b.flush(ctx, intent)
 		b.Kick()
 	}
 	return ref, err

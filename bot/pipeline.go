@@ -38,7 +38,6 @@ type Result struct {
 	// did not count.
 	Answer  string
 	carded  bool           // chat cards were queued
-	intent  int64          // the answer to compose, once committed
 	effects engine.Effects // of a call-tree answer
 }
 
@@ -215,7 +214,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			res.Answered = true
 			return nil
 		}
-		if res.intent, err = b.queueAcknowledgement(tx, inc, rep, now); err != nil {
+		if _, err = b.queueAcknowledgement(tx, inc, rep, now); err != nil {
 			return err
 		}
 		res.Answered = true
@@ -224,7 +223,6 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 	if err != nil {
 		return Result{}, fmt.Errorf("filing message: %w", err)
 	}
-	b.flush(ctx, res.intent)
 	b.engine.Flush(ctx, res.effects)
 	if res.Playbook != "" {
 		b.engine.Kick()
@@ -259,18 +257,6 @@ func (b *Bot) isNewSender(tx *store.Tx, inc *store.Incident, from string) (bool,
 	}
 	known, err := tx.IsParticipant(inc.ID, from)
 	return !known, err
-}
-
-// flush composes a committed intent now, so that the answer is in the
-// outbox when Ingest returns. If it cannot, the intent waits for the
-// notify loop: the incident is filed either way.
-func (b *Bot) flush(ctx context.Context, intent int64) {
-	if intent == 0 {
-		return
-	}
-	if _, err := b.notify.Flush(context.WithoutCancel(ctx), intent); err != nil {
-		b.log.Warn("composing a notification; the notify loop retries it", "err", err)
-	}
 }
 
 // done counts what Ingest did and wakes the dispatcher if it queued mail.
@@ -349,9 +335,8 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 }
 
 // queueAcknowledgement queues the acknowledgement to the reporter in the
-// standard notification form, in the caller's transaction; it returns the
-// intent to flush once that transaction commits.
-func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) (int64, error) {
+// standard notification form, in the caller's transaction.
+func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) (bool, error) {
 	var refs []string
 	if rep.Thread.MessageID != "" {
 		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)

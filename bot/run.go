@@ -19,6 +19,7 @@ import (
 
 	"tocsin/bot/clock"
 	"tocsin/bot/intake"
+	"tocsin/bot/notify"
 	"tocsin/bot/outbox"
 	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
@@ -177,7 +178,6 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}()
 	}
 	goLoop("outbox", b.out.Run)
-	goLoop("notify", b.notify.Run)
 	goLoop("engine", b.engine.Run)
 	if watcher != nil {
 		goLoop("imap", watcher.Run)
@@ -304,7 +304,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
 		return nil, err
 	}
-	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender}}
+	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender, Compose: b.notify.Compose, IsNotice: notify.IsNotice}}
 	if err := b.cards.AddSenders(st, log, senders); err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,37 +56,23 @@ func newIncident(b *testing.B, e *Engine, st *store.Store, eventAt time.Time) *s
 
 // BenchmarkFanOut10k: the time from a step that tells a 10,000-person
 // roster being due to every notification handed to the senders: each
-// person's signed e-mail composed and its Slack DM queued, all in the
-// outbox (fanout_s; goal: under 1 s). decided_s is the engine's share
-// (the decision and its 20,000 durable intents and rows, in one
-// transaction); first_sendable_s when the first batch could be sent.
+// person's e-mail notice and Slack DM in the outbox, durable, in one
+// transaction (fanout_s; goal: under 1 s). compose_all_s is the mail
+// sender's work after that: composing and signing the 10,000 mails on
+// every core, each just before its SMTP submission.
 func BenchmarkFanOut10k(b *testing.B) {
 	const people = 10000
 	for range b.N {
 		b.StopTimer()
 		e, st := benchEngine(b, people+1, clock.System{}, "officers", "team")
 		inc := newIncident(b, e, st, time.Now())
-		var intents []int64
-		e.Compose = func(_ context.Context, ids []int64) { intents = ids }
 		b.StartTimer()
 		start := time.Now()
 		if err := e.Advance(context.Background(), inc.ID); err != nil {
 			b.Fatal(err)
 		}
-		decided := time.Since(start)
-		var first time.Duration
-		e.Notify.Queued = func() {
-			if first == 0 {
-				first = time.Since(start)
-			}
-		}
-		if _, err := e.Notify.Flush(context.Background(), intents...); err != nil {
-			b.Fatal(err)
-		}
 		elapsed := time.Since(start)
 		b.StopTimer()
-		b.ReportMetric(decided.Seconds(), "decided_s")
-		b.ReportMetric(first.Seconds(), "first_sendable_s")
 		counts, _ := st.OutboxCounts(context.Background())
 		if counts[store.OutboxPending] != 2*people {
 			b.Fatalf("outbox %v, want %d pending (mail and DM per person)", counts, 2*people)
@@ -92,6 +80,15 @@ func BenchmarkFanOut10k(b *testing.B) {
 		b.ReportMetric(elapsed.Seconds(), "fanout_s")
 		b.ReportMetric(1, "goal_s")
 		b.ReportMetric(float64(2*people)/elapsed.Seconds(), "items/s")
+		// What the mail sender then does before each SMTP submission:
+		// composing (rendering, signing) all 10,000, on every core.
+		items, err := st.Claim(context.Background(), time.Now(), time.Hour, 4*people)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		composeAll(b, e, items)
+		b.ReportMetric(time.Since(start).Seconds(), "compose_all_s")
 	}
 }
 
@@ -105,7 +102,6 @@ func BenchmarkEngineLag10k(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		e, st := benchEngine(b, 3, clock.System{}, "team", "officers")
-		e.Compose = func(context.Context, []int64) {} // mail is the notifier's work, not the engine's
 		first := time.Now().Add(30 * time.Second)
 		var ids []int64
 		for chunk := 0; chunk < incidents; chunk += 1000 {
@@ -162,4 +158,28 @@ func BenchmarkEngineLag10k(b *testing.B) {
 		b.ReportMetric(1000, "goal_p99_ms")
 		b.ReportMetric(float64(incidents)/spread.Seconds(), "deadlines/s")
 	}
+}
+
+// composeAll composes the mail items on every processor.
+func composeAll(b *testing.B, e *Engine, items []store.OutboxItem) {
+	next := make(chan store.OutboxItem)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				if _, err := e.Notify.Compose(context.Background(), it); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for _, it := range items {
+		if it.Channel == store.PlatformMail {
+			next <- it
+		}
+	}
+	close(next)
+	wg.Wait()
 }

@@ -128,7 +128,7 @@ func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx,
 			return err
 		}
 		d := Decide(pb, *tree, e.Roster, now, token)
-		eff.Intents, eff.Queued, err = e.apply(tx, pb, d)
+		eff.Queued, err = e.apply(tx, pb, d)
 		return err
 	})
 	if err == nil {

@@ -2,7 +2,7 @@
 // playbook, an incident's tree as stored, the roster and the time, it
 // returns the tree as it must be now and the messages that moving it
 // there sends. The Engine applies a decision in one transaction with the
-// messages' intents and outbox rows, each under an idempotency key, so
+// messages' outbox rows, each under an idempotency key, so
 // deciding twice changes nothing and a restart resumes a tree exactly.
 // Deadlines, reminders and escalations are rows with a due time
 // (StepRow.NextAt), never goroutines.

@@ -42,10 +42,6 @@ type Engine struct {
 	Form func(tx *store.Tx, inc *store.Incident) (templates.Form, error)
 	// Queued wakes the outbox.
 	Queued func()
-	// Compose has committed intents composed: by default at once (Flush);
-	// the daemon hands them to the notifier's loop instead, so that the
-	// engine never signs mail between two deadlines.
-	Compose func(ctx context.Context, intents []int64)
 	// Changed is called, in the transaction, when a tree changed in a way
 	// people see (cards).
 	Changed func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error
@@ -61,11 +57,6 @@ func New(cfg *config.Config, st *store.Store, r Roster, nf *notify.Notifier, clk
 	host, _ := os.Hostname()
 	e := &Engine{Config: cfg, Store: st, Roster: r, Notify: nf, Clock: clk, Log: log, Queued: func() {},
 		Platforms: map[string]bool{}, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), token()), kick: make(chan struct{}, 1)}
-	e.Compose = func(ctx context.Context, intents []int64) {
-		if _, err := e.Notify.Flush(context.WithoutCancel(ctx), intents...); err != nil {
-			e.Log.Warn("composing call-tree mail; the notify loop retries it", "err", err)
-		}
-	}
 	return e
 }
 
@@ -182,10 +173,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 
 // Advance decides and applies one incident's tree now.
 func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
-	var intents []int64
-	queued := false
+	var eff Effects
 	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
-		intents, queued = nil, false
+		eff = Effects{}
 		tree, err := tx.Tree(incidentID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -195,36 +185,27 @@ func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
 		}
 		pb, _ := e.Config.PlaybookByName(tree.Playbook)
 		d := Decide(pb, *tree, e.Roster, e.Clock.Now(), token)
-		intents, queued, err = e.apply(tx, pb, d)
+		eff.Queued, err = e.apply(tx, pb, d)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	e.flush(ctx, intents, queued)
+	e.Flush(ctx, eff)
 	return nil
 }
 
-func (e *Engine) flush(ctx context.Context, intents []int64, queued bool) {
-	if len(intents) > 0 {
-		e.Compose(ctx, intents)
-	}
-	if len(intents) > 0 || queued {
-		e.Queued()
-	}
-}
-
 // apply writes decision d: the changed step rows and people, the audit
-// entries, and each message as an intent (mail) or an outbox row (chat,
-// pager) under its key. It returns the intents to compose.
-func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, bool, error) {
+// entries, and each message as an outbox row (mail to compose at sending,
+// chat, pager) under its key. It reports whether it queued anything.
+func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, error) {
 	inc := &d.Tree.Incident
 	now := e.Clock.Now()
 	touched := map[int]bool{}
 	for _, i := range d.Changed {
 		touched[i] = true
 		if err := tx.UpdateStep(d.Tree.Steps[i]); err != nil {
-			return nil, false, err
+			return false, err
 		}
 	}
 	for i := range d.Added {
@@ -236,7 +217,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, b
 	for i := range touched {
 		for _, p := range d.Tree.Steps[i].People {
 			if err := tx.PutStepPerson(d.Tree.Steps[i].ID, p); err != nil {
-				return nil, false, err
+				return false, err
 			}
 		}
 	}
@@ -247,20 +228,19 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, b
 			name += " [" + s.Unit + "]"
 		}
 		if err := tx.Audit(inc.ID, now, "engine", "step-"+ev.Action, name+": "+ev.Detail); err != nil {
-			return nil, false, err
+			return false, err
 		}
 	}
-	var intents []int64
 	queued := false
 	if len(d.Messages) == 0 {
 		if len(d.Events) > 0 && e.Changed != nil {
-			return nil, false, e.Changed(tx, inc, "tree:"+token(), now)
+			return false, e.Changed(tx, inc, "tree:"+token(), now)
 		}
-		return nil, false, nil
+		return false, nil
 	}
 	form, err := e.Form(tx, inc)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	defs := map[string]config.Step{}
 	for _, s := range pb.Steps {
@@ -279,35 +259,33 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) ([]int64, b
 				data.Steps = statusSteps(d.Tree)
 				data.Request.Token = "" // nothing to answer
 			}
-			id, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Form: def.Form, Kind: "calltree-" + m.Kind, IdemKey: key, IncidentRef: inc.Ref,
+			added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Form: def.Form, Kind: "calltree-" + m.Kind, IdemKey: key, IncidentRef: inc.Ref,
 				To: mail.Address{Address: m.Person}, Data: data}, now)
 			if err != nil {
-				return nil, false, err
+				return false, err
 			}
-			if id != 0 {
-				intents = append(intents, id)
-			}
+			queued = queued || added
 		case config.ViaSlack, config.ViaDiscord, config.ViaPager:
 			it, why := e.chatItem(inc, s, m, key, now)
 			if why != "" {
 				if err := tx.Audit(inc.ID, now, "engine", "page-not-sent", fmt.Sprintf("%s to %s: %s", m.Via, m.Person, why)); err != nil {
-					return nil, false, err
+					return false, err
 				}
 				continue
 			}
 			added, err := tx.Enqueue(it)
 			if err != nil {
-				return nil, false, err
+				return false, err
 			}
 			queued = queued || added
 		}
 	}
 	if e.Changed != nil {
 		if err := e.Changed(tx, inc, "tree:"+token(), now); err != nil {
-			return nil, false, err
+			return false, err
 		}
 	}
-	return intents, queued, nil
+	return queued, nil
 }
 
 // Page is what a pager (webhook) receives, as JSON.
@@ -442,18 +420,21 @@ func (e *Engine) Act(ctx context.Context, c Command) (Answered, error) {
 	if err != nil {
 		return Answered{}, err
 	}
-	e.Flush(context.Background(), eff)
+	e.Flush(ctx, eff)
 	return res, nil
 }
 
-// Effects are what a transaction queued for after its commit.
+// Effects are what a transaction did that matters after its commit.
 type Effects struct {
-	Intents []int64
-	Queued  bool
+	Queued bool // outbox items: wake the outbox
 }
 
-// Flush composes the intents of committed effects and wakes the outbox.
-func (e *Engine) Flush(ctx context.Context, eff Effects) { e.flush(ctx, eff.Intents, eff.Queued) }
+// Flush wakes the outbox for the effects of a committed transaction.
+func (e *Engine) Flush(_ context.Context, eff Effects) {
+	if eff.Queued {
+		e.Queued()
+	}
+}
 
 // ActTx applies an answer in the caller's transaction (the one that files
 // the mail it came in), and advances the tree; Flush the effects after
@@ -504,12 +485,12 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 		return Answered{}, Effects{}, err
 	}
 	d := Decide(pb, *tree, e.Roster, now, token)
-	intents, queued, err := e.apply(tx, pb, d)
+	queued, err := e.apply(tx, pb, d)
 	if err != nil {
 		return Answered{}, Effects{}, err
 	}
 	if len(d.Messages) == 0 && len(d.Events) == 0 && e.Changed != nil {
 		err = e.Changed(tx, &tree.Incident, "answer:"+token(), now)
 	}
-	return res, Effects{intents, queued}, err
+	return res, Effects{Queued: queued}, err
 }

@@ -1,13 +1,13 @@
-// Package notify turns the desk's decisions to tell someone into outbox
-// items. A decision writes an intent in its own transaction (Queue: cheap,
-// no crypto); Flush then renders each intent in the reader's language and
-// variant, signs it, encrypts it when their policy and a known key say so,
-// and moves it to the outbox in one short transaction. Signing a mail to
-// each of 200 people never holds the store's write lock.
+// Package notify turns the desk's decisions to tell someone into mail. A
+// decision queues a notice as an outbox item in its own transaction
+// (Queue: cheap, no crypto); the outbox's mail sender composes it when it
+// sends it (Compose: rendered in the reader's language and variant,
+// signed, encrypted when their policy and a known key say so). Signing a
+// mail to each of 10,000 people never holds the store's write lock, and a
+// fan-out is handed to the sender as soon as it is decided.
 //
-// An intent outlives a crash: whatever Flush did not finish, the next
-// Flush (the daemon runs one at start and on a tick) does. Flushing the
-// same intent twice queues it once (the outbox item's key).
+// A notice keeps its Message-ID from Queue, so a retried send is the same
+// message to its receiver, however often it is composed.
 package notify
 
 import (
@@ -16,12 +16,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ProtonMail/gopenpgp/v2/crypto"
@@ -53,6 +52,8 @@ type Notice struct {
 	References    []string        `json:"references,omitempty"`
 	AutoSubmitted string          `json:"auto_submitted,omitempty"`
 	OfferedKeys   [][]byte        `json:"offered_keys,omitempty"` // keys in the mail being answered
+	// MessageID is given by Queue and kept through every attempt.
+	MessageID string `json:"message_id"`
 }
 
 // Notifier composes notices. Its fields are set once, before use.
@@ -65,20 +66,13 @@ type Notifier struct {
 	Log    *slog.Logger
 	// KnownKeys is pgp.keyring by lower-case address.
 	KnownKeys map[string][][]byte
-	// Failed is called for each notice that became a dead letter.
-	Failed func()
-	// Queued is called after each batch that reached the outbox, so that
-	// sending starts while the rest of a large fan-out is composed.
-	Queued func()
 
 	zones map[string]*time.Location
-	kick  chan struct{}
 }
 
 // New returns a Notifier for cfg.
 func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templates.Set, clk clock.Clock, log *slog.Logger) *Notifier {
-	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, Failed: func() {}, Queued: func() {}, zones: map[string]*time.Location{},
-		kick: make(chan struct{}, 1)}
+	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, zones: map[string]*time.Location{}}
 	for _, p := range cfg.People {
 		if p.TimeZone == "" {
 			continue
@@ -90,144 +84,68 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templa
 	return n
 }
 
-// Queue records n as an intent in the caller's transaction. It returns the
-// intent's id for Flush, or 0 when n was queued before.
-func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Time) (int64, error) {
+// Queue writes n to the outbox in the caller's transaction, unless it was
+// queued before (its IdemKey); it reports whether it added it.
+func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Time) (bool, error) {
+	if n.MessageID == "" {
+		domain := nf.Config.Desk.Address[strings.LastIndexByte(nf.Config.Desk.Address, '@')+1:]
+		n.MessageID = fmt.Sprintf("%s.%s@%s", strings.ToLower(n.IncidentRef), randomToken(8), domain)
+	}
 	payload, err := json.Marshal(n)
 	if err != nil {
-		return 0, fmt.Errorf("encoding notice %s: %w", n.IdemKey, err)
+		return false, fmt.Errorf("encoding notice %s: %w", n.IdemKey, err)
 	}
-	return tx.AddIntent(store.Intent{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: "mail", Recipient: n.To.Address, Payload: payload, CreatedAt: now})
+	added, err := tx.Enqueue(store.OutboxItem{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: store.PlatformMail, Kind: n.Kind,
+		Sender: nf.Config.Desk.Address, Recipient: n.To.Address, Payload: payload, CreatedAt: now})
+	if err != nil || !added {
+		return false, err
+	}
+	return true, tx.Audit(incidentID, now, "system", n.Kind+"-queued", fmt.Sprintf("to %s, <%s>", n.To.Address, n.MessageID))
 }
 
-// flushBatch bounds one Flush pass: its intents are composed in parallel
-// and committed in one transaction.
-const flushBatch = 256
+// IsNotice reports whether an outbox payload is a notice to compose (a
+// JSON object) rather than a composed message (which starts with a header
+// field).
+func IsNotice(payload []byte) bool { return len(payload) > 0 && payload[0] == '{' }
 
-// Flush composes the intents with the given ids (all waiting intents when
-// none are given) and moves them to the outbox. It returns how many
-// outbox items it added.
-func (nf *Notifier) Flush(ctx context.Context, ids ...int64) (int, error) {
-	// Passes may overlap (an Ingest flushing its own answer while Run
-	// sweeps): the worst is an intent composed twice and queued once.
-	added, byID := 0, len(ids) > 0
-	for {
-		var chunk []int64
-		if byID {
-			n := min(len(ids), flushBatch)
-			chunk, ids = ids[:n], ids[n:]
-		}
-		ins, err := nf.Store.Intents(ctx, flushBatch, chunk...)
-		if err != nil {
-			return added, err
-		}
-		n, err := nf.commit(ctx, ins, nf.composeAll(ctx, ins))
-		added += n
-		if n > 0 {
-			nf.Queued()
-		}
-		if err != nil || (byID && len(ids) == 0) || (!byID && len(ins) < flushBatch) {
-			return added, err
-		}
-	}
-}
-
-// composeAll composes intents on every processor.
-func (nf *Notifier) composeAll(ctx context.Context, ins []store.Intent) []composed {
-	out := make([]composed, len(ins))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(ins)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = nf.composeIntent(ctx, ins[i])
-			}
-		}()
-	}
-	for i := range ins {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out
-}
-
-func (nf *Notifier) composeIntent(ctx context.Context, in store.Intent) composed {
+// Compose makes the message of a queued notice, records it on its
+// incident (once, by its Message-ID, however often a retry composes it)
+// and returns its bytes. A notice that cannot be sent says why in a
+// permanent *responders.SendError: the outbox makes it a dead letter,
+// visible on the incident, in the UI and in /metrics; never plaintext
+// instead.
+func (nf *Notifier) Compose(ctx context.Context, it store.OutboxItem) ([]byte, error) {
 	var n Notice
-	if err := json.Unmarshal(in.Payload, &n); err != nil {
-		// Written by this program: a bug, but never lose the intent
-		// silently nor loop on it.
-		n = Notice{IdemKey: in.IdemKey, Kind: "notice", To: mail.Address{Address: in.Recipient}}
-		return composed{item: nf.deadLetter(in.IncidentID, n, in.CreatedAt, fmt.Sprintf("intent payload unreadable: %v", err))}
+	if err := json.Unmarshal(it.Payload, &n); err != nil {
+		return nil, &responders.SendError{Err: fmt.Errorf("notice unreadable: %w", err)}
 	}
-	return nf.compose(ctx, in.IncidentID, n, nf.Clock.Now())
-}
-
-// composed is a notice ready for the outbox: the item (a dead letter when
-// it could not be composed) and, when composed, the record of the sent
-// message and the audit line.
-type composed struct {
-	item  store.OutboxItem
-	msg   *store.Message
-	audit string
-}
-
-// commit moves composed intents to the outbox in one transaction: an
-// intent already queued (flushed by an earlier pass) is only deleted.
-func (nf *Notifier) commit(ctx context.Context, ins []store.Intent, cs []composed) (int, error) {
-	if len(ins) == 0 {
-		return 0, nil
-	}
-	var failed []store.OutboxItem
-	added := 0
-	err := nf.Store.Tx(ctx, func(tx *store.Tx) error {
-		failed, added = nil, 0
-		for i, in := range ins {
-			ok, err := tx.Enqueue(cs[i].item)
-			if err != nil {
-				return err
-			}
-			if ok {
-				added++
-				if err := nf.record(tx, cs[i]); err != nil {
-					return err
-				}
-				if cs[i].item.State == store.OutboxFailed {
-					failed = append(failed, cs[i].item)
-				}
-			}
-			if err := tx.DeleteIntent(in.ID); err != nil {
-				return err
-			}
+	c := nf.compose(ctx, n, nf.Clock.Now())
+	err := nf.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		if c.why != "" {
+			return tx.Audit(it.IncidentID, nf.Clock.Now(), "system", n.Kind+"-not-sent", "to "+n.To.Address+": "+c.why)
 		}
-		return nil
+		c.msg.IncidentID = it.IncidentID
+		added, err := tx.AddSentMessage(*c.msg)
+		if err != nil || !added {
+			return err
+		}
+		return tx.Audit(it.IncidentID, c.msg.CreatedAt, "system", n.Kind+"-composed", c.audit)
 	})
 	if err != nil {
-		return 0, err
+		return nil, &responders.SendError{Temporary: true, Err: fmt.Errorf("recording the %s mail: %w", n.Kind, err)}
 	}
-	for _, it := range failed {
-		nf.Failed()
-		nf.Log.Error("mail not sent", "kind", it.Kind, "recipient", it.Recipient, "why", it.LastError)
+	if c.why != "" {
+		return nil, &responders.SendError{Err: errors.New(c.why)}
 	}
-	return added, nil
+	return c.raw, nil
 }
 
-func (nf *Notifier) record(tx *store.Tx, c composed) error {
-	it := c.item
-	if it.State == store.OutboxFailed {
-		return tx.Audit(it.IncidentID, it.CreatedAt, "system", it.Kind+"-not-sent", "to "+it.Recipient+": "+it.LastError)
-	}
-	if err := tx.AddMessage(*c.msg); err != nil {
-		return err
-	}
-	return tx.Audit(it.IncidentID, it.CreatedAt, "system", it.Kind+"-queued", c.audit)
-}
-
-func (nf *Notifier) deadLetter(incidentID int64, n Notice, now time.Time, why string) store.OutboxItem {
-	return store.OutboxItem{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: "mail", Kind: n.Kind,
-		Sender: nf.Config.Desk.Address, Recipient: n.To.Address, CreatedAt: now, State: store.OutboxFailed, LastError: why}
+// composed is a notice made into a message, or why it cannot be.
+type composed struct {
+	raw   []byte
+	msg   *store.Message
+	audit string
+	why   string // not sent, and why
 }
 
 // compose renders, signs and (where policy and keys say so) encrypts n.
@@ -237,7 +155,7 @@ func (nf *Notifier) deadLetter(incidentID int64, n Notice, now time.Time, why st
 // has no usable key, or a form that fails to render, becomes a dead letter
 // that says why, visible on the incident, in the UI and in /metrics. Never
 // plaintext instead.
-func (nf *Notifier) compose(ctx context.Context, incidentID int64, n Notice, now time.Time) composed {
+func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) composed {
 	cfg := nf.Config
 	person, known := cfg.PersonByEmail(n.To.Address)
 	policy, langs := cfg.Replies.Encrypt, n.Langs
@@ -249,7 +167,7 @@ func (nf *Notifier) compose(ctx context.Context, incidentID int64, n Notice, now
 			n.To.Name = person.Name
 		}
 	}
-	fail := func(why string) composed { return composed{item: nf.deadLetter(incidentID, n, now, why)} }
+	fail := func(why string) composed { return composed{why: why} }
 
 	var ring *crypto.KeyRing
 	var sealTo string
@@ -282,8 +200,7 @@ func (nf *Notifier) compose(ctx context.Context, incidentID int64, n Notice, now
 		return fail(fmt.Sprintf("rendering the %s form: %v", n.Form, err))
 	}
 
-	domain := cfg.Desk.Address[strings.LastIndexByte(cfg.Desk.Address, '@')+1:]
-	msgID := fmt.Sprintf("%s.%s@%s", strings.ToLower(n.IncidentRef), randomToken(8), domain)
+	msgID := n.MessageID
 	m := responders.Mail{
 		From:          &mail.Address{Name: cfg.Desk.Name, Address: cfg.Desk.Address},
 		To:            []*mail.Address{&n.To},
@@ -296,22 +213,21 @@ func (nf *Notifier) compose(ctx context.Context, incidentID int64, n Notice, now
 		AutoSubmitted: n.AutoSubmitted,
 		Body:          msg.Body,
 	}
-	item := store.OutboxItem{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: "mail", Kind: n.Kind,
-		Sender: cfg.Desk.Address, Recipient: n.To.Address, CreatedAt: now}
+	var raw []byte
 	how := "signed"
 	if sealTo != "" {
-		item.Payload, err = responders.ComposeEncrypted(m, nf.Key, ring)
+		raw, err = responders.ComposeEncrypted(m, nf.Key, ring)
 		how = "signed and encrypted to " + sealTo
 	} else {
-		item.Payload, err = responders.ComposeSigned(m, nf.Key)
+		raw, err = responders.ComposeSigned(m, nf.Key)
 	}
 	if err != nil {
 		return fail(fmt.Sprintf("composing the %s mail: %v", n.Form, err))
 	}
-	sum := sha256.Sum256(item.Payload)
+	sum := sha256.Sum256(raw)
 	return composed{
-		item: item,
-		msg: &store.Message{IncidentID: incidentID, Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
+		raw: raw,
+		msg: &store.Message{Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
 			Source: "outbox", From: cfg.Desk.Address, Subject: msg.Subject, CreatedAt: now},
 		audit: fmt.Sprintf("to %s, %s, %s, in %s (%s)", n.To.Address, msgID, how, msg.Lang, data.Variant),
 	}
@@ -340,32 +256,4 @@ func randomToken(n int) string {
 	buf := make([]byte, n)
 	rand.Read(buf)
 	return hex.EncodeToString(buf)
-}
-
-// flushEvery is how often Run looks for intents that a crash, or a failed
-// Flush, left behind.
-const flushEvery = 30 * time.Second
-
-// Kick makes Run compose waiting intents now.
-func (nf *Notifier) Kick() {
-	select {
-	case nf.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Run flushes waiting intents at once, when kicked, and every flushEvery
-// until ctx ends.
-func (nf *Notifier) Run(ctx context.Context) {
-	for {
-		if _, err := nf.Flush(ctx); err != nil && ctx.Err() == nil {
-			nf.Log.Error("composing notifications", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-nf.kick:
-		case <-nf.Clock.After(flushEvery):
-		}
-	}
 }

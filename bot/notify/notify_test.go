@@ -3,8 +3,10 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,72 +52,91 @@ func notice(inc *store.Incident) Notice {
 		Data: templates.Form{IncidentID: inc.Ref, Date: inc.CreatedAt, Priority: "P2", Category: "vulnerability", Status: "new", Summary: "XSS"}}
 }
 
-// TestIntentOutlivesACrash: an intent committed with its decision but
-// never composed (the process died in between) is composed by the next
-// Flush, once: a second Flush, or a second Queue of the same notice,
-// queues nothing more.
-func TestIntentOutlivesACrash(t *testing.T) {
+func queue(t *testing.T, st *store.Store, nf *Notifier, inc *store.Incident) store.OutboxItem {
+	t.Helper()
 	ctx := context.Background()
-	st, nf, inc := setup(t)
 	if err := st.Tx(ctx, func(tx *store.Tx) error {
-		_, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := st.GetIncident(ctx, inc.Ref); len(d.Outbox) != 0 {
-		t.Fatalf("outbox before flush: %+v", d.Outbox)
-	}
-	// "After the restart": a fresh Notifier on the same store.
-	again := New(nf.Config, st, nf.Key, nf.Forms, nf.Clock, nf.Log)
-	if n, err := again.Flush(ctx); err != nil || n != 1 {
-		t.Fatalf("Flush = %d, %v; want 1 item", n, err)
-	}
-	if n, err := again.Flush(ctx); err != nil || n != 0 {
-		t.Fatalf("second Flush = %d, %v; want 0", n, err)
-	}
-	if err := st.Tx(ctx, func(tx *store.Tx) error {
-		id, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt)
-		if id != 0 {
-			t.Errorf("a notice already in the outbox was queued again (intent %d)", id)
+		added, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt)
+		if !added && err == nil {
+			t.Error("the notice was not queued")
 		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := st.GetIncident(ctx, inc.Ref)
+	if err != nil || len(d.Outbox) != 1 {
+		t.Fatalf("outbox %+v, %v", d.Outbox, err)
+	}
+	return d.Outbox[0]
+}
+
+// TestNoticeIsComposedWhenSent: a queued notice is an outbox item whose
+// payload is the notice, composed (rendered, signed) when it is sent; a
+// retry composes it again as the same message (its Message-ID), recorded
+// on the incident once; queuing it again adds nothing.
+func TestNoticeIsComposedWhenSent(t *testing.T) {
+	ctx := context.Background()
+	st, nf, inc := setup(t)
+	it := queue(t, st, nf, inc)
+	if !IsNotice(it.Payload) || it.State != store.OutboxPending || it.Recipient != "r@example.org" {
+		t.Fatalf("queued item %+v", it)
+	}
+	first, err := nf.Compose(ctx, it)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Outbox) != 1 || d.Outbox[0].Recipient != "r@example.org" || d.Outbox[0].State != store.OutboxPending {
-		t.Fatalf("outbox = %+v", d.Outbox)
+	again, err := nf.Compose(ctx, it)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !bytes.Contains(d.Outbox[0].Payload, []byte(`protocol="application/pgp-signature"`)) || !bytes.Contains(d.Outbox[0].Payload, []byte("["+inc.Ref+"]")) {
-		t.Fatalf("payload is not the signed acknowledgement:\n%s", d.Outbox[0].Payload)
+	for _, raw := range [][]byte{first, again} {
+		if IsNotice(raw) || !bytes.Contains(raw, []byte(`protocol="application/pgp-signature"`)) || !bytes.Contains(raw, []byte("["+inc.Ref+"]")) {
+			t.Fatalf("not the signed acknowledgement:\n%s", raw)
+		}
 	}
-	var out int
+	id := func(raw []byte) string {
+		for _, l := range strings.Split(string(raw), "\r\n") {
+			if strings.HasPrefix(strings.ToLower(l), "message-id:") {
+				return l
+			}
+		}
+		return ""
+	}
+	if id(first) == "" || id(first) != id(again) {
+		t.Errorf("Message-IDs %q and %q: a retry must be the same message", id(first), id(again))
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		added, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt)
+		if added {
+			t.Error("a notice already in the outbox was queued again")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := st.GetIncident(ctx, inc.Ref)
+	out := 0
 	for _, m := range d.Messages {
 		if m.Direction == "out" {
 			out++
 		}
 	}
-	if out != 1 {
-		t.Fatalf("%d outgoing messages recorded, want 1", out)
+	if out != 1 || len(d.Outbox) != 1 {
+		t.Fatalf("%d outgoing messages recorded, %d outbox items; want 1 and 1", out, len(d.Outbox))
 	}
 }
 
-// TestIntentCountsForTheRateLimit: an answer decided but not yet composed
-// counts toward the recipient's limit, so a burst cannot slip past it.
-func TestIntentCountsForTheRateLimit(t *testing.T) {
+// TestQueuedNoticeCountsForTheRateLimit: an answer queued but not yet
+// composed counts toward the recipient's limit.
+func TestQueuedNoticeCountsForTheRateLimit(t *testing.T) {
 	ctx := context.Background()
 	st, nf, inc := setup(t)
+	queue(t, st, nf, inc)
 	if err := st.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt); err != nil {
-			return err
-		}
 		n, err := tx.RecentTo("mail", "R+tag@Example.org", inc.CreatedAt.Add(-time.Hour))
 		if n != 1 {
-			t.Errorf("RecentTo = %d, want 1 (the intent)", n)
+			t.Errorf("RecentTo = %d, want 1", n)
 		}
 		return err
 	}); err != nil {
@@ -124,29 +145,21 @@ func TestIntentCountsForTheRateLimit(t *testing.T) {
 }
 
 // TestAlwaysWithoutKeyIsADeadLetter: policy "always" and no key: nothing
-// in clear; a failed item that says why, and an audit line.
+// in clear; a permanent failure that says why, and an audit line.
 func TestAlwaysWithoutKeyIsADeadLetter(t *testing.T) {
 	ctx := context.Background()
 	st, nf, inc := setup(t)
 	nf.Config.Replies.Encrypt = config.EncryptAlways
-	failed := 0
-	nf.Failed = func() { failed++ }
-	if err := st.Tx(ctx, func(tx *store.Tx) error {
-		_, err := nf.Queue(tx, inc.ID, notice(inc), inc.CreatedAt)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := nf.Flush(ctx); err != nil {
-		t.Fatal(err)
+	it := queue(t, st, nf, inc)
+	raw, err := nf.Compose(ctx, it)
+	var se *responders.SendError
+	if raw != nil || !errors.As(err, &se) || se.Temporary || !strings.Contains(err.Error(), "encrypt is always") {
+		t.Fatalf("Compose = %d bytes, %v; want a permanent failure saying why", len(raw), err)
 	}
 	d, _ := st.GetIncident(ctx, inc.Ref)
-	if len(d.Outbox) != 1 || d.Outbox[0].State != store.OutboxFailed || len(d.Outbox[0].Payload) != 0 || failed != 1 {
-		t.Fatalf("outbox = %+v, failed = %d", d.Outbox, failed)
-	}
 	found := false
 	for _, a := range d.Audit {
-		found = found || a.Action == "acknowledgement-not-sent"
+		found = found || a.Action == "acknowledgement-not-sent" && strings.Contains(a.Detail, "encrypt is always")
 	}
 	if !found {
 		t.Fatalf("no audit entry: %+v", d.Audit)

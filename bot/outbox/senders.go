@@ -15,10 +15,14 @@ type MailSubmitter interface {
 	Send(ctx context.Context, from string, to []string, raw []byte) error
 }
 
-// Mail sends mail items: the payload is the composed message.
+// Mail sends mail items: a composed message, or a notice that Compose
+// makes into one at the moment it is sent (notify.Notifier.Compose).
 type Mail struct {
 	// Submit is nil when no SMTP server is configured: items wait.
 	Submit MailSubmitter
+	// Compose makes a notice into a message; IsNotice tells them apart.
+	Compose  func(ctx context.Context, it store.OutboxItem) ([]byte, error)
+	IsNotice func(payload []byte) bool
 }
 
 // Send submits the item's message to its address.
@@ -29,7 +33,14 @@ func (m Mail) Send(ctx context.Context, to store.Dest, it store.OutboxItem) erro
 	if to.Kind != store.ToAddress {
 		return &responders.SendError{Err: fmt.Errorf("mail to a %s destination", to.Kind)}
 	}
-	return m.Submit.Send(ctx, it.Sender, []string{to.ID}, it.Payload)
+	raw := it.Payload
+	if m.IsNotice != nil && m.IsNotice(raw) {
+		var err error
+		if raw, err = m.Compose(ctx, it); err != nil {
+			return err
+		}
+	}
+	return m.Submit.Send(ctx, it.Sender, []string{to.ID}, raw)
 }
 
 // Item kinds a chat platform performs besides cards.

@@ -184,6 +184,20 @@ func (t *Tx) AddMessage(m Message) error {
 	return nil
 }
 
+// AddSentMessage records an outgoing message once: a retried send of the
+// same message (its Message-ID) is recorded by its first composition. It
+// reports whether it added the record.
+func (t *Tx) AddSentMessage(m Message) (bool, error) {
+	res, err := t.exec(`INSERT INTO messages (incident_id, direction, message_id, sha256, source, from_addr, subject, report, raw_path, created_at)
+		VALUES (?, 'out', ?, ?, ?, ?, ?, '', '', ?) ON CONFLICT DO NOTHING`,
+		nullID(m.IncidentID), m.MessageID, m.SHA256, m.Source, m.From, m.Subject, ms(m.CreatedAt))
+	if err != nil {
+		return false, fmt.Errorf("recording sent message: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // Audit appends to an incident's history (incidentID 0: the desk's own).
 func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string) error {
 	var inc any

@@ -73,14 +73,11 @@ func nullID(id int64) any {
 // mailbox count together (case, and "+tag" subaddresses, RFC 5233).
 func (t *Tx) RecentTo(channel, recipient string, since time.Time) (int, error) {
 	var n int
-	key := MailboxKey(recipient)
-	err := t.queryRow(recentToQuery, key, channel, ms(since), key, channel, ms(since)).Scan(&n)
+	err := t.queryRow(recentToQuery, MailboxKey(recipient), channel, ms(since)).Scan(&n)
 	return n, err
 }
 
-// Intents not yet composed count too.
-const recentToQuery = `SELECT (SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND channel = ? AND created_at >= ?) +
-	(SELECT COUNT(*) FROM intents WHERE recipient_key = ? AND channel = ? AND created_at >= ?)`
+const recentToQuery = `SELECT COUNT(*) FROM outbox WHERE recipient_key = ? AND channel = ? AND created_at >= ?`
 
 // MailboxKey is an address reduced to the mailbox it reaches: lower case,
 // without a "+tag" in the local part.

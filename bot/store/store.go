@@ -324,6 +324,10 @@ var sqliteMigrations = []string{
 		holder TEXT    NOT NULL,
 		until  INTEGER NOT NULL
 	);`,
+	// Notices are outbox items composed when sent: the intents of the
+	// first call-tree schema (composed by a loop of their own) are gone.
+	`DROP INDEX intents_recipient_key;
+	DROP TABLE intents;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
