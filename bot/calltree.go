@@ -313,3 +313,15 @@ func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, wh
 	}
 	return b.engine.SetUnits(ctx, d.ID, units, remove, why, actor, "api")
 }
+
+// closeIncident closes the incident ref and skips its tree's open steps.
+func (b *Bot) closeIncident(ctx context.Context, ref, actor string) error {
+	d, err := b.store.GetIncident(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if d.CallTree == nil {
+		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
+	}
+	return b.engine.Close(ctx, d.ID, actor, "api")
+}

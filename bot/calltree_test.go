@@ -382,4 +382,16 @@ func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 	if !found {
 		t.Error("the change of units is not in the audit")
 	}
+	// Closing skips every open step.
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/close", nil, &out); code != 200 {
+		t.Fatalf("close: %d %v", code, out)
+	}
+	if inc := d.incident(id); inc.Status != "closed" {
+		t.Errorf("status %s after close", inc.Status)
+	}
+	for _, s := range d.tree(id).Steps {
+		if s.State != "skipped" && s.State != "done" && s.State != "acknowledged" {
+			t.Errorf("step %s is %s after close", s.ID, s.State)
+		}
+	}
 }

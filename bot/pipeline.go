@@ -198,10 +198,14 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		if !res.New {
 			return b.takeAnswer(tx, inc, rep, hexSum, now, &res)
 		}
-		if res.Playbook, err = b.engine.StartTree(tx, inc, b.affectedUnits(rep, now), now); err != nil {
+		res.Withheld = b.mustNotAnswer(tx, rep, now)
+		notReporter := res.Withheld
+		if notReporter == "" && source == SourceForm {
+			notReporter = "the address was typed into the public form"
+		}
+		if res.Playbook, err = b.engine.StartTree(tx, inc, b.affectedUnits(rep, now), notReporter, now); err != nil {
 			return err
 		}
-		res.Withheld = b.mustNotAnswer(tx, rep, now)
 		if res.Withheld != "" {
 			return tx.Audit(inc.ID, now, "system", "no-answer", res.Withheld)
 		}

@@ -144,6 +144,7 @@ const (
 	AudienceRegion   = "region"   // the reporter's region's officer and account manager
 	AudienceOfficers = "officers" // the security officers
 	AudienceCIO      = "cio"      // the CIO
+	AudienceReporter = "reporter" // whoever reported the incident (never when they may not be written to)
 )
 
 // What a step needs back.
@@ -189,6 +190,28 @@ type Step struct {
 	// Priorities, when set, limit the step to incidents of these
 	// priorities (the region's points of contact are told of P1 and P2).
 	Priorities []string `yaml:"priorities"`
+	// DueBusinessDays, instead of due, sets the deadline that many
+	// business days (Monday to Friday, UTC) after E.
+	DueBusinessDays int `yaml:"due_business_days"`
+	// Repeat makes a step that needs nothing recur: sent at its deadline,
+	// then every Repeat until the incident is closed (the reporter's
+	// status updates).
+	Repeat time.Duration `yaml:"repeat"`
+}
+
+// DueFrom is the step's deadline for event time e.
+func (s Step) DueFrom(e time.Time) time.Time {
+	if s.DueBusinessDays <= 0 {
+		return e.Add(s.Due)
+	}
+	t := e.UTC()
+	for n := s.DueBusinessDays; n > 0; {
+		t = t.AddDate(0, 0, 1)
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n--
+		}
+	}
+	return t
 }
 
 // PlaybookFor returns the playbook a new incident runs, if any.
@@ -275,7 +298,9 @@ var DefaultPlaybooks = []Playbook{
 		When: PlaybookRule{Categories: []string{"vulnerability"}},
 		Steps: []Step{
 			{ID: "triaged", Title: "Triaged by the team", Audience: AudienceTeam, Form: "action-alert",
-				Due: 24 * time.Hour, Needs: NeedsDone, Reminders: []time.Duration{4 * time.Hour}, Escalate: []string{EscalateSecondary, EscalateOfficers}},
+				DueBusinessDays: 1, Needs: NeedsDone, Reminders: []time.Duration{4 * time.Hour}, Escalate: []string{EscalateSecondary, EscalateOfficers}},
+			{ID: "reporter-updated", Title: "Status update to the reporter", Audience: AudienceReporter, Form: "status-update",
+				Due: 7 * 24 * time.Hour, Needs: NeedsNone, Repeat: 7 * 24 * time.Hour},
 			{ID: "region-told", Title: "Regional points of contact told", Audience: AudienceRegion, Form: "action-alert",
 				Due: time.Hour, Needs: NeedsNone, Priorities: []string{"P1", "P2"}},
 		},
@@ -533,9 +558,18 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 				bad(sf+".id", "%s is listed twice", s.ID)
 			}
 			switch s.Audience {
-			case AudienceTeam, AudienceUnits, AudienceOwners, AudienceRegion, AudienceOfficers, AudienceCIO:
+			case AudienceTeam, AudienceUnits, AudienceOwners, AudienceRegion, AudienceOfficers, AudienceCIO, AudienceReporter:
 			default:
-				bad(sf+".audience", "%q is not one of team, units, owners, region, officers, cio", s.Audience)
+				bad(sf+".audience", "%q is not one of team, units, owners, region, officers, cio, reporter", s.Audience)
+			}
+			if s.Repeat < 0 || s.Repeat > 0 && s.Needs != NeedsNone {
+				bad(sf+".repeat", "only a step that needs nothing back repeats (needs: none), every positive duration")
+			}
+			if s.DueBusinessDays < 0 || s.DueBusinessDays > 0 && s.Due != 0 {
+				bad(sf+".due_business_days", "set either due or due_business_days (a positive number)")
+			}
+			if s.Audience == AudienceReporter && len(s.Escalate) > 0 {
+				bad(sf+".escalate", "a step for the reporter escalates to nobody")
 			}
 			if !contains(forms, s.Form) {
 				bad(sf+".form", "%q is not one of %s", s.Form, strings.Join(forms, ", "))
@@ -547,8 +581,8 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 				bad(sf+".due", "must not be negative")
 			}
 			for k, r := range s.Reminders {
-				if r <= 0 || r >= s.Due {
-					bad(fmt.Sprintf("%s.reminders.%d", sf, k), "%v must be between 0 and the step's due (%v): it is how long before the deadline", r, s.Due)
+				if due := s.DueFrom(time.Time{}).Sub(time.Time{}); r <= 0 || r >= due {
+					bad(fmt.Sprintf("%s.reminders.%d", sf, k), "%v must be between 0 and the step's due (%v): it is how long before the deadline", r, s.DueFrom(time.Time{}).Sub(time.Time{}))
 				}
 			}
 			for k, a := range s.After {

@@ -232,6 +232,11 @@ webhooks:
 #         every: 30m
 #         # Only for incidents of these priorities (none: all).
 #         priorities: [P1, P2]
+#         # Instead of due: this many business days (Mon-Fri, UTC) after E.
+#         due_business_days: 0
+#         # A step that needs nothing back may recur every this long until
+#         # the incident is closed (audience reporter: their status updates).
+#         repeat: 0s
 
 # Geo-based points of contact, named on every notification form. A reporter
 # is placed by address domain (longest match), else by report language, else

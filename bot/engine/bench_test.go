@@ -46,7 +46,7 @@ func newIncident(b *testing.B, e *Engine, st *store.Store, eventAt time.Time) *s
 		if err != nil {
 			return err
 		}
-		_, err = e.StartTree(tx, inc, nil, eventAt)
+		_, err = e.StartTree(tx, inc, nil, "", eventAt)
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -112,7 +112,7 @@ func BenchmarkEngineLag10k(b *testing.B) {
 					if err != nil {
 						return err
 					}
-					if _, err := e.StartTree(tx, inc, nil, eventAt); err != nil {
+					if _, err := e.StartTree(tx, inc, nil, "", eventAt); err != nil {
 						return err
 					}
 					ids = append(ids, inc.ID)

@@ -36,10 +36,10 @@ func (e *Engine) MoveEvent(ctx context.Context, incidentID int64, at time.Time, 
 		moved := 0
 		for i, s := range tree.Steps {
 			def, ok := stepDef(pb, s.Key)
-			if !ok || !open(s) {
-				continue
+			if !ok || !open(s) || def.Repeat > 0 && !s.StartedAt.IsZero() {
+				continue // a recurring step that has begun keeps its rhythm
 			}
-			tree.Steps[i].DueAt, tree.Steps[i].NextAt = at.Add(def.Due), now
+			tree.Steps[i].DueAt, tree.Steps[i].NextAt = def.DueFrom(at), now
 			if err := tx.UpdateStep(tree.Steps[i]); err != nil {
 				return "", "", err
 			}
@@ -98,11 +98,15 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 	}, actor)
 }
 
-// Close ends the incident's tree: every open step is skipped.
+// Close closes the incident and ends its tree: every open step is
+// skipped (reopening does not restart it).
 func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string) error {
 	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
 		tree.Closed = true
-		return "calltree-closed", "via " + via, tx.CloseTree(incidentID, now)
+		if err := tx.SetStatus(incidentID, "closed", now); err != nil {
+			return "", "", err
+		}
+		return "closed", "via " + via + "; the call tree's open steps are skipped", tx.CloseTree(incidentID, now)
 	}, actor)
 }
 

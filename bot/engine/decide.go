@@ -35,6 +35,7 @@ const (
 	MsgMethod     = "method"     // a later contact method for someone who has not answered
 	MsgReminder   = "reminder"   // before the deadline, to who has not answered
 	MsgEscalation = "escalation" // the deadline passed: the next level told
+	MsgUpdate     = "update"     // a recurring step's round
 )
 
 // Message is one notification a decision sends: to one person, by one
@@ -113,6 +114,10 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 // advance moves step i, which is neither done nor skipped, to now.
 func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newToken func() string) {
 	s := &d.Tree.Steps[i]
+	if def.Repeat > 0 {
+		d.repeat(i, def, r, now, newToken)
+		return
+	}
 	started := !s.StartedAt.IsZero()
 	if !started {
 		ready := d.predecessorsMet(i, def)
@@ -215,6 +220,39 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		d.Events = append(d.Events, Event{i, "overdue", "deadline passed"})
 	}
 	s.NextAt = d.nextAt(i, def, deadline, r)
+}
+
+// repeat moves a recurring step: at each deadline (once its predecessors
+// are met) its audience is told again, and the next deadline is one
+// Repeat later; after a jump of the clock, one round, not every missed
+// one. Rounds are counted in RemindersSent (a recurring step has no
+// reminders).
+func (d *Decision) repeat(i int, def config.Step, r Roster, now time.Time, newToken func() string) {
+	s := &d.Tree.Steps[i]
+	if !d.predecessorsMet(i, def) || now.Before(s.DueAt) {
+		s.NextAt = s.DueAt
+		return
+	}
+	people := d.audience(i, r, now)
+	if len(people) == 0 {
+		s.State, s.Why, s.NextAt = store.StepSkipped, "nobody to tell: the roster names nobody for "+s.Audience, time.Time{}
+		d.Events = append(d.Events, Event{i, "skipped", s.Why})
+		return
+	}
+	if s.StartedAt.IsZero() {
+		s.StartedAt, s.State = now, store.StepNotified
+	}
+	for _, p := range people {
+		d.addPerson(i, p, "audience", 0, now, newToken)
+		d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("round:%d:%d:%s", s.ID, s.RemindersSent, strings.ToLower(p)), Kind: MsgUpdate, Step: i,
+			Person: strings.ToLower(p), Via: config.ViaEmail})
+	}
+	s.RemindersSent++
+	for !s.DueAt.After(now) {
+		s.DueAt = s.DueAt.Add(def.Repeat)
+	}
+	s.NextAt = s.DueAt
+	d.Events = append(d.Events, Event{i, "repeated", fmt.Sprintf("round %d: told %s; next %s", s.RemindersSent, strings.Join(people, ", "), s.DueAt.UTC().Format(time.RFC3339))})
 }
 
 // nextAt is when the step needs the engine again: its next reminder, its
@@ -460,6 +498,8 @@ func (d *Decision) audience(i int, r Roster, now time.Time) []string {
 		return r.Officers()
 	case config.AudienceCIO:
 		return nonEmpty(r.CIO())
+	case config.AudienceReporter:
+		return nonEmpty(inc.Reporter)
 	}
 	return nil
 }

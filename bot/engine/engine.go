@@ -73,12 +73,20 @@ func (e *Engine) Kick() {
 // its report affects, one row per step (per unit for unit steps) due
 // from E, all looked at by the engine at once. It returns the playbook's
 // name, or "" when none applies.
-func (e *Engine) StartTree(tx *store.Tx, inc *store.Incident, units []store.TreeUnit, now time.Time) (string, error) {
+//
+// notReporter says why the reporter must not be written to ("" when they
+// may be): the steps for them are then skipped, saying so.
+func (e *Engine) StartTree(tx *store.Tx, inc *store.Incident, units []store.TreeUnit, notReporter string, now time.Time) (string, error) {
 	pb, ok := e.Config.PlaybookFor(inc.Priority, inc.Category)
 	if !ok {
 		return "", nil
 	}
 	rows := Rows(pb, inc, units, now)
+	for i := range rows {
+		if rows[i].Audience == config.AudienceReporter && notReporter != "" && rows[i].State != store.StepSkipped {
+			rows[i].State, rows[i].Why, rows[i].NextAt = store.StepSkipped, "the reporter is not written to: "+notReporter, time.Time{}
+		}
+	}
 	started, err := tx.StartTree(inc.ID, pb.Name, units, rows, now)
 	if err != nil || !started {
 		return "", err
@@ -98,7 +106,7 @@ func Rows(pb config.Playbook, inc *store.Incident, units []store.TreeUnit, now t
 	var rows []store.StepRow
 	for pos, s := range pb.Steps {
 		row := store.StepRow{Key: s.ID, Position: pos, Title: s.Title, Audience: s.Audience, Needs: s.Needs,
-			DueAt: inc.EventAt.Add(s.Due), State: store.StepWaiting, NextAt: now}
+			DueAt: s.DueFrom(inc.EventAt), State: store.StepWaiting, NextAt: now}
 		if len(s.Priorities) > 0 && !slices.Contains(s.Priorities, inc.Priority) {
 			row.State, row.Why, row.NextAt = store.StepSkipped, "only for "+strings.Join(s.Priorities, ", ")+" incidents", time.Time{}
 		}
@@ -259,8 +267,15 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 				data.Steps = statusSteps(d.Tree)
 				data.Request.Token = "" // nothing to answer
 			}
-			added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Form: def.Form, Kind: "calltree-" + m.Kind, IdemKey: key, IncidentRef: inc.Ref,
-				To: mail.Address{Address: m.Person}, Data: data}, now)
+			n := notify.Notice{Form: def.Form, Kind: "calltree-" + m.Kind, IdemKey: key, IncidentRef: inc.Ref,
+				To: mail.Address{Address: m.Person}, Data: data}
+			if s.Audience == config.AudienceReporter {
+				// The reporter's own update: in their language, with when
+				// the next one comes; nothing about the desk's roster.
+				n.Data.Request, n.Data.NextUpdate = nil, s.DueAt
+				n.To.Name, n.Langs = inc.ReporterName, []string{inc.Language}
+			}
+			added, err := e.Notify.Queue(tx, inc.ID, n, now)
 			if err != nil {
 				return false, err
 			}

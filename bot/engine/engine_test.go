@@ -94,7 +94,7 @@ func newHarness(t *testing.T, units ...string) *harness {
 		if err != nil {
 			return err
 		}
-		_, err = e.StartTree(tx, h.inc, tu, start)
+		_, err = e.StartTree(tx, h.inc, tu, "", start)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestRegionToldOfP1AndP2(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			pb, err := h.e.StartTree(tx, inc, nil, h.start)
+			pb, err := h.e.StartTree(tx, inc, nil, "", h.start)
 			if pb != "vulnerability-report" {
 				t.Errorf("%s vulnerability runs %q", c.prio, pb)
 			}
@@ -369,5 +369,76 @@ func TestRegionToldOfP1AndP2(t *testing.T) {
 				t.Errorf("%s: region-told %s %q %+v", c.prio, s.State, s.Why, s.People)
 			}
 		}
+	}
+}
+
+// TestVulnerabilityReportRhythm: the shipped vulnerability-report wants
+// triage by the next business day (a Friday report by Monday) and writes
+// to the reporter every seven days until the incident is closed; a
+// reporter who may not be written to gets nothing, and the tree says why.
+func TestVulnerabilityReportRhythm(t *testing.T) {
+	h := newHarness(t)
+	friday := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	start := func(notReporter string) *store.Incident {
+		var inc *store.Incident
+		if err := h.st.Tx(context.Background(), func(tx *store.Tx) error {
+			var err error
+			inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P3", Category: "vulnerability", Subject: "XSS", Reporter: "r@example.org",
+				Language: "de", CreatedAt: friday})
+			if err != nil {
+				return err
+			}
+			_, err = h.e.StartTree(tx, inc, nil, notReporter, h.clock.Now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return inc
+	}
+	h.clock.Advance(friday.Sub(h.clock.Now()))
+	inc, quiet := start(""), start("DMARC failed")
+	h.tick()
+	step := func(inc *store.Incident, key string) store.StepRow {
+		tr, _ := h.st.Tree(context.Background(), inc.ID)
+		for _, s := range tr.Steps {
+			if s.Key == key {
+				return s
+			}
+		}
+		return store.StepRow{}
+	}
+	if due := step(inc, "triaged").DueAt; !due.Equal(time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)) {
+		t.Errorf("triage of a Friday report due %v, want Monday", due)
+	}
+	updates := func() int {
+		d, _ := h.st.GetIncident(context.Background(), inc.Ref)
+		return count(func() []string {
+			var out []string
+			for _, o := range d.Outbox {
+				out = append(out, o.Kind+" "+o.Recipient)
+			}
+			return out
+		}(), "calltree-update r@example.org")
+	}
+	for _, c := range []struct{ days, want int }{{6, 0}, {7, 1}, {13, 1}, {14, 2}} {
+		h.clock.Advance(friday.Add(time.Duration(c.days)*24*time.Hour + time.Minute).Sub(h.clock.Now()))
+		h.tick()
+		if n := updates(); n != c.want {
+			t.Errorf("day %d: %d updates to the reporter, want %d", c.days, n, c.want)
+		}
+	}
+	if s := step(quiet, "reporter-updated"); s.State != store.StepSkipped || !strings.Contains(s.Why, "DMARC failed") {
+		t.Errorf("the quiet reporter's updates: %s %q", s.State, s.Why)
+	}
+	if err := h.e.Close(context.Background(), inc.ID, "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(21 * 24 * time.Hour)
+	h.tick()
+	if n := updates(); n != 2 {
+		t.Errorf("%d updates after closing, want still 2", n)
+	}
+	if s := step(inc, "reporter-updated"); s.State != store.StepSkipped {
+		t.Errorf("after closing, the updates are %s", s.State)
 	}
 }

@@ -162,6 +162,12 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 	return &inc, nil
 }
 
+// SetStatus sets an incident's status (open, closed, ...).
+func (t *Tx) SetStatus(incidentID int64, status string, now time.Time) error {
+	_, err := t.exec(`UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?`, status, ms(now), incidentID)
+	return err
+}
+
 // Touch records that an incident changed.
 func (t *Tx) Touch(incidentID int64, now time.Time) error {
 	_, err := t.exec(`UPDATE incidents SET updated_at = ? WHERE id = ?`, ms(now), incidentID)

@@ -101,6 +101,8 @@ type Options struct {
 	// call tree.
 	MoveEvent func(ctx context.Context, ref string, at time.Time, actor string) error
 	SetUnits  func(ctx context.Context, ref string, add, remove []string, why, actor string) error
+	// Close closes an incident and skips its call tree's open steps.
+	Close func(ctx context.Context, ref, actor string) error
 }
 
 //go:embed pages/*.html
@@ -190,6 +192,11 @@ func New(o Options) *Server {
 				return
 			}
 			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, "api"))
+		}))
+	}
+	if o.Close != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(func(w http.ResponseWriter, r *http.Request) {
+			s.treeChange(w, r, o.Close(r.Context(), r.PathValue("id"), "api"))
 		}))
 	}
 	if o.SandboxClock != nil {
