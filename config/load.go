@@ -150,6 +150,11 @@ func (c *Config) secrets() map[string]Secret {
 	if c.Discord != nil {
 		out["discord.token"] = c.Discord.Token
 	}
+	for i, w := range c.Webhooks {
+		if w.Secret.set() > 0 {
+			out[fmt.Sprintf("webhooks.%d.secret", i)] = w.Secret
+		}
+	}
 	return out
 }
 
