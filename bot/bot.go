@@ -88,6 +88,7 @@ type Metrics struct {
 	CardsFailed     *metrics.Counter
 	CardsRetried    *metrics.Counter
 	RepliesWithheld *metrics.Counter
+	ChatRefused     *metrics.Counter
 	IntakeLatency   *metrics.Histogram
 }
 
@@ -110,6 +111,7 @@ func newMetrics() *Metrics {
 		CardsFailed:     r.Counter("tocsin_chat_cards_failed_total", "Incident cards given up on (dead letters)."),
 		CardsRetried:    r.Counter("tocsin_chat_cards_retried_total", "Card posts that failed temporarily (a 429 among them) and were rescheduled."),
 		RepliesWithheld: r.Counter("tocsin_replies_withheld_total", "Answers not sent: auto-reply, bounce, list mail, loop or rate limit."),
+		ChatRefused:     r.Counter("tocsin_chat_requests_refused_total", "Slack and Discord requests refused with 401: unsigned, forged, stale or replayed."),
 		IntakeLatency: r.Histogram("tocsin_intake_latency_seconds", "From message received to incident committed.",
 			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),
 	}

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/cards"
+	"tocsin/bot/chatops"
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/notify"
@@ -324,4 +328,29 @@ func (b *Bot) closeIncident(ctx context.Context, ref, actor string) error {
 		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
 	}
 	return b.engine.Close(ctx, d.ID, actor, "api")
+}
+
+// chatHandler is the chat platforms' endpoints, for those whose request
+// secret is configured.
+func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
+	var slackSecret string
+	var discordKey ed25519.PublicKey
+	if s := b.cfg.Slack; s != nil && s.SigningSecret != nil {
+		v, err := s.SigningSecret.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("slack.signing_secret: %w", err)
+		}
+		slackSecret = v
+	}
+	if d := b.cfg.Discord; d != nil && d.PublicKey != "" {
+		k, err := hex.DecodeString(d.PublicKey) // checked by config
+		if err != nil {
+			return nil, fmt.Errorf("discord.public_key: %w", err)
+		}
+		discordKey = k
+	}
+	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.setUnits, Progress: cards.Progress}
+	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
+	h.Refused = b.metrics.ChatRefused.Inc
+	return h.Routes(), nil
 }

@@ -384,13 +384,17 @@ func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Han
 			return nil, "", fmt.Errorf("http.metrics_token: %w", err)
 		}
 	}
+	chat, err := b.chatHandler()
+	if err != nil {
+		return nil, "", err
+	}
 	health := map[string]func(time.Time) error{"outbox": b.out.Health}
 	if watcher != nil {
 		health["imap"] = watcher.Health
 	}
 	return web.New(web.Options{Config: cfg, Store: b.store, Key: b.key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, Close: b.closeIncident,
+		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, Close: b.closeIncident, Chat: chat,
 		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
@@ -488,6 +492,13 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	}
 	if cfg.Discord == nil {
 		cfg.Discord = &config.Discord{Token: config.Secret{Password: "sandbox"}, ChannelID: "1000000000000000001", APIURL: sb.ChatURL + "/discord/api/v9/"}
+	}
+	// Requests from them are verified with the secrets in sandbox.json.
+	if cfg.Slack.SigningSecret == nil {
+		cfg.Slack.SigningSecret = &config.Secret{Password: info.SlackSigningSecret}
+	}
+	if cfg.Discord.PublicKey == "" {
+		cfg.Discord.PublicKey = info.DiscordPublicKey
 	}
 }
 

@@ -369,6 +369,9 @@ type Slack struct {
 	Channel string `yaml:"channel"`
 	// APIURL is the Web API base; default https://slack.com/api/.
 	APIURL string `yaml:"api_url"`
+	// SigningSecret verifies the requests Slack sends (slash commands,
+	// buttons): without it /slack/* answers 404.
+	SigningSecret *Secret `yaml:"signing_secret"`
 }
 
 // Discord is a Discord channel that receives incident cards.
@@ -380,6 +383,10 @@ type Discord struct {
 	// APIURL replaces the REST base (https://discord.com/api/v9/) when set:
 	// a proxy, or a local capture.
 	APIURL string `yaml:"api_url"`
+	// PublicKey is the application's ed25519 public key (hex, as the
+	// developer portal shows it): it verifies interactions. Without it
+	// /discord/interactions answers 404.
+	PublicKey string `yaml:"public_key"`
 }
 
 // Replies limits automatic answers so that Tocsin can never flood anyone.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -146,6 +147,9 @@ func (c *Config) secrets() map[string]Secret {
 	}
 	if c.Slack != nil {
 		out["slack.token"] = c.Slack.Token
+		if c.Slack.SigningSecret != nil {
+			out["slack.signing_secret"] = *c.Slack.SigningSecret
+		}
 	}
 	if c.Discord != nil {
 		out["discord.token"] = c.Discord.Token
@@ -678,6 +682,9 @@ func (c *Config) Validate() []Problem {
 		}
 		if u, err := url.Parse(d.APIURL); d.APIURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http")) {
 			bad("discord.api_url", "%q is not an http(s) URL", d.APIURL)
+		}
+		if k, err := hex.DecodeString(d.PublicKey); d.PublicKey != "" && (err != nil || len(k) != 32) {
+			bad("discord.public_key", "not a 32-byte ed25519 public key in hex (64 characters), as the developer portal shows it")
 		}
 	}
 	if c.IMAP != nil && c.SMTP == nil {

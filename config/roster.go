@@ -618,3 +618,30 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 func (c *Config) regionByName(name string) (Region, bool) {
 	return find(c.Regions, func(r Region) bool { return r.Name == name })
 }
+
+// PersonByChat returns the roster person whose chat id on platform
+// ("slack", "discord") is id.
+func (c *Config) PersonByChat(platform, id string) (Person, bool) {
+	if id == "" {
+		return Person{}, false
+	}
+	return find(c.People, func(p Person) bool {
+		return platform == ViaSlack && p.SlackID == id || platform == ViaDiscord && p.DiscordID == id
+	})
+}
+
+// OnTeam reports whether address is on the incident response team (a
+// member, someone in its rotations) or an officer: who may close, set E
+// and change the affected units.
+func (c *Config) OnTeam(address string) bool {
+	in := func(list []string) bool { return contains(list, address) }
+	if in(c.Team.Members) || in(c.Officers) {
+		return true
+	}
+	for _, name := range []string{c.Team.Primary, c.Team.Secondary} {
+		if r, ok := c.RotationByName(name); ok && (in(r.People) || strings.EqualFold(r.StandIn, address)) {
+			return true
+		}
+	}
+	return false
+}

@@ -256,10 +256,12 @@ regions:
 #   token: {password_file: /etc/tocsin/slack-token}   # xoxb-..., chat:write
 #   channel: C0123456789
 #   api_url: https://slack.com/api/
+#   signing_secret: {password_file: /etc/tocsin/slack-signing-secret}   # verifies /slack/* requests
 # discord:
 #   token: {password_env: TOCSIN_DISCORD_TOKEN}       # bot token
 #   channel_id: "123456789012345678"
 #   api_url: ""                                       # default: Discord's own
+#   public_key: ""                                    # the application's ed25519 key (hex): verifies /discord/interactions
 
 trust:
   # Your own receiving servers' authserv-ids: only their Authentication-Results

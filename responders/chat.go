@@ -67,6 +67,16 @@ const zwsp = "\u200b"
 // broadcast matches the words both platforms notify everyone for.
 var broadcast = regexp.MustCompile(`(?i)@(channel|here|everyone)`)
 
+// ChatText makes untrusted text inert on a chat platform ("slack" or
+// "discord"): the one escaping path for whatever a reporter or a chat user
+// wrote, in cards, direct messages and command answers alike.
+func ChatText(platform, s string, max int) string {
+	if platform == "discord" {
+		return discordText(s, max)
+	}
+	return slackText(s, max)
+}
+
 // slackText makes untrusted text inert in Slack mrkdwn: &, < and > are
 // escaped as Slack requires, so no <!channel>, <!subteam^…>, <@U…> or
 // <url|label> survives; broadcast words are broken; the result is capped

@@ -83,7 +83,7 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 		URL: c.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(),
 	}
 	if tree, err := tx.Tree(inc.ID); err == nil {
-		card.CallTree = progress(tree)
+		card.CallTree = Progress(tree)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
@@ -109,9 +109,9 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 	return queued, nil
 }
 
-// progress is a call tree in a line or two for a card: how many steps are
+// Progress is a call tree in a line or two for a card: how many steps are
 // met, and the open ones with whom they wait for and by when.
-func progress(t *store.Tree) string {
+func Progress(t *store.Tree) string {
 	met, open := 0, []string{}
 	for _, s := range t.Steps {
 		switch {

@@ -10,6 +10,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,6 +56,13 @@ type Info struct {
 	DeskUser     string `json:"desk_user"`
 	DeskPassword string `json:"desk_password"`
 	SentDir      string `json:"sent_dir"`
+	// The chat platforms' secrets: Slack's signing secret, and the
+	// Discord application's ed25519 key pair (hex: the public key as
+	// Discord shows it, the 32-byte seed that signs requests as Discord
+	// would).
+	SlackSigningSecret string `json:"slack_signing_secret"`
+	DiscordPublicKey   string `json:"discord_public_key"`
+	DiscordPrivateKey  string `json:"discord_private_key"`
 	// Responders and Units are the demo roster, for scripts and for
 	// trying answers as its people.
 	Responders []Responder `json:"responders"`
@@ -99,6 +107,15 @@ func LoadOrCreateInfo(dataDir, imapAddr, smtpAddr, httpAddr string) (*Info, erro
 		info = Info{IMAPUser: Alias, IMAPPassword: secret(), APIToken: secret(), DeskUser: "desk", DeskPassword: secret()}
 	default:
 		return nil, err
+	}
+	if info.SlackSigningSecret == "" {
+		info.SlackSigningSecret = secret()
+	}
+	if info.DiscordPrivateKey == "" {
+		seed := make([]byte, ed25519.SeedSize)
+		rand.Read(seed)
+		info.DiscordPrivateKey = hex.EncodeToString(seed)
+		info.DiscordPublicKey = hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
 	}
 	info.IMAPAddr, info.SMTPAddr, info.HTTPAddr, info.Alias = imapAddr, smtpAddr, httpAddr, Alias
 	info.SentDir = filepath.Join(dataDir, "sent")

@@ -370,3 +370,17 @@ func (t *Tree) View() *CallTreeView {
 	}
 	return v
 }
+
+// LatestOpenStep returns the incident of the most recently started step
+// that told person and still waits for something: what a command without
+// an incident id is about.
+func (s *Store) LatestOpenStep(ctx context.Context, person string) (string, error) {
+	var ref string
+	err := s.r.QueryRowContext(ctx, `SELECT i.ref FROM step_people p JOIN steps s ON s.id = p.step_id JOIN incidents i ON i.id = s.incident_id
+		WHERE p.person = ? AND s.state NOT IN ('done', 'skipped') AND s.started_at > 0 AND i.status <> 'closed'
+		ORDER BY s.started_at DESC, s.id DESC LIMIT 1`, strings.ToLower(person)).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return ref, err
+}

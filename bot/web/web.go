@@ -103,6 +103,9 @@ type Options struct {
 	SetUnits  func(ctx context.Context, ref string, add, remove []string, why, actor string) error
 	// Close closes an incident and skips its call tree's open steps.
 	Close func(ctx context.Context, ref, actor string) error
+	// Chat are the chat platforms' endpoints by route ("POST
+	// /slack/commands"): they verify their requests themselves.
+	Chat map[string]http.HandlerFunc
 }
 
 //go:embed pages/*.html
@@ -193,6 +196,9 @@ func New(o Options) *Server {
 			}
 			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, "api"))
 		}))
+	}
+	for route, h := range o.Chat {
+		m.HandleFunc(route, h)
 	}
 	if o.Close != nil {
 		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(func(w http.ResponseWriter, r *http.Request) {

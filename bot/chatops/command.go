@@ -1,0 +1,110 @@
+// Package chatops turns what people type and press in Slack and Discord
+// into commands on incidents: requests are verified as each platform
+// signs them, parsed into one Command value whatever the platform, checked
+// against the roster and its roles, carried out by the engine, and
+// audited. The same Command comes from an e-mail answer or (later) the
+// desk.
+package chatops
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Command is what a person asked, from any platform.
+type Command struct {
+	Name      string // ack, done, status, escalate, priority, event, affects, note, oncall, close, help
+	Incident  string // SEC-2026-0042, or "": the caller's most recent open step
+	Args      []string
+	Text      string // the free text: a note, a reason
+	Platform  string // slack, discord, email, desk
+	UserID    string // the platform's user id
+	RequestID string // the platform's id of the request, for the audit
+}
+
+// Names are the commands, with what each takes; /help prints them.
+var Names = []struct{ Name, Usage, What string }{
+	{"ack", "/ack [ID]", "acknowledge: I have it, I am on it"},
+	{"done", "/done [ID] [note]", "the work of your step is finished"},
+	{"status", "/status [ID]", "the incident and its call tree"},
+	{"note", "/note ID text", "add a note to the incident"},
+	{"oncall", "/oncall [unit]", "who is on call now"},
+	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
+	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
+	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
+	{"help", "/help", "this list"},
+}
+
+var idRE = regexp.MustCompile(`^(?i)[A-Z][A-Z0-9]{0,15}-\d{4}-\d{4,}$`)
+
+// Parse reads a command as typed: name is the slash command ("/ack", or
+// "/tocsin" with the command as the first word of text), text the rest.
+func Parse(name, text string) (Command, error) {
+	name = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "/")
+	fields := strings.Fields(text)
+	if name == "tocsin" {
+		if len(fields) == 0 {
+			return Command{Name: "help"}, nil
+		}
+		name, fields = strings.ToLower(strings.TrimPrefix(fields[0], "/")), fields[1:]
+	}
+	known := false
+	for _, n := range Names {
+		known = known || n.Name == name
+	}
+	if !known {
+		return Command{}, fmt.Errorf("unknown command /%s: /help lists them", name)
+	}
+	c := Command{Name: name}
+	if len(fields) > 0 && idRE.MatchString(fields[0]) {
+		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
+	}
+	switch name {
+	case "note", "event", "affects", "close":
+		if c.Incident == "" {
+			return Command{}, fmt.Errorf("/%s needs an incident id: %s", name, usage(name))
+		}
+	}
+	switch name {
+	case "event":
+		if len(fields) != 1 {
+			return Command{}, fmt.Errorf("/event needs one time: %s", usage(name))
+		}
+		c.Args = fields
+	case "affects":
+		if len(fields) == 0 {
+			return Command{}, fmt.Errorf("/affects needs units: %s", usage(name))
+		}
+		c.Args = fields
+	case "oncall":
+		c.Args = fields
+	default:
+		c.Text = strings.Join(fields, " ")
+	}
+	if name == "note" && c.Text == "" {
+		return Command{}, fmt.Errorf("/note needs text: %s", usage(name))
+	}
+	return c, nil
+}
+
+// FromButton reads a card button's action ("ack:SEC-2026-0042").
+func FromButton(action string) (Command, error) {
+	name, id, ok := strings.Cut(action, ":")
+	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
+		return Command{}, fmt.Errorf("unknown button %q", action)
+	}
+	if name == "escalate" {
+		return Command{}, fmt.Errorf("the Escalate button comes with the next step of chat-ops; the deadlines escalate on their own")
+	}
+	return Command{Name: name, Incident: strings.ToUpper(id)}, nil
+}
+
+func usage(name string) string {
+	for _, n := range Names {
+		if n.Name == name {
+			return n.Usage
+		}
+	}
+	return "/help"
+}

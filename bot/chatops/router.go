@@ -1,0 +1,179 @@
+package chatops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"tocsin/bot/clock"
+	"tocsin/bot/engine"
+	"tocsin/bot/roster"
+	"tocsin/bot/store"
+	"tocsin/config"
+)
+
+// Reply is what the caller sees; the HTTP layer escapes it for the
+// platform (it may quote an incident's subject).
+type Reply struct {
+	Text      string
+	Ephemeral bool
+}
+
+// Router carries out commands. Its fields are set once, before use.
+type Router struct {
+	Config *config.Config
+	Store  *store.Store
+	Engine *engine.Engine
+	Roster *roster.Roster
+	Clock  clock.Clock
+	// SetUnits changes an incident's affected units (the daemon's, which
+	// knows the units' owners).
+	SetUnits func(ctx context.Context, ref string, add, remove []string, why, actor string) error
+	// Progress is a tree's progress in a line or two (the cards').
+	Progress func(*store.Tree) string
+}
+
+// Handle carries out c for whoever sent it and says what happened.
+// Whoever is not on the roster (not linked by their chat id) is refused
+// and the refusal is audited; so is every action.
+func (r *Router) Handle(ctx context.Context, c Command) Reply {
+	person, ok := r.Config.PersonByChat(c.Platform, c.UserID)
+	if !ok {
+		r.audit(ctx, c.Incident, "unknown "+c.Platform+" user "+c.UserID, "chat-refused",
+			fmt.Sprintf("/%s from %s user %s (request %s): not linked to anyone on the roster", c.Name, c.Platform, c.UserID, c.RequestID))
+		return Reply{Text: "You are not on this desk's roster, or your " + c.Platform + " account is not linked to your roster entry: nothing was done.", Ephemeral: true}
+	}
+	actor := strings.ToLower(person.Email)
+	via := c.Platform
+	if c.RequestID != "" {
+		via += " " + c.RequestID
+	}
+	switch c.Name {
+	case "help":
+		var b strings.Builder
+		b.WriteString("Tocsin commands (each also as /tocsin CMD ...):\n")
+		for _, n := range Names {
+			fmt.Fprintf(&b, "%s: %s\n", n.Usage, n.What)
+		}
+		return Reply{Text: b.String(), Ephemeral: true}
+	case "oncall":
+		unit := ""
+		if len(c.Args) > 0 {
+			unit = c.Args[0]
+		}
+		var b strings.Builder
+		for _, s := range r.Roster.Who(r.Clock.Now(), unit) {
+			who := s.Person
+			if who == "" {
+				who = "NOBODY"
+			}
+			fmt.Fprintf(&b, "%s: %s (%s)\n", s.Name, who, s.Why)
+		}
+		if b.Len() == 0 {
+			return Reply{Text: "No such unit: " + unit, Ephemeral: true}
+		}
+		return Reply{Text: b.String(), Ephemeral: true}
+	}
+	ref := c.Incident
+	if ref == "" {
+		var err error
+		if ref, err = r.Store.LatestOpenStep(ctx, actor); err != nil {
+			return Reply{Text: "No open step waits for you: give an incident id (" + usage(c.Name) + ").", Ephemeral: true}
+		}
+	}
+	inc, err := r.Store.GetIncident(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return Reply{Text: "No incident " + ref + ".", Ephemeral: true}
+	}
+	if err != nil {
+		return r.failed(err)
+	}
+	switch c.Name {
+	case "event", "affects", "close":
+		if !r.Config.OnTeam(actor) {
+			r.audit(ctx, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
+			return Reply{Text: "Only the response team and the officers may /" + c.Name + ": nothing was done.", Ephemeral: true}
+		}
+	}
+	switch c.Name {
+	case "status":
+		text := fmt.Sprintf("%s · %s · %s · %s\n%s", inc.Ref, inc.Priority, inc.Status, inc.Category, inc.Subject)
+		if tr, err := r.Store.Tree(ctx, inc.ID); err == nil && r.Progress != nil {
+			text += "\n" + r.Progress(tr)
+		}
+		return Reply{Text: text, Ephemeral: true}
+	case "ack", "done":
+		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via})
+		if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
+			r.audit(ctx, ref, actor, "answer-not-counted", fmt.Sprintf("/%s via %s: no open step of %s waits for an answer from them", c.Name, via, ref))
+			return Reply{Text: "No open step of " + ref + " waits for an answer from you: nothing was done.", Ephemeral: true}
+		}
+		if err != nil {
+			return r.failed(err)
+		}
+		word := map[string]string{"ack": "acknowledged", "done": "done"}[c.Name]
+		return Reply{Text: fmt.Sprintf("%s: %s %s by %s; the step is now %s.", ref, res.Title, word, person.Name, res.State)}
+	case "note":
+		r.audit(ctx, ref, actor, "note", c.Text+" (via "+via+")")
+		return Reply{Text: "Noted on " + ref + ".", Ephemeral: true}
+	case "event":
+		at, err := time.Parse(time.RFC3339, c.Args[0])
+		if err != nil {
+			return Reply{Text: "Not a time: " + c.Args[0] + " (RFC 3339, e.g. 2026-12-01T09:00:00Z).", Ephemeral: true}
+		}
+		if err := r.Engine.MoveEvent(ctx, inc.ID, at, actor, via); err != nil {
+			return r.treeErr(ref, err)
+		}
+		return Reply{Text: fmt.Sprintf("%s: E set to %s by %s; open deadlines moved.", ref, at.UTC().Format(time.RFC3339), person.Name)}
+	case "affects":
+		var add, remove []string
+		for _, a := range c.Args {
+			switch {
+			case strings.HasPrefix(a, "-"):
+				remove = append(remove, strings.TrimPrefix(a, "-"))
+			default:
+				add = append(add, strings.TrimPrefix(a, "+"))
+			}
+		}
+		if err := r.SetUnits(ctx, ref, add, remove, "set in chat by "+person.Name, actor); err != nil {
+			return r.treeErr(ref, err)
+		}
+		return Reply{Text: fmt.Sprintf("%s: affected units changed by %s (%s).", ref, person.Name, strings.Join(c.Args, " "))}
+	case "close":
+		if err := r.Engine.Close(ctx, inc.ID, actor, via); err != nil {
+			return r.treeErr(ref, err)
+		}
+		return Reply{Text: fmt.Sprintf("%s closed by %s; its open steps are skipped.", ref, person.Name)}
+	}
+	return Reply{Text: "/" + c.Name + " is not handled yet.", Ephemeral: true}
+}
+
+func (r *Router) treeErr(ref string, err error) Reply {
+	if errors.Is(err, store.ErrNotFound) {
+		return Reply{Text: ref + " runs no call tree.", Ephemeral: true}
+	}
+	if strings.Contains(err.Error(), "no unit") {
+		return Reply{Text: err.Error(), Ephemeral: true}
+	}
+	return r.failed(err)
+}
+
+func (r *Router) failed(err error) Reply {
+	return Reply{Text: "That did not work, and nothing was changed (the desk logged why): " + err.Error(), Ephemeral: true}
+}
+
+// audit writes an entry on the incident ref ("" or unknown: the desk's
+// own log).
+func (r *Router) audit(ctx context.Context, ref, actor, action, detail string) {
+	var id int64
+	if ref != "" {
+		if inc, err := r.Store.GetIncident(ctx, ref); err == nil {
+			id = inc.ID
+		}
+	}
+	r.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.Audit(id, r.Clock.Now(), actor, action, detail)
+	})
+}

@@ -1,0 +1,112 @@
+package chatops
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/slack-go/slack"
+)
+
+// maxAge is how old a signed request may be (both platforms: 5 minutes).
+const maxAge = 5 * time.Minute
+
+// maxBody bounds a request body: commands and interactions are small.
+const maxBody = 64 << 10
+
+// ErrRefused is a request that is not verifiably the platform's: 401.
+var ErrRefused = errors.New("request not verified")
+
+// replays remembers the signatures of the requests accepted in the last
+// maxAge, so a captured request sent again inside its window is refused.
+// (Per instance: several instances would share it through the store.)
+type replays struct {
+	mu   sync.Mutex
+	seen map[[32]byte]time.Time
+}
+
+func (r *replays) first(sig string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen == nil {
+		r.seen = map[[32]byte]time.Time{}
+	}
+	for k, at := range r.seen {
+		if now.Sub(at) > 2*maxAge {
+			delete(r.seen, k)
+		}
+	}
+	key := sha256.Sum256([]byte(sig))
+	if _, ok := r.seen[key]; ok {
+		return false
+	}
+	r.seen[key] = now
+	return true
+}
+
+// readSlack verifies a Slack request (signing secret v0 over the
+// timestamp and the body, the timestamp at most 5 minutes off) and
+// returns its body. Time is the wall clock: the platform's.
+func (h *Handler) readSlack(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		return nil, fmt.Errorf("%w: body unreadable or too large", ErrRefused)
+	}
+	sv, err := slack.NewSecretsVerifier(r.Header, h.slackSecret)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	sv.Write(body)
+	if err := sv.Ensure(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	if !h.seen.first("slack:"+r.Header.Get("X-Slack-Signature"), time.Now()) {
+		return nil, fmt.Errorf("%w: replayed", ErrRefused)
+	}
+	return body, nil
+}
+
+// readDiscord verifies a Discord interaction (ed25519 over the timestamp
+// and the body with the application's key; discordgo checks the
+// signature, and the timestamp must be at most 5 minutes old, which
+// discordgo does not check) and returns its body.
+func (h *Handler) readDiscord(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		return nil, fmt.Errorf("%w: body unreadable or too large", ErrRefused)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !discordgo.VerifyInteraction(r, h.discordKey) {
+		return nil, fmt.Errorf("%w: bad signature", ErrRefused)
+	}
+	ts, err := strconv.ParseInt(r.Header.Get("X-Signature-Timestamp"), 10, 64)
+	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > maxAge {
+		return nil, fmt.Errorf("%w: timestamp missing or more than 5 minutes off", ErrRefused)
+	}
+	if !h.seen.first("discord:"+r.Header.Get("X-Signature-Ed25519"), time.Now()) {
+		return nil, fmt.Errorf("%w: replayed", ErrRefused)
+	}
+	return body, nil
+}
+
+// SignSlack signs a request body as Slack does, for `tocsin chat try` and
+// tests: it returns the X-Slack-Request-Timestamp and X-Slack-Signature.
+func SignSlack(secret string, body []byte, at time.Time) (ts, sig string) {
+	ts = strconv.FormatInt(at.Unix(), 10)
+	return ts, "v0=" + hmacHex(secret, "v0:"+ts+":"+string(body))
+}
+
+// SignDiscord signs a request body as Discord does: it returns the
+// X-Signature-Timestamp and X-Signature-Ed25519.
+func SignDiscord(key ed25519.PrivateKey, body []byte, at time.Time) (ts, sig string) {
+	ts = strconv.FormatInt(at.Unix(), 10)
+	return ts, fmt.Sprintf("%x", ed25519.Sign(key, append([]byte(ts), body...)))
+}

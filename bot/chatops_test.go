@@ -1,0 +1,144 @@
+package bot_test
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot/chatops"
+)
+
+// slackPost posts a form to a Slack endpoint signed as Slack would (at
+// at, with the sandbox's signing secret unless secret is given).
+func (d *daemon) slackPost(path string, form url.Values, at time.Time, secret string) (int, map[string]any, http.Header) {
+	d.t.Helper()
+	if secret == "" {
+		secret = d.info.SlackSigningSecret
+	}
+	body := []byte(form.Encode())
+	ts, sig := chatops.SignSlack(secret, body, at)
+	return d.chatPost(path, body, "application/x-www-form-urlencoded", http.Header{"X-Slack-Request-Timestamp": {ts}, "X-Slack-Signature": {sig}})
+}
+
+func (d *daemon) chatPost(path string, body []byte, ct string, h http.Header) (int, map[string]any, http.Header) {
+	d.t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+d.addrs.HTTP+path, strings.NewReader(string(body)))
+	req.Header = h
+	req.Header.Set("Content-Type", ct)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return resp.StatusCode, out, h
+}
+
+// discordPost posts an interaction signed with the sandbox's application
+// key, as Discord would.
+func (d *daemon) discordPost(v any, at time.Time) (int, map[string]any) {
+	d.t.Helper()
+	seed, _ := hex.DecodeString(d.info.DiscordPrivateKey)
+	body, _ := json.Marshal(v)
+	ts, sig := chatops.SignDiscord(ed25519.NewKeyFromSeed(seed), body, at)
+	code, out, _ := d.chatPost("/discord/interactions", body, "application/json", http.Header{"X-Signature-Timestamp": {ts}, "X-Signature-Ed25519": {sig}})
+	return code, out
+}
+
+// TestChatCommandsAndButtons: the team member on call acknowledges with
+// /ack in Slack, the unit contact with the card's button in Discord; a
+// forged, a stale and a replayed request are refused with 401 and change
+// nothing; someone not linked to the roster, or not on the team for
+// /close, gets an ephemeral refusal that is audited.
+func TestChatCommandsAndButtons(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "chat1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
+	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	id := d.incidents()[0].ID
+	tr := d.waitState(id, "team-alerted", "notified")
+	primary := tr.step("team-alerted").Notified[0]
+	slackIDs := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}
+	ack := url.Values{"command": {"/ack"}, "text": {""}, "user_id": {slackIDs[primary]}, "trigger_id": {"t1"}, "response_url": {"https://hooks.slack.com/x"}}
+
+	// Refused: another secret, ten minutes old, a PING signed by another key.
+	if code, _, _ := d.slackPost("/slack/commands", ack, time.Now(), "not-the-secret"); code != 401 {
+		t.Errorf("forged Slack request: %d", code)
+	}
+	if code, _, _ := d.slackPost("/slack/commands", ack, time.Now().Add(-10*time.Minute), ""); code != 401 {
+		t.Errorf("stale Slack request: %d", code)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	body, _ := json.Marshal(map[string]any{"type": 1})
+	ts, sig := chatops.SignDiscord(other, body, time.Now())
+	if code, _, _ := d.chatPost("/discord/interactions", body, "application/json", http.Header{"X-Signature-Timestamp": {ts}, "X-Signature-Ed25519": {sig}}); code != 401 {
+		t.Errorf("Discord request signed by another key: %d", code)
+	}
+	if s := d.tree(id).step("team-alerted"); s.State != "notified" {
+		t.Fatalf("a refused request changed the tree: %+v", s)
+	}
+	if n := d.metric("tocsin_chat_requests_refused_total"); n != 3 {
+		t.Errorf("%v refusals counted, want 3", n)
+	}
+	if code, out := d.discordPost(map[string]any{"type": 1, "id": "p1"}, time.Now()); code != 200 || out["type"] != 1.0 {
+		t.Errorf("Discord PING: %d %v", code, out)
+	}
+
+	// Someone not linked: refused, audited.
+	stranger := url.Values{"command": {"/tocsin"}, "text": {"ack " + id}, "user_id": {"U0NOBODY"}, "trigger_id": {"t0"}}
+	if code, out, _ := d.slackPost("/slack/commands", stranger, time.Now(), ""); code != 200 || out["response_type"] != "ephemeral" || !strings.Contains(out["text"].(string), "not on this desk") {
+		t.Errorf("unlinked user: %d %v", code, out)
+	}
+
+	// The team member on call: /ack without an id is about their open step.
+	code, out, h := d.slackPost("/slack/commands", ack, time.Now(), "")
+	if code != 200 || out["response_type"] != "in_channel" || !strings.Contains(out["text"].(string), "acknowledged") {
+		t.Fatalf("/ack: %d %v", code, out)
+	}
+	tr = d.waitState(id, "team-alerted", "acknowledged")
+	if fmt.Sprint(tr.step("team-alerted").AckedBy) != "["+primary+"]" {
+		t.Errorf("acked_by %v", tr.step("team-alerted").AckedBy)
+	}
+	// The same request again is a replay.
+	if code, _, _ := d.chatPost("/slack/commands", []byte(ack.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
+		t.Errorf("replayed Slack request: %d", code)
+	}
+
+	// The unit contact presses Acknowledge on the Discord card.
+	d.waitState(id, "units-alerted:payments", "notified")
+	code, out = d.discordPost(map[string]any{"type": 3, "id": "i2", "data": map[string]any{"custom_id": "ack:" + id, "component_type": 2},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}}, time.Now())
+	if code != 200 || out["type"] != 4.0 {
+		t.Fatalf("button: %d %v", code, out)
+	}
+	d.waitState(id, "units-alerted:payments", "acknowledged")
+
+	// /status in Discord, and /close by someone not on the team.
+	code, out = d.discordPost(map[string]any{"type": 2, "id": "i3", "data": map[string]any{"name": "status", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}}, time.Now())
+	data, _ := out["data"].(map[string]any)
+	if code != 200 || data["flags"] != 64.0 || !strings.Contains(data["content"].(string), "significant") {
+		t.Errorf("/status: %d %v", code, out)
+	}
+	closing := url.Values{"command": {"/close"}, "text": {id}, "user_id": {"U0UMA"}, "trigger_id": {"t3"}}
+	if _, out, _ := d.slackPost("/slack/commands", closing, time.Now(), ""); !strings.Contains(out["text"].(string), "Only the response team") {
+		t.Errorf("/close by a unit contact: %v", out)
+	}
+	refusals := 0
+	for _, a := range d.incident(id).Audit {
+		if a.Action == "chat-refused" {
+			refusals++
+		}
+	}
+	if refusals != 2 {
+		t.Errorf("%d refusals audited on %s, want 2 (the stranger's /ack, the contact's /close)", refusals, id)
+	}
+}
