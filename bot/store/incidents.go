@@ -205,14 +205,26 @@ func (t *Tx) AddSentMessage(m Message) (bool, error) {
 }
 
 // Audit appends to an incident's history (incidentID 0: the desk's own).
+//
+// The log is a hash chain: the entry carries the hash of the one written
+// before it (audit_head, whose update locks it against a concurrent
+// writer) and its own hash over a canonical encoding of its fields.
 func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string) error {
-	var inc any
-	if incidentID != 0 {
-		inc = incidentID
+	var prev string
+	if err := t.queryRow(`SELECT last FROM audit_head WHERE id = 1`).Scan(&prev); err != nil {
+		return fmt.Errorf("reading the audit chain's head: %w", err)
 	}
-	_, err := t.exec(`INSERT INTO audit (incident_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`, inc, ms(at), actor, action, detail)
-	if err != nil {
+	var id int64
+	if err := t.queryRow(`INSERT INTO audit (incident_id, at, actor, action, detail, prev_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		nullID(incidentID), ms(at), actor, action, detail, prev).Scan(&id); err != nil {
 		return fmt.Errorf("writing audit entry: %w", err)
+	}
+	h := AuditHash(id, incidentID, ms(at), actor, action, detail, prev)
+	if _, err := t.exec(`UPDATE audit SET hash = ? WHERE id = ?`, h, id); err != nil {
+		return fmt.Errorf("sealing audit entry: %w", err)
+	}
+	if _, err := t.exec(`UPDATE audit_head SET last = ? WHERE id = 1`, h); err != nil {
+		return fmt.Errorf("moving the audit chain's head: %w", err)
 	}
 	return nil
 }

@@ -67,7 +67,11 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	s := &Store{w: w, dialect: sqliteDialect}
-	if err := s.migrate(ctx); err != nil {
+	err = s.migrate(ctx)
+	if err == nil {
+		err = s.chainLegacyAudit(ctx)
+	}
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
@@ -328,6 +332,16 @@ var sqliteMigrations = []string{
 	// first call-tree schema (composed by a loop of their own) are gone.
 	`DROP INDEX intents_recipient_key;
 	DROP TABLE intents;`,
+	// The audit log is a hash chain: each entry carries the hash of the one
+	// before, so an edited or deleted entry shows (tocsin audit verify).
+	// audit_head holds the last hash; the update that moves it locks it.
+	`ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+	ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+	CREATE TABLE audit_head (
+		id   INTEGER PRIMARY KEY CHECK (id = 1),
+		last TEXT    NOT NULL
+	);
+	INSERT INTO audit_head (id, last) VALUES (1, '');`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

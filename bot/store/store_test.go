@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,5 +244,55 @@ func TestLeaseHasOneHolder(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s at +%v: %v, %v; want %v", c.holder, c.at, got, err, c.want)
 		}
+	}
+}
+
+// TestAuditChainShowsTampering: the chain verifies; an edited entry, a
+// removed one and a removed last one are each named.
+func TestAuditChainShowsTampering(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := s.Tx(ctx, func(tx *Tx) error {
+		for i := range 5 {
+			if err := tx.Audit(0, now.Add(time.Duration(i)*time.Second), "system", "test", fmt.Sprint("entry ", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, brk, err := s.VerifyAudit(ctx); err != nil || brk != nil || n != 5 {
+		t.Fatalf("intact chain: %d, %v, %v", n, brk, err)
+	}
+	for _, c := range []struct {
+		tamper string
+		id     int64
+		why    string
+	}{
+		{`UPDATE audit SET detail = 'entry two' WHERE id = 3`, 3, "edited"},
+		{`UPDATE audit SET detail = 'entry 2' WHERE id = 3`, 0, ""}, // put back: holds again
+		{`DELETE FROM audit WHERE id = 2`, 3, "does not follow"},
+	} {
+		if _, err := s.w.Exec(c.tamper); err != nil {
+			t.Fatal(err)
+		}
+		_, brk, err := s.VerifyAudit(ctx)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case c.id == 0 && brk != nil:
+			t.Errorf("after %q: %v, want intact", c.tamper, brk)
+		case c.id != 0 && (brk == nil || brk.ID != c.id || !strings.Contains(brk.Why, c.why)):
+			t.Errorf("after %q: %v, want entry %d (%s)", c.tamper, brk, c.id, c.why)
+		}
+	}
+	s2 := open(t)
+	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "a", "1") })
+	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "b", "2") })
+	s2.w.Exec(`DELETE FROM audit WHERE id = 2`)
+	if _, brk, _ := s2.VerifyAudit(ctx); brk == nil || !strings.Contains(brk.Why, "last entries were removed") {
+		t.Errorf("removed last entry: %v", brk)
 	}
 }

@@ -45,6 +45,7 @@ Usage:
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
+  tocsin audit verify [--config FILE | --data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
@@ -121,6 +122,15 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdIncidentsShow(rest[1:], stdout, stderr)
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
+	case "audit":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("audit"))
+			return nil
+		}
+		if len(rest) == 0 || rest[0] != "verify" {
+			return errAuditUsage
+		}
+		return cmdAuditVerify(rest[1:], stdout, stderr)
 	case "roster":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("roster"))

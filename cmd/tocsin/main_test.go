@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"tocsin/bot"
+	"tocsin/bot/store"
 )
 
 func run(args ...string) (string, string, error) {
@@ -180,5 +187,37 @@ func TestRosterWho(t *testing.T) {
 	}
 	if _, _, err := run("roster", "who", "--unit", "nope", "--data", dir); err == nil || !strings.Contains(err.Error(), `no unit "nope"`) {
 		t.Errorf("unknown unit: %v", err)
+	}
+}
+
+// TestAuditVerify: `tocsin audit verify` passes on a store as written and
+// names the entry when a row was edited behind the desk's back.
+func TestAuditVerify(t *testing.T) {
+	dir := t.TempDir()
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	st, err := bot.OpenStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc *store.Incident
+	st.Tx(context.Background(), func(tx *store.Tx) error {
+		inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: "XSS", CreatedAt: time.Now()})
+		for i := range 3 {
+			tx.Audit(inc.ID, time.Now(), "system", "test", fmt.Sprint("entry ", i))
+		}
+		return err
+	})
+	st.Close()
+	if out, _, err := run("audit", "verify", "--data", dir); err != nil || !strings.Contains(out, "intact: 3 entries") {
+		t.Fatalf("audit verify: %v %s", err, out)
+	}
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	if _, err := db.Exec(`UPDATE audit SET actor = 'someone else' WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, errs, err := run("audit", "verify", "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "audit entry 2 ("+inc.Ref+", test) does not match: its content is not what was written") {
+		t.Errorf("tampered: exit %d, %s", code, errs)
 	}
 }
