@@ -202,6 +202,12 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	addrs := Addrs{HTTP: ln.Addr().String()}
 	if sb != nil {
 		addrs.SandboxIMAP, addrs.SandboxSMTP = sb.IMAPAddr, sb.SMTPAddr
+		// Scripts (and tocsin chat try) read where the daemon really
+		// listens, ephemeral ports included.
+		info.HTTPAddr, info.IMAPAddr, info.SMTPAddr = addrs.HTTP, addrs.SandboxIMAP, addrs.SandboxSMTP
+		if err := info.Save(cfg.DataDir); err != nil {
+			log.Warn("writing sandbox.json", "err", err)
+		}
 	}
 	banner(o.Out, cfg, addrs, info, b.key)
 	if o.Ready != nil {

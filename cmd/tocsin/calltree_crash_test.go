@@ -166,3 +166,54 @@ func header(raw []byte, key string) string {
 	}
 	return ""
 }
+
+// TestChatTry: `tocsin chat try` signs requests as Slack and Discord
+// would and posts them to the running sandbox: /status answers, and the
+// primary's button press acknowledges their step.
+func TestChatTry(t *testing.T) {
+	data := t.TempDir()
+	p := startProc(t, data)
+	defer p.kill9()
+	msg := "From: rita@example.org\r\nTo: security@sandbox.test\r\nSubject: Ransomware on pay.sandbox.test, actively exploited\r\nMessage-ID: <try1@example.org>\r\n\r\nRansom notes.\r\n"
+	if err := smtp.SendMail(p.smtpAddr, nil, "rita@example.org", []string{"security@sandbox.test"}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("SEC-%d-0001", time.Now().UTC().Year())
+	var inc struct {
+		CallTree struct {
+			Steps []struct {
+				ID       string   `json:"id"`
+				State    string   `json:"state"`
+				Notified []string `json:"notified"`
+			} `json:"steps"`
+		} `json:"calltree"`
+	}
+	primary := ""
+	deadline := time.Now().Add(20 * time.Second)
+	for primary == "" && time.Now().Before(deadline) {
+		p.api(t, data, "GET", "/api/v1/incidents/"+id, "", &inc)
+		for _, s := range inc.CallTree.Steps {
+			if s.ID == "team-alerted" && len(s.Notified) > 0 {
+				primary = s.Notified[0]
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if primary == "" {
+		t.Fatal("no call tree")
+	}
+	out, _, err := run("chat", "try", "discord", "--as", "uma", "/status "+id, "--data", data)
+	if err != nil || !strings.Contains(out, "HTTP 200") || !strings.Contains(out, "significant") {
+		t.Errorf("chat try discord /status: %v\n%s", err, out)
+	}
+	out, _, err = run("chat", "try", "slack", "--as", primary, "--button", "ack:"+id, "--data", data)
+	if err != nil || !strings.Contains(out, "acknowledged") {
+		t.Fatalf("chat try slack --button: %v\n%s", err, out)
+	}
+	p.api(t, data, "GET", "/api/v1/incidents/"+id, "", &inc)
+	for _, s := range inc.CallTree.Steps {
+		if s.ID == "team-alerted" && s.State != "acknowledged" {
+			t.Errorf("team-alerted %s after the button", s.State)
+		}
+	}
+}

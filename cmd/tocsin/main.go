@@ -46,6 +46,7 @@ Usage:
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin audit verify [--config FILE | --data DIR]
+  tocsin chat try slack|discord --as PERSON ["/ack ID" | --button ack:ID] [--data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
@@ -122,6 +123,15 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdIncidentsShow(rest[1:], stdout, stderr)
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
+	case "chat":
+		if isHelp(rest) {
+			fmt.Fprint(stdout, groupUsage("chat"))
+			return nil
+		}
+		if len(rest) == 0 || rest[0] != "try" {
+			return errors.New("usage: tocsin chat try slack|discord --as PERSON \"/ack SEC-2026-0001\" (register and manifest come later)")
+		}
+		return cmdChatTry(rest[1:], stdout, stderr)
 	case "audit":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("audit"))

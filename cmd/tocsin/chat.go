@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tocsin/bot/chatops"
+	"tocsin/bot/sandbox"
+)
+
+// cmdChatTry signs and posts a chat request to the local sandbox daemon
+// exactly as Slack or Discord would, as one of the demo responders, and
+// prints the answer.
+func cmdChatTry(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("chat try", `tocsin chat try slack|discord --as PERSON [--button ack:ID] ["/ack SEC-2026-0001"] [--data DIR]`, stderr)
+	as := fs.String("as", "", "the demo responder (address, or the part before @)")
+	button := fs.String("button", "", "press a card button instead: ack:ID or done:ID")
+	data := fs.String("data", "data", "the sandbox's data directory")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || (pos[0] != "slack" && pos[0] != "discord") || *as == "" || (len(pos) < 2 && *button == "") {
+		return errors.New(`usage: tocsin chat try slack|discord --as PERSON "/ack SEC-2026-0001" (or --button ack:SEC-2026-0001)`)
+	}
+	platform, typed := pos[0], strings.Join(pos[1:], " ")
+	b, err := os.ReadFile(filepath.Join(*data, "sandbox.json"))
+	if err != nil {
+		return fmt.Errorf("no sandbox in %s (run make run first): %w", *data, err)
+	}
+	var info sandbox.Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return err
+	}
+	var who *sandbox.Responder
+	for i, r := range info.Responders {
+		if strings.EqualFold(r.Email, *as) || strings.EqualFold(strings.Split(r.Email, "@")[0], *as) {
+			who = &info.Responders[i]
+		}
+	}
+	if who == nil {
+		return fmt.Errorf("no demo responder %q in %s (tocsin roster --data %s)", *as, filepath.Join(*data, "sandbox.json"), *data)
+	}
+	name, text, _ := strings.Cut(strings.TrimSpace(typed), " ")
+	reqID := hex.EncodeToString(randomBytes(8))
+	var body []byte
+	header := http.Header{}
+	path := ""
+	now := time.Now()
+	switch platform {
+	case "slack":
+		form := url.Values{"team_id": {"T0SANDBOX"}, "user_id": {who.SlackUserID}, "user_name": {strings.Split(who.Email, "@")[0]}, "trigger_id": {reqID},
+			"response_url": {"http://" + info.HTTPAddr + "/slack/response"}}
+		path = "/slack/commands"
+		if *button != "" {
+			action, value, _ := strings.Cut(*button, ":")
+			payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": reqID, "user": map[string]any{"id": who.SlackUserID},
+				"actions": []map[string]any{{"action_id": action, "value": value, "type": "button"}}})
+			form = url.Values{"payload": {string(payload)}}
+			path = "/slack/interactions"
+		} else {
+			form.Set("command", name)
+			form.Set("text", text)
+		}
+		body = []byte(form.Encode())
+		ts, sig := chatops.SignSlack(info.SlackSigningSecret, body, now)
+		header.Set("X-Slack-Request-Timestamp", ts)
+		header.Set("X-Slack-Signature", sig)
+		header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case "discord":
+		in := map[string]any{"id": reqID, "type": 2, "member": map[string]any{"user": map[string]any{"id": who.DiscordUserID}}}
+		if *button != "" {
+			in["type"], in["data"] = 3, map[string]any{"custom_id": *button, "component_type": 2}
+		} else {
+			id, rest := "", text
+			if f := strings.Fields(text); len(f) > 0 && strings.Count(f[0], "-") == 2 {
+				id, rest = f[0], strings.TrimSpace(strings.TrimPrefix(text, f[0]))
+			}
+			opts := []map[string]any{}
+			for k, v := range map[string]string{"id": id, "text": rest} {
+				if v != "" {
+					opts = append(opts, map[string]any{"name": k, "type": 3, "value": v})
+				}
+			}
+			in["data"] = map[string]any{"name": strings.TrimPrefix(name, "/"), "options": opts}
+		}
+		body, _ = json.Marshal(in)
+		seed, err := hex.DecodeString(info.DiscordPrivateKey)
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return fmt.Errorf("sandbox.json: discord_private_key is not a 32-byte seed in hex")
+		}
+		ts, sig := chatops.SignDiscord(ed25519.NewKeyFromSeed(seed), body, now)
+		header.Set("X-Signature-Timestamp", ts)
+		header.Set("X-Signature-Ed25519", sig)
+		header.Set("Content-Type", "application/json")
+		path = "/discord/interactions"
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+info.HTTPAddr+path, strings.NewReader(string(body)))
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("posting to the daemon at %s (is it running?): %w", info.HTTPAddr, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	fmt.Fprintf(stdout, "%s %s as %s: HTTP %d\n%s\n", platform, path, who.Email, resp.StatusCode, strings.TrimSpace(string(answer)))
+	if resp.StatusCode != http.StatusOK {
+		return exitError(1)
+	}
+	return nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
