@@ -349,7 +349,11 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 		}
 		discordKey = k
 	}
-	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.setUnits, Progress: cards.Progress}
+	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.setUnits, Progress: cards.Progress,
+		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
+			_, err := b.cards.Queue(tx, inc, event, now)
+			return err
+		}}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
 	h.Refused = b.metrics.ChatRefused.Inc
 	return h.Routes(), nil

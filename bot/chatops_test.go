@@ -128,6 +128,16 @@ func TestChatCommandsAndButtons(t *testing.T) {
 	if code != 200 || data["flags"] != 64.0 || !strings.Contains(data["content"].(string), "significant") {
 		t.Errorf("/status: %d %v", code, out)
 	}
+	// The contact escalates their next step at once: the backup is told.
+	d.waitState(id, "owners-told:payments", "notified")
+	esc := url.Values{"command": {"/escalate"}, "text": {id + " olga is on leave"}, "user_id": {"U0UMA"}, "trigger_id": {"t4"}}
+	if _, out, _ := d.slackPost("/slack/commands", esc, time.Now(), ""); !strings.Contains(out["text"].(string), "escalated by Uma") {
+		t.Errorf("/escalate: %v", out)
+	}
+	prio := url.Values{"command": {"/priority"}, "text": {id + " P2"}, "user_id": {"U0UMA"}, "trigger_id": {"t5"}}
+	if _, out, _ := d.slackPost("/slack/commands", prio, time.Now(), ""); !strings.Contains(out["text"].(string), "Only the response team") {
+		t.Errorf("/priority by a unit contact: %v", out)
+	}
 	closing := url.Values{"command": {"/close"}, "text": {id}, "user_id": {"U0UMA"}, "trigger_id": {"t3"}}
 	if _, out, _ := d.slackPost("/slack/commands", closing, time.Now(), ""); !strings.Contains(out["text"].(string), "Only the response team") {
 		t.Errorf("/close by a unit contact: %v", out)
@@ -138,7 +148,10 @@ func TestChatCommandsAndButtons(t *testing.T) {
 			refusals++
 		}
 	}
-	if refusals != 2 {
-		t.Errorf("%d refusals audited on %s, want 2 (the stranger's /ack, the contact's /close)", refusals, id)
+	if refusals != 3 {
+		t.Errorf("%d refusals audited on %s, want 3 (the stranger's /ack, the contact's /priority and /close)", refusals, id)
+	}
+	if tr := d.tree(id); len(tr.step("owners-told:payments").EscalatedTo) != 1 {
+		t.Errorf("owners-told after /escalate: %+v", tr.step("owners-told:payments"))
 	}
 }

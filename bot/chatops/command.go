@@ -29,6 +29,8 @@ var Names = []struct{ Name, Usage, What string }{
 	{"done", "/done [ID] [note]", "the work of your step is finished"},
 	{"status", "/status [ID]", "the incident and its call tree"},
 	{"note", "/note ID text", "add a note to the incident"},
+	{"escalate", "/escalate ID [why]", "take its open steps (yours, if you are told of one) to the next level now"},
+	{"priority", "/priority ID P1..P4", "change the priority (team and officers)"},
 	{"oncall", "/oncall [unit]", "who is on call now"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
@@ -61,7 +63,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close":
+	case "note", "event", "affects", "close", "escalate", "priority":
 		if c.Incident == "" {
 			return Command{}, fmt.Errorf("/%s needs an incident id: %s", name, usage(name))
 		}
@@ -79,6 +81,11 @@ func Parse(name, text string) (Command, error) {
 		c.Args = fields
 	case "oncall":
 		c.Args = fields
+	case "priority":
+		if len(fields) != 1 || !regexp.MustCompile(`^(?i)P[1-4]$`).MatchString(fields[0]) {
+			return Command{}, fmt.Errorf("/priority needs P1, P2, P3 or P4: %s", usage(name))
+		}
+		c.Args = []string{strings.ToUpper(fields[0])}
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
@@ -94,10 +101,7 @@ func FromButton(action string) (Command, error) {
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
 		return Command{}, fmt.Errorf("unknown button %q", action)
 	}
-	if name == "escalate" {
-		return Command{}, fmt.Errorf("the Escalate button comes with the next step of chat-ops; the deadlines escalate on their own")
-	}
-	return Command{Name: name, Incident: strings.ToUpper(id)}, nil
+	return Command{Name: name, Incident: strings.ToUpper(id), Text: "pressed Escalate on the card"}, nil
 }
 
 func usage(name string) string {

@@ -33,6 +33,9 @@ type Router struct {
 	SetUnits func(ctx context.Context, ref string, add, remove []string, why, actor string) error
 	// Progress is a tree's progress in a line or two (the cards').
 	Progress func(*store.Tree) string
+	// Changed queues the incident's cards again, in the caller's
+	// transaction.
+	Changed func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error
 }
 
 // Handle carries out c for whoever sent it and says what happened.
@@ -91,7 +94,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return r.failed(err)
 	}
 	switch c.Name {
-	case "event", "affects", "close":
+	case "event", "affects", "close", "priority":
 		if !r.Config.OnTeam(actor) {
 			r.audit(ctx, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
 			return Reply{Text: "Only the response team and the officers may /" + c.Name + ": nothing was done.", Ephemeral: true}
@@ -146,6 +149,38 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			return r.treeErr(ref, err)
 		}
 		return Reply{Text: fmt.Sprintf("%s closed by %s; its open steps are skipped.", ref, person.Name)}
+	case "escalate":
+		why := c.Text
+		if why == "" {
+			why = "no reason given"
+		}
+		err := r.Engine.Escalate(ctx, inc.ID, why, actor, via, r.Config.OnTeam(actor))
+		if errors.Is(err, engine.ErrCannotEscalate) {
+			return Reply{Text: ref + ": no open step can be escalated further by you (the officers' level is for the team and officers).", Ephemeral: true}
+		}
+		if err != nil {
+			return r.treeErr(ref, err)
+		}
+		return Reply{Text: fmt.Sprintf("%s escalated by %s: %s", ref, person.Name, why)}
+	case "priority":
+		now := r.Clock.Now()
+		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.SetPriority(inc.ID, c.Args[0], now); err != nil {
+				return err
+			}
+			if err := tx.Audit(inc.ID, now, actor, "priority-changed", fmt.Sprintf("%s to %s via %s", inc.Priority, c.Args[0], via)); err != nil {
+				return err
+			}
+			inc.Priority = c.Args[0]
+			if r.Changed != nil {
+				return r.Changed(tx, &inc.Incident, "priority:"+c.Args[0]+":"+c.RequestID, now)
+			}
+			return nil
+		})
+		if err != nil {
+			return r.failed(err)
+		}
+		return Reply{Text: fmt.Sprintf("%s: priority set to %s by %s.", ref, c.Args[0], person.Name)}
 	}
 	return Reply{Text: "/" + c.Name + " is not handled yet.", Ephemeral: true}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -148,4 +149,50 @@ func stepDef(pb config.Playbook, key string) (config.Step, bool) {
 		}
 	}
 	return config.Step{}, false
+}
+
+// ErrCannotEscalate: nothing of the incident can be escalated (no open
+// step that waits for an answer, or the last level reached).
+var ErrCannotEscalate = errors.New("no open step of this incident can be escalated further")
+
+// Escalate takes the incident's open steps that wait for an answer (the
+// one of the caller's, when they are told of one) to their next level
+// now, before their deadline. toOfficers says whether the caller may
+// reach the officers' level.
+func (e *Engine) Escalate(ctx context.Context, incidentID int64, why, actor, via string, toOfficers bool) error {
+	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		var mine, all []int
+		for i, s := range tree.Steps {
+			def, ok := stepDef(pb, s.Key)
+			if !ok || s.StartedAt.IsZero() || !open(s) || s.Needs == config.NeedsNone || s.Level >= len(def.Escalate) {
+				continue
+			}
+			if !toOfficers && def.Escalate[s.Level] == config.EscalateOfficers {
+				continue
+			}
+			all = append(all, i)
+			for _, p := range s.People {
+				if p.Person == actor {
+					mine = append(mine, i)
+				}
+			}
+		}
+		pick := all
+		if len(mine) > 0 {
+			pick = mine
+		}
+		if len(pick) == 0 {
+			return "", "", ErrCannotEscalate
+		}
+		var names []string
+		for _, i := range pick {
+			s := &tree.Steps[i]
+			s.ForcedLevel, s.NextAt = s.Level+1, now
+			if err := tx.UpdateStep(*s); err != nil {
+				return "", "", err
+			}
+			names = append(names, s.Key+map[bool]string{true: " [" + s.Unit + "]", false: ""}[s.Unit != ""])
+		}
+		return "escalated", fmt.Sprintf("%s via %s: %s", strings.Join(names, ", "), via, why), nil
+	}, actor)
 }

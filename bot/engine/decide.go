@@ -184,7 +184,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		deadline = now // nobody there to answer: the next level now
 	}
 	for s.Level < len(def.Escalate) {
-		if now.Before(nextEscalation(*s, deadline, def.Every)) {
+		if s.Level >= s.ForcedLevel && now.Before(nextEscalation(*s, deadline, def.Every)) {
 			break
 		}
 		s.Level++

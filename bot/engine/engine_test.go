@@ -442,3 +442,34 @@ func TestVulnerabilityReportRhythm(t *testing.T) {
 		t.Errorf("after closing, the updates are %s", s.State)
 	}
 }
+
+// TestEscalateBeforeTheDeadline: a person escalates their step now: the
+// next level is told at once; the officers' level only by the team.
+func TestEscalateBeforeTheDeadline(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.answer("pia@example.com", VerbAck)
+	h.at(10 * time.Minute)
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "cal is in a meeting", "cal@example.com", "test", false); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("units-alerted:pay"); s.Level != 1 {
+		t.Errorf("units-alerted level %d, want 1 at once", s.Level)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:bo@example.com") != 1 {
+		t.Errorf("the backup was not told: %v", out)
+	}
+	// The next level of units-alerted is the team; then the officers, which
+	// only the team may call.
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "still nobody", "cal@example.com", "test", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "and again", "cal@example.com", "test", false); err != ErrCannotEscalate {
+		t.Errorf("a unit contact escalated to the officers: %v", err)
+	}
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "officers please", "pia@example.com", "test", true); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("units-alerted:pay"); s.Level != 3 {
+		t.Errorf("units-alerted level %d, want 3", s.Level)
+	}
+}

@@ -55,6 +55,7 @@ type StepRow struct {
 	AckedAt       time.Time
 	DoneAt        time.Time
 	Level         int
+	ForcedLevel   int // escalated by a person: reach this level at once
 	RemindersSent int
 	NextAt        time.Time
 	Why           string
@@ -134,8 +135,8 @@ func orState(s string) string {
 
 // UpdateStep writes a step row's engine fields.
 func (t *Tx) UpdateStep(s StepRow) error {
-	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
-		s.State, ms(s.DueAt), ms(s.StartedAt), ms(s.AckedAt), ms(s.DoneAt), s.Level, s.RemindersSent, ms(s.NextAt), s.Why, s.ID)
+	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, forced_level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
+		s.State, ms(s.DueAt), ms(s.StartedAt), ms(s.AckedAt), ms(s.DoneAt), s.Level, s.ForcedLevel, s.RemindersSent, ms(s.NextAt), s.Why, s.ID)
 	return err
 }
 
@@ -212,7 +213,7 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 		tr.Units = append(tr.Units, u)
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, reminders_sent, next_at, why
+	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, forced_level, reminders_sent, next_at, why
 		FROM steps WHERE incident_id = ? ORDER BY position, unit`, incidentID)
 	if err != nil {
 		return nil, err
@@ -221,7 +222,7 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 	for rows.Next() {
 		var s StepRow
 		var due, started, acked, done, next int64
-		if err := rows.Scan(&s.ID, &s.Key, &s.Unit, &s.Position, &s.Title, &s.Audience, &s.Needs, &due, &s.State, &started, &acked, &done, &s.Level, &s.RemindersSent, &next, &s.Why); err != nil {
+		if err := rows.Scan(&s.ID, &s.Key, &s.Unit, &s.Position, &s.Title, &s.Audience, &s.Needs, &due, &s.State, &started, &acked, &done, &s.Level, &s.ForcedLevel, &s.RemindersSent, &next, &s.Why); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -162,6 +162,12 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 	return &inc, nil
 }
 
+// SetPriority sets an incident's priority.
+func (t *Tx) SetPriority(incidentID int64, priority string, now time.Time) error {
+	_, err := t.exec(`UPDATE incidents SET priority = ?, updated_at = ? WHERE id = ?`, priority, ms(now), incidentID)
+	return err
+}
+
 // SetStatus sets an incident's status (open, closed, ...).
 func (t *Tx) SetStatus(incidentID int64, status string, now time.Time) error {
 	_, err := t.exec(`UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?`, status, ms(now), incidentID)

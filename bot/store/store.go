@@ -342,6 +342,9 @@ var sqliteMigrations = []string{
 		last TEXT    NOT NULL
 	);
 	INSERT INTO audit_head (id, last) VALUES (1, '');`,
+	// A person may escalate a step before its deadline: the level it must
+	// reach at once.
+	`ALTER TABLE steps ADD COLUMN forced_level INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
