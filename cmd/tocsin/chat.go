@@ -126,3 +126,51 @@ func randomBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// cmdChatManifest prints a Slack app manifest: every command, the
+// interactivity URL and the scopes, so that an administrator creates the
+// app in one paste (api.slack.com/apps → Create New App → From a
+// manifest).
+func cmdChatManifest(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("chat manifest", "tocsin chat manifest slack [--config FILE | --data DIR]", stderr)
+	var sf storeFlags
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "slack" {
+		return errors.New("usage: tocsin chat manifest slack [--config FILE | --data DIR]")
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(cfg.Desk.PublicURL, "/")
+	var commands []map[string]any
+	for _, n := range append(chatops.Names, struct{ Name, Usage, What string }{"tocsin", "/tocsin CMD ...", "any of the commands, under one name"}) {
+		hint := strings.TrimSpace(strings.TrimPrefix(n.Usage, "/"+n.Name))
+		commands = append(commands, map[string]any{"command": "/" + n.Name, "url": base + "/slack/commands",
+			"description": truncate(n.What, 100), "usage_hint": hint, "should_escape": false})
+	}
+	manifest := map[string]any{
+		"display_information": map[string]any{"name": truncate(cfg.Desk.Name, 35), "description": "Security incident desk: acknowledge, confirm and follow incidents"},
+		"features": map[string]any{
+			"bot_user":       map[string]any{"display_name": "tocsin", "always_online": true},
+			"slash_commands": commands,
+		},
+		"oauth_config": map[string]any{"scopes": map[string]any{
+			// chat:write posts cards and direct messages; commands takes the
+			// slash commands; channels:history finds a card after a crash;
+			// im:write opens direct conversations for pages.
+			"bot": []string{"chat:write", "commands", "channels:history", "im:write"},
+		}},
+		"settings": map[string]any{
+			"interactivity":          map[string]any{"is_enabled": true, "request_url": base + "/slack/interactions"},
+			"org_deploy_enabled":     false,
+			"socket_mode_enabled":    false,
+			"token_rotation_enabled": false,
+		},
+	}
+	return printJSON(stdout, manifest)
+}

@@ -47,6 +47,7 @@ Usage:
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin audit verify [--config FILE | --data DIR]
   tocsin chat try slack|discord --as PERSON ["/ack ID" | --button ack:ID] [--data DIR]
+  tocsin chat manifest slack [--config FILE | --data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
@@ -128,10 +129,13 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, groupUsage("chat"))
 			return nil
 		}
-		if len(rest) == 0 || rest[0] != "try" {
-			return errors.New("usage: tocsin chat try slack|discord --as PERSON \"/ack SEC-2026-0001\" (register and manifest come later)")
+		switch {
+		case len(rest) > 0 && rest[0] == "try":
+			return cmdChatTry(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "manifest":
+			return cmdChatManifest(rest[1:], stdout, stderr)
 		}
-		return cmdChatTry(rest[1:], stdout, stderr)
+		return errors.New("usage: tocsin chat try|manifest (see tocsin chat --help)")
 	case "audit":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("audit"))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tocsin/bot"
+	"tocsin/bot/chatops"
 	"tocsin/bot/store"
 )
 
@@ -219,5 +220,47 @@ func TestAuditVerify(t *testing.T) {
 	_, errs, err := run("audit", "verify", "--data", dir)
 	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "audit entry 2 ("+inc.Ref+", test) does not match: its content is not what was written") {
 		t.Errorf("tampered: exit %d, %s", code, errs)
+	}
+}
+
+// TestSlackManifest: the manifest lists every command the router takes,
+// each posting to /slack/commands, and the buttons' interactivity URL.
+func TestSlackManifest(t *testing.T) {
+	out, _, err := run("chat", "manifest", "slack", "--data", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Features struct {
+			SlashCommands []struct {
+				Command, URL string
+			} `json:"slash_commands"`
+		} `json:"features"`
+		Settings struct {
+			Interactivity struct {
+				RequestURL string `json:"request_url"`
+			} `json:"interactivity"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, c := range m.Features.SlashCommands {
+		listed[c.Command] = true
+		if !strings.HasSuffix(c.URL, "/slack/commands") {
+			t.Errorf("%s posts to %s", c.Command, c.URL)
+		}
+	}
+	for _, n := range chatops.Names {
+		if !listed["/"+n.Name] {
+			t.Errorf("/%s missing from the manifest", n.Name)
+		}
+		if _, err := chatops.Parse("/tocsin", n.Name+" SEC-2026-0001 P1 now +web text"); err != nil && !strings.Contains(err.Error(), "needs") {
+			t.Errorf("/%s listed but not parsed: %v", n.Name, err)
+		}
+	}
+	if !listed["/tocsin"] || !strings.HasSuffix(m.Settings.Interactivity.RequestURL, "/slack/interactions") {
+		t.Errorf("manifest %s", out)
 	}
 }
