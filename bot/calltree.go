@@ -353,7 +353,7 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 			_, err := b.cards.Queue(tx, inc, event, now)
 			return err
-		}}
+		}, Notify: b.notify, Queued: b.Kick}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
 	h.Refused = b.metrics.ChatRefused.Inc
 	return h.Routes(), nil

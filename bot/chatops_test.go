@@ -8,11 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"tocsin/bot/chatops"
+	"tocsin/internal/gpgtest"
 )
 
 // slackPost posts a form to a Slack endpoint signed as Slack would (at
@@ -153,5 +155,55 @@ func TestChatCommandsAndButtons(t *testing.T) {
 	}
 	if tr := d.tree(id); len(tr.step("owners-told:payments").EscalatedTo) != 1 {
 		t.Errorf("owners-told after /escalate: %+v", tr.step("owners-told:payments"))
+	}
+}
+
+// TestLinkAChatAccount: an account not in the config asks to act as a
+// roster person; the code goes to that person's roster address, signed;
+// only the account that asked can use it, and then acts as them.
+func TestLinkAChatAccount(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "link1@example.org", "XSS in www.sandbox.test", "details"))
+	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	id := d.incidents()[0].ID
+	n := 0
+	say := func(user, text string) string {
+		n++ // every request is a new one (the same bytes in the same second would be a replay)
+		_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/tocsin"}, "text": {text}, "user_id": {user}, "trigger_id": {fmt.Sprint("t", n)}}, time.Now(), "")
+		s, _ := out["text"].(string)
+		return s
+	}
+	if got := say("U0WESNEW", "status "+id); !strings.Contains(got, "not on this desk's roster") {
+		t.Fatalf("unlinked: %q", got)
+	}
+	if got := say("U0WESNEW", "link nobody@example.org"); !strings.Contains(got, "a code was mailed") {
+		t.Errorf("link to a stranger's address: %q (must not say whether it is on the roster)", got)
+	}
+	if got := say("U0WESNEW", "link wes@sandbox.test"); !strings.Contains(got, "a code was mailed") {
+		t.Fatalf("link: %q", got)
+	}
+	var code string
+	eventually(t, "the code mailed to wes", 10*time.Second, func() bool {
+		for _, m := range d.pagedTo("wes@sandbox.test") {
+			if c := regexp.MustCompile(`/tocsin link (\d{8})`).FindStringSubmatch(decodedText(t, m)); c != nil {
+				code = c[1]
+			}
+		}
+		return code != ""
+	})
+	g := d.importDeskKey(gpgtest.NewHome(t))
+	m := d.pagedTo("wes@sandbox.test")[0]
+	g.VerifyPGPMIME(m[strings.Index(string(m), "Mime-Version"):])
+	if got := say("U0MALLORY", "link "+code); !strings.Contains(got, "does not link") {
+		t.Errorf("another account used wes's code: %q", got)
+	}
+	if got := say("U0WESNEW", "link 00000000"); !strings.Contains(got, "does not link") {
+		t.Errorf("wrong code: %q", got)
+	}
+	if got := say("U0WESNEW", "link "+code); !strings.Contains(got, "acts as wes@sandbox.test") {
+		t.Fatalf("right code: %q", got)
+	}
+	if got := say("U0WESNEW", "status "+id); !strings.Contains(got, id) {
+		t.Errorf("linked account's /status: %q", got)
 	}
 }

@@ -35,6 +35,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
+	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"help", "/help", "this list"},
 }
 
@@ -80,6 +81,11 @@ func Parse(name, text string) (Command, error) {
 		}
 		c.Args = fields
 	case "oncall":
+		c.Args = fields
+	case "link":
+		if len(fields) != 1 {
+			return Command{}, fmt.Errorf("/tocsin link needs your roster address, then the code mailed to it")
+		}
 		c.Args = fields
 	case "priority":
 		if len(fields) != 1 || !regexp.MustCompile(`^(?i)P[1-4]$`).MatchString(fields[0]) {

@@ -2,13 +2,20 @@ package chatops
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message/mail"
+
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
+	"tocsin/bot/notify"
 	"tocsin/bot/roster"
 	"tocsin/bot/store"
 	"tocsin/config"
@@ -36,17 +43,93 @@ type Router struct {
 	// Changed queues the incident's cards again, in the caller's
 	// transaction.
 	Changed func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error
+	// Notify queues the link code's mail; Queued wakes the outbox.
+	Notify *notify.Notifier
+	Queued func()
+}
+
+// linkFor is how long a mailed link code is good for.
+const linkFor = 30 * time.Minute
+
+// person is the roster person a chat user is: by the ids in the config,
+// or linked by a mailed code.
+func (r *Router) person(ctx context.Context, platform, userID string) (config.Person, bool) {
+	if p, ok := r.Config.PersonByChat(platform, userID); ok {
+		return p, true
+	}
+	if addr, ok, err := r.Store.ChatLink(ctx, platform, userID); err == nil && ok {
+		return r.Config.PersonByEmail(addr)
+	}
+	return config.Person{}, false
+}
+
+// link asks for, or completes, the link of a chat account to a roster
+// person: the code goes to the person's roster address (signed, and
+// encrypted where their key is known), and only the chat account that
+// asked can use it.
+func (r *Router) link(ctx context.Context, c Command) Reply {
+	now := r.Clock.Now()
+	who := c.Platform + " user " + c.UserID
+	arg := c.Args[0]
+	if !strings.Contains(arg, "@") {
+		var person string
+		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+			var err error
+			if person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now); err != nil {
+				return err
+			}
+			return tx.Audit(0, now, person, "chat-linked", fmt.Sprintf("%s linked to %s by the code mailed to them (request %s)", who, person, c.RequestID))
+		})
+		if errors.Is(err, store.ErrBadCode) {
+			r.audit(ctx, "", who, "chat-link-refused", "a wrong, expired or overused link code")
+			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
+		}
+		if err != nil {
+			return r.failed(err)
+		}
+		return Reply{Text: "Linked: this account now acts as " + person + ".", Ephemeral: true}
+	}
+	said := Reply{Text: "If " + arg + " is on this desk's roster, a code was mailed to it: type /tocsin link CODE here within 30 minutes.", Ephemeral: true}
+	p, ok := r.Config.PersonByEmail(arg)
+	if !ok {
+		r.audit(ctx, "", who, "chat-link-refused", arg+" is not on the roster")
+		return said
+	}
+	code := fmt.Sprintf("%08d", randomInt(100000000))
+	err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.RequestChatLink(c.Platform, c.UserID, strings.ToLower(p.Email), code, now.Add(linkFor)); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Someone using the %s account %s asked to act as you, %s, on the security desk\n(acknowledging and confirming call-tree steps, closing incidents where your role allows).\n\n"+
+			"If it was you, type this in that chat within 30 minutes:\n\n  /tocsin link %s\n\nIf it was not you, do not use the code, and tell the security team: someone is trying to act in your name.\n\n-- \n%s <%s>\n",
+			c.Platform, c.UserID, p.Email, code, r.Config.Desk.Name, r.Config.Desk.Address)
+		if _, err := r.Notify.Queue(tx, 0, notify.Notice{Kind: "chat-link", IdemKey: "link:" + c.Platform + ":" + c.UserID + ":" + codeKey(code),
+			To: mail.Address{Name: p.Name, Address: p.Email}, Subject: "Your code to link a " + c.Platform + " account to the security desk", Body: body}, now); err != nil {
+			return err
+		}
+		return tx.Audit(0, now, who, "chat-link-requested", "a link code was mailed to "+p.Email+" (request "+c.RequestID+")")
+	})
+	if err != nil {
+		return r.failed(err)
+	}
+	if r.Queued != nil {
+		r.Queued()
+	}
+	return said
 }
 
 // Handle carries out c for whoever sent it and says what happened.
 // Whoever is not on the roster (not linked by their chat id) is refused
 // and the refusal is audited; so is every action.
 func (r *Router) Handle(ctx context.Context, c Command) Reply {
-	person, ok := r.Config.PersonByChat(c.Platform, c.UserID)
+	if c.Name == "link" {
+		return r.link(ctx, c)
+	}
+	person, ok := r.person(ctx, c.Platform, c.UserID)
 	if !ok {
 		r.audit(ctx, c.Incident, "unknown "+c.Platform+" user "+c.UserID, "chat-refused",
 			fmt.Sprintf("/%s from %s user %s (request %s): not linked to anyone on the roster", c.Name, c.Platform, c.UserID, c.RequestID))
-		return Reply{Text: "You are not on this desk's roster, or your " + c.Platform + " account is not linked to your roster entry: nothing was done.", Ephemeral: true}
+		return Reply{Text: "You are not on this desk's roster, or your " + c.Platform + " account is not linked to your roster entry (/tocsin link ADDRESS): nothing was done.", Ephemeral: true}
 	}
 	actor := strings.ToLower(person.Email)
 	via := c.Platform
@@ -211,4 +294,15 @@ func (r *Router) audit(ctx context.Context, ref, actor, action, detail string) {
 	r.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		return tx.Audit(id, r.Clock.Now(), actor, action, detail)
 	})
+}
+
+func randomInt(n int64) int64 {
+	v, _ := rand.Int(rand.Reader, big.NewInt(n))
+	return v.Int64()
+}
+
+// codeKey names a code in an idempotency key without showing it.
+func codeKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:6])
 }

@@ -54,6 +54,10 @@ type Notice struct {
 	OfferedKeys   [][]byte        `json:"offered_keys,omitempty"` // keys in the mail being answered
 	// MessageID is given by Queue and kept through every attempt.
 	MessageID string `json:"message_id"`
+	// Subject and Body replace a form for a short mail about no incident
+	// (a chat link code): Form is then "".
+	Subject string `json:"subject,omitempty"`
+	Body    string `json:"body,omitempty"`
 }
 
 // Notifier composes notices. Its fields are set once, before use.
@@ -89,7 +93,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templa
 func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Time) (bool, error) {
 	if n.MessageID == "" {
 		domain := nf.Config.Desk.Address[strings.LastIndexByte(nf.Config.Desk.Address, '@')+1:]
-		n.MessageID = fmt.Sprintf("%s.%s@%s", strings.ToLower(n.IncidentRef), randomToken(8), domain)
+		n.MessageID = fmt.Sprintf("%s.%s@%s", strings.ToLower(orWord(n.IncidentRef, "desk")), randomToken(8), domain)
 	}
 	payload, err := json.Marshal(n)
 	if err != nil {
@@ -125,9 +129,11 @@ func (nf *Notifier) Compose(ctx context.Context, it store.OutboxItem) ([]byte, e
 			return tx.Audit(it.IncidentID, nf.Clock.Now(), "system", n.Kind+"-not-sent", "to "+n.To.Address+": "+c.why)
 		}
 		c.msg.IncidentID = it.IncidentID
-		added, err := tx.AddSentMessage(*c.msg)
-		if err != nil || !added {
-			return err
+		if it.IncidentID != 0 { // mail about no incident is in the outbox and the audit only
+			added, err := tx.AddSentMessage(*c.msg)
+			if err != nil || !added {
+				return err
+			}
 		}
 		return tx.Audit(it.IncidentID, c.msg.CreatedAt, "system", n.Kind+"-composed", c.audit)
 	})
@@ -195,9 +201,12 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 		// The published definition, in the language the form is read in.
 		data.PriorityDefinition = cfg.PriorityOf(data.Priority).In(nf.Forms.Choose(n.Form, langs...))
 	}
-	msg, err := nf.Forms.Render(n.Form, data, langs...)
-	if err != nil {
-		return fail(fmt.Sprintf("rendering the %s form: %v", n.Form, err))
+	msg := templates.Message{Lang: "en", Subject: n.Subject, Body: n.Body}
+	var err error
+	if n.Form != "" {
+		if msg, err = nf.Forms.Render(n.Form, data, langs...); err != nil {
+			return fail(fmt.Sprintf("rendering the %s form: %v", n.Form, err))
+		}
 	}
 
 	msgID := n.MessageID
@@ -205,7 +214,7 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 		From:          &mail.Address{Name: cfg.Desk.Name, Address: cfg.Desk.Address},
 		To:            []*mail.Address{&n.To},
 		Subject:       msg.Subject,
-		PublicSubject: "[" + n.IncidentRef + "] ...",
+		PublicSubject: publicSubject(n.IncidentRef),
 		Date:          now,
 		MessageID:     msgID,
 		InReplyTo:     n.InReplyTo,
@@ -256,4 +265,20 @@ func randomToken(n int) string {
 	buf := make([]byte, n)
 	rand.Read(buf)
 	return hex.EncodeToString(buf)
+}
+
+// publicSubject is the subject an encrypted mail shows outside: only the
+// incident's id.
+func publicSubject(ref string) string {
+	if ref == "" {
+		return "..."
+	}
+	return "[" + ref + "] ..."
+}
+
+func orWord(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

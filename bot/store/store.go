@@ -345,6 +345,17 @@ var sqliteMigrations = []string{
 	// A person may escalate a step before its deadline: the level it must
 	// reach at once.
 	`ALTER TABLE steps ADD COLUMN forced_level INTEGER NOT NULL DEFAULT 0;`,
+	// Chat accounts linked to roster people by a code mailed to them.
+	`CREATE TABLE chat_links (
+		platform   TEXT    NOT NULL,
+		user_id    TEXT    NOT NULL,
+		person     TEXT    NOT NULL,
+		code_hash  TEXT    NOT NULL,           -- SHA-256 of the code mailed; '' once linked
+		tries      INTEGER NOT NULL DEFAULT 0,
+		expires_at INTEGER NOT NULL,
+		linked_at  INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (platform, user_id)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// maxLinkTries is how many wrong codes end a link request.
+const maxLinkTries = 5
+
+func codeHash(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+// RequestChatLink records that a chat user asked to be linked to person,
+// with the code mailed to them, until expires. A new request replaces an
+// earlier one of the same user, linked or not.
+func (t *Tx) RequestChatLink(platform, userID, person, code string, expires time.Time) error {
+	_, err := t.exec(`INSERT INTO chat_links (platform, user_id, person, code_hash, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (platform, user_id) DO UPDATE SET person = excluded.person, code_hash = excluded.code_hash, tries = 0,
+		expires_at = excluded.expires_at, linked_at = 0`, platform, userID, person, codeHash(code), ms(expires))
+	return err
+}
+
+// ErrBadCode: no pending link, an expired one, or the wrong code.
+var ErrBadCode = errors.New("no such link code (wrong, expired or too many tries)")
+
+// ConfirmChatLink links the chat user when code is the one mailed; it
+// returns the person.
+func (t *Tx) ConfirmChatLink(platform, userID, code string, now time.Time) (string, error) {
+	var person, hash string
+	var tries int
+	var expires int64
+	err := t.queryRow(`SELECT person, code_hash, tries, expires_at FROM chat_links WHERE platform = ? AND user_id = ? AND linked_at = 0`,
+		platform, userID).Scan(&person, &hash, &tries, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrBadCode
+	}
+	if err != nil {
+		return "", err
+	}
+	if tries >= maxLinkTries || now.After(fromMS(expires)) || subtle.ConstantTimeCompare([]byte(hash), []byte(codeHash(code))) != 1 {
+		_, err := t.exec(`UPDATE chat_links SET tries = tries + 1 WHERE platform = ? AND user_id = ?`, platform, userID)
+		if err != nil {
+			return "", err
+		}
+		return "", ErrBadCode
+	}
+	_, err = t.exec(`UPDATE chat_links SET linked_at = ?, code_hash = '' WHERE platform = ? AND user_id = ?`, ms(now), platform, userID)
+	return person, err
+}
+
+// ChatLink returns the roster person a chat user is linked to.
+func (s *Store) ChatLink(ctx context.Context, platform, userID string) (string, bool, error) {
+	var person string
+	err := s.r.QueryRowContext(ctx, `SELECT person FROM chat_links WHERE platform = ? AND user_id = ? AND linked_at > 0`, platform, userID).Scan(&person)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return person, err == nil, err
+}
