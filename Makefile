@@ -50,7 +50,7 @@ fuzz:
 
 ## bench: end-to-end pipeline, peak memory for a 50 MB attachment, parser throughput, mail composition, call-tree fan-out to 10,000 people and engine lag with 10,000 open incidents (figures in BENCH.md)
 bench:
-	$(GO) test -run '^$$' -bench BenchmarkPipeline -benchtime 1x ./bot
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline|BenchmarkChatCommands' -benchtime 1x ./bot
 	$(GO) test -run '^$$' -bench BenchmarkMemory50MB -benchtime 1x -v ./cmd/tocsin
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./parsers
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./responders
