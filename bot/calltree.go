@@ -1,12 +1,15 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
+	"mime/quotedprintable"
 	"net/http"
 	"os"
 	"regexp"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 
 	"tocsin/bot/cards"
 	"tocsin/bot/chatops"
@@ -353,8 +357,50 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 			_, err := b.cards.Queue(tx, inc, event, now)
 			return err
-		}, Notify: b.notify, Queued: b.Kick}
+		}, Notify: b.notify, Queued: b.Kick, Report: b.takenReport}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
 	h.Refused = b.metrics.ChatRefused.Inc
 	return h.Routes(), nil
+}
+
+// SourceChat is the source of reports logged in chat with /report.
+const SourceChat = "chat"
+
+// takenReport files a report that a roster person took by phone, at a
+// service desk or at a customer site and typed in chat: as a mail from
+// them (they get the acknowledgement to pass on), saying who took it.
+// The chat request's id makes it idempotent: the same request files once.
+func (b *Bot) takenReport(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error) {
+	subject, _, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(text, "\r", "")), "\n")
+	subject = truncateRunes("Report taken by "+taker.Name+": "+subject, 120)
+	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
+	if requestID == "" {
+		requestID = randomToken(8)
+	}
+	h := textproto.Header{}
+	h.Set("From", (&mail.Address{Name: taker.Name, Address: taker.Email}).String())
+	h.Set("To", b.cfg.Desk.Address)
+	h.Set("Subject", mime.QEncoding.Encode("utf-8", subject))
+	h.Set("Date", b.clock.Now().Format(time.RFC1123Z))
+	h.Set("Message-Id", fmt.Sprintf("<chat-%s-%s@%s>", platform, safeID(requestID), domain))
+	h.Set("X-Tocsin-Taken-By", fmt.Sprintf("%s via %s", taker.Email, platform))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	var raw bytes.Buffer
+	textproto.WriteHeader(&raw, h)
+	qp := quotedprintable.NewWriter(&raw)
+	qp.Write([]byte(text + "\n\n(Taken by " + taker.Name + " <" + taker.Email + "> and logged in " + platform + ".)\n"))
+	qp.Close()
+	res, err := b.Ingest(ctx, SourceChat+":"+platform, raw.Bytes(), b.clock.Now())
+	return res.Incident, err
+}
+
+// safeID keeps what a Message-ID may carry of a platform's request id.
+func safeID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return -1
+	}, s)
 }

@@ -207,3 +207,31 @@ func TestLinkAChatAccount(t *testing.T) {
 		t.Errorf("linked account's /status: %q", got)
 	}
 }
+
+// TestReportTakenInChat: /report files what someone said on the phone
+// through the same pipeline as mail, the taker as its sender; the same
+// request again files nothing new.
+func TestReportTakenInChat(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	form := url.Values{"command": {"/report"}, "text": {"Caller from Acme: ransom note on pay.sandbox.test, actively exploited since 06:00"},
+		"user_id": {"U0UMA"}, "trigger_id": {"rep-1"}}
+	_, out, _ := d.slackPost("/slack/commands", form, time.Now(), "")
+	text, _ := out["text"].(string)
+	m := regexp.MustCompile(`Filed as (SEC-\d{4}-\d{4})`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("/report: %v", out)
+	}
+	inc := d.incident(m[1])
+	if inc.Reporter != "uma@sandbox.test" || inc.Priority != "P1" {
+		t.Errorf("incident %+v", inc)
+	}
+	if tr := d.tree(m[1]); tr.Playbook != "significant-event" {
+		t.Errorf("the P1 taken by phone runs %q", tr.Playbook)
+	}
+	form.Set("trigger_id", "rep-1") // Slack retried the same request (new signature, same id)
+	time.Sleep(1100 * time.Millisecond)
+	d.slackPost("/slack/commands", form, time.Now(), "")
+	if n := len(d.incidents()); n != 1 {
+		t.Errorf("%d incidents after the same /report twice", n)
+	}
+}

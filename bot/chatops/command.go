@@ -32,6 +32,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"escalate", "/escalate ID [why]", "take its open steps (yours, if you are told of one) to the next level now"},
 	{"priority", "/priority ID P1..P4", "change the priority (team and officers)"},
 	{"oncall", "/oncall [unit]", "who is on call now"},
+	{"report", "/report text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
@@ -95,8 +96,11 @@ func Parse(name, text string) (Command, error) {
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
-	if name == "note" && c.Text == "" {
-		return Command{}, fmt.Errorf("/note needs text: %s", usage(name))
+	if (name == "note" || name == "report") && c.Text == "" {
+		return Command{}, fmt.Errorf("/%s needs text: %s", name, usage(name))
+	}
+	if name == "report" && c.Incident != "" {
+		c.Text, c.Incident = c.Incident+" "+c.Text, "" // a report that starts with an id is still a new report
 	}
 	return c, nil
 }

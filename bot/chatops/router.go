@@ -43,6 +43,9 @@ type Router struct {
 	// Changed queues the incident's cards again, in the caller's
 	// transaction.
 	Changed func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error
+	// Report files a report someone took by phone or in person, through
+	// the same pipeline as mail; it returns the incident's id.
+	Report func(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error)
 	// Notify queues the link code's mail; Queued wakes the outbox.
 	Notify *notify.Notifier
 	Queued func()
@@ -161,6 +164,13 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			return Reply{Text: "No such unit: " + unit, Ephemeral: true}
 		}
 		return Reply{Text: b.String(), Ephemeral: true}
+	}
+	if c.Name == "report" {
+		ref, err := r.Report(ctx, person, c.Text, c.Platform, c.RequestID)
+		if err != nil {
+			return r.failed(err)
+		}
+		return Reply{Text: fmt.Sprintf("Filed as %s, taken by %s; the signed acknowledgement goes to you.", ref, person.Name), Ephemeral: true}
 	}
 	ref := c.Incident
 	if ref == "" {
