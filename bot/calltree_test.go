@@ -46,7 +46,9 @@ func startTreeSandbox(t *testing.T, edit func(*config.Config)) (*daemon, *clock.
 		edit(cfg)
 	}
 	fake := clock.NewFake(time.Now().UTC().Truncate(24 * time.Hour).Add(34 * time.Hour))
-	return startDaemon(t, cfg, fake), fake
+	d := startDaemon(t, cfg, fake)
+	d.fake = fake
+	return d, fake
 }
 
 // tree is the incident's call tree as the API shows it.
@@ -180,7 +182,7 @@ func TestSignificantEventCallTree(t *testing.T) {
 	d.importDeskKey(g)
 	d.sendMail("rita@example.org", report("Rita <rita@example.org>", "rita1@example.org", "Ransomware on pay.sandbox.test, actively exploited",
 		"Our scanner found ransomware notes on https://pay.sandbox.test/admin since this morning."))
-	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	d.waitIncidents(1)
 	id := d.incidents()[0].ID
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary, secondary, slackID, discordID := "tara@sandbox.test", "theo@sandbox.test", "U0TARA", "300000000000000002"
@@ -320,7 +322,7 @@ func TestSignificantEventCallTree(t *testing.T) {
 func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
 	d.sendMail("rita@example.org", report("rita@example.org", "ooo1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes."))
-	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	d.waitIncidents(1)
 	id := d.incidents()[0].ID
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary := tr.step("team-alerted").Notified[0]
@@ -344,7 +346,7 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
 	d.sendMail("rita@example.org", report("rita@example.org", "api1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	d.waitIncidents(1)
 	id := d.incidents()[0].ID
 	d.waitState(id, "team-alerted", "notified")
 	var out map[string]any

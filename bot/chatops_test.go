@@ -64,7 +64,7 @@ func (d *daemon) discordPost(v any, at time.Time) (int, map[string]any) {
 func TestChatCommandsAndButtons(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
 	d.sendMail("rita@example.org", report("rita@example.org", "chat1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	d.waitIncidents(1)
 	id := d.incidents()[0].ID
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary := tr.step("team-alerted").Notified[0]
@@ -164,7 +164,7 @@ func TestChatCommandsAndButtons(t *testing.T) {
 func TestLinkAChatAccount(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
 	d.sendMail("rita@example.org", report("rita@example.org", "link1@example.org", "XSS in www.sandbox.test", "details"))
-	eventually(t, "the incident", 10*time.Second, func() bool { return len(d.incidents()) == 1 })
+	d.waitIncidents(1)
 	id := d.incidents()[0].ID
 	n := 0
 	say := func(user, text string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"tocsin/bot"
+	"tocsin/bot/clock"
 	"tocsin/bot/sandbox"
 	"tocsin/config"
 	"tocsin/internal/gpgtest"
@@ -31,6 +32,8 @@ type daemon struct {
 	addrs bot.Addrs
 	info  sandbox.Info
 	stop  func()
+	// fake is the daemon's clock when a test set a fake one.
+	fake *clock.Fake
 }
 
 // startDaemon runs bot.Run on cfg (loopback, ephemeral ports) until the
@@ -95,6 +98,23 @@ func startDaemon(t testing.TB, cfg *config.Config, clk ...bot.Clock) *daemon {
 // startSandbox runs the sandbox with no playbook: intake tests count
 // the messages, cards and answers a report makes, and a call tree would
 // add its own (the call-tree tests start theirs with startTreeSandbox).
+// waitIncidents waits until n incidents are filed. With a fake clock it
+// moves time on by the mailbox's poll interval every second of waiting: a
+// message that reaches the mailbox in the instant between the watcher's
+// NOOP and its IDLE is found by the next poll, which fake time would never
+// bring.
+func (d *daemon) waitIncidents(n int) {
+	d.t.Helper()
+	last := time.Now()
+	eventually(d.t, fmt.Sprintf("%d incidents", n), 15*time.Second, func() bool {
+		if d.fake != nil && time.Since(last) > time.Second {
+			d.fake.Advance(d.cfg.IMAP.PollInterval)
+			last = time.Now()
+		}
+		return len(d.incidents()) >= n
+	})
+}
+
 func startSandbox(t *testing.T) *daemon {
 	cfg := bot.SandboxConfig(t.TempDir(), "127.0.0.1:0")
 	cfg.Playbooks = []config.Playbook{}
