@@ -506,6 +506,10 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 	if cfg.Discord.PublicKey == "" {
 		cfg.Discord.PublicKey = info.DiscordPublicKey
 	}
+	if cfg.Discord.ApplicationID == "" {
+		cfg.Discord.ApplicationID = sandbox.DiscordApplicationID
+	}
+	info.ChatURL = sb.ChatURL
 }
 
 func trustedProxies(cfg *config.Config) []netip.Prefix {

@@ -387,6 +387,9 @@ type Discord struct {
 	// developer portal shows it): it verifies interactions. Without it
 	// /discord/interactions answers 404.
 	PublicKey string `yaml:"public_key"`
+	// ApplicationID is the application's id: tocsin chat register
+	// installs the commands under it.
+	ApplicationID string `yaml:"application_id"`
 }
 
 // Replies limits automatic answers so that Tocsin can never flood anyone.

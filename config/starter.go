@@ -262,6 +262,7 @@ regions:
 #   channel_id: "123456789012345678"
 #   api_url: ""                                       # default: Discord's own
 #   public_key: ""                                    # the application's ed25519 key (hex): verifies /discord/interactions
+#   application_id: ""                                # tocsin chat register installs the commands under it
 
 trust:
   # Your own receiving servers' authserv-ids: only their Authentication-Results

@@ -185,3 +185,27 @@ func discordError(err error) error {
 	}
 	return &SendError{Temporary: true, Err: fmt.Errorf("discord: %w", err)}
 }
+
+// CommandDef is an application command to register: its name, what it
+// does, and its string options (all optional).
+type CommandDef struct {
+	Name, Description string
+	Options           []string
+}
+
+// RegisterCommands installs the application's global commands, replacing
+// whatever was registered before (Discord's bulk overwrite: running it
+// again changes nothing).
+func (d *Discord) RegisterCommands(ctx context.Context, appID string, defs []CommandDef) error {
+	var cmds []*discordgo.ApplicationCommand
+	for _, c := range defs {
+		ac := &discordgo.ApplicationCommand{Name: c.Name, Description: capRunes(c.Description, 100), Type: discordgo.ChatApplicationCommand}
+		for _, o := range c.Options {
+			ac.Options = append(ac.Options, &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionString, Name: o,
+				Description: map[string]string{"id": "the incident, e.g. SEC-2026-0042", "text": "the rest: a note, a reason, a time, units"}[o]})
+		}
+		cmds = append(cmds, ac)
+	}
+	_, err := d.s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
+	return discordError(err)
+}

@@ -94,6 +94,16 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		user, _ := rec["recipient_id"].(string)
 		c.keep(n, "discord-open-dm", rec)
 		json.NewEncoder(w).Encode(map[string]any{"id": "dm" + user, "type": 1, "recipients": []map[string]any{{"id": user}}})
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/discord/api/v9/applications/"):
+		// Bulk overwrite of the application's commands: kept, and echoed
+		// as Discord answers (the commands with ids).
+		var cmds []map[string]any
+		json.Unmarshal(body, &cmds)
+		c.keep(n, "discord-register-commands", map[string]any{"commands": cmds})
+		for i := range cmds {
+			cmds[i]["id"] = fmt.Sprintf("%d", 1300000000000000000+i)
+		}
+		json.NewEncoder(w).Encode(cmds)
 	case strings.HasPrefix(r.URL.Path, "/webhook/"):
 		// A pager: kept with the headers that matter to its receiver.
 		rec := map[string]any{"body": string(body)}

@@ -63,11 +63,16 @@ type Info struct {
 	SlackSigningSecret string `json:"slack_signing_secret"`
 	DiscordPublicKey   string `json:"discord_public_key"`
 	DiscordPrivateKey  string `json:"discord_private_key"`
+	// ChatURL is the local stand-in for the platforms' APIs.
+	ChatURL string `json:"chat_url"`
 	// Responders and Units are the demo roster, for scripts and for
 	// trying answers as its people.
 	Responders []Responder `json:"responders"`
 	Units      []Unit      `json:"units"`
 }
+
+// DiscordApplicationID is the sandbox's Discord application.
+const DiscordApplicationID = "1000000000000000099"
 
 // Responder is a demo roster person.
 type Responder struct {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tocsin/bot/chatops"
 )
 
 // api calls the daemon's API with the sandbox's token.
@@ -214,6 +216,21 @@ func TestChatTry(t *testing.T) {
 	for _, s := range inc.CallTree.Steps {
 		if s.ID == "team-alerted" && s.State != "acknowledged" {
 			t.Errorf("team-alerted %s after the button", s.State)
+		}
+	}
+	// The Discord commands, installed on the sandbox's stand-in.
+	out, _, err = run("chat", "register", "--data", data)
+	if err != nil || !strings.Contains(out, fmt.Sprintf("registered %d Discord commands", len(chatops.Names)+1)) {
+		t.Fatalf("chat register: %v %s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "chat", "*-discord-register-commands.json"))
+	if len(files) != 1 {
+		t.Fatalf("%d register captures", len(files))
+	}
+	b, _ := os.ReadFile(files[0])
+	for _, name := range []string{`"ack"`, `"done"`, `"escalate"`, `"tocsin"`, `"link"`} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("registered commands lack %s", name)
 		}
 	}
 }

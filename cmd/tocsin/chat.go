@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 
 	"tocsin/bot/chatops"
 	"tocsin/bot/sandbox"
+	"tocsin/responders"
 )
 
 // cmdChatTry signs and posts a chat request to the local sandbox daemon
@@ -173,4 +175,65 @@ func cmdChatManifest(args []string, stdout, stderr io.Writer) error {
 		},
 	}
 	return printJSON(stdout, manifest)
+}
+
+// cmdChatRegister installs the Discord application commands (every
+// command of the router, and /tocsin for all of them): with --config from
+// discord.token and discord.application_id; in the sandbox on its
+// Discord stand-in, where the call is kept in DATA/chat.
+func cmdChatRegister(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("chat register", "tocsin chat register [--config FILE | --data DIR]", stderr)
+	var sf storeFlags
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return errors.New("usage: tocsin chat register [--config FILE | --data DIR]")
+	}
+	var token, apiURL, appID string
+	if sf.config != "" {
+		cfg, err := sf.load()
+		if err != nil {
+			return err
+		}
+		if cfg.Discord == nil || cfg.Discord.ApplicationID == "" {
+			return errors.New("discord.application_id is not set in the config")
+		}
+		if token, err = cfg.Discord.Token.Resolve(); err != nil {
+			return fmt.Errorf("discord.token: %w", err)
+		}
+		apiURL, appID = cfg.Discord.APIURL, cfg.Discord.ApplicationID
+	} else {
+		b, err := os.ReadFile(filepath.Join(sf.data, "sandbox.json"))
+		if err != nil {
+			return fmt.Errorf("no sandbox in %s (run make run first, or give --config): %w", sf.data, err)
+		}
+		var info sandbox.Info
+		if err := json.Unmarshal(b, &info); err != nil || info.ChatURL == "" {
+			return fmt.Errorf("%s names no chat stand-in: is the sandbox running?", filepath.Join(sf.data, "sandbox.json"))
+		}
+		token, apiURL, appID = "sandbox", info.ChatURL+"/discord/api/v9/", sandbox.DiscordApplicationID
+	}
+	d, err := responders.NewDiscord(token, apiURL)
+	if err != nil {
+		return err
+	}
+	var defs []responders.CommandDef
+	for _, n := range chatops.Names {
+		def := responders.CommandDef{Name: n.Name, Description: n.What, Options: []string{"id", "text"}}
+		if n.Name == "help" {
+			def.Options = nil
+		}
+		defs = append(defs, def)
+	}
+	defs = append(defs, responders.CommandDef{Name: "tocsin", Description: "any of the commands: /tocsin ack SEC-2026-0042", Options: []string{"text"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.RegisterCommands(ctx, appID, defs); err != nil {
+		return fmt.Errorf("registering the commands: %w", err)
+	}
+	fmt.Fprintf(stdout, "registered %d Discord commands for application %s\n", len(defs), appID)
+	return nil
 }

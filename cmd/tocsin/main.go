@@ -48,6 +48,7 @@ Usage:
   tocsin audit verify [--config FILE | --data DIR]
   tocsin chat try slack|discord --as PERSON ["/ack ID" | --button ack:ID] [--data DIR]
   tocsin chat manifest slack [--config FILE | --data DIR]
+  tocsin chat register [--config FILE | --data DIR]
   tocsin templates check [--config FILE | --dir DIR]
   tocsin templates show FORM [--lang LANG] [--variant technical|non-technical] [--config FILE | --dir DIR]
   tocsin version
@@ -134,8 +135,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdChatTry(rest[1:], stdout, stderr)
 		case len(rest) > 0 && rest[0] == "manifest":
 			return cmdChatManifest(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "register":
+			return cmdChatRegister(rest[1:], stdout, stderr)
 		}
-		return errors.New("usage: tocsin chat try|manifest (see tocsin chat --help)")
+		return errors.New("usage: tocsin chat try|manifest|register (see tocsin chat --help)")
 	case "audit":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("audit"))
