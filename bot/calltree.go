@@ -360,6 +360,9 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 		}, Notify: b.notify, Queued: b.Kick, Report: b.takenReport}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
 	h.Refused = b.metrics.ChatRefused.Inc
+	if d := b.cfg.Discord; d != nil && d.APIURL != "" {
+		h.DiscordAPI = d.APIURL
+	}
 	return h.Routes(), nil
 }
 

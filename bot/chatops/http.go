@@ -1,6 +1,7 @@
 package chatops
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"tocsin/bot/store"
 	"tocsin/responders"
 )
 
@@ -23,15 +26,23 @@ type Handler struct {
 	Router  *Router
 	Refused func()
 	Log     *slog.Logger
+	// FastEnough is how long a command may take before the request is
+	// answered "working on it" and the result follows from the outbox
+	// (Slack's response_url, a Discord follow-up): the platforms wait 3 s.
+	FastEnough time.Duration
+	// DiscordAPI is the REST base follow-ups go to.
+	DiscordAPI string
 
 	slackSecret string
 	discordKey  ed25519.PublicKey
 	seen        replays
+	run         func(context.Context, Command) Reply // Router.Handle; tests slow it down
 }
 
 // NewHandler returns a handler for the platforms whose secret is given.
 func NewHandler(r *Router, slackSecret string, discordKey ed25519.PublicKey, log *slog.Logger) *Handler {
-	return &Handler{Router: r, slackSecret: slackSecret, discordKey: discordKey, Log: log, Refused: func() {}}
+	return &Handler{Router: r, slackSecret: slackSecret, discordKey: discordKey, Log: log, Refused: func() {}, FastEnough: 2 * time.Second,
+		DiscordAPI: "https://discord.com/api/v9/"}
 }
 
 // Routes are the handler's paths.
@@ -62,13 +73,65 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 	form, _ := url.ParseQuery(string(body))
 	c, perr := Parse(form.Get("command"), form.Get("text"))
 	c.Platform, c.UserID, c.RequestID = "slack", form.Get("user_id"), form.Get("trigger_id")
-	reply := Reply{Ephemeral: true}
 	if perr != nil {
-		reply.Text = perr.Error()
-	} else {
-		reply = h.Router.Handle(r.Context(), c)
+		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		return
+	}
+	h.slackAnswer(w, r, c, form.Get("response_url"))
+}
+
+// slackAnswer answers c at once when it is done within FastEnough, else
+// says it is on it and sends the result to response_url later.
+func (h *Handler) slackAnswer(w http.ResponseWriter, r *http.Request, c Command, responseURL string) {
+	reply, ok := h.handle(r, c, func(reply Reply) {
+		body, _ := json.Marshal(slackBody(reply))
+		h.late(r, c, store.LateReply("slack", responseURL), body)
+	})
+	if !ok {
+		reply = Reply{Text: "Working on it: the answer follows here.", Ephemeral: true}
 	}
 	slackReply(w, reply)
+}
+
+// handle runs c. Done within FastEnough it returns the reply; else it
+// returns false and later hands the reply to late.
+func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, bool) {
+	done := make(chan Reply, 1)
+	ctx := context.WithoutCancel(r.Context())
+	run := h.run
+	if run == nil {
+		run = h.Router.Handle
+	}
+	go func() { done <- run(ctx, c) }()
+	select {
+	case reply := <-done:
+		return reply, true
+	case <-time.After(h.FastEnough):
+		go func() { late(<-done) }()
+		return Reply{}, false
+	}
+}
+
+// late queues a late answer in the outbox: retried, and seen if it fails.
+func (h *Handler) late(r *http.Request, c Command, to store.Dest, body []byte) {
+	if to.ID == "" {
+		h.Log.Warn("a slow command's answer has nowhere to go", "platform", c.Platform, "request", c.RequestID)
+		return
+	}
+	it := store.OutboxItem{IdemKey: "late:" + c.Platform + ":" + c.RequestID, Kind: "late-answer", Sender: h.Router.Config.Desk.Address,
+		Payload: body, CreatedAt: h.Router.Clock.Now()}
+	it.To(to)
+	err := h.Router.Store.Tx(context.WithoutCancel(r.Context()), func(tx *store.Tx) error {
+		_, err := tx.Enqueue(it)
+		return err
+	})
+	if err != nil {
+		h.Log.Error("queueing a late answer", "err", err)
+		return
+	}
+	if h.Router.Queued != nil {
+		h.Router.Queued()
+	}
 }
 
 func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
@@ -79,9 +142,10 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	form, _ := url.ParseQuery(string(body))
 	var p struct {
-		Type      string `json:"type"`
-		TriggerID string `json:"trigger_id"`
-		User      struct {
+		Type        string `json:"type"`
+		TriggerID   string `json:"trigger_id"`
+		ResponseURL string `json:"response_url"`
+		User        struct {
 			ID string `json:"id"`
 		} `json:"user"`
 		Actions []struct {
@@ -99,22 +163,35 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	c, perr := FromButton(action)
 	c.Platform, c.UserID, c.RequestID = "slack", p.User.ID, p.TriggerID
-	reply := Reply{Ephemeral: true}
 	if perr != nil {
-		reply.Text = perr.Error()
-	} else {
-		reply = h.Router.Handle(r.Context(), c)
+		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		return
 	}
-	slackReply(w, reply)
+	h.slackAnswer(w, r, c, p.ResponseURL)
 }
 
 func slackReply(w http.ResponseWriter, reply Reply) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(slackBody(reply))
+}
+
+// slackBody is a reply as Slack takes it, at once or at response_url.
+func slackBody(reply Reply) map[string]any {
 	kind := "in_channel"
 	if reply.Ephemeral {
 		kind = "ephemeral"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"response_type": kind, "text": responders.ChatText("slack", reply.Text, 3000)})
+	return map[string]any{"response_type": kind, "text": responders.ChatText("slack", reply.Text, 3000)}
+}
+
+// discordBody is a reply as a Discord message (the data of an
+// interaction response, or a follow-up).
+func discordBody(reply Reply) map[string]any {
+	data := map[string]any{"content": responders.ChatText("discord", reply.Text, 2000), "allowed_mentions": map[string]any{"parse": []string{}}}
+	if reply.Ephemeral {
+		data["flags"] = 64
+	}
+	return data
 }
 
 // discordInteraction answers PING with PONG, and commands and button
@@ -126,9 +203,11 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		ID   string `json:"id"`
-		Type int    `json:"type"`
-		Data struct {
+		ID            string `json:"id"`
+		Type          int    `json:"type"`
+		ApplicationID string `json:"application_id"`
+		Token         string `json:"token"`
+		Data          struct {
 			Name     string `json:"name"`
 			CustomID string `json:"custom_id"`
 			Options  []struct {
@@ -177,17 +256,24 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		perr = errors.New("not an interaction this desk knows")
 	}
 	c.Platform, c.UserID, c.RequestID = "discord", user, in.ID
-	reply := Reply{Ephemeral: true}
 	if perr != nil {
-		reply.Text = perr.Error()
-	} else {
-		reply = h.Router.Handle(r.Context(), c)
+		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(Reply{Text: perr.Error(), Ephemeral: true})})
+		return
 	}
-	data := map[string]any{"content": responders.ChatText("discord", reply.Text, 2000), "allowed_mentions": map[string]any{"parse": []string{}}}
-	if reply.Ephemeral {
-		data["flags"] = 64
+	reply, ok := h.handle(r, c, func(reply Reply) {
+		body, _ := json.Marshal(discordBody(reply))
+		followUp := ""
+		if in.ApplicationID != "" && in.Token != "" {
+			followUp = strings.TrimRight(h.DiscordAPI, "/") + "/webhooks/" + url.PathEscape(in.ApplicationID) + "/" + url.PathEscape(in.Token)
+		}
+		h.late(r, c, store.LateReply("discord", followUp), body)
+	})
+	if !ok {
+		// Deferred: Discord shows "thinking" until the follow-up comes.
+		json.NewEncoder(w).Encode(map[string]any{"type": 5, "data": map[string]any{"flags": 64}})
+		return
 	}
-	json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": data})
+	json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(reply)})
 }
 
 func hmacHex(secret, msg string) string {

@@ -1,10 +1,12 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"tocsin/bot/store"
 	"tocsin/responders"
@@ -61,6 +63,8 @@ type Chat struct {
 // Send performs the item.
 func (c Chat) Send(ctx context.Context, to store.Dest, it store.OutboxItem) error {
 	switch {
+	case to.Kind == store.ToReply:
+		return lateReply(ctx, to.ID, it.Payload)
 	case to.Kind == store.ToChannel && it.Kind == KindCard:
 		return c.card(ctx, to, it)
 	case to.Kind == store.ToUser:
@@ -112,4 +116,26 @@ func (c Chat) card(ctx context.Context, to store.Dest, it store.OutboxItem) erro
 		c.Log.Error("recording chat card", "outbox", it.IdemKey, "err", err)
 	}
 	return nil
+}
+
+// lateReply posts a late answer (its JSON body as the platform wants it)
+// to the URL the platform gave with the request.
+func lateReply(ctx context.Context, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return &responders.SendError{Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return &responders.SendError{Temporary: true, Err: fmt.Errorf("late answer: %w", err)}
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return &responders.SendError{Temporary: true, Err: fmt.Errorf("late answer: %s", resp.Status)}
+	}
+	return &responders.SendError{Err: fmt.Errorf("late answer: %s (the platform's URL expires after 30 minutes)", resp.Status)}
 }

@@ -22,6 +22,7 @@ const (
 	ToChannel DestKind = "channel" // a chat channel: a post everyone there sees
 	ToUser    DestKind = "user"    // a chat user: a direct message
 	ToHook    DestKind = "hook"    // a configured webhook (a pager), by name
+	ToReply   DestKind = "reply"   // a platform's URL for a late answer to a request (Slack response_url, a Discord follow-up)
 )
 
 // Dest is where an outbox item goes: a mail to an address, a post to a
@@ -44,6 +45,10 @@ func ChannelPost(platform, channel string) Dest {
 func DirectTo(platform, userID string) Dest {
 	return Dest{Platform: platform, Kind: ToUser, ID: userID}
 }
+
+// LateReply is a late answer to a chat request at the URL the platform
+// gave for it.
+func LateReply(platform, url string) Dest { return Dest{Platform: platform, Kind: ToReply, ID: url} }
 
 // Hook is a call of the configured webhook name.
 func Hook(name string) Dest { return Dest{Platform: PlatformWebhook, Kind: ToHook, ID: name} }
@@ -78,7 +83,7 @@ func (it OutboxItem) Dest() (Dest, error) {
 		return ChannelPost(it.Channel, id), nil
 	}
 	switch k := DestKind(kind); k {
-	case ToChannel, ToUser, ToHook:
+	case ToChannel, ToUser, ToHook, ToReply:
 		return Dest{Platform: it.Channel, Kind: k, ID: id}, nil
 	}
 	return Dest{}, fmt.Errorf("outbox item %s: unknown destination kind %q", it.IdemKey, kind)

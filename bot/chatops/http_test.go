@@ -1,0 +1,77 @@
+package chatops
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot/clock"
+	"tocsin/bot/outbox"
+	"tocsin/bot/store"
+	"tocsin/config"
+)
+
+// TestSlowCommandAnswersLater: a command that takes longer than the
+// platform waits is answered "working on it" at once, and its result is
+// posted to Slack's response_url from the outbox.
+func TestSlowCommandAnswersLater(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &config.Config{}
+	cfg.Desk.Address = "security@example.com"
+	log := slog.New(slog.DiscardHandler)
+	router := &Router{Config: cfg, Store: st, Clock: clock.System{}}
+	h := NewHandler(router, "s3cret-s3cret-s3cret", nil, log)
+	h.FastEnough = 20 * time.Millisecond
+	h.run = func(context.Context, Command) Reply {
+		time.Sleep(100 * time.Millisecond)
+		return Reply{Text: "SEC-2026-0001 acknowledged by Pia"}
+	}
+	queued := make(chan struct{}, 1)
+	router.Queued = func() { queued <- struct{}{} }
+	var got string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+	}))
+	defer slack.Close()
+	form := url.Values{"command": {"/ack"}, "text": {"SEC-2026-0001"}, "user_id": {"U0PIA"}, "trigger_id": {"t1"}, "response_url": {slack.URL + "/commands/T/1/x"}}
+	body := []byte(form.Encode())
+	ts, sig := SignSlack("s3cret-s3cret-s3cret", body, time.Now())
+	req := httptest.NewRequest("POST", "/slack/commands", strings.NewReader(string(body)))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sig)
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.Routes()["POST /slack/commands"](rec, req)
+	if took := time.Since(start); took > 90*time.Millisecond || !strings.Contains(rec.Body.String(), "Working on it") {
+		t.Fatalf("answered after %v: %s", took, rec.Body)
+	}
+	select {
+	case <-queued:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the late answer was not queued")
+	}
+	items, err := st.Claim(context.Background(), time.Now(), time.Minute, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox %+v %v", items, err)
+	}
+	d := outbox.New(st, clock.System{}, log, map[string]outbox.Sender{"slack": outbox.Chat{Store: st, Log: log}}, nil)
+	d.Deliver(context.Background(), items[0])
+	var m map[string]any
+	json.Unmarshal([]byte(got), &m)
+	if m["text"] != "SEC-2026-0001 acknowledged by Pia" || m["response_type"] != "in_channel" {
+		t.Errorf("response_url got %q", got)
+	}
+}
