@@ -235,3 +235,35 @@ func TestReportTakenInChat(t *testing.T) {
 		t.Errorf("%d incidents after the same /report twice", n)
 	}
 }
+
+// TestChatScenario (issue 11's proof, on the fake clock): a P1 report →
+// the team member on call acknowledges with the Slack card's button → the
+// unit contact runs /done in Discord → the cards in both platforms show
+// both → the E+24h status report goes out.
+func TestChatScenario(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "scen1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
+	d.waitIncidents(1)
+	id := d.incidents()[0].ID
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	slackID := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}[primary]
+	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": "s1", "user": map[string]any{"id": slackID},
+		"actions": []map[string]any{{"action_id": "ack", "value": id, "type": "button"}}, "response_url": "http://127.0.0.1:1/unused"})
+	if code, out, _ := d.slackPost("/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), ""); code != 200 || !strings.Contains(fmt.Sprint(out["text"]), "acknowledged") {
+		t.Fatalf("Slack button: %d %v", code, out)
+	}
+	d.waitState(id, "units-alerted:payments", "notified")
+	code, out := d.discordPost(map[string]any{"type": 2, "id": "d1", "data": map[string]any{"name": "done", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}}, time.Now())
+	if data, _ := out["data"].(map[string]any); code != 200 || !strings.Contains(fmt.Sprint(data["content"]), "done by Uma") {
+		t.Fatalf("Discord /done: %d %v", code, out)
+	}
+	d.waitState(id, "units-alerted:payments", "done")
+	eventually(t, "both cards showing both answers", 10*time.Second, func() bool {
+		return d.chatCaptures("slack-chat.update", primary+" acked") > 0 && d.chatCaptures("slack-chat.update", "uma") > 0 &&
+			d.chatCaptures("discord-edit-message", "acked") > 0 && d.chatCaptures("discord-edit-message", "uma") > 0
+	})
+	d.advance(24 * time.Hour)
+	d.waitState(id, "status-report", "done")
+	eventually(t, "the E+24h status report", 10*time.Second, func() bool { return len(d.pagedTo("cio@sandbox.test")) == 1 })
+}

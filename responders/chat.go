@@ -77,6 +77,16 @@ func ChatText(platform, s string, max int) string {
 	return slackText(s, max)
 }
 
+// lines escapes text line by line (each line as escape makes it inert,
+// the line breaks kept), within max runes in all.
+func lines(text string, max int, escape func(string, int) string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		out = append(out, escape(l, 300))
+	}
+	return capRunes(strings.Join(out, "\n"), max)
+}
+
 // slackText makes untrusted text inert in Slack mrkdwn: &, < and > are
 // escaped as Slack requires, so no <!channel>, <!subteam^…>, <@U…> or
 // <url|label> survives; broadcast words are broken; the result is capped

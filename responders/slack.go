@@ -100,7 +100,7 @@ func slackMessage(c Card) []slack.MsgOption {
 		}, nil),
 	}
 	if c.CallTree != "" {
-		blocks = append(blocks, slack.NewSectionBlock(field("Call tree", c.CallTree), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*Call tree*\n"+lines(c.CallTree, 2800, slackText), false, true), nil, nil))
 	}
 	if c.URL != "" {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+c.URL+"|Open "+c.IncidentID+" on the desk>", false, false)))

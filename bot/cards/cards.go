@@ -112,31 +112,48 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 // Progress is a call tree in a line or two for a card: how many steps are
 // met, and the open ones with whom they wait for and by when.
 func Progress(t *store.Tree) string {
-	met, open := 0, []string{}
+	met, lines := 0, []string{}
 	for _, s := range t.Steps {
-		switch {
-		case s.State == store.StepDone || s.State == store.StepSkipped || s.State == store.StepAcknowledged && s.Needs != "done":
-			met++
-		case !s.StartedAt.IsZero():
-			var waiting []string
-			for _, p := range s.People {
-				if p.DoneAt.IsZero() && (p.AckedAt.IsZero() || s.Needs == "done") {
+		name := s.Title
+		if s.Unit != "" {
+			name += " (" + s.Unit + ")"
+		}
+		var answered, waiting []string
+		for _, p := range s.People {
+			switch {
+			case !p.DoneAt.IsZero():
+				answered = append(answered, p.Person+" done")
+			case !p.AckedAt.IsZero():
+				answered = append(answered, p.Person+" acked")
+				if s.Needs == "done" {
 					waiting = append(waiting, p.Person)
 				}
+			default:
+				waiting = append(waiting, p.Person)
 			}
-			name := s.Title
-			if s.Unit != "" {
-				name += " (" + s.Unit + ")"
+		}
+		switch {
+		case s.State == store.StepSkipped:
+			met++
+		case s.State == store.StepDone || s.State == store.StepAcknowledged && s.Needs != "done":
+			met++
+			if len(answered) > 0 { // who answered, whatever platform or mail it came from
+				lines = append(lines, fmt.Sprintf("✓ %s: %s", name, strings.Join(answered, ", ")))
 			}
-			open = append(open, fmt.Sprintf("%s: %s, due %s, waiting for %s", name, s.State, s.DueAt.UTC().Format("01-02 15:04 UTC"), strings.Join(waiting, ", ")))
+		case !s.StartedAt.IsZero():
+			line := fmt.Sprintf("… %s: %s, due %s, waiting for %s", name, s.State, s.DueAt.UTC().Format("01-02 15:04 UTC"), strings.Join(waiting, ", "))
+			if len(answered) > 0 {
+				line += " (" + strings.Join(answered, ", ") + ")"
+			}
+			lines = append(lines, line)
 		}
 	}
 	out := fmt.Sprintf("%s: %d of %d steps met", t.Playbook, met, len(t.Steps))
 	if t.Closed {
 		out += " (closed)"
 	}
-	for _, o := range open {
-		out += "\n• " + o
+	for _, l := range lines {
+		out += "\n" + l
 	}
 	return out
 }
