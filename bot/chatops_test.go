@@ -267,3 +267,36 @@ func TestChatScenario(t *testing.T) {
 	d.waitState(id, "status-report", "done")
 	eventually(t, "the E+24h status report", 10*time.Second, func() bool { return len(d.pagedTo("cio@sandbox.test")) == 1 })
 }
+
+// TestAssign: the team assigns someone by a mention; they are told by a
+// signed mail, the incident and its cards name them; others may not.
+func TestAssign(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "as1@example.org", "XSS in www.sandbox.test", "details"))
+	d.waitIncidents(1)
+	id := d.incidents()[0].ID
+	assign := func(user, who, trigger string) string {
+		_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/assign"}, "text": {id + " " + who}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
+		return fmt.Sprint(out["text"])
+	}
+	if got := assign("U0UMA", "@wes", "a1"); !strings.Contains(got, "Only the response team") {
+		t.Errorf("a unit contact assigned: %q", got)
+	}
+	if got := assign("U0TARA", "<@U0WES|wes>", "a2"); !strings.Contains(got, "Wes Web is responsible") {
+		t.Fatalf("/assign: %q", got)
+	}
+	var inc map[string]any
+	d.api("GET", "/api/v1/incidents/"+id, nil, &inc)
+	if inc["assignee"] != "wes@sandbox.test" {
+		t.Errorf("assignee %v", inc["assignee"])
+	}
+	eventually(t, "wes told", 10*time.Second, func() bool {
+		for _, m := range d.pagedTo("wes@sandbox.test") {
+			if strings.Contains(decodedText(t, m), "made you responsible for incident "+id) {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, "the card naming wes", 10*time.Second, func() bool { return d.chatCaptures("slack-chat.update", "wes@sandbox.test") > 0 })
+}

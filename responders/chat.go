@@ -27,6 +27,8 @@ type Card struct {
 	// CallTree is the call tree's progress in a line or two ("" when no
 	// playbook runs): who is waited for, by when.
 	CallTree string `json:"calltree,omitempty"`
+	// Assignee is who is responsible, if anyone.
+	Assignee string `json:"assignee,omitempty"`
 	// Version orders the states of one incident: a poster never replaces
 	// a newer card with an older one.
 	Version int64 `json:"version"`

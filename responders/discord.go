@@ -154,6 +154,7 @@ func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponen
 			field("Reporter", c.Reporter, true),
 			field("Opened", c.Opened.UTC().Format("2006-01-02 15:04 UTC"), true),
 			field("Messages", fmt.Sprint(c.Messages), true),
+			field("Responsible", orDash(c.Assignee), true),
 		},
 	}
 	if c.CallTree != "" {
@@ -208,4 +209,11 @@ func (d *Discord) RegisterCommands(ctx context.Context, appID string, defs []Com
 	}
 	_, err := d.s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
 	return discordError(err)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -97,6 +97,7 @@ func slackMessage(c Card) []slack.MsgOption {
 			field("Reporter", c.Reporter),
 			field("Opened", c.Opened.UTC().Format("2006-01-02 15:04 UTC")),
 			field("Messages", fmt.Sprint(c.Messages)),
+			field("Responsible", orDash(c.Assignee)),
 		}, nil),
 	}
 	if c.CallTree != "" {

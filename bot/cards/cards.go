@@ -80,7 +80,7 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 	card := responders.Card{
 		IncidentID: inc.Ref, Summary: inc.Subject, Priority: inc.Priority, Definition: c.cfg.PriorityOf(inc.Priority).Definition,
 		Category: inc.Category, Status: inc.Status, Reporter: inc.Reporter, Opened: inc.CreatedAt, Messages: n,
-		URL: c.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(),
+		URL: c.cfg.Desk.PublicURL + "/incidents/" + inc.Ref, Version: now.UnixNano(), Assignee: inc.Assignee,
 	}
 	if tree, err := tx.Tree(inc.ID); err == nil {
 		card.CallTree = Progress(tree)

@@ -31,6 +31,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"note", "/note ID text", "add a note to the incident"},
 	{"escalate", "/escalate ID [why]", "take its open steps (yours, if you are told of one) to the next level now"},
 	{"priority", "/priority ID P1..P4", "change the priority (team and officers)"},
+	{"assign", "/assign ID @person", "make someone on the roster responsible for the incident (team and officers)"},
 	{"oncall", "/oncall [unit]", "who is on call now"},
 	{"report", "/report text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
@@ -65,7 +66,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority":
+	case "note", "event", "affects", "close", "escalate", "priority", "assign":
 		if c.Incident == "" {
 			return Command{}, fmt.Errorf("/%s needs an incident id: %s", name, usage(name))
 		}
@@ -82,6 +83,11 @@ func Parse(name, text string) (Command, error) {
 		}
 		c.Args = fields
 	case "oncall":
+		c.Args = fields
+	case "assign":
+		if len(fields) != 1 {
+			return Command{}, fmt.Errorf("/assign needs one person: %s", usage(name))
+		}
 		c.Args = fields
 	case "link":
 		if len(fields) != 1 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"time"
 
@@ -187,7 +188,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return r.failed(err)
 	}
 	switch c.Name {
-	case "event", "affects", "close", "priority":
+	case "event", "affects", "close", "priority", "assign":
 		if !r.Config.OnTeam(actor) {
 			r.audit(ctx, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
 			return Reply{Text: "Only the response team and the officers may /" + c.Name + ": nothing was done.", Ephemeral: true}
@@ -255,6 +256,40 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			return r.treeErr(ref, err)
 		}
 		return Reply{Text: fmt.Sprintf("%s escalated by %s: %s", ref, person.Name, why)}
+	case "assign":
+		who, ok := r.mentioned(ctx, c.Platform, c.Args[0])
+		if !ok {
+			return Reply{Text: "No one on the roster is " + c.Args[0] + " (an address, a name before @, or a mention of a linked account).", Ephemeral: true}
+		}
+		now := r.Clock.Now()
+		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.SetAssignee(inc.ID, strings.ToLower(who.Email), now); err != nil {
+				return err
+			}
+			if err := tx.Audit(inc.ID, now, actor, "assigned", fmt.Sprintf("%s made responsible by %s via %s", who.Email, actor, via)); err != nil {
+				return err
+			}
+			inc.Assignee = strings.ToLower(who.Email)
+			if r.Notify != nil {
+				body := fmt.Sprintf("%s made you responsible for incident %s (%s, %s):\n\n  %s\n\nSee %s/incidents/%s\n\n-- \n%s <%s>\n",
+					person.Name, inc.Ref, inc.Priority, inc.Category, inc.Subject, strings.TrimRight(r.Config.Desk.PublicURL, "/"), inc.Ref, r.Config.Desk.Name, r.Config.Desk.Address)
+				if _, err := r.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "assigned", IdemKey: "assign:" + inc.Ref + ":" + c.Platform + ":" + c.RequestID, IncidentRef: inc.Ref,
+					To: mail.Address{Name: who.Name, Address: who.Email}, Subject: "[" + inc.Ref + "] You are responsible for this incident", Body: body}, now); err != nil {
+					return err
+				}
+			}
+			if r.Changed != nil {
+				return r.Changed(tx, &inc.Incident, "assign:"+c.RequestID, now)
+			}
+			return nil
+		})
+		if err != nil {
+			return r.failed(err)
+		}
+		if r.Queued != nil {
+			r.Queued()
+		}
+		return Reply{Text: fmt.Sprintf("%s: %s is responsible now (assigned by %s).", ref, who.Name, person.Name)}
 	case "priority":
 		now := r.Clock.Now()
 		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
@@ -315,4 +350,26 @@ func randomInt(n int64) int64 {
 func codeKey(code string) string {
 	sum := sha256.Sum256([]byte(code))
 	return hex.EncodeToString(sum[:6])
+}
+
+// mentionRE is a chat mention: Slack's <@U123> or <@U123|name>, Discord's
+// <@123> or <@!123>.
+var mentionRE = regexp.MustCompile(`^<@!?([A-Za-z0-9]+)(\|[^>]*)?>$`)
+
+// mentioned finds the roster person a command names: an address, the
+// part before @, or a mention of a chat account linked to them.
+func (r *Router) mentioned(ctx context.Context, platform, s string) (config.Person, bool) {
+	if m := mentionRE.FindStringSubmatch(s); m != nil {
+		return r.person(ctx, platform, m[1])
+	}
+	s = strings.TrimPrefix(s, "@")
+	if p, ok := r.Config.PersonByEmail(s); ok {
+		return p, true
+	}
+	for _, p := range r.Config.People {
+		if strings.EqualFold(strings.Split(p.Email, "@")[0], s) {
+			return p, true
+		}
+	}
+	return config.Person{}, false
 }

@@ -25,6 +25,8 @@ type Incident struct {
 	EventAt      time.Time `json:"event_at"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Assignee is the roster person responsible for the incident, if any.
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // Message is one mail filed on an incident.
@@ -118,12 +120,12 @@ func (t *Tx) incidentWhere(where string, args ...any) (*Incident, error) {
 	return scanIncident(t.queryRow(`SELECT `+incidentCols+` FROM incidents WHERE `+where, args...))
 }
 
-const incidentCols = `id, ref, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at`
+const incidentCols = `id, ref, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at, assignee`
 
 func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
 	var i Incident
 	var ev, cr, up int64
-	err := row.Scan(&i.ID, &i.Ref, &i.Status, &i.Priority, &i.Category, &i.Subject, &i.Reporter, &i.ReporterName, &i.Language, &ev, &cr, &up)
+	err := row.Scan(&i.ID, &i.Ref, &i.Status, &i.Priority, &i.Category, &i.Subject, &i.Reporter, &i.ReporterName, &i.Language, &ev, &cr, &up, &i.Assignee)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -160,6 +162,12 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 		return nil, fmt.Errorf("inserting incident: %w", err)
 	}
 	return &inc, nil
+}
+
+// SetAssignee makes person responsible for the incident.
+func (t *Tx) SetAssignee(incidentID int64, person string, now time.Time) error {
+	_, err := t.exec(`UPDATE incidents SET assignee = ?, updated_at = ? WHERE id = ?`, person, ms(now), incidentID)
+	return err
 }
 
 // SetPriority sets an incident's priority.

@@ -356,6 +356,8 @@ var sqliteMigrations = []string{
 		linked_at  INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (platform, user_id)
 	);`,
+	// Who is responsible for an incident (/assign).
+	`ALTER TABLE incidents ADD COLUMN assignee TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
