@@ -300,3 +300,72 @@ func TestAssign(t *testing.T) {
 	})
 	eventually(t, "the card naming wes", 10*time.Second, func() bool { return d.chatCaptures("slack-chat.update", "wes@sandbox.test") > 0 })
 }
+
+// TestEveryCommandOnBothPlatforms: each command, typed in Slack and in
+// Discord by someone allowed to, gives the answer the router gives: the
+// same command value from both wire formats.
+func TestEveryCommandOnBothPlatforms(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "every1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
+	d.waitIncidents(1)
+	id := d.incidents()[0].ID
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	slackID := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}[primary]
+	discordID := map[string]string{"tara@sandbox.test": "300000000000000002", "theo@sandbox.test": "300000000000000003"}[primary]
+	n := 0
+	slackSays := func(name, text string) string {
+		n++
+		_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/" + name}, "text": {text}, "user_id": {slackID}, "trigger_id": {fmt.Sprint("e", n)}}, time.Now(), "")
+		return fmt.Sprint(out["text"])
+	}
+	discordSays := func(name, idOpt, text string) string {
+		n++
+		var opts []map[string]any
+		if idOpt != "" {
+			opts = append(opts, map[string]any{"name": "id", "type": 3, "value": idOpt})
+		}
+		if text != "" {
+			opts = append(opts, map[string]any{"name": "text", "type": 3, "value": text})
+		}
+		_, out := d.discordPost(map[string]any{"type": 2, "id": fmt.Sprint("e", n), "data": map[string]any{"name": name, "options": opts},
+			"member": map[string]any{"user": map[string]any{"id": discordID}}}, time.Now())
+		data, _ := out["data"].(map[string]any)
+		return strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(data["content"]), "\\", ""), "\u200b", "")
+	}
+	e := d.tree(id).EventAt
+	for _, c := range []struct {
+		name, id, text, want string
+	}{
+		{"help", "", "", "/ack [ID]"},
+		{"oncall", "", "payments", "unit payments contact"},
+		{"status", id, "", "significant"},
+		{"note", id, "caller says the ransom note appeared at 06:00", "Noted on"},
+		{"ack", id, "", "acknowledged"},
+		{"priority", id, "P1", "priority set to P1"},
+		{"event", id, e.Add(-time.Hour).Format(time.RFC3339), "E set to"},
+		{"affects", id, "+web", "affected units changed"},
+		{"assign", id, "@uma", "is responsible"},
+		{"escalate", id, "web contact unreachable", "escalated by"},
+		{"done", id, "validated, all clean", "done by"},
+		{"report", "", "Walk-in at the service desk: phishing page on shop.sandbox.test", "Filed as"},
+		{"close", id, "", "closed by"},
+	} {
+		for _, platform := range []string{"slack", "discord"} {
+			if c.name == "close" && platform == "discord" || c.name == "done" && platform == "discord" || c.name == "ack" && platform == "discord" || c.name == "report" && platform == "discord" {
+				continue // once is enough where it changes the incident for good
+			}
+			var got string
+			if platform == "slack" {
+				got = slackSays(c.name, strings.TrimSpace(c.id+" "+c.text))
+			} else {
+				got = discordSays(c.name, c.id, c.text)
+			}
+			if !strings.Contains(got, c.want) {
+				t.Errorf("/%s in %s: %q, want %q", c.name, platform, got, c.want)
+			}
+		}
+	}
+	if got := discordSays("tocsin", "", "status "+id); !strings.Contains(got, id) {
+		t.Errorf("/tocsin status in Discord: %q", got)
+	}
+}
