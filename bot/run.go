@@ -582,7 +582,8 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	fmt.Fprintf(w, "  a P1 report naming pay.sandbox.test or www.sandbox.test pages the team on call (mail in %s, chat DMs and pagers in %s)\n",
 		info.SentDir, filepath.Join(cfg.DataDir, "chat"))
 	fmt.Fprintf(w, "  move time on: curl -H \"Authorization: Bearer $API_TOKEN\" -d '{\"advance\":\"1h\"}' http://%s/api/v1/sandbox/clock\n", a.HTTP)
-	fmt.Fprintf(w, "  answer as a roster person: reply \"ack\" or \"done\" from their address quoting the Answer reference of their alert\n")
+	fmt.Fprintf(w, "  answer as a roster person: reply \"ack\" or \"done\" from their address quoting the Answer reference of their alert,\n")
+	fmt.Fprintf(w, "  or in chat: tocsin chat try slack|discord --as tara \"/ack SEC-...\" --data %s\n", cfg.DataDir)
 	fmt.Fprintf(w, "Then: tocsin incidents list --data %s ; the signed acknowledgement is in %s\n", cfg.DataDir, info.SentDir)
 }
 
