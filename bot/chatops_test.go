@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tocsin/bot"
 	"tocsin/bot/chatops"
 	"tocsin/internal/gpgtest"
 )
@@ -367,5 +368,23 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 	}
 	if got := discordSays("tocsin", "", "status "+id); !strings.Contains(got, id) {
 		t.Errorf("/tocsin status in Discord: %q", got)
+	}
+}
+
+// TestReplayRefusedAfterRestart: the signatures of recent requests are
+// kept in the store, so a captured request replayed after the daemon
+// restarted is still refused.
+func TestReplayRefusedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
+	form := url.Values{"command": {"/help"}, "text": {""}, "user_id": {"U0UMA"}, "trigger_id": {"r1"}}
+	code, _, h := d.slackPost("/slack/commands", form, time.Now(), "")
+	if code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	d.stop()
+	d = startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
+		t.Errorf("replay after a restart: %d, want 401", code)
 	}
 }

@@ -35,7 +35,6 @@ type Handler struct {
 
 	slackSecret string
 	discordKey  ed25519.PublicKey
-	seen        replays
 	run         func(context.Context, Command) Reply // Router.Handle; tests slow it down
 }
 

@@ -3,13 +3,11 @@ package chatops
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -25,31 +23,17 @@ const maxBody = 64 << 10
 // ErrRefused is a request that is not verifiably the platform's: 401.
 var ErrRefused = errors.New("request not verified")
 
-// replays remembers the signatures of the requests accepted in the last
-// maxAge, so a captured request sent again inside its window is refused.
-// (Per instance: several instances would share it through the store.)
-type replays struct {
-	mu   sync.Mutex
-	seen map[[32]byte]time.Time
-}
-
-func (r *replays) first(sig string, now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.seen == nil {
-		r.seen = map[[32]byte]time.Time{}
-	}
-	for k, at := range r.seen {
-		if now.Sub(at) > 2*maxAge {
-			delete(r.seen, k)
-		}
-	}
-	key := sha256.Sum256([]byte(sig))
-	if _, ok := r.seen[key]; ok {
+// first reports whether a request's signature is new: the store keeps
+// the signatures of the last two windows, so a captured request sent again
+// inside its window is refused, across restarts and instances.
+func (h *Handler) first(r *http.Request, sig string) bool {
+	now := time.Now()
+	ok, err := h.Router.Store.FirstRequest(r.Context(), sig, now, now.Add(-2*maxAge))
+	if err != nil {
+		h.Log.Error("checking a chat request for replay; refused", "err", err)
 		return false
 	}
-	r.seen[key] = now
-	return true
+	return ok
 }
 
 // readSlack verifies a Slack request (signing secret v0 over the
@@ -68,7 +52,7 @@ func (h *Handler) readSlack(r *http.Request) ([]byte, error) {
 	if err := sv.Ensure(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	if !h.seen.first("slack:"+r.Header.Get("X-Slack-Signature"), time.Now()) {
+	if !h.first(r, "slack:"+r.Header.Get("X-Slack-Signature")) {
 		return nil, fmt.Errorf("%w: replayed", ErrRefused)
 	}
 	return body, nil
@@ -91,7 +75,7 @@ func (h *Handler) readDiscord(r *http.Request) ([]byte, error) {
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > maxAge {
 		return nil, fmt.Errorf("%w: timestamp missing or more than 5 minutes off", ErrRefused)
 	}
-	if !h.seen.first("discord:"+r.Header.Get("X-Signature-Ed25519"), time.Now()) {
+	if !h.first(r, "discord:"+r.Header.Get("X-Signature-Ed25519")) {
 		return nil, fmt.Errorf("%w: replayed", ErrRefused)
 	}
 	return body, nil

@@ -358,6 +358,13 @@ var sqliteMigrations = []string{
 	);`,
 	// Who is responsible for an incident (/assign).
 	`ALTER TABLE incidents ADD COLUMN assignee TEXT NOT NULL DEFAULT '';`,
+	// Signed chat requests seen in the last minutes: a replay is refused,
+	// across restarts and instances.
+	`CREATE TABLE chat_requests (
+		sig_hash TEXT    PRIMARY KEY,
+		seen_at  INTEGER NOT NULL
+	);
+	CREATE INDEX chat_requests_seen ON chat_requests (seen_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
