@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tocsin/bot/cards"
+	"tocsin/bot/chatops"
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/metrics"
@@ -68,6 +69,8 @@ type Bot struct {
 	// signers are the fingerprints of each roster person's key (by lower-
 	// case address): a reply signed by one counts as theirs.
 	signers map[string][]string
+	// chat takes the chat platforms' commands and buttons.
+	chat *chatops.Handler
 }
 
 // Metrics are the figures /metrics shows.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	"github.com/slack-go/slack"
 
 	"tocsin/bot/cards"
 	"tocsin/bot/chatops"
@@ -359,6 +360,7 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 			return err
 		}, Notify: b.notify, Queued: b.Kick, Report: b.takenReport}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
+	b.chat = h
 	h.Refused = b.metrics.ChatRefused.Inc
 	if d := b.cfg.Discord; d != nil && d.APIURL != "" {
 		h.DiscordAPI = d.APIURL
@@ -406,4 +408,23 @@ func safeID(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// slackSocket is the Socket Mode loop when slack.app_token is set, else
+// nil.
+func (b *Bot) slackSocket() (func(context.Context), error) {
+	s := b.cfg.Slack
+	if s == nil || s.AppToken == nil {
+		return nil, nil
+	}
+	app, err := s.AppToken.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("slack.app_token: %w", err)
+	}
+	bot, err := s.Token.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("slack.token: %w", err)
+	}
+	api := slack.New(bot, slack.OptionAPIURL(s.APIURL), slack.OptionAppLevelToken(app))
+	return func(ctx context.Context) { b.chat.RunSlackSocket(ctx, api) }, nil
 }

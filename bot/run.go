@@ -179,6 +179,13 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	goLoop("outbox", b.out.Run)
 	goLoop("engine", b.engine.Run)
+	if socket, err := b.slackSocket(); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	} else if socket != nil {
+		goLoop("slack-socket", socket)
+	}
 	if watcher != nil {
 		goLoop("imap", watcher.Run)
 	}

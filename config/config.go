@@ -372,6 +372,9 @@ type Slack struct {
 	// SigningSecret verifies the requests Slack sends (slash commands,
 	// buttons): without it /slack/* answers 404.
 	SigningSecret *Secret `yaml:"signing_secret"`
+	// AppToken (xapp-..., connections:write) takes commands and buttons
+	// over Socket Mode instead, for an install with no public URL.
+	AppToken *Secret `yaml:"app_token"`
 }
 
 // Discord is a Discord channel that receives incident cards.

@@ -150,6 +150,9 @@ func (c *Config) secrets() map[string]Secret {
 		if c.Slack.SigningSecret != nil {
 			out["slack.signing_secret"] = *c.Slack.SigningSecret
 		}
+		if c.Slack.AppToken != nil {
+			out["slack.app_token"] = *c.Slack.AppToken
+		}
 	}
 	if c.Discord != nil {
 		out["discord.token"] = c.Discord.Token

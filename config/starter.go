@@ -257,6 +257,7 @@ regions:
 #   channel: C0123456789
 #   api_url: https://slack.com/api/
 #   signing_secret: {password_file: /etc/tocsin/slack-signing-secret}   # verifies /slack/* requests
+#   app_token: {password_env: TOCSIN_SLACK_APP_TOKEN}  # xapp-...: Socket Mode, for an install with no public URL
 # discord:
 #   token: {password_env: TOCSIN_DISCORD_TOKEN}       # bot token
 #   channel_id: "123456789012345678"

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack/socketmode"
+
 	"tocsin/bot/store"
 	"tocsin/responders"
 )
@@ -33,9 +35,10 @@ type Handler struct {
 	// DiscordAPI is the REST base follow-ups go to.
 	DiscordAPI string
 
-	slackSecret string
-	discordKey  ed25519.PublicKey
-	run         func(context.Context, Command) Reply // Router.Handle; tests slow it down
+	slackSecret   string
+	discordKey    ed25519.PublicKey
+	run           func(context.Context, Command) Reply // Router.Handle; tests slow it down
+	socketOptions []socketmode.Option
 }
 
 // NewHandler returns a handler for the platforms whose secret is given.
@@ -111,8 +114,18 @@ func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, b
 	}
 }
 
+// lateBody queues reply for Slack's response_url.
+func (h *Handler) lateBody(ctx context.Context, c Command, responseURL string, reply Reply) {
+	body, _ := json.Marshal(slackBody(reply))
+	h.queueLate(ctx, c, store.LateReply("slack", responseURL), body)
+}
+
 // late queues a late answer in the outbox: retried, and seen if it fails.
 func (h *Handler) late(r *http.Request, c Command, to store.Dest, body []byte) {
+	h.queueLate(r.Context(), c, to, body)
+}
+
+func (h *Handler) queueLate(ctx context.Context, c Command, to store.Dest, body []byte) {
 	if to.ID == "" {
 		h.Log.Warn("a slow command's answer has nowhere to go", "platform", c.Platform, "request", c.RequestID)
 		return
@@ -120,7 +133,7 @@ func (h *Handler) late(r *http.Request, c Command, to store.Dest, body []byte) {
 	it := store.OutboxItem{IdemKey: "late:" + c.Platform + ":" + c.RequestID, Kind: "late-answer", Sender: h.Router.Config.Desk.Address,
 		Payload: body, CreatedAt: h.Router.Clock.Now()}
 	it.To(to)
-	err := h.Router.Store.Tx(context.WithoutCancel(r.Context()), func(tx *store.Tx) error {
+	err := h.Router.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		_, err := tx.Enqueue(it)
 		return err
 	})
