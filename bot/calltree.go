@@ -428,3 +428,21 @@ func (b *Bot) slackSocket() (func(context.Context), error) {
 	api := slack.New(bot, slack.OptionAPIURL(s.APIURL), slack.OptionAppLevelToken(app))
 	return func(ctx context.Context) { b.chat.RunSlackSocket(ctx, api) }, nil
 }
+
+// discordGateway is the gateway loop when discord.gateway is set, else
+// nil.
+func (b *Bot) discordGateway() (func(context.Context), error) {
+	d := b.cfg.Discord
+	if d == nil || !d.Gateway {
+		return nil, nil
+	}
+	tok, err := d.Token.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("discord.token: %w", err)
+	}
+	client, err := responders.NewDiscord(tok, d.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("discord: %w", err)
+	}
+	return func(ctx context.Context) { b.chat.RunDiscordGateway(ctx, client.Session()) }, nil
+}

@@ -179,12 +179,16 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	goLoop("outbox", b.out.Run)
 	goLoop("engine", b.engine.Run)
-	if socket, err := b.slackSocket(); err != nil {
-		cancel()
-		wg.Wait()
-		return err
-	} else if socket != nil {
-		goLoop("slack-socket", socket)
+	for name, start := range map[string]func() (func(context.Context), error){"slack-socket": b.slackSocket, "discord-gateway": b.discordGateway} {
+		loop, err := start()
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		if loop != nil {
+			goLoop(name, loop)
+		}
 	}
 	if watcher != nil {
 		goLoop("imap", watcher.Run)

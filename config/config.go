@@ -393,6 +393,10 @@ type Discord struct {
 	// ApplicationID is the application's id: tocsin chat register
 	// installs the commands under it.
 	ApplicationID string `yaml:"application_id"`
+	// Gateway takes commands and buttons over Discord's gateway with the
+	// bot token instead of /discord/interactions, for an install with no
+	// public URL.
+	Gateway bool `yaml:"gateway"`
 }
 
 // Replies limits automatic answers so that Tocsin can never flood anyone.

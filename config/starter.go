@@ -264,6 +264,7 @@ regions:
 #   api_url: ""                                       # default: Discord's own
 #   public_key: ""                                    # the application's ed25519 key (hex): verifies /discord/interactions
 #   application_id: ""                                # tocsin chat register installs the commands under it
+#   gateway: false                                    # true: interactions over the gateway, no public URL needed
 
 trust:
   # Your own receiving servers' authserv-ids: only their Authentication-Results

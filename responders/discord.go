@@ -217,3 +217,7 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// Session is the discordgo session (its REST calls rebased like every
+// other), for the gateway.
+func (d *Discord) Session() *discordgo.Session { return d.s }
