@@ -59,6 +59,7 @@ const sendTimeoutChat = 20 * time.Second
 // Slack action_id, and the Discord custom_id before ":INCIDENT".
 const (
 	ActionAck      = "ack"
+	ActionDone     = "done"
 	ActionEscalate = "escalate"
 )
 

@@ -87,7 +87,7 @@ func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter
 }
 
 // TestSlackCardCannotPing: a malicious subject reaches Slack with every
-// mention and link made inert; the card has Ack and Escalate buttons; an
+// mention and link made inert; the card has Acknowledge, Done and Escalate buttons; an
 // update edits the same message.
 func TestSlackCardCannotPing(t *testing.T) {
 	ts, calls := slackServer(t, nil)
@@ -151,8 +151,10 @@ func TestSlackCardCannotPing(t *testing.T) {
 		if call.form.Get("unfurl_links") != "false" || call.form.Get("unfurl_media") != "false" {
 			t.Errorf("%s unfurls links", call.method)
 		}
-		if !strings.Contains(call.form.Get("blocks"), `"action_id":"ack","value":"SEC-2026-0042"`) {
-			t.Errorf("%s has no Ack button for the incident: %s", call.method, call.form.Get("blocks"))
+		for _, action := range []string{"ack", "done", "escalate"} {
+			if !strings.Contains(call.form.Get("blocks"), `"action_id":"`+action+`:SEC-2026-0042","value":"SEC-2026-0042"`) {
+				t.Errorf("%s has no %s button for the incident: %s", call.method, action, call.form.Get("blocks"))
+			}
 		}
 	}
 }
@@ -309,8 +311,8 @@ func TestDiscordCardCannotPing(t *testing.T) {
 		if len([]rune(embeds[0].Title)) > 256 {
 			t.Errorf("title of %d runes", len([]rune(embeds[0].Title)))
 		}
-		if !strings.Contains(string(mustJSON(body["components"])), `"custom_id":"ack:SEC-2026-0042"`) {
-			t.Errorf("no Ack button: %s", mustJSON(body["components"]))
+		if c := string(mustJSON(body["components"])); !strings.Contains(c, `"custom_id":"ack:SEC-2026-0042"`) || !strings.Contains(c, `"custom_id":"done:SEC-2026-0042"`) {
+			t.Errorf("no Acknowledge and Done buttons: %s", c)
 		}
 	}
 }

@@ -164,7 +164,8 @@ func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponen
 		e.Timestamp = c.Opened.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	components := []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
-		discordgo.Button{Label: "Ack", Style: discordgo.SuccessButton, CustomID: ActionAck + ":" + c.IncidentID},
+		discordgo.Button{Label: "Acknowledge", Style: discordgo.PrimaryButton, CustomID: ActionAck + ":" + c.IncidentID},
+		discordgo.Button{Label: "Done", Style: discordgo.SuccessButton, CustomID: ActionDone + ":" + c.IncidentID},
 		discordgo.Button{Label: "Escalate", Style: discordgo.DangerButton, CustomID: ActionEscalate + ":" + c.IncidentID},
 	}}}
 	return []*discordgo.MessageEmbed{e}, components

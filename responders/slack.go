@@ -107,8 +107,11 @@ func slackMessage(c Card) []slack.MsgOption {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+c.URL+"|Open "+c.IncidentID+" on the desk>", false, false)))
 	}
 	blocks = append(blocks, slack.NewActionBlock("tocsin:"+c.IncidentID,
-		slack.NewButtonBlockElement(ActionAck, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Ack", false, false)).WithStyle(slack.StylePrimary),
-		slack.NewButtonBlockElement(ActionEscalate, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Escalate", false, false)).WithStyle(slack.StyleDanger),
+		// action_id "ack:ID" as DESIGN.md says (unique in the message, as
+		// Slack wants); the value repeats the incident.
+		slack.NewButtonBlockElement(ActionAck+":"+c.IncidentID, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Acknowledge", false, false)).WithStyle(slack.StylePrimary),
+		slack.NewButtonBlockElement(ActionDone+":"+c.IncidentID, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Done", false, false)),
+		slack.NewButtonBlockElement(ActionEscalate+":"+c.IncidentID, c.IncidentID, slack.NewTextBlockObject(slack.PlainTextType, "Escalate", false, false)).WithStyle(slack.StyleDanger),
 	))
 	return []slack.MsgOption{
 		slack.MsgOptionText(slackText(title, 300), false), // the notification text
