@@ -14,7 +14,7 @@ import (
 )
 
 // Discord posts incident cards with Discord's REST API (create and edit
-// channel message) as embeds with Ack and Escalate buttons.
+// channel message) as embeds with Acknowledge, Done and Escalate buttons.
 type Discord struct {
 	s *discordgo.Session
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // Slack posts incident cards with Slack's Web API (chat.postMessage,
-// chat.update) as Block Kit messages with Ack and Escalate buttons.
+// chat.update) as Block Kit messages with Acknowledge, Done and Escalate buttons.
 type Slack struct {
 	api *slack.Client
 }
