@@ -156,7 +156,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 		// the next level now. (Forged, it only tells more people.)
 		if p, ok := b.cfg.PersonByEmail(rep.From); ok && rep.Category == parsers.CategoryAutoReply {
 			return engine.Command{Incident: inc.ID, Person: strings.ToLower(p.Email), Verb: engine.VerbAway, Via: "auto-reply",
-				Note: truncateRunes(rep.Subject, 120)}, "", nil
+				Note: truncateRunes(rep.Subject, 120), Platform: "email", RequestID: rep.Thread.MessageID}, "", nil
 		}
 		return engine.Command{}, "", nil
 	}
@@ -168,7 +168,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 	if !onRoster {
 		return engine.Command{}, fmt.Sprintf("%q from %s, who is not on the roster", verb, orDefault(rep.From, "(unknown)")), nil
 	}
-	cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(person.Email), Verb: verb, Note: note}
+	cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(person.Email), Verb: verb, Note: note, Platform: "email", RequestID: rep.Thread.MessageID}
 	signed := rep.PGP.Signed && rep.PGP.Verified && slices.Contains(b.signers[cmd.Person], strings.ToUpper(rep.PGP.Signer))
 	if signed {
 		cmd.Via = "email-signed"

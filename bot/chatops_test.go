@@ -110,6 +110,20 @@ func TestChatCommandsAndButtons(t *testing.T) {
 	if fmt.Sprint(tr.step("team-alerted").AckedBy) != "["+primary+"]" {
 		t.Errorf("acked_by %v", tr.step("team-alerted").AckedBy)
 	}
+	var raw struct {
+		Audit []struct {
+			Action, Platform string
+			RequestID        string `json:"request_id"`
+		} `json:"audit"`
+	}
+	d.api("GET", "/api/v1/incidents/"+id, nil, &raw)
+	typed := false
+	for _, a := range raw.Audit {
+		typed = typed || a.Action == "step-ack" && a.Platform == "slack" && a.RequestID == "t1"
+	}
+	if !typed {
+		t.Errorf("the /ack's audit entry does not name its platform and request: %+v", raw.Audit)
+	}
 	// The same request again is a replay.
 	if code, _, _ := d.chatPost("/slack/commands", []byte(ack.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
 		t.Errorf("replayed Slack request: %d", code)

@@ -82,10 +82,10 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 			if person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now); err != nil {
 				return err
 			}
-			return tx.Audit(0, now, person, "chat-linked", fmt.Sprintf("%s linked to %s by the code mailed to them (request %s)", who, person, c.RequestID))
+			return tx.AuditFrom(0, now, person, "chat-linked", fmt.Sprintf("%s linked to %s by the code mailed to them", who, person), c.Platform, c.RequestID)
 		})
 		if errors.Is(err, store.ErrBadCode) {
-			r.audit(ctx, "", who, "chat-link-refused", "a wrong, expired or overused link code")
+			r.audit(ctx, c, "", who, "chat-link-refused", "a wrong, expired or overused link code")
 			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
 		}
 		if err != nil {
@@ -96,7 +96,7 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 	said := Reply{Text: "If " + arg + " is on this desk's roster, a code was mailed to it: type /tocsin link CODE here within 30 minutes.", Ephemeral: true}
 	p, ok := r.Config.PersonByEmail(arg)
 	if !ok {
-		r.audit(ctx, "", who, "chat-link-refused", arg+" is not on the roster")
+		r.audit(ctx, c, "", who, "chat-link-refused", arg+" is not on the roster")
 		return said
 	}
 	code := fmt.Sprintf("%08d", randomInt(100000000))
@@ -111,7 +111,7 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 			To: mail.Address{Name: p.Name, Address: p.Email}, Subject: "Your code to link a " + c.Platform + " account to the security desk", Body: body}, now); err != nil {
 			return err
 		}
-		return tx.Audit(0, now, who, "chat-link-requested", "a link code was mailed to "+p.Email+" (request "+c.RequestID+")")
+		return tx.AuditFrom(0, now, who, "chat-link-requested", "a link code was mailed to "+p.Email, c.Platform, c.RequestID)
 	})
 	if err != nil {
 		return r.failed(err)
@@ -131,7 +131,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 	}
 	person, ok := r.person(ctx, c.Platform, c.UserID)
 	if !ok {
-		r.audit(ctx, c.Incident, "unknown "+c.Platform+" user "+c.UserID, "chat-refused",
+		r.audit(ctx, c, c.Incident, "unknown "+c.Platform+" user "+c.UserID, "chat-refused",
 			fmt.Sprintf("/%s from %s user %s (request %s): not linked to anyone on the roster", c.Name, c.Platform, c.UserID, c.RequestID))
 		return Reply{Text: "You are not on this desk's roster, or your " + c.Platform + " account is not linked to your roster entry (/tocsin link ADDRESS): nothing was done.", Ephemeral: true}
 	}
@@ -190,7 +190,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 	switch c.Name {
 	case "event", "affects", "close", "priority", "assign":
 		if !r.Config.OnTeam(actor) {
-			r.audit(ctx, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
 			return Reply{Text: "Only the response team and the officers may /" + c.Name + ": nothing was done.", Ephemeral: true}
 		}
 	}
@@ -202,9 +202,9 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		}
 		return Reply{Text: text, Ephemeral: true}
 	case "ack", "done":
-		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via})
+		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via, Platform: c.Platform, RequestID: c.RequestID})
 		if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
-			r.audit(ctx, ref, actor, "answer-not-counted", fmt.Sprintf("/%s via %s: no open step of %s waits for an answer from them", c.Name, via, ref))
+			r.audit(ctx, c, ref, actor, "answer-not-counted", fmt.Sprintf("/%s via %s: no open step of %s waits for an answer from them", c.Name, via, ref))
 			return Reply{Text: "No open step of " + ref + " waits for an answer from you: nothing was done.", Ephemeral: true}
 		}
 		if err != nil {
@@ -213,7 +213,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		word := map[string]string{"ack": "acknowledged", "done": "done"}[c.Name]
 		return Reply{Text: fmt.Sprintf("%s: %s %s by %s; the step is now %s.", ref, res.Title, word, person.Name, res.State)}
 	case "note":
-		r.audit(ctx, ref, actor, "note", c.Text+" (via "+via+")")
+		r.audit(ctx, c, ref, actor, "note", c.Text+" (via "+via+")")
 		return Reply{Text: "Noted on " + ref + ".", Ephemeral: true}
 	case "event":
 		at, err := time.Parse(time.RFC3339, c.Args[0])
@@ -266,7 +266,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			if err := tx.SetAssignee(inc.ID, strings.ToLower(who.Email), now); err != nil {
 				return err
 			}
-			if err := tx.Audit(inc.ID, now, actor, "assigned", fmt.Sprintf("%s made responsible by %s via %s", who.Email, actor, via)); err != nil {
+			if err := tx.AuditFrom(inc.ID, now, actor, "assigned", fmt.Sprintf("%s made responsible by %s via %s", who.Email, actor, via), c.Platform, c.RequestID); err != nil {
 				return err
 			}
 			inc.Assignee = strings.ToLower(who.Email)
@@ -296,7 +296,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			if err := tx.SetPriority(inc.ID, c.Args[0], now); err != nil {
 				return err
 			}
-			if err := tx.Audit(inc.ID, now, actor, "priority-changed", fmt.Sprintf("%s to %s via %s", inc.Priority, c.Args[0], via)); err != nil {
+			if err := tx.AuditFrom(inc.ID, now, actor, "priority-changed", fmt.Sprintf("%s to %s via %s", inc.Priority, c.Args[0], via), c.Platform, c.RequestID); err != nil {
 				return err
 			}
 			inc.Priority = c.Args[0]
@@ -328,8 +328,8 @@ func (r *Router) failed(err error) Reply {
 }
 
 // audit writes an entry on the incident ref ("" or unknown: the desk's
-// own log).
-func (r *Router) audit(ctx context.Context, ref, actor, action, detail string) {
+// own log), from the request of c.
+func (r *Router) audit(ctx context.Context, c Command, ref, actor, action, detail string) {
 	var id int64
 	if ref != "" {
 		if inc, err := r.Store.GetIncident(ctx, ref); err == nil {
@@ -337,7 +337,7 @@ func (r *Router) audit(ctx context.Context, ref, actor, action, detail string) {
 		}
 	}
 	r.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return tx.Audit(id, r.Clock.Now(), actor, action, detail)
+		return tx.AuditFrom(id, r.Clock.Now(), actor, action, detail, c.Platform, c.RequestID)
 	})
 }
 

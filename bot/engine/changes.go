@@ -47,7 +47,7 @@ func (e *Engine) MoveEvent(ctx context.Context, incidentID int64, at time.Time, 
 			moved++
 		}
 		return "event-moved", fmt.Sprintf("E moved from %s to %s via %s; %d open deadlines moved with it", old.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), via, moved), nil
-	}, actor)
+	}, actor, via)
 }
 
 // SetUnits changes the units an incident affects: added units get their
@@ -96,7 +96,7 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 			names = append(names, "-"+u)
 		}
 		return "units-changed", fmt.Sprintf("%s via %s: %s", strings.Join(names, " "), via, why), nil
-	}, actor)
+	}, actor, via)
 }
 
 // Close closes the incident and ends its tree: every open step is
@@ -108,12 +108,14 @@ func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string)
 			return "", "", err
 		}
 		return "closed", "via " + via + "; the call tree's open steps are skipped", tx.CloseTree(incidentID, now)
-	}, actor)
+	}, actor, via)
 }
 
 // change applies f to the incident's tree, audits it, and decides again,
 // all in one transaction.
-func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx, *store.Tree, config.Playbook, time.Time) (string, string, error), actor string) error {
+//
+// via is "PLATFORM [REQUEST]" ("slack t123", "api"): typed in the entry.
+func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx, *store.Tree, config.Playbook, time.Time) (string, string, error), actor, via string) error {
 	var eff Effects
 	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
 		tree, err := tx.Tree(incidentID)
@@ -126,7 +128,8 @@ func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx,
 		if err != nil {
 			return err
 		}
-		if err := tx.Audit(incidentID, now, actor, action, detail); err != nil {
+		platform, request, _ := strings.Cut(via, " ")
+		if err := tx.AuditFrom(incidentID, now, actor, action, detail, platform, request); err != nil {
 			return err
 		}
 		if tree, err = tx.Tree(incidentID); err != nil { // as changed
@@ -194,5 +197,5 @@ func (e *Engine) Escalate(ctx context.Context, incidentID int64, why, actor, via
 			names = append(names, s.Key+map[bool]string{true: " [" + s.Unit + "]", false: ""}[s.Unit != ""])
 		}
 		return "escalated", fmt.Sprintf("%s via %s: %s", strings.Join(names, ", "), via, why), nil
-	}, actor)
+	}, actor, via)
 }

@@ -419,7 +419,10 @@ type Command struct {
 	Person   string
 	Verb     string
 	Note     string
-	Via      string // email-signed, email-token, slack, discord, desk
+	Via      string // how, for the audit's detail: "slack t1", "email-signed"
+	// Platform and RequestID are where the command came from, typed in
+	// its audit entry.
+	Platform, RequestID string
 }
 
 // Act applies an answer and advances the tree in one transaction; it
@@ -496,7 +499,7 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 	if c.Note != "" {
 		detail += "; note: " + c.Note
 	}
-	if err := tx.Audit(c.Incident, now, c.Person, "step-"+c.Verb, detail); err != nil {
+	if err := tx.AuditFrom(c.Incident, now, c.Person, "step-"+c.Verb, detail, c.Platform, c.RequestID); err != nil {
 		return Answered{}, Effects{}, err
 	}
 	d := Decide(pb, *tree, e.Roster, now, token)

@@ -11,10 +11,16 @@ import (
 
 // AuditHash is the hash of an audit entry: SHA-256 over the JSON array of
 // its id, incident id (0: the desk's own), time (Unix ms), actor, action,
-// detail and the previous entry's hash. JSON of an array of numbers and
-// strings is canonical: one encoding for one entry.
-func AuditHash(id, incidentID, atMS int64, actor, action, detail, prev string) string {
-	b, _ := json.Marshal([]any{id, incidentID, atMS, actor, action, detail, prev})
+// detail, platform and request id (both only when either is set: entries
+// from before they existed keep their hash) and the previous entry's
+// hash. JSON of an array of numbers and strings is canonical: one
+// encoding for one entry.
+func AuditHash(id, incidentID, atMS int64, actor, action, detail, platform, requestID, prev string) string {
+	fields := []any{id, incidentID, atMS, actor, action, detail}
+	if platform != "" || requestID != "" {
+		fields = append(fields, platform, requestID)
+	}
+	b, _ := json.Marshal(append(fields, prev))
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -48,7 +54,7 @@ func (s *Store) chainLegacyAudit(ctx context.Context) error {
 		rows.Close()
 		prev := ""
 		for _, e := range all {
-			h := AuditHash(e.id, e.inc, e.at, e.actor, e.action, e.detail, prev)
+			h := AuditHash(e.id, e.inc, e.at, e.actor, e.action, e.detail, "", "", prev)
 			if _, err := tx.exec(`UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?`, prev, h, e.id); err != nil {
 				return err
 			}
@@ -79,7 +85,7 @@ func (b *AuditBreak) Error() string {
 // hold, and the first that does not (an edited field, a deleted or
 // inserted entry, a broken link, a head that is not the last entry).
 func (s *Store) VerifyAudit(ctx context.Context) (int, *AuditBreak, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.prev_hash, a.hash
+	rows, err := s.r.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.platform, a.request_id, a.prev_hash, a.hash
 		FROM audit a LEFT JOIN incidents i ON i.id = a.incident_id ORDER BY a.id`)
 	if err != nil {
 		return 0, nil, err
@@ -88,14 +94,14 @@ func (s *Store) VerifyAudit(ctx context.Context) (int, *AuditBreak, error) {
 	n, prev := 0, ""
 	for rows.Next() {
 		var id, inc, at int64
-		var ref, actor, action, detail, prevHash, hash string
-		if err := rows.Scan(&id, &inc, &ref, &at, &actor, &action, &detail, &prevHash, &hash); err != nil {
+		var ref, actor, action, detail, platform, requestID, prevHash, hash string
+		if err := rows.Scan(&id, &inc, &ref, &at, &actor, &action, &detail, &platform, &requestID, &prevHash, &hash); err != nil {
 			return n, nil, err
 		}
 		switch {
 		case prevHash != prev:
 			return n, &AuditBreak{id, ref, action, "it does not follow the entry before it (an entry before it was removed, inserted or changed)"}, nil
-		case hash != AuditHash(id, inc, at, actor, action, detail, prevHash):
+		case hash != AuditHash(id, inc, at, actor, action, detail, platform, requestID, prevHash):
 			return n, &AuditBreak{id, ref, action, "its content is not what was written (edited)"}, nil
 		}
 		prev = hash

@@ -54,10 +54,12 @@ type Message struct {
 
 // AuditEntry is one line of an incident's history.
 type AuditEntry struct {
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	Detail string    `json:"detail"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Detail    string    `json:"detail"`
+	Platform  string    `json:"platform,omitempty"`   // slack, discord, email, api, desk
+	RequestID string    `json:"request_id,omitempty"` // the platform's id of the request
 }
 
 // Lookups by Message-ID repeat "message_id <> ”": SQLite uses the partial
@@ -224,16 +226,22 @@ func (t *Tx) AddSentMessage(m Message) (bool, error) {
 // before it (audit_head, whose update locks it against a concurrent
 // writer) and its own hash over a canonical encoding of its fields.
 func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string) error {
+	return t.AuditFrom(incidentID, at, actor, action, detail, "", "")
+}
+
+// AuditFrom is Audit for an action a platform's request asked for: the
+// platform and the request's id are fields of the entry (and of its hash).
+func (t *Tx) AuditFrom(incidentID int64, at time.Time, actor, action, detail, platform, requestID string) error {
 	var prev string
 	if err := t.queryRow(`SELECT last FROM audit_head WHERE id = 1`).Scan(&prev); err != nil {
 		return fmt.Errorf("reading the audit chain's head: %w", err)
 	}
 	var id int64
-	if err := t.queryRow(`INSERT INTO audit (incident_id, at, actor, action, detail, prev_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		nullID(incidentID), ms(at), actor, action, detail, prev).Scan(&id); err != nil {
+	if err := t.queryRow(`INSERT INTO audit (incident_id, at, actor, action, detail, platform, request_id, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nullID(incidentID), ms(at), actor, action, detail, platform, requestID, prev).Scan(&id); err != nil {
 		return fmt.Errorf("writing audit entry: %w", err)
 	}
-	h := AuditHash(id, incidentID, ms(at), actor, action, detail, prev)
+	h := AuditHash(id, incidentID, ms(at), actor, action, detail, platform, requestID, prev)
 	if _, err := t.exec(`UPDATE audit SET hash = ? WHERE id = ?`, h, id); err != nil {
 		return fmt.Errorf("sealing audit entry: %w", err)
 	}
@@ -281,14 +289,14 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	if d.Messages, err = s.messagesWhere(ctx, `incident_id = ? ORDER BY id`, true, inc.ID); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, detail FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, detail, platform, request_id FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var a AuditEntry
 		var at int64
-		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Detail); err != nil {
+		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.Detail, &a.Platform, &a.RequestID); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -365,6 +365,9 @@ var sqliteMigrations = []string{
 		seen_at  INTEGER NOT NULL
 	);
 	CREATE INDEX chat_requests_seen ON chat_requests (seen_at);`,
+	// Where an audited action came from: the platform and its request id.
+	`ALTER TABLE audit ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+	ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

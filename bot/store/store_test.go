@@ -259,11 +259,11 @@ func TestAuditChainShowsTampering(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		return tx.AuditFrom(0, now, "pia@example.com", "step-ack", "via slack", "slack", "t1")
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, brk, err := s.VerifyAudit(ctx); err != nil || brk != nil || n != 5 {
+	if n, brk, err := s.VerifyAudit(ctx); err != nil || brk != nil || n != 6 {
 		t.Fatalf("intact chain: %d, %v, %v", n, brk, err)
 	}
 	for _, c := range []struct {
@@ -273,6 +273,8 @@ func TestAuditChainShowsTampering(t *testing.T) {
 	}{
 		{`UPDATE audit SET detail = 'entry two' WHERE id = 3`, 3, "edited"},
 		{`UPDATE audit SET detail = 'entry 2' WHERE id = 3`, 0, ""}, // put back: holds again
+		{`UPDATE audit SET request_id = 't2' WHERE id = 6`, 6, "edited"},
+		{`UPDATE audit SET request_id = 't1' WHERE id = 6`, 0, ""},
 		{`DELETE FROM audit WHERE id = 2`, 3, "does not follow"},
 	} {
 		if _, err := s.w.Exec(c.tamper); err != nil {
