@@ -769,7 +769,11 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "\naudit:")
 	for _, a := range d.Audit {
-		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), a.Action, term(a.Detail))
+		from := ""
+		if a.Platform != "" {
+			from = "  [" + term(a.Platform) + " " + term(a.RequestID) + "]"
+		}
+		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s%s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), a.Action, term(a.Detail), from)
 	}
 	return nil
 }
