@@ -386,16 +386,20 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 			bad(field, "%q is not listed under people", addr)
 		}
 	}
+	// unique checks the id of an entry of a list: its form, and that no
+	// other entry has it.
+	unique := func(seen map[string]bool, field, id string) {
+		if !validID(id) {
+			bad(field, "%q must be lower-case letters, digits and -", id)
+		} else if seen[id] {
+			bad(field, "%s is listed twice", id)
+		}
+		seen[id] = true
+	}
 	hooks := map[string]bool{}
 	for i, w := range c.Webhooks {
 		f := fmt.Sprintf("webhooks.%d", i)
-		switch {
-		case !validID(w.Name):
-			bad(f+".name", "%q must be lower-case letters, digits and -", w.Name)
-		case hooks[w.Name]:
-			bad(f+".name", "%s is listed twice", w.Name)
-		}
-		hooks[w.Name] = true
+		unique(hooks, f+".name", w.Name)
 		if !strings.HasPrefix(w.URL, "https://") && !strings.HasPrefix(w.URL, "http://") {
 			bad(f+".url", "%q is not an http(s) URL", w.URL)
 		}
@@ -437,12 +441,7 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 	rotations := map[string]bool{}
 	for i, r := range c.Rotations {
 		f := fmt.Sprintf("rotations.%d", i)
-		if !validID(r.Name) {
-			bad(f+".name", "%q must be lower-case letters, digits and -", r.Name)
-		} else if rotations[r.Name] {
-			bad(f+".name", "%s is listed twice", r.Name)
-		}
-		rotations[r.Name] = true
+		unique(rotations, f+".name", r.Name)
 		if len(r.People) == 0 {
 			bad(f+".people", "required: who takes turns")
 		}
@@ -485,12 +484,7 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 	units := map[string]bool{}
 	for i, u := range c.Units {
 		f := fmt.Sprintf("units.%d", i)
-		if !validID(u.ID) {
-			bad(f+".id", "%q must be lower-case letters, digits and -", u.ID)
-		} else if units[u.ID] {
-			bad(f+".id", "%s is listed twice", u.ID)
-		}
-		units[u.ID] = true
+		unique(units, f+".id", u.ID)
 		switch {
 		case u.Contact != "":
 			person(f+".contact", u.Contact)
@@ -538,12 +532,7 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 	names := map[string]bool{}
 	for i, pb := range c.Playbooks {
 		f := fmt.Sprintf("playbooks.%d", i)
-		if !validID(pb.Name) {
-			bad(f+".name", "%q must be lower-case letters, digits and -", pb.Name)
-		} else if names[pb.Name] {
-			bad(f+".name", "%s is listed twice", pb.Name)
-		}
-		names[pb.Name] = true
+		unique(names, f+".name", pb.Name)
 		for j, p := range pb.When.Priorities {
 			if !validLevel(p) {
 				bad(fmt.Sprintf("%s.when.priorities.%d", f, j), "%q is not one of P1, P2, P3, P4", p)

@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"tocsin/bot/clock"
-	"tocsin/bot/store"
-	"tocsin/config"
 	"tocsin/responders"
 )
 
@@ -25,16 +20,7 @@ import (
 // callback, a command is answered through the callback by the same
 // router, ephemeral and with no mentions.
 func TestDiscordGateway(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg, err := config.Parse("c.yaml", []byte("desk: {address: security@example.com}\npeople: [{name: Pia, email: pia@example.com, discord_id: \"200000000000000001\"}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(&Router{Config: cfg, Store: st, Clock: clock.System{}}, "", nil, slog.New(slog.DiscardHandler))
+	h, _ := newTestHandler(t, "[{name: Pia, email: pia@example.com, discord_id: \"200000000000000001\"}]", "")
 
 	answers := make(chan map[string]any, 2)
 	identified := make(chan bool, 1)

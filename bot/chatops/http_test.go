@@ -23,16 +23,8 @@ import (
 // platform waits is answered "working on it" at once, and its result is
 // posted to Slack's response_url from the outbox.
 func TestSlowCommandAnswersLater(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg := &config.Config{}
-	cfg.Desk.Address = "security@example.com"
-	log := slog.New(slog.DiscardHandler)
-	router := &Router{Config: cfg, Store: st, Clock: clock.System{}}
-	h := NewHandler(router, "s3cret-s3cret-s3cret", nil, log)
+	h, st := newTestHandler(t, "", "s3cret-s3cret-s3cret")
+	router, log := h.Router, h.Log
 	h.FastEnough = 20 * time.Millisecond
 	h.run = func(context.Context, Command) Reply {
 		time.Sleep(100 * time.Millisecond)
@@ -74,4 +66,25 @@ func TestSlowCommandAnswersLater(t *testing.T) {
 	if m["text"] != "SEC-2026-0001 acknowledged by Pia" || m["response_type"] != "in_channel" {
 		t.Errorf("response_url got %q", got)
 	}
+}
+
+// newTestHandler is a handler on a fresh store whose roster has the people
+// in peopleYAML (a YAML list, "" for none), verifying Slack requests with
+// slackSecret.
+func newTestHandler(t *testing.T, peopleYAML, slackSecret string) (*Handler, *store.Store) {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	yml := "desk: {address: security@example.com}\n"
+	if peopleYAML != "" {
+		yml += "people: " + peopleYAML + "\n"
+	}
+	cfg, err := config.Parse("c.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewHandler(&Router{Config: cfg, Store: st, Clock: clock.System{}}, slackSecret, nil, slog.New(slog.DiscardHandler)), st
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
-
-	"tocsin/bot/clock"
-	"tocsin/bot/store"
-	"tocsin/config"
 )
 
 // TestSlackSocketMode: against a local server speaking Slack's Socket
@@ -26,16 +20,7 @@ import (
 // envelope), a slash command is answered in its acknowledgement by the
 // same router; someone not on the roster is refused there too.
 func TestSlackSocketMode(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cfg, err := config.Parse("c.yaml", []byte("desk: {address: security@example.com}\npeople: [{name: Pia, email: pia@example.com, slack_id: U0PIA}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(&Router{Config: cfg, Store: st, Clock: clock.System{}}, "", nil, slog.New(slog.DiscardHandler))
+	h, _ := newTestHandler(t, "[{name: Pia, email: pia@example.com, slack_id: U0PIA}]", "")
 	h.socketOptions = []socketmode.Option{socketmode.OptionDebug(true), socketmode.OptionLog(log.New(testWriter{t}, "", 0))}
 
 	acks := make(chan map[string]any, 4)
