@@ -99,12 +99,10 @@ func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Tim
 	if err != nil {
 		return false, fmt.Errorf("encoding notice %s: %w", n.IdemKey, err)
 	}
-	added, err := tx.Enqueue(store.OutboxItem{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: store.PlatformMail, Kind: n.Kind,
+	// The outbox row is the record of the decision (and the audit entry of
+	// the decision names who was told); composing it audits what was sent.
+	return tx.Enqueue(store.OutboxItem{IdemKey: n.IdemKey, IncidentID: incidentID, Channel: store.PlatformMail, Kind: n.Kind,
 		Sender: nf.Config.Desk.Address, Recipient: n.To.Address, Payload: payload, CreatedAt: now})
-	if err != nil || !added {
-		return false, err
-	}
-	return true, tx.Audit(incidentID, now, "system", n.Kind+"-queued", fmt.Sprintf("to %s, <%s>", n.To.Address, n.MessageID))
 }
 
 // IsNotice reports whether an outbox payload is a notice to compose (a
