@@ -288,51 +288,41 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 	}
 }
 
-// moveEvent sets E of the incident ref (the API's route to
-// engine.MoveEvent).
-func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, actor string) error {
-	d, err := b.store.GetIncident(ctx, ref)
+// onIncident runs f on the incident ref (the API's routes to the engine:
+// the engine answers store.ErrNotFound when the incident runs no tree).
+func (b *Bot) onIncident(ctx context.Context, ref string, f func(id int64) error) error {
+	inc, err := b.store.IncidentByRef(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if d.CallTree == nil {
-		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
-	}
-	return b.engine.MoveEvent(ctx, d.ID, at, actor, "api")
+	return f(inc.ID)
+}
+
+// moveEvent sets E of the incident ref.
+func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, actor string) error {
+	return b.onIncident(ctx, ref, func(id int64) error { return b.engine.MoveEvent(ctx, id, at, actor, "api") })
 }
 
 // setUnits changes the units the incident ref affects.
 func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
-	d, err := b.store.GetIncident(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if d.CallTree == nil {
-		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
-	}
-	var units []store.TreeUnit
-	for _, id := range append(append([]string{}, add...), remove...) {
-		if _, ok := b.cfg.UnitByID(id); !ok {
-			return fmt.Errorf("%w: no unit %q on the roster", web.ErrBadInput, id)
+	return b.onIncident(ctx, ref, func(id int64) error {
+		for _, u := range append(append([]string{}, add...), remove...) {
+			if _, ok := b.cfg.UnitByID(u); !ok {
+				return fmt.Errorf("%w: %w %q on the roster", web.ErrBadInput, engine.ErrUnknownUnit, u)
+			}
 		}
-	}
-	for _, id := range add {
-		u, _ := b.cfg.UnitByID(id)
-		units = append(units, store.TreeUnit{Unit: id, Evidence: "set by " + actor, Owners: u.Owners})
-	}
-	return b.engine.SetUnits(ctx, d.ID, units, remove, why, actor, "api")
+		var units []store.TreeUnit
+		for _, u := range add {
+			unit, _ := b.cfg.UnitByID(u)
+			units = append(units, store.TreeUnit{Unit: u, Evidence: "set by " + actor, Owners: unit.Owners})
+		}
+		return b.engine.SetUnits(ctx, id, units, remove, why, actor, "api")
+	})
 }
 
 // closeIncident closes the incident ref and skips its tree's open steps.
 func (b *Bot) closeIncident(ctx context.Context, ref, actor string) error {
-	d, err := b.store.GetIncident(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if d.CallTree == nil {
-		return fmt.Errorf("%s runs no call tree: %w", ref, store.ErrNotFound)
-	}
-	return b.engine.Close(ctx, d.ID, actor, "api")
+	return b.onIncident(ctx, ref, func(id int64) error { return b.engine.Close(ctx, id, actor, "api") })
 }
 
 // chatHandler is the chat platforms' endpoints, for those whose request

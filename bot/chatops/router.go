@@ -180,7 +180,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			return Reply{Text: "No open step waits for you: give an incident id (" + usage(c.Name) + ").", Ephemeral: true}
 		}
 	}
-	inc, err := r.Store.GetIncident(ctx, ref)
+	inc, err := r.Store.IncidentByRef(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return Reply{Text: "No incident " + ref + ".", Ephemeral: true}
 	}
@@ -279,7 +279,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 				}
 			}
 			if r.Changed != nil {
-				return r.Changed(tx, &inc.Incident, "assign:"+c.RequestID, now)
+				return r.Changed(tx, inc, "assign:"+c.RequestID, now)
 			}
 			return nil
 		})
@@ -301,7 +301,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			}
 			inc.Priority = c.Args[0]
 			if r.Changed != nil {
-				return r.Changed(tx, &inc.Incident, "priority:"+c.Args[0]+":"+c.RequestID, now)
+				return r.Changed(tx, inc, "priority:"+c.Args[0]+":"+c.RequestID, now)
 			}
 			return nil
 		})
@@ -317,7 +317,7 @@ func (r *Router) treeErr(ref string, err error) Reply {
 	if errors.Is(err, store.ErrNotFound) {
 		return Reply{Text: ref + " runs no call tree.", Ephemeral: true}
 	}
-	if strings.Contains(err.Error(), "no unit") {
+	if errors.Is(err, engine.ErrUnknownUnit) {
 		return Reply{Text: err.Error(), Ephemeral: true}
 	}
 	return r.failed(err)
@@ -332,7 +332,7 @@ func (r *Router) failed(err error) Reply {
 func (r *Router) audit(ctx context.Context, c Command, ref, actor, action, detail string) {
 	var id int64
 	if ref != "" {
-		if inc, err := r.Store.GetIncident(ctx, ref); err == nil {
+		if inc, err := r.Store.IncidentByRef(ctx, ref); err == nil {
 			id = inc.ID
 		}
 	}

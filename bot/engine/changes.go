@@ -57,7 +57,7 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
 		for _, u := range add {
 			if _, ok := e.Config.UnitByID(u.Unit); !ok {
-				return "", "", fmt.Errorf("no unit %q on the roster", u.Unit)
+				return "", "", fmt.Errorf("%w %q on the roster", ErrUnknownUnit, u.Unit)
 			}
 			if u.AddedAt.IsZero() {
 				u.AddedAt = now
@@ -153,6 +153,9 @@ func stepDef(pb config.Playbook, key string) (config.Step, bool) {
 	}
 	return config.Step{}, false
 }
+
+// ErrUnknownUnit: a unit the roster does not have.
+var ErrUnknownUnit = errors.New("no unit")
 
 // ErrCannotEscalate: nothing of the incident can be escalated (no open
 // step that waits for an answer, or the last level reached).

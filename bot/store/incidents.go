@@ -279,9 +279,15 @@ type IncidentDetail struct {
 	CallTree *CallTreeView `json:"calltree"`
 }
 
+// IncidentByRef returns the incident ref (case-insensitive) alone, without
+// its history: for the commands that act on it.
+func (s *Store) IncidentByRef(ctx context.Context, ref string) (*Incident, error) {
+	return scanIncident(s.r.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE ref = ?`, strings.ToUpper(ref)))
+}
+
 // GetIncident returns the incident ref (case-insensitive) and its history.
 func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, error) {
-	inc, err := scanIncident(s.r.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE ref = ?`, strings.ToUpper(ref)))
+	inc, err := s.IncidentByRef(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
