@@ -11,7 +11,6 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,16 +75,17 @@ func (b *Bot) affectedUnits(rep *parsers.Report, now time.Time) []store.TreeUnit
 	return out
 }
 
-// personKeys reads each roster person's key_file: the keys verify their
-// signed replies, and a reply counts as theirs only when signed by one of
-// their own keys (by lower-case address).
-func personKeys(cfg *config.Config) (blocks [][]byte, signers map[string][]string, err error) {
+// personKeys are the roster people's key_files (as keyFile gives them,
+// read once): the keys verify their signed replies, and a reply counts as
+// theirs only when signed by one of their own keys (by lower-case
+// address).
+func personKeys(cfg *config.Config, keyFile func(address string) ([]byte, error)) (blocks [][]byte, signers map[string][]string, err error) {
 	signers = map[string][]string{}
 	for _, p := range cfg.People {
 		if p.KeyFile == "" {
 			continue
 		}
-		armored, err := os.ReadFile(p.KeyFile)
+		armored, err := keyFile(p.Email)
 		if err != nil {
 			// tocsin check reports it; mail to them becomes a dead letter
 			// that says why, and their signed answers do not count.

@@ -318,7 +318,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 		}
 	}
 	b := New(cfg, st, key, clk, log)
-	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg); err != nil {
+	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg, b.notify.PersonKeyFile); err != nil {
 		return nil, err
 	}
 	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender, Compose: b.notify.Compose, IsNotice: notify.IsNotice}}
@@ -424,7 +424,7 @@ func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Han
 // by address to encrypt to them) and the roster's people's keys (to
 // verify their answers: signers are each person's fingerprints), each
 // file once.
-func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, map[string][]string, error) {
+func loadKeyring(cfg *config.Config, personKeyFile func(string) ([]byte, error)) (*parsers.Keyring, map[string][][]byte, map[string][]string, error) {
 	desk, err := os.ReadFile(KeyPath(cfg))
 	if err != nil {
 		return nil, nil, nil, err
@@ -441,7 +441,7 @@ func loadKeyring(cfg *config.Config) (*parsers.Keyring, map[string][][]byte, map
 		}
 		blocks = append(blocks, known)
 	}
-	people, signers, err := personKeys(cfg)
+	people, signers, err := personKeys(cfg, personKeyFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -72,12 +72,24 @@ type Notifier struct {
 	KnownKeys map[string][][]byte
 
 	zones map[string]*time.Location
+	// keyFiles are the people's key_files, read once at start, by
+	// lower-case address.
+	keyFiles map[string]keyFile
+}
+
+type keyFile struct {
+	armored []byte
+	err     error
 }
 
 // New returns a Notifier for cfg.
 func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templates.Set, clk clock.Clock, log *slog.Logger) *Notifier {
-	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, zones: map[string]*time.Location{}}
+	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, zones: map[string]*time.Location{}, keyFiles: map[string]keyFile{}}
 	for _, p := range cfg.People {
+		if p.KeyFile != "" {
+			armored, err := os.ReadFile(p.KeyFile)
+			n.keyFiles[strings.ToLower(p.Email)] = keyFile{armored, err}
+		}
 		if p.TimeZone == "" {
 			continue
 		}
@@ -86,6 +98,14 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templa
 		}
 	}
 	return n
+}
+
+// PersonKeyFile is the key_file of the roster person at address as read
+// at start: nil and no error when they have none, the read error when it
+// could not be read (mail to them is then a dead letter that says so).
+func (nf *Notifier) PersonKeyFile(address string) ([]byte, error) {
+	k := nf.keyFiles[strings.ToLower(address)]
+	return k.armored, k.err
 }
 
 // Queue writes n to the outbox in the caller's transaction, unless it was
@@ -245,7 +265,7 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 // sent before. problem says why a configured key_file could not be used.
 func (nf *Notifier) recipientKeys(ctx context.Context, address string, p config.Person) (keys [][]byte, problem string, err error) {
 	if p.KeyFile != "" {
-		k, err := os.ReadFile(p.KeyFile)
+		k, err := nf.PersonKeyFile(address)
 		if err != nil {
 			problem = fmt.Sprintf("people key_file of %s: %v", address, err)
 		}
