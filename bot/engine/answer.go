@@ -26,10 +26,11 @@ var ErrNothingToAnswer = errors.New("no open step waits for an answer from this 
 
 // Answered is what an answer changed.
 type Answered struct {
-	Step   int    // index into the tree's steps
-	Title  string // of the step
-	State  string // the step's state after the answer
-	Behalf bool   // a unit contact answered for their owners
+	Step    int    // index into the tree's steps
+	Touched []int  // every step the answer changed (away: all of the person's)
+	Title   string // of the step
+	State   string // the step's state after the answer
+	Behalf  bool   // a unit contact answered for their owners
 }
 
 // Answer records person's verb (done implies ack) on a step of tree:
@@ -132,14 +133,14 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		s.State = store.StepAcknowledged
 	}
 	s.NextAt = now // the engine looks again: successors may start
-	return Answered{Step: pick, Title: s.Title, State: s.State, Behalf: behalf}, nil
+	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, State: s.State, Behalf: behalf}, nil
 }
 
 // away marks person away on every open step they were told of and have
 // not answered; the engine then escalates those steps at once. It returns
 // the most recent such step.
 func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, error) {
-	pick := -1
+	pick, touched := -1, []int{}
 	for i := range tree.Steps {
 		s := &tree.Steps[i]
 		if s.StartedAt.IsZero() || !open(*s) {
@@ -150,6 +151,7 @@ func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, 
 			if p.Person == person && p.AckedAt.IsZero() && p.DoneAt.IsZero() {
 				p.Via, p.Note = "away", via+": "+note
 				s.NextAt = now
+				touched = append(touched, i)
 				if pick < 0 || s.StartedAt.After(tree.Steps[pick].StartedAt) {
 					pick = i
 				}
@@ -159,5 +161,5 @@ func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, 
 	if pick < 0 {
 		return Answered{}, ErrNothingToAnswer
 	}
-	return Answered{Step: pick, Title: tree.Steps[pick].Title, State: tree.Steps[pick].State}, nil
+	return Answered{Step: pick, Touched: touched, Title: tree.Steps[pick].Title, State: tree.Steps[pick].State}, nil
 }

@@ -474,10 +474,8 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 	if err != nil {
 		return Answered{}, Effects{}, err
 	}
-	for _, s := range tree.Steps {
-		if !s.NextAt.Equal(now) {
-			continue // untouched by the answer
-		}
+	for _, i := range res.Touched {
+		s := tree.Steps[i]
 		if err := tx.UpdateStep(s); err != nil {
 			return Answered{}, Effects{}, err
 		}
