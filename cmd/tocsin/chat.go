@@ -136,17 +136,12 @@ func randomBytes(n int) []byte {
 func cmdChatManifest(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("chat manifest", "tocsin chat manifest slack [--config FILE | --data DIR]", stderr)
 	var sf storeFlags
-	sf.add(fs)
-	pos, err := parseFlags(fs, args)
+	pos, cfg, err := configArgs(fs, &sf, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || pos[0] != "slack" {
 		return errors.New("usage: tocsin chat manifest slack [--config FILE | --data DIR]")
-	}
-	cfg, err := sf.load()
-	if err != nil {
-		return err
 	}
 	base := strings.TrimRight(cfg.Desk.PublicURL, "/")
 	var commands []map[string]any

@@ -620,6 +620,18 @@ func cmdParse(args []string, stdout, stderr io.Writer) error {
 
 // storeArgs parses a store command's flags and positional arguments (want
 // of them, else usage) and opens the store; the caller closes it.
+// configArgs parses a command's flags (with --config and --data) and
+// loads the config they name; it returns the positional arguments.
+func configArgs(fs *flag.FlagSet, sf *storeFlags, args []string) ([]string, *config.Config, error) {
+	sf.add(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := sf.load()
+	return pos, cfg, err
+}
+
 func storeArgs(fs *flag.FlagSet, sf *storeFlags, args []string, want int, usage string) ([]string, *store.Store, error) {
 	sf.add(fs)
 	pos, err := parseFlags(fs, args)

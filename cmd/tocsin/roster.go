@@ -18,17 +18,12 @@ func cmdRoster(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlags("roster", "tocsin roster [--config FILE | --data DIR]", stderr)
 	var sf storeFlags
-	sf.add(fs)
-	pos, err := parseFlags(fs, args)
+	pos, cfg, err := configArgs(fs, &sf, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return fmt.Errorf("unknown roster command %q (who)", pos[0])
-	}
-	cfg, err := sf.load()
-	if err != nil {
-		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PERSON\tE-MAIL\tPHONE\tZONE\tLANG\tREGION\tREACHED BY")
@@ -86,17 +81,12 @@ func cmdRosterWho(args []string, stdout, stderr io.Writer) error {
 	at := fs.String("at", "", "the instant (RFC 3339, e.g. 2026-12-24T03:00:00+01:00); default now")
 	unit := fs.String("unit", "", "only this unit's slots")
 	var sf storeFlags
-	sf.add(fs)
-	pos, err := parseFlags(fs, args)
+	pos, cfg, err := configArgs(fs, &sf, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return errors.New("roster who takes no arguments")
-	}
-	cfg, err := sf.load()
-	if err != nil {
-		return err
 	}
 	t := time.Now()
 	if *at != "" {
