@@ -20,6 +20,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/bot/web"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/parsers"
 	"tocsin/responders"
 	"tocsin/templates"
@@ -125,7 +126,7 @@ func parseAnswer(text string) (verb, note string, ok bool) {
 			}
 			parts = append(parts, strings.TrimSpace(more))
 		}
-		return verb, truncateRunes(strings.TrimSpace(strings.Join(parts, " ")), 500), true
+		return verb, printable.Runes(strings.TrimSpace(strings.Join(parts, " ")), 500), true
 	}
 	return "", "", false
 }
@@ -147,7 +148,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 		// the next level now. (Forged, it only tells more people.)
 		if p, ok := b.cfg.PersonByEmail(rep.From); ok && rep.Category == parsers.CategoryAutoReply {
 			return engine.Command{Incident: inc.ID, Person: strings.ToLower(p.Email), Verb: engine.VerbAway, Via: "auto-reply",
-				Note: truncateRunes(rep.Subject, 120), Platform: "email", RequestID: rep.Thread.MessageID}, "", nil
+				Note: printable.Runes(rep.Subject, 120), Platform: "email", RequestID: rep.Thread.MessageID}, "", nil
 		}
 		return engine.Command{}, "", nil
 	}

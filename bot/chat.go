@@ -20,6 +20,7 @@ import (
 	"tocsin/bot/chatops"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/responders"
 )
 
@@ -68,7 +69,7 @@ const SourceChat = "chat"
 // The chat request's id makes it idempotent: the same request files once.
 func (b *Bot) takenReport(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error) {
 	subject, _, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(text, "\r", "")), "\n")
-	subject = truncateRunes("Report taken by "+taker.Name+": "+subject, 120)
+	subject = printable.Runes("Report taken by "+taker.Name+": "+subject, 120)
 	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
 	if requestID == "" {
 		requestID = randomToken(8)

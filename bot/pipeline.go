@@ -16,6 +16,7 @@ import (
 	"tocsin/bot/intake"
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
+	"tocsin/internal/printable"
 	"tocsin/parsers"
 	"tocsin/templates"
 )
@@ -136,7 +137,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 				return err
 			}
 			return tx.Audit(0, now, actorOf(rep), "not-filed", fmt.Sprintf("%s from %s via %s (%q) opened no incident: %s",
-				rep.Category, orDefault(rep.From, "(unknown)"), source, truncateRunes(rep.Subject, 80), res.Unfiled))
+				rep.Category, orDefault(rep.From, "(unknown)"), source, printable.Runes(rep.Subject, 80), res.Unfiled))
 		case errors.Is(err, store.ErrNotFound):
 			inc, err = tx.CreateIncident(b.cfg.Desk.IncidentPrefix, store.Incident{
 				Priority: rep.Priority, Category: string(rep.Category), Subject: orDefault(rep.Subject, "(no subject)"),
@@ -290,13 +291,6 @@ func (b *Bot) done(res Result, received time.Time) Result {
 	return res
 }
 
-func truncateRunes(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -402,7 +396,7 @@ func (b *Bot) form(inc *store.Incident, rep *parsers.Report) templates.Form {
 		PriorityDefinition: def.Definition,
 		Category:           inc.Category,
 		Status:             "new",
-		Summary:            truncateRunes(inc.Subject, 120), // the reporter's words, echoed: keep them short
+		Summary:            printable.Runes(inc.Subject, 120), // the reporter's words, echoed: keep them short
 		Facts:              facts,
 		NextUpdate:         inc.CreatedAt.Add(def.Respond),
 		Desk: templates.Desk{Name: b.cfg.Desk.Name, Address: b.cfg.Desk.Address,

@@ -18,6 +18,7 @@ import (
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/templates"
 )
 
@@ -345,7 +346,7 @@ func (e *Engine) chatItem(inc *store.Incident, s store.StepRow, m Message, key s
 func DirectText(inc *store.Incident, s store.StepRow, m Message, url string) string {
 	what := map[string]string{MsgAlert: "Call tree", MsgMethod: "Still no answer", MsgReminder: "Reminder", MsgEscalation: "ESCALATED to you"}[m.Kind]
 	ask := map[string]string{config.NeedsAck: "acknowledge", config.NeedsDone: "confirm when done", config.NeedsNone: "for your information"}[s.Needs]
-	text := fmt.Sprintf("%s: [%s] %s %s\nStep: %s (%s by %s)\n", what, inc.Ref, inc.Priority, truncate(inc.Subject, 120), s.Title, ask, s.DueAt.UTC().Format("2006-01-02 15:04 UTC"))
+	text := fmt.Sprintf("%s: [%s] %s %s\nStep: %s (%s by %s)\n", what, inc.Ref, inc.Priority, printable.Runes(inc.Subject, 120), s.Title, ask, s.DueAt.UTC().Format("2006-01-02 15:04 UTC"))
 	if len(m.Missing) > 0 {
 		text += "No answer from: " + strings.Join(m.Missing, ", ") + "\n"
 	}
@@ -391,13 +392,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func truncate(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // token is a reply token: 10 characters a mail client keeps intact and a

@@ -18,6 +18,7 @@ import (
 
 	"tocsin/bot/chatops"
 	"tocsin/bot/sandbox"
+	"tocsin/internal/printable"
 	"tocsin/responders"
 )
 
@@ -148,10 +149,10 @@ func cmdChatManifest(args []string, stdout, stderr io.Writer) error {
 	for _, n := range append(chatops.Names, struct{ Name, Usage, What string }{"tocsin", "/tocsin CMD ...", "any of the commands, under one name"}) {
 		hint := strings.TrimSpace(strings.TrimPrefix(n.Usage, "/"+n.Name))
 		commands = append(commands, map[string]any{"command": "/" + n.Name, "url": base + "/slack/commands",
-			"description": truncate(n.What, 100), "usage_hint": hint, "should_escape": false})
+			"description": printable.Runes(n.What, 100), "usage_hint": hint, "should_escape": false})
 	}
 	manifest := map[string]any{
-		"display_information": map[string]any{"name": truncate(cfg.Desk.Name, 35), "description": "Security incident desk: acknowledge, confirm and follow incidents"},
+		"display_information": map[string]any{"name": printable.Runes(cfg.Desk.Name, 35), "description": "Security incident desk: acknowledge, confirm and follow incidents"},
 		"features": map[string]any{
 			"bot_user":       map[string]any{"display_name": "tocsin", "always_online": true},
 			"slash_commands": commands,

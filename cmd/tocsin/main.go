@@ -679,7 +679,7 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPRIO\tSTATUS\tCATEGORY\tOPENED (UTC)\tREPORTER\tSUBJECT")
 	for _, i := range incs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Ref, i.Priority, i.Status, i.Category, i.CreatedAt.Format("2006-01-02 15:04"), term(i.Reporter), truncate(term(i.Subject), 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Ref, i.Priority, i.Status, i.Category, i.CreatedAt.Format("2006-01-02 15:04"), term(i.Reporter), printable.Runes(term(i.Subject), 60))
 	}
 	return tw.Flush()
 }
@@ -695,7 +695,7 @@ func listUnfiled(st *store.Store, asJSON bool, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVED (UTC)	CATEGORY	FROM	SUBJECT	WHY NO INCIDENT")
 	for _, m := range msgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.CreatedAt.Format("2006-01-02 15:04"), m.Category, term(m.From), truncate(term(m.Subject), 50), term(m.UnfiledReason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.CreatedAt.Format("2006-01-02 15:04"), m.Category, term(m.From), printable.Runes(term(m.Subject), 50), term(m.UnfiledReason))
 	}
 	return tw.Flush()
 }
@@ -703,14 +703,6 @@ func listUnfiled(st *store.Store, asJSON bool, stdout io.Writer) error {
 // term makes text from mail safe for a terminal: one line, no escape
 // sequence (OSC 52 would write the clipboard), control characters shown.
 func term(s string) string { return printable.Line(s) }
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
 
 func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("incidents show", "tocsin incidents show ID [--json] [--config FILE | --data DIR]", stderr)
