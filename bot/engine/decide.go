@@ -10,6 +10,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 		}
 		after := *s
 		after.People = nil
-		if fmt.Sprint(before) != fmt.Sprint(after) {
+		if !reflect.DeepEqual(before, after) {
 			d.Changed = append(d.Changed, i)
 		}
 	}

@@ -19,10 +19,23 @@ import (
 // Roster is the configured roster.
 type Roster struct {
 	cfg *config.Config
+	// products are the units' product names as word patterns, compiled
+	// once rather than for every report.
+	products map[string]*regexp.Regexp
 }
 
 // New returns the roster of cfg (validated).
-func New(cfg *config.Config) *Roster { return &Roster{cfg: cfg} }
+func New(cfg *config.Config) *Roster {
+	r := &Roster{cfg: cfg, products: map[string]*regexp.Regexp{}}
+	for _, u := range cfg.Units {
+		for _, a := range u.Assets {
+			if a.Product != "" {
+				r.products[a.Product] = productRE(a.Product)
+			}
+		}
+	}
+	return r
+}
 
 // Person returns the roster entry of address.
 func (r *Roster) Person(address string) (config.Person, bool) { return r.cfg.PersonByEmail(address) }
@@ -213,7 +226,11 @@ func (r *Roster) Affected(rep *parsers.Report) []Match {
 					}
 				}
 			case a.Product != "":
-				if productRE(a.Product).MatchString(words) {
+				re, ok := r.products[a.Product]
+				if !ok { // units changed after New (tests edit the config)
+					re = productRE(a.Product)
+				}
+				if re.MatchString(words) {
 					ev = "product " + a.Product
 				}
 			}
