@@ -85,11 +85,14 @@ func TestChatCommandsAndButtons(t *testing.T) {
 	if code, _, _ := d.chatPost("/discord/interactions", body, "application/json", http.Header{"X-Signature-Timestamp": {ts}, "X-Signature-Ed25519": {sig}}); code != 401 {
 		t.Errorf("Discord request signed by another key: %d", code)
 	}
+	if code, _ := d.discordPost(map[string]any{"type": 1, "id": "old"}, time.Now().Add(-10*time.Minute)); code != 401 {
+		t.Errorf("Discord request signed ten minutes ago: %d", code)
+	}
 	if s := d.tree(id).step("team-alerted"); s.State != "notified" {
 		t.Fatalf("a refused request changed the tree: %+v", s)
 	}
-	if n := d.metric("tocsin_chat_requests_refused_total"); n != 3 {
-		t.Errorf("%v refusals counted, want 3", n)
+	if n := d.metric("tocsin_chat_requests_refused_total"); n != 4 {
+		t.Errorf("%v refusals counted, want 4", n)
 	}
 	if code, out := d.discordPost(map[string]any{"type": 1, "id": "p1"}, time.Now()); code != 200 || out["type"] != 1.0 {
 		t.Errorf("Discord PING: %d %v", code, out)

@@ -2,6 +2,7 @@ package chatops
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -87,4 +88,52 @@ func newTestHandler(t *testing.T, peopleYAML, slackSecret string) (*Handler, *st
 		t.Fatal(err)
 	}
 	return NewHandler(&Router{Config: cfg, Store: st, Clock: clock.System{}}, slackSecret, nil, slog.New(slog.DiscardHandler)), st
+}
+
+// TestSlowDiscordCommandIsDeferred: on Discord a slow command is answered
+// with a deferred response (type 5), and its result is a follow-up to the
+// interaction's webhook, from the outbox.
+func TestSlowDiscordCommandIsDeferred(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	h, st := newTestHandler(t, "", "")
+	h.discordKey = pub
+	h.FastEnough = 20 * time.Millisecond
+	h.run = func(context.Context, Command) Reply {
+		time.Sleep(100 * time.Millisecond)
+		return Reply{Text: "SEC-2026-0001 escalated", Ephemeral: true}
+	}
+	queued := make(chan struct{}, 1)
+	h.Router.Queued = func() { queued <- struct{}{} }
+	var path, got string
+	discord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		path, got = r.URL.Path, string(b)
+	}))
+	defer discord.Close()
+	h.DiscordAPI = discord.URL + "/api/v9/"
+	body, _ := json.Marshal(map[string]any{"type": 2, "id": "i9", "application_id": "99", "token": "itok",
+		"data": map[string]any{"name": "help"}, "member": map[string]any{"user": map[string]any{"id": "2001"}}})
+	ts, sig := SignDiscord(priv, body, time.Now())
+	req := httptest.NewRequest("POST", "/discord/interactions", strings.NewReader(string(body)))
+	req.Header.Set("X-Signature-Timestamp", ts)
+	req.Header.Set("X-Signature-Ed25519", sig)
+	rec := httptest.NewRecorder()
+	h.Routes()["POST /discord/interactions"](rec, req)
+	if !strings.Contains(rec.Body.String(), `"type":5`) {
+		t.Fatalf("answered %s, want a deferred response", rec.Body)
+	}
+	select {
+	case <-queued:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follow-up was not queued")
+	}
+	items, err := st.Claim(context.Background(), time.Now(), time.Minute, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox %+v %v", items, err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	outbox.New(st, clock.System{}, log, map[string]outbox.Sender{"discord": outbox.Chat{Store: st, Log: log}}, nil).Deliver(context.Background(), items[0])
+	if path != "/api/v9/webhooks/99/itok" || !strings.Contains(strings.ReplaceAll(got, `\\`, ""), "SEC-2026-0001 escalated") || !strings.Contains(got, `"flags":64`) {
+		t.Errorf("follow-up to %s: %s", path, got)
+	}
 }

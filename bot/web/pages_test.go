@@ -105,3 +105,32 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 		t.Errorf("log %q lacks the id and the error", logged.String())
 	}
 }
+
+// TestSandboxClockOnlyInTheSandbox: /api/v1/sandbox/clock exists only
+// when the daemon gives a clock control (the sandbox); elsewhere it is
+// 404, token or not. It never moves back.
+func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
+	post := func(s *Server, body string) int {
+		req := httptest.NewRequest("POST", "/api/v1/sandbox/clock", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok-0123456789abcdef")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	opts := Options{Config: &config.Config{}, APITokens: []string{"tok-0123456789abcdef"}, Log: slog.New(slog.DiscardHandler)}
+	if code := post(New(opts), `{"advance":"1h"}`); code != 404 {
+		t.Errorf("outside the sandbox: %d, want 404", code)
+	}
+	var moved time.Duration
+	opts.SandboxClock = func(_ context.Context, d time.Duration) (time.Time, error) {
+		moved += d
+		return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).Add(moved), nil
+	}
+	s := New(opts)
+	if code := post(s, `{"advance":"1h30m"}`); code != 200 || moved != 90*time.Minute {
+		t.Errorf("in the sandbox: %d, moved %v", code, moved)
+	}
+	if code := post(s, `{"advance":"-1h"}`); code != 400 || moved != 90*time.Minute {
+		t.Errorf("moving back: %d, moved %v", code, moved)
+	}
+}

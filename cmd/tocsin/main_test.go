@@ -264,3 +264,17 @@ func TestSlackManifest(t *testing.T) {
 		t.Errorf("manifest %s", out)
 	}
 }
+
+// TestCheckWarnsOfOnCallGaps: a rotation with nobody on call in the next
+// 14 days (it starts later, and has no stand-in) is a warning of check,
+// not an error.
+func TestCheckWarnsOfOnCallGaps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gaps.yaml")
+	start := time.Now().UTC().AddDate(0, 0, 3).Format(time.DateOnly)
+	os.WriteFile(path, []byte("desk: {address: security@example.com}\npeople: [{name: A, email: a@example.com}]\n"+
+		"team: {members: [a@example.com], primary: primary}\nrotations:\n  - {name: primary, people: [a@example.com], handoff: daily, at: \"09:00\", start: "+start+"}\n"), 0o600)
+	out, errs, err := run("check", "--config", path)
+	if err != nil || !strings.Contains(out, "rotations primary: nobody on call from") || !strings.Contains(out, "ok, with 1 warning(s)") {
+		t.Errorf("check: %v\n%s%s", err, out, errs)
+	}
+}
