@@ -1,0 +1,47 @@
+package chatops
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParse: what people type and press becomes one Command, whichever
+// platform: /tocsin CMD as the command itself, the card's three buttons,
+// and clear errors for what is not a command.
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		want       Command
+	}{
+		{"/ack", "", Command{Name: "ack"}},
+		{"/tocsin", "ack sec-2026-0001", Command{Name: "ack", Incident: "SEC-2026-0001"}},
+		{"/done", "SEC-2026-0001 patched and tested", Command{Name: "done", Incident: "SEC-2026-0001", Text: "patched and tested"}},
+		{"/priority", "SEC-2026-0001 p2", Command{Name: "priority", Incident: "SEC-2026-0001", Args: []string{"P2"}}},
+		{"/report", "SEC-2026-0001 was mentioned by the caller", Command{Name: "report", Text: "SEC-2026-0001 was mentioned by the caller"}},
+		{"/tocsin", "", Command{Name: "help"}},
+	} {
+		got, err := Parse(c.name, c.text)
+		if err != nil || got.Name != c.want.Name || got.Incident != c.want.Incident || got.Text != c.want.Text || strings.Join(got.Args, " ") != strings.Join(c.want.Args, " ") {
+			t.Errorf("Parse(%q, %q) = %+v, %v; want %+v", c.name, c.text, got, err, c.want)
+		}
+	}
+	for _, c := range []struct{ name, text, why string }{
+		{"/nuke", "", "unknown command"},
+		{"/priority", "SEC-2026-0001 P9", "P1, P2, P3 or P4"},
+		{"/close", "", "needs an incident id"},
+		{"/note", "SEC-2026-0001", "needs text"},
+	} {
+		if _, err := Parse(c.name, c.text); err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("Parse(%q, %q): %v, want %q", c.name, c.text, err, c.why)
+		}
+	}
+	for _, b := range []string{"ack", "done", "escalate"} {
+		got, err := FromButton(b + ":SEC-2026-0001")
+		if err != nil || got.Name != b || got.Incident != "SEC-2026-0001" {
+			t.Errorf("button %s: %+v %v", b, got, err)
+		}
+	}
+	if _, err := FromButton("close:SEC-2026-0001"); err == nil {
+		t.Error("a button the card does not have was taken")
+	}
+}
