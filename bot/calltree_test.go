@@ -397,3 +397,19 @@ func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestTriageRequestIsNoActionAlert: a P3 vulnerability report asks the
+// team on call to triage it in a status update carrying the answer
+// reference, not in a significant-event action alert.
+func TestTriageRequestIsNoActionAlert(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.sendMail("rita@example.org", report("rita@example.org", "tri1@example.org", "XSS in the login page", "Steps to reproduce."))
+	d.waitIncidents(1)
+	id := d.incidents()[0].ID
+	primary := d.waitState(id, "triaged", "notified").step("triaged").Notified[0]
+	m := d.alertFor(primary, "Triaged by the team")
+	if subject := headerOf(m, "Subject"); strings.Contains(subject, "Significant Event") || !strings.Contains(subject, "Status update") {
+		t.Errorf("triage request titled %q", subject)
+	}
+	tokenOf(t, m) // it carries the answer reference
+}

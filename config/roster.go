@@ -297,7 +297,9 @@ var DefaultPlaybooks = []Playbook{
 		Name: "vulnerability-report",
 		When: PlaybookRule{Categories: []string{"vulnerability"}},
 		Steps: []Step{
-			{ID: "triaged", Title: "Triaged by the team", Audience: AudienceTeam, Form: "action-alert",
+			// A status update that asks the team to triage: not a
+			// significant-event action alert.
+			{ID: "triaged", Title: "Triaged by the team", Audience: AudienceTeam, Form: "status-update",
 				DueBusinessDays: 1, Needs: NeedsDone, Reminders: []time.Duration{4 * time.Hour}, Escalate: []string{EscalateSecondary, EscalateOfficers}},
 			{ID: "reporter-updated", Title: "Status update to the reporter", Audience: AudienceReporter, Form: "status-update",
 				Due: 7 * 24 * time.Hour, Needs: NeedsNone, Repeat: 7 * 24 * time.Hour},
