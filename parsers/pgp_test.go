@@ -366,7 +366,11 @@ func TestExpiredKeyDoesNotVerify(t *testing.T) {
 		t.Fatalf("gpg: %v\n%s", err, out)
 	}
 	part := crlf("Content-Type: text/plain\n\nOld news.\n")
-	sig := g.Output([]byte(part), append(past, "--armor", "--detach-sign", "--local-user", "old@example.org")...)
+	// Signed six hours later, while the key was still valid: gpg's faked
+	// clock runs on, so signing at the same instant may see a key created
+	// "in the future" when generating it took over a second.
+	later := []string{"--faked-system-time", "20200101T060000"}
+	sig := g.Output([]byte(part), append(later, "--armor", "--detach-sign", "--local-user", "old@example.org")...)
 	raw := []byte(crlf("From: <old@example.org>\nTo: security@example.com\nSubject: old\nMIME-Version: 1.0\nContent-Type: multipart/signed; micalg=pgp-sha512; protocol=\"application/pgp-signature\"; boundary=\"s\"\n\n--s\n") +
 		part + crlf("\n--s\nContent-Type: application/pgp-signature\n\n"+string(sig)+"\n--s--\n"))
 	r, _ := parsers.ParseWith(raw, parsers.Options{Keys: keys(t, g.Export("old@example.org")), Now: time.Now()})
