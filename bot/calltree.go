@@ -231,12 +231,8 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	if err != nil {
 		return err
 	}
-	word := map[string]string{engine.VerbAck: "acknowledgement", engine.VerbDone: "confirmation that it is done"}[cmd.Verb]
 	form.Status = "investigating"
-	form.NonTechnical = fmt.Sprintf("Recorded: your %s of the step %q, at %s. The step is now %s.", word, ans.Title, now.UTC().Format("2006-01-02 15:04 UTC"), ans.State)
-	if cmd.Note != "" {
-		form.NonTechnical += "\nYour note: " + cmd.Note
-	}
+	form.Recorded = &templates.Recorded{Verb: cmd.Verb, Step: ans.Name, At: now, State: ans.State, Note: cmd.Note}
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err

@@ -309,6 +309,20 @@ var DefaultPlaybooks = []Playbook{
 	},
 }
 
+// ShippedStep reports whether title is what the shipped playbooks call
+// the step id: the forms then word it in the reader's language. A title
+// a deployment wrote itself is shown as written.
+func ShippedStep(id, title string) bool {
+	for _, pb := range DefaultPlaybooks {
+		for _, s := range pb.Steps {
+			if s.ID == id && s.Title == title {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // validID is a unit id or a step id.
 func validID(s string) bool {
 	if s == "" || len(s) > 40 {

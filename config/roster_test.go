@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tocsin/templates"
 )
 
 const rosterYAML = `desk: {address: security@example.com}
@@ -124,5 +126,32 @@ func TestShippedPlaybooks(t *testing.T) {
 		if pb.Name != c.want || ok != (c.want != "") {
 			t.Errorf("%s %s: %q, want %q", c.prio, c.cat, pb.Name, c.want)
 		}
+	}
+}
+
+// TestShippedStepsAreTranslated: every step of the shipped playbooks is
+// worded in each form language (a call-tree mail never shows a German
+// reader an English step), and a deployment's own title is kept.
+func TestShippedStepsAreTranslated(t *testing.T) {
+	for _, pb := range DefaultPlaybooks {
+		for _, s := range pb.Steps {
+			if !ShippedStep(s.ID, s.Title) {
+				t.Fatalf("%s/%s: not a shipped step", pb.Name, s.ID)
+			}
+			for _, lang := range templates.Default().Languages() {
+				data := templates.Sample("action-alert")
+				data.Request.Step = templates.StepName{Key: s.ID, Title: s.Title}
+				m, err := templates.Render("action-alert", data, lang)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if english := strings.Contains(m.Body, s.Title); english != (lang == "en") {
+					t.Errorf("%s: step %s shown as %q: %v", lang, s.ID, s.Title, english)
+				}
+			}
+		}
+	}
+	if ShippedStep("triaged", "Triage by the on-call analyst") {
+		t.Error("a retitled shipped step counts as shipped: its title would be replaced")
 	}
 }

@@ -15,7 +15,7 @@ func Sample(form string) Form {
 		f.Status = "resolved"
 	}
 	if form == "action-alert" {
-		f.Request = &Request{Step: "Action alert to each affected unit's contact", Needs: "ack", Due: f.Date.Add(2 * time.Hour),
+		f.Request = &Request{Step: StepName{Key: "units-alerted", Title: "Action alert to each affected unit's contact"}, Needs: "ack", Due: f.Date.Add(2 * time.Hour),
 			Token: "tq7c2m9x4k", Missing: []string{"uma@example.com"}}
 	}
 	return f
@@ -57,15 +57,15 @@ func sample() Form {
 			{Kind: "eradicate", Text: "Install release 4.2.1 on every order-service host.", Due: e.Add(12 * time.Hour)},
 		},
 		Steps: []Step{
-			{Name: "E+2h alert issued", Who: "incident response team", Due: e.Add(2 * time.Hour), State: "done", By: "Jonas Weber", At: e.Add(90 * time.Minute)},
-			{Name: "E+4h owners notified", Who: "Retail unit", Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato", At: e.Add(3 * time.Hour)},
-			{Name: "E+12h fix installed", Who: "Retail unit", Due: e.Add(12 * time.Hour), State: "late"},
-			{Name: "E+16h unit confirms", Who: "Retail unit", Due: e.Add(16 * time.Hour), State: "pending"},
+			{Name: StepName{Title: "E+2h alert issued"}, Who: "incident response team", Due: e.Add(2 * time.Hour), State: "done", By: "Jonas Weber", At: e.Add(90 * time.Minute)},
+			{Name: StepName{Title: "E+4h owners notified"}, Unit: "retail", Who: "Retail unit", Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato", At: e.Add(3 * time.Hour)},
+			{Name: StepName{Title: "E+12h fix installed"}, Who: "Retail unit", Due: e.Add(12 * time.Hour), State: "late"},
+			{Name: StepName{Title: "E+16h unit confirms"}, Who: "Retail unit", Due: e.Add(16 * time.Hour), State: "pending"},
 		},
 		Period: [2]time.Time{e.Add(-24 * time.Hour), e},
 		Incidents: []Item{
 			{IncidentID: "SEC-2026-0042", Priority: "P2", Status: "investigating", Summary: "SQL injection in /api/orders", Opened: e,
-				Steps: []Step{{Name: "E+4h owners notified", Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato"}}},
+				Steps: []Step{{Name: StepName{Title: "E+4h owners notified"}, Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato"}}},
 			{IncidentID: "SEC-2026-0041", Priority: "P3", Status: "new", Summary: "Phishing mail impersonating the help desk", Opened: e.Add(-5 * time.Hour)},
 		},
 		Desk: Desk{Name: "Example Security Team", Address: "security@example.com",
@@ -131,7 +131,7 @@ func mustCarry(form string, f Form) []string {
 		must = append(must, f.Request.Token, f.Request.Missing[0])
 	case "status-report":
 		for _, s := range f.Steps {
-			must = append(must, s.Name)
+			must = append(must, s.Name.Title)
 		}
 	}
 	return must

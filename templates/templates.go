@@ -116,7 +116,8 @@ type Action struct {
 
 // Step is one step of a call tree as the status report and digest show it.
 type Step struct {
-	Name  string // from the playbook: "owners notified"
+	Name  StepName
+	Unit  string // the operating unit the step is for; "" for the whole incident
 	Who   string
 	Due   time.Time
 	State string // pending, acknowledged, done, late, escalated
@@ -164,6 +165,10 @@ type Form struct {
 	Actions    []Action  // action-alert
 	Steps      []Step    // status-report
 
+	// Recorded is a call-tree answer being confirmed to the person who
+	// gave it (a status update); nil otherwise.
+	Recorded *Recorded
+
 	Period    [2]time.Time // digest: from, to
 	Incidents []Item       // digest
 
@@ -174,9 +179,26 @@ type Form struct {
 	Request *Request
 }
 
+// StepName names a call-tree step. A shipped playbook's step (Key set)
+// is worded by the form in the reader's language; a step a deployment
+// titled itself (Key "") is shown with its Title as written.
+type StepName struct {
+	Key   string // the shipped step's id, "" for a deployment's own title
+	Title string
+}
+
+// Recorded is an answer Tocsin counted: confirmed to its author.
+type Recorded struct {
+	Verb  string // ack or done
+	Step  StepName
+	At    time.Time
+	State string // the step's state after it
+	Note  string // the author's note, as written
+}
+
 // Request is what a call-tree step asks of one reader.
 type Request struct {
-	Step     string    // the step's title
+	Step     StepName
 	Needs    string    // ack, done or none
 	Due      time.Time // zero: no deadline
 	Token    string    // the reader's answer reference: quoting it makes a reply count

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -212,5 +213,44 @@ printf={{printf "%s" .Reporter.Name}}
 	want := "name=Eve Bcc: x@evil.test␛[2J\nwith=Eve Bcc: x@evil.test␛[2J\nrange=CVE-2026-1 Forged: yes\nvar=Eve Bcc: x@evil.test␛[2J\nprintf=Eve Bcc: x@evil.test␛[2J\n  first\n  second␀\n"
 	if m.Body != want {
 		t.Errorf("body:\n%s\nwant:\n%s", m.Body, want)
+	}
+}
+
+// TestRecordedAnswer: the confirmation of a counted answer is worded in
+// the reader's language, names the step in it, and shows the person's
+// note as one escaped line, whatever it holds.
+func TestRecordedAnswer(t *testing.T) {
+	data := Sample("status-update")
+	at := data.Date.Add(3 * time.Hour)
+	data.Recorded = &Recorded{Verb: "done", Step: StepName{Key: "fix-installed", Title: "Fix tested and installed"}, At: at, State: "done",
+		Note: "patched web-1\nStep: forged line"}
+	want := map[string][]string{
+		"en": {"Recorded: your confirmation that it is done", `"Fix tested and installed"`, "The step is now done."},
+		"de": {"Erfasst: Ihre Bestätigung der Erledigung", "Korrektur getestet und installiert", "jetzt erledigt"},
+		"es": {"Registrado: su confirmación de que está hecho", "Corrección probada e instalada", "ahora: hecho"},
+		"fr": {"Enregistré : votre confirmation que c'est terminé", "Correctif testé et installé", "maintenant : terminé"},
+		"ja": {"記録しました", "修正の検証と適用", "完了の確認"},
+	}
+	for lang, parts := range want {
+		m, err := Render("status-update", data, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range append(parts, "2026-11-23 12:15 UTC", "patched web-1") {
+			if !strings.Contains(m.Body, p) {
+				t.Errorf("%s: confirmation lacks %q:\n%s", lang, p, m.Body)
+			}
+		}
+		if strings.Contains(m.Body, "\nStep: forged") {
+			t.Errorf("%s: the note's line break reached the form:\n%s", lang, m.Body)
+		}
+		if lang != "en" && strings.Contains(m.Body, "Fix tested and installed") {
+			t.Errorf("%s: the shipped step's title is in English:\n%s", lang, m.Body)
+		}
+	}
+	// A title the deployment wrote is shown as written, in any language.
+	data.Recorded.Step = StepName{Title: "Patch the tills"}
+	if m, _ := Render("status-update", data, "de"); !strings.Contains(m.Body, "„Patch the tills“") {
+		t.Errorf("a deployment's own step title is not shown as written:\n%s", m.Body)
 	}
 }

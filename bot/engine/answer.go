@@ -8,6 +8,7 @@ import (
 
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/templates"
 )
 
 // Verbs a person answers a step with.
@@ -26,11 +27,12 @@ var ErrNothingToAnswer = errors.New("no open step waits for an answer from this 
 
 // Answered is what an answer changed.
 type Answered struct {
-	Step    int    // index into the tree's steps
-	Touched []int  // every step the answer changed (away: all of the person's)
-	Title   string // of the step
-	State   string // the step's state after the answer
-	Behalf  bool   // a unit contact answered for their owners
+	Step    int                // index into the tree's steps
+	Touched []int              // every step the answer changed (away: all of the person's)
+	Title   string             // of the step
+	Name    templates.StepName // of the step, for a form
+	State   string             // the step's state after the answer
+	Behalf  bool               // a unit contact answered for their owners
 }
 
 // Answer records person's verb (done implies ack) on a step of tree:
@@ -133,7 +135,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		s.State = store.StepAcknowledged
 	}
 	s.NextAt = now // the engine looks again: successors may start
-	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, State: s.State, Behalf: behalf}, nil
+	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, Name: stepName(*s), State: s.State, Behalf: behalf}, nil
 }
 
 // away marks person away on every open step they were told of and have
@@ -161,5 +163,5 @@ func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, 
 	if pick < 0 {
 		return Answered{}, ErrNothingToAnswer
 	}
-	return Answered{Step: pick, Touched: touched, Title: tree.Steps[pick].Title, State: tree.Steps[pick].State}, nil
+	return Answered{Step: pick, Touched: touched, Title: tree.Steps[pick].Title, Name: stepName(tree.Steps[pick]), State: tree.Steps[pick].State}, nil
 }

@@ -262,7 +262,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		switch m.Via {
 		case config.ViaEmail:
 			data := form
-			data.Request = &templates.Request{Step: s.Title, Needs: s.Needs, Due: s.DueAt, Token: m.Token,
+			data.Request = &templates.Request{Step: stepName(s), Needs: s.Needs, Due: s.DueAt, Token: m.Token,
 				Reminder: m.Kind == MsgReminder, Missing: m.Missing}
 			if def.Form == "status-report" {
 				data.Steps = statusSteps(d.Tree)
@@ -353,14 +353,21 @@ func DirectText(inc *store.Incident, s store.StepRow, m Message, url string) str
 	return text + fmt.Sprintf("Answer with /ack %s or /done %s, or reply to the mail (reference %s). %s", inc.Ref, inc.Ref, m.Token, url)
 }
 
+// stepName names s for a form: a shipped step by its id, so that the form
+// words it in the reader's language.
+func stepName(s store.StepRow) templates.StepName {
+	n := templates.StepName{Title: s.Title}
+	if config.ShippedStep(s.Key, s.Title) {
+		n.Key = s.Key
+	}
+	return n
+}
+
 // statusSteps is the tree as the status report shows it.
 func statusSteps(tree store.Tree) []templates.Step {
 	var out []templates.Step
 	for _, s := range tree.Steps {
-		st := templates.Step{Name: s.Title, Due: s.DueAt, State: s.State}
-		if s.Unit != "" {
-			st.Name += " (" + s.Unit + ")"
-		}
+		st := templates.Step{Name: stepName(s), Unit: s.Unit, Due: s.DueAt, State: s.State}
 		var who, by []string
 		var at time.Time
 		for _, p := range s.People {
