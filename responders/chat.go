@@ -46,11 +46,17 @@ type ChatPoster interface {
 	Post(ctx context.Context, channel string, c Card) (ref string, err error)
 	Update(ctx context.Context, ref string, c Card) error
 	Find(ctx context.Context, channel, incidentID string) (ref string, err error)
-	Direct(ctx context.Context, userID, text, key string) error
+	// Direct sends text to one user; key is the outbox item's, again
+	// says an earlier attempt may have sent it already.
+	Direct(ctx context.Context, userID, text, key string, again bool) error
 }
 
 // cardEventType names Tocsin's incident cards in Slack message metadata.
 const cardEventType = "tocsin_incident_card"
+
+// directEventType names Tocsin's direct messages (pages) in Slack message
+// metadata; the payload's "key" is the outbox item's.
+const directEventType = "tocsin_page"
 
 // sendTimeoutChat bounds one chat API call.
 const sendTimeoutChat = 20 * time.Second

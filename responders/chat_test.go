@@ -63,6 +63,13 @@ func slackServer(t *testing.T, respond func(method string, w http.ResponseWriter
 	ts := slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", handler("chat.postMessage"))
 		c.Handle("/chat.update", handler("chat.update"))
+		c.Handle("/conversations.open", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			mu.Lock()
+			calls = append(calls, slackCall{"conversations.open", r.PostForm})
+			mu.Unlock()
+			json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{"id": "D" + r.PostForm.Get("users")}})
+		})
 		// conversations.history with the posted messages' metadata, as
 		// Slack answers with include_all_metadata.
 		c.Handle("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
@@ -356,7 +363,7 @@ func TestEscapingCapsWithoutBreakingEscapes(t *testing.T) {
 func TestDirectMessagesCannotPing(t *testing.T) {
 	ts, calls := slackServer(t, nil)
 	s := NewSlack("xoxb-test", ts.GetAPIURL())
-	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you: "+evil, "k1"); err != nil {
+	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you: "+evil, "k1", false); err != nil {
 		t.Fatal(err)
 	}
 	if len(*calls) != 1 || (*calls)[0].method != "chat.postMessage" || (*calls)[0].form.Get("channel") != "U0ALICE" {
@@ -366,11 +373,33 @@ func TestDirectMessagesCannotPing(t *testing.T) {
 		t.Errorf("slack DM text %q still pings: %v", text, slackPings(text))
 	}
 
+	// Sent again (Slack may have posted it before an earlier attempt
+	// died): found by its key in the conversation, not posted twice; a
+	// page under another key is posted.
+	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0042 needs you", "k1", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Direct(context.Background(), "U0ALICE", "SEC-2026-0043 needs you", "k2", true); err != nil {
+		t.Fatal(err)
+	}
+	var posts []string
+	for _, c := range *calls {
+		if c.method == "chat.postMessage" {
+			posts = append(posts, c.form.Get("text"))
+		}
+	}
+	if len(posts) != 2 || !strings.Contains(posts[1], "SEC-2026-0043") {
+		t.Errorf("after two retried pages (one already sent) Slack got posts %q; want the first page once and the second", posts)
+	}
+	if (*calls)[1].method != "conversations.open" || (*calls)[1].form.Get("users") != "U0ALICE" {
+		t.Errorf("the retry did not look in the direct conversation first: %+v", (*calls)[1])
+	}
+
 	api := &discordAPI{}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	d, _ := NewDiscord("discord-token", srv.URL+"/api/v9/")
-	if err := d.Direct(context.Background(), "200000000000000001", "SEC-2026-0042 needs you: "+evil, "k1"); err != nil {
+	if err := d.Direct(context.Background(), "200000000000000001", "SEC-2026-0042 needs you: "+evil, "k1", false); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(api.requests) != "[POST /api/v9/users/@me/channels POST /api/v9/channels/1300000000000000001/messages]" {

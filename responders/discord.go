@@ -100,8 +100,9 @@ func (d *Discord) Find(context.Context, string, string) (string, error) { return
 
 // Direct sends text to one person: Discord opens (or returns) the bot's DM
 // channel with the user, and the text is posted there with no mentions
-// parsed; key (the outbox item's) makes a repeat of the same send a no-op.
-func (d *Discord) Direct(ctx context.Context, userID, text, key string) error {
+// parsed; key (the outbox item's) makes a repeat of the same send a no-op,
+// so again needs no look-up.
+func (d *Discord) Direct(ctx context.Context, userID, text, key string, _ bool) error {
 	ch, err := d.s.UserChannelCreate(userID, discordgo.WithContext(ctx))
 	if err != nil {
 		return discordError(err)

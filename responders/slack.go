@@ -65,13 +65,41 @@ func (s *Slack) Update(ctx context.Context, ref string, c Card) error {
 // Direct sends text to one person: Slack posts a message addressed to a
 // user id in the app's direct conversation with them. The text may carry
 // report content: it goes through slackText and is not parsed for links
-// or mentions. Slack has no idempotency key for chat.postMessage: a send
-// repeated after a crash between Slack's answer and our record of it
-// shows twice (key is unused).
-func (s *Slack) Direct(ctx context.Context, userID, text, key string) error {
+// or mentions. Slack has no idempotency key for chat.postMessage, so the
+// message carries key in its metadata, and a send made again (after a
+// crash or a lost answer, when Slack may have posted it) first looks for
+// it in the conversation's recent history. When the look-up fails (the
+// app lacks im:history) it posts: a page twice is better than none.
+func (s *Slack) Direct(ctx context.Context, userID, text, key string, again bool) error {
+	if again {
+		if found, err := s.findDirect(ctx, userID, key); err == nil && found {
+			return nil
+		}
+	}
 	_, _, err := s.api.PostMessageContext(ctx, userID, slack.MsgOptionText(slackText(text, 3000), false),
-		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: directEventType, EventPayload: map[string]any{"key": key}}))
 	return slackError(err)
+}
+
+// findDirect reports whether the app's direct conversation with userID
+// already shows the message sent under key.
+func (s *Slack) findDirect(ctx context.Context, userID, key string) (bool, error) {
+	ch, _, _, err := s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
+	if err != nil {
+		return false, slackError(err)
+	}
+	resp, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: ch.ID, Limit: 100, IncludeAllMetadata: true})
+	if err != nil {
+		return false, slackError(err)
+	}
+	for _, m := range resp.Messages {
+		if m.Metadata.EventType == directEventType && fmt.Sprint(m.Metadata.EventPayload["key"]) == key {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // slackMessage is the card as Block Kit. Report text only ever appears

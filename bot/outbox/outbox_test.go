@@ -113,7 +113,7 @@ func (p *recordingPoster) Update(_ context.Context, ref string, c responders.Car
 	return nil
 }
 func (p *recordingPoster) Find(context.Context, string, string) (string, error) { return "", nil }
-func (p *recordingPoster) Direct(_ context.Context, user, text, _ string) error {
+func (p *recordingPoster) Direct(_ context.Context, user, text, _ string, _ bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, "dm "+user+" "+text)

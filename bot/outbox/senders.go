@@ -68,7 +68,7 @@ func (c Chat) Send(ctx context.Context, to store.Dest, it store.OutboxItem) erro
 	case to.Kind == store.ToChannel && it.Kind == KindCard:
 		return c.card(ctx, to, it)
 	case to.Kind == store.ToUser:
-		return c.Poster.Direct(ctx, to.ID, string(it.Payload), it.IdemKey)
+		return c.Poster.Direct(ctx, to.ID, string(it.Payload), it.IdemKey, it.Attempts > 1)
 	}
 	return &responders.SendError{Err: fmt.Errorf("%s item to a %s destination: not something %s does", it.Kind, to.Kind, to.Platform)}
 }

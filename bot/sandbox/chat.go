@@ -67,6 +67,11 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/slack/api/conversations.history":
 		form, _ := url.ParseQuery(string(body))
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": c.slackHistory(form.Get("channel"))})
+	case r.URL.Path == "/slack/api/conversations.open":
+		// The app's direct conversation with a user: its id derived from
+		// theirs, as for Discord.
+		form, _ := url.ParseQuery(string(body))
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{"id": "D" + form.Get("users")}})
 	case strings.HasPrefix(r.URL.Path, "/slack/api/"):
 		method := strings.TrimPrefix(r.URL.Path, "/slack/api/")
 		form, _ := url.ParseQuery(string(body))
@@ -170,7 +175,9 @@ func (c *chatCapture) slackHistory(channel string) []map[string]any {
 	nums, recs := c.captures("slack-chat.postMessage")
 	out := []map[string]any{}
 	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i]["channel"] == channel {
+		// A message posted to a user id is in the direct conversation
+		// conversations.open names "D"+user.
+		if ch, _ := recs[i]["channel"].(string); ch == channel || "D"+ch == channel {
 			m := map[string]any{"type": "message", "ts": slackTS(nums[i])}
 			if md, ok := recs[i]["metadata"]; ok {
 				m["metadata"] = md

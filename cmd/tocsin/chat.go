@@ -160,8 +160,9 @@ func cmdChatManifest(args []string, stdout, stderr io.Writer) error {
 		"oauth_config": map[string]any{"scopes": map[string]any{
 			// chat:write posts cards and direct messages; commands takes the
 			// slash commands; channels:history finds a card after a crash;
-			// im:write opens direct conversations for pages.
-			"bot": []string{"chat:write", "commands", "channels:history", "im:write"},
+			// im:write opens direct conversations for pages, im:history
+			// finds a page already sent when its send is retried.
+			"bot": []string{"chat:write", "commands", "channels:history", "im:write", "im:history"},
 		}},
 		"settings": map[string]any{
 			"interactivity":          map[string]any{"is_enabled": true, "request_url": base + "/slack/interactions"},
