@@ -28,6 +28,7 @@ type treeStep struct {
 	AckedBy     []string  `json:"acked_by"`
 	DoneBy      []string  `json:"done_by"`
 	EscalatedTo []string  `json:"escalated_to"`
+	Away        []string  `json:"away"`
 }
 
 type callTree struct {
@@ -331,8 +332,8 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	d.sendMail(primary, report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
 		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID))
 	tr = d.waitState(id, "team-alerted", "overdue")
-	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary {
-		t.Errorf("escalated to %v", s.EscalatedTo)
+	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" {
+		t.Errorf("escalated to %v, away %v; want the secondary, and %s away", s.EscalatedTo, s.Away, primary)
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := len(d.pagedTo(primary)); n != 1 {

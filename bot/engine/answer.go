@@ -151,7 +151,10 @@ func away(tree *store.Tree, person, note, via string, now time.Time) (Answered, 
 		for j := range s.People {
 			p := &s.People[j]
 			if p.Person == person && p.AckedAt.IsZero() && p.DoneAt.IsZero() {
-				p.Via, p.Note = "away", via+": "+note
+				if p.AwayAt.IsZero() {
+					p.AwayAt = now
+				}
+				p.Note = via + ": " + note
 				s.NextAt = now
 				touched = append(touched, i)
 				if pick < 0 || s.StartedAt.After(tree.Steps[pick].StartedAt) {

@@ -294,7 +294,7 @@ func everyoneAway(s store.StepRow) bool {
 		if p.Role != "audience" {
 			continue
 		}
-		if p.Via != "away" {
+		if p.AwayAt.IsZero() || !p.AckedAt.IsZero() {
 			return false
 		}
 		n++

@@ -72,8 +72,9 @@ type StepPerson struct {
 	DoneAt      time.Time
 	MethodsSent int
 	Token       string
-	Via         string
-	Note        string
+	Via         string    // how they answered
+	Note        string    // what they wrote with it
+	AwayAt      time.Time // when an auto-reply of theirs said they are away
 }
 
 // StartTree records that incidentID runs playbook, with its units and
@@ -142,10 +143,10 @@ func (t *Tx) UpdateStep(s StepRow) error {
 
 // PutStepPerson adds p to step stepID, or updates what they did.
 func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
-	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (step_id, person) DO UPDATE SET
-		acked_at = excluded.acked_at, done_at = excluded.done_at, methods_sent = excluded.methods_sent, via = excluded.via, note = excluded.note`,
-		stepID, strings.ToLower(p.Person), p.Role, p.Level, ms(p.NotifiedAt), ms(p.AckedAt), ms(p.DoneAt), p.MethodsSent, p.Token, p.Via, p.Note)
+	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note, away_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (step_id, person) DO UPDATE SET
+		acked_at = excluded.acked_at, done_at = excluded.done_at, methods_sent = excluded.methods_sent, via = excluded.via, note = excluded.note, away_at = excluded.away_at`,
+		stepID, strings.ToLower(p.Person), p.Role, p.Level, ms(p.NotifiedAt), ms(p.AckedAt), ms(p.DoneAt), p.MethodsSent, p.Token, p.Via, p.Note, ms(p.AwayAt))
 	return err
 }
 
@@ -231,19 +232,19 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 		tr.Steps = append(tr.Steps, s)
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT p.step_id, p.person, p.role, p.level, p.notified_at, p.acked_at, p.done_at, p.methods_sent, p.token, p.via, p.note
+	rows, err = q.QueryContext(ctx, `SELECT p.step_id, p.person, p.role, p.level, p.notified_at, p.acked_at, p.done_at, p.methods_sent, p.token, p.via, p.note, p.away_at
 		FROM step_people p JOIN steps s ON s.id = p.step_id WHERE s.incident_id = ? ORDER BY p.notified_at, p.person`, incidentID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, notified, acked, done int64
+		var id, notified, acked, done, away int64
 		var p StepPerson
-		if err := rows.Scan(&id, &p.Person, &p.Role, &p.Level, &notified, &acked, &done, &p.MethodsSent, &p.Token, &p.Via, &p.Note); err != nil {
+		if err := rows.Scan(&id, &p.Person, &p.Role, &p.Level, &notified, &acked, &done, &p.MethodsSent, &p.Token, &p.Via, &p.Note, &away); err != nil {
 			return nil, err
 		}
-		p.NotifiedAt, p.AckedAt, p.DoneAt = fromMS(notified), fromMS(acked), fromMS(done)
+		p.NotifiedAt, p.AckedAt, p.DoneAt, p.AwayAt = fromMS(notified), fromMS(acked), fromMS(done), fromMS(away)
 		if i, ok := byID[id]; ok {
 			tr.Steps[i].People = append(tr.Steps[i].People, p)
 		}
@@ -338,6 +339,7 @@ type StepView struct {
 	AckedBy     []string  `json:"acked_by"`
 	DoneBy      []string  `json:"done_by"`
 	EscalatedTo []string  `json:"escalated_to"`
+	Away        []string  `json:"away,omitempty"` // told, not answered, and an auto-reply said they are away
 	Level       int       `json:"escalation_level"`
 }
 
@@ -365,6 +367,9 @@ func (t *Tree) View() *CallTreeView {
 			}
 			if !p.DoneAt.IsZero() {
 				sv.DoneBy = append(sv.DoneBy, p.Person)
+			}
+			if !p.AwayAt.IsZero() && p.AckedAt.IsZero() {
+				sv.Away = append(sv.Away, p.Person)
 			}
 		}
 		v.Steps = append(v.Steps, sv)

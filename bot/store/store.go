@@ -368,6 +368,10 @@ var sqliteMigrations = []string{
 	// Where an audited action came from: the platform and its request id.
 	`ALTER TABLE audit ADD COLUMN platform TEXT NOT NULL DEFAULT '';
 	ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';`,
+	// When a person was found away (their auto-reply to a call-tree
+	// mail); it was kept as via = 'away' before.
+	`ALTER TABLE step_people ADD COLUMN away_at INTEGER NOT NULL DEFAULT 0;
+	UPDATE step_people SET away_at = notified_at, via = '' WHERE via = 'away';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +95,53 @@ func TestUpgradeKeepsEarlierData(t *testing.T) {
 	}
 	if states["FIRST"] != "pinned" || states["SECOND"] != "conflict" {
 		t.Errorf("reporter keys after the upgrade = %v, want the first pinned and the later one a conflict", states)
+	}
+}
+
+// TestUpgradeKeepsAwayPeople: a person an earlier Tocsin marked away (as
+// via 'away') is still away after the upgrade, and has not answered.
+func TestUpgradeKeepsAwayPeople(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The schema just before away_at.
+	before := slices.IndexFunc(sqliteMigrations, func(m string) bool { return strings.Contains(m, "ADD COLUMN away_at") })
+	qs := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`}
+	qs = append(qs, sqliteMigrations[:before]...)
+	qs = append(qs, fmt.Sprintf(`WITH RECURSIVE v(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM v WHERE n < %d) INSERT INTO schema_version (version) SELECT n FROM v`, before),
+		`INSERT INTO incidents (id, ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
+			VALUES (1, 'SEC-2026-0001', 'SEC', 2026, 1, 'open', 'P1', 'malware', 'Worm', 'b@example.org', 'B', 'en', 1000, 1000, 1000)`,
+		`INSERT INTO calltrees (incident_id, playbook, started_at) VALUES (1, 'significant-event', 1000)`,
+		`INSERT INTO steps (id, incident_id, position, step_key, unit, title, audience, needs, due_at, state, started_at, next_at)
+			VALUES (7, 1, 0, 'team-alerted', '', 'Team alerted', 'team', 'ack', 3601000, 'overdue', 1000, 0)`,
+		`INSERT INTO step_people (step_id, person, role, notified_at, token, via, note) VALUES
+			(7, 'tara@example.com', 'audience', 1000, 'tok1', 'away', 'email: out of office'),
+			(7, 'theo@example.com', 'escalation', 2000, 'tok2', 'email', 'on it')`)
+	for _, q := range qs {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("making the old database: %v\n%s", err, q)
+		}
+	}
+	old.Close()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	defer s.Close()
+	tr, err := s.Tree(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tr.View()
+	if len(v.Steps) != 1 || fmt.Sprint(v.Steps[0].Away) != "[tara@example.com]" {
+		t.Fatalf("after the upgrade the step shows away %v, want tara", v.Steps)
+	}
+	for _, p := range tr.Steps[0].People {
+		if p.Person == "tara@example.com" && (p.Via != "" || !p.AckedAt.IsZero()) {
+			t.Errorf("tara after the upgrade: %+v; want away, no answer", p)
+		}
 	}
 }

@@ -746,8 +746,12 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 			if s.Why != "" {
 				state += " (" + term(s.Why) + ")"
 			}
+			told := orDash(strings.Join(s.Notified, ","))
+			if len(s.Away) > 0 {
+				told += " (away: " + strings.Join(s.Away, ",") + ")"
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Needs, s.DueAt.UTC().Format("01-02 15:04"), state,
-				orDash(strings.Join(s.Notified, ",")), orDash(strings.Join(s.AckedBy, ",")), orDash(strings.Join(s.DoneBy, ",")), orDash(strings.Join(s.EscalatedTo, ",")))
+				told, orDash(strings.Join(s.AckedBy, ",")), orDash(strings.Join(s.DoneBy, ",")), orDash(strings.Join(s.EscalatedTo, ",")))
 		}
 		tw.Flush()
 	}
