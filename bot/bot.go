@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -43,7 +44,8 @@ type MailSender = outbox.MailSubmitter
 var _ MailSender = (*responders.SMTP)(nil)
 
 // Bot is the incident desk: the pipeline and the store, with the notifier
-// and the outbox it hands its decisions to.
+// and the outbox it hands its decisions to. New sets every field; nothing
+// is added afterwards.
 type Bot struct {
 	cfg     *config.Config
 	store   *store.Store
@@ -120,14 +122,32 @@ func newMetrics() *Metrics {
 	}
 }
 
-// New returns a Bot with no way out yet: Run wires the outbox.
-func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, log *slog.Logger) *Bot {
+// New returns the desk, every part built: the forms (with the
+// deployment's overrides, checked now rather than at 3 a.m. when the first
+// alert goes out), the keyring, notifier, roster, engine, cards, the
+// outbox with its senders (mail through sender, nil: mail waits) and the
+// chat endpoints. Run only starts its loops.
+func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, log *slog.Logger, sender MailSender) (*Bot, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
+	forms := templates.Default()
+	if cfg.Templates.Dir != "" {
+		var err error
+		if forms, err = templates.Load(cfg.Templates.Dir); err == nil {
+			err = forms.Check()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
+		}
+	}
 	b := &Bot{cfg: cfg, store: st, key: key, clock: clock, log: log, metrics: newMetrics(),
-		policy: policyOf(cfg.Priorities), forms: templates.Default(), cards: cards.New(cfg)}
+		policy: policyOf(cfg.Priorities), forms: forms, cards: cards.New(cfg)}
 	b.notify = notify.New(cfg, st, key, b.forms, clock, log)
+	var err error
+	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg, b.notify.PersonKeyFile); err != nil {
+		return nil, err
+	}
 	b.roster = roster.New(cfg)
 	b.engine = engine.New(cfg, st, b.roster, b.notify, clock, log.With("component", "engine"))
 	b.engine.Form = b.formOf
@@ -136,6 +156,32 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 		_, err := b.cards.Queue(tx, inc, event, now)
 		return err
 	}
+	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender, Compose: b.notify.Compose, IsNotice: notify.IsNotice}}
+	if err := b.cards.AddSenders(st, log, senders); err != nil {
+		return nil, err
+	}
+	hooks, err := webhookSenders(cfg)
+	if err != nil {
+		return nil, err
+	}
+	senders[store.PlatformWebhook] = hooks
+	for _, platform := range b.cards.Platforms() {
+		b.engine.Platforms[platform] = true
+	}
+	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
+	if c, ok := sender.(interface{ Close() error }); ok {
+		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
+	}
+	if b.chat, err = b.newChat(); err != nil {
+		return nil, err
+	}
+	b.registerMetrics()
+	return b, nil
+}
+
+// registerMetrics adds the gauges /metrics computes when scraped.
+func (b *Bot) registerMetrics() {
+	st := b.store
 	reg := b.metrics.Registry
 	scrape := func(f func(ctx context.Context) (map[string]float64, error)) func() map[string]float64 {
 		return func() map[string]float64 {
@@ -175,15 +221,10 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 	}
 	reg.GaugeFunc("tocsin_oldest_unanswered_report_age_seconds", "Age of the oldest report whose acknowledgement is not yet delivered (0: none waits).", "", scrape(age("acknowledgement")))
 	reg.GaugeFunc("tocsin_outbox_oldest_pending_age_seconds", "Age of the oldest outbox item not yet sent (0: none waits).", "", scrape(age("")))
-	return b
 }
 
 // Kick wakes the dispatcher: something was queued.
-func (b *Bot) Kick() {
-	if b.out != nil {
-		b.out.Kick()
-	}
-}
+func (b *Bot) Kick() { b.out.Kick() }
 
 // counters are the outbox's outcome counters by platform.
 func (m *Metrics) counters() map[string]outbox.Counters {

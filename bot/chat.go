@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,9 +26,9 @@ import (
 // Chat-ops: the chat platforms' endpoints and connections (bot/chatops
 // does the work), and reports taken in chat.
 
-// chatHandler is the chat platforms' endpoints, for those whose request
-// secret is configured.
-func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
+// newChat is the chat platforms' endpoints' handler, taking requests
+// for the platforms whose request secret is configured.
+func (b *Bot) newChat() (*chatops.Handler, error) {
 	var slackSecret string
 	var discordKey ed25519.PublicKey
 	if s := b.cfg.Slack; s != nil && s.SigningSecret != nil {
@@ -52,12 +51,11 @@ func (b *Bot) chatHandler() (map[string]http.HandlerFunc, error) {
 			return err
 		}, Notify: b.notify, Queued: b.Kick, Report: b.takenReport}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
-	b.chat = h
 	h.Refused = b.metrics.ChatRefused.Inc
 	if d := b.cfg.Discord; d != nil && d.APIURL != "" {
 		h.DiscordAPI = d.APIURL
 	}
-	return h.Routes(), nil
+	return h, nil
 }
 
 // SourceChat is the source of reports logged in chat with /report.

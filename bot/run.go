@@ -19,15 +19,12 @@ import (
 
 	"tocsin/bot/clock"
 	"tocsin/bot/intake"
-	"tocsin/bot/notify"
-	"tocsin/bot/outbox"
 	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
 	"tocsin/bot/web"
 	"tocsin/config"
 	"tocsin/parsers"
 	"tocsin/responders"
-	"tocsin/templates"
 )
 
 // RunOptions are the daemon's knobs that are not configuration.
@@ -278,8 +275,8 @@ func startSandbox(cfg *config.Config, o RunOptions, log *slog.Logger, later *cle
 	return sb, info, info.Save(cfg.DataDir)
 }
 
-// assemble opens the store and the desk key and builds the desk with its
-// notifier, engine and outbox.
+// assemble opens the store, the desk key and the SMTP connection, and
+// builds the desk on them (New).
 func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logger, later *cleanups) (*Bot, error) {
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
@@ -317,37 +314,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 			return nil, err
 		}
 	}
-	b := New(cfg, st, key, clk, log)
-	if b.keyring, b.notify.KnownKeys, b.signers, err = loadKeyring(cfg, b.notify.PersonKeyFile); err != nil {
-		return nil, err
-	}
-	senders := map[string]outbox.Sender{store.PlatformMail: outbox.Mail{Submit: sender, Compose: b.notify.Compose, IsNotice: notify.IsNotice}}
-	if err := b.cards.AddSenders(st, log, senders); err != nil {
-		return nil, err
-	}
-	hooks, err := webhookSenders(cfg)
-	if err != nil {
-		return nil, err
-	}
-	senders[store.PlatformWebhook] = hooks
-	for _, platform := range b.cards.Platforms() {
-		b.engine.Platforms[platform] = true
-	}
-	b.out = outbox.New(st, b.clock, log, senders, b.metrics.counters())
-	if c, ok := sender.(interface{ Close() error }); ok {
-		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
-	}
-	if cfg.Templates.Dir != "" {
-		// Fail at start, not at 3 a.m. when the first alert goes out.
-		if b.forms, err = templates.Load(cfg.Templates.Dir); err == nil {
-			err = b.forms.Check()
-		}
-		b.notify.Forms = b.forms
-		if err != nil {
-			return nil, fmt.Errorf("templates.dir %s (run tocsin templates check):\n%w", cfg.Templates.Dir, err)
-		}
-	}
-	return b, nil
+	return New(cfg, st, key, clk, log, sender)
 }
 
 // imapWatcher is the mailbox's watcher feeding Ingest, with its metrics;
@@ -401,17 +368,13 @@ func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Han
 			return nil, "", fmt.Errorf("http.metrics_token: %w", err)
 		}
 	}
-	chat, err := b.chatHandler()
-	if err != nil {
-		return nil, "", err
-	}
 	health := map[string]func(time.Time) error{"outbox": b.out.Health}
 	if watcher != nil {
 		health["imap"] = watcher.Health
 	}
 	return web.New(web.Options{Config: cfg, Store: b.store, Key: b.key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, Close: b.closeIncident, Chat: chat,
+		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, Close: b.closeIncident, Chat: b.chat.Routes(),
 		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)
