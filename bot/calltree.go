@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -158,7 +159,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 	}
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
 	if !onRoster {
-		return engine.Command{}, fmt.Sprintf("%q from %s, who is not on the roster", verb, orDefault(rep.From, "(unknown)")), nil
+		return engine.Command{}, fmt.Sprintf("%q from %s, who is not on the roster", verb, cmp.Or(rep.From, "(unknown)")), nil
 	}
 	cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(person.Email), Verb: verb, Note: note, Platform: "email", RequestID: rep.Thread.MessageID}
 	signed := rep.PGP.Signed && rep.PGP.Verified && slices.Contains(b.signers[cmd.Person], strings.ToUpper(rep.PGP.Signer))
@@ -193,7 +194,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 		case foreign != "":
 			why = fmt.Sprintf("%q from %s quotes an answer reference (%s) that was sent to someone else or about another incident", verb, rep.From, foreign)
 		case rep.PGP.Signed && !signed:
-			why = fmt.Sprintf("%q from %s is signed, but not verifiably by a key of theirs on the roster (%s)", verb, rep.From, orDefault(rep.PGP.Reason, "signer "+rep.PGP.Signer))
+			why = fmt.Sprintf("%q from %s is signed, but not verifiably by a key of theirs on the roster (%s)", verb, rep.From, cmp.Or(rep.PGP.Reason, "signer "+rep.PGP.Signer))
 		}
 		return engine.Command{}, why, nil
 	}

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -137,17 +138,17 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 				return err
 			}
 			return tx.Audit(0, now, actorOf(rep), "not-filed", fmt.Sprintf("%s from %s via %s (%q) opened no incident: %s",
-				rep.Category, orDefault(rep.From, "(unknown)"), source, printable.Runes(rep.Subject, 80), res.Unfiled))
+				rep.Category, cmp.Or(rep.From, "(unknown)"), source, printable.Runes(rep.Subject, 80), res.Unfiled))
 		case errors.Is(err, store.ErrNotFound):
 			inc, err = tx.CreateIncident(b.cfg.Desk.IncidentPrefix, store.Incident{
-				Priority: rep.Priority, Category: string(rep.Category), Subject: orDefault(rep.Subject, "(no subject)"),
+				Priority: rep.Priority, Category: string(rep.Category), Subject: cmp.Or(rep.Subject, "(no subject)"),
 				Reporter: rep.From, ReporterName: rep.FromName, Language: rep.Language, CreatedAt: now,
 			})
 			if err != nil {
 				return err
 			}
 			res.New = true
-			detail := fmt.Sprintf("from %s via %s: %s [%s, %s]", orDefault(rep.From, "(unknown)"), source, inc.Subject, inc.Category, inc.Priority)
+			detail := fmt.Sprintf("from %s via %s: %s [%s, %s]", cmp.Or(rep.From, "(unknown)"), source, inc.Subject, inc.Category, inc.Priority)
 			if rep.PGP.Reason != "" {
 				detail += "; OpenPGP: " + rep.PGP.Reason
 			}
@@ -172,7 +173,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 				// kept on the incident but moves nothing.
 				action = "message-added-new-sender"
 				detail = fmt.Sprintf("NEW SENDER %s, who had no part in this incident (not the reporter, not on the roster, not in the thread); via %s: %s; nothing triggered",
-					orDefault(rep.From, "(unknown)"), source, rep.Subject)
+					cmp.Or(rep.From, "(unknown)"), source, rep.Subject)
 			}
 			if err := tx.Audit(inc.ID, now, actorOf(rep), action, detail); err != nil {
 				return err
@@ -289,13 +290,6 @@ func (b *Bot) done(res Result, received time.Time) Result {
 	}
 	m.IntakeLatency.Observe(b.clock.Now().Sub(received).Seconds())
 	return res
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func actorOf(rep *parsers.Report) string {
@@ -426,7 +420,7 @@ func (b *Bot) contacts(address, lang string) []templates.Contact {
 			return
 		}
 		p, _ := b.cfg.PersonByEmail(addr)
-		out = append(out, templates.Contact{Name: orDefault(p.Name, addr), Role: role, Region: r.Name, Address: addr})
+		out = append(out, templates.Contact{Name: cmp.Or(p.Name, addr), Role: role, Region: r.Name, Address: addr})
 	}
 	add("security-officer", r.SecurityOfficer)
 	add("account-manager", r.AccountManager)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -27,9 +28,9 @@ func (c *Config) OnCall(name string, t time.Time) (Shift, error) {
 	for _, o := range c.Overrides {
 		if o.Rotation == name && !t.Before(o.From) && t.Before(o.To) {
 			if o.Person != "" {
-				return Shift{Rotation: name, Person: o.Person, From: o.From, To: o.To, Why: "override: " + orWord(o.Reason, "no reason given")}, nil
+				return Shift{Rotation: name, Person: o.Person, From: o.From, To: o.To, Why: "override: " + cmp.Or(o.Reason, "no reason given")}, nil
 			}
-			return Shift{Rotation: name, Person: r.StandIn, From: o.From, To: o.To, Why: "stand-in: override without a person (" + orWord(o.Reason, "no reason given") + ")"}, nil
+			return Shift{Rotation: name, Person: r.StandIn, From: o.From, To: o.To, Why: "stand-in: override without a person (" + cmp.Or(o.Reason, "no reason given") + ")"}, nil
 		}
 	}
 	from, to, idx, err := r.turn(t)
@@ -125,11 +126,4 @@ func (c *Config) Gaps(from time.Time, span time.Duration) []Gap {
 		}
 	}
 	return out
-}
-
-func orWord(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

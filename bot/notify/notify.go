@@ -11,6 +11,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -113,7 +114,7 @@ func (nf *Notifier) PersonKeyFile(address string) ([]byte, error) {
 func (nf *Notifier) Queue(tx *store.Tx, incidentID int64, n Notice, now time.Time) (bool, error) {
 	if n.MessageID == "" {
 		domain := nf.Config.Desk.Address[strings.LastIndexByte(nf.Config.Desk.Address, '@')+1:]
-		n.MessageID = fmt.Sprintf("%s.%s@%s", strings.ToLower(orWord(n.IncidentRef, "desk")), randomToken(8), domain)
+		n.MessageID = fmt.Sprintf("%s.%s@%s", strings.ToLower(cmp.Or(n.IncidentRef, "desk")), randomToken(8), domain)
 	}
 	payload, err := json.Marshal(n)
 	if err != nil {
@@ -292,11 +293,4 @@ func publicSubject(ref string) string {
 		return "..."
 	}
 	return "[" + ref + "] ..."
-}
-
-func orWord(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
