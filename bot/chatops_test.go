@@ -366,6 +366,8 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 		{"escalate", id, "web contact unreachable", "escalated by"},
 		{"done", id, "validated, all clean", "done by"},
 		{"report", "", "Walk-in at the service desk: phishing page on shop.sandbox.test", "Filed as"},
+		{"notify", id, "sandbox-isp the C2 host is theirs", "drafted by"},
+		{"approve", id, "", "a second person must approve"}, // the caller drafted everything waiting
 		{"close", id, "", "closed by"},
 	} {
 		for _, platform := range []string{"slack", "discord"} {

@@ -105,6 +105,9 @@ units:
     assets: [{host: www.sandbox.test}, {domain: shop.sandbox.test}]
 officers: [officer@sandbox.test]
 cio: cio@sandbox.test
+contacts:
+  - {id: sandbox-cert, name: Sandbox National CERT, kind: cert, email: incident@cert.sandbox.test, status_report: true, notes: gets every significant event's E+24h status report once approved}
+  - {id: sandbox-isp, name: Sandbox ISP abuse desk, kind: isp, email: abuse@isp.sandbox.test, notes: "told with /notify ID sandbox-isp"}
 webhooks:
   - {name: sandbox-pager, url: "http://127.0.0.1/webhook/sandbox-pager", format: ntfy} # the sandbox's stand-in
 `, sandbox.Alias, dataDir, httpAddr)))
@@ -272,6 +275,10 @@ func startSandbox(cfg *config.Config, o RunOptions, log *slog.Logger, later *cle
 	later.add(func() { sb.Close() })
 	wireSandbox(cfg, info, sb)
 	info.Responders, info.Units = sandboxRoster(cfg)
+	info.Contacts = nil
+	for _, k := range cfg.Contacts {
+		info.Contacts = append(info.Contacts, sandbox.Contact{ID: k.ID, Name: k.Name, Email: k.Email})
+	}
 	return sb, info, info.Save(cfg.DataDir)
 }
 

@@ -59,6 +59,10 @@ type Config struct {
 	Officers []string `yaml:"officers"`
 	// CIO gets the E+24h status report.
 	CIO string `yaml:"cio"`
+	// Contacts is the external contacts directory (CERTs, CSIRTs, FIRST,
+	// ISPs, law enforcement, vendors, media): written to only after a
+	// second person's approval.
+	Contacts []Contact `yaml:"contacts"`
 	// Rotations are the on-call schedules of the slots that have one.
 	Rotations []Rotation `yaml:"rotations"`
 	// Overrides replace whoever a rotation names for a while (holidays,

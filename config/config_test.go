@@ -327,3 +327,49 @@ func TestModeWarnings(t *testing.T) {
 		t.Errorf("warnings %+v; want data_dir and pgp.key_file", cfg.Warnings)
 	}
 }
+
+// TestContactMistakes: the external contacts directory names each
+// mistake by file, line and field.
+func TestContactMistakes(t *testing.T) {
+	in := `desk: {address: security@example.com}
+people: [{name: Dana, email: dana@example.com}]
+contacts:
+  - id: cert-bund
+    name: CERT-Bund
+    kind: cert
+    email: certbund@bsi.example
+  - id: cert-bund
+    name: ""
+    kind: police
+    email: dana@example.com
+  - id: Press Desk
+    name: Press
+    kind: media
+    email: not an address
+    key_file: /no/such/key.asc
+`
+	_, err := Parse("c.yaml", []byte(in))
+	if err == nil {
+		t.Fatal("accepted a broken contacts directory")
+	}
+	for _, want := range []string{
+		`c.yaml:8: contacts.1.id: cert-bund is listed twice`,
+		`c.yaml:9: contacts.1.name: required`,
+		`c.yaml:10: contacts.1.kind: "police" is not one of cert, csirt, first, isp, law-enforcement`,
+		`c.yaml:11: contacts.1.email: dana@example.com is on the roster`,
+		`c.yaml:12: contacts.2.id: "Press Desk" must be lower-case letters`,
+		`c.yaml:15: contacts.2.email: "not an address" is not a bare e-mail address`,
+		`c.yaml:16: contacts.2.key_file:`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\ncontacts: [{id: isp, name: ISP, kind: isp, email: abuse@isp.example, status_report: true}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := cfg.ContactByID("ISP"); !ok || k.Language != "en" || k.Encrypt(cfg) != EncryptWhenKeyKnown || len(cfg.StatusReportContacts()) != 1 {
+		t.Errorf("contact defaults: %+v (found %v)", k, ok)
+	}
+}

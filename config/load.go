@@ -400,6 +400,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.rosterDefaults()
+	c.contactDefaults()
 	if c.Slack != nil && c.Slack.APIURL == "" {
 		c.Slack.APIURL = "https://slack.com/api/"
 	}
@@ -694,6 +695,7 @@ func (c *Config) Validate() []Problem {
 		bad("smtp", "required when imap is set: acknowledgements need a way out")
 	}
 	c.validateRoster(templates.Forms, bad)
+	c.validateContacts(bad)
 	return ps
 }
 

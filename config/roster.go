@@ -145,6 +145,9 @@ const (
 	AudienceOfficers = "officers" // the security officers
 	AudienceCIO      = "cio"      // the CIO
 	AudienceReporter = "reporter" // whoever reported the incident (never when they may not be written to)
+	// AudienceAuthorities are the external contacts marked status_report:
+	// the step drafts its form to them, sent once someone approves.
+	AudienceAuthorities = "authorities"
 )
 
 // What a step needs back.
@@ -290,6 +293,10 @@ var DefaultPlaybooks = []Playbook{
 			// Sent when the team has validated, and at E+24h regardless,
 			// saying what is still open.
 			{ID: "status-report", Title: "Status report to the CIO", Audience: AudienceCIO, Form: "status-report",
+				Due: 24 * time.Hour, Needs: NeedsNone, After: []string{"team-validated"}},
+			// The same report for the external authorities (contacts
+			// marked status_report): drafted, sent once approved.
+			{ID: "authorities-report", Title: "Status report drafted for the external authorities", Audience: AudienceAuthorities, Form: "status-report",
 				Due: 24 * time.Hour, Needs: NeedsNone, After: []string{"team-validated"}},
 		},
 	},
@@ -563,9 +570,12 @@ func (c *Config) validateRoster(forms []string, bad func(field, format string, a
 				bad(sf+".id", "%s is listed twice", s.ID)
 			}
 			switch s.Audience {
-			case AudienceTeam, AudienceUnits, AudienceOwners, AudienceRegion, AudienceOfficers, AudienceCIO, AudienceReporter:
+			case AudienceTeam, AudienceUnits, AudienceOwners, AudienceRegion, AudienceOfficers, AudienceCIO, AudienceReporter, AudienceAuthorities:
 			default:
-				bad(sf+".audience", "%q is not one of team, units, owners, region, officers, cio, reporter", s.Audience)
+				bad(sf+".audience", "%q is not one of team, units, owners, region, officers, cio, reporter, authorities", s.Audience)
+			}
+			if s.Audience == AudienceAuthorities && (s.Needs != NeedsNone || len(s.Escalate) > 0) {
+				bad(sf+".needs", "a step for the external authorities drafts mail for approval: needs none, no escalation")
 			}
 			if s.Repeat < 0 || s.Repeat > 0 && s.Needs != NeedsNone {
 				bad(sf+".repeat", "only a step that needs nothing back repeats (needs: none), every positive duration")

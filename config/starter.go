@@ -197,6 +197,25 @@ units:
 officers: [dana.officer@example.com]
 cio: cio@example.com
 
+# External contacts (CERTs, CSIRTs, FIRST, ISPs, law enforcement, vendors,
+# partners, customers, experts, media). Nothing goes to one without a
+# second person: /notify ID CONTACT drafts the status report to them,
+# /approve ID by someone else sends it. status_report: the E+24h status
+# report of every significant event is drafted to them. With a key_file
+# they only ever get encrypted mail.
+contacts:
+  - id: national-cert
+    name: National CERT
+    # cert, csirt, first, isp, law-enforcement, vendor, partner, customer,
+    # expert, media
+    kind: cert
+    email: incident@cert.example.net
+    phone: "+49 228 99 9582 0"
+    language: en
+    # key_file: /etc/tocsin/keys/national-cert.asc
+    status_report: true
+    notes: Reportable incidents within 24 hours; they want IoCs as CSV.
+
 # Pagers: each alert is POSTed as JSON signed with HMAC-SHA256
 # (X-Tocsin-Signature: sha256=HEX), or as an ntfy publish.
 webhooks:
@@ -215,7 +234,8 @@ webhooks:
 #       - id: team-alerted
 #         title: Team alerted
 #         # team, units (one step per affected unit), owners (per unit),
-#         # region, officers, cio.
+#         # region, officers, cio, reporter, authorities (drafts to the
+#         # contacts marked status_report, sent once approved).
 #         audience: team
 #         form: action-alert
 #         # The deadline, from the event time E.

@@ -14,7 +14,7 @@ import (
 
 // Command is what a person asked, from any platform.
 type Command struct {
-	Name      string // ack, done, status, escalate, priority, event, affects, note, oncall, close, help
+	Name      string // ack, done, status, escalate, priority, event, affects, note, oncall, close, notify, approve, help
 	Incident  string // SEC-2026-0042, or "": the caller's most recent open step
 	Args      []string
 	Text      string // the free text: a note, a reason
@@ -37,6 +37,8 @@ var Names = []struct{ Name, Usage, What string }{
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
+	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},
+	{"approve", "/approve ID", "send what someone else drafted for the external contacts (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"help", "/help", "this list"},
 }
@@ -66,7 +68,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority", "assign":
+	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve":
 		if c.Incident == "" {
 			return Command{}, fmt.Errorf("/%s needs an incident id: %s", name, usage(name))
 		}
@@ -84,6 +86,11 @@ func Parse(name, text string) (Command, error) {
 		c.Args = fields
 	case "oncall":
 		c.Args = fields
+	case "notify":
+		if len(fields) == 0 {
+			return Command{}, fmt.Errorf("/notify needs a contact: %s", usage(name))
+		}
+		c.Args, c.Text = fields[:1], strings.Join(fields[1:], " ")
 	case "assign":
 		if len(fields) != 1 {
 			return Command{}, fmt.Errorf("/assign needs one person: %s", usage(name))

@@ -19,6 +19,8 @@ func TestParse(t *testing.T) {
 		{"/priority", "SEC-2026-0001 p2", Command{Name: "priority", Incident: "SEC-2026-0001", Args: []string{"P2"}}},
 		{"/report", "SEC-2026-0001 was mentioned by the caller", Command{Name: "report", Text: "SEC-2026-0001 was mentioned by the caller"}},
 		{"/tocsin", "", Command{Name: "help"}},
+		{"/tocsin", "notify SEC-2026-0001 cert-bund C2 in their range", Command{Name: "notify", Incident: "SEC-2026-0001", Args: []string{"cert-bund"}, Text: "C2 in their range"}},
+		{"/approve", "SEC-2026-0001", Command{Name: "approve", Incident: "SEC-2026-0001"}},
 	} {
 		got, err := Parse(c.name, c.text)
 		if err != nil || got.Name != c.want.Name || got.Incident != c.want.Incident || got.Text != c.want.Text || strings.Join(got.Args, " ") != strings.Join(c.want.Args, " ") {
@@ -30,6 +32,8 @@ func TestParse(t *testing.T) {
 		{"/priority", "SEC-2026-0001 P9", "P1, P2, P3 or P4"},
 		{"/close", "", "needs an incident id"},
 		{"/note", "SEC-2026-0001", "needs text"},
+		{"/notify", "SEC-2026-0001", "needs a contact"},
+		{"/approve", "", "needs an incident id"},
 	} {
 		if _, err := Parse(c.name, c.text); err == nil || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("Parse(%q, %q): %v, want %q", c.name, c.text, err, c.why)

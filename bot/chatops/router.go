@@ -188,7 +188,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return r.failed(err)
 	}
 	switch c.Name {
-	case "event", "affects", "close", "priority", "assign":
+	case "event", "affects", "close", "priority", "assign", "notify", "approve":
 		if !r.Config.OnTeam(actor) {
 			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/%s via %s: only the response team and the officers may", c.Name, via))
 			return Reply{Text: "Only the response team and the officers may /" + c.Name + ": nothing was done.", Ephemeral: true}
@@ -200,7 +200,43 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		if tr, err := r.Store.Tree(ctx, inc.ID); err == nil && r.Progress != nil {
 			text += "\n" + r.Progress(tr)
 		}
+		if drafts, err := r.Store.Drafts(ctx, inc.ID); err == nil {
+			for _, d := range drafts {
+				if d.State == store.DraftPending {
+					text += fmt.Sprintf("\nWaiting for approval (/approve %s): %s to %s, drafted by %s", inc.Ref, d.Form, r.contactName(d.Contact), d.DraftedBy)
+				}
+			}
+		}
 		return Reply{Text: text, Ephemeral: true}
+	case "notify":
+		contact, ok := r.Config.ContactByID(c.Args[0])
+		if !ok {
+			var ids []string
+			for _, k := range r.Config.Contacts {
+				ids = append(ids, k.ID)
+			}
+			return Reply{Text: fmt.Sprintf("No external contact %q: the directory has %s.", c.Args[0], orNone(ids)), Ephemeral: true}
+		}
+		if err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID); err != nil {
+			return r.failed(err)
+		}
+		return Reply{Text: fmt.Sprintf("%s: status report to %s (%s) drafted by %s. Nothing goes outside until someone else approves it: /approve %s", ref, contact.Name, contact.Kind, person.Name, ref)}
+	case "approve":
+		sent, err := r.Engine.Approve(ctx, inc.ID, actor, c.Platform, c.RequestID)
+		switch {
+		case errors.Is(err, engine.ErrOwnDraft):
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve via %s: only drafts of their own wait; a second person must approve", via))
+			return Reply{Text: "What waits for approval on " + ref + " was drafted by you: a second person must approve it. Nothing was sent.", Ephemeral: true}
+		case errors.Is(err, engine.ErrNothingToApprove):
+			return Reply{Text: "Nothing of " + ref + " waits for approval.", Ephemeral: true}
+		case err != nil:
+			return r.failed(err)
+		}
+		var names []string
+		for _, k := range sent {
+			names = append(names, k.Name+" <"+k.Email+">")
+		}
+		return Reply{Text: fmt.Sprintf("%s: approved by %s; the status report goes to %s (signed, encrypted where their key is known).", ref, person.Name, strings.Join(names, ", "))}
 	case "ack", "done":
 		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via, Platform: c.Platform, RequestID: c.RequestID})
 		if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
@@ -311,6 +347,21 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return Reply{Text: fmt.Sprintf("%s: priority set to %s by %s.", ref, c.Args[0], person.Name)}
 	}
 	return Reply{Text: "/" + c.Name + " is not handled yet.", Ephemeral: true}
+}
+
+// contactName is how a contact id reads in a reply.
+func (r *Router) contactName(id string) string {
+	if k, ok := r.Config.ContactByID(id); ok {
+		return k.Name + " (" + k.Kind + ")"
+	}
+	return id
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
 }
 
 func (r *Router) treeErr(ref string, err error) Reply {

@@ -24,6 +24,9 @@ type Roster interface {
 	TeamOnCall(t time.Time) (primary, secondary string)
 	Officers() []string
 	CIO() string
+	// Authorities are the external contacts' addresses that status
+	// reports are drafted to.
+	Authorities() []string
 	Unit(id string) (config.Unit, bool)
 	UnitContacts(id string, t time.Time) (contact, backup string)
 	RegionContacts(reporter, lang string) []string
@@ -139,6 +142,9 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		s.StartedAt = now
 		if len(people) == 0 {
 			s.State, s.Why, s.DoneAt, s.NextAt = store.StepSkipped, "nobody to tell: the roster names nobody for "+s.Audience, now, time.Time{}
+			if s.Audience == config.AudienceAuthorities {
+				s.Why = "nobody to tell: no external contact is marked status_report"
+			}
 			d.Events = append(d.Events, Event{i, "skipped", s.Why})
 			return
 		}
@@ -146,7 +152,11 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		for _, p := range people {
 			d.addPerson(i, p, "audience", 0, now, newToken)
 		}
-		d.Events = append(d.Events, Event{i, "started", "told " + strings.Join(people, ", ") + dueWord(s.DueAt, def.Needs)})
+		told := "told "
+		if s.Audience == config.AudienceAuthorities {
+			told = "drafted for approval to "
+		}
+		d.Events = append(d.Events, Event{i, "started", told + strings.Join(people, ", ") + dueWord(s.DueAt, def.Needs)})
 		d.sendMethods(i, r, now)
 		if def.Needs == config.NeedsNone {
 			s.State, s.DoneAt = store.StepDone, now
@@ -501,6 +511,8 @@ func (d *Decision) audience(i int, r Roster, now time.Time) []string {
 		return nonEmpty(r.CIO())
 	case config.AudienceReporter:
 		return nonEmpty(inc.Reporter)
+	case config.AudienceAuthorities:
+		return r.Authorities()
 	}
 	return nil
 }

@@ -259,8 +259,15 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		s := d.Tree.Steps[m.Step]
 		def := defs[s.Key]
 		key := "ct:" + inc.Ref + ":" + m.Key
-		switch m.Via {
-		case config.ViaEmail:
+		switch {
+		case s.Audience == config.AudienceAuthorities:
+			// Nothing goes outside without a person's approval: a draft.
+			added, err := e.draftOutside(tx, inc, s, def.Form, m.Person, now)
+			if err != nil {
+				return false, err
+			}
+			queued = queued || added
+		case m.Via == config.ViaEmail:
 			data := form
 			data.Request = &templates.Request{Step: stepName(s), Needs: s.Needs, Due: s.DueAt, Token: m.Token,
 				Reminder: m.Kind == MsgReminder, Missing: m.Missing}
@@ -281,7 +288,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 				return false, err
 			}
 			queued = queued || added
-		case config.ViaSlack, config.ViaDiscord, config.ViaPager:
+		case m.Via == config.ViaSlack || m.Via == config.ViaDiscord || m.Via == config.ViaPager:
 			it, why := e.chatItem(inc, s, m, key, now)
 			if why != "" {
 				if err := tx.Audit(inc.ID, now, "engine", "page-not-sent", fmt.Sprintf("%s to %s: %s", m.Via, m.Person, why)); err != nil {

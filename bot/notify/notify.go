@@ -86,6 +86,12 @@ type keyFile struct {
 // New returns a Notifier for cfg.
 func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templates.Set, clk clock.Clock, log *slog.Logger) *Notifier {
 	n := &Notifier{Config: cfg, Store: st, Key: key, Forms: forms, Clock: clk, Log: log, zones: map[string]*time.Location{}, keyFiles: map[string]keyFile{}}
+	for _, k := range cfg.Contacts {
+		if k.KeyFile != "" {
+			armored, err := os.ReadFile(k.KeyFile)
+			n.keyFiles[strings.ToLower(k.Email)] = keyFile{armored, err}
+		}
+	}
 	for _, p := range cfg.People {
 		if p.KeyFile != "" {
 			armored, err := os.ReadFile(p.KeyFile)
@@ -101,8 +107,8 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, forms *templa
 	return n
 }
 
-// PersonKeyFile is the key_file of the roster person at address as read
-// at start: nil and no error when they have none, the read error when it
+// PersonKeyFile is the key_file of the roster person (or external
+// contact) at address as read at start: nil and no error when they have none, the read error when it
 // could not be read (mail to them is then a dead letter that says so).
 func (nf *Notifier) PersonKeyFile(address string) ([]byte, error) {
 	k := nf.keyFiles[strings.ToLower(address)]
@@ -191,6 +197,11 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 		if n.To.Name == "" {
 			n.To.Name = person.Name
 		}
+	} else if k, ok := cfg.ContactByEmail(n.To.Address); ok {
+		// An external contact: always encrypted when their key is
+		// configured, in their language.
+		policy, langs = k.Encrypt(cfg), append([]string{k.Language}, langs...)
+		person = config.Person{Email: k.Email, KeyFile: k.KeyFile}
 	}
 	fail := func(why string) composed { return composed{why: why} }
 

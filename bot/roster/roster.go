@@ -146,6 +146,16 @@ func (r *Roster) Officers() []string { return r.cfg.Officers }
 // CIO is the CIO's address, or "".
 func (r *Roster) CIO() string { return r.cfg.CIO }
 
+// Authorities are the addresses of the external contacts marked
+// status_report (lower case).
+func (r *Roster) Authorities() []string {
+	var out []string
+	for _, k := range r.cfg.StatusReportContacts() {
+		out = append(out, strings.ToLower(k.Email))
+	}
+	return out
+}
+
 // Unit returns the unit with id.
 func (r *Roster) Unit(id string) (config.Unit, bool) { return r.cfg.UnitByID(id) }
 

@@ -69,6 +69,16 @@ type Info struct {
 	// trying answers as its people.
 	Responders []Responder `json:"responders"`
 	Units      []Unit      `json:"units"`
+	// Contacts are the demo external contacts (DESIGN.md: id, name,
+	// email): /notify ID CONTACT drafts to one, /approve sends.
+	Contacts []Contact `json:"contacts"`
+}
+
+// Contact is a demo external contact.
+type Contact struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
 
 // DiscordApplicationID is the sandbox's Discord application.

@@ -372,6 +372,20 @@ var sqliteMigrations = []string{
 	// mail); it was kept as via = 'away' before.
 	`ALTER TABLE step_people ADD COLUMN away_at INTEGER NOT NULL DEFAULT 0;
 	UPDATE step_people SET away_at = notified_at, via = '' WHERE via = 'away';`,
+	// Mail to external contacts waiting for a second person's approval.
+	`CREATE TABLE drafts (
+		idem_key    TEXT    PRIMARY KEY,
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		contact     TEXT    NOT NULL,          -- contacts[].id
+		form        TEXT    NOT NULL,
+		note        TEXT    NOT NULL DEFAULT '', -- for the approver, never sent
+		drafted_by  TEXT    NOT NULL,          -- roster address, or engine
+		drafted_at  INTEGER NOT NULL,
+		state       TEXT    NOT NULL,          -- pending | approved
+		approved_by TEXT    NOT NULL DEFAULT '',
+		approved_at INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX drafts_incident ON drafts (incident_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

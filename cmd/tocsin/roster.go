@@ -66,6 +66,16 @@ func cmdRoster(args []string, stdout, stderr io.Writer) error {
 			orDash(strings.Join(u.Owners, ", ")), orDash(strings.Join(assets, ", ")))
 	}
 	fmt.Fprintf(stdout, "officers: %s\ncio: %s\n", orDash(strings.Join(cfg.Officers, ", ")), orDash(cfg.CIO))
+	for _, k := range cfg.Contacts {
+		extra := ""
+		if k.StatusReport {
+			extra += "; the E+24h status report is drafted to them"
+		}
+		if k.KeyFile != "" {
+			extra += "; encrypted always"
+		}
+		fmt.Fprintf(stdout, "external contact %s (%s, %s): %s%s\n", k.ID, term(k.Name), k.Kind, k.Email, extra)
+	}
 	for _, p := range cfg.Playbooks {
 		var steps []string
 		for _, s := range p.Steps {

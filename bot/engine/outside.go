@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"tocsin/bot/notify"
+	"tocsin/bot/store"
+	"tocsin/config"
+	"tocsin/templates"
+)
+
+// What goes outside (to the external contacts) is drafted by one person,
+// or by the playbook, and sent only when a second person approves.
+
+// ErrNothingToApprove: no draft of the incident waits for approval.
+var ErrNothingToApprove = errors.New("nothing of this incident waits for approval")
+
+// ErrOwnDraft: the only drafts waiting are the caller's own; a second
+// person must approve them.
+var ErrOwnDraft = errors.New("a second person must approve what you drafted")
+
+// Draft records that actor wants the incident's status report sent to
+// contact; note is for the approver and is never sent. The same request
+// (platform, requestID) drafts once.
+func (e *Engine) Draft(ctx context.Context, incidentID int64, contact config.Contact, note, actor, platform, requestID string) error {
+	var eff Effects
+	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
+		inc, _, err := tx.IncidentByID(incidentID)
+		if err != nil {
+			return err
+		}
+		now := e.Clock.Now()
+		if requestID == "" {
+			requestID = fmt.Sprint(now.UnixMilli())
+		}
+		d := store.Draft{Key: "notify:" + inc.Ref + ":" + contact.ID + ":" + platform + ":" + requestID, IncidentID: incidentID,
+			Contact: contact.ID, Form: "status-report", Note: note, DraftedBy: actor, DraftedAt: now}
+		added, err := tx.AddDraft(d)
+		if err != nil || !added {
+			return err
+		}
+		detail := fmt.Sprintf("status report to %s <%s> (%s) drafted by %s via %s, waiting for a second person's approval", contact.Name, contact.Email, contact.Kind, actor, platform)
+		if note != "" {
+			detail += "; note: " + note
+		}
+		if err := tx.AuditFrom(incidentID, now, actor, "draft-created", detail, platform, requestID); err != nil {
+			return err
+		}
+		return e.changed(tx, inc, "draft:"+d.Key, now, &eff)
+	})
+	if err == nil {
+		e.Flush(ctx, eff)
+	}
+	return err
+}
+
+// Approve sends every draft of the incident that waits for approval and
+// that someone other than actor drafted; it returns who they go to.
+// ErrOwnDraft when the only drafts waiting are actor's own.
+func (e *Engine) Approve(ctx context.Context, incidentID int64, actor, platform, requestID string) ([]config.Contact, error) {
+	var eff Effects
+	var sent []config.Contact
+	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
+		sent = nil
+		inc, _, err := tx.IncidentByID(incidentID)
+		if err != nil {
+			return err
+		}
+		drafts, err := tx.Drafts(incidentID)
+		if err != nil {
+			return err
+		}
+		now := e.Clock.Now()
+		own := 0
+		var form *templates.Form
+		for _, d := range drafts {
+			if d.State != store.DraftPending {
+				continue
+			}
+			if strings.EqualFold(d.DraftedBy, actor) {
+				own++
+				continue
+			}
+			contact, ok := e.Config.ContactByID(d.Contact)
+			if !ok {
+				// Removed from the directory since: nothing is sent.
+				if err := tx.AuditFrom(incidentID, now, actor, "draft-not-sent", fmt.Sprintf("draft %s to %s: no such contact any more", d.Key, d.Contact), platform, requestID); err != nil {
+					return err
+				}
+				continue
+			}
+			if form == nil {
+				f, err := e.outsideForm(tx, inc)
+				if err != nil {
+					return err
+				}
+				form = &f
+			}
+			if _, err := tx.ApproveDraft(d.Key, actor, now); err != nil {
+				return err
+			}
+			n := notify.Notice{Form: d.Form, Kind: "outside-" + d.Form, IdemKey: "outside:" + d.Key, IncidentRef: inc.Ref,
+				To: mail.Address{Name: contact.Name, Address: contact.Email}, Langs: []string{contact.Language}, Data: *form}
+			if _, err := e.Notify.Queue(tx, incidentID, n, now); err != nil {
+				return err
+			}
+			eff.Queued = true
+			detail := fmt.Sprintf("%s to %s <%s> (%s), drafted by %s, approved by %s via %s", d.Form, contact.Name, contact.Email, contact.Kind, d.DraftedBy, actor, platform)
+			if err := tx.AuditFrom(incidentID, now, actor, "draft-approved", detail, platform, requestID); err != nil {
+				return err
+			}
+			sent = append(sent, contact)
+		}
+		switch {
+		case len(sent) > 0:
+			return e.changed(tx, inc, "approved:"+fmt.Sprint(now.UnixNano()), now, &eff)
+		case own > 0:
+			return ErrOwnDraft
+		}
+		return ErrNothingToApprove
+	})
+	if err == nil {
+		e.Flush(ctx, eff)
+	}
+	return sent, err
+}
+
+// outsideForm is the status report as an outsider reads it: the
+// incident's form with the call tree's steps and their states, without
+// the reporter, who on the roster was told or answered, or anything to
+// answer.
+func (e *Engine) outsideForm(tx *store.Tx, inc *store.Incident) (templates.Form, error) {
+	form, err := e.Form(tx, inc)
+	if err != nil {
+		return form, err
+	}
+	// The reporter is not named outside: who told the desk is theirs to
+	// share.
+	form.Request, form.Reporter = nil, templates.Person{}
+	if tree, err := tx.Tree(inc.ID); err == nil {
+		for _, s := range statusSteps(*tree) {
+			s.Who, s.By = "", ""
+			form.Steps = append(form.Steps, s)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return form, err
+	}
+	return form, nil
+}
+
+// draftOutside records the playbook's draft of step s's form to the
+// external contact at address, and tells the officers it waits for them.
+func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow, form, address string, now time.Time) (bool, error) {
+	contact, ok := e.Config.ContactByEmail(address)
+	if !ok {
+		return false, nil // left the directory since the step started
+	}
+	d := store.Draft{Key: fmt.Sprintf("ct:%s:draft:%d:%s", inc.Ref, s.ID, contact.ID), IncidentID: inc.ID, Contact: contact.ID, Form: form,
+		Note: "drafted by the playbook: " + s.Title, DraftedBy: "engine", DraftedAt: now}
+	added, err := tx.AddDraft(d)
+	if err != nil || !added {
+		return false, err
+	}
+	if err := tx.Audit(inc.ID, now, "engine", "draft-created", fmt.Sprintf("%s to %s <%s> (%s) drafted by the playbook (%s), waiting for approval",
+		form, contact.Name, contact.Email, contact.Kind, s.Key)); err != nil {
+		return false, err
+	}
+	queued := false
+	for _, officer := range e.Roster.Officers() {
+		body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s).\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
+			inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, inc.Ref, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
+		added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "draft-waiting", IdemKey: d.Key + ":tell:" + strings.ToLower(officer), IncidentRef: inc.Ref,
+			To: mail.Address{Address: officer}, Subject: "[" + inc.Ref + "] Waiting for your approval: " + form + " to " + contact.Name, Body: body}, now)
+		if err != nil {
+			return false, err
+		}
+		queued = queued || added
+	}
+	return queued, nil
+}
+
+// changed tells the cards, and notes that the outbox has work.
+func (e *Engine) changed(tx *store.Tx, inc *store.Incident, event string, now time.Time, eff *Effects) error {
+	if e.Changed == nil {
+		return nil
+	}
+	eff.Queued = true
+	return e.Changed(tx, inc, event, now)
+}
