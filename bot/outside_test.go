@@ -92,6 +92,18 @@ func TestNothingGoesOutsideWithoutASecondPerson(t *testing.T) {
 	if !strings.Contains(text, "Reported by:       (withheld)") {
 		t.Errorf("the reporter is not shown as withheld:\n%s", text)
 	}
+	var api struct {
+		Drafts []struct {
+			Contact    string `json:"contact"`
+			State      string `json:"state"`
+			DraftedBy  string `json:"drafted_by"`
+			ApprovedBy string `json:"approved_by"`
+		} `json:"drafts"`
+	}
+	d.api("GET", "/api/v1/incidents/"+id, nil, &api)
+	if fmt.Sprint(api.Drafts) != "[{sandbox-isp approved tara@sandbox.test theo@sandbox.test}]" {
+		t.Errorf("the API's drafts: %+v", api.Drafts)
+	}
 	if got := command("U0THEO", "/approve", id, "a3"); !strings.Contains(got, "Nothing of "+id+" waits") {
 		t.Errorf("a second /approve: %q", got)
 	}

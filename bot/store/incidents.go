@@ -277,6 +277,22 @@ type IncidentDetail struct {
 	Outbox   []OutboxItem `json:"outbox"`
 	// CallTree is null when no playbook runs.
 	CallTree *CallTreeView `json:"calltree"`
+	// Drafts are mail to external contacts: waiting for approval, or
+	// approved and sent.
+	Drafts []DraftView `json:"drafts"`
+}
+
+// DraftView is a draft as the API shows it (the drafter's note is for
+// the desk, so it is shown).
+type DraftView struct {
+	Contact    string    `json:"contact"`
+	Form       string    `json:"form"`
+	State      string    `json:"state"`
+	Note       string    `json:"note,omitempty"`
+	DraftedBy  string    `json:"drafted_by"`
+	DraftedAt  time.Time `json:"drafted_at"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
 }
 
 // IncidentByRef returns the incident ref (case-insensitive) alone, without
@@ -312,6 +328,15 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	rows.Close()
 	if d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID); err != nil {
 		return nil, err
+	}
+	drafts, err := s.Drafts(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	d.Drafts = []DraftView{}
+	for _, x := range drafts {
+		d.Drafts = append(d.Drafts, DraftView{Contact: x.Contact, Form: x.Form, State: x.State, Note: x.Note, DraftedBy: x.DraftedBy, DraftedAt: x.DraftedAt,
+			ApprovedBy: x.ApprovedBy, ApprovedAt: x.ApprovedAt})
 	}
 	tree, err := s.Tree(ctx, inc.ID)
 	switch {

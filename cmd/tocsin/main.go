@@ -775,6 +775,16 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, line)
 	}
+	if len(d.Drafts) > 0 {
+		fmt.Fprintln(stdout, "\noutside (drafts to external contacts):")
+		for _, x := range d.Drafts {
+			line := fmt.Sprintf("  %s to %s  %s  drafted by %s %s", x.Form, x.Contact, strings.ToUpper(x.State), x.DraftedBy, x.DraftedAt.UTC().Format("2006-01-02 15:04"))
+			if x.ApprovedBy != "" {
+				line += fmt.Sprintf(", approved by %s %s", x.ApprovedBy, x.ApprovedAt.UTC().Format("2006-01-02 15:04"))
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
 	fmt.Fprintln(stdout, "\naudit:")
 	for _, a := range d.Audit {
 		from := ""
