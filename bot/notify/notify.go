@@ -226,6 +226,9 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 	if sealTo == "" && n.Plain != nil {
 		data = *n.Plain
 	}
+	if data.Variant == "" {
+		data.Variant = templates.Technical // as Render reads it; the audit says which
+	}
 	data.Recipient = templates.Person{Name: n.To.Name, Address: n.To.Address}
 	if data.Priority != "" {
 		// The published definition, in the language the form is read in.
