@@ -99,10 +99,11 @@ func startDaemon(t testing.TB, cfg *config.Config, clk ...bot.Clock) *daemon {
 // the messages, cards and answers a report makes, and a call tree would
 // add its own (the call-tree tests start theirs with startTreeSandbox).
 // waitIncidents waits until n incidents are filed. With a fake clock it
-// moves time on by the mailbox's poll interval every second of waiting: a
-// message that reaches the mailbox in the instant between the watcher's
-// NOOP and its IDLE is found by the next poll, which fake time would never
-// bring.
+// moves time on by the mailbox's poll interval every second of waiting:
+// the sandbox's IDLE reports what arrived since the last command, but a
+// message landing in the microseconds between that report and go-imap's
+// tracker taking over is found by the next poll, which fake time would
+// never bring.
 func (d *daemon) waitIncidents(n int) {
 	d.t.Helper()
 	last := time.Now()

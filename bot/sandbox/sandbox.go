@@ -403,6 +403,17 @@ type session struct {
 	s *Servers
 }
 
+// Idle first reports what changed since the client's last command, then
+// idles. go-imap's session tracker reports only the changes that happen
+// during IDLE, so a message delivered between the client's NOOP and its
+// IDLE waited for the next poll (cyrus-imapd had the same bug, #3668).
+func (x *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if err := x.SessionIMAP4rev2.Poll(w, true); err != nil {
+		return err
+	}
+	return x.SessionIMAP4rev2.Idle(w, stop)
+}
+
 // Fetch answers for stubs of large messages from their files when a UID
 // FETCH asks only for what Tocsin asks for (UID, RFC822.SIZE, BODY[],
 // BODY[HEADER]): their real size and bytes, streamed. Any other request

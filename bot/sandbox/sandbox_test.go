@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -84,5 +85,58 @@ func TestMailboxSurvivesRestart(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "sandbox.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("sandbox.json mode %v, %v; want 0600 (it holds secrets)", fi.Mode().Perm(), err)
+	}
+}
+
+// TestIdleReportsMailDeliveredJustBefore: a message delivered after the
+// client's NOOP and before its IDLE is reported as soon as IDLE starts,
+// not at the next poll (go-imap's tracker alone reports only what
+// happens during IDLE).
+func TestIdleReportsMailDeliveredJustBefore(t *testing.T) {
+	dir := t.TempDir()
+	info, err := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(dir, info, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exists := make(chan uint32, 8)
+	c, err := imapclient.DialInsecure(s.IMAPAddr, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				exists <- *d.NumMessages
+			}
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(info.IMAPUser, info.IMAPPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(nil, strings.NewReader("Subject: between\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Errorf("EXISTS %d, want 1", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message delivered before IDLE was not reported during IDLE")
 	}
 }
