@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +14,7 @@ import (
 // in-memory server as a stub, and UID FETCH gives its real size and whole
 // body, streamed from its file.
 func TestLargeMessagesServedFromDisk(t *testing.T) {
-	dir := t.TempDir()
-	info, _ := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
-	s, err := Start(dir, info, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	info, s := start(t, t.TempDir())
 	defer s.Close()
 	big := "Subject: big\r\nFrom: a@example.org\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 200000) // 3.6 MB
 	small := "Subject: small\r\n\r\nhello\r\n"
@@ -29,15 +23,12 @@ func TestLargeMessagesServedFromDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := imapclient.DialInsecure(s.IMAPAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := login(t, s, info, nil)
 	defer c.Close()
-	c.Login(info.IMAPUser, info.IMAPPassword).Wait()
 	c.Select("INBOX", nil).Wait()
 	done := make(chan struct{})
 	var msgs []*imapclient.FetchMessageBuffer
+	var err error
 	go func() {
 		defer close(done)
 		sec := &imap.FetchItemBodySection{Peek: true}

@@ -19,27 +19,14 @@ import (
 // aside on disk and not loaded again.
 func TestMailboxSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	info, err := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(dir, info, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	info, s := start(t, dir)
 	for i := range 3 {
 		if err := s.Deliver(nil, strings.NewReader(fmt.Sprintf("Subject: m%d\r\n\r\nbody\r\n", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Tocsin processes m1 and deletes it.
-	c, err := imapclient.DialInsecure(s.IMAPAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(info.IMAPUser, info.IMAPPassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := login(t, s, info, nil)
 	sel, _ := c.Select("INBOX", nil).Wait()
 	if err := c.Store(imap.UIDSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 		t.Fatal(err)
@@ -53,23 +40,13 @@ func TestMailboxSurvivesRestart(t *testing.T) {
 		t.Errorf("processed mail not kept aside: %v", err)
 	}
 
-	info2, _ := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
+	info2, s2 := start(t, dir)
 	if info2.IMAPPassword != info.IMAPPassword || info2.APIToken != info.APIToken {
 		t.Error("secrets changed across restarts")
 	}
-	s2, err := Start(dir, info2, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s2.Close()
-	c, err = imapclient.DialInsecure(s2.IMAPAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = login(t, s2, info2, nil)
 	defer c.Close()
-	if err := c.Login(info2.IMAPUser, info2.IMAPPassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
 	sel2, _ := c.Select("INBOX", nil).Wait()
 	if sel2.UIDValidity == sel.UIDValidity {
 		t.Errorf("UIDVALIDITY %d kept across a restart that renumbered the mailbox", sel2.UIDValidity)
@@ -93,30 +70,16 @@ func TestMailboxSurvivesRestart(t *testing.T) {
 // not at the next poll (go-imap's tracker alone reports only what
 // happens during IDLE).
 func TestIdleReportsMailDeliveredJustBefore(t *testing.T) {
-	dir := t.TempDir()
-	info, err := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(dir, info, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	info, s := start(t, t.TempDir())
 	defer s.Close()
 	exists := make(chan uint32, 8)
-	c, err := imapclient.DialInsecure(s.IMAPAddr, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+	c := login(t, s, info, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
 			if d.NumMessages != nil {
 				exists <- *d.NumMessages
 			}
 		}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer c.Close()
-	if err := c.Login(info.IMAPUser, info.IMAPPassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +102,32 @@ func TestIdleReportsMailDeliveredJustBefore(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the message delivered before IDLE was not reported during IDLE")
 	}
+}
+
+// start starts the sandbox's servers on loopback with their state in
+// dir (the caller closes them).
+func start(t *testing.T, dir string) (*Info, *Servers) {
+	t.Helper()
+	info, err := LoadOrCreateInfo(dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(dir, info, "127.0.0.1:0", "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info, s
+}
+
+// login is an IMAP client of s, logged in (the caller closes it).
+func login(t *testing.T, s *Servers, info *Info, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(s.IMAPAddr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(info.IMAPUser, info.IMAPPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
