@@ -17,16 +17,7 @@ import (
 // the rows every later migration reshapes come out right.
 func TestUpgradeKeepsEarlierData(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
-		sqliteMigrations[0],
-		sqliteMigrations[1],
-		`INSERT INTO schema_version (version) VALUES (1), (2)`,
+	s := upgraded(t, 2,
 		`INSERT INTO incidents (id, ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
 			VALUES (1, 'SEC-2026-0041', 'SEC', 2026, 41, 'open', 'P2', 'phishing', 'Phish', 'a@example.org', 'A', 'en', 1, 1, 1),
 			       (2, 'SEC-2026-0042', 'SEC', 2026, 42, 'open', 'P1', 'malware', 'Worm', 'b@example.org', 'B', 'de', 2, 2, 2)`,
@@ -35,19 +26,7 @@ func TestUpgradeKeepsEarlierData(t *testing.T) {
 		`INSERT INTO outbox (idem_key, incident_id, channel, kind, sender, recipient, payload, state, next_at, created_at)
 			VALUES ('ack:SEC-2026-0042', 2, 'mail', 'acknowledgement', 'security@example.com', 'B@Example.org', x'00', 'sent', 0, 2)`,
 		`INSERT INTO reporter_keys (address, fingerprint, armored, first_seen, incident_id)
-			VALUES ('b@example.org', 'FIRST', 'k1', 10, 2), ('b@example.org', 'SECOND', 'k2', 20, 2)`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("making the old database: %v\n%s", err, q)
-		}
-	}
-	old.Close()
-
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("upgrading: %v", err)
-	}
-	defer s.Close()
+			VALUES ('b@example.org', 'FIRST', 'k1', 10, 2), ('b@example.org', 'SECOND', 'k2', 20, 2)`)
 
 	var ref string
 	if err := s.Tx(ctx, func(tx *Tx) error {
@@ -102,16 +81,9 @@ func TestUpgradeKeepsEarlierData(t *testing.T) {
 // via 'away') is still away after the upgrade, and has not answered.
 func TestUpgradeKeepsAwayPeople(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The schema just before away_at.
 	before := slices.IndexFunc(sqliteMigrations, func(m string) bool { return strings.Contains(m, "ADD COLUMN away_at") })
-	qs := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`}
-	qs = append(qs, sqliteMigrations[:before]...)
-	qs = append(qs, fmt.Sprintf(`WITH RECURSIVE v(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM v WHERE n < %d) INSERT INTO schema_version (version) SELECT n FROM v`, before),
+	s := upgraded(t, before,
 		`INSERT INTO incidents (id, ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
 			VALUES (1, 'SEC-2026-0001', 'SEC', 2026, 1, 'open', 'P1', 'malware', 'Worm', 'b@example.org', 'B', 'en', 1000, 1000, 1000)`,
 		`INSERT INTO calltrees (incident_id, playbook, started_at) VALUES (1, 'significant-event', 1000)`,
@@ -120,17 +92,6 @@ func TestUpgradeKeepsAwayPeople(t *testing.T) {
 		`INSERT INTO step_people (step_id, person, role, notified_at, token, via, note) VALUES
 			(7, 'tara@example.com', 'audience', 1000, 'tok1', 'away', 'email: out of office'),
 			(7, 'theo@example.com', 'escalation', 2000, 'tok2', 'email', 'on it')`)
-	for _, q := range qs {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("making the old database: %v\n%s", err, q)
-		}
-	}
-	old.Close()
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatalf("upgrading: %v", err)
-	}
-	defer s.Close()
 	tr, err := s.Tree(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -144,4 +105,32 @@ func TestUpgradeKeepsAwayPeople(t *testing.T) {
 			t.Errorf("tara after the upgrade: %+v; want away, no answer", p)
 		}
 	}
+}
+
+// upgraded makes a database as an earlier Tocsin left it (the first
+// version migrations applied, then rows written the way it wrote them),
+// and opens it with this one, which upgrades it.
+func upgraded(t *testing.T, version int, rows ...string) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := append([]string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`}, sqliteMigrations[:version]...)
+	for v := 1; v <= version; v++ {
+		qs = append(qs, fmt.Sprintf(`INSERT INTO schema_version (version) VALUES (%d)`, v))
+	}
+	for _, q := range append(qs, rows...) {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("making the old database: %v\n%s", err, q)
+		}
+	}
+	old.Close()
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
