@@ -52,6 +52,15 @@ func startTreeSandbox(t *testing.T, edit func(*config.Config)) (*daemon, *clock.
 	return d, fake
 }
 
+// firstReport mails the sandbox's first report, from rita@example.org
+// with messageID, and returns its incident's id once it is filed.
+func (d *daemon) firstReport(messageID, subject, body string) string {
+	d.t.Helper()
+	d.sendMail("rita@example.org", report("rita@example.org", messageID, subject, body))
+	d.waitIncidents(1)
+	return d.incidents()[0].ID
+}
+
 // tree is the incident's call tree as the API shows it.
 func (d *daemon) tree(id string) callTree {
 	d.t.Helper()
@@ -322,9 +331,7 @@ func TestSignificantEventCallTree(t *testing.T) {
 // the step to the secondary at once, before its deadline.
 func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "ooo1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("ooo1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary := tr.step("team-alerted").Notified[0]
 	eventually(t, "the alert", 10*time.Second, func() bool { return len(d.pagedTo(primary)) == 1 })
@@ -346,9 +353,7 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 // skipped with why; mistakes are 400, incidents without a tree 404.
 func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "api1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("api1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
 	d.waitState(id, "team-alerted", "notified")
 	var out map[string]any
 	if code := d.api("POST", "/api/v1/incidents/"+id+"/units", []byte(`{"add": ["web"], "remove": ["payments"], "why": "the shop runs the same VPN; payments was patched last week"}`), &out); code != 200 {
@@ -404,9 +409,7 @@ func TestOfficerSetsEAndUnitsThroughTheAPI(t *testing.T) {
 // reference, not in a significant-event action alert.
 func TestTriageRequestIsNoActionAlert(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "tri1@example.org", "XSS in the login page", "Steps to reproduce."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("tri1@example.org", "XSS in the login page", "Steps to reproduce.")
 	primary := d.waitState(id, "triaged", "notified").step("triaged").Notified[0]
 	m := d.alertFor(primary, "Triaged by the team")
 	if subject := headerOf(m, "Subject"); strings.Contains(subject, "Significant Event") || !strings.Contains(subject, "Status update") {

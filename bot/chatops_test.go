@@ -64,9 +64,7 @@ func (d *daemon) discordPost(v any, at time.Time) (int, map[string]any) {
 // /close, gets an ephemeral refusal that is audited.
 func TestChatCommandsAndButtons(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "chat1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("chat1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary := tr.step("team-alerted").Notified[0]
 	slackIDs := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}
@@ -181,9 +179,7 @@ func TestChatCommandsAndButtons(t *testing.T) {
 // only the account that asked can use it, and then acts as them.
 func TestLinkAChatAccount(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "link1@example.org", "XSS in www.sandbox.test", "details"))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("link1@example.org", "XSS in www.sandbox.test", "details")
 	n := 0
 	say := func(user, text string) string {
 		n++ // every request is a new one (the same bytes in the same second would be a replay)
@@ -260,9 +256,7 @@ func TestReportTakenInChat(t *testing.T) {
 // both → the E+24h status report goes out.
 func TestChatScenario(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "scen1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("scen1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
 	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
 	slackID := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}[primary]
 	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": "s1", "user": map[string]any{"id": slackID},
@@ -290,9 +284,7 @@ func TestChatScenario(t *testing.T) {
 // signed mail, the incident and its cards name them; others may not.
 func TestAssign(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "as1@example.org", "XSS in www.sandbox.test", "details"))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("as1@example.org", "XSS in www.sandbox.test", "details")
 	assign := func(user, who, trigger string) string {
 		_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/assign"}, "text": {id + " " + who}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
 		return fmt.Sprint(out["text"])
@@ -324,9 +316,7 @@ func TestAssign(t *testing.T) {
 // same command value from both wire formats.
 func TestEveryCommandOnBothPlatforms(t *testing.T) {
 	d, _ := startTreeSandbox(t, nil)
-	d.sendMail("rita@example.org", report("rita@example.org", "every1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("every1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
 	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
 	slackID := map[string]string{"tara@sandbox.test": "U0TARA", "theo@sandbox.test": "U0THEO"}[primary]
 	discordID := map[string]string{"tara@sandbox.test": "300000000000000002", "theo@sandbox.test": "300000000000000003"}[primary]

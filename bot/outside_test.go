@@ -43,9 +43,7 @@ func TestNothingGoesOutsideWithoutASecondPerson(t *testing.T) {
 		}
 	})
 	d.importDeskKey(g)
-	d.sendMail("rita@example.org", report("rita@example.org", "out1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes."))
-	d.waitIncidents(1)
-	id := d.incidents()[0].ID
+	id := d.firstReport("out1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
 	command := func(user, name, text, trigger string) string {
 		t.Helper()
 		code, out, _ := d.slackPost("/slack/commands", url.Values{"command": {name}, "text": {text}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
