@@ -208,7 +208,8 @@ type Request struct {
 
 // Message is a rendered notification.
 type Message struct {
-	Lang    string // the language it was rendered in
+	Lang    string  // the language it was rendered in
+	Variant Variant // the variant it was rendered in; "" for a message with no form
 	Subject string
 	Body    string // plain text, "\n" line ends
 }
@@ -404,7 +405,7 @@ func (s *Set) Render(form string, data Form, langs ...string) (Message, error) {
 	if err := t.ExecuteTemplate(&bb, "body", data); err != nil {
 		return Message{}, fmt.Errorf("form %s.%s body: %w", form, lang, err)
 	}
-	return Message{Lang: lang, Subject: strings.Join(strings.Fields(sb.String()), " "), Body: tidy(bb.String())}, nil
+	return Message{Lang: lang, Variant: data.Variant, Subject: strings.Join(strings.Fields(sb.String()), " "), Body: tidy(bb.String())}, nil
 }
 
 // Render fills form from the embedded set.

@@ -226,9 +226,6 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 	if sealTo == "" && n.Plain != nil {
 		data = *n.Plain
 	}
-	if data.Variant == "" {
-		data.Variant = templates.Technical // as Render reads it; the audit says which
-	}
 	data.Recipient = templates.Person{Name: n.To.Name, Address: n.To.Address}
 	if data.Priority != "" {
 		// The published definition, in the language the form is read in.
@@ -271,7 +268,7 @@ func (nf *Notifier) compose(ctx context.Context, n Notice, now time.Time) compos
 		raw: raw,
 		msg: &store.Message{Direction: "out", MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
 			Source: "outbox", From: cfg.Desk.Address, Subject: msg.Subject, CreatedAt: now},
-		audit: fmt.Sprintf("to %s, %s, %s, in %s (%s)", n.To.Address, msgID, how, msg.Lang, data.Variant),
+		audit: fmt.Sprintf("to %s, %s, %s, in %s", n.To.Address, msgID, how, inWhat(msg)),
 	}
 }
 
@@ -298,6 +295,14 @@ func randomToken(n int) string {
 	buf := make([]byte, n)
 	rand.Read(buf)
 	return hex.EncodeToString(buf)
+}
+
+// inWhat is the language and variant m was rendered in, for the audit.
+func inWhat(m templates.Message) string {
+	if m.Variant == "" {
+		return m.Lang // no form: written as it is
+	}
+	return m.Lang + " (" + string(m.Variant) + ")"
 }
 
 // publicSubject is the subject an encrypted mail shows outside: only the
