@@ -1,6 +1,7 @@
 package chatops
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -215,7 +216,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			for _, k := range r.Config.Contacts {
 				ids = append(ids, k.ID)
 			}
-			return Reply{Text: fmt.Sprintf("No external contact %q: the directory has %s.", c.Args[0], orNone(ids)), Ephemeral: true}
+			return Reply{Text: fmt.Sprintf("No external contact %q: the directory has %s.", c.Args[0], cmp.Or(strings.Join(ids, ", "), "none")), Ephemeral: true}
 		}
 		if err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID); err != nil {
 			return r.failed(err)
@@ -355,13 +356,6 @@ func (r *Router) contactName(id string) string {
 		return k.Name + " (" + k.Kind + ")"
 	}
 	return id
-}
-
-func orNone(list []string) string {
-	if len(list) == 0 {
-		return "none"
-	}
-	return strings.Join(list, ", ")
 }
 
 func (r *Router) treeErr(ref string, err error) Reply {
