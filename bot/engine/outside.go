@@ -172,9 +172,9 @@ func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow
 		return false, err
 	}
 	queued := false
+	body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s).\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
+		inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, inc.Ref, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
 	for _, officer := range e.Roster.Officers() {
-		body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s).\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
-			inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, inc.Ref, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
 		added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "draft-waiting", IdemKey: d.Key + ":tell:" + strings.ToLower(officer), IncidentRef: inc.Ref,
 			To: mail.Address{Address: officer}, Subject: "[" + inc.Ref + "] Waiting for your approval: " + form + " to " + contact.Name, Body: body}, now)
 		if err != nil {
