@@ -138,11 +138,32 @@ func TestCrashSafety(t *testing.T) {
 		f, _ := filepath.Glob(filepath.Join(data, "sent", "*.eml"))
 		return len(f)
 	}
+	// The receiver keeps a mail (a file in sent/) before the sender
+	// records it sent: wait for the records too, not only the files.
+	ackSent := func(d inc) int {
+		n := 0
+		for _, o := range d.Outbox {
+			if strings.HasPrefix(o.Key, "ack:") && o.State == "sent" {
+				n++
+			}
+		}
+		return n
+	}
+	allSent := func(incs []inc) bool {
+		for _, l := range incs {
+			var d inc
+			get("/api/v1/incidents/"+l.ID, &d)
+			if ackSent(d) == 0 {
+				return false
+			}
+		}
+		return true
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	var list struct{ Incidents []inc }
 	for {
 		get("/api/v1/incidents", &list)
-		if len(list.Incidents) >= reports && files() >= reports || time.Now().After(deadline) {
+		if len(list.Incidents) >= reports && files() >= reports && allSent(list.Incidents) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -159,13 +180,7 @@ func TestCrashSafety(t *testing.T) {
 		subjects[l.Subject] = true
 		var d inc
 		get("/api/v1/incidents/"+l.ID, &d)
-		acks := 0
-		for _, o := range d.Outbox {
-			if strings.HasPrefix(o.Key, "ack:") && o.State == "sent" {
-				acks++
-			}
-		}
-		if acks != 1 {
+		if ackSent(d) != 1 {
 			t.Errorf("%s outbox %+v, want exactly one sent acknowledgement", l.ID, d.Outbox)
 		}
 	}
