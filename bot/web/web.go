@@ -157,7 +157,10 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /policy", s.policy)
 	m.HandleFunc("GET /report", s.reportForm)
 	m.HandleFunc("POST /report", s.reportSubmit)
-	m.HandleFunc("GET /report/confirm", s.reportConfirm)
+	m.HandleFunc("GET /report/confirm", s.reportConfirmPage)
+	// Only the page's button confirms, and only from this site: a link
+	// scanner's HEAD or GET, or another site's form, does not.
+	m.Handle("POST /report/confirm", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.reportConfirm)))
 	m.HandleFunc("GET /{$}", s.desk(s.index))
 	m.HandleFunc("GET /incidents/{id}", s.desk(s.incidentPage))
 	m.HandleFunc("GET /sent/{name}", s.desk(s.sentMail))
@@ -514,13 +517,33 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 // them.
 const SourceForm = "web-form"
 
-// reportConfirm takes the link mailed to an address typed into the form.
+// reportConfirmPage shows the link mailed to an address typed into the
+// form as a page with a button. Opening the link confirms nothing: mail
+// scanners and previews fetch links (HEAD, GET) that nobody clicked, and
+// would confirm any address an attacker typed in.
+func (s *Server) reportConfirmPage(w http.ResponseWriter, r *http.Request) {
+	if s.confirm == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	s.render(w, "confirm.html", map[string]any{"Desk": s.cfg.Desk, "Token": r.URL.Query().Get("token")})
+}
+
+// reportConfirm confirms the address by the token the page's button
+// posts.
 func (s *Server) reportConfirm(w http.ResponseWriter, r *http.Request) {
 	if s.confirm == nil {
 		http.NotFound(w, r)
 		return
 	}
-	ref, err := s.confirm(r.Context(), r.URL.Query().Get("token"))
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ref, err := s.confirm(r.Context(), r.PostFormValue("token"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
