@@ -72,6 +72,7 @@ func SandboxConfig(dataDir, httpAddr string) *config.Config {
 	cfg, err := config.Parse("(sandbox)", []byte(fmt.Sprintf(`desk: {address: %s, name: Sandbox Security Desk}
 data_dir: %q
 http: {listen: %q}
+trust: {authserv_ids: [sandbox.test]} # the sandbox's MX (bot/sandbox) stamps what it vouches for
 people:
   - {name: Sam Officer, email: officer@sandbox.test, time_zone: Europe/Berlin, region: Global, slack_id: U0SAM, discord_id: "300000000000000001"}
   - {name: Kenji Sato, email: kenji@sandbox.test, language: ja, time_zone: Asia/Tokyo, region: APAC}
@@ -578,6 +579,7 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	fmt.Fprintf(w, "Sandbox (loopback only, no accounts needed):\n")
 	fmt.Fprintf(w, "  IMAP          %s   user %s, password in %s\n", a.SandboxIMAP, info.IMAPUser, filepath.Join(cfg.DataDir, "sandbox.json"))
 	fmt.Fprintf(w, "  SMTP          %s   mail to %s lands in the mailbox; all other mail is kept in %s\n", a.SandboxSMTP, sandbox.Alias, info.SentDir)
+	fmt.Fprintf(w, "                log in (AUTH PLAIN/LOGIN) as your From address with smtp_password from sandbox.json: the MX stamps dmarc=pass, so a key you attach is used\n")
 	fmt.Fprintf(w, "  Slack/Discord incident cards are kept in %s (what their APIs would have received)\n", filepath.Join(cfg.DataDir, "chat"))
 	host, port, _ := net.SplitHostPort(a.SandboxSMTP)
 	fmt.Fprintf(w, "Send a first report:\n")
