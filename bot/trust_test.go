@@ -48,6 +48,10 @@ func TestAPIMailsAuthenticationResultsAreNotBelieved(t *testing.T) {
 	if !auditHas(d, "key-not-pinned", "vic@example.org") {
 		t.Error("no audit entry says the posted key was not pinned")
 	}
+	// Who posted it is on record: the token's owner, not the From.
+	if !auditHas(d, "opened", "via api:officer@sandbox.test") {
+		t.Error("the incident's opening does not name the token's owner")
+	}
 
 	// The victim writes through the mailbox, authenticated, without a key.
 	d.sendMail("vic@example.org", authenticated(report("Vic <vic@example.org>", "real@example.org", "Real report", "details"), "example.org"))

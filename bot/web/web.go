@@ -410,7 +410,9 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := body
-	source := "api"
+	// The source names who posted it: the audit's "opened ... via" says
+	// so, since the From is only what the body claims.
+	source := "api:" + callerOf(r).Actor()
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "message/rfc822") {
 		var rep Report
 		dec := json.NewDecoder(bytes.NewReader(body))
