@@ -287,29 +287,73 @@ func (b *Bot) onIncident(ctx context.Context, ref string, f func(id int64) error
 	return f(inc.ID)
 }
 
-// moveEvent sets E of the incident ref.
-func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, actor string) error {
-	return b.onIncident(ctx, ref, func(id int64) error { return b.engine.MoveEvent(ctx, id, at, actor, "api") })
+// apiActor checks that by may make a change that chat allows only the
+// response team and the officers: an integration whose token carries the
+// officer scope may; a person must also be on the team or an officer, as
+// in chat. A refusal is audited on the incident and wraps
+// web.ErrForbidden. It returns the actor and via for the engine.
+func (b *Bot) apiActor(ctx context.Context, id int64, by web.Caller, what string) (actor, via string, err error) {
+	actor, via = by.Actor(), "api "+by.RequestID()
+	if by.Person == "" || b.cfg.OnTeam(by.Person) {
+		return actor, via, nil
+	}
+	detail := fmt.Sprintf("%s via the API (%s): only the response team and the officers may", what, by.RequestID())
+	if err := b.store.Tx(ctx, func(tx *store.Tx) error {
+		return tx.AuditFrom(id, b.clock.Now(), actor, "api-refused", detail, "api", by.RequestID())
+	}); err != nil {
+		return "", "", err
+	}
+	return "", "", fmt.Errorf("%w: %s: only the response team and the officers may %s", web.ErrForbidden, actor, what)
 }
 
-// setUnits changes the units the incident ref affects.
-func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
+// moveEvent sets E of the incident ref.
+func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, by web.Caller) error {
 	return b.onIncident(ctx, ref, func(id int64) error {
-		for _, u := range append(append([]string{}, add...), remove...) {
-			if _, ok := b.cfg.UnitByID(u); !ok {
-				return fmt.Errorf("%w: %w %q on the roster", web.ErrBadInput, engine.ErrUnknownUnit, u)
-			}
+		actor, via, err := b.apiActor(ctx, id, by, "move E")
+		if err != nil {
+			return err
 		}
-		var units []store.TreeUnit
-		for _, u := range add {
-			unit, _ := b.cfg.UnitByID(u)
-			units = append(units, store.TreeUnit{Unit: u, Evidence: "set by " + actor, Owners: unit.Owners})
-		}
-		return b.engine.SetUnits(ctx, id, units, remove, why, actor, "api")
+		return b.engine.MoveEvent(ctx, id, at, actor, via)
 	})
 }
 
+// setUnits changes the units the incident ref affects.
+func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, why string, by web.Caller) error {
+	return b.onIncident(ctx, ref, func(id int64) error {
+		actor, via, err := b.apiActor(ctx, id, by, "change the units")
+		if err != nil {
+			return err
+		}
+		return b.changeUnits(ctx, id, add, remove, why, actor, via)
+	})
+}
+
+// chatSetUnits is setUnits for chat, which checked the person's role.
+func (b *Bot) chatSetUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
+	return b.onIncident(ctx, ref, func(id int64) error { return b.changeUnits(ctx, id, add, remove, why, actor, "chat") })
+}
+
+func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, why, actor, via string) error {
+	for _, u := range append(append([]string{}, add...), remove...) {
+		if _, ok := b.cfg.UnitByID(u); !ok {
+			return fmt.Errorf("%w: %w %q on the roster", web.ErrBadInput, engine.ErrUnknownUnit, u)
+		}
+	}
+	var units []store.TreeUnit
+	for _, u := range add {
+		unit, _ := b.cfg.UnitByID(u)
+		units = append(units, store.TreeUnit{Unit: u, Evidence: "set by " + actor, Owners: unit.Owners})
+	}
+	return b.engine.SetUnits(ctx, id, units, remove, why, actor, via)
+}
+
 // closeIncident closes the incident ref and skips its tree's open steps.
-func (b *Bot) closeIncident(ctx context.Context, ref, actor string) error {
-	return b.onIncident(ctx, ref, func(id int64) error { return b.engine.Close(ctx, id, actor, "api") })
+func (b *Bot) closeIncident(ctx context.Context, ref string, by web.Caller) error {
+	return b.onIncident(ctx, ref, func(id int64) error {
+		actor, via, err := b.apiActor(ctx, id, by, "close")
+		if err != nil {
+			return err
+		}
+		return b.engine.Close(ctx, id, actor, via)
+	})
 }

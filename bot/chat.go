@@ -45,7 +45,7 @@ func (b *Bot) newChat() (*chatops.Handler, error) {
 		}
 		discordKey = k
 	}
-	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.setUnits, Progress: cards.Progress,
+	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.chatSetUnits, Progress: cards.Progress,
 		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 			_, err := b.cards.Queue(tx, inc, event, now)
 			return err

@@ -75,10 +75,10 @@ func TestForgedLinesNeverReachSignedMail(t *testing.T) {
 	if token == nil {
 		t.Fatalf("no confirmation link in:\n%s", confirm)
 	}
-	if code, page := getBody(t, "http://"+d.addrs.HTTP+"/report/confirm?token="+string(token[1])); code != 200 || !strings.Contains(page, "confirmed") {
+	if code, page := postConfirm(t, d, string(token[1])); code != 200 || !strings.Contains(page, "confirmed") {
 		t.Fatalf("confirming: %d\n%s", code, page)
 	}
-	if code, _ := getBody(t, "http://"+d.addrs.HTTP+"/report/confirm?token="+string(token[1])); code != 404 {
+	if code, _ := postConfirm(t, d, string(token[1])); code != 404 {
 		t.Errorf("a confirmation link used twice: %d, want 404", code)
 	}
 

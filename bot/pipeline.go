@@ -76,7 +76,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			MaxAttachmentBytes: b.cfg.Limits.MaxAttachmentBytes, MaxDecodedBytes: b.cfg.Limits.MaxDecodedBytes},
 		Keys:               b.keyring,
 		Now:                b.clock.Now(),
-		TrustedAuthServIDs: b.cfg.Trust.AuthServIDs,
+		TrustedAuthServIDs: trustedAuthServIDs(source, b.cfg.Trust.AuthServIDs),
 		OwnDomains:         b.cfg.Trust.OwnDomains,
 		Policy:             b.policy,
 		Attachments:        blobSink{dir: b.blobDir()},
@@ -234,6 +234,19 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		b.engine.Kick()
 	}
 	return b.done(res, received), nil
+}
+
+// trustedAuthServIDs are the receiving servers whose
+// Authentication-Results a message from source is read with. Only mail
+// taken from the desk's mailbox passed a receiving server that stamped it;
+// a message posted to the API, typed into the form or logged in chat
+// carries whatever headers its sender wrote, and a forged "dmarc=pass"
+// there would pin the sender's key for any address (issue 15 §4).
+func trustedAuthServIDs(source string, ids []string) []string {
+	if !strings.HasPrefix(source, intake.SourcePrefix) {
+		return nil
+	}
+	return ids
 }
 
 // opensNoIncident returns why rep, when it threads onto no incident, must

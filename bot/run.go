@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,6 +72,7 @@ func SandboxConfig(dataDir, httpAddr string) *config.Config {
 	cfg, err := config.Parse("(sandbox)", []byte(fmt.Sprintf(`desk: {address: %s, name: Sandbox Security Desk}
 data_dir: %q
 http: {listen: %q}
+trust: {authserv_ids: [sandbox.test]} # the sandbox's MX (bot/sandbox) stamps what it vouches for
 people:
   - {name: Sam Officer, email: officer@sandbox.test, time_zone: Europe/Berlin, region: Global, slack_id: U0SAM, discord_id: "300000000000000001"}
   - {name: Kenji Sato, email: kenji@sandbox.test, language: ja, time_zone: Asia/Tokyo, region: APAC}
@@ -146,6 +148,9 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	b, err := assemble(ctx, cfg, o.Clock, log, &later)
 	if err != nil {
+		return err
+	}
+	if err := b.sandboxToken(ctx, info); err != nil {
 		return err
 	}
 	watcher, err := b.imapWatcher()
@@ -361,7 +366,7 @@ func (b *Bot) imapWatcher() (*intake.Watcher, error) {
 // health and metrics; it returns the metrics token too.
 func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Handler, string, error) {
 	cfg := b.cfg
-	tokens, users, err := httpCredentials(cfg)
+	plain, tokens, users, err := httpCredentials(cfg)
 	if err != nil {
 		return nil, "", err
 	}
@@ -380,7 +385,7 @@ func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Han
 		health["imap"] = watcher.Health
 	}
 	return web.New(web.Options{Config: cfg, Store: b.store, Key: b.key, Metrics: b.metrics.Registry, SentDir: sentDir,
-		APITokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
+		APITokens: plain, Tokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
 		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, Close: b.closeIncident, Chat: b.chat.Routes(),
 		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
@@ -467,7 +472,6 @@ func wireSandbox(cfg *config.Config, info *sandbox.Info, sb *sandbox.Servers) {
 		Secret: config.Secret{Password: info.IMAPPassword}}, Mailbox: "INBOX",
 		Processed: config.Processed{Action: "delete", Flag: "$TocsinProcessed"}, IDLE: &idle, PollInterval: 5 * time.Second}
 	cfg.SMTP = &config.SMTP{Server: config.Server{Host: sh, Port: sport, TLS: config.TLSNone}, Timeout: 30 * time.Second}
-	cfg.HTTP.APITokens = []config.Secret{{Password: info.APIToken}}
 	cfg.HTTP.DeskUsers = []config.DeskUser{{Name: info.DeskUser, Secret: config.Secret{Password: info.DeskPassword}}}
 	// Pagers too.
 	for i := range cfg.Webhooks {
@@ -503,29 +507,50 @@ func trustedProxies(cfg *config.Config) []netip.Prefix {
 	return out
 }
 
-func httpCredentials(cfg *config.Config) (tokens []string, users map[string]string, err error) {
+// httpCredentials resolves the config's API tokens (those naming no
+// owner apart: they may only read and report) and desk logins.
+func httpCredentials(cfg *config.Config) (plain []string, tokens []web.Token, users map[string]string, err error) {
 	for i, t := range cfg.HTTP.APITokens {
 		v, err := t.Resolve()
 		if err != nil {
-			return nil, nil, fmt.Errorf("http.api_tokens[%d]: %w", i, err)
+			return nil, nil, nil, fmt.Errorf("http.api_tokens[%d]: %w", i, err)
 		}
 		if v == "" {
-			return nil, nil, fmt.Errorf("http.api_tokens[%d] is empty: an empty secret is no secret", i)
+			return nil, nil, nil, fmt.Errorf("http.api_tokens[%d] is empty: an empty secret is no secret", i)
 		}
-		tokens = append(tokens, v)
+		if !t.Owned() {
+			plain = append(plain, v)
+			continue
+		}
+		tokens = append(tokens, web.Token{Secret: v, Caller: web.Caller{Person: strings.ToLower(t.Person), Integration: t.Integration, Scopes: t.Scopes}})
 	}
 	users = map[string]string{}
 	for _, u := range cfg.HTTP.DeskUsers {
 		v, err := u.Resolve()
 		if err != nil {
-			return nil, nil, fmt.Errorf("http.desk_users %s: %w", u.Name, err)
+			return nil, nil, nil, fmt.Errorf("http.desk_users %s: %w", u.Name, err)
 		}
 		if v == "" {
-			return nil, nil, fmt.Errorf("http.desk_users %s: the password is empty: an empty secret is no secret", u.Name)
+			return nil, nil, nil, fmt.Errorf("http.desk_users %s: the password is empty: an empty secret is no secret", u.Name)
 		}
 		users[u.Name] = v
 	}
-	return tokens, users, nil
+	return plain, tokens, users, nil
+}
+
+// sandboxToken keeps the sandbox's api_token (DATA/sandbox.json) in the
+// store as the demo officer's, with every scope (DESIGN.md: the sandbox's
+// token is the officer's); revoked, it stays revoked. Outside the sandbox
+// it does nothing.
+func (b *Bot) sandboxToken(ctx context.Context, info *sandbox.Info) error {
+	if info == nil || info.APIToken == "" || len(b.cfg.Officers) == 0 {
+		return nil
+	}
+	tok := store.APIToken{Person: strings.ToLower(b.cfg.Officers[0]), Scopes: config.APIScopes}
+	if _, err := b.store.EnsureAPIToken(ctx, tok, info.APIToken, "system", b.clock.Now()); err != nil {
+		return fmt.Errorf("the sandbox's API token: %w", err)
+	}
+	return nil
 }
 
 func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *responders.Key) {
@@ -554,6 +579,7 @@ func banner(w io.Writer, cfg *config.Config, a Addrs, info *sandbox.Info, key *r
 	fmt.Fprintf(w, "Sandbox (loopback only, no accounts needed):\n")
 	fmt.Fprintf(w, "  IMAP          %s   user %s, password in %s\n", a.SandboxIMAP, info.IMAPUser, filepath.Join(cfg.DataDir, "sandbox.json"))
 	fmt.Fprintf(w, "  SMTP          %s   mail to %s lands in the mailbox; all other mail is kept in %s\n", a.SandboxSMTP, sandbox.Alias, info.SentDir)
+	fmt.Fprintf(w, "                log in (AUTH PLAIN/LOGIN) as your From address with smtp_password from sandbox.json: the MX stamps dmarc=pass, so a key you attach is used\n")
 	fmt.Fprintf(w, "  Slack/Discord incident cards are kept in %s (what their APIs would have received)\n", filepath.Join(cfg.DataDir, "chat"))
 	host, port, _ := net.SplitHostPort(a.SandboxSMTP)
 	fmt.Fprintf(w, "Send a first report:\n")

@@ -242,8 +242,10 @@ type SMTP struct {
 type HTTP struct {
 	// Listen is host:port.
 	Listen string `yaml:"listen"`
-	// APITokens are accepted as "Authorization: Bearer TOKEN".
-	APITokens []Secret `yaml:"api_tokens"`
+	// APITokens are accepted as "Authorization: Bearer TOKEN", each as
+	// its person or integration and within its scopes (tokens from
+	// `tocsin tokens create` live in the store).
+	APITokens []APIToken `yaml:"api_tokens"`
 	// DeskUsers may log in to the web UI (HTTP basic authentication).
 	DeskUsers []DeskUser `yaml:"desk_users"`
 	// MetricsToken, if set, must be sent as "Authorization: Bearer TOKEN"

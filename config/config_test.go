@@ -254,10 +254,10 @@ func TestSecretWarnings(t *testing.T) {
 http:
   listen: 127.0.0.1:8080
   api_tokens:
-    - password: inline-token-long-enough-0003
-    - password_file: `+loose+`
-    - password_file: `+tight+`
-    - password_env: TOCSIN_TEST_SHORT
+    - {integration: a, scopes: [read], password: inline-token-long-enough-0003}
+    - {integration: b, scopes: [read], password_file: `+loose+`}
+    - {integration: c, scopes: [read], password_file: `+tight+`}
+    - {integration: d, scopes: [read], password_env: TOCSIN_TEST_SHORT}
 `))
 	if err != nil {
 		t.Fatal(err)

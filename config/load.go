@@ -116,7 +116,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		sort.SliceStable(probs.List, func(i, j int) bool { return probs.List[i].Line < probs.List[j].Line })
 		return nil, probs
 	}
-	for _, w := range append(cfg.secretWarnings(), cfg.modeWarnings()...) {
+	for _, w := range slices.Concat(cfg.secretWarnings(), cfg.modeWarnings(), cfg.apiTokenWarnings()) {
 		w.Line = lineOf(lines, w.Field)
 		cfg.Warnings = append(cfg.Warnings, w)
 	}
@@ -137,7 +137,7 @@ func (c *Config) secrets() map[string]Secret {
 		out["smtp"] = c.SMTP.Secret
 	}
 	for i, t := range c.HTTP.APITokens {
-		out[fmt.Sprintf("http.api_tokens.%d", i)] = t
+		out[fmt.Sprintf("http.api_tokens.%d", i)] = t.Secret
 	}
 	for i, u := range c.HTTP.DeskUsers {
 		out[fmt.Sprintf("http.desk_users.%d", i)] = u.Secret
@@ -504,9 +504,7 @@ func (c *Config) Validate() []Problem {
 			bad(fmt.Sprintf("http.trusted_proxies.%d", i), "%q is not an address range such as 10.0.0.0/8 or ::1/128", p)
 		}
 	}
-	for i, t := range c.HTTP.APITokens {
-		checkSecret(fmt.Sprintf("http.api_tokens.%d", i), t, true, bad)
-	}
+	c.checkAPITokens(bad)
 	for i, u := range c.HTTP.DeskUsers {
 		if u.Name == "" {
 			bad(fmt.Sprintf("http.desk_users.%d.name", i), "required")

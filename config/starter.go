@@ -64,10 +64,16 @@ smtp:
 
 http:
   listen: 127.0.0.1:8080
-  # Accepted as "Authorization: Bearer TOKEN" on /api/v1. Each entry takes
-  # password_file: FILE, password_env: VARIABLE or password: VALUE.
+  # Accepted as "Authorization: Bearer TOKEN" on /api/v1 (prefer
+  # "tocsin tokens create", which keeps them hashed in the store). Each
+  # entry takes password_file: FILE, password_env: VARIABLE or password:
+  # VALUE; whose it is, person: ADDRESS (their roster role limits it as in
+  # chat) or integration: NAME; and scopes: read, report, act, officer.
+  # An entry without an owner may only read and file reports.
   api_tokens:
-    - password_env: TOCSIN_API_TOKEN
+    - integration: ticketing
+      scopes: [read, report]
+      password_env: TOCSIN_API_TOKEN
   # Logins for the web UI (name plus password_file:, password_env: or password:).
   desk_users:
     - name: desk

@@ -29,6 +29,10 @@ import (
 	"tocsin/tokens"
 )
 
+// SourcePrefix begins the source of every message taken from a mailbox
+// ("imap:ACCOUNT/MAILBOX"): only such mail passed a receiving server.
+const SourcePrefix = "imap:"
+
 // IngestFunc files one message; it returns nil only once the message's
 // incident is committed.
 type IngestFunc func(ctx context.Context, source string, raw Raw, received time.Time) error
@@ -382,7 +386,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		w.Fetched(len(bodies))
 	}
 	received := w.clock().Now()
-	source := "imap:" + w.cfg.Username + "/" + w.cfg.Mailbox
+	source := SourcePrefix + w.cfg.Username + "/" + w.cfg.Mailbox
 	done := make([]imap.UID, 0, len(uids))
 	for _, u := range uids {
 		raw, ok := bodies[u]

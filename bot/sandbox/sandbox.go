@@ -13,6 +13,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,6 +52,9 @@ type Info struct {
 	IMAPUser     string `json:"imap_user"`
 	IMAPPassword string `json:"imap_password"`
 	SMTPAddr     string `json:"smtp_addr"`
+	// SMTPPassword is the password of SMTP AUTH: with any address as the
+	// user, the sandbox's MX stamps mail from that address DMARC pass.
+	SMTPPassword string `json:"smtp_password"`
 	HTTPAddr     string `json:"http_addr"`
 	Alias        string `json:"alias"`
 	APIToken     string `json:"api_token"`
@@ -126,6 +131,9 @@ func LoadOrCreateInfo(dataDir, imapAddr, smtpAddr, httpAddr string) (*Info, erro
 	if info.SlackSigningSecret == "" {
 		info.SlackSigningSecret = secret()
 	}
+	if info.SMTPPassword == "" {
+		info.SMTPPassword = secret()
+	}
 	if info.DiscordPrivateKey == "" {
 		seed := make([]byte, ed25519.SeedSize)
 		rand.Read(seed)
@@ -156,9 +164,11 @@ type Servers struct {
 
 	log     *slog.Logger
 	dataDir string
-	user    *imapmemserver.User
-	imap    *imapserver.Server
-	smtp    *smtp.Server
+	// smtpPassword is SMTP AUTH's password (Info.SMTPPassword).
+	smtpPassword string
+	user         *imapmemserver.User
+	imap         *imapserver.Server
+	smtp         *smtp.Server
 
 	mu    sync.Mutex // serialises deliveries so mailbox file order = UID order
 	next  int
@@ -169,7 +179,7 @@ type Servers struct {
 // Start serves the mailbox of info on imapAddr and the SMTP server on
 // smtpAddr, reloading delivered mail from DATA/mailbox.
 func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logger) (*Servers, error) {
-	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}, big: map[imap.UID]int64{}}
+	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}, big: map[imap.UID]int64{}, smtpPassword: info.SMTPPassword}
 	mem := imapmemserver.New()
 	s.user = imapmemserver.NewUser(info.IMAPUser, info.IMAPPassword)
 	// Each start may number the messages anew (processed mail is not
@@ -206,7 +216,10 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	s.IMAPAddr = iln.Addr().String()
 
 	s.smtp = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
-	s.smtp.Domain = "sandbox.test"
+	s.smtp.Domain = AuthServID
+	// AUTH without TLS: the sandbox listens on loopback only (bot.Run
+	// refuses any other address), so the password never crosses a
+	// network.
 	s.smtp.AllowInsecureAuth = true
 	s.smtp.MaxMessageBytes = 80 << 20
 	s.smtp.MaxRecipients = 100
@@ -562,17 +575,62 @@ func messageID(raw []byte) string {
 	return ""
 }
 
-// smtpSession is one SMTP transaction. Any AUTH is accepted: the sandbox
-// only listens on loopback.
+// smtpSession is one SMTP session. It plays the receiving MX: a client
+// may log in (AUTH PLAIN or LOGIN) with any address as the user and the
+// sandbox's SMTP password, and mail to the alias is stamped with what the
+// MX vouches for (stamp).
 type smtpSession struct {
 	s    *Servers
 	from string
 	to   []string
+	// user is the address the client logged in as; "" without AUTH.
+	user string
 }
 
-func (x *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (x *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(string, string, string) error { return nil }), nil
+func (x *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+func (x *smtpSession) Auth(mech string) (sasl.Server, error) {
+	if mech == sasl.Login {
+		return &loginServer{check: x.login}, nil
+	}
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if identity != "" && identity != user {
+			return errBadLogin
+		}
+		return x.login(user, pass)
+	}), nil
+}
+
+var errBadLogin = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication credentials invalid: the user is any e-mail address, the password smtp_password in sandbox.json"}
+
+// login accepts user, a bare e-mail address, with the sandbox's password.
+func (x *smtpSession) login(user, pass string) error {
+	a, err := mail.ParseAddress(user)
+	if err != nil || a.Address != user || x.s.smtpPassword == "" ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(x.s.smtpPassword)) != 1 {
+		return errBadLogin
+	}
+	x.user = user
+	return nil
+}
+
+// loginServer is the server side of SASL LOGIN (draft-murchison-sasl-
+// login), which go-sasl has only a client for: mail clients still offer
+// it where PLAIN is not configured.
+type loginServer struct {
+	check    func(user, pass string) error
+	user     string
+	haveUser bool
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch {
+	case !l.haveUser && response == nil:
+		return []byte("Username:"), false, nil
+	case !l.haveUser:
+		l.user, l.haveUser = string(response), true
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, l.check(l.user, string(response))
 }
 func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
 func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
@@ -595,7 +653,11 @@ func (x *smtpSession) Data(r io.Reader) error {
 	if alias && len(others) == 0 {
 		// A delivering MTA records the envelope sender (RFC 5321
 		// section 4.4); "<>" for a bounce.
-		if err := x.s.Deliver([]byte("Return-Path: <"+x.from+">\r\n"), r); err != nil {
+		head, body, err := x.stamp(r)
+		if err != nil {
+			return err
+		}
+		if err := x.s.Deliver(append([]byte("Return-Path: <"+x.from+">\r\n"), head...), body); err != nil {
 			x.s.log.Error("sandbox: delivering to mailbox", "err", err)
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
 		}
@@ -606,7 +668,11 @@ func (x *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	if alias {
-		if err := x.s.Deliver([]byte("Return-Path: <"+x.from+">\r\n"), bytes.NewReader(raw)); err != nil {
+		head, body, err := x.stamp(bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		if err := x.s.Deliver(append([]byte("Return-Path: <"+x.from+">\r\n"), head...), body); err != nil {
 			x.s.log.Error("sandbox: delivering to mailbox", "err", err)
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox unavailable, try again"}
 		}
@@ -618,4 +684,98 @@ func (x *smtpSession) Data(r io.Reader) error {
 		}
 	}
 	return nil
+}
+
+// AuthServID is the sandbox MX's authserv-id (RFC 8601): the sandbox's
+// configuration trusts its Authentication-Results, and no other.
+const AuthServID = "sandbox.test"
+
+// maxStampHeader bounds the header stamp reads into memory.
+const maxStampHeader = 256 << 10
+
+// stamp reads the header of a message to the alias and returns it as the
+// MX delivers it, with the rest of the message to stream: every
+// Authentication-Results that claims the sandbox's authserv-id is
+// removed (a sender may write any header; RFC 8601 section 5), and the
+// sandbox's own is put on top. DMARC passes when the client logged in as
+// the From address, as a receiving MX that checked the sender's
+// submission would find; otherwise it is none.
+func (x *smtpSession) stamp(r io.Reader) ([]byte, io.Reader, error) {
+	br := bufio.NewReader(r)
+	var fields [][]byte // each field with its continuation lines
+	size := 0
+	for {
+		line, err := br.ReadBytes('\n')
+		size += len(line)
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1] = append(fields[len(fields)-1], line...)
+		} else if len(line) > 0 {
+			fields = append(fields, line)
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 || err != nil || size > maxStampHeader {
+			if err != nil && err != io.EOF {
+				return nil, nil, err
+			}
+			break
+		}
+	}
+	var head bytes.Buffer
+	from := ""
+	for _, f := range fields {
+		name, value, _ := bytes.Cut(f, []byte(":"))
+		switch strings.ToLower(strings.TrimSpace(string(name))) {
+		case "authentication-results":
+			if claimsSandbox(string(value)) {
+				x.s.log.Info("sandbox: removed an Authentication-Results claiming the sandbox's authserv-id", "user", x.user)
+				continue
+			}
+		case "from":
+			from = unfold(string(value))
+		}
+		head.Write(f)
+	}
+	return append([]byte(x.authResults(from)), head.Bytes()...), br, nil
+}
+
+// authResults is the sandbox MX's Authentication-Results for a message
+// whose From header is from.
+func (x *smtpSession) authResults(from string) string {
+	addr := ""
+	if list, err := mail.ParseAddressList(from); err == nil && len(list) == 1 {
+		addr = list[0].Address
+	}
+	dmarc := "dmarc=none"
+	if at := strings.LastIndexByte(addr, '@'); at > 0 {
+		dmarc += " header.from=" + addr[at+1:]
+		if x.user != "" && strings.EqualFold(addr, x.user) {
+			dmarc = "dmarc=pass header.from=" + addr[at+1:]
+		}
+	}
+	auth := "auth=none"
+	if x.user != "" {
+		auth = "auth=pass smtp.auth=" + x.user
+	}
+	return "Authentication-Results: " + AuthServID + "; " + auth + "; " + dmarc + "\r\n"
+}
+
+// claimsSandbox reports whether an Authentication-Results value names
+// the sandbox's authserv-id (comments and case aside).
+func claimsSandbox(value string) bool {
+	v := unfold(value)
+	for { // comments, nested ones too: more than the parser strips
+		w := arComment.ReplaceAllString(v, " ")
+		if w == v {
+			break
+		}
+		v = w
+	}
+	id, _, _ := strings.Cut(v, ";")
+	f := strings.Fields(id)
+	return len(f) > 0 && strings.EqualFold(f[0], AuthServID)
+}
+
+var arComment = regexp.MustCompile(`\([^()]*\)`)
+
+func unfold(v string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v))
 }

@@ -386,6 +386,19 @@ var sqliteMigrations = []string{
 		approved_at INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX drafts_incident ON drafts (incident_id);`,
+	// API tokens, each a roster person's or a named integration's, with
+	// scopes; only the SHA-256 of the token is kept (tocsin tokens).
+	`CREATE TABLE api_tokens (
+		id           INTEGER PRIMARY KEY,
+		token_hash   TEXT    NOT NULL UNIQUE,    -- hex SHA-256 of the token
+		person       TEXT    NOT NULL DEFAULT '', -- roster address, lower case; '' for an integration
+		integration  TEXT    NOT NULL DEFAULT '', -- its name; '' for a person
+		scopes       TEXT    NOT NULL,           -- comma-separated: read, report, act, officer
+		created_at   INTEGER NOT NULL,
+		created_by   TEXT    NOT NULL,
+		last_used_at INTEGER NOT NULL DEFAULT 0,
+		revoked_at   INTEGER NOT NULL DEFAULT 0
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

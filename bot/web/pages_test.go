@@ -117,7 +117,8 @@ func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
 		s.ServeHTTP(rec, req)
 		return rec.Code
 	}
-	opts := Options{Config: &config.Config{}, APITokens: []string{"tok-0123456789abcdef"}, Log: slog.New(slog.DiscardHandler)}
+	opts := Options{Config: &config.Config{}, Log: slog.New(slog.DiscardHandler),
+		Tokens: []Token{{Secret: "tok-0123456789abcdef", Caller: Caller{Person: "officer@example.com", Scopes: config.APIScopes}}}}
 	if code := post(New(opts), `{"advance":"1h"}`); code != 404 {
 		t.Errorf("outside the sandbox: %d, want 404", code)
 	}

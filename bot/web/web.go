@@ -48,7 +48,7 @@ type Server struct {
 	metrics   *metrics.Registry
 	ingest    IngestFunc
 	sentDir   string
-	apiTokens []string
+	tokens    []Token
 	deskUsers map[string]string
 	languages []string
 	log       *slog.Logger
@@ -70,8 +70,11 @@ type Options struct {
 	Key       *responders.Key
 	Metrics   *metrics.Registry
 	Ingest    IngestFunc
-	SentDir   string            // shown in the UI when set (sandbox)
-	APITokens []string          // accepted bearer tokens
+	SentDir   string   // shown in the UI when set (sandbox)
+	APITokens []string // bearer tokens naming no owner: read and report only
+	// Tokens are the config's tokens with their owners and scopes;
+	// besides them, the store's (tocsin tokens) are accepted.
+	Tokens    []Token
 	DeskUsers map[string]string // web UI logins
 	Languages []string          // the forms' languages, for security.txt; default en
 	Log       *slog.Logger
@@ -99,10 +102,12 @@ type Options struct {
 	// units it affects (unit ids to add and to remove, and why). Both
 	// return an error wrapping store.ErrNotFound for an incident without a
 	// call tree.
-	MoveEvent func(ctx context.Context, ref string, at time.Time, actor string) error
-	SetUnits  func(ctx context.Context, ref string, add, remove []string, why, actor string) error
+	// They return an error wrapping ErrForbidden when the caller's roster
+	// role does not allow the change.
+	MoveEvent func(ctx context.Context, ref string, at time.Time, by Caller) error
+	SetUnits  func(ctx context.Context, ref string, add, remove []string, why string, by Caller) error
 	// Close closes an incident and skips its call tree's open steps.
-	Close func(ctx context.Context, ref, actor string) error
+	Close func(ctx context.Context, ref string, by Caller) error
 	// Chat are the chat platforms' endpoints by route ("POST
 	// /slack/commands"): they verify their requests themselves.
 	Chat map[string]http.HandlerFunc
@@ -114,7 +119,7 @@ var pageFiles embed.FS
 // New builds the handler set.
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
-		apiTokens: o.APITokens, deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
+		tokens: configTokens(o.APITokens, o.Tokens), deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
 		form: newLimiter(10, 6*time.Minute), health: o.Health, // 10 reports at once, then 10 an hour, per client address
 		formAll:        newLimiter(100, 36*time.Second), // and 100 an hour from everyone together
 		trustedProxies: o.TrustedProxies, confirm: o.Confirm, clock: o.Clock}
@@ -157,17 +162,22 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /policy", s.policy)
 	m.HandleFunc("GET /report", s.reportForm)
 	m.HandleFunc("POST /report", s.reportSubmit)
-	m.HandleFunc("GET /report/confirm", s.reportConfirm)
+	m.HandleFunc("GET /report/confirm", s.reportConfirmPage)
+	// Only the page's button confirms, and only from this site: a link
+	// scanner's HEAD or GET, or another site's form, does not.
+	m.Handle("POST /report/confirm", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.reportConfirm)))
 	m.HandleFunc("GET /{$}", s.desk(s.index))
 	m.HandleFunc("GET /incidents/{id}", s.desk(s.incidentPage))
 	m.HandleFunc("GET /sent/{name}", s.desk(s.sentMail))
-	m.HandleFunc("GET /api/v1/incidents", s.api(s.apiList))
-	m.HandleFunc("GET /api/v1/incidents/{id}", s.api(s.apiShow))
-	m.HandleFunc("GET /api/v1/messages", s.api(s.apiMessages))
+	m.HandleFunc("GET /api/v1/incidents", s.api(config.ScopeRead, s.apiList))
+	m.HandleFunc("GET /api/v1/incidents/{id}", s.api(config.ScopeRead, s.apiShow))
+	m.HandleFunc("GET /api/v1/messages", s.api(config.ScopeRead, s.apiMessages))
 	m.HandleFunc("GET /automatic", s.desk(s.automaticPage))
-	m.HandleFunc("POST /api/v1/reports", s.api(s.apiReport))
+	m.HandleFunc("POST /api/v1/reports", s.api(config.ScopeReport, s.apiReport))
 	if o.MoveEvent != nil {
-		m.HandleFunc("POST /api/v1/incidents/{id}/event", s.api(func(w http.ResponseWriter, r *http.Request) {
+		// Moving E, changing the units and closing are for the team and
+		// the officers in chat: the officer scope, and the person's role.
+		m.HandleFunc("POST /api/v1/incidents/{id}/event", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				At string `json:"at"`
 			}
@@ -180,11 +190,11 @@ func New(o Options) *Server {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"at": "2026-12-01T09:00:00Z"} (RFC 3339)`})
 				return
 			}
-			s.treeChange(w, r, o.MoveEvent(r.Context(), r.PathValue("id"), at, "api"))
+			s.treeChange(w, r, o.MoveEvent(r.Context(), r.PathValue("id"), at, callerOf(r)))
 		}))
 	}
 	if o.SetUnits != nil {
-		m.HandleFunc("POST /api/v1/incidents/{id}/units", s.api(func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc("POST /api/v1/incidents/{id}/units", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				Add    []string `json:"add"`
 				Remove []string `json:"remove"`
@@ -194,19 +204,19 @@ func New(o Options) *Server {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"add": [UNIT...], "remove": [UNIT...], "why": "..."}: units to change, and why (it is audited)`})
 				return
 			}
-			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, "api"))
+			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, callerOf(r)))
 		}))
 	}
 	for route, h := range o.Chat {
 		m.HandleFunc(route, h)
 	}
 	if o.Close != nil {
-		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(func(w http.ResponseWriter, r *http.Request) {
-			s.treeChange(w, r, o.Close(r.Context(), r.PathValue("id"), "api"))
+		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
+			s.treeChange(w, r, o.Close(r.Context(), r.PathValue("id"), callerOf(r)))
 		}))
 	}
 	if o.SandboxClock != nil {
-		m.HandleFunc("GET /api/v1/sandbox/clock", s.api(func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc("GET /api/v1/sandbox/clock", s.api(config.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 			now, err := o.SandboxClock(r.Context(), 0)
 			if err != nil {
 				s.internal(w, r, err, true)
@@ -214,7 +224,7 @@ func New(o Options) *Server {
 			}
 			writeJSON(w, http.StatusOK, map[string]string{"now": now.UTC().Format(time.RFC3339)})
 		}))
-		m.HandleFunc("POST /api/v1/sandbox/clock", s.api(func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc("POST /api/v1/sandbox/clock", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				Advance string `json:"advance"`
 			}
@@ -292,19 +302,6 @@ func constantTimeIn(v string, set []string) bool {
 		ok |= subtle.ConstantTimeCompare([]byte(v), []byte(t))
 	}
 	return ok == 1 && v != ""
-}
-
-// api requires "Authorization: Bearer TOKEN" with a configured token.
-func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !constantTimeIn(tok, s.apiTokens) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-			return
-		}
-		h(w, r)
-	}
 }
 
 // desk requires a desk login (HTTP basic authentication).
@@ -413,7 +410,9 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := body
-	source := "api"
+	// The source names who posted it: the audit's "opened ... via" says
+	// so, since the From is only what the body claims.
+	source := "api:" + callerOf(r).Actor()
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "message/rfc822") {
 		var rep Report
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -514,13 +513,33 @@ func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) {
 // them.
 const SourceForm = "web-form"
 
-// reportConfirm takes the link mailed to an address typed into the form.
+// reportConfirmPage shows the link mailed to an address typed into the
+// form as a page with a button. Opening the link confirms nothing: mail
+// scanners and previews fetch links (HEAD, GET) that nobody clicked, and
+// would confirm any address an attacker typed in.
+func (s *Server) reportConfirmPage(w http.ResponseWriter, r *http.Request) {
+	if s.confirm == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	s.render(w, "confirm.html", map[string]any{"Desk": s.cfg.Desk, "Token": r.URL.Query().Get("token")})
+}
+
+// reportConfirm confirms the address by the token the page's button
+// posts.
 func (s *Server) reportConfirm(w http.ResponseWriter, r *http.Request) {
 	if s.confirm == nil {
 		http.NotFound(w, r)
 		return
 	}
-	ref, err := s.confirm(r.Context(), r.URL.Query().Get("token"))
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ref, err := s.confirm(r.Context(), r.PostFormValue("token"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		w.WriteHeader(http.StatusNotFound)
@@ -672,6 +691,9 @@ func (s *Server) treeChange(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	case errors.Is(err, ErrBadInput):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	case errors.Is(err, ErrForbidden):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 		return
 	case err != nil:
 		s.internal(w, r, err, true)

@@ -46,6 +46,9 @@ Usage:
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin audit verify [--config FILE | --data DIR]
+  tocsin tokens create --person ADDRESS | --integration NAME --scopes read,report,act,officer [--config FILE | --data DIR]
+  tocsin tokens list [--json] [--config FILE | --data DIR]
+  tocsin tokens revoke ID [--config FILE | --data DIR]
   tocsin chat try slack|discord --as PERSON ["/ack ID" | --button ack:ID] [--data DIR]
   tocsin chat manifest slack [--config FILE | --data DIR]
   tocsin chat register [--config FILE | --data DIR]
@@ -148,6 +151,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return errAuditUsage
 		}
 		return cmdAuditVerify(rest[1:], stdout, stderr)
+	case "tokens":
+		return cmdTokens(rest, stdout, stderr)
 	case "roster":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("roster"))
