@@ -435,6 +435,9 @@ func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, 
 	return incidentID, address, err
 }
 
+// Incident returns an incident by its id, in the transaction.
+func (t *Tx) Incident(id int64) (*Incident, error) { return t.incidentWhere(`id = ?`, id) }
+
 // IncidentByID returns an incident and the parsed report of its first
 // incoming message.
 func (t *Tx) IncidentByID(id int64) (*Incident, json.RawMessage, error) {
