@@ -309,7 +309,14 @@ func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, wh
 	})
 }
 
-// closeIncident closes the incident ref and skips its tree's open steps.
+// closeIncident closes the incident ref and skips its tree's open steps;
+// closing it again is refused as bad input, saying it is already closed.
 func (b *Bot) closeIncident(ctx context.Context, ref, actor string) error {
-	return b.onIncident(ctx, ref, func(id int64) error { return b.engine.Close(ctx, id, actor, "api") })
+	return b.onIncident(ctx, ref, func(id int64) error {
+		err := b.engine.Close(ctx, id, actor, "api")
+		if errors.Is(err, engine.ErrAlreadyClosed) {
+			return fmt.Errorf("%w: %w", web.ErrBadInput, err)
+		}
+		return err
+	})
 }
