@@ -154,7 +154,7 @@ type notCounted struct {
 // ownReference finds, among the references text quotes, the one sent to
 // person about inc: its step. foreign is a reference sent to someone
 // else or about another incident (already redacted by red), "" if none.
-func ownReference(tx *store.Tx, inc *store.Incident, person, text string, red redactor) (stepID int64, foreign string, err error) {
+func ownReference(tx *store.Tx, inc *store.Incident, person, text string, red store.Redactor) (stepID int64, foreign string, err error) {
 	for _, tok := range tokenRE.FindAllString(text, 50) {
 		incID, id, who, err := tx.StepToken(tok)
 		if err == store.ErrNotFound {
@@ -176,7 +176,7 @@ func ownReference(tx *store.Tx, inc *store.Incident, person, text string, red re
 // answer that counts. It returns the command, or why it does not count
 // (a zero notCounted and command when the message is no answer at all).
 // red hides the answer references the message quotes from what is kept.
-func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, red redactor) (engine.Command, notCounted, error) {
+func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, red store.Redactor) (engine.Command, notCounted, error) {
 	if rep.AutoSubmitted {
 		// An out-of-office reply from someone on the roster to a call-tree
 		// mail is evidence that they are away: what waits for them goes to
@@ -245,7 +245,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 // that does not count is filed and audited with why (and told to the
 // team member on call where it needs a person: a refusal, a doubtful
 // out-of-office reply).
-func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, red redactor, now time.Time, res *Result) error {
+func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, red store.Redactor, now time.Time, res *Result) error {
 	cmd, not, err := b.answerOf(tx, inc, rep, red)
 	switch {
 	case err != nil:

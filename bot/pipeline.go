@@ -125,8 +125,8 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 		}
 		now := b.clock.Now()
 		// The answer references the message quotes are kept and shown
-		// as marks only (references.go).
-		red, err := referencesIn(tx, repJSON)
+		// as marks only (store.Redactor).
+		red, err := tx.References(repJSON)
 		if err != nil {
 			return fmt.Errorf("finding answer references: %w", err)
 		}

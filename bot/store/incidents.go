@@ -326,6 +326,9 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 		d.Audit = append(d.Audit, a)
 	}
 	rows.Close()
+	if err := s.hideReferences(ctx, d); err != nil {
+		return nil, err
+	}
 	if d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID); err != nil {
 		return nil, err
 	}
