@@ -142,15 +142,16 @@ var lexicon = map[Concept][]string{
 		"find someone else", "ask someone else", "someone else's system",
 		// de
 		"nicht mein system", "nicht meine systeme", "nicht zuständig", "nicht mehr zuständig", "bin nicht verantwortlich",
-		"falsche person", "falscher ansprechpartner", "falsche ansprechperson", "falscher empfänger", "jemand anderen", "jemand anderes",
+		"falsche person", "falscher ansprechpartner", "falsche ansprechperson", "falscher empfänger", "jemand anderen fragen", "jemand anderes fragen", "an jemand anderen", "bitte jemand anderen",
 		// fr
 		"pas mon système", "pas mes systèmes", "pas de mon ressort", "pas responsable", "ne suis pas responsable", "mauvaise personne",
-		"mauvais interlocuteur", "mauvais destinataire", "quelqu'un d'autre", "quelqu’un d’autre",
+		"mauvais interlocuteur", "mauvais destinataire", "à quelqu'un d'autre", "à quelqu’un d’autre", "trouver quelqu'un d'autre",
+		"trouvez quelqu'un d'autre",
 		// es
 		"no es mi sistema", "no son mis sistemas", "no soy responsable", "no es mi responsabilidad", "no me corresponde",
-		"persona equivocada", "persona incorrecta", "destinatario equivocado", "otra persona", "alguien más",
+		"persona equivocada", "persona incorrecta", "destinatario equivocado", "a otra persona", "a alguien más",
 		// ja
-		"担当外", "担当ではありません", "担当ではない", "私の担当では", "人違い", "宛先違い", "別の方", "他の方に", "別の人",
+		"担当外", "担当ではありません", "担当ではない", "私の担当では", "人違い", "宛先違い", "別の方に", "他の方に", "別の人に",
 	},
 	ConceptAdvisory: {
 		"advisory", "security bulletin", "data call", "notification of", "patch available", "patch released",

@@ -23,6 +23,10 @@ func TestRefusalInTheFormsLanguages(t *testing.T) {
 		{"Reçu, on s'en occupe.", false},
 		{"hecho, parche instalado", false},
 		{"完了しました", false},
+		{"fait - quelqu'un d'autre a vérifié aussi", false},
+		{"hecho, otra persona lo revisó también", false},
+		{"Erledigt, jemand anderes hat gegengeprüft", false},
+		{"Reçu. Demandez à quelqu'un d'autre, je pars.", true},
 	} {
 		if got := Refusal(c.text) != ""; got != c.want {
 			t.Errorf("Refusal(%q) = %q, want a refusal: %v", c.text, Refusal(c.text), c.want)
