@@ -194,9 +194,12 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 			return cmd, notCounted{}, nil
 		}
 		stepID, _, err := ownReference(tx, inc, cmd.Person, rep.Text, red)
-		if err != nil || stepID != 0 && !(rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail") {
+		if err != nil {
+			return engine.Command{}, notCounted{}, err
+		}
+		if stepID != 0 && !(rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail") {
 			cmd.Via = "auto-reply-token"
-			return cmd, notCounted{}, err
+			return cmd, notCounted{}, nil
 		}
 		return engine.Command{}, notCounted{why: fmt.Sprintf("an out-of-office reply from %s is not authenticated (no DMARC pass at a trusted server) and quotes no answer reference of theirs: nobody is marked away, the deadlines stand", cmd.Person), team: true}, nil
 	}
