@@ -209,6 +209,9 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 	}
 	note = red.String(note)
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
+	if !onRoster && verb == verbRefuse {
+		return engine.Command{}, notCounted{}, nil // a reporter's "wrong address" is mail, not an answer
+	}
 	if !onRoster {
 		return engine.Command{}, notCounted{why: fmt.Sprintf("%q from %s, who is not on the roster", verb, cmp.Or(rep.From, "(unknown)"))}, nil
 	}
