@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,4 +72,105 @@ func TestAnswersInTheirLanguage(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestDecliningIsNoAnswer pins issue 15 §8: "OK, but this is not my
+// system… please find someone else", quoting the reference, counted as
+// an acknowledgement. A refusal is no answer: the step stays waiting, it
+// is audited, and the team member on call is told.
+func TestDecliningIsNoAnswer(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	id := d.firstReport("decline1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	ref := tokenOf(t, d.alertFor(primary, "Team alerted, works on the enhanced alert"))
+	d.sendMail(primary, report(primary, "decline-a@sandbox.test", "Re: ["+id+"]",
+		"OK, but this is not my system… please find someone else\n\n> Answer reference: "+ref))
+	var refused string
+	eventually(t, "the refusal audited", 10*time.Second, func() bool {
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "answer-refused" {
+				refused = a.Detail
+			}
+		}
+		return refused != ""
+	})
+	if s := d.tree(id).step("team-alerted"); s.State != "notified" || len(s.AckedBy) != 0 {
+		t.Errorf("team-alerted after a refusal: %s, acked by %v; want notified, nobody", s.State, s.AckedBy)
+	}
+	secondary := map[string]string{"tara@sandbox.test": "theo@sandbox.test", "theo@sandbox.test": "tara@sandbox.test"}[primary]
+	eventually(t, "the team told", 10*time.Second, func() bool {
+		for _, o := range d.incident(id).Outbox {
+			if strings.HasPrefix(o.Key, "told:") && o.Recipient == secondary {
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(refused, ref) {
+		t.Errorf("the refusal's audit entry shows the reference: %q", refused)
+	}
+}
+
+// TestReferencesNeitherShownNorReused pins issue 15 §5: an answer that
+// quotes its reference was kept and shown whole (API messages[].report,
+// the incident page), one quoting someone else's printed it in the
+// audit, and a spoofed mail quoting the leaked reference counted. Now
+// none of them shows it, and a reference counts once for each verb while
+// its step waits for it: a later "done" quoting an acknowledged step's
+// reference, and a replay of that mail, change nothing and are audited.
+func TestReferencesNeitherShownNorReused(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	id := d.firstReport("refs1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	primaryRef := tokenOf(t, d.alertFor(primary, "Team alerted, works on the enhanced alert"))
+	d.sendMail(primary, report(primary, "refs-a@sandbox.test", "Re: ["+id+"] "+primaryRef, "ack "+primaryRef+"\n\n> Answer reference: "+primaryRef))
+	d.waitState(id, "units-alerted:payments", "notified")
+	umaRef := tokenOf(t, d.alertFor("uma@sandbox.test", "Action alert to each affected unit's contact"))
+	// uma quotes the primary's reference (in upper case): not hers.
+	d.sendMail("uma@sandbox.test", report("uma@sandbox.test", "refs-b@sandbox.test", "Re: ["+id+"]", "ack\n\n> Answer reference: "+strings.ToUpper(primaryRef)))
+	d.sendMail("uma@sandbox.test", report("uma@sandbox.test", "refs-c@sandbox.test", "Re: ["+id+"]", "ack\n\n> Answer reference: "+umaRef))
+	d.waitState(id, "units-alerted:payments", "acknowledged")
+	// Then "done" quoting uma's reference: the step needed only her ack.
+	spoof := report("uma@sandbox.test", "refs-d@evil.test", "Re: ["+id+"]", "done\n\n> Answer reference: "+umaRef)
+	d.sendMail("uma@sandbox.test", spoof)
+	d.sendMail("uma@sandbox.test", spoof)
+	d.sendMail("uma@sandbox.test", report("uma@sandbox.test", "refs-e@evil.test", "Re: ["+id+"]", "done\n\n> Answer reference: "+umaRef))
+	notCounted := func() int {
+		n := 0
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "answer-not-counted" {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "the refusals audited", 10*time.Second, func() bool { return notCounted() >= 3 })
+	d.settled(6)
+	if n := notCounted(); n != 3 {
+		t.Errorf("%d answers not counted, want 3 (uma quoting the primary's reference, and two \"done\" quoting hers)", n)
+	}
+	if s := d.tree(id).step("units-alerted:payments"); s.State != "acknowledged" || len(s.DoneBy) != 0 {
+		t.Errorf("units-alerted after the replayed done: %s, done by %v; want acknowledged, nobody", s.State, s.DoneBy)
+	}
+	var raw json.RawMessage
+	d.api("GET", "/api/v1/incidents/"+id, nil, &raw)
+	_, page := d.deskPage("/incidents/" + id)
+	for _, ref := range []string{primaryRef, umaRef} {
+		for where, text := range map[string]string{"the API": string(raw), "the incident page": page} {
+			if strings.Contains(strings.ToLower(text), ref) {
+				t.Errorf("%s shows the answer reference %s", where, ref)
+			}
+		}
+	}
+	var audit struct {
+		Audit []struct{ Action, Detail string }
+	}
+	d.api("GET", "/api/v1/incidents/"+id, nil, &audit)
+	marks := 0
+	for _, a := range audit.Audit {
+		marks += strings.Count(a.Detail, "[ref:")
+	}
+	if marks == 0 {
+		t.Errorf("no reference mark in the audit: %+v", audit.Audit)
+	}
 }

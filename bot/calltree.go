@@ -94,17 +94,17 @@ func personKeys(cfg *config.Config, keyFile func(address string) ([]byte, error)
 	return blocks, signers, nil
 }
 
-// Words that answer a call-tree mail, in the languages of the forms.
-var answerWords = map[string]string{
-	"ack": engine.VerbAck, "acknowledged": engine.VerbAck, "ok": engine.VerbAck, "bestätigt": engine.VerbAck, "quittiert": engine.VerbAck,
-	"reçu": engine.VerbAck, "recibido": engine.VerbAck, "了解": engine.VerbAck, "確認": engine.VerbAck,
-	"done": engine.VerbDone, "erledigt": engine.VerbDone, "fertig": engine.VerbDone, "fait": engine.VerbDone, "terminé": engine.VerbDone,
-	"hecho": engine.VerbDone, "listo": engine.VerbDone, "完了": engine.VerbDone,
-}
+// verbRefuse is no answer to a step: its author declines it ("not my
+// system", "wrong person"). The step stays waiting, and the team member
+// on call is told, so that someone finds who it belongs to.
+const verbRefuse = "refuse"
 
 // parseAnswer reads an answer from the first line of a reply that is not
 // quoted: its first word says ack or done, the rest of the line and the
-// lines up to the quote or signature are the note.
+// lines up to the quote or signature are the note. Words that decline
+// the step (the lexicon's refusals, in the forms' languages) make it
+// verbRefuse, whatever word it starts with: "OK, but this is not my
+// system" acknowledges nothing.
 func parseAnswer(text string) (verb, note string, ok bool) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	for i, l := range lines {
@@ -116,10 +116,7 @@ func parseAnswer(text string) (verb, note string, ok bool) {
 			return "", "", false
 		}
 		first, rest, _ := strings.Cut(l, " ")
-		word := strings.ToLower(strings.TrimRight(first, ".,:;!。、"))
-		if verb, ok = answerWords[word]; !ok {
-			return "", "", false
-		}
+		verb = parsers.AnswerVerb(strings.TrimRight(first, ".,:;!。、"))
 		parts := []string{strings.TrimSpace(strings.TrimLeft(rest, "-–:, "))}
 		for _, more := range lines[i+1:] {
 			if strings.HasPrefix(more, ">") || strings.TrimSpace(more) == "--" || strings.HasPrefix(more, "-- ") || quoteIntro.MatchString(more) {
@@ -127,7 +124,14 @@ func parseAnswer(text string) (verb, note string, ok bool) {
 			}
 			parts = append(parts, strings.TrimSpace(more))
 		}
-		return verb, printable.Runes(strings.TrimSpace(strings.Join(parts, " ")), 500), true
+		said := strings.TrimSpace(strings.Join(parts, " "))
+		if parsers.Refusal(l+" "+said) != "" {
+			verb, said = verbRefuse, strings.TrimSpace(l+" "+strings.Join(parts[1:], " "))
+		}
+		if verb == "" {
+			return "", "", false
+		}
+		return verb, printable.Runes(said, 500), true
 	}
 	return "", "", false
 }
@@ -139,54 +143,95 @@ var quoteIntro = regexp.MustCompile(`(?i)(wrote|schrieb|a écrit|escribió)\s*:\
 // 31-character alphabet).
 var tokenRE = regexp.MustCompile(`\b[a-hj-km-np-z2-9]{10}\b`)
 
+// notCounted is why a message on an incident is no answer that counts;
+// team: the team member on call must hear of it (a refusal, an
+// unauthenticated out-of-office reply), not only the audit.
+type notCounted struct {
+	why  string
+	team bool
+}
+
+// ownReference finds, among the references text quotes, the one sent to
+// person about inc: its step. foreign is a reference sent to someone
+// else or about another incident (already redacted by red), "" if none.
+func ownReference(tx *store.Tx, inc *store.Incident, person, text string, red store.Redactor) (stepID int64, foreign string, err error) {
+	for _, tok := range tokenRE.FindAllString(text, 50) {
+		incID, id, who, err := tx.StepToken(tok)
+		if err == store.ErrNotFound {
+			continue
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if incID != inc.ID || !strings.EqualFold(who, person) {
+			foreign = red.String(tok)
+			continue
+		}
+		return id, "", nil
+	}
+	return 0, foreign, nil
+}
+
 // answerOf decides whether an incoming message on inc is a call-tree
 // answer that counts. It returns the command, or why it does not count
-// ("" when the message is no answer at all).
-func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (engine.Command, string, error) {
+// (a zero notCounted and command when the message is no answer at all).
+// red hides the answer references the message quotes from what is kept.
+func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, red store.Redactor) (engine.Command, notCounted, error) {
 	if rep.AutoSubmitted {
 		// An out-of-office reply from someone on the roster to a call-tree
 		// mail is evidence that they are away: what waits for them goes to
-		// the next level now. (Forged, it only tells more people.)
-		if p, ok := b.cfg.PersonByEmail(rep.From); ok && rep.Category == parsers.CategoryAutoReply {
-			return engine.Command{Incident: inc.ID, Person: strings.ToLower(p.Email), Verb: engine.VerbAway, Via: "auto-reply",
-				Note: printable.Runes(rep.Subject, 120), Platform: "email", RequestID: rep.Thread.MessageID}, "", nil
+		// the next level now. Anyone can write such a mail with a guessable
+		// subject, so it counts only authenticated (DMARC pass at a trusted
+		// server) or quoting the person's own reference; else the team is
+		// told and the deadlines stand.
+		p, ok := b.cfg.PersonByEmail(rep.From)
+		if !ok || rep.Category != parsers.CategoryAutoReply {
+			return engine.Command{}, notCounted{}, nil
 		}
-		return engine.Command{}, "", nil
+		cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(p.Email), Verb: engine.VerbAway, Via: "auto-reply",
+			Note: printable.Runes(red.String(rep.Subject), 120), Platform: "email", RequestID: rep.Thread.MessageID}
+		if rep.SenderAuthenticated() {
+			return cmd, notCounted{}, nil
+		}
+		stepID, _, err := ownReference(tx, inc, cmd.Person, rep.Text, red)
+		if err != nil {
+			return engine.Command{}, notCounted{}, err
+		}
+		if stepID != 0 && !(rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail") {
+			cmd.Via = "auto-reply-token"
+			return cmd, notCounted{}, nil
+		}
+		return engine.Command{}, notCounted{why: fmt.Sprintf("an out-of-office reply from %s is not authenticated (no DMARC pass at a trusted server) and quotes no answer reference of theirs: nobody is marked away, the deadlines stand", cmd.Person), team: true}, nil
 	}
 	verb, note, ok := parseAnswer(rep.Text)
 	if !ok {
-		return engine.Command{}, "", nil
+		return engine.Command{}, notCounted{}, nil
 	}
+	note = red.String(note)
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
+	if !onRoster && verb == verbRefuse {
+		return engine.Command{}, notCounted{}, nil // a reporter's "wrong address" is mail, not an answer
+	}
 	if !onRoster {
-		return engine.Command{}, fmt.Sprintf("%q from %s, who is not on the roster", verb, cmp.Or(rep.From, "(unknown)")), nil
+		return engine.Command{}, notCounted{why: fmt.Sprintf("%q from %s, who is not on the roster", verb, cmp.Or(rep.From, "(unknown)"))}, nil
 	}
 	cmd := engine.Command{Incident: inc.ID, Person: strings.ToLower(person.Email), Verb: verb, Note: note, Platform: "email", RequestID: rep.Thread.MessageID}
 	signed := rep.PGP.Signed && rep.PGP.Verified && slices.Contains(b.signers[cmd.Person], strings.ToUpper(rep.PGP.Signer))
 	if signed {
 		cmd.Via = "email-signed"
 	}
-	var foreign string
-	for _, tok := range tokenRE.FindAllString(rep.Text, 50) {
-		incID, stepID, who, err := tx.StepToken(tok)
-		if err == store.ErrNotFound {
-			continue
-		}
-		if err != nil {
-			return engine.Command{}, "", err
-		}
-		if incID != inc.ID || !strings.EqualFold(who, cmd.Person) {
-			foreign = tok
-			continue
-		}
+	stepID, foreign, err := ownReference(tx, inc, cmd.Person, rep.Text, red)
+	if err != nil {
+		return engine.Command{}, notCounted{}, err
+	}
+	if stepID != 0 {
 		if cmd.Via == "" {
 			if rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail" {
-				return engine.Command{}, fmt.Sprintf("%q from %s quotes their answer reference, but DMARC failed at %s: the From may be forged", verb, rep.From, rep.Authentication.Server), nil
+				return engine.Command{}, notCounted{why: fmt.Sprintf("%q from %s quotes their answer reference, but DMARC failed at %s: the From may be forged", verb, rep.From, rep.Authentication.Server)}, nil
 			}
 			cmd.Via = "email-token"
 		}
 		cmd.StepID = stepID
-		break
 	}
 	if cmd.Via == "" {
 		why := fmt.Sprintf("%q from %s is neither signed by their key nor quotes an answer reference sent to them", verb, rep.From)
@@ -196,29 +241,44 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report) (
 		case rep.PGP.Signed && !signed:
 			why = fmt.Sprintf("%q from %s is signed, but not verifiably by a key of theirs on the roster (%s)", verb, rep.From, cmp.Or(rep.PGP.Reason, "signer "+rep.PGP.Signer))
 		}
-		return engine.Command{}, why, nil
+		return engine.Command{}, notCounted{why: why}, nil
 	}
-	return cmd, "", nil
+	return cmd, notCounted{}, nil
 }
 
 // takeAnswer applies a call-tree answer the message carries, in the
 // transaction that files it, and confirms it to the person; an answer
-// that does not count is filed and audited with why.
-func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, now time.Time, res *Result) error {
-	cmd, why, err := b.answerOf(tx, inc, rep)
+// that does not count is filed and audited with why (and told to the
+// team member on call where it needs a person: a refusal, a doubtful
+// out-of-office reply).
+func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, red store.Redactor, now time.Time, res *Result) error {
+	cmd, not, err := b.answerOf(tx, inc, rep, red)
 	switch {
 	case err != nil:
 		return err
-	case why != "":
+	case not.why != "":
+		res.Answer = "not counted: " + not.why
+		if err := tx.Audit(inc.ID, now, actorOf(rep), "answer-not-counted", not.why); err != nil {
+			return err
+		}
+		if !not.team {
+			return nil
+		}
+		return b.tellTeam(tx, inc, actorOf(rep), "Not counted: "+not.why, "told:"+inc.Ref+":"+hexSum[:16], now, res)
+	case cmd.Verb == verbRefuse:
+		why := fmt.Sprintf("%s (%s) declines the step: %q; it is no answer, the step stays waiting", cmd.Person, cmd.Via, cmd.Note)
 		res.Answer = "not counted: " + why
-		return tx.Audit(inc.ID, now, actorOf(rep), "answer-not-counted", why)
+		if err := tx.AuditFrom(inc.ID, now, cmd.Person, "answer-refused", why, cmd.Platform, cmd.RequestID); err != nil {
+			return err
+		}
+		return b.tellTeam(tx, inc, cmd.Person, "Declined, not acknowledged: "+why+". Please find who it belongs to.", "told:"+inc.Ref+":"+hexSum[:16], now, res)
 	case cmd.Verb == "":
 		return nil
 	}
 	ans, eff, err := b.engine.ActTx(tx, cmd)
 	if errors.Is(err, engine.ErrNothingToAnswer) {
-		res.Answer = "not counted: no open step waits for " + cmd.Person
-		return tx.Audit(inc.ID, now, cmd.Person, "answer-not-counted", fmt.Sprintf("%q by %s (%s): no open step of %s waits for an answer from them", cmd.Verb, cmd.Person, cmd.Via, inc.Ref))
+		res.Answer = "not counted: no open step waits for " + cmd.Verb + " from " + cmd.Person
+		return tx.Audit(inc.ID, now, cmd.Person, "answer-not-counted", fmt.Sprintf("%q by %s (%s): no open step of %s waits for this answer from them (a reference counts once for each verb, while its step waits for it)", cmd.Verb, cmd.Person, cmd.Via, inc.Ref))
 	}
 	if err != nil {
 		return err
@@ -237,6 +297,28 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err
+}
+
+// tellTeam queues a short mail about inc to the team member on call (the
+// secondary when the primary is who it is about), under key.
+func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result) error {
+	primary, secondary := b.roster.TeamOnCall(now)
+	to := primary
+	if strings.EqualFold(primary, about) && secondary != "" {
+		to = secondary
+	}
+	if to == "" {
+		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+what)
+	}
+	body := fmt.Sprintf("%s\n\nIncident %s (%s): %s\nSee %s/incidents/%s\n\n-- \n%s <%s>\n", what, inc.Ref, inc.Priority,
+		printable.Runes(inc.Subject, 120), strings.TrimRight(b.cfg.Desk.PublicURL, "/"), inc.Ref, b.cfg.Desk.Name, b.cfg.Desk.Address)
+	added, err := b.notify.Queue(tx, inc.ID, notify.Notice{Kind: "team-told", IdemKey: key, IncidentRef: inc.Ref, To: mail.Address{Address: to},
+		Subject: "[" + inc.Ref + "] For the team on call: " + about, Body: body}, now)
+	res.effects.Queued = res.effects.Queued || added
+	if err != nil {
+		return err
+	}
+	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, what))
 }
 
 // notifyNotice is a mail to a roster person about inc, in reply to rep.
@@ -347,13 +429,18 @@ func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, w
 	return b.engine.SetUnits(ctx, id, units, remove, why, actor, via)
 }
 
-// closeIncident closes the incident ref and skips its tree's open steps.
+// closeIncident closes the incident ref and skips its tree's open steps;
+// closing it again is refused as bad input, saying it is already closed.
 func (b *Bot) closeIncident(ctx context.Context, ref string, by web.Caller) error {
 	return b.onIncident(ctx, ref, func(id int64) error {
 		actor, via, err := b.apiActor(ctx, id, by, "close")
 		if err != nil {
 			return err
 		}
-		return b.engine.Close(ctx, id, actor, via)
+		err = b.engine.Close(ctx, id, actor, via)
+		if errors.Is(err, engine.ErrAlreadyClosed) {
+			return fmt.Errorf("%w: %w", web.ErrBadInput, err)
+		}
+		return err
 	})
 }

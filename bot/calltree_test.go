@@ -327,17 +327,18 @@ func TestSignificantEventCallTree(t *testing.T) {
 }
 
 // TestOutOfOfficeReplyEscalatesAtOnce: the on-call person's auto-reply to
-// their alert is filed on the incident, answered by nothing, and sends
-// the step to the secondary at once, before its deadline.
+// their alert, authenticated by the trusted receiving server, is filed on
+// the incident, answered by nothing, and sends the step to the secondary
+// at once, before its deadline.
 func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
-	d, _ := startTreeSandbox(t, nil)
+	d, _ := startTreeSandbox(t, func(cfg *config.Config) { cfg.Trust.AuthServIDs = []string{"mx.sandbox.test"} })
 	id := d.firstReport("ooo1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
 	tr := d.waitState(id, "team-alerted", "notified")
 	primary := tr.step("team-alerted").Notified[0]
 	eventually(t, "the alert", 10*time.Second, func() bool { return len(d.pagedTo(primary)) == 1 })
 	alertID := headerOf(d.pagedTo(primary)[0], "Message-Id")
-	d.sendMail(primary, report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
-		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID))
+	d.sendMail(primary, authenticated(report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
+		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID), "sandbox.test"))
 	tr = d.waitState(id, "team-alerted", "overdue")
 	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" {
 		t.Errorf("escalated to %v, away %v; want the secondary, and %s away", s.EscalatedTo, s.Away, primary)
@@ -345,6 +346,46 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := len(d.pagedTo(primary)); n != 1 {
 		t.Errorf("%d mails to %s: an auto-reply was answered", n, primary)
+	}
+}
+
+// TestForgedOutOfOfficeChangesNothing pins issue 15 §6: an out-of-office
+// reply claiming a roster address, with the guessable subject, that no
+// trusted server authenticated and that quotes no reference of theirs,
+// marks nobody away and escalates nothing; it is audited and the team
+// member on call is told. With the person's own reference it counts.
+func TestForgedOutOfOfficeChangesNothing(t *testing.T) {
+	d, _ := startTreeSandbox(t, func(cfg *config.Config) { cfg.Trust.AuthServIDs = []string{"mx.sandbox.test"} })
+	id := d.firstReport("ooo2@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	alert := d.alertFor(primary, "Team alerted, works on the enhanced alert")
+	secondary := map[string]string{"tara@sandbox.test": "theo@sandbox.test", "theo@sandbox.test": "tara@sandbox.test"}[primary]
+	d.sendMail(primary, report(primary, "forged-ooo@evil.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
+		"I am away until Monday.", "Auto-Submitted: auto-replied"))
+	eventually(t, "the forged auto-reply audited", 10*time.Second, func() bool {
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "answer-not-counted" && strings.Contains(a.Detail, "out-of-office") {
+				return true
+			}
+		}
+		return false
+	})
+	if s := d.tree(id).step("team-alerted"); s.State != "notified" || len(s.Away) != 0 || len(s.EscalatedTo) != 0 {
+		t.Errorf("after a forged auto-reply: %s, away %v, escalated to %v; want notified, nobody away, nobody escalated to", s.State, s.Away, s.EscalatedTo)
+	}
+	eventually(t, "the team told", 10*time.Second, func() bool {
+		for _, o := range d.incident(id).Outbox {
+			if strings.HasPrefix(o.Key, "told:") && o.Recipient == secondary {
+				return true
+			}
+		}
+		return false
+	})
+	// The same reply quoting the person's own reference counts.
+	d.sendMail(primary, report(primary, "ooo-ref@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
+		"I am away until Monday.\n\n> Answer reference: "+tokenOf(t, alert), "Auto-Submitted: auto-replied"))
+	if s := d.waitState(id, "team-alerted", "overdue").step("team-alerted"); fmt.Sprint(s.Away) != "["+primary+"]" || len(s.EscalatedTo) != 1 {
+		t.Errorf("after an auto-reply with the reference: away %v, escalated to %v", s.Away, s.EscalatedTo)
 	}
 }
 

@@ -397,3 +397,86 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 		t.Errorf("replay after a restart: %d, want 401", code)
 	}
 }
+
+// TestEscalateAndCloseRefusals pins issue 15 §6 (a payments owner
+// escalated a web-shop incident and paged the team), §8 (a manual
+// escalation showed its step overdue before the deadline; an incident
+// without a call tree could not be closed) and §4 (closing twice wrote
+// two "closed" entries).
+func TestEscalateAndCloseRefusals(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	id := d.firstReport("esc1@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
+	d.waitState(id, "team-alerted", "notified")
+	slack := func(user, name, text, trigger string) string {
+		_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/" + name}, "text": {text}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
+		return fmt.Sprint(out["text"])
+	}
+	refused := func(ref string) int {
+		n := 0
+		for _, a := range d.incident(ref).Audit {
+			if a.Action == "chat-refused" && strings.Contains(a.Detail, "/escalate") {
+				n++
+			}
+		}
+		return n
+	}
+	// olga owns payments' systems: the web shop's incident is not hers.
+	slack("U0OLGA", "escalate", id+" paging everyone", "x1")
+	if n := refused(id); n != 1 {
+		t.Errorf("%d refused /escalate audited, want 1", n)
+	}
+	if s := d.tree(id).step("team-alerted"); len(s.EscalatedTo) != 0 || s.State != "notified" {
+		t.Errorf("team-alerted after an outsider's /escalate: escalated to %v, %s; want nobody, notified", s.EscalatedTo, s.State)
+	}
+	// wes is the web unit's contact: in the tree. Before the deadline the
+	// step is escalated, not overdue.
+	slack("U0WES", "escalate", id+" the team is unreachable", "x2")
+	s := d.tree(id).step("team-alerted")
+	if len(s.EscalatedTo) != 1 || s.State != "notified" {
+		t.Errorf("team-alerted after the contact's early /escalate: escalated to %v, %s; want the secondary, notified", s.EscalatedTo, s.State)
+	}
+	if n := refused(id); n != 1 {
+		t.Errorf("%d refused /escalate audited after the contact's, want still 1", n)
+	}
+
+	// Closing twice: one entry; the second says it was already closed.
+	closes := func(ref string) int {
+		n := 0
+		for _, a := range d.incident(ref).Audit {
+			if a.Action == "closed" {
+				n++
+			}
+		}
+		return n
+	}
+	slack("U0SAM", "close", id, "x3")
+	if got := slack("U0SAM", "close", id, "x4"); !strings.Contains(got, "already closed") {
+		t.Errorf("closing again: %q", got)
+	}
+	if n := closes(id); n != 1 {
+		t.Errorf("%d closed entries after closing twice, want 1", n)
+	}
+
+	// A report no playbook runs for closes too, once.
+	d.sendMail("pat@example.org", report("pat@example.org", "plain1@example.org", "Question about your newsletter", "How do I unsubscribe?"))
+	d.waitIncidents(2)
+	var other string
+	for _, inc := range d.incidents() {
+		if inc.ID != id {
+			other = inc.ID
+		}
+	}
+	var out map[string]any
+	if code := d.api("GET", "/api/v1/incidents/"+other, nil, &out); code != 200 || out["calltree"] != nil {
+		t.Fatalf("%s: %d, calltree %v; want one without a tree", other, code, out["calltree"])
+	}
+	if code := d.api("POST", "/api/v1/incidents/"+other+"/close", nil, &out); code != 200 || out["status"] != "closed" {
+		t.Errorf("closing an incident without a call tree: %d %v", code, out)
+	}
+	if code := d.api("POST", "/api/v1/incidents/"+other+"/close", nil, &out); code != 400 {
+		t.Errorf("closing it again: %d %v, want 400", code, out)
+	}
+	if n := closes(other); n != 1 {
+		t.Errorf("%d closed entries on %s, want 1", n, other)
+	}
+}

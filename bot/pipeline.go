@@ -124,6 +124,13 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			return nil
 		}
 		now := b.clock.Now()
+		// The answer references the message quotes are kept and shown
+		// as marks only (store.Redactor).
+		red, err := tx.References(repJSON)
+		if err != nil {
+			return fmt.Errorf("finding answer references: %w", err)
+		}
+		keptJSON, subject := red.Bytes(repJSON), red.String(rep.Subject)
 		refs := append(append([]string{}, rep.Thread.References...), rep.Thread.InReplyTo)
 		inc, err := tx.FindThread(rep.Thread.IncidentTag, refs)
 		switch {
@@ -133,15 +140,15 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			// listed, never an incident.
 			res.Unfiled = unfiled
 			if err := tx.AddMessage(store.Message{Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum, Source: source,
-				From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
+				From: rep.From, Subject: subject, Report: keptJSON, RawPath: rawPath, CreatedAt: now,
 				Category: string(rep.Category), UnfiledReason: res.Unfiled}); err != nil {
 				return err
 			}
 			return tx.Audit(0, now, actorOf(rep), "not-filed", fmt.Sprintf("%s from %s via %s (%q) opened no incident: %s",
-				rep.Category, cmp.Or(rep.From, "(unknown)"), source, printable.Runes(rep.Subject, 80), res.Unfiled))
+				rep.Category, cmp.Or(rep.From, "(unknown)"), source, printable.Runes(subject, 80), res.Unfiled))
 		case errors.Is(err, store.ErrNotFound):
 			inc, err = tx.CreateIncident(b.cfg.Desk.IncidentPrefix, store.Incident{
-				Priority: rep.Priority, Category: string(rep.Category), Subject: cmp.Or(rep.Subject, "(no subject)"),
+				Priority: rep.Priority, Category: string(rep.Category), Subject: cmp.Or(subject, "(no subject)"),
 				Reporter: rep.From, ReporterName: rep.FromName, Language: rep.Language, CreatedAt: now,
 			})
 			if err != nil {
@@ -167,13 +174,13 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			if res.NewSender, err = b.isNewSender(tx, inc, rep.From); err != nil {
 				return err
 			}
-			action, detail := "message-added", fmt.Sprintf("via %s: %s", source, rep.Subject)
+			action, detail := "message-added", fmt.Sprintf("via %s: %s", source, subject)
 			if res.NewSender {
 				// Tags are sequential and easy to guess: a stranger's mail is
 				// kept on the incident but moves nothing.
 				action = "message-added-new-sender"
 				detail = fmt.Sprintf("NEW SENDER %s, who had no part in this incident (not the reporter, not on the roster, not in the thread); via %s: %s; nothing triggered",
-					cmp.Or(rep.From, "(unknown)"), source, rep.Subject)
+					cmp.Or(rep.From, "(unknown)"), source, subject)
 			}
 			if err := tx.Audit(inc.ID, now, actorOf(rep), action, detail); err != nil {
 				return err
@@ -187,7 +194,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			return err
 		}
 		if err := tx.AddMessage(store.Message{IncidentID: inc.ID, Direction: "in", MessageID: rep.Thread.MessageID, SHA256: hexSum,
-			Source: source, From: rep.From, Subject: rep.Subject, Report: repJSON, RawPath: rawPath, CreatedAt: now,
+			Source: source, From: rep.From, Subject: subject, Report: keptJSON, RawPath: rawPath, CreatedAt: now,
 			Category: string(rep.Category), NewSender: res.NewSender}); err != nil {
 			return err
 		}
@@ -198,7 +205,7 @@ func (b *Bot) IngestRaw(ctx context.Context, source string, in intake.Raw, recei
 			return err
 		}
 		if !res.New {
-			return b.takeAnswer(tx, inc, rep, hexSum, now, &res)
+			return b.takeAnswer(tx, inc, rep, hexSum, red, now, &res)
 		}
 		res.Withheld = b.mustNotAnswer(tx, rep, now)
 		notReporter := res.Withheld

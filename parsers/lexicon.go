@@ -26,6 +26,10 @@ const (
 	ConceptAttack        Concept = "attack"
 	ConceptAbuse         Concept = "abuse"
 	ConceptAdvisory      Concept = "advisory"
+	// ConceptRefusal is a call-tree answer that declines the step: not
+	// the person's system, the wrong person, ask someone else. It is no
+	// acknowledgement, whatever word it starts with.
+	ConceptRefusal Concept = "refusal"
 )
 
 // lexicon words each concept in English, German, French, Spanish,
@@ -130,6 +134,24 @@ var lexicon = map[Concept][]string{
 		"abuse", "spam*", "scanning", "brute-force", "brute force", "bruteforce", "copyright", "dmca",
 		"missbrauch*", "urheberrecht*", "abus*", "force brute", "abuso", "fuerza bruta",
 		"迷惑メール", "スパム", "ブルートフォース", "垃圾邮件", "暴力破解", "滥用", "스팸", "무차별 대입", "남용",
+	},
+	ConceptRefusal: {
+		// en
+		"not my system", "not my systems", "not my server", "not my area", "not my responsibility", "not responsible for this",
+		"not in charge of", "no longer responsible", "wrong person", "wrong contact", "wrong address", "wrong recipient",
+		"find someone else", "ask someone else", "someone else's system",
+		// de
+		"nicht mein system", "nicht meine systeme", "nicht zuständig", "nicht mehr zuständig", "bin nicht verantwortlich",
+		"falsche person", "falscher ansprechpartner", "falsche ansprechperson", "falscher empfänger", "jemand anderen fragen", "jemand anderes fragen", "an jemand anderen", "bitte jemand anderen",
+		// fr
+		"pas mon système", "pas mes systèmes", "pas de mon ressort", "pas responsable", "ne suis pas responsable", "mauvaise personne",
+		"mauvais interlocuteur", "mauvais destinataire", "à quelqu'un d'autre", "à quelqu’un d’autre", "trouver quelqu'un d'autre",
+		"trouvez quelqu'un d'autre",
+		// es
+		"no es mi sistema", "no son mis sistemas", "no soy responsable", "no es mi responsabilidad", "no me corresponde",
+		"persona equivocada", "persona incorrecta", "destinatario equivocado", "a otra persona", "a alguien más",
+		// ja
+		"担当外", "担当ではありません", "担当ではない", "私の担当では", "人違い", "宛先違い", "別の方に", "他の方に", "別の人に",
 	},
 	ConceptAdvisory: {
 		"advisory", "security bulletin", "data call", "notification of", "patch available", "patch released",
@@ -248,4 +270,32 @@ func spaceless(t string) bool {
 		}
 	}
 	return false
+}
+
+// Verbs of a call-tree answer, as AnswerVerb returns them.
+const (
+	AnswerAck  = "ack"
+	AnswerDone = "done"
+)
+
+// answerWords answer a call-tree mail, in the languages of the forms
+// (en, de, fr, es, ja), lower case.
+var answerWords = map[string]string{
+	"ack": AnswerAck, "acknowledged": AnswerAck, "ok": AnswerAck, "bestätigt": AnswerAck, "quittiert": AnswerAck,
+	"reçu": AnswerAck, "recibido": AnswerAck, "了解": AnswerAck, "確認": AnswerAck,
+	"done": AnswerDone, "erledigt": AnswerDone, "fertig": AnswerDone, "fait": AnswerDone, "terminé": AnswerDone,
+	"hecho": AnswerDone, "listo": AnswerDone, "完了": AnswerDone,
+}
+
+// AnswerVerb is the verb (AnswerAck, AnswerDone) a call-tree answer's
+// first word gives, or "" when it is no answer word.
+func AnswerVerb(word string) string {
+	return answerWords[strings.ToLower(word)]
+}
+
+// Refusal returns the words of text that decline a call-tree step ("not
+// my system", "falsche Person"), or "": such an answer is no
+// acknowledgement, even when it starts with "OK".
+func Refusal(text string) string {
+	return mentions(ConceptRefusal, strings.ToLower(text))
 }

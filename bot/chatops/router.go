@@ -276,7 +276,11 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		}
 		return Reply{Text: fmt.Sprintf("%s: affected units changed by %s (%s).", ref, person.Name, strings.Join(c.Args, " "))}
 	case "close":
-		if err := r.Engine.Close(ctx, inc.ID, actor, via); err != nil {
+		err := r.Engine.Close(ctx, inc.ID, actor, via)
+		if errors.Is(err, engine.ErrAlreadyClosed) {
+			return Reply{Text: ref + " is already closed: nothing was done.", Ephemeral: true}
+		}
+		if err != nil {
 			return r.treeErr(ref, err)
 		}
 		return Reply{Text: fmt.Sprintf("%s closed by %s; its open steps are skipped.", ref, person.Name)}
@@ -286,6 +290,10 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			why = "no reason given"
 		}
 		err := r.Engine.Escalate(ctx, inc.ID, why, actor, via, r.Config.OnTeam(actor))
+		if errors.Is(err, engine.ErrNotInTree) {
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/escalate via %s: not in the call tree of %s (only its people, the team and the officers may)", via, ref))
+			return Reply{Text: "Only the people in the call tree of " + ref + ", the response team and the officers may /escalate it: nothing was done.", Ephemeral: true}
+		}
 		if errors.Is(err, engine.ErrCannotEscalate) {
 			return Reply{Text: ref + ": no open step can be escalated further by you (the officers' level is for the team and officers).", Ephemeral: true}
 		}

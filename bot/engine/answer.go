@@ -55,21 +55,29 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	for _, s := range pb.Steps {
 		defs[s.ID] = s
 	}
-	open := func(s store.StepRow) bool {
-		return !s.StartedAt.IsZero() && s.State != store.StepDone && s.State != store.StepSkipped &&
-			!(s.State == store.StepAcknowledged && verb == VerbAck)
+	// A step takes verb only while it waits for it: not met, and not
+	// already given by this person (a reference counts once for each
+	// verb, so a replayed or spoofed answer quoting it moves nothing).
+	waits := func(s store.StepRow) bool {
+		return !s.StartedAt.IsZero() && open(s) && !(s.State == store.StepAcknowledged && verb == VerbAck)
 	}
 	pick, behalf := -1, false
 	for i, s := range tree.Steps {
 		if stepID != 0 && s.ID != stepID {
 			continue
 		}
-		if !open(s) || s.Needs == config.NeedsNone {
+		if !waits(s) || s.Needs == config.NeedsNone {
 			continue
 		}
-		mine := false
+		mine, given := false, false
 		for _, p := range s.People {
-			mine = mine || p.Person == person
+			if p.Person == person {
+				mine = true
+				given = given || gave(p, verb, s.Needs)
+			}
+		}
+		if given {
+			continue
 		}
 		contact := false
 		if s.Audience == config.AudienceOwners {
@@ -136,6 +144,15 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	}
 	s.NextAt = now // the engine looks again: successors may start
 	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, Name: stepName(*s), State: s.State, Behalf: behalf}, nil
+}
+
+// gave reports whether p already gave verb on a step that needs needs:
+// done implies ack, and on a step that needs only an ack, done is one.
+func gave(p store.StepPerson, verb, needs string) bool {
+	if verb == VerbDone && needs == config.NeedsDone {
+		return !p.DoneAt.IsZero()
+	}
+	return !p.AckedAt.IsZero()
 }
 
 // away marks person away on every open step they were told of and have

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,16 +100,52 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 	}, actor, via)
 }
 
-// Close closes the incident and ends its tree: every open step is
-// skipped (reopening does not restart it).
+// ErrAlreadyClosed: the incident was closed before; closing it again
+// changes nothing and writes no second entry.
+var ErrAlreadyClosed = errors.New("the incident is already closed")
+
+// Close closes the incident and ends its tree, if it runs one: every open
+// step is skipped (reopening does not restart it). An incident that runs
+// no tree (no playbook applied) is closed all the same.
 func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string) error {
-	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
-		tree.Closed = true
-		if err := tx.SetStatus(incidentID, "closed", now); err != nil {
-			return "", "", err
+	var eff Effects
+	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
+		inc, err := tx.Incident(incidentID)
+		if err != nil {
+			return err
 		}
-		return "closed", "via " + via + "; the call tree's open steps are skipped", tx.CloseTree(incidentID, now)
-	}, actor, via)
+		if inc.Status == "closed" {
+			return ErrAlreadyClosed
+		}
+		now := e.Clock.Now()
+		if err := tx.SetStatus(incidentID, "closed", now); err != nil {
+			return err
+		}
+		platform, request, _ := strings.Cut(via, " ")
+		tree, err := tx.Tree(incidentID)
+		if errors.Is(err, store.ErrNotFound) {
+			return tx.AuditFrom(incidentID, now, actor, "closed", "via "+via+"; no call tree runs", platform, request)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.CloseTree(incidentID, now); err != nil {
+			return err
+		}
+		if err := tx.AuditFrom(incidentID, now, actor, "closed", "via "+via+"; the call tree's open steps are skipped", platform, request); err != nil {
+			return err
+		}
+		if tree, err = tx.Tree(incidentID); err != nil { // as closed
+			return err
+		}
+		pb, _ := e.Config.PlaybookByName(tree.Playbook)
+		eff.Queued, err = e.apply(tx, pb, Decide(pb, *tree, e.Roster, now, token))
+		return err
+	})
+	if err == nil {
+		e.Flush(ctx, eff)
+	}
+	return err
 }
 
 // change applies f to the incident's tree, audits it, and decides again,
@@ -161,12 +198,53 @@ var ErrUnknownUnit = errors.New("no unit")
 // step that waits for an answer, or the last level reached).
 var ErrCannotEscalate = errors.New("no open step of this incident can be escalated further")
 
+// ErrNotInTree: the person is not in the incident's call tree.
+var ErrNotInTree = errors.New("not in this incident's call tree")
+
+// InTree reports whether person is in the incident's tree: told on any of
+// its steps (also by escalation, or answering for their unit), or the
+// contact, backup or an owner of a unit it affects.
+func InTree(tree *store.Tree, r Roster, person string, now time.Time) bool {
+	person = strings.ToLower(person)
+	for _, s := range tree.Steps {
+		for _, p := range s.People {
+			if p.Person == person {
+				return true
+			}
+		}
+	}
+	for _, u := range tree.Units {
+		if u.Removed {
+			continue
+		}
+		if slices.ContainsFunc(u.Owners, func(o string) bool { return strings.EqualFold(o, person) }) {
+			return true
+		}
+		contact, backup := r.UnitContacts(u.Unit, now)
+		if strings.EqualFold(contact, person) || strings.EqualFold(backup, person) {
+			return true
+		}
+		if unit, ok := r.Unit(u.Unit); ok && (strings.EqualFold(unit.Contact, person) || strings.EqualFold(unit.Backup, person) ||
+			slices.ContainsFunc(unit.Owners, func(o string) bool { return strings.EqualFold(o, person) })) {
+			return true
+		}
+	}
+	return false
+}
+
 // Escalate takes the incident's open steps that wait for an answer (the
 // one of the caller's, when they are told of one) to their next level
 // now, before their deadline. toOfficers says whether the caller may
 // reach the officers' level.
+//
+// Only the team and officers (toOfficers) may escalate any incident;
+// anyone else only one whose tree they are in (ErrNotInTree otherwise):
+// escalating pages people, up to the officers.
 func (e *Engine) Escalate(ctx context.Context, incidentID int64, why, actor, via string, toOfficers bool) error {
 	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		if !toOfficers && !InTree(tree, e.Roster, actor, now) {
+			return "", "", ErrNotInTree
+		}
 		var mine, all []int
 		for i, s := range tree.Steps {
 			def, ok := stepDef(pb, s.Key)

@@ -202,7 +202,10 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		target := def.Escalate[s.Level-1]
 		to := d.escalationTargets(i, target, r, now)
 		missing := d.missing(i, def)
-		if s.State != store.StepAcknowledged || def.Needs == config.NeedsDone {
+		// Overdue only once the deadline passed: a person who escalates
+		// early (or an away reply, whose deadline is now) moves the level,
+		// and the step shows late when it is.
+		if !now.Before(deadline) && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
 			s.State = store.StepOverdue
 		}
 		var told []string
@@ -230,7 +233,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		s.State = store.StepOverdue
 		d.Events = append(d.Events, Event{i, "overdue", "deadline passed"})
 	}
-	s.NextAt = d.nextAt(i, def, deadline, r)
+	s.NextAt = d.nextAt(i, def, deadline, r, now)
 }
 
 // repeat moves a recurring step: at each deadline (once its predecessors
@@ -268,7 +271,7 @@ func (d *Decision) repeat(i int, def config.Step, r Roster, now time.Time, newTo
 
 // nextAt is when the step needs the engine again: its next reminder, its
 // next escalation, or someone's next contact method.
-func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) time.Time {
+func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster, now time.Time) time.Time {
 	s := &d.Tree.Steps[i]
 	var next time.Time
 	consider := func(t time.Time) {
@@ -281,8 +284,9 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster) 
 	}
 	if s.Level < len(def.Escalate) {
 		consider(nextEscalation(*s, deadline, def.Every))
-	} else if s.State != store.StepOverdue {
-		consider(deadline) // to mark it overdue
+	}
+	if s.State != store.StepOverdue && now.Before(deadline) {
+		consider(deadline) // to mark it overdue (also after an early escalation)
 	}
 	for _, p := range s.People {
 		if answered(p, def) {

@@ -473,3 +473,166 @@ func TestEscalateBeforeTheDeadline(t *testing.T) {
 		t.Errorf("units-alerted level %d, want 3", s.Level)
 	}
 }
+
+// stepID is the row id of the step key ("owners-told:pay"): what an
+// answer quoting that step's reference names.
+func (h *harness) stepID(key string) int64 { return h.step(key).ID }
+
+// TestReferenceCountsOncePerVerb pins issue 15 §5: a reference counts
+// once for each verb, and only while its step waits for that verb. A
+// second ack quoting it, a "done" on a step that needed only the ack, and
+// a replayed "done" after it counted move nothing.
+func TestReferenceCountsOncePerVerb(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("cal@example.com", VerbAck)
+	told := h.stepID("owners-told:pay")
+	act := func(person, verb string, step int64) error {
+		_, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, StepID: step, Person: person, Verb: verb, Via: "email-token"})
+		return err
+	}
+	if err := act("ona@example.com", VerbAck, told); err != nil {
+		t.Fatal(err)
+	}
+	if err := act("ona@example.com", VerbAck, told); err != ErrNothingToAnswer {
+		t.Errorf("a second ack quoting the same reference: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	if err := act("ona@example.com", VerbDone, told); err != ErrNothingToAnswer {
+		t.Errorf("a done quoting the reference of a step that needed only her ack: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	if s := h.step("owners-told:pay"); s.State != store.StepNotified {
+		t.Errorf("owners-told %s, want %s (oli has not answered)", s.State, store.StepNotified)
+	}
+	if err := act("oli@example.com", VerbAck, told); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("owners-told:pay"); s.State != store.StepAcknowledged {
+		t.Fatalf("owners-told %s, want %s", s.State, store.StepAcknowledged)
+	}
+	if err := act("oli@example.com", VerbDone, told); err != ErrNothingToAnswer {
+		t.Errorf("a done on an acknowledged step that needs an ack: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	// fix-installed needs done: ona's done counts once.
+	fix := h.stepID("fix-installed:pay")
+	if err := act("ona@example.com", VerbDone, fix); err != nil {
+		t.Fatal(err)
+	}
+	before := h.step("fix-installed:pay")
+	for _, verb := range []string{VerbDone, VerbAck} {
+		if err := act("ona@example.com", verb, fix); err != ErrNothingToAnswer {
+			t.Errorf("%s replayed after her done: got %v, want %v", verb, err, ErrNothingToAnswer)
+		}
+	}
+	if after := h.step("fix-installed:pay"); after.State != before.State || after.State != store.StepNotified {
+		t.Errorf("fix-installed %s after the replays, want %s", after.State, store.StepNotified)
+	}
+	d, err := h.st.GetIncident(context.Background(), h.inc.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range d.Audit {
+		if a.Actor == "ona@example.com" && strings.HasPrefix(a.Action, "step-") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d answers of ona audited, want 2 (one ack, one done)", n)
+	}
+}
+
+// TestEscalateOnlyFromTheTree pins issue 15 §6: an owner of another unit
+// may not escalate an incident (it pages the team); the affected unit's
+// contact and the team may.
+func TestEscalateOnlyFromTheTree(t *testing.T) {
+	h := newHarness(t, "web")
+	h.answer("pia@example.com", VerbAck)
+	h.at(10 * time.Minute)
+	before := h.outbox()
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "pay owner", "ona@example.com", "test", false); err != ErrNotInTree {
+		t.Errorf("a payments owner escalated a web incident: got %v, want %v", err, ErrNotInTree)
+	}
+	if after := h.outbox(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the refused escalation queued %v", after[len(before):])
+	}
+	if s := h.step("units-alerted:web"); s.Level != 0 {
+		t.Errorf("units-alerted:web level %d after a refused escalation, want 0", s.Level)
+	}
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "web contact", "bo@example.com", "test", false); err != nil {
+		t.Errorf("the web unit's contact: got %v, want nil", err)
+	}
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "team", "sol@example.com", "test", true); err != nil {
+		t.Errorf("the team: got %v, want nil", err)
+	}
+}
+
+// TestEarlyEscalationIsNotOverdue pins issue 15 §8 ("a manual escalation
+// marks its step overdue before its deadline"): escalated early, the step
+// keeps its state and is told at the next level; it shows overdue only
+// once its deadline passes.
+func TestEarlyEscalationIsNotOverdue(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(10 * time.Minute)
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "pia is on a plane", "pia@example.com", "test", true); err != nil {
+		t.Fatal(err)
+	}
+	s := h.step("team-alerted")
+	if s.Level != 1 || s.State != store.StepNotified {
+		t.Errorf("escalated at 10 minutes: level %d, state %s; want level 1, %s", s.Level, s.State, store.StepNotified)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
+		t.Errorf("the secondary was not told: %v", out)
+	}
+	h.at(time.Hour)
+	if s := h.step("team-alerted"); s.State != store.StepOverdue {
+		t.Errorf("at the deadline: %s, want %s", s.State, store.StepOverdue)
+	}
+}
+
+// TestCloseTwiceAndWithoutTree pins issue 15 §4 ("closing twice writes
+// two closed entries") and §8 ("an incident without a call tree cannot
+// be closed"): the second close changes nothing and says so; an incident
+// that runs no tree closes.
+func TestCloseTwiceAndWithoutTree(t *testing.T) {
+	h := newHarness(t, "pay")
+	ctx := context.Background()
+	if err := h.e.Close(ctx, h.inc.ID, "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Close(ctx, h.inc.ID, "ofe@example.com", "test"); err != ErrAlreadyClosed {
+		t.Errorf("closing again: got %v, want %v", err, ErrAlreadyClosed)
+	}
+	closed := func(ref string) int {
+		d, err := h.st.GetIncident(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range d.Audit {
+			if a.Action == "closed" {
+				n++
+			}
+		}
+		if d.Status != "closed" {
+			t.Errorf("%s is %s, want closed", ref, d.Status)
+		}
+		return n
+	}
+	if n := closed(h.inc.Ref); n != 1 {
+		t.Errorf("%d closed entries, want 1", n)
+	}
+	var bare *store.Incident
+	if err := h.st.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		bare, err = tx.CreateIncident("SEC", store.Incident{Priority: "P4", Category: "other", Subject: "spam", Reporter: "r@example.org", CreatedAt: h.start})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Close(ctx, bare.ID, "ofe@example.com", "test"); err != nil {
+		t.Fatalf("closing an incident without a call tree: %v", err)
+	}
+	if n := closed(bare.Ref); n != 1 {
+		t.Errorf("%d closed entries on the incident without a tree, want 1", n)
+	}
+}

@@ -326,6 +326,9 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 		d.Audit = append(d.Audit, a)
 	}
 	rows.Close()
+	if err := s.hideReferences(ctx, d); err != nil {
+		return nil, err
+	}
 	if d.Outbox, err = s.outboxWhere(ctx, `incident_id = ? ORDER BY id`, inc.ID); err != nil {
 		return nil, err
 	}
@@ -434,6 +437,9 @@ func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, 
 	_, err = t.exec(`UPDATE form_confirmations SET confirmed_at = ? WHERE token = ?`, ms(now), token)
 	return incidentID, address, err
 }
+
+// Incident returns an incident by its id, in the transaction.
+func (t *Tx) Incident(id int64) (*Incident, error) { return t.incidentWhere(`id = ?`, id) }
 
 // IncidentByID returns an incident and the parsed report of its first
 // incoming message.
