@@ -380,20 +380,61 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 	}
 }
 
-// TestReplayRefusedAfterRestart: the signatures of recent requests are
-// kept in the store, so a captured request replayed after the daemon
-// restarted is still refused.
+// TestReplayRefusedAfterRestart: what recent requests were (a hash of
+// the platform, the signed timestamp and the body) is kept in the store,
+// so a captured request replayed after the daemon restarted is still
+// refused. Issue 15, section 1: a replay is recognised by what was
+// verified, never by the signature header's text, so the same Slack and
+// Discord request with the hex signature upper-cased (which both
+// verifiers accept) is a replay too, before and after a restart, and
+// changes nothing.
 func TestReplayRefusedAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
-	form := url.Values{"command": {"/help"}, "text": {""}, "user_id": {"U0UMA"}, "trigger_id": {"r1"}}
+	id := d.firstReport("replay1@example.org", "XSS in www.sandbox.test", "details")
+	form := url.Values{"command": {"/note"}, "text": {id + " from slack"}, "user_id": {"U0UMA"}, "trigger_id": {"r1"}}
 	code, _, h := d.slackPost("/slack/commands", form, time.Now(), "")
 	if code != 200 {
-		t.Fatalf("first request: %d", code)
+		t.Fatalf("first Slack request: %d", code)
 	}
+	seed, _ := hex.DecodeString(d.info.DiscordPrivateKey)
+	dbody, _ := json.Marshal(map[string]any{"type": 2, "id": "r2", "data": map[string]any{"name": "note", "options": []map[string]any{
+		{"name": "id", "type": 3, "value": id}, {"name": "text", "type": 3, "value": "from discord"}}},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}})
+	dts, dsig := chatops.SignDiscord(ed25519.NewKeyFromSeed(seed), dbody, time.Now())
+	if code, _, _ := d.chatPost("/discord/interactions", dbody, "application/json", http.Header{"X-Signature-Timestamp": {dts}, "X-Signature-Ed25519": {dsig}}); code != 200 {
+		t.Fatalf("first Discord request: %d", code)
+	}
+	notes := func() int {
+		n := 0
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "note" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := notes(); n != 2 {
+		t.Fatalf("%d notes after the first requests, want 2", n)
+	}
+	replays := func(when string) {
+		t.Helper()
+		if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
+			t.Errorf("Slack replay %s: %d, want 401", when, code)
+		}
+		upper := http.Header{"X-Slack-Request-Timestamp": {h.Get("X-Slack-Request-Timestamp")}, "X-Slack-Signature": {"v0=" + strings.ToUpper(strings.TrimPrefix(h.Get("X-Slack-Signature"), "v0="))}}
+		if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", upper); code != 401 {
+			t.Errorf("Slack replay %s with the signature upper-cased: %d, want 401", when, code)
+		}
+		if code, _, _ := d.chatPost("/discord/interactions", dbody, "application/json", http.Header{"X-Signature-Timestamp": {dts}, "X-Signature-Ed25519": {strings.ToUpper(dsig)}}); code != 401 {
+			t.Errorf("Discord replay %s with the signature upper-cased: %d, want 401", when, code)
+		}
+		if n := notes(); n != 2 {
+			t.Errorf("%d notes after the replays %s, want 2", n, when)
+		}
+	}
+	replays("before a restart")
 	d.stop()
 	d = startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
-	if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
-		t.Errorf("replay after a restart: %d, want 401", code)
-	}
+	replays("after a restart")
 }

@@ -66,16 +66,17 @@ func (s *Store) ChatLink(ctx context.Context, platform, userID string) (string, 
 	return person, err == nil, err
 }
 
-// FirstRequest records a signed chat request by its signature and
-// reports whether it is new: a replay of one seen since keepSince is not.
-// Older records are dropped on the way.
-func (s *Store) FirstRequest(ctx context.Context, signature string, now, keepSince time.Time) (bool, error) {
+// FirstRequest records a verified chat request by key (what its
+// signature covers, or a Socket Mode envelope's id: never a header's
+// text) and reports whether it is new: a replay of one seen since
+// keepSince is not. Older records are dropped on the way.
+func (s *Store) FirstRequest(ctx context.Context, key string, now, keepSince time.Time) (bool, error) {
 	var added bool
 	err := s.Tx(ctx, func(tx *Tx) error {
 		if _, err := tx.exec(`DELETE FROM chat_requests WHERE seen_at < ?`, ms(keepSince)); err != nil {
 			return err
 		}
-		res, err := tx.exec(`INSERT INTO chat_requests (sig_hash, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, codeHash(signature), ms(now))
+		res, err := tx.exec(`INSERT INTO chat_requests (sig_hash, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, codeHash(key), ms(now))
 		if err != nil {
 			return err
 		}
