@@ -264,6 +264,27 @@ func TestChatScenario(t *testing.T) {
 	if code, out, _ := d.slackPost("/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), ""); code != 200 || !strings.Contains(fmt.Sprint(out["text"]), "acknowledged") {
 		t.Fatalf("Slack button: %d %v", code, out)
 	}
+	// Issue 15, section 8: the Acknowledge press is audited as an ack, not
+	// as "pressed Escalate on the card".
+	var raw struct {
+		Audit []struct {
+			Action, Detail string
+			RequestID      string `json:"request_id"`
+		} `json:"audit"`
+	}
+	d.api("GET", "/api/v1/incidents/"+id, nil, &raw)
+	var pressed []string
+	for _, a := range raw.Audit {
+		if a.RequestID == "s1" {
+			pressed = append(pressed, a.Action)
+			if strings.Contains(strings.ToLower(a.Detail), "escalate") {
+				t.Errorf("the Acknowledge press is audited as %q: %s", a.Action, a.Detail)
+			}
+		}
+	}
+	if fmt.Sprint(pressed) != "[step-ack]" {
+		t.Errorf("the Acknowledge press's audit entries: %v, want [step-ack]", pressed)
+	}
 	d.waitState(id, "units-alerted:payments", "notified")
 	code, out := d.discordPost(map[string]any{"type": 2, "id": "d1", "data": map[string]any{"name": "done", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
 		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}}, time.Now())

@@ -118,13 +118,31 @@ func Parse(name, text string) (Command, error) {
 	return c, nil
 }
 
-// FromButton reads a card button's action ("ack:SEC-2026-0042").
+// FromButton reads a card button's action ("ack:SEC-2026-0042"). Only
+// Escalate carries a reason (the press itself): an Acknowledge or Done
+// press has no note, so its audit entry says what was pressed and no
+// more.
 func FromButton(action string) (Command, error) {
 	name, id, ok := strings.Cut(action, ":")
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
 		return Command{}, fmt.Errorf("unknown button %q", action)
 	}
-	return Command{Name: name, Incident: strings.ToUpper(id), Text: "pressed Escalate on the card"}, nil
+	c := Command{Name: name, Incident: strings.ToUpper(id)}
+	if name == "escalate" {
+		c.Text = "pressed Escalate on the card"
+	}
+	return c, nil
+}
+
+// buttonAction is a Slack button's action as FromButton reads it. The
+// card's action_id is "ack:ID" and its value the incident (an older card
+// had action_id "ack" alone): the value is added only where the id lacks
+// it, whichever way (HTTP or Socket Mode) the press came.
+func buttonAction(actionID, value string) string {
+	if strings.Contains(actionID, ":") || value == "" {
+		return actionID
+	}
+	return actionID + ":" + value
 }
 
 func usage(name string) string {

@@ -44,6 +44,11 @@ func TestParse(t *testing.T) {
 		if err != nil || got.Name != b || got.Incident != "SEC-2026-0001" {
 			t.Errorf("button %s: %+v %v", b, got, err)
 		}
+		// Issue 15, section 8: only Escalate carries the press as its
+		// reason; an Acknowledge was recorded as "pressed Escalate".
+		if hasText := got.Text != ""; hasText != (b == "escalate") {
+			t.Errorf("button %s: text %q, want text only for escalate", b, got.Text)
+		}
 	}
 	if _, err := FromButton("close:SEC-2026-0001"); err == nil {
 		t.Error("a button the card does not have was taken")

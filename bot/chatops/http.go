@@ -100,10 +100,7 @@ func (h *Handler) slackAnswer(w http.ResponseWriter, r *http.Request, c Command,
 func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, bool) {
 	done := make(chan Reply, 1)
 	ctx := context.WithoutCancel(r.Context())
-	run := h.run
-	if run == nil {
-		run = h.Router.Handle
-	}
+	run := h.runner()
 	go func() { done <- run(ctx, c) }()
 	select {
 	case reply := <-done:
@@ -169,11 +166,7 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 		slackReply(w, Reply{Text: "Not a button press this desk knows.", Ephemeral: true})
 		return
 	}
-	action := p.Actions[0].ActionID
-	if !strings.Contains(action, ":") {
-		action += ":" + p.Actions[0].Value // the card: action_id ack, value the incident
-	}
-	c, perr := FromButton(action)
+	c, perr := FromButton(buttonAction(p.Actions[0].ActionID, p.Actions[0].Value))
 	c.Platform, c.UserID, c.RequestID = "slack", p.User.ID, p.TriggerID
 	if perr != nil {
 		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
