@@ -2,12 +2,14 @@ package bot_test
 
 import (
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -458,4 +460,111 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 	d.stop()
 	d = startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
 	replays("after a restart")
+}
+
+// deskAudit is the desk's own audit log (entries on no incident), as
+// "action request_id" lines, read from the store.
+func (d *daemon) deskAudit() []string {
+	d.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT action, request_id FROM audit WHERE COALESCE(incident_id, 0) = 0 ORDER BY id`)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var action, req string
+		rows.Scan(&action, &req)
+		out = append(out, action+" "+req)
+	}
+	return out
+}
+
+// linkCodes are the link codes mailed to addr, oldest first, once there
+// are n.
+func (d *daemon) linkCodes(addr string, n int) []string {
+	d.t.Helper()
+	var codes []string
+	eventually(d.t, fmt.Sprintf("%d link codes mailed to %s", n, addr), 10*time.Second, func() bool {
+		codes = nil
+		for _, m := range d.pagedTo(addr) {
+			if c := regexp.MustCompile(`/tocsin link (\d{8})`).FindStringSubmatch(decodedText(d.t.(*testing.T), m)); c != nil {
+				codes = append(codes, c[1])
+			}
+		}
+		return len(codes) >= n
+	})
+	return codes
+}
+
+// TestLinkCodesAreBounded (issue 15, section 2): failed tries are counted
+// durably, so after 5 wrong codes even the right one is refused; at most
+// 3 codes an hour are mailed for one address and asked for by one chat
+// account; unlinking (/tocsin unlink, or asking for a new link while
+// linked) and relinking each write their audit entry.
+func TestLinkCodesAreBounded(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	say := func(user, text, trigger string) string {
+		t.Helper()
+		code, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/tocsin"}, "text": {text}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
+		if code != 200 {
+			t.Fatalf("/tocsin %s: HTTP %d", text, code)
+		}
+		return fmt.Sprint(out["text"])
+	}
+	say("U0WESNEW", "link wes@sandbox.test", "w0")
+	right := d.linkCodes("wes@sandbox.test", 1)[0]
+	for i := range 5 {
+		wrong := fmt.Sprintf("%08d", (i+1)*1111111)
+		if wrong == right {
+			wrong = "99999999"
+		}
+		say("U0WESNEW", "link "+wrong, fmt.Sprint("w", i+1))
+	}
+	say("U0WESNEW", "link "+right, "w6")
+	if got := say("U0WESNEW", "status", "w7"); !strings.Contains(got, "not on this desk's roster") {
+		t.Errorf("after 5 wrong codes the right one linked the account: /status answers %q", got)
+	}
+
+	// Link requests: the account has asked once; two more are mailed, the
+	// rest (by it, and by another account for the same address) are not.
+	for i, user := range []string{"U0WESNEW", "U0WESNEW", "U0WESNEW", "U0WESNEW", "U0MALLORY"} {
+		say(user, "link wes@sandbox.test", fmt.Sprint("r", i))
+	}
+	d.linkCodes("wes@sandbox.test", 3)
+	d.settled(0)
+	if n := len(d.pagedTo("wes@sandbox.test")); n != 3 {
+		t.Errorf("%d link codes mailed to wes in an hour, want 3", n)
+	}
+
+	// Link, unlink, relink, and a new link asked for while linked.
+	say("U0OTTONEW", "link otto@sandbox.test", "o1")
+	say("U0OTTONEW", "link "+d.linkCodes("otto@sandbox.test", 1)[0], "o2")
+	say("U0OTTONEW", "unlink", "o3")
+	if got := say("U0OTTONEW", "status", "o4"); !strings.Contains(got, "not on this desk's roster") {
+		t.Errorf("after /tocsin unlink: /status answers %q", got)
+	}
+	say("U0OTTONEW", "link otto@sandbox.test", "o5")
+	say("U0OTTONEW", "link "+d.linkCodes("otto@sandbox.test", 2)[1], "o6")
+	say("U0OTTONEW", "link bea@sandbox.test", "o7")
+
+	got := map[string][]string{}
+	for _, e := range d.deskAudit() {
+		action, req, _ := strings.Cut(e, " ")
+		got[req] = append(got[req], action)
+	}
+	for req, want := range map[string]string{
+		"w1": "[chat-link-refused]", "w5": "[chat-link-refused]", "w6": "[chat-link-refused]",
+		"r0": "[chat-link-requested]", "r1": "[chat-link-requested]", "r2": "[chat-link-refused]", "r4": "[chat-link-refused]",
+		"o2": "[chat-linked]", "o3": "[chat-unlinked]", "o6": "[chat-linked]", "o7": "[chat-unlinked chat-link-requested]",
+	} {
+		if fmt.Sprint(got[req]) != want {
+			t.Errorf("audit of request %s: %v, want %s", req, got[req], want)
+		}
+	}
 }

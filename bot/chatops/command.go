@@ -40,6 +40,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},
 	{"approve", "/approve ID", "send what someone else drafted for the external contacts (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
+	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
 	{"help", "/help", "this list"},
 }
 

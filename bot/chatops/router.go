@@ -56,6 +56,12 @@ type Router struct {
 // linkFor is how long a mailed link code is good for.
 const linkFor = 30 * time.Minute
 
+// linkRequestsPerHour bounds the link codes asked for in an hour, by one
+// chat user and for one address (whoever asks): each mails a code, and
+// each code allows 5 tries, so one address can be guessed at most 15
+// times an hour out of 10^8 codes, and its owner gets at most 3 mails.
+const linkRequestsPerHour = 3
+
 // person is the roster person a chat user is: by the ids in the config,
 // or linked by a mailed code.
 func (r *Router) person(ctx context.Context, platform, userID string) (config.Person, bool) {
@@ -78,32 +84,58 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 	arg := c.Args[0]
 	if !strings.Contains(arg, "@") {
 		var person string
+		bad := false
 		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
 			var err error
-			if person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now); err != nil {
+			person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now)
+			if errors.Is(err, store.ErrBadCode) {
+				// Committed with the refusal: the failed try counts.
+				bad = true
+				return tx.AuditFrom(0, now, who, "chat-link-refused", "a wrong, expired or overused link code", c.Platform, c.RequestID)
+			}
+			if err != nil {
 				return err
 			}
 			return tx.AuditFrom(0, now, person, "chat-linked", fmt.Sprintf("%s linked to %s by the code mailed to them", who, person), c.Platform, c.RequestID)
 		})
-		if errors.Is(err, store.ErrBadCode) {
-			r.audit(ctx, c, "", who, "chat-link-refused", "a wrong, expired or overused link code")
-			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
-		}
 		if err != nil {
 			return r.failed(err)
+		}
+		if bad {
+			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
 		}
 		return Reply{Text: "Linked: this account now acts as " + person + ".", Ephemeral: true}
 	}
 	said := Reply{Text: "If " + arg + " is on this desk's roster, a code was mailed to it: type /tocsin link CODE here within 30 minutes.", Ephemeral: true}
-	p, ok := r.Config.PersonByEmail(arg)
-	if !ok {
-		r.audit(ctx, c, "", who, "chat-link-refused", arg+" is not on the roster")
-		return said
-	}
-	code := fmt.Sprintf("%08d", randomInt(100000000))
+	limited := false
 	err := r.Store.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.RequestChatLink(c.Platform, c.UserID, strings.ToLower(p.Email), code, now.Add(linkFor)); err != nil {
+		// Counted for every address asked for, on the roster or not, so
+		// that the limit says nothing about who is on it.
+		byUser, forAddress, err := tx.LinkRequests(c.Platform, c.UserID, arg, now.Add(-time.Hour))
+		if err != nil {
 			return err
+		}
+		if byUser >= linkRequestsPerHour || forAddress >= linkRequestsPerHour {
+			limited = true
+			return tx.AuditFrom(0, now, who, "chat-link-refused",
+				fmt.Sprintf("too many link requests in the last hour (%d by this account, %d for %s): no code mailed", byUser, forAddress, arg), c.Platform, c.RequestID)
+		}
+		if err := tx.AddLinkRequest(c.Platform, c.UserID, arg, now); err != nil {
+			return err
+		}
+		p, ok := r.Config.PersonByEmail(arg)
+		if !ok {
+			return tx.AuditFrom(0, now, who, "chat-link-refused", arg+" is not on the roster", c.Platform, c.RequestID)
+		}
+		code := fmt.Sprintf("%08d", randomInt(100000000))
+		was, err := tx.RequestChatLink(c.Platform, c.UserID, strings.ToLower(p.Email), code, now.Add(linkFor))
+		if err != nil {
+			return err
+		}
+		if was != "" {
+			if err := tx.AuditFrom(0, now, was, "chat-unlinked", fmt.Sprintf("%s no longer acts as %s: it asked for a new link", who, was), c.Platform, c.RequestID); err != nil {
+				return err
+			}
 		}
 		body := fmt.Sprintf("Someone using the %s account %s asked to act as you, %s, on the security desk\n(acknowledging and confirming call-tree steps, closing incidents where your role allows).\n\n"+
 			"If it was you, type this in that chat within 30 minutes:\n\n  /tocsin link %s\n\nIf it was not you, do not use the code, and tell the security team: someone is trying to act in your name.\n\n-- \n%s <%s>\n",
@@ -117,18 +149,49 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 	if err != nil {
 		return r.failed(err)
 	}
+	if limited {
+		return Reply{Text: fmt.Sprintf("Too many link codes were asked for by this account or for %s in the last hour (at most %d): no code was mailed. Try again later.", arg, linkRequestsPerHour), Ephemeral: true}
+	}
 	if r.Queued != nil {
 		r.Queued()
 	}
 	return said
 }
 
+// unlink ends the link of the caller's chat account to a roster person;
+// an account named in the config is changed there, not in chat.
+func (r *Router) unlink(ctx context.Context, c Command) Reply {
+	if p, ok := r.Config.PersonByChat(c.Platform, c.UserID); ok {
+		return Reply{Text: "This account is " + p.Email + "'s in the desk's configuration: only the configuration can change that.", Ephemeral: true}
+	}
+	now := r.Clock.Now()
+	who := c.Platform + " user " + c.UserID
+	var was string
+	err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if was, err = tx.UnlinkChat(c.Platform, c.UserID); err != nil {
+			return err
+		}
+		return tx.AuditFrom(0, now, was, "chat-unlinked", fmt.Sprintf("%s no longer acts as %s: unlinked by itself", who, was), c.Platform, c.RequestID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Reply{Text: "This account is not linked to anyone on the roster.", Ephemeral: true}
+	}
+	if err != nil {
+		return r.failed(err)
+	}
+	return Reply{Text: "Unlinked: this account no longer acts as " + was + ".", Ephemeral: true}
+}
+
 // Handle carries out c for whoever sent it and says what happened.
 // Whoever is not on the roster (not linked by their chat id) is refused
 // and the refusal is audited; so is every action.
 func (r *Router) Handle(ctx context.Context, c Command) Reply {
-	if c.Name == "link" {
+	switch c.Name {
+	case "link":
 		return r.link(ctx, c)
+	case "unlink":
+		return r.unlink(ctx, c)
 	}
 	person, ok := r.person(ctx, c.Platform, c.UserID)
 	if !ok {
