@@ -380,7 +380,7 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 		{"done", id, "validated, all clean", "done by"},
 		{"report", "", "Walk-in at the service desk: phishing page on shop.sandbox.test", "Filed as"},
 		{"notify", id, "sandbox-isp the C2 host is theirs", "drafted by"},
-		{"approve", id, "", "a second person must approve"}, // the caller drafted everything waiting
+		{"approve", id, "D1", "a second person must approve"}, // the caller drafted it
 		{"close", id, "", "closed by"},
 	} {
 		for _, platform := range []string{"slack", "discord"} {

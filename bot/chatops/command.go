@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Command is what a person asked, from any platform.
@@ -21,6 +22,10 @@ type Command struct {
 	Platform  string // slack, discord, email, desk
 	UserID    string // the platform's user id
 	RequestID string // the platform's id of the request, for the audit
+	// Age is how long before it arrived the request was surely made (its
+	// signed timestamp, whole seconds, rounded up): an approval does not
+	// cover a draft drafted since. 0 where nothing signed a time.
+	Age time.Duration
 }
 
 // Names are the commands, with what each takes; /help prints them.
@@ -38,7 +43,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
 	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},
-	{"approve", "/approve ID", "send what someone else drafted for the external contacts (team and officers)"},
+	{"approve", "/approve ID DRAFT", "send the draft DRAFT (D1, D2, ... as /status shows) that someone else drafted for an external contact (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
 	{"help", "/help", "this list"},
@@ -97,6 +102,13 @@ func Parse(name, text string) (Command, error) {
 			return Command{}, fmt.Errorf("/assign needs one person: %s", usage(name))
 		}
 		c.Args = fields
+	case "approve":
+		if len(fields) > 1 {
+			return Command{}, fmt.Errorf("/approve needs one draft id, no more: %s", usage(name))
+		}
+		for _, f := range fields {
+			c.Args = append(c.Args, strings.ToUpper(f))
+		}
 	case "link":
 		if len(fields) != 1 {
 			return Command{}, fmt.Errorf("/tocsin link needs your roster address, then the code mailed to it")

@@ -267,7 +267,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		if drafts, err := r.Store.Drafts(ctx, inc.ID); err == nil {
 			for _, d := range drafts {
 				if d.State == store.DraftPending {
-					text += fmt.Sprintf("\nWaiting for approval (/approve %s): %s to %s, drafted by %s", inc.Ref, d.Form, r.contactName(d.Contact), d.DraftedBy)
+					text += fmt.Sprintf("\nWaiting for approval (/approve %s %s): %s, %s to %s, drafted by %s", inc.Ref, d.ID, d.ID, d.Form, r.contactName(d.Contact), d.DraftedBy)
 				}
 			}
 		}
@@ -281,18 +281,35 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			}
 			return Reply{Text: fmt.Sprintf("No external contact %q: the directory has %s.", c.Args[0], cmp.Or(strings.Join(ids, ", "), "none")), Ephemeral: true}
 		}
-		if err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID); err != nil {
+		draft, err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID)
+		if err != nil {
 			return r.failed(err)
 		}
-		return Reply{Text: fmt.Sprintf("%s: status report to %s (%s) drafted by %s. Nothing goes outside until someone else approves it: /approve %s", ref, contact.Name, contact.Kind, person.Name, ref)}
+		return Reply{Text: fmt.Sprintf("%s: status report to %s (%s) drafted by %s as %s. Nothing goes outside until someone else approves it: /approve %s %s", ref, contact.Name, contact.Kind, person.Name, draft, ref, draft)}
 	case "approve":
-		sent, err := r.Engine.Approve(ctx, inc.ID, actor, c.Platform, c.RequestID)
+		draft := ""
+		if len(c.Args) > 0 {
+			draft = c.Args[0]
+		}
+		// The approval covers what was drafted by the time it was made
+		// (its signed timestamp), not what was drafted since.
+		asOf := r.Clock.Now().Add(-c.Age)
+		sent, err := r.Engine.Approve(ctx, inc.ID, draft, asOf, actor, c.Platform, c.RequestID)
 		switch {
+		case errors.Is(err, engine.ErrDraftNotNamed):
+			return Reply{Text: "Name the draft you approve (" + usage("approve") + "): " + r.waiting(ctx, inc) + ". Nothing was sent.", Ephemeral: true}
+		case errors.Is(err, engine.ErrNoSuchDraft):
+			return Reply{Text: ref + " has no draft " + draft + ": " + r.waiting(ctx, inc) + ". Nothing was sent.", Ephemeral: true}
+		case errors.Is(err, engine.ErrDraftNewer):
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve %s via %s: the draft is newer than the approval", draft, via))
+			return Reply{Text: draft + " of " + ref + " was drafted after your approval was made: look at /status " + ref + " and approve again. Nothing was sent.", Ephemeral: true}
 		case errors.Is(err, engine.ErrOwnDraft):
-			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve via %s: only drafts of their own wait; a second person must approve", via))
-			return Reply{Text: "What waits for approval on " + ref + " was drafted by you: a second person must approve it. Nothing was sent.", Ephemeral: true}
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve %s via %s: their own draft; a second person must approve", draft, via))
+			return Reply{Text: draft + " of " + ref + " was drafted by you: a second person must approve it. Nothing was sent.", Ephemeral: true}
 		case errors.Is(err, engine.ErrNothingToApprove):
-			return Reply{Text: "Nothing of " + ref + " waits for approval.", Ephemeral: true}
+			return Reply{Text: draft + " of " + ref + " does not wait for approval (approved already).", Ephemeral: true}
+		case errors.Is(err, engine.ErrContactGone):
+			return Reply{Text: draft + " of " + ref + " is to a contact no longer in the directory: nothing was sent.", Ephemeral: true}
 		case err != nil:
 			return r.failed(err)
 		}
@@ -300,7 +317,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		for _, k := range sent {
 			names = append(names, k.Name+" <"+k.Email+">")
 		}
-		return Reply{Text: fmt.Sprintf("%s: approved by %s; the status report goes to %s (signed, encrypted where their key is known).", ref, person.Name, strings.Join(names, ", "))}
+		return Reply{Text: fmt.Sprintf("%s: %s approved by %s; the status report goes to %s (signed, encrypted where their key is known).", ref, draft, person.Name, strings.Join(names, ", "))}
 	case "ack", "done":
 		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via, Platform: c.Platform, RequestID: c.RequestID})
 		if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
@@ -411,6 +428,25 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return Reply{Text: fmt.Sprintf("%s: priority set to %s by %s.", ref, c.Args[0], person.Name)}
 	}
 	return Reply{Text: "/" + c.Name + " is not handled yet.", Ephemeral: true}
+}
+
+// waiting lists the incident's drafts that wait for approval, for a
+// refused /approve.
+func (r *Router) waiting(ctx context.Context, inc *store.Incident) string {
+	drafts, err := r.Store.Drafts(ctx, inc.ID)
+	if err != nil {
+		return "(the drafts could not be read)"
+	}
+	var out []string
+	for _, d := range drafts {
+		if d.State == store.DraftPending {
+			out = append(out, fmt.Sprintf("%s (%s to %s, drafted by %s)", d.ID, d.Form, r.contactName(d.Contact), d.DraftedBy))
+		}
+	}
+	if len(out) == 0 {
+		return "nothing of " + inc.Ref + " waits for approval"
+	}
+	return "waiting: " + strings.Join(out, "; ")
 }
 
 // contactName is how a contact id reads in a reply.

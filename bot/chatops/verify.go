@@ -86,6 +86,18 @@ func (h *Handler) readDiscord(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// signedAge is how long ago the request's signed timestamp (header, unix
+// seconds) surely was: the platform signs whole seconds, so one second is
+// taken off, and a timestamp in the future counts as now. Wall clock: the
+// platform's.
+func signedAge(r *http.Request, header string) time.Duration {
+	ts, err := strconv.ParseInt(r.Header.Get(header), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return max(time.Since(time.Unix(ts, 0))-time.Second, 0)
+}
+
 // requestKey names a verified request by what its signature covers: the
 // platform, the timestamp and the body, hashed. Two requests with the
 // same key are one request, however their signature headers are spelt.

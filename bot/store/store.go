@@ -400,7 +400,7 @@ var sqliteMigrations = []string{
 	CREATE INDEX chat_link_requests_address ON chat_link_requests (address, at);
 	ALTER TABLE drafts ADD COLUMN short_id TEXT NOT NULL DEFAULT '';
 	UPDATE drafts SET short_id = 'D' || (SELECT COUNT(*) FROM drafts d2 WHERE d2.incident_id = drafts.incident_id
-		AND (d2.drafted_at < drafts.drafted_at OR d2.drafted_at = drafts.drafted_at AND d2.idem_key <= drafts.idem_key));
+		AND (d2.drafted_at < drafts.drafted_at OR d2.drafted_at = drafts.drafted_at AND d2.rowid <= drafts.rowid));
 	CREATE UNIQUE INDEX drafts_short_id ON drafts (incident_id, short_id);`,
 }
 
