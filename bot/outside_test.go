@@ -184,6 +184,11 @@ func TestCapturedApproveSendsOnlyItsDraft(t *testing.T) {
 	if got := command(form("U0TARA", "/notify", id+" sandbox-cert", "n2"), time.Now()); !strings.Contains(got, "as D2") {
 		t.Fatalf("/notify: %q", got)
 	}
+	// The cards show the draft waiting, with the id /approve names
+	// (Discord's with its Markdown escaped).
+	eventually(t, "the cards showing D2", 10*time.Second, func() bool {
+		return d.chatCaptures("slack-chat.update", "/approve "+id+" D2") > 0 && d.chatCaptures("discord-edit-message", `D2\\: status\\-report to Sandbox National CERT`) > 0
+	})
 	upper := http.Header{"X-Slack-Request-Timestamp": {captured.Get("X-Slack-Request-Timestamp")},
 		"X-Slack-Signature": {"v0=" + strings.ToUpper(strings.TrimPrefix(captured.Get("X-Slack-Signature"), "v0="))}}
 	for _, h := range []http.Header{captured, upper} {
