@@ -2,12 +2,14 @@ package bot_test
 
 import (
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -264,6 +266,27 @@ func TestChatScenario(t *testing.T) {
 	if code, out, _ := d.slackPost("/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), ""); code != 200 || !strings.Contains(fmt.Sprint(out["text"]), "acknowledged") {
 		t.Fatalf("Slack button: %d %v", code, out)
 	}
+	// Issue 15, section 8: the Acknowledge press is audited as an ack, not
+	// as "pressed Escalate on the card".
+	var raw struct {
+		Audit []struct {
+			Action, Detail string
+			RequestID      string `json:"request_id"`
+		} `json:"audit"`
+	}
+	d.api("GET", "/api/v1/incidents/"+id, nil, &raw)
+	var pressed []string
+	for _, a := range raw.Audit {
+		if a.RequestID == "s1" {
+			pressed = append(pressed, a.Action)
+			if strings.Contains(strings.ToLower(a.Detail), "escalate") {
+				t.Errorf("the Acknowledge press is audited as %q: %s", a.Action, a.Detail)
+			}
+		}
+	}
+	if fmt.Sprint(pressed) != "[step-ack]" {
+		t.Errorf("the Acknowledge press's audit entries: %v, want [step-ack]", pressed)
+	}
 	d.waitState(id, "units-alerted:payments", "notified")
 	code, out := d.discordPost(map[string]any{"type": 2, "id": "d1", "data": map[string]any{"name": "done", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
 		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}}, time.Now())
@@ -357,7 +380,7 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 		{"done", id, "validated, all clean", "done by"},
 		{"report", "", "Walk-in at the service desk: phishing page on shop.sandbox.test", "Filed as"},
 		{"notify", id, "sandbox-isp the C2 host is theirs", "drafted by"},
-		{"approve", id, "", "a second person must approve"}, // the caller drafted everything waiting
+		{"approve", id, "D1", "a second person must approve"}, // the caller drafted it
 		{"close", id, "", "closed by"},
 	} {
 		for _, platform := range []string{"slack", "discord"} {
@@ -380,21 +403,169 @@ func TestEveryCommandOnBothPlatforms(t *testing.T) {
 	}
 }
 
-// TestReplayRefusedAfterRestart: the signatures of recent requests are
-// kept in the store, so a captured request replayed after the daemon
-// restarted is still refused.
+// TestReplayRefusedAfterRestart: what recent requests were (a hash of
+// the platform, the signed timestamp and the body) is kept in the store,
+// so a captured request replayed after the daemon restarted is still
+// refused. Issue 15, section 1: a replay is recognised by what was
+// verified, never by the signature header's text, so the same Slack and
+// Discord request with the hex signature upper-cased (which both
+// verifiers accept) is a replay too, before and after a restart, and
+// changes nothing.
 func TestReplayRefusedAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
-	form := url.Values{"command": {"/help"}, "text": {""}, "user_id": {"U0UMA"}, "trigger_id": {"r1"}}
+	id := d.firstReport("replay1@example.org", "XSS in www.sandbox.test", "details")
+	form := url.Values{"command": {"/note"}, "text": {id + " from slack"}, "user_id": {"U0UMA"}, "trigger_id": {"r1"}}
 	code, _, h := d.slackPost("/slack/commands", form, time.Now(), "")
 	if code != 200 {
-		t.Fatalf("first request: %d", code)
+		t.Fatalf("first Slack request: %d", code)
 	}
+	seed, _ := hex.DecodeString(d.info.DiscordPrivateKey)
+	dbody, _ := json.Marshal(map[string]any{"type": 2, "id": "r2", "data": map[string]any{"name": "note", "options": []map[string]any{
+		{"name": "id", "type": 3, "value": id}, {"name": "text", "type": 3, "value": "from discord"}}},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000004"}}})
+	dts, dsig := chatops.SignDiscord(ed25519.NewKeyFromSeed(seed), dbody, time.Now())
+	if code, _, _ := d.chatPost("/discord/interactions", dbody, "application/json", http.Header{"X-Signature-Timestamp": {dts}, "X-Signature-Ed25519": {dsig}}); code != 200 {
+		t.Fatalf("first Discord request: %d", code)
+	}
+	notes := func() int {
+		n := 0
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "note" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := notes(); n != 2 {
+		t.Fatalf("%d notes after the first requests, want 2", n)
+	}
+	replays := func(when string) {
+		t.Helper()
+		if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
+			t.Errorf("Slack replay %s: %d, want 401", when, code)
+		}
+		upper := http.Header{"X-Slack-Request-Timestamp": {h.Get("X-Slack-Request-Timestamp")}, "X-Slack-Signature": {"v0=" + strings.ToUpper(strings.TrimPrefix(h.Get("X-Slack-Signature"), "v0="))}}
+		if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", upper); code != 401 {
+			t.Errorf("Slack replay %s with the signature upper-cased: %d, want 401", when, code)
+		}
+		if code, _, _ := d.chatPost("/discord/interactions", dbody, "application/json", http.Header{"X-Signature-Timestamp": {dts}, "X-Signature-Ed25519": {strings.ToUpper(dsig)}}); code != 401 {
+			t.Errorf("Discord replay %s with the signature upper-cased: %d, want 401", when, code)
+		}
+		if n := notes(); n != 2 {
+			t.Errorf("%d notes after the replays %s, want 2", n, when)
+		}
+	}
+	replays("before a restart")
 	d.stop()
 	d = startDaemon(t, bot.SandboxConfig(dir, "127.0.0.1:0"))
-	if code, _, _ := d.chatPost("/slack/commands", []byte(form.Encode()), "application/x-www-form-urlencoded", h); code != 401 {
-		t.Errorf("replay after a restart: %d, want 401", code)
+	replays("after a restart")
+}
+
+// deskAudit is the desk's own audit log (entries on no incident), as
+// "action request_id" lines, read from the store.
+func (d *daemon) deskAudit() []string {
+	d.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT action, request_id FROM audit WHERE COALESCE(incident_id, 0) = 0 ORDER BY id`)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var action, req string
+		rows.Scan(&action, &req)
+		out = append(out, action+" "+req)
+	}
+	return out
+}
+
+// linkCodes are the link codes mailed to addr, oldest first, once there
+// are n.
+func (d *daemon) linkCodes(addr string, n int) []string {
+	d.t.Helper()
+	var codes []string
+	eventually(d.t, fmt.Sprintf("%d link codes mailed to %s", n, addr), 10*time.Second, func() bool {
+		codes = nil
+		for _, m := range d.pagedTo(addr) {
+			if c := regexp.MustCompile(`/tocsin link (\d{8})`).FindStringSubmatch(decodedText(d.t.(*testing.T), m)); c != nil {
+				codes = append(codes, c[1])
+			}
+		}
+		return len(codes) >= n
+	})
+	return codes
+}
+
+// TestLinkCodesAreBounded (issue 15, section 2): failed tries are counted
+// durably, so after 5 wrong codes even the right one is refused; at most
+// 3 codes an hour are mailed for one address and asked for by one chat
+// account; unlinking (/tocsin unlink, or asking for a new link while
+// linked) and relinking each write their audit entry.
+func TestLinkCodesAreBounded(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	say := func(user, text, trigger string) string {
+		t.Helper()
+		code, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/tocsin"}, "text": {text}, "user_id": {user}, "trigger_id": {trigger}}, time.Now(), "")
+		if code != 200 {
+			t.Fatalf("/tocsin %s: HTTP %d", text, code)
+		}
+		return fmt.Sprint(out["text"])
+	}
+	say("U0WESNEW", "link wes@sandbox.test", "w0")
+	right := d.linkCodes("wes@sandbox.test", 1)[0]
+	for i := range 5 {
+		wrong := fmt.Sprintf("%08d", (i+1)*1111111)
+		if wrong == right {
+			wrong = "99999999"
+		}
+		say("U0WESNEW", "link "+wrong, fmt.Sprint("w", i+1))
+	}
+	say("U0WESNEW", "link "+right, "w6")
+	if got := say("U0WESNEW", "status", "w7"); !strings.Contains(got, "not on this desk's roster") {
+		t.Errorf("after 5 wrong codes the right one linked the account: /status answers %q", got)
+	}
+
+	// Link requests: the account has asked once; two more are mailed, the
+	// rest (by it, and by another account for the same address) are not.
+	for i, user := range []string{"U0WESNEW", "U0WESNEW", "U0WESNEW", "U0WESNEW", "U0MALLORY"} {
+		say(user, "link wes@sandbox.test", fmt.Sprint("r", i))
+	}
+	d.linkCodes("wes@sandbox.test", 3)
+	d.settled(0)
+	if n := len(d.pagedTo("wes@sandbox.test")); n != 3 {
+		t.Errorf("%d link codes mailed to wes in an hour, want 3", n)
+	}
+
+	// Link, unlink, relink, and a new link asked for while linked.
+	say("U0OTTONEW", "link otto@sandbox.test", "o1")
+	say("U0OTTONEW", "link "+d.linkCodes("otto@sandbox.test", 1)[0], "o2")
+	say("U0OTTONEW", "unlink", "o3")
+	if got := say("U0OTTONEW", "status", "o4"); !strings.Contains(got, "not on this desk's roster") {
+		t.Errorf("after /tocsin unlink: /status answers %q", got)
+	}
+	say("U0OTTONEW", "link otto@sandbox.test", "o5")
+	say("U0OTTONEW", "link "+d.linkCodes("otto@sandbox.test", 2)[1], "o6")
+	say("U0OTTONEW", "link bea@sandbox.test", "o7")
+
+	got := map[string][]string{}
+	for _, e := range d.deskAudit() {
+		action, req, _ := strings.Cut(e, " ")
+		got[req] = append(got[req], action)
+	}
+	for req, want := range map[string]string{
+		"w1": "[chat-link-refused]", "w5": "[chat-link-refused]", "w6": "[chat-link-refused]",
+		"r0": "[chat-link-requested]", "r1": "[chat-link-requested]", "r2": "[chat-link-refused]", "r4": "[chat-link-refused]",
+		"o2": "[chat-linked]", "o3": "[chat-unlinked]", "o6": "[chat-linked]", "o7": "[chat-unlinked chat-link-requested]",
+	} {
+		if fmt.Sprint(got[req]) != want {
+			t.Errorf("audit of request %s: %v, want %s", req, got[req], want)
+		}
 	}
 }
 

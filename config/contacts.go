@@ -13,7 +13,7 @@ import (
 // media. Nothing goes to one without a second person's approval: a
 // responder drafts (/notify ID CONTACT, or the significant-event
 // playbook at E+24h for the contacts marked status_report), another
-// approves (/approve ID).
+// approves (/approve ID DRAFT, naming the draft).
 type Contact struct {
 	// ID names the contact in commands: /notify SEC-2026-0042 cert-bund.
 	ID   string `yaml:"id"`

@@ -206,7 +206,7 @@ cio: cio@example.com
 # External contacts (CERTs, CSIRTs, FIRST, ISPs, law enforcement, vendors,
 # partners, customers, experts, media). Nothing goes to one without a
 # second person: /notify ID CONTACT drafts the status report to them,
-# /approve ID by someone else sends it. status_report: the E+24h status
+# /approve ID DRAFT by someone else sends it. status_report: the E+24h status
 # report of every significant event is drafted to them. With a key_file
 # they only ever get encrypted mail.
 contacts:

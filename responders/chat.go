@@ -29,6 +29,10 @@ type Card struct {
 	CallTree string `json:"calltree,omitempty"`
 	// Assignee is who is responsible, if anyone.
 	Assignee string `json:"assignee,omitempty"`
+	// Drafts are what waits for a second person's approval to go to an
+	// external contact, a line each with the draft's id that /approve
+	// names ("" when nothing waits).
+	Drafts string `json:"drafts,omitempty"`
 	// Version orders the states of one incident: a poster never replaces
 	// a newer card with an older one.
 	Version int64 `json:"version"`

@@ -161,6 +161,9 @@ func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponen
 	if c.CallTree != "" {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "Call tree", Value: lines(c.CallTree, 1000, discordText)})
 	}
+	if c.Drafts != "" {
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "Waiting for approval", Value: lines(c.Drafts, 1000, discordText)})
+	}
 	if !c.Opened.IsZero() {
 		e.Timestamp = c.Opened.UTC().Format("2006-01-02T15:04:05Z")
 	}

@@ -87,6 +87,21 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
+	drafts, err := tx.Drafts(inc.ID)
+	if err != nil {
+		return false, err
+	}
+	var waiting []string
+	for _, d := range drafts {
+		if d.State == store.DraftPending {
+			name := d.Contact
+			if k, ok := c.cfg.ContactByID(d.Contact); ok {
+				name = k.Name
+			}
+			waiting = append(waiting, fmt.Sprintf("%s: %s to %s, drafted by %s (/approve %s %s)", d.ID, d.Form, name, d.DraftedBy, inc.Ref, d.ID))
+		}
+	}
+	card.Drafts = strings.Join(waiting, "\n")
 	payload, err := json.Marshal(card)
 	if err != nil {
 		return false, err

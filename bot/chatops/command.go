@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Command is what a person asked, from any platform.
@@ -21,6 +22,10 @@ type Command struct {
 	Platform  string // slack, discord, email, desk
 	UserID    string // the platform's user id
 	RequestID string // the platform's id of the request, for the audit
+	// Age is how long before it arrived the request was surely made (its
+	// signed timestamp, whole seconds, rounded up): an approval does not
+	// cover a draft drafted since. 0 where nothing signed a time.
+	Age time.Duration
 }
 
 // Names are the commands, with what each takes; /help prints them.
@@ -38,8 +43,9 @@ var Names = []struct{ Name, Usage, What string }{
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
 	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},
-	{"approve", "/approve ID", "send what someone else drafted for the external contacts (team and officers)"},
+	{"approve", "/approve ID DRAFT", "send the draft DRAFT (D1, D2, ... as /status shows) that someone else drafted for an external contact (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
+	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
 	{"help", "/help", "this list"},
 }
 
@@ -96,6 +102,13 @@ func Parse(name, text string) (Command, error) {
 			return Command{}, fmt.Errorf("/assign needs one person: %s", usage(name))
 		}
 		c.Args = fields
+	case "approve":
+		if len(fields) > 1 {
+			return Command{}, fmt.Errorf("/approve needs one draft id, no more: %s", usage(name))
+		}
+		for _, f := range fields {
+			c.Args = append(c.Args, strings.ToUpper(f))
+		}
 	case "link":
 		if len(fields) != 1 {
 			return Command{}, fmt.Errorf("/tocsin link needs your roster address, then the code mailed to it")
@@ -118,13 +131,31 @@ func Parse(name, text string) (Command, error) {
 	return c, nil
 }
 
-// FromButton reads a card button's action ("ack:SEC-2026-0042").
+// FromButton reads a card button's action ("ack:SEC-2026-0042"). Only
+// Escalate carries a reason (the press itself): an Acknowledge or Done
+// press has no note, so its audit entry says what was pressed and no
+// more.
 func FromButton(action string) (Command, error) {
 	name, id, ok := strings.Cut(action, ":")
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
 		return Command{}, fmt.Errorf("unknown button %q", action)
 	}
-	return Command{Name: name, Incident: strings.ToUpper(id), Text: "pressed Escalate on the card"}, nil
+	c := Command{Name: name, Incident: strings.ToUpper(id)}
+	if name == "escalate" {
+		c.Text = "pressed Escalate on the card"
+	}
+	return c, nil
+}
+
+// buttonAction is a Slack button's action as FromButton reads it. The
+// card's action_id is "ack:ID" and its value the incident (an older card
+// had action_id "ack" alone): the value is added only where the id lacks
+// it, whichever way (HTTP or Socket Mode) the press came.
+func buttonAction(actionID, value string) string {
+	if strings.Contains(actionID, ":") || value == "" {
+		return actionID
+	}
+	return actionID + ":" + value
 }
 
 func usage(name string) string {

@@ -21,6 +21,8 @@ func TestParse(t *testing.T) {
 		{"/tocsin", "", Command{Name: "help"}},
 		{"/tocsin", "notify SEC-2026-0001 cert-bund C2 in their range", Command{Name: "notify", Incident: "SEC-2026-0001", Args: []string{"cert-bund"}, Text: "C2 in their range"}},
 		{"/approve", "SEC-2026-0001", Command{Name: "approve", Incident: "SEC-2026-0001"}},
+		{"/approve", "SEC-2026-0001 d2", Command{Name: "approve", Incident: "SEC-2026-0001", Args: []string{"D2"}}},
+		{"/tocsin", "unlink", Command{Name: "unlink"}},
 	} {
 		got, err := Parse(c.name, c.text)
 		if err != nil || got.Name != c.want.Name || got.Incident != c.want.Incident || got.Text != c.want.Text || strings.Join(got.Args, " ") != strings.Join(c.want.Args, " ") {
@@ -34,6 +36,7 @@ func TestParse(t *testing.T) {
 		{"/note", "SEC-2026-0001", "needs text"},
 		{"/notify", "SEC-2026-0001", "needs a contact"},
 		{"/approve", "", "needs an incident id"},
+		{"/approve", "SEC-2026-0001 D1 D2", "needs one draft id"},
 	} {
 		if _, err := Parse(c.name, c.text); err == nil || !strings.Contains(err.Error(), c.why) {
 			t.Errorf("Parse(%q, %q): %v, want %q", c.name, c.text, err, c.why)
@@ -43,6 +46,11 @@ func TestParse(t *testing.T) {
 		got, err := FromButton(b + ":SEC-2026-0001")
 		if err != nil || got.Name != b || got.Incident != "SEC-2026-0001" {
 			t.Errorf("button %s: %+v %v", b, got, err)
+		}
+		// Issue 15, section 8: only Escalate carries the press as its
+		// reason; an Acknowledge was recorded as "pressed Escalate".
+		if hasText := got.Text != ""; hasText != (b == "escalate") {
+			t.Errorf("button %s: text %q, want text only for escalate", b, got.Text)
 		}
 	}
 	if _, err := FromButton("close:SEC-2026-0001"); err == nil {

@@ -74,7 +74,7 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	form, _ := url.ParseQuery(string(body))
 	c, perr := Parse(form.Get("command"), form.Get("text"))
-	c.Platform, c.UserID, c.RequestID = "slack", form.Get("user_id"), form.Get("trigger_id")
+	c.Platform, c.UserID, c.RequestID, c.Age = "slack", form.Get("user_id"), form.Get("trigger_id"), signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
 		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
 		return
@@ -100,10 +100,7 @@ func (h *Handler) slackAnswer(w http.ResponseWriter, r *http.Request, c Command,
 func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, bool) {
 	done := make(chan Reply, 1)
 	ctx := context.WithoutCancel(r.Context())
-	run := h.run
-	if run == nil {
-		run = h.Router.Handle
-	}
+	run := h.runner()
 	go func() { done <- run(ctx, c) }()
 	select {
 	case reply := <-done:
@@ -169,12 +166,8 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 		slackReply(w, Reply{Text: "Not a button press this desk knows.", Ephemeral: true})
 		return
 	}
-	action := p.Actions[0].ActionID
-	if !strings.Contains(action, ":") {
-		action += ":" + p.Actions[0].Value // the card: action_id ack, value the incident
-	}
-	c, perr := FromButton(action)
-	c.Platform, c.UserID, c.RequestID = "slack", p.User.ID, p.TriggerID
+	c, perr := FromButton(buttonAction(p.Actions[0].ActionID, p.Actions[0].Value))
+	c.Platform, c.UserID, c.RequestID, c.Age = "slack", p.User.ID, p.TriggerID, signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
 		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
 		return
@@ -267,7 +260,7 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 	default:
 		perr = errors.New("not an interaction this desk knows")
 	}
-	c.Platform, c.UserID, c.RequestID = "discord", user, in.ID
+	c.Platform, c.UserID, c.RequestID, c.Age = "discord", user, in.ID, signedAge(r, "X-Signature-Timestamp")
 	if perr != nil {
 		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(Reply{Text: perr.Error(), Ephemeral: true})})
 		return

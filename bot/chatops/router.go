@@ -56,6 +56,12 @@ type Router struct {
 // linkFor is how long a mailed link code is good for.
 const linkFor = 30 * time.Minute
 
+// linkRequestsPerHour bounds the link codes asked for in an hour, by one
+// chat user and for one address (whoever asks): each mails a code, and
+// each code allows 5 tries, so one address can be guessed at most 15
+// times an hour out of 10^8 codes, and its owner gets at most 3 mails.
+const linkRequestsPerHour = 3
+
 // person is the roster person a chat user is: by the ids in the config,
 // or linked by a mailed code.
 func (r *Router) person(ctx context.Context, platform, userID string) (config.Person, bool) {
@@ -78,32 +84,58 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 	arg := c.Args[0]
 	if !strings.Contains(arg, "@") {
 		var person string
+		bad := false
 		err := r.Store.Tx(ctx, func(tx *store.Tx) error {
 			var err error
-			if person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now); err != nil {
+			person, err = tx.ConfirmChatLink(c.Platform, c.UserID, arg, now)
+			if errors.Is(err, store.ErrBadCode) {
+				// Committed with the refusal: the failed try counts.
+				bad = true
+				return tx.AuditFrom(0, now, who, "chat-link-refused", "a wrong, expired or overused link code", c.Platform, c.RequestID)
+			}
+			if err != nil {
 				return err
 			}
 			return tx.AuditFrom(0, now, person, "chat-linked", fmt.Sprintf("%s linked to %s by the code mailed to them", who, person), c.Platform, c.RequestID)
 		})
-		if errors.Is(err, store.ErrBadCode) {
-			r.audit(ctx, c, "", who, "chat-link-refused", "a wrong, expired or overused link code")
-			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
-		}
 		if err != nil {
 			return r.failed(err)
+		}
+		if bad {
+			return Reply{Text: "That code does not link this account (wrong, expired, or too many tries).", Ephemeral: true}
 		}
 		return Reply{Text: "Linked: this account now acts as " + person + ".", Ephemeral: true}
 	}
 	said := Reply{Text: "If " + arg + " is on this desk's roster, a code was mailed to it: type /tocsin link CODE here within 30 minutes.", Ephemeral: true}
-	p, ok := r.Config.PersonByEmail(arg)
-	if !ok {
-		r.audit(ctx, c, "", who, "chat-link-refused", arg+" is not on the roster")
-		return said
-	}
-	code := fmt.Sprintf("%08d", randomInt(100000000))
+	limited := false
 	err := r.Store.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.RequestChatLink(c.Platform, c.UserID, strings.ToLower(p.Email), code, now.Add(linkFor)); err != nil {
+		// Counted for every address asked for, on the roster or not, so
+		// that the limit says nothing about who is on it.
+		byUser, forAddress, err := tx.LinkRequests(c.Platform, c.UserID, arg, now.Add(-time.Hour))
+		if err != nil {
 			return err
+		}
+		if byUser >= linkRequestsPerHour || forAddress >= linkRequestsPerHour {
+			limited = true
+			return tx.AuditFrom(0, now, who, "chat-link-refused",
+				fmt.Sprintf("too many link requests in the last hour (%d by this account, %d for %s): no code mailed", byUser, forAddress, arg), c.Platform, c.RequestID)
+		}
+		if err := tx.AddLinkRequest(c.Platform, c.UserID, arg, now); err != nil {
+			return err
+		}
+		p, ok := r.Config.PersonByEmail(arg)
+		if !ok {
+			return tx.AuditFrom(0, now, who, "chat-link-refused", arg+" is not on the roster", c.Platform, c.RequestID)
+		}
+		code := fmt.Sprintf("%08d", randomInt(100000000))
+		was, err := tx.RequestChatLink(c.Platform, c.UserID, strings.ToLower(p.Email), code, now.Add(linkFor))
+		if err != nil {
+			return err
+		}
+		if was != "" {
+			if err := tx.AuditFrom(0, now, was, "chat-unlinked", fmt.Sprintf("%s no longer acts as %s: it asked for a new link", who, was), c.Platform, c.RequestID); err != nil {
+				return err
+			}
 		}
 		body := fmt.Sprintf("Someone using the %s account %s asked to act as you, %s, on the security desk\n(acknowledging and confirming call-tree steps, closing incidents where your role allows).\n\n"+
 			"If it was you, type this in that chat within 30 minutes:\n\n  /tocsin link %s\n\nIf it was not you, do not use the code, and tell the security team: someone is trying to act in your name.\n\n-- \n%s <%s>\n",
@@ -117,18 +149,49 @@ func (r *Router) link(ctx context.Context, c Command) Reply {
 	if err != nil {
 		return r.failed(err)
 	}
+	if limited {
+		return Reply{Text: fmt.Sprintf("Too many link codes were asked for by this account or for %s in the last hour (at most %d): no code was mailed. Try again later.", arg, linkRequestsPerHour), Ephemeral: true}
+	}
 	if r.Queued != nil {
 		r.Queued()
 	}
 	return said
 }
 
+// unlink ends the link of the caller's chat account to a roster person;
+// an account named in the config is changed there, not in chat.
+func (r *Router) unlink(ctx context.Context, c Command) Reply {
+	if p, ok := r.Config.PersonByChat(c.Platform, c.UserID); ok {
+		return Reply{Text: "This account is " + p.Email + "'s in the desk's configuration: only the configuration can change that.", Ephemeral: true}
+	}
+	now := r.Clock.Now()
+	who := c.Platform + " user " + c.UserID
+	var was string
+	err := r.Store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if was, err = tx.UnlinkChat(c.Platform, c.UserID); err != nil {
+			return err
+		}
+		return tx.AuditFrom(0, now, was, "chat-unlinked", fmt.Sprintf("%s no longer acts as %s: unlinked by itself", who, was), c.Platform, c.RequestID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Reply{Text: "This account is not linked to anyone on the roster.", Ephemeral: true}
+	}
+	if err != nil {
+		return r.failed(err)
+	}
+	return Reply{Text: "Unlinked: this account no longer acts as " + was + ".", Ephemeral: true}
+}
+
 // Handle carries out c for whoever sent it and says what happened.
 // Whoever is not on the roster (not linked by their chat id) is refused
 // and the refusal is audited; so is every action.
 func (r *Router) Handle(ctx context.Context, c Command) Reply {
-	if c.Name == "link" {
+	switch c.Name {
+	case "link":
 		return r.link(ctx, c)
+	case "unlink":
+		return r.unlink(ctx, c)
 	}
 	person, ok := r.person(ctx, c.Platform, c.UserID)
 	if !ok {
@@ -204,7 +267,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		if drafts, err := r.Store.Drafts(ctx, inc.ID); err == nil {
 			for _, d := range drafts {
 				if d.State == store.DraftPending {
-					text += fmt.Sprintf("\nWaiting for approval (/approve %s): %s to %s, drafted by %s", inc.Ref, d.Form, r.contactName(d.Contact), d.DraftedBy)
+					text += fmt.Sprintf("\nWaiting for approval (/approve %s %s): %s, %s to %s, drafted by %s", inc.Ref, d.ID, d.ID, d.Form, r.contactName(d.Contact), d.DraftedBy)
 				}
 			}
 		}
@@ -218,18 +281,35 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			}
 			return Reply{Text: fmt.Sprintf("No external contact %q: the directory has %s.", c.Args[0], cmp.Or(strings.Join(ids, ", "), "none")), Ephemeral: true}
 		}
-		if err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID); err != nil {
+		draft, err := r.Engine.Draft(ctx, inc.ID, contact, c.Text, actor, c.Platform, c.RequestID)
+		if err != nil {
 			return r.failed(err)
 		}
-		return Reply{Text: fmt.Sprintf("%s: status report to %s (%s) drafted by %s. Nothing goes outside until someone else approves it: /approve %s", ref, contact.Name, contact.Kind, person.Name, ref)}
+		return Reply{Text: fmt.Sprintf("%s: status report to %s (%s) drafted by %s as %s. Nothing goes outside until someone else approves it: /approve %s %s", ref, contact.Name, contact.Kind, person.Name, draft, ref, draft)}
 	case "approve":
-		sent, err := r.Engine.Approve(ctx, inc.ID, actor, c.Platform, c.RequestID)
+		draft := ""
+		if len(c.Args) > 0 {
+			draft = c.Args[0]
+		}
+		// The approval covers what was drafted by the time it was made
+		// (its signed timestamp), not what was drafted since.
+		asOf := r.Clock.Now().Add(-c.Age)
+		sent, err := r.Engine.Approve(ctx, inc.ID, draft, asOf, actor, c.Platform, c.RequestID)
 		switch {
+		case errors.Is(err, engine.ErrDraftNotNamed):
+			return Reply{Text: "Name the draft you approve (" + usage("approve") + "): " + r.waiting(ctx, inc) + ". Nothing was sent.", Ephemeral: true}
+		case errors.Is(err, engine.ErrNoSuchDraft):
+			return Reply{Text: ref + " has no draft " + draft + ": " + r.waiting(ctx, inc) + ". Nothing was sent.", Ephemeral: true}
+		case errors.Is(err, engine.ErrDraftNewer):
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve %s via %s: the draft is newer than the approval", draft, via))
+			return Reply{Text: draft + " of " + ref + " was drafted after your approval was made: look at /status " + ref + " and approve again. Nothing was sent.", Ephemeral: true}
 		case errors.Is(err, engine.ErrOwnDraft):
-			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve via %s: only drafts of their own wait; a second person must approve", via))
-			return Reply{Text: "What waits for approval on " + ref + " was drafted by you: a second person must approve it. Nothing was sent.", Ephemeral: true}
+			r.audit(ctx, c, ref, actor, "chat-refused", fmt.Sprintf("/approve %s via %s: their own draft; a second person must approve", draft, via))
+			return Reply{Text: draft + " of " + ref + " was drafted by you: a second person must approve it. Nothing was sent.", Ephemeral: true}
 		case errors.Is(err, engine.ErrNothingToApprove):
-			return Reply{Text: "Nothing of " + ref + " waits for approval.", Ephemeral: true}
+			return Reply{Text: draft + " of " + ref + " does not wait for approval (approved already).", Ephemeral: true}
+		case errors.Is(err, engine.ErrContactGone):
+			return Reply{Text: draft + " of " + ref + " is to a contact no longer in the directory: nothing was sent.", Ephemeral: true}
 		case err != nil:
 			return r.failed(err)
 		}
@@ -237,7 +317,7 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		for _, k := range sent {
 			names = append(names, k.Name+" <"+k.Email+">")
 		}
-		return Reply{Text: fmt.Sprintf("%s: approved by %s; the status report goes to %s (signed, encrypted where their key is known).", ref, person.Name, strings.Join(names, ", "))}
+		return Reply{Text: fmt.Sprintf("%s: %s approved by %s; the status report goes to %s (signed, encrypted where their key is known).", ref, draft, person.Name, strings.Join(names, ", "))}
 	case "ack", "done":
 		res, err := r.Engine.Act(ctx, engine.Command{Incident: inc.ID, Person: actor, Verb: c.Name, Note: c.Text, Via: via, Platform: c.Platform, RequestID: c.RequestID})
 		if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
@@ -356,6 +436,25 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 		return Reply{Text: fmt.Sprintf("%s: priority set to %s by %s.", ref, c.Args[0], person.Name)}
 	}
 	return Reply{Text: "/" + c.Name + " is not handled yet.", Ephemeral: true}
+}
+
+// waiting lists the incident's drafts that wait for approval, for a
+// refused /approve.
+func (r *Router) waiting(ctx context.Context, inc *store.Incident) string {
+	drafts, err := r.Store.Drafts(ctx, inc.ID)
+	if err != nil {
+		return "(the drafts could not be read)"
+	}
+	var out []string
+	for _, d := range drafts {
+		if d.State == store.DraftPending {
+			out = append(out, fmt.Sprintf("%s (%s to %s, drafted by %s)", d.ID, d.Form, r.contactName(d.Contact), d.DraftedBy))
+		}
+	}
+	if len(out) == 0 {
+		return "nothing of " + inc.Ref + " waits for approval"
+	}
+	return "waiting: " + strings.Join(out, "; ")
 }
 
 // contactName is how a contact id reads in a reply.

@@ -2,6 +2,8 @@ package chatops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -30,6 +32,35 @@ func (h *Handler) RunSlackSocket(ctx context.Context, api *slack.Client) {
 	}
 }
 
+// runner is what carries out a command: the router, or a test's stand-in.
+func (h *Handler) runner() func(context.Context, Command) Reply {
+	if h.run != nil {
+		return h.run
+	}
+	return h.Router.Handle
+}
+
+// firstEnvelope reports whether a Socket Mode envelope is new: neither
+// its envelope id nor its payload was seen in the last two windows. The
+// store keeps them, as for signed requests, so a redelivery after a
+// reconnect or a restart acts once.
+func (h *Handler) firstEnvelope(ctx context.Context, req *socketmode.Request) bool {
+	now := time.Now()
+	since := now.Add(-2 * maxAge)
+	sum := sha256.Sum256(req.Payload)
+	for _, key := range []string{"slack-socket:envelope:" + req.EnvelopeID, "slack-socket:payload:" + hex.EncodeToString(sum[:])} {
+		ok, err := h.Router.Store.FirstRequest(ctx, key, now, since)
+		if err != nil {
+			h.Log.Error("checking a Socket Mode envelope for a redelivery; not acted on", "err", err)
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, stopped <-chan error) {
 	for {
 		select {
@@ -42,6 +73,12 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 			if !ok {
 				return
 			}
+			if evt.Request != nil && (evt.Type == socketmode.EventTypeSlashCommand || evt.Type == socketmode.EventTypeInteractive) && !h.firstEnvelope(ctx, evt.Request) {
+				// Delivered before (Slack retries an envelope it thinks
+				// unacknowledged): acknowledged, not carried out again.
+				client.Ack(*evt.Request)
+				continue
+			}
 			switch evt.Type {
 			case socketmode.EventTypeSlashCommand:
 				cmd, _ := evt.Data.(slack.SlashCommand)
@@ -51,7 +88,7 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 				if err != nil {
 					reply.Text = err.Error()
 				} else {
-					reply = h.Router.Handle(ctx, c)
+					reply = h.runner()(ctx, c)
 				}
 				client.Ack(*evt.Request, slackBody(reply))
 			case socketmode.EventTypeInteractive:
@@ -61,17 +98,13 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 					continue
 				}
 				a := cb.ActionCallback.BlockActions[0]
-				action := a.ActionID
-				if a.Value != "" {
-					action += ":" + a.Value
-				}
-				c, err := FromButton(action)
+				c, err := FromButton(buttonAction(a.ActionID, a.Value))
 				c.Platform, c.UserID, c.RequestID = "slack", cb.User.ID, cb.TriggerID
 				reply := Reply{Ephemeral: true}
 				if err != nil {
 					reply.Text = err.Error()
 				} else {
-					reply = h.Router.Handle(ctx, c)
+					reply = h.runner()(ctx, c)
 				}
 				// A button's answer goes to its response_url, through the
 				// outbox like any late answer.

@@ -3,6 +3,8 @@ package chatops
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +25,15 @@ const maxBody = 64 << 10
 // ErrRefused is a request that is not verifiably the platform's: 401.
 var ErrRefused = errors.New("request not verified")
 
-// first reports whether a request's signature is new: the store keeps
-// the signatures of the last two windows, so a captured request sent again
-// inside its window is refused, across restarts and instances.
-func (h *Handler) first(r *http.Request, sig string) bool {
+// first reports whether a verified request is new: the store keeps the
+// keys of the last two windows' requests, so a captured request sent
+// again inside its window is refused, across restarts and instances.
+// key names what was verified (requestKey), never the header's text:
+// both verifiers read hex in any case, so an upper-cased signature is the
+// same request.
+func (h *Handler) first(r *http.Request, key string) bool {
 	now := time.Now()
-	ok, err := h.Router.Store.FirstRequest(r.Context(), sig, now, now.Add(-2*maxAge))
+	ok, err := h.Router.Store.FirstRequest(r.Context(), key, now, now.Add(-2*maxAge))
 	if err != nil {
 		h.Log.Error("checking a chat request for replay; refused", "err", err)
 		return false
@@ -52,7 +57,7 @@ func (h *Handler) readSlack(r *http.Request) ([]byte, error) {
 	if err := sv.Ensure(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	if !h.first(r, "slack:"+r.Header.Get("X-Slack-Signature")) {
+	if !h.first(r, requestKey("slack", r.Header.Get("X-Slack-Request-Timestamp"), body)) {
 		return nil, fmt.Errorf("%w: replayed", ErrRefused)
 	}
 	return body, nil
@@ -75,10 +80,32 @@ func (h *Handler) readDiscord(r *http.Request) ([]byte, error) {
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > maxAge {
 		return nil, fmt.Errorf("%w: timestamp missing or more than 5 minutes off", ErrRefused)
 	}
-	if !h.first(r, "discord:"+r.Header.Get("X-Signature-Ed25519")) {
+	if !h.first(r, requestKey("discord", r.Header.Get("X-Signature-Timestamp"), body)) {
 		return nil, fmt.Errorf("%w: replayed", ErrRefused)
 	}
 	return body, nil
+}
+
+// signedAge is how long ago the request's signed timestamp (header, unix
+// seconds) surely was: the platform signs whole seconds, so one second is
+// taken off, and a timestamp in the future counts as now. Wall clock: the
+// platform's.
+func signedAge(r *http.Request, header string) time.Duration {
+	ts, err := strconv.ParseInt(r.Header.Get(header), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return max(time.Since(time.Unix(ts, 0))-time.Second, 0)
+}
+
+// requestKey names a verified request by what its signature covers: the
+// platform, the timestamp and the body, hashed. Two requests with the
+// same key are one request, however their signature headers are spelt.
+func requestKey(platform, ts string, body []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", platform, ts)
+	h.Write(body)
+	return platform + ":" + hex.EncodeToString(h.Sum(nil))
 }
 
 // SignSlack signs a request body as Slack does, for `tocsin chat try` and

@@ -21,15 +21,33 @@ import (
 // ErrNothingToApprove: no draft of the incident waits for approval.
 var ErrNothingToApprove = errors.New("nothing of this incident waits for approval")
 
-// ErrOwnDraft: the only drafts waiting are the caller's own; a second
-// person must approve them.
+// ErrOwnDraft: the draft named is the caller's own; a second person
+// must approve it.
 var ErrOwnDraft = errors.New("a second person must approve what you drafted")
+
+// ErrDraftNotNamed: an approval that names no draft. It is refused
+// whatever waits: its meaning would depend on what waits when it arrives,
+// and a captured approval replayed after someone drafted to another
+// contact would send that (issue 15).
+var ErrDraftNotNamed = errors.New("an approval must name the draft it approves")
+
+// ErrNoSuchDraft: the incident has no draft by the id named.
+var ErrNoSuchDraft = errors.New("the incident has no such draft")
+
+// ErrContactGone: the draft's contact left the directory; nothing is sent.
+var ErrContactGone = errors.New("the draft's contact is no longer in the directory")
+
+// ErrDraftNewer: the draft named was drafted after the approval was
+// made, so its approver cannot have seen it.
+var ErrDraftNewer = errors.New("the draft is newer than the approval")
 
 // Draft records that actor wants the incident's status report sent to
 // contact; note is for the approver and is never sent. The same request
-// (platform, requestID) drafts once.
-func (e *Engine) Draft(ctx context.Context, incidentID int64, contact config.Contact, note, actor, platform, requestID string) error {
+// (platform, requestID) drafts once. It returns the draft's short id, which
+// /approve names.
+func (e *Engine) Draft(ctx context.Context, incidentID int64, contact config.Contact, note, actor, platform, requestID string) (string, error) {
 	var eff Effects
+	var id string
 	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
 		inc, _, err := tx.IncidentByID(incidentID)
 		if err != nil {
@@ -41,11 +59,12 @@ func (e *Engine) Draft(ctx context.Context, incidentID int64, contact config.Con
 		}
 		d := store.Draft{Key: "notify:" + inc.Ref + ":" + contact.ID + ":" + platform + ":" + requestID, IncidentID: incidentID,
 			Contact: contact.ID, Form: "status-report", Note: note, DraftedBy: actor, DraftedAt: now}
-		added, err := tx.AddDraft(d)
+		var added bool
+		id, added, err = tx.AddDraft(d)
 		if err != nil || !added {
 			return err
 		}
-		detail := fmt.Sprintf("status report to %s <%s> (%s) drafted by %s via %s, waiting for a second person's approval", contact.Name, contact.Email, contact.Kind, actor, platform)
+		detail := fmt.Sprintf("%s: status report to %s <%s> (%s) drafted by %s via %s, waiting for a second person's approval", id, contact.Name, contact.Email, contact.Kind, actor, platform)
 		if note != "" {
 			detail += "; note: " + note
 		}
@@ -57,17 +76,23 @@ func (e *Engine) Draft(ctx context.Context, incidentID int64, contact config.Con
 	if err == nil {
 		e.Flush(ctx, eff)
 	}
-	return err
+	return id, err
 }
 
-// Approve sends every draft of the incident that waits for approval and
-// that someone other than actor drafted; it returns who they go to.
-// ErrOwnDraft when the only drafts waiting are actor's own.
-func (e *Engine) Approve(ctx context.Context, incidentID int64, actor, platform, requestID string) ([]config.Contact, error) {
+// Approve sends the incident's draft draftID (D1, ...), which must wait
+// for approval, be someone else's, and have been drafted no later than
+// asOf: when the approval was made (a request's signed time). It returns
+// who it goes to. A draft drafted after asOf is not what the approver saw:
+// ErrDraftNewer. No draft named: ErrDraftNotNamed, whatever waits.
+func (e *Engine) Approve(ctx context.Context, incidentID int64, draftID string, asOf time.Time, actor, platform, requestID string) ([]config.Contact, error) {
+	if draftID == "" {
+		return nil, ErrDraftNotNamed
+	}
 	var eff Effects
 	var sent []config.Contact
+	gone := false
 	err := e.Store.Tx(ctx, func(tx *store.Tx) error {
-		sent = nil
+		sent, gone = nil, false
 		inc, _, err := tx.IncidentByID(incidentID)
 		if err != nil {
 			return err
@@ -77,56 +102,54 @@ func (e *Engine) Approve(ctx context.Context, incidentID int64, actor, platform,
 			return err
 		}
 		now := e.Clock.Now()
-		own := 0
-		var form *templates.Form
-		for _, d := range drafts {
-			if d.State != store.DraftPending {
-				continue
+		var d *store.Draft
+		for i := range drafts {
+			if strings.EqualFold(drafts[i].ID, draftID) {
+				d = &drafts[i]
 			}
-			if strings.EqualFold(d.DraftedBy, actor) {
-				own++
-				continue
-			}
-			contact, ok := e.Config.ContactByID(d.Contact)
-			if !ok {
-				// Removed from the directory since: nothing is sent.
-				if err := tx.AuditFrom(incidentID, now, actor, "draft-not-sent", fmt.Sprintf("draft %s to %s: no such contact any more", d.Key, d.Contact), platform, requestID); err != nil {
-					return err
-				}
-				continue
-			}
-			if form == nil {
-				f, err := e.outsideForm(tx, inc)
-				if err != nil {
-					return err
-				}
-				form = &f
-			}
-			if _, err := tx.ApproveDraft(d.Key, actor, now); err != nil {
-				return err
-			}
-			n := notify.Notice{Form: d.Form, Kind: "outside-" + d.Form, IdemKey: "outside:" + d.Key, IncidentRef: inc.Ref,
-				To: mail.Address{Name: contact.Name, Address: contact.Email}, Langs: []string{contact.Language}, Data: *form}
-			if _, err := e.Notify.Queue(tx, incidentID, n, now); err != nil {
-				return err
-			}
-			eff.Queued = true
-			detail := fmt.Sprintf("%s to %s <%s> (%s), drafted by %s, approved by %s via %s", d.Form, contact.Name, contact.Email, contact.Kind, d.DraftedBy, actor, platform)
-			if err := tx.AuditFrom(incidentID, now, actor, "draft-approved", detail, platform, requestID); err != nil {
-				return err
-			}
-			sent = append(sent, contact)
 		}
 		switch {
-		case len(sent) > 0:
-			return e.changed(tx, inc, "approved:"+fmt.Sprint(now.UnixNano()), now, &eff)
-		case own > 0:
+		case d == nil:
+			return ErrNoSuchDraft
+		case d.State != store.DraftPending:
+			return ErrNothingToApprove
+		case strings.EqualFold(d.DraftedBy, actor):
 			return ErrOwnDraft
+		case d.DraftedAt.After(asOf):
+			return ErrDraftNewer
 		}
-		return ErrNothingToApprove
+		contact, ok := e.Config.ContactByID(d.Contact)
+		if !ok {
+			// Removed from the directory since: nothing is sent (and that
+			// is audited, so the transaction commits).
+			gone = true
+			return tx.AuditFrom(incidentID, now, actor, "draft-not-sent", fmt.Sprintf("draft %s (%s) to %s: no such contact any more", d.ID, d.Key, d.Contact), platform, requestID)
+		}
+		form, err := e.outsideForm(tx, inc)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ApproveDraft(d.Key, actor, now); err != nil {
+			return err
+		}
+		n := notify.Notice{Form: d.Form, Kind: "outside-" + d.Form, IdemKey: "outside:" + d.Key, IncidentRef: inc.Ref,
+			To: mail.Address{Name: contact.Name, Address: contact.Email}, Langs: []string{contact.Language}, Data: form}
+		if _, err := e.Notify.Queue(tx, incidentID, n, now); err != nil {
+			return err
+		}
+		eff.Queued = true
+		detail := fmt.Sprintf("%s: %s to %s <%s> (%s), drafted by %s, approved by %s via %s", d.ID, d.Form, contact.Name, contact.Email, contact.Kind, d.DraftedBy, actor, platform)
+		if err := tx.AuditFrom(incidentID, now, actor, "draft-approved", detail, platform, requestID); err != nil {
+			return err
+		}
+		sent = append(sent, contact)
+		return e.changed(tx, inc, "approved:"+d.Key, now, &eff)
 	})
 	if err == nil {
 		e.Flush(ctx, eff)
+	}
+	if err == nil && gone {
+		err = ErrContactGone
 	}
 	return sent, err
 }
@@ -163,20 +186,20 @@ func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow
 	}
 	d := store.Draft{Key: fmt.Sprintf("ct:%s:draft:%d:%s", inc.Ref, s.ID, contact.ID), IncidentID: inc.ID, Contact: contact.ID, Form: form,
 		Note: "drafted by the playbook: " + s.Title, DraftedBy: "engine", DraftedAt: now}
-	added, err := tx.AddDraft(d)
+	id, added, err := tx.AddDraft(d)
 	if err != nil || !added {
 		return false, err
 	}
-	if err := tx.Audit(inc.ID, now, "engine", "draft-created", fmt.Sprintf("%s to %s <%s> (%s) drafted by the playbook (%s), waiting for approval",
-		form, contact.Name, contact.Email, contact.Kind, s.Key)); err != nil {
+	if err := tx.Audit(inc.ID, now, "engine", "draft-created", fmt.Sprintf("%s: %s to %s <%s> (%s) drafted by the playbook (%s), waiting for approval",
+		id, form, contact.Name, contact.Email, contact.Kind, s.Key)); err != nil {
 		return false, err
 	}
 	queued := false
-	body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s).\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
-		inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, inc.Ref, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
+	body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s) as draft %s.\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
+		inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, id, inc.Ref, id, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
 	for _, officer := range e.Roster.Officers() {
 		added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "draft-waiting", IdemKey: d.Key + ":tell:" + strings.ToLower(officer), IncidentRef: inc.Ref,
-			To: mail.Address{Address: officer}, Subject: "[" + inc.Ref + "] Waiting for your approval: " + form + " to " + contact.Name, Body: body}, now)
+			To: mail.Address{Address: officer}, Subject: "[" + inc.Ref + "] Waiting for your approval: " + id + ", " + form + " to " + contact.Name, Body: body}, now)
 		if err != nil {
 			return false, err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -14,7 +15,11 @@ const (
 // Draft is mail to an external contact that waits for a second person's
 // approval: what goes outside is never one person's decision.
 type Draft struct {
-	Key        string // idempotency key: drafting the same thing twice drafts once
+	Key string // idempotency key: drafting the same thing twice drafts once
+	// ID is the draft's short id on its incident (D1, D2, ...), given by
+	// AddDraft and never reused: /approve names it, so an approval is of
+	// the draft its approver saw, not of whatever waits when it arrives.
+	ID         string
 	IncidentID int64
 	Contact    string // the contact's id
 	Form       string
@@ -26,17 +31,29 @@ type Draft struct {
 	ApprovedAt time.Time
 }
 
-// AddDraft records d as pending, unless a draft with its key exists; it
-// reports whether it added it.
-func (t *Tx) AddDraft(d Draft) (bool, error) {
-	res, err := t.exec(`INSERT INTO drafts (idem_key, incident_id, contact, form, note, drafted_by, drafted_at, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-		d.Key, d.IncidentID, d.Contact, d.Form, d.Note, d.DraftedBy, ms(d.DraftedAt), DraftPending)
-	if err != nil {
-		return false, err
+// AddDraft records d as pending with the incident's next short id,
+// unless a draft with its key exists; it returns the draft's id (the
+// existing one's when it was there) and whether it added it.
+func (t *Tx) AddDraft(d Draft) (string, bool, error) {
+	var n int
+	if err := t.queryRow(`SELECT COUNT(*) FROM drafts WHERE incident_id = ?`, d.IncidentID).Scan(&n); err != nil {
+		return "", false, err
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	res, err := t.exec(`INSERT INTO drafts (idem_key, incident_id, short_id, contact, form, note, drafted_by, drafted_at, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		d.Key, d.IncidentID, fmt.Sprintf("D%d", n+1), d.Contact, d.Form, d.Note, d.DraftedBy, ms(d.DraftedAt), DraftPending)
+	if err != nil {
+		return "", false, err
+	}
+	added, err := res.RowsAffected()
+	if err != nil {
+		return "", false, err
+	}
+	var id string
+	if err := t.queryRow(`SELECT short_id FROM drafts WHERE idem_key = ?`, d.Key).Scan(&id); err != nil {
+		return "", false, err
+	}
+	return id, added > 0, nil
 }
 
 // ApproveDraft marks the pending draft key approved by who; it reports
@@ -62,8 +79,8 @@ func (s *Store) Drafts(ctx context.Context, incidentID int64) ([]Draft, error) {
 }
 
 func loadDrafts(ctx context.Context, q querier, incidentID int64) ([]Draft, error) {
-	rows, err := q.QueryContext(ctx, `SELECT idem_key, incident_id, contact, form, note, drafted_by, drafted_at, state, approved_by, approved_at
-		FROM drafts WHERE incident_id = ? ORDER BY drafted_at, idem_key`, incidentID)
+	rows, err := q.QueryContext(ctx, `SELECT idem_key, short_id, incident_id, contact, form, note, drafted_by, drafted_at, state, approved_by, approved_at
+		FROM drafts WHERE incident_id = ? ORDER BY drafted_at, rowid`, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +89,7 @@ func loadDrafts(ctx context.Context, q querier, incidentID int64) ([]Draft, erro
 	for rows.Next() {
 		var d Draft
 		var drafted, approved int64
-		if err := rows.Scan(&d.Key, &d.IncidentID, &d.Contact, &d.Form, &d.Note, &d.DraftedBy, &drafted, &d.State, &d.ApprovedBy, &approved); err != nil {
+		if err := rows.Scan(&d.Key, &d.ID, &d.IncidentID, &d.Contact, &d.Form, &d.Note, &d.DraftedBy, &drafted, &d.State, &d.ApprovedBy, &approved); err != nil {
 			return nil, err
 		}
 		d.DraftedAt, d.ApprovedAt = fromMS(drafted), fromMS(approved)

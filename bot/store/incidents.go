@@ -285,6 +285,7 @@ type IncidentDetail struct {
 // DraftView is a draft as the API shows it (the drafter's note is for
 // the desk, so it is shown).
 type DraftView struct {
+	ID         string    `json:"id"` // D1, D2, ...: what /approve names
 	Contact    string    `json:"contact"`
 	Form       string    `json:"form"`
 	State      string    `json:"state"`
@@ -338,7 +339,7 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	}
 	d.Drafts = []DraftView{}
 	for _, x := range drafts {
-		d.Drafts = append(d.Drafts, DraftView{Contact: x.Contact, Form: x.Form, State: x.State, Note: x.Note, DraftedBy: x.DraftedBy, DraftedAt: x.DraftedAt,
+		d.Drafts = append(d.Drafts, DraftView{ID: x.ID, Contact: x.Contact, Form: x.Form, State: x.State, Note: x.Note, DraftedBy: x.DraftedBy, DraftedAt: x.DraftedAt,
 			ApprovedBy: x.ApprovedBy, ApprovedAt: x.ApprovedAt})
 	}
 	tree, err := s.Tree(ctx, inc.ID)

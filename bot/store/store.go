@@ -399,6 +399,22 @@ var sqliteMigrations = []string{
 		last_used_at INTEGER NOT NULL DEFAULT 0,
 		revoked_at   INTEGER NOT NULL DEFAULT 0
 	);`,
+	// Issue 15: chat link requests, kept an hour or so, so that those of
+	// one chat user and for one address (and the mails they cause) are
+	// limited; and each draft's short id on its incident (D1, D2, ...),
+	// which /approve names, numbered for the drafts there already.
+	`CREATE TABLE chat_link_requests (
+		platform TEXT    NOT NULL,
+		user_id  TEXT    NOT NULL,
+		address  TEXT    NOT NULL,             -- as asked for, lower case
+		at       INTEGER NOT NULL
+	);
+	CREATE INDEX chat_link_requests_user ON chat_link_requests (platform, user_id, at);
+	CREATE INDEX chat_link_requests_address ON chat_link_requests (address, at);
+	ALTER TABLE drafts ADD COLUMN short_id TEXT NOT NULL DEFAULT '';
+	UPDATE drafts SET short_id = 'D' || (SELECT COUNT(*) FROM drafts d2 WHERE d2.incident_id = drafts.incident_id
+		AND (d2.drafted_at < drafts.drafted_at OR d2.drafted_at = drafts.drafted_at AND d2.rowid <= drafts.rowid));
+	CREATE UNIQUE INDEX drafts_short_id ON drafts (incident_id, short_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

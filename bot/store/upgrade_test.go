@@ -134,3 +134,46 @@ func upgraded(t *testing.T, version int, rows ...string) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestDraftIDsAfterUpgrade: drafts written before drafts had short ids
+// are numbered per incident in the order they were drafted (issue 15:
+// /approve names a draft), and the next draft continues the numbering.
+func TestDraftIDsAfterUpgrade(t *testing.T) {
+	before := slices.IndexFunc(sqliteMigrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE chat_link_requests") })
+	if before < 0 {
+		t.Fatal("no migration gives drafts their short ids")
+	}
+	s := upgraded(t, before,
+		`INSERT INTO incidents (id, ref, prefix, year, seq, status, priority, category, subject, reporter, reporter_name, language, event_at, created_at, updated_at)
+			VALUES (1, 'SEC-2026-0001', 'SEC', 2026, 1, 'open', 'P1', 'malware', 'Worm', 'b@example.org', 'B', 'en', 1, 1, 1),
+			       (2, 'SEC-2026-0002', 'SEC', 2026, 2, 'open', 'P1', 'malware', 'Worm', 'c@example.org', 'C', 'en', 1, 1, 1)`,
+		`INSERT INTO drafts (idem_key, incident_id, contact, form, drafted_by, drafted_at, state)
+			VALUES ('z-first', 1, 'isp', 'status-report', 'tara@example.com', 10, 'approved'),
+			       ('a-second', 1, 'cert', 'status-report', 'tara@example.com', 20, 'pending'),
+			       ('b-other', 2, 'cert', 'status-report', 'tara@example.com', 5, 'pending')`)
+	ids := func(incident int64) string {
+		drafts, err := s.Drafts(context.Background(), incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range drafts {
+			out = append(out, d.ID+"="+d.Key)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := ids(1), "D1=z-first D2=a-second"; got != want {
+		t.Errorf("drafts of incident 1 after the upgrade: %s, want %s", got, want)
+	}
+	if got, want := ids(2), "D1=b-other"; got != want {
+		t.Errorf("drafts of incident 2 after the upgrade: %s, want %s", got, want)
+	}
+	var id string
+	if err := s.Tx(context.Background(), func(tx *Tx) error {
+		var err error
+		id, _, err = tx.AddDraft(Draft{Key: "new", IncidentID: 1, Contact: "isp", Form: "status-report", DraftedBy: "theo@example.com", DraftedAt: fromMS(30)})
+		return err
+	}); err != nil || id != "D3" {
+		t.Errorf("the first draft after the upgrade: %q, %v; want D3", id, err)
+	}
+}
