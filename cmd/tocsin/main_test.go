@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"tocsin/bot"
 	"tocsin/bot/chatops"
 	"tocsin/bot/store"
+	"tocsin/internal/printable"
 )
 
 func run(args ...string) (string, string, error) {
@@ -276,5 +278,71 @@ func TestCheckWarnsOfOnCallGaps(t *testing.T) {
 	out, errs, err := run("check", "--config", path)
 	if err != nil || !strings.Contains(out, "rotations primary: nobody on call from") || !strings.Contains(out, "ok, with 1 warning(s)") {
 		t.Errorf("check: %v\n%s%s", err, out, errs)
+	}
+}
+
+// hostile is issue 15's finding: a screen clear, an OSC window title ended
+// by BEL, a right-to-left override, a C1 CSI and a CR LF that would add a
+// line of its own.
+const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+
+// TestIncidentsOutputIsInert (issue 15, section 7): what others wrote — a
+// subject, a reporter's name, an outbox recipient and a remote server's
+// error, an audit entry's detail — reaches the terminal from incidents
+// show and list only through package printable; the JSON keeps it, escaped,
+// and an error a command returns is shown the same way.
+func TestIncidentsOutputIsInert(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc *store.Incident
+	err = st.Tx(context.Background(), func(tx *store.Tx) error {
+		var err error
+		if inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: hostile, ReporterName: hostile, Reporter: "eve@example.org", CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "k1", IncidentID: inc.ID, Channel: "mail", Kind: "ack", Recipient: "eve" + hostile + "@example.org",
+			State: "failed", LastError: "550 " + hostile, CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		return tx.Audit(inc.ID, time.Now(), "eve"+hostile, "note", hostile)
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"incidents", "show", inc.Ref}, {"incidents", "list"}, {"incidents", "show", inc.Ref, "--json"}} {
+		out, errs, err := run(append(args, "--data", dir)...)
+		if err != nil || !strings.Contains(out, "pwned") {
+			t.Fatalf("%v: %v %s\n%s", args, err, errs, out)
+		}
+		if bad := printable.Unsafe(out); bad != "" {
+			t.Errorf("%v keeps %s:\n%s", args, bad, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "Bcc:") {
+				t.Errorf("%v: an injected line %q", args, l)
+			}
+		}
+	}
+	out, _, _ := run("incidents", "show", inc.Ref, "--json", "--data", dir)
+	var back struct {
+		Subject string `json:"subject"`
+		Outbox  []struct {
+			Recipient string `json:"recipient"`
+			LastError string `json:"last_error"`
+		} `json:"outbox"`
+	}
+	if err := json.Unmarshal([]byte(out), &back); err != nil || back.Subject != hostile || len(back.Outbox) != 1 || back.Outbox[0].LastError != "550 "+hostile {
+		t.Errorf("--json lost data: %v, %+v", err, back)
+	}
+	var errs bytes.Buffer
+	if code := exitStatus(errors.New("smtp: "+hostile), &errs); code != 1 || !strings.Contains(errs.String(), "pwned") {
+		t.Fatalf("exit %d, %q", code, errs.String())
+	}
+	if bad := printable.Unsafe(errs.String()); bad != "" {
+		t.Errorf("an error shown as %q keeps %s", errs.String(), bad)
 	}
 }

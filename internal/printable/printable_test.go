@@ -208,3 +208,22 @@ func TestRunesBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestWriter: written in pieces of every size, split runes and CR LFs
+// included, the output is Inert of the whole.
+func TestWriter(t *testing.T) {
+	in := "a\r\nb " + hostile + " 日本語 👩\u200d💻\r"
+	for size := 1; size <= 5; size++ {
+		var out strings.Builder
+		w := NewWriter(&out)
+		for i := 0; i < len(in); i += size {
+			if n, err := w.Write([]byte(in[i:min(i+size, len(in))])); err != nil || n != min(size, len(in)-i) {
+				t.Fatalf("Write: %d, %v", n, err)
+			}
+		}
+		w.Flush()
+		if got, want := out.String(), Inert(in); got != want {
+			t.Errorf("in pieces of %d: got %q, want %q", size, got, want)
+		}
+	}
+}
