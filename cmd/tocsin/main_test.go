@@ -346,3 +346,34 @@ func TestIncidentsOutputIsInert(t *testing.T) {
 		t.Errorf("an error shown as %q keeps %s", errs.String(), bad)
 	}
 }
+
+// TestRosterOutputIsInert: a roster name and an override's reason, as a
+// config may carry them, reach roster and roster who only as printable
+// lines.
+func TestRosterOutputIsInert(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tocsin.yaml")
+	if _, _, err := run("init", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD", "TOCSIN_NTFY_SECRET"} {
+		t.Setenv(v, "x")
+	}
+	b, _ := os.ReadFile(path)
+	yaml := strings.Replace(string(b), "name: Mia Responder", `name: "Mia\e]0;pwned\a \u202eRes\x9bponder\r\nBcc: x"`, 1)
+	yaml = strings.Replace(yaml, "reason: swap", `reason: "swap\e[2J\u202e\r\nBcc: y"`, 1)
+	os.WriteFile(path, []byte(yaml), 0o600)
+	for _, args := range [][]string{{"roster"}, {"roster", "who", "--at", "2026-12-25T12:00:00Z"}} {
+		out, errs, err := run(append(args, "--config", path)...)
+		if err != nil || !strings.Contains(out, "pwned") {
+			t.Fatalf("%v: %v %s\n%s", args, err, errs, out)
+		}
+		if bad := printable.Unsafe(out); bad != "" {
+			t.Errorf("%v keeps %s:\n%s", args, bad, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "Bcc:") {
+				t.Errorf("%v: an injected line %q", args, l)
+			}
+		}
+	}
+}
