@@ -377,3 +377,30 @@ func TestRosterOutputIsInert(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditVerifyOutputIsInert: whoever edits the database to plant an
+// escape sequence in an entry does not reach the terminal of the person
+// who runs audit verify: the break is named in printable text.
+func TestAuditVerifyOutputIsInert(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tx(context.Background(), func(tx *store.Tx) error {
+		return tx.Audit(0, time.Now(), "system", "test", "entry")
+	})
+	st.Close()
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	if _, err := db.Exec(`UPDATE audit SET action = ?`, hostile); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, errs, err := run("audit", "verify", "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "pwned") {
+		t.Fatalf("tampered: exit %d, %q %q", code, out, errs)
+	}
+	if bad := printable.Unsafe(out + errs); bad != "" {
+		t.Errorf("audit verify keeps %s: %q", bad, errs)
+	}
+}
