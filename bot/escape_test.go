@@ -151,6 +151,24 @@ func TestHostileTextIsInertEverywhere(t *testing.T) {
 		}
 	})
 
+	t.Run("chat replies", func(t *testing.T) {
+		// /status quotes the subject back to the channel, on both platforms.
+		replies := map[string]string{"slack": slack("/status", id, "esc-s")}
+		_, out := d.discordPost(map[string]any{"type": 2, "id": "esc-d", "data": map[string]any{"name": "status", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
+			"member": map[string]any{"user": map[string]any{"id": "300000000000000002"}}}, time.Now())
+		if data, ok := out["data"].(map[string]any); ok {
+			replies["discord"], _ = data["content"].(string)
+		}
+		for platform, got := range replies {
+			if !strings.Contains(got, "pwned") {
+				t.Errorf("%s /status does not quote the subject: %q", platform, got)
+			}
+			if bad := printable.Unsafe(strings.ReplaceAll(got, "\u200b", "")); bad != "" || strings.Contains(got, "<!channel>") || strings.Contains(got, "@everyone") {
+				t.Errorf("%s /status keeps %s or a broadcast: %q", platform, bad, got)
+			}
+		}
+	})
+
 	t.Run("pages", func(t *testing.T) {
 		for _, path := range []string{"/", "/incidents/" + id} {
 			code, page := d.deskPage(path)
