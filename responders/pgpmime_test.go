@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/internal/gpgtest"
+	"tocsin/internal/printable"
 )
 
 func testKey(t *testing.T) *Key {
@@ -149,5 +150,36 @@ func TestEveryMailBodyIsInert(t *testing.T) {
 				t.Errorf("%s body of %q = %q, want %q", name, tc.body, got, tc.want)
 			}
 		}
+	}
+}
+
+// TestMailHeadersAreInert: a subject and display names carrying escape
+// sequences, bidi overrides, C1 controls and CR LF are, decoded, one
+// printable line each, and add no field.
+func TestMailHeadersAreInert(t *testing.T) {
+	const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+	m := Mail{From: &mail.Address{Name: "Desk " + hostile, Address: "security@example.com"}, To: []*mail.Address{{Name: hostile, Address: "j@example.org"}},
+		Subject: "[SEC-2026-0001] Received: " + hostile, Date: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), MessageID: "m1@example.com", Body: "b\n"}
+	raw, err := ComposePlain(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := mr.Header.Subject()
+	from, _ := mr.Header.AddressList("From")
+	to, _ := mr.Header.AddressList("To")
+	if len(from) != 1 || len(to) != 1 {
+		t.Fatalf("From %v, To %v", from, to)
+	}
+	for field, v := range map[string]string{"Subject": subject, "From name": from[0].Name, "To name": to[0].Name} {
+		if bad := printable.Unsafe(v); bad != "" || strings.ContainsAny(v, "\r\n") || !strings.Contains(v, "pwned") {
+			t.Errorf("%s = %q keeps %s or a line break", field, v, bad)
+		}
+	}
+	if v := mr.Header.Get("Bcc"); v != "" {
+		t.Errorf("a Bcc field was added: %q", v)
 	}
 }
