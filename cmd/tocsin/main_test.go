@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"tocsin/bot"
 	"tocsin/bot/chatops"
+	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
 	"tocsin/internal/printable"
 )
@@ -402,5 +405,26 @@ func TestAuditVerifyOutputIsInert(t *testing.T) {
 	}
 	if bad := printable.Unsafe(out + errs); bad != "" {
 		t.Errorf("audit verify keeps %s: %q", bad, errs)
+	}
+}
+
+// TestChatTryOutputIsInert: chat try prints the answer of whatever
+// listens at the sandbox's address; an answer carrying escape sequences
+// and bidi overrides reaches the terminal inert.
+func TestChatTryOutputIsInert(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"text": "`+hostile+`"}`)
+	}))
+	defer srv.Close()
+	data := t.TempDir()
+	info, _ := json.Marshal(sandbox.Info{HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), SlackSigningSecret: "s",
+		Responders: []sandbox.Responder{{Email: "tara@sandbox.test", SlackUserID: "U0TARA"}}})
+	os.WriteFile(filepath.Join(data, "sandbox.json"), info, 0o600)
+	out, errs, err := run("chat", "try", "slack", "--as", "tara", "/status SEC-2026-0001", "--data", data)
+	if err != nil || !strings.Contains(out, "pwned") {
+		t.Fatalf("chat try: %v %s\n%s", err, errs, out)
+	}
+	if bad := printable.Unsafe(out); bad != "" {
+		t.Errorf("chat try keeps %s: %q", bad, out)
 	}
 }
