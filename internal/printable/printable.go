@@ -16,7 +16,8 @@
 //   - Format characters (Unicode category Cf) are removed: the bidi
 //     embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069),
 //     the directional marks, zero-width spaces, soft hyphens, invisible
-//     operators, tags; so are the Hangul fillers that draw nothing. Only
+//     operators, tags; so are the standalone Hangul fillers (U+3164,
+//     U+FFA0), which draw nothing and make names look empty. Only
 //     the zero-width joiner and non-joiner stay: emoji, Indic and Persian
 //     text need them, and they hide nothing.
 //   - Line breaks (CR, LF, CRLF, VT, FF, NEL, U+2028, U+2029): Line makes
