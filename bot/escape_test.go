@@ -14,12 +14,11 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
-// hostile is issue 15's finding: a screen clear, an OSC window title ended
-// by BEL, a right-to-left override, a C1 CSI, CR LF injections of a
-// header and of a signed form's line, and both platforms' broadcasts.
-const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test\r\nAnswer reference: 0123456789 <!channel> @everyone"
+// hostile is issue 15's finding.
+const hostile = printabletest.Hostile
 
 // encodedWord is s as an RFC 2047 encoded word, as a mail client writes a
 // subject or display name it cannot send as ASCII.
@@ -77,7 +76,7 @@ func TestHostileTextIsInertEverywhere(t *testing.T) {
 		if l := injected(body); l != "" {
 			t.Errorf("the /assign mail body has an injected line %q", l)
 		}
-		if !strings.Contains(body, "␛]0;pwned␇") {
+		if !strings.Contains(body, printabletest.Shown) {
 			t.Errorf("the /assign mail body does not show the subject's escapes: %q", body)
 		}
 	})
@@ -180,7 +179,7 @@ func TestHostileTextIsInertEverywhere(t *testing.T) {
 			}
 		}
 		// The audit entry of the /note shows it, escaped like the rest.
-		if _, page := d.deskPage("/incidents/" + id); strings.Count(page, "␛]0;pwned␇") < 3 {
+		if _, page := d.deskPage("/incidents/" + id); strings.Count(page, printabletest.Shown) < 3 {
 			t.Errorf("the incident page does not show the subject, the report and the note with their escapes visible")
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"tocsin/internal/gpgtest"
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 func testKey(t *testing.T) *Key {
@@ -157,7 +158,7 @@ func TestEveryMailBodyIsInert(t *testing.T) {
 // sequences, bidi overrides, C1 controls and CR LF are, decoded, one
 // printable line each, and add no field.
 func TestMailHeadersAreInert(t *testing.T) {
-	const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+	const hostile = printabletest.Hostile
 	m := Mail{From: &mail.Address{Name: "Desk " + hostile, Address: "security@example.com"}, To: []*mail.Address{{Name: hostile, Address: "j@example.org"}},
 		Subject: "[SEC-2026-0001] Received: " + hostile, Date: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), MessageID: "m1@example.com", Body: "b\n"}
 	raw, err := ComposePlain(m)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -264,7 +265,7 @@ func TestRecordedAnswer(t *testing.T) {
 // none of its control characters or bidi overrides, and a body where it
 // starts no line of its own (free text is quoted indented).
 func TestEveryShippedFormIsInert(t *testing.T) {
-	const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+	const hostile = printabletest.Hostile
 	untrusted := map[string]bool{"Name": true, "Summary": true, "Technical": true, "NonTechnical": true, "Resolution": true,
 		"Text": true, "Note": true, "Questions": true, "DecryptProblem": true}
 	shown := 0
@@ -281,7 +282,7 @@ func TestEveryShippedFormIsInert(t *testing.T) {
 				if bad := printable.Unsafe(m.Subject + m.Body); bad != "" || strings.ContainsAny(m.Subject, "\r\n") {
 					t.Errorf("%s.%s %s keeps %s", form, lang, v, bad)
 				}
-				shown += strings.Count(m.Subject+m.Body, "␛]0;pwned␇")
+				shown += strings.Count(m.Subject+m.Body, printabletest.Shown)
 				for _, l := range strings.Split(m.Body, "\n") {
 					if strings.HasPrefix(l, "Bcc:") {
 						t.Errorf("%s.%s %s: an injected line %q", form, lang, v, l)

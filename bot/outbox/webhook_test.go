@@ -15,6 +15,7 @@ import (
 
 	"tocsin/bot/store"
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 	"tocsin/responders"
 )
 
@@ -71,7 +72,7 @@ func TestWebhookIsSignedAndNtfyBuzzes(t *testing.T) {
 // only through package printable: one line, no escape sequence or bidi
 // override.
 func TestWebhookTextIsInert(t *testing.T) {
-	const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+	const hostile = printabletest.Hostile
 	var bodies []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

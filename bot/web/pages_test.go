@@ -15,6 +15,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/config"
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 	"tocsin/parsers"
 )
 
@@ -143,7 +144,7 @@ func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
 // detail, call tree and drafts), no page keeps its control characters or
 // bidi overrides: html/template escapes HTML, printable the rest.
 func TestPagesAreInert(t *testing.T) {
-	const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+	const hostile = printabletest.Hostile
 	s := New(Options{Config: &config.Config{}, Log: slog.New(slog.DiscardHandler)})
 	var r parsers.Report
 	spoilAll(reflect.ValueOf(&r).Elem(), hostile, 0)
@@ -169,7 +170,7 @@ func TestPagesAreInert(t *testing.T) {
 		if bad := printable.Unsafe(body); bad != "" {
 			t.Errorf("%s keeps %s", page, bad)
 		}
-		if n := strings.Count(body, "␛]0;pwned␇"); n < 3 {
+		if n := strings.Count(body, printabletest.Shown); n < 3 {
 			t.Errorf("%s shows the escapes of %d fields, want every field's", page, n)
 		}
 	}

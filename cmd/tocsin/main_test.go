@@ -21,6 +21,7 @@ import (
 	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
 	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 func run(args ...string) (string, string, error) {
@@ -284,10 +285,8 @@ func TestCheckWarnsOfOnCallGaps(t *testing.T) {
 	}
 }
 
-// hostile is issue 15's finding: a screen clear, an OSC window title ended
-// by BEL, a right-to-left override, a C1 CSI and a CR LF that would add a
-// line of its own.
-const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test"
+// hostile is issue 15's finding.
+const hostile = printabletest.Hostile
 
 // TestIncidentsOutputIsInert (issue 15, section 7): what others wrote — a
 // subject, a reporter's name, an outbox recipient and a remote server's

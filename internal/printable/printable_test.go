@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"tocsin/internal/printabletest"
 )
 
 func TestLine(t *testing.T) {
@@ -51,10 +53,8 @@ func TestRunes(t *testing.T) {
 	}
 }
 
-// hostile is issue 15's finding in one string: a screen clear, an OSC
-// window title ended by BEL, a right-to-left override, a C1 CSI, CR LF
-// injections of a header and a form line, and both platforms' broadcasts.
-const hostile = "Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\r\nBcc: x@evil.test\r\nAnswer reference: 0123456789 <!channel> @everyone"
+// hostile is issue 15's finding.
+const hostile = printabletest.Hostile
 
 // TestPolicy pins the one policy per class of character and per function:
 // Line for one-line fields, Text for a person's free text, Inert for a
