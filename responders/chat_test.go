@@ -18,9 +18,15 @@ import (
 )
 
 // evil is a report subject written to ping everyone it can on both
-// platforms, and to smuggle a link.
+// platforms, to smuggle a link, and (issue 15) to carry a screen clear, an
+// OSC title, a C1 CSI and a CR LF.
 const evil = "<!channel> <!here> @everyone @Here <@U024BE7LH> <!subteam^SAZ94GDB8> <@&123456789012345678> <#C024BE7LR> " +
-	"<https://evil.example/login|Reset your password> [click](https://evil.example) *urgent* `x` \u202eevil\u202c"
+	"<https://evil.example/login|Reset your password> [click](https://evil.example) *urgent* `x` \u202eevil\u202c" +
+	" \x1b[2J\x1b]0;title\x07 \u009b31m\r\nBcc: x"
+
+// inert are the characters no chat text may keep (issue 15): ESC, BEL,
+// the C1 CSI, CR and the right-to-left override.
+var inert = []string{"\x1b", "\x07", "\u009b", "\r", "\u202e"}
 
 func evilCard() Card {
 	return Card{IncidentID: "SEC-2026-0042", Summary: evil, Priority: "P1", Definition: "critical", Category: "incident",
@@ -31,7 +37,7 @@ func evilCard() Card {
 // pingsIn lists every way text could still notify or link in Slack.
 func slackPings(text string) []string {
 	var found []string
-	for _, bad := range []string{"<!", "<@", "<#", "<http", "@channel", "@here", "@everyone", "@Here", "\u202e"} {
+	for _, bad := range append([]string{"<!", "<@", "<#", "<http", "@channel", "@here", "@everyone", "@Here"}, inert...) {
 		if strings.Contains(text, bad) {
 			found = append(found, bad)
 		}
@@ -309,7 +315,7 @@ func TestDiscordCardCannotPing(t *testing.T) {
 			texts = append(texts, f.Value)
 		}
 		for _, text := range texts {
-			for _, bad := range []string{"<@", "<#", "@everyone", "@here", "@Here", "@channel", "](", "\u202e"} {
+			for _, bad := range append([]string{"<@", "<#", "@everyone", "@here", "@Here", "@channel", "]("}, inert...) {
 				if strings.Contains(text, bad) {
 					t.Errorf("%s: %q still has %q", api.requests[i], text, bad)
 				}
@@ -416,7 +422,7 @@ func TestDirectMessagesCannotPing(t *testing.T) {
 	if parse, ok := am["parse"].([]any); !ok || len(parse) != 0 {
 		t.Errorf("allowed_mentions %v, want parse: []", msg["allowed_mentions"])
 	}
-	if content, _ := msg["content"].(string); !strings.Contains(content, "needs you") || strings.Contains(content, "@everyone") || strings.Contains(content, "](https") {
+	if content, _ := msg["content"].(string); !strings.Contains(content, "needs you") || strings.Contains(content, "@everyone") || strings.Contains(content, "](https") || strings.ContainsAny(content, strings.Join(inert, "")) {
 		t.Errorf("discord DM content %q", content)
 	}
 }

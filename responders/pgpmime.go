@@ -168,8 +168,13 @@ func msgIDs(ids ...string) []string {
 // encodeQP quoted-printable encodes s with CRLF line ends. A line starting
 // with "From " is written "=46rom " so that no mbox-style relay rewrites it
 // to ">From " and breaks the signature.
+//
+// Every mail body passes here, so here is its last guard: s is made
+// printable.Inert (its layout kept, no control character, no bidi
+// override), whoever composed it and whatever field they forgot. A form
+// rendered by package templates is inert already and passes unchanged.
 func encodeQP(s string) []byte {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = printable.Inert(s)
 	if !strings.HasSuffix(s, "\n") {
 		s += "\n"
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"tocsin/internal/gpgtest"
+	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 func testKey(t *testing.T) *Key {
@@ -111,5 +113,74 @@ func TestSecurityTxtCleartextSignatureVerifies(t *testing.T) {
 	h.Import(k.ArmoredPublicKey())
 	if out, err := h.Run([]byte(signed), "--verify"); err != nil || !strings.Contains(out, "Good signature") {
 		t.Fatalf("gpg --verify: %v\n%s", err, out)
+	}
+}
+
+// TestEveryMailBodyIsInert: whatever a caller composed in Go, the body a
+// mail carries (signed, plain; encrypted ones share encodeQP) has no
+// control character, bidi override or bare CR, and its layout is kept.
+func TestEveryMailBodyIsInert(t *testing.T) {
+	k := testKey(t)
+	for _, tc := range []struct{ body, want string }{
+		{"Subject:\n\n  Eve\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\u009b31m\n", "Subject:\n\n  Eve␛[2J␛]0;pwned␇ gnp.exe\uFFFD31m\n"},
+		{"a\rAnswer reference: x\r\n\tindented\n", "a\nAnswer reference: x\n\tindented\n"},
+		{"Sehr geehrte Frau Müller,\n\n-- \nDesk\n", "Sehr geehrte Frau Müller,\n\n-- \nDesk\n"},
+	} {
+		m := Mail{From: &mail.Address{Address: "security@example.com"}, To: []*mail.Address{{Address: "j@example.org"}},
+			Subject: "s", Date: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), MessageID: "m1@example.com", Body: tc.body}
+		signed, err := ComposeSigned(m, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := ComposePlain(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, raw := range map[string][]byte{"signed": signed, "plain": plain} {
+			mr, err := mail.CreateReader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := mr.NextPart()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			text.ReadFrom(p.Body)
+			if got := strings.ReplaceAll(text.String(), "\r\n", "\n"); got != tc.want {
+				t.Errorf("%s body of %q = %q, want %q", name, tc.body, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestMailHeadersAreInert: a subject and display names carrying escape
+// sequences, bidi overrides, C1 controls and CR LF are, decoded, one
+// printable line each, and add no field.
+func TestMailHeadersAreInert(t *testing.T) {
+	const hostile = printabletest.Hostile
+	m := Mail{From: &mail.Address{Name: "Desk " + hostile, Address: "security@example.com"}, To: []*mail.Address{{Name: hostile, Address: "j@example.org"}},
+		Subject: "[SEC-2026-0001] Received: " + hostile, Date: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), MessageID: "m1@example.com", Body: "b\n"}
+	raw, err := ComposePlain(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := mr.Header.Subject()
+	from, _ := mr.Header.AddressList("From")
+	to, _ := mr.Header.AddressList("To")
+	if len(from) != 1 || len(to) != 1 {
+		t.Fatalf("From %v, To %v", from, to)
+	}
+	for field, v := range map[string]string{"Subject": subject, "From name": from[0].Name, "To name": to[0].Name} {
+		if bad := printable.Unsafe(v); bad != "" || strings.ContainsAny(v, "\r\n") || !strings.Contains(v, "pwned") {
+			t.Errorf("%s = %q keeps %s or a line break", field, v, bad)
+		}
+	}
+	if v := mr.Header.Get("Bcc"); v != "" {
+		t.Errorf("a Bcc field was added: %q", v)
 	}
 }

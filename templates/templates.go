@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"text/template"
-	"text/template/parse"
 	"time"
 
 	"tocsin/internal/printable"
@@ -332,36 +331,7 @@ func build(form, common, text string) (t *template.Template, which string, err e
 // output of indent, whose lines are escaped one by one) keep line breaks.
 func escapeActions(t *template.Template) {
 	for _, tmpl := range t.Templates() {
-		if tmpl.Tree != nil {
-			escapeNode(tmpl.Tree, tmpl.Tree.Root)
-		}
-	}
-}
-
-func escapeNode(tree *parse.Tree, n parse.Node) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Nodes {
-			escapeNode(tree, c)
-		}
-	case *parse.ActionNode:
-		if len(n.Pipe.Decl) > 0 {
-			return // {{$x := ...}} prints nothing
-		}
-		n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos,
-			Args: []parse.Node{parse.NewIdentifier(escapeFunc).SetTree(tree).SetPos(n.Pos)}})
-	case *parse.IfNode:
-		escapeNode(tree, n.List)
-		escapeNode(tree, n.ElseList)
-	case *parse.RangeNode:
-		escapeNode(tree, n.List)
-		escapeNode(tree, n.ElseList)
-	case *parse.WithNode:
-		escapeNode(tree, n.List)
-		escapeNode(tree, n.ElseList)
+		printable.EscapeActions(tmpl.Tree, escapeFunc)
 	}
 }
 

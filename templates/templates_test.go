@@ -4,9 +4,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -252,5 +256,74 @@ func TestRecordedAnswer(t *testing.T) {
 	data.Recorded.Step = StepName{Title: "Patch the tills"}
 	if m, _ := Render("status-update", data, "de"); !strings.Contains(m.Body, "„Patch the tills“") {
 		t.Errorf("a deployment's own step title is not shown as written:\n%s", m.Body)
+	}
+}
+
+// TestEveryShippedFormIsInert (issue 15, section 7): every shipped form,
+// in every language and variant, with the hostile string in every field a
+// person outside the desk writes, yields a subject and a body that keep
+// none of its control characters or bidi overrides, and a body where it
+// starts no line of its own (free text is quoted indented).
+func TestEveryShippedFormIsInert(t *testing.T) {
+	const hostile = printabletest.Hostile
+	untrusted := map[string]bool{"Name": true, "Summary": true, "Technical": true, "NonTechnical": true, "Resolution": true,
+		"Text": true, "Note": true, "Questions": true, "DecryptProblem": true}
+	shown := 0
+	for _, form := range Forms {
+		f := Sample(form)
+		spoil(reflect.ValueOf(&f).Elem(), untrusted, hostile)
+		for _, lang := range Default().Languages() {
+			for _, v := range Variants {
+				f.Variant = v
+				m, err := Render(form, f, lang)
+				if err != nil {
+					t.Fatalf("%s.%s %s: %v", form, lang, v, err)
+				}
+				if bad := printable.Unsafe(m.Subject + m.Body); bad != "" || strings.ContainsAny(m.Subject, "\r\n") {
+					t.Errorf("%s.%s %s keeps %s", form, lang, v, bad)
+				}
+				shown += strings.Count(m.Subject+m.Body, printabletest.Shown)
+				for _, l := range strings.Split(m.Body, "\n") {
+					if strings.HasPrefix(l, "Bcc:") {
+						t.Errorf("%s.%s %s: an injected line %q", form, lang, v, l)
+					}
+				}
+			}
+		}
+	}
+	if want := len(Forms) * len(Default().Languages()) * len(Variants); shown < want {
+		t.Errorf("the hostile string was shown %d times in %d renderings: the fields were not spoiled", shown, want)
+	}
+}
+
+// spoil appends s to every string (and string slice element) in the
+// fields of v named in names, through the package's own structs.
+func spoil(v reflect.Value, names map[string]bool, s string) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() && v.Elem().Type().PkgPath() == reflect.TypeOf(Form{}).PkgPath() {
+			spoil(v.Elem(), names, s)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			spoil(v.Index(i), names, s)
+		}
+	case reflect.Struct:
+		if v.Type().PkgPath() != reflect.TypeOf(Form{}).PkgPath() {
+			return
+		}
+		for i := range v.NumField() {
+			fv, name := v.Field(i), v.Type().Field(i).Name
+			switch {
+			case names[name] && fv.Kind() == reflect.String:
+				fv.SetString(fv.String() + s)
+			case names[name] && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+				for j := range fv.Len() {
+					fv.Index(j).SetString(fv.Index(j).String() + s)
+				}
+			default:
+				spoil(fv, names, s)
+			}
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"tocsin/bot/roster"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 )
 
 // Reply is what the caller sees; the HTTP layer escapes it for the
@@ -396,8 +397,10 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 			}
 			inc.Assignee = strings.ToLower(who.Email)
 			if r.Notify != nil {
+				// The subject is the reporter's and the names the roster's: each one
+				// printable line, so none adds a line or an escape to a signed mail.
 				body := fmt.Sprintf("%s made you responsible for incident %s (%s, %s):\n\n  %s\n\nSee %s/incidents/%s\n\n-- \n%s <%s>\n",
-					person.Name, inc.Ref, inc.Priority, inc.Category, inc.Subject, strings.TrimRight(r.Config.Desk.PublicURL, "/"), inc.Ref, r.Config.Desk.Name, r.Config.Desk.Address)
+					printable.Line(person.Name), inc.Ref, inc.Priority, inc.Category, printable.Line(inc.Subject), strings.TrimRight(r.Config.Desk.PublicURL, "/"), inc.Ref, r.Config.Desk.Name, r.Config.Desk.Address)
 				if _, err := r.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "assigned", IdemKey: "assign:" + inc.Ref + ":" + c.Platform + ":" + c.RequestID, IncidentRef: inc.Ref,
 					To: mail.Address{Name: who.Name, Address: who.Email}, Subject: "[" + inc.Ref + "] You are responsible for this incident", Body: body}, now); err != nil {
 					return err

@@ -343,7 +343,7 @@ func (e *Engine) chatItem(inc *store.Incident, s store.StepRow, m Message, key s
 	case config.ViaPager:
 		it.To(store.Hook(p.Pager))
 		it.Payload, _ = json.Marshal(Page{Incident: inc.Ref, Priority: inc.Priority, Kind: m.Kind, Step: s.Title, Needs: s.Needs,
-			Due: s.DueAt, Person: m.Person, Summary: inc.Subject, URL: url})
+			Due: s.DueAt, Person: m.Person, Summary: printable.Line(inc.Subject), URL: url}) // a pager shows it as it comes
 	}
 	return it, ""
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tocsin/bot/store"
+	"tocsin/internal/printable"
 	"tocsin/responders"
 )
 
@@ -65,7 +66,7 @@ func (w Webhooks) Send(ctx context.Context, to store.Dest, it store.OutboxItem) 
 		if err := json.Unmarshal(it.Payload, &p); err != nil {
 			return &responders.SendError{Err: fmt.Errorf("page payload: %w", err)}
 		}
-		body = []byte(fmt.Sprintf("%s (%s by %s)\n%s", p.Step, p.Needs, p.Due.UTC().Format("2006-01-02 15:04 UTC"), oneLine(p.Summary, 200)))
+		body = []byte(fmt.Sprintf("%s (%s by %s)\n%s", p.Step, p.Needs, p.Due.UTC().Format("2006-01-02 15:04 UTC"), printable.Runes(printable.Line(p.Summary), 200)))
 		// Header values carry only what Tocsin wrote, never report text.
 		header.Set("Title", fmt.Sprintf("%s %s %s", p.Priority, p.Incident, p.Kind))
 		header.Set("Priority", map[string]string{"P1": "urgent", "P2": "high", "P3": "default", "P4": "low"}[p.Priority])
@@ -101,19 +102,11 @@ func (w Webhooks) Send(ctx context.Context, to store.Dest, it store.OutboxItem) 
 	case resp.StatusCode/100 == 2:
 		return nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		se := &responders.SendError{Temporary: true, Err: fmt.Errorf("webhook %s: %s: %s", to.ID, resp.Status, oneLine(string(msg), 200))}
+		se := &responders.SendError{Temporary: true, Err: fmt.Errorf("webhook %s: %s: %s", to.ID, resp.Status, printable.Runes(printable.Line(string(msg)), 200))}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			se.RetryAfter = time.Duration(s) * time.Second
 		}
 		return se
 	}
-	return &responders.SendError{Err: fmt.Errorf("webhook %s: %s: %s", to.ID, resp.Status, oneLine(string(msg), 200))}
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
+	return &responders.SendError{Err: fmt.Errorf("webhook %s: %s: %s", to.ID, resp.Status, printable.Runes(printable.Line(string(msg)), 200))}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"tocsin/bot/store"
+	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 	"tocsin/responders"
 )
 
@@ -61,5 +64,40 @@ func TestWebhookIsSignedAndNtfyBuzzes(t *testing.T) {
 		if err == nil || responders.IsTemporary(err) != temporary {
 			t.Errorf("status %d: %v, want temporary %v", code, err, temporary)
 		}
+	}
+}
+
+// TestWebhookTextIsInert (issue 15, section 7): a report's summary on a
+// phone and a webhook server's refusal in the outbox's error reach them
+// only through package printable: one line, no escape sequence or bidi
+// override.
+func TestWebhookTextIsInert(t *testing.T) {
+	const hostile = printabletest.Hostile
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if r.URL.Path == "/ops" {
+			http.Error(w, hostile, http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	w := Webhooks{Client: srv.Client(), Now: time.Now, Hooks: map[string]Hook{
+		"ops": {URL: srv.URL + "/ops", Format: "json"}, "phone": {URL: srv.URL + "/phone", Format: "ntfy"}}}
+	page, _ := json.Marshal(map[string]string{"incident": "SEC-2026-0001", "priority": "P1", "step": "Team alerted", "summary": hostile})
+	it := store.OutboxItem{IdemKey: "k", Payload: page}
+	if err := w.Send(context.Background(), store.Hook("phone"), it); err != nil {
+		t.Fatal(err)
+	}
+	_, summary, _ := strings.Cut(bodies[0], "\n")
+	if bad := printable.Unsafe(summary); bad != "" || strings.Contains(summary, "\n") || !strings.Contains(summary, "pwned") {
+		t.Errorf("ntfy summary %q keeps %s or a line break", summary, bad)
+	}
+	err := w.Send(context.Background(), store.Hook("ops"), it)
+	if err == nil {
+		t.Fatal("a refusal was taken for a delivery")
+	}
+	if bad := printable.Unsafe(err.Error()); bad != "" || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "pwned") {
+		t.Errorf("the refusal %q keeps %s or a line break", err, bad)
 	}
 }

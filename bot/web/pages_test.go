@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 	"tocsin/parsers"
 )
 
@@ -133,5 +136,83 @@ func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
 	}
 	if code := post(s, `{"advance":"-1h"}`); code != 400 || moved != 90*time.Minute {
 		t.Errorf("moving back: %d, moved %v", code, moved)
+	}
+}
+
+// TestPagesAreInert (issue 15, section 7): with the hostile string in
+// every string the incident page and the index could print (subject,
+// reporter, every field of a report, outbox recipient and error, audit
+// detail, call tree and drafts), no page keeps its control characters or
+// bidi overrides: html/template escapes HTML, printable the rest.
+func TestPagesAreInert(t *testing.T) {
+	const hostile = printabletest.Hostile
+	s := New(Options{Config: &config.Config{}, Log: slog.New(slog.DiscardHandler)})
+	var r parsers.Report
+	spoilAll(reflect.ValueOf(&r).Elem(), hostile, 0)
+	var d store.IncidentDetail
+	spoilAll(reflect.ValueOf(&d).Elem(), hostile, 0)
+	d.Messages[0].Report, _ = json.Marshal(r)
+	readings := []struct {
+		At time.Time
+		R  parsers.Report
+	}{{time.Now(), r}}
+	pages := map[string]any{
+		"incident.html": map[string]any{"Desk": config.Desk{Name: hostile}, "I": &d, "Readings": readings},
+		"index.html": map[string]any{"Desk": config.Desk{Name: hostile}, "Incidents": []store.Incident{d.Incident}, "Failed": d.Outbox,
+			"Outbox": map[string]int{}, "Sent": []sentFile{{Name: hostile}}},
+	}
+	for page, data := range pages {
+		w := httptest.NewRecorder()
+		s.render(w, page, data)
+		body := w.Body.String()
+		if w.Code != 200 || !strings.Contains(body, "pwned") {
+			t.Fatalf("%s: %d, the hostile string not shown:\n%s", page, w.Code, body)
+		}
+		if bad := printable.Unsafe(body); bad != "" {
+			t.Errorf("%s keeps %s", page, bad)
+		}
+		if n := strings.Count(body, printabletest.Shown); n < 3 {
+			t.Errorf("%s shows the escapes of %d fields, want every field's", page, n)
+		}
+	}
+}
+
+// spoilAll sets every settable string in v to s (and gives every empty
+// slice one element and every nil pointer a value, so that all of them
+// are there to print), depth levels deep.
+func spoilAll(v reflect.Value, s string, depth int) {
+	if depth > 6 || !v.CanSet() && v.Kind() != reflect.Struct {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Pointer:
+		if v.Type().Elem().Kind() != reflect.Struct || v.Type().Elem().PkgPath() == "time" {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		spoilAll(v.Elem(), s, depth+1)
+	case reflect.Slice:
+		if k := v.Type().Elem().Kind(); k != reflect.String && k != reflect.Struct {
+			return
+		}
+		if v.Len() == 0 {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		}
+		for i := range v.Len() {
+			spoilAll(v.Index(i), s, depth+1)
+		}
+	case reflect.Struct:
+		if v.Type().PkgPath() == "time" {
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				spoilAll(v.Field(i), s, depth+1)
+			}
+		}
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"tocsin/bot/metrics"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/parsers"
 	"tocsin/responders"
 )
@@ -116,6 +117,9 @@ type Options struct {
 //go:embed pages/*.html
 var pageFiles embed.FS
 
+// pageEscape is the function that every action of a page ends in.
+const pageEscape = "inert"
+
 // New builds the handler set.
 func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
@@ -128,7 +132,8 @@ func New(o Options) *Server {
 	}
 	s.form.now, s.formAll.now = s.clock.Now, s.clock.Now
 	s.pages = template.Must(template.New("").Funcs(template.FuncMap{
-		"join": strings.Join,
+		pageEscape: func(v any) string { return printable.Inert(fmt.Sprint(v)) },
+		"join":     strings.Join,
 		// head takes a title, or a page (Title, Lang) shown in another language.
 		"title": func(v any) string {
 			if p, ok := v.(page); ok {
@@ -149,6 +154,12 @@ func New(o Options) *Server {
 			return t.UTC().Format("2006-01-02 15:04:05")
 		},
 	}).ParseFS(pageFiles, "pages/*.html"))
+	// html/template escapes HTML, not what a browser obeys in text: bidi
+	// overrides, controls. Every value a page prints passes printable.Inert
+	// first, then html/template's own escaper.
+	for _, p := range s.pages.Templates() {
+		printable.EscapeActions(p.Tree, pageEscape)
+	}
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	if !o.NoMetrics && o.Metrics != nil {

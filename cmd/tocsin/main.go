@@ -75,7 +75,7 @@ func exitStatus(err error, stderr io.Writer) int {
 	case errors.As(err, &ex):
 		return int(ex)
 	}
-	fmt.Fprintln(stderr, "tocsin:", err)
+	fmt.Fprintln(stderr, "tocsin:", printable.Inert(err.Error())) // it may quote a server or a file
 	return 1
 }
 
@@ -85,6 +85,13 @@ type exitError int
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
+	// Every command writes for a terminal, and many print what others
+	// wrote (a subject, a recipient, a remote server's error): all of it
+	// passes printable's terminal guard, whichever field a command forgot.
+	out, errOut := printable.NewWriter(stdout), printable.NewWriter(stderr)
+	defer errOut.Flush()
+	defer out.Flush()
+	stdout, stderr = out, errOut
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitError(2)
@@ -738,9 +745,9 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		var units []string
 		for _, u := range t.Units {
 			if u.Removed {
-				units = append(units, u.Unit+" (removed: "+term(u.RemovedWhy)+")")
+				units = append(units, term(u.Unit)+" (removed: "+term(u.RemovedWhy)+")")
 			} else {
-				units = append(units, u.Unit+" ("+u.Evidence+")")
+				units = append(units, term(u.Unit)+" ("+term(u.Evidence)+")")
 			}
 		}
 		fmt.Fprintf(stdout, "\naffected units: %s\n", orDash(strings.Join(units, ", ")))
@@ -756,7 +763,7 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 				told += " (away: " + strings.Join(s.Away, ",") + ")"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Needs, s.DueAt.UTC().Format("01-02 15:04"), state,
-				told, orDash(strings.Join(s.AckedBy, ",")), orDash(strings.Join(s.DoneBy, ",")), orDash(strings.Join(s.EscalatedTo, ",")))
+				term(told), term(orDash(strings.Join(s.AckedBy, ","))), term(orDash(strings.Join(s.DoneBy, ","))), term(orDash(strings.Join(s.EscalatedTo, ","))))
 		}
 		tw.Flush()
 	}
@@ -774,18 +781,18 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "\noutbox:")
 	for _, o := range d.Outbox {
-		line := fmt.Sprintf("  %-28s %-7s to %s  %s  attempts %d", o.IdemKey, o.Channel, o.Recipient, strings.ToUpper(o.State), o.Attempts)
+		line := fmt.Sprintf("  %-28s %-7s to %s  %s  attempts %d", term(o.IdemKey), o.Channel, term(o.Recipient), strings.ToUpper(o.State), o.Attempts)
 		if o.LastError != "" {
-			line += "  error: " + o.LastError
+			line += "  error: " + term(o.LastError) // a remote server's words
 		}
 		fmt.Fprintln(stdout, line)
 	}
 	if len(d.Drafts) > 0 {
 		fmt.Fprintln(stdout, "\noutside (drafts to external contacts):")
 		for _, x := range d.Drafts {
-			line := fmt.Sprintf("  %s to %s  %s  drafted by %s %s", x.Form, x.Contact, strings.ToUpper(x.State), x.DraftedBy, x.DraftedAt.UTC().Format("2006-01-02 15:04"))
+			line := fmt.Sprintf("  %s to %s  %s  drafted by %s %s", x.Form, term(x.Contact), strings.ToUpper(x.State), term(x.DraftedBy), x.DraftedAt.UTC().Format("2006-01-02 15:04"))
 			if x.ApprovedBy != "" {
-				line += fmt.Sprintf(", approved by %s %s", x.ApprovedBy, x.ApprovedAt.UTC().Format("2006-01-02 15:04"))
+				line += fmt.Sprintf(", approved by %s %s", term(x.ApprovedBy), x.ApprovedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			fmt.Fprintln(stdout, line)
 		}
@@ -796,15 +803,19 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 		if a.Platform != "" {
 			from = "  [" + term(a.Platform) + " " + term(a.RequestID) + "]"
 		}
-		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s%s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), a.Action, term(a.Detail), from)
+		fmt.Fprintf(stdout, "  %s  %-24s %-22s %s%s\n", a.At.Format("2006-01-02 15:04:05"), term(a.Actor), term(a.Action), term(a.Detail), from)
 	}
 	return nil
 }
 
 // printJSON writes v to w as indented JSON, the --json output of every
-// command.
+// command: with what a terminal would obey escaped (printable.JSON), the
+// same data to a program.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(printable.JSON(b), '\n'))
+	return err
 }

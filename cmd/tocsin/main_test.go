@@ -5,8 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +18,10 @@ import (
 
 	"tocsin/bot"
 	"tocsin/bot/chatops"
+	"tocsin/bot/sandbox"
 	"tocsin/bot/store"
+	"tocsin/internal/printable"
+	"tocsin/internal/printabletest"
 )
 
 func run(args ...string) (string, string, error) {
@@ -276,5 +282,148 @@ func TestCheckWarnsOfOnCallGaps(t *testing.T) {
 	out, errs, err := run("check", "--config", path)
 	if err != nil || !strings.Contains(out, "rotations primary: nobody on call from") || !strings.Contains(out, "ok, with 1 warning(s)") {
 		t.Errorf("check: %v\n%s%s", err, out, errs)
+	}
+}
+
+// hostile is issue 15's finding.
+const hostile = printabletest.Hostile
+
+// TestIncidentsOutputIsInert (issue 15, section 7): what others wrote — a
+// subject, a reporter's name, an outbox recipient and a remote server's
+// error, an audit entry's detail — reaches the terminal from incidents
+// show and list only through package printable; the JSON keeps it, escaped,
+// and an error a command returns is shown the same way.
+func TestIncidentsOutputIsInert(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc *store.Incident
+	err = st.Tx(context.Background(), func(tx *store.Tx) error {
+		var err error
+		if inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: hostile, ReporterName: hostile, Reporter: "eve@example.org", CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		if _, err := tx.Enqueue(store.OutboxItem{IdemKey: "k1", IncidentID: inc.ID, Channel: "mail", Kind: "ack", Recipient: "eve" + hostile + "@example.org",
+			State: "failed", LastError: "550 " + hostile, CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		return tx.Audit(inc.ID, time.Now(), "eve"+hostile, "note", hostile)
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"incidents", "show", inc.Ref}, {"incidents", "list"}, {"incidents", "show", inc.Ref, "--json"}} {
+		out, errs, err := run(append(args, "--data", dir)...)
+		if err != nil || !strings.Contains(out, "pwned") {
+			t.Fatalf("%v: %v %s\n%s", args, err, errs, out)
+		}
+		if bad := printable.Unsafe(out); bad != "" {
+			t.Errorf("%v keeps %s:\n%s", args, bad, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "Bcc:") {
+				t.Errorf("%v: an injected line %q", args, l)
+			}
+		}
+	}
+	out, _, _ := run("incidents", "show", inc.Ref, "--json", "--data", dir)
+	var back struct {
+		Subject string `json:"subject"`
+		Outbox  []struct {
+			Recipient string `json:"recipient"`
+			LastError string `json:"last_error"`
+		} `json:"outbox"`
+	}
+	if err := json.Unmarshal([]byte(out), &back); err != nil || back.Subject != hostile || len(back.Outbox) != 1 || back.Outbox[0].LastError != "550 "+hostile {
+		t.Errorf("--json lost data: %v, %+v", err, back)
+	}
+	var errs bytes.Buffer
+	if code := exitStatus(errors.New("smtp: "+hostile), &errs); code != 1 || !strings.Contains(errs.String(), "pwned") {
+		t.Fatalf("exit %d, %q", code, errs.String())
+	}
+	if bad := printable.Unsafe(errs.String()); bad != "" {
+		t.Errorf("an error shown as %q keeps %s", errs.String(), bad)
+	}
+}
+
+// TestRosterOutputIsInert: a roster name and an override's reason, as a
+// config may carry them, reach roster and roster who only as printable
+// lines.
+func TestRosterOutputIsInert(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tocsin.yaml")
+	if _, _, err := run("init", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD", "TOCSIN_NTFY_SECRET"} {
+		t.Setenv(v, "x")
+	}
+	b, _ := os.ReadFile(path)
+	yaml := strings.Replace(string(b), "name: Mia Responder", `name: "Mia\e]0;pwned\a \u202eRes\x9bponder\r\nBcc: x"`, 1)
+	yaml = strings.Replace(yaml, "reason: swap", `reason: "swap\e[2J\u202e\r\nBcc: y"`, 1)
+	os.WriteFile(path, []byte(yaml), 0o600)
+	for _, args := range [][]string{{"roster"}, {"roster", "who", "--at", "2026-12-25T12:00:00Z"}} {
+		out, errs, err := run(append(args, "--config", path)...)
+		if err != nil || !strings.Contains(out, "pwned") {
+			t.Fatalf("%v: %v %s\n%s", args, err, errs, out)
+		}
+		if bad := printable.Unsafe(out); bad != "" {
+			t.Errorf("%v keeps %s:\n%s", args, bad, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "Bcc:") {
+				t.Errorf("%v: an injected line %q", args, l)
+			}
+		}
+	}
+}
+
+// TestAuditVerifyOutputIsInert: whoever edits the database to plant an
+// escape sequence in an entry does not reach the terminal of the person
+// who runs audit verify: the break is named in printable text.
+func TestAuditVerifyOutputIsInert(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Tx(context.Background(), func(tx *store.Tx) error {
+		return tx.Audit(0, time.Now(), "system", "test", "entry")
+	})
+	st.Close()
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	if _, err := db.Exec(`UPDATE audit SET action = ?`, hostile); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, errs, err := run("audit", "verify", "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "pwned") {
+		t.Fatalf("tampered: exit %d, %q %q", code, out, errs)
+	}
+	if bad := printable.Unsafe(out + errs); bad != "" {
+		t.Errorf("audit verify keeps %s: %q", bad, errs)
+	}
+}
+
+// TestChatTryOutputIsInert: chat try prints the answer of whatever
+// listens at the sandbox's address; an answer carrying escape sequences
+// and bidi overrides reaches the terminal inert.
+func TestChatTryOutputIsInert(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"text": "`+hostile+`"}`)
+	}))
+	defer srv.Close()
+	data := t.TempDir()
+	info, _ := json.Marshal(sandbox.Info{HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), SlackSigningSecret: "s",
+		Responders: []sandbox.Responder{{Email: "tara@sandbox.test", SlackUserID: "U0TARA"}}})
+	os.WriteFile(filepath.Join(data, "sandbox.json"), info, 0o600)
+	out, errs, err := run("chat", "try", "slack", "--as", "tara", "/status SEC-2026-0001", "--data", data)
+	if err != nil || !strings.Contains(out, "pwned") {
+		t.Fatalf("chat try: %v %s\n%s", err, errs, out)
+	}
+	if bad := printable.Unsafe(out); bad != "" {
+		t.Errorf("chat try keeps %s: %q", bad, out)
 	}
 }

@@ -123,7 +123,7 @@ func cmdRosterWho(args []string, stdout, stderr io.Writer) error {
 		if !s.Until.IsZero() {
 			until = s.Until.UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, who, term(name), s.Why, until)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", term(s.Name), term(who), term(name), term(s.Why), until)
 	}
 	return tw.Flush()
 }
