@@ -29,6 +29,9 @@ type Draft struct {
 // AddDraft records d as pending, unless a draft with its key exists; it
 // reports whether it added it.
 func (t *Tx) AddDraft(d Draft) (bool, error) {
+	if err := t.touchDraft(d.Key, d.IncidentID, d.DraftedAt); err != nil {
+		return false, err
+	}
 	res, err := t.exec(`INSERT INTO drafts (idem_key, incident_id, contact, form, note, drafted_by, drafted_at, state)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
 		d.Key, d.IncidentID, d.Contact, d.Form, d.Note, d.DraftedBy, ms(d.DraftedAt), DraftPending)
@@ -42,6 +45,9 @@ func (t *Tx) AddDraft(d Draft) (bool, error) {
 // ApproveDraft marks the pending draft key approved by who; it reports
 // whether it was pending (a second approval changes nothing).
 func (t *Tx) ApproveDraft(key, who string, now time.Time) (bool, error) {
+	if err := t.touchDraft(key, 0, now); err != nil {
+		return false, err
+	}
 	res, err := t.exec(`UPDATE drafts SET state = ?, approved_by = ?, approved_at = ? WHERE idem_key = ? AND state = ?`,
 		DraftApproved, who, ms(now), key, DraftPending)
 	if err != nil {

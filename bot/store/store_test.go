@@ -263,7 +263,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, brk, err := s.VerifyAudit(ctx); err != nil || brk != nil || n != 6 {
+	if n, brk, err := s.VerifyAudit(ctx, s.auditKey, nil); err != nil || brk != nil || n != 6 {
 		t.Fatalf("intact chain: %d, %v, %v", n, brk, err)
 	}
 	for _, c := range []struct {
@@ -280,7 +280,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 		if _, err := s.w.Exec(c.tamper); err != nil {
 			t.Fatal(err)
 		}
-		_, brk, err := s.VerifyAudit(ctx)
+		_, brk, err := s.VerifyAudit(ctx, s.auditKey, nil)
 		switch {
 		case err != nil:
 			t.Fatal(err)
@@ -294,7 +294,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "a", "1") })
 	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "b", "2") })
 	s2.w.Exec(`DELETE FROM audit WHERE id = 2`)
-	if _, brk, _ := s2.VerifyAudit(ctx); brk == nil || !strings.Contains(brk.Why, "last entries were removed") {
+	if _, brk, _ := s2.VerifyAudit(ctx, s2.auditKey, nil); brk == nil || !strings.Contains(brk.Why, "last entries were removed") {
 		t.Errorf("removed last entry: %v", brk)
 	}
 }

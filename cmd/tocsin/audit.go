@@ -5,27 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"tocsin/bot"
+	"tocsin/bot/store"
+	"tocsin/responders"
 )
 
-// cmdAuditVerify checks the audit log's hash chain: exit 0 when it
-// holds, else 1 naming the first entry that does not.
+// cmdAuditVerify checks the audit log: its keyed chain, against the
+// latest signed anchor, and the state of incidents, steps and drafts
+// against the entries that made it. Exit 0 when it holds, else 1 naming
+// the first bad entry, a truncation or a state without its entry. It
+// opens the store read-only and creates no key: it changes nothing it
+// checks.
 func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit verify", "tocsin audit verify [--config FILE | --data DIR]", stderr)
 	var sf storeFlags
-	_, st, err := storeArgs(fs, &sf, args, 0, "audit verify takes no arguments")
+	pos, cfg, err := configArgs(fs, &sf, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return errors.New("audit verify takes no arguments")
+	}
+	ctx := context.Background()
+	st, err := bot.OpenStoreReadOnly(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	n, brk, err := st.VerifyAudit(context.Background())
+	key, err := bot.LoadAuditKey(bot.AuditKeyPath(cfg))
+	if err != nil {
+		return fmt.Errorf("%w (the audit key is needed to check the chain)", err)
+	}
+	desk, err := responders.LoadKey(bot.KeyPath(cfg))
+	if err != nil {
+		return err
+	}
+	anchor, err := bot.LatestAnchor(bot.AnchorsPath(cfg), desk)
+	if err != nil {
+		// Without an anchor a cut tail cannot be seen: not intact.
+		fmt.Fprintf(stderr, "audit chain not verified: %v\n", err)
+		return exitError(1)
+	}
+	n, brk, err := st.VerifyAudit(ctx, key, anchor)
 	if err != nil {
 		return err
 	}
 	if brk != nil {
-		fmt.Fprintf(stderr, "audit chain broken after %d good entries: %v\n", n, brk)
+		switch brk.Kind {
+		case store.BreakTruncated, store.BreakRewritten, store.BreakState:
+			fmt.Fprintf(stderr, "audit chain broken: %v\n", brk)
+		default:
+			fmt.Fprintf(stderr, "audit chain broken after %d good entries: %v\n", n, brk)
+		}
 		return exitError(1)
 	}
-	fmt.Fprintf(stdout, "audit chain intact: %d entries\n", n)
+	fmt.Fprintf(stdout, "audit chain intact: %d entries; the latest anchor (%s) counted %d\n", n, anchor.At.UTC().Format("2006-01-02 15:04:05Z"), anchor.Count)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"tocsin/bot"
 	"tocsin/bot/chatops"
 	"tocsin/bot/store"
+	"tocsin/responders"
 )
 
 func run(args ...string) (string, string, error) {
@@ -192,34 +194,121 @@ func TestRosterWho(t *testing.T) {
 }
 
 // TestAuditVerify: `tocsin audit verify` passes on a store as written and
-// names the entry when a row was edited behind the desk's back.
+// anchored, names the entry when a row was edited behind the desk's back,
+// and (issue 15 §3) names a cut tail against the signed anchor, a deleted
+// log and a step marked done with no entry that did it.
 func TestAuditVerify(t *testing.T) {
+	for _, c := range []struct {
+		tamper string
+		want   string
+	}{
+		{"", ""},
+		{`UPDATE audit SET actor = 'someone else' WHERE id = 2`, "audit entry 2 (%s, test) does not match: its content is not what was written"},
+		{`DELETE FROM audit WHERE id >= 4; UPDATE audit_head SET last = (SELECT hash FROM audit WHERE id = 3)`, "truncated: the anchor of"},
+		{`DELETE FROM audit; UPDATE audit_head SET last = ''`, "truncated: the anchor of"},
+		{`UPDATE steps SET state = 'done'`, "step 1 (triage) of %s is done but the last audit entry that touched it made it notified"},
+	} {
+		dir, inc := auditedStore(t)
+		if c.tamper != "" {
+			db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+			if _, err := db.Exec(c.tamper); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		out, errs, err := run("audit", "verify", "--data", dir)
+		code := exitStatus(err, io.Discard)
+		if c.want == "" {
+			if code != 0 || !strings.Contains(out, "intact: 5 entries") {
+				t.Errorf("untouched: exit %d, %s%s", code, out, errs)
+			}
+			continue
+		}
+		if want := strings.ReplaceAll(c.want, "%s", inc.Ref); code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("after %q: exit %d, %q; want exit 1 and %q", c.tamper, code, errs, want)
+		}
+	}
+}
+
+// auditedStore makes a data directory as the daemon leaves it: a store
+// with an incident, a step and three entries, the audit key and a signed
+// anchor.
+func auditedStore(t *testing.T) (string, *store.Incident) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
-	st, err := bot.OpenStore(context.Background(), cfg)
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	var inc *store.Incident
-	st.Tx(context.Background(), func(tx *store.Tx) error {
-		inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: "XSS", CreatedAt: time.Now()})
-		for i := range 3 {
-			tx.Audit(inc.ID, time.Now(), "system", "test", fmt.Sprint("entry ", i))
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: "XSS", CreatedAt: now})
+		if err != nil {
+			return err
 		}
-		return err
-	})
-	st.Close()
-	if out, _, err := run("audit", "verify", "--data", dir); err != nil || !strings.Contains(out, "intact: 3 entries") {
-		t.Fatalf("audit verify: %v %s", err, out)
-	}
-	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
-	if _, err := db.Exec(`UPDATE audit SET actor = 'someone else' WHERE id = 2`); err != nil {
+		if _, err := tx.AddStep(inc.ID, store.StepRow{Key: "triage", Position: 1, Title: "Triage", Audience: "team", Needs: "done", DueAt: now, State: store.StepNotified}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			if err := tx.Audit(inc.ID, now, "system", "test", fmt.Sprint("entry ", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	_, errs, err := run("audit", "verify", "--data", dir)
-	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "audit entry 2 ("+inc.Ref+", test) does not match: its content is not what was written") {
-		t.Errorf("tampered: exit %d, %s", code, errs)
+	if err := st.BeginKeyedChain(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := responders.LoadOrCreateKey(bot.KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.At = now
+	if err := bot.AppendAnchor(bot.AnchorsPath(cfg), key, a); err != nil {
+		t.Fatal(err)
+	}
+	return dir, inc
+}
+
+// TestAuditVerifyWritesNothing pins issue 15 §3: verify opens the store
+// read-only: the database file is byte for byte and in time what it was,
+// and an older schema is refused, not upgraded.
+func TestAuditVerifyWritesNothing(t *testing.T) {
+	dir, _ := auditedStore(t)
+	db := filepath.Join(dir, "tocsin.db")
+	before, _ := os.ReadFile(db)
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	os.Chtimes(db, old, old)
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("verify: %v %s", err, errs)
+	}
+	after, _ := os.ReadFile(db)
+	fi, _ := os.Stat(db)
+	if !bytes.Equal(before, after) || !fi.ModTime().Equal(old) {
+		t.Errorf("verify changed the database (same bytes %v, mtime %v, want %v)", bytes.Equal(before, after), fi.ModTime(), old)
+	}
+	sqldb, _ := sql.Open("sqlite", "file:"+db)
+	defer sqldb.Close()
+	var v, w int
+	sqldb.QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&v)
+	sqldb.Exec(`DELETE FROM schema_version WHERE version = ?`, v)
+	_, _, err := run("audit", "verify", "--data", dir)
+	if !errors.Is(err, store.ErrSchemaOld) {
+		t.Errorf("verify of an older schema: %v, want ErrSchemaOld", err)
+	}
+	sqldb.QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&w)
+	if w != v-1 {
+		t.Errorf("schema version %d after verify, want %d (left as it was)", w, v-1)
 	}
 }
 
