@@ -203,7 +203,8 @@ func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, k
 }
 
 // anchorLoop anchors the audit chain every AnchorInterval on the
-// daemon's clock, until ctx ends.
+// daemon's clock, until ctx ends (Run anchors once more when every loop
+// has stopped: finalAnchor).
 func (b *Bot) anchorLoop(ctx context.Context) {
 	var last store.AuditAnchor
 	for {
@@ -216,4 +217,41 @@ func (b *Bot) anchorLoop(ctx context.Context) {
 		case <-b.clock.After(AnchorInterval):
 		}
 	}
+}
+
+// finalAnchor anchors the chain as a clean stop leaves it, so that no
+// entry is left unanchored.
+func (b *Bot) finalAnchor() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var last store.AuditAnchor
+	if err := anchorAudit(ctx, b.store, AnchorsPath(b.cfg), b.key, b.clock.Now(), &last); err != nil {
+		b.log.Error("anchoring the audit chain at stop", "err", err)
+	}
+}
+
+// VerifyAudit checks the store's audit log as tocsin audit verify does:
+// read-only, with the audit key (never created here), against the latest
+// anchor signed by the desk key. It returns the entries that hold, the
+// latest anchor and the first break.
+func VerifyAudit(ctx context.Context, cfg *config.Config) (int, *store.AuditAnchor, *store.AuditBreak, error) {
+	st, err := OpenStoreReadOnly(ctx, cfg)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer st.Close()
+	key, err := LoadAuditKey(AuditKeyPath(cfg))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%w (the audit key is needed to check the chain)", err)
+	}
+	desk, err := responders.LoadKey(KeyPath(cfg))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	anchor, err := LatestAnchor(AnchorsPath(cfg), desk)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	n, brk, err := st.VerifyAudit(ctx, key, anchor)
+	return n, anchor, brk, err
 }

@@ -254,6 +254,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	defer scancel()
 	srv.Shutdown(sctx)
 	wg.Wait()
+	b.finalAnchor()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -204,11 +205,19 @@ func TestReporterKeyPinning(t *testing.T) {
 	if out, pinned := offer("BBB", "key B"); out != KeyConflict || pinned != "AAA" || keys() != "key A, new signatures" {
 		t.Fatalf("another key: %s %s %q", out, pinned, keys())
 	}
-	if err := s.SettleReporterKey(ctx, "v@example.org", "CCC"); !errors.Is(err, ErrNotFound) {
+	if err := s.SettleReporterKey(ctx, "v@example.org", "CCC", "cli:root", t0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("settling a key never offered: %v", err)
 	}
-	if err := s.SettleReporterKey(ctx, "v@example.org", "BBB"); err != nil || keys() != "key B" {
+	if err := s.SettleReporterKey(ctx, "v@example.org", "BBB", "cli:root", t0); err != nil || keys() != "key B" {
 		t.Fatalf("settled: %v %q", err, keys())
+	}
+	// Issue 15 §8: settling writes its audit entry.
+	var actor, detail string
+	s.r.QueryRow(`SELECT actor, detail FROM audit WHERE action = ?`, ActionKeySettled).Scan(&actor, &detail)
+	var got KeySettled
+	json.Unmarshal([]byte(detail), &got)
+	if want := (KeySettled{Address: "v@example.org", Fingerprint: "BBB", Replaced: "AAA"}); actor != "cli:root" || got != want {
+		t.Errorf("key-settled entry by %q: %+v, want by cli:root: %+v", actor, got, want)
 	}
 	list, _ := s.ListReporterKeys(ctx, "v@example.org")
 	states := map[string]string{}

@@ -8,7 +8,6 @@ import (
 
 	"tocsin/bot"
 	"tocsin/bot/store"
-	"tocsin/responders"
 )
 
 // cmdAuditVerify checks the audit log: its keyed chain, against the
@@ -27,27 +26,12 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		return errors.New("audit verify takes no arguments")
 	}
-	ctx := context.Background()
-	st, err := bot.OpenStoreReadOnly(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	key, err := bot.LoadAuditKey(bot.AuditKeyPath(cfg))
-	if err != nil {
-		return fmt.Errorf("%w (the audit key is needed to check the chain)", err)
-	}
-	desk, err := responders.LoadKey(bot.KeyPath(cfg))
-	if err != nil {
-		return err
-	}
-	anchor, err := bot.LatestAnchor(bot.AnchorsPath(cfg), desk)
-	if err != nil {
+	n, anchor, brk, err := bot.VerifyAudit(context.Background(), cfg)
+	if errors.Is(err, bot.ErrNoAnchor) {
 		// Without an anchor a cut tail cannot be seen: not intact.
 		fmt.Fprintf(stderr, "audit chain not verified: %v\n", err)
 		return exitError(1)
 	}
-	n, brk, err := st.VerifyAudit(ctx, key, anchor)
 	if err != nil {
 		return err
 	}

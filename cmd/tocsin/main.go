@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -506,11 +507,20 @@ func cmdKeysSettle(args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	addr, fpr := strings.ToLower(pos[0]), strings.ToUpper(strings.ReplaceAll(pos[1], " ", ""))
-	if err := st.SettleReporterKey(context.Background(), addr, fpr); err != nil {
+	// The entry names who settled it as the machine knows them.
+	if err := st.SettleReporterKey(context.Background(), addr, fpr, cliActor(), time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: key %s is now pinned\n", addr, fpr)
 	return nil
+}
+
+// cliActor is who a CLI command's audit entries name: the OS user.
+func cliActor() string {
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }
 
 func cmdParse(args []string, stdout, stderr io.Writer) error {

@@ -280,6 +280,48 @@ func auditedStore(t *testing.T) (string, *store.Incident) {
 	return dir, inc
 }
 
+// TestKeysSettleIsAudited pins issue 15 §8: `tocsin keys settle` writes
+// an audit entry naming who settled what, sealed with the audit key (the
+// log still verifies).
+func TestKeysSettleIsAudited(t *testing.T) {
+	dir, inc := auditedStore(t)
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		for _, fpr := range []string{"AAAA", "BBBB"} {
+			if _, _, err := tx.OfferReporterKey("r@example.org", fpr, "key "+fpr, inc.ID, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, errs, err := run("keys", "settle", "r@example.org", "BBBB", "--data", dir); err != nil {
+		t.Fatalf("keys settle: %v %s", err, errs)
+	}
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Errorf("audit verify after keys settle: %v %s", err, errs)
+	}
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	defer db.Close()
+	var incID int64
+	var actor, detail string
+	if err := db.QueryRow(`SELECT incident_id, actor, detail FROM audit WHERE action = ?`, store.ActionKeySettled).Scan(&incID, &actor, &detail); err != nil {
+		t.Fatalf("no key-settled entry: %v", err)
+	}
+	var got store.KeySettled
+	json.Unmarshal([]byte(detail), &got)
+	if want := (store.KeySettled{Address: "r@example.org", Fingerprint: "BBBB", Replaced: "AAAA"}); got != want || incID != inc.ID || !strings.HasPrefix(actor, "cli") {
+		t.Errorf("key-settled entry on incident %d by %q: %+v; want on %d by cli:USER: %+v", incID, actor, got, inc.ID, want)
+	}
+}
+
 // TestAuditVerifyWritesNothing pins issue 15 §3: verify opens the store
 // read-only: the database file is byte for byte and in time what it was,
 // and an older schema is refused, not upgraded.

@@ -1,0 +1,110 @@
+package bot_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tocsin/bot"
+	"tocsin/bot/store"
+)
+
+// sqlite runs statements on the daemon's database as someone who can
+// write it would (the daemon stopped).
+func sqlite(t *testing.T, dir string, qs ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func anchorLines(t *testing.T, d *daemon) []string {
+	t.Helper()
+	b, _ := os.ReadFile(bot.AnchorsPath(d.cfg))
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// TestAuditAnchoredAndVerified pins issue 15 §3 and §8 through the
+// daemon: a call tree's log, sandbox clock moves included (each writes an
+// entry), verifies against the anchors the daemon signed, at start and
+// each hour on its clock; cutting the tail, emptying the log or marking a
+// step done behind the desk's back is named; a log whose seals were
+// stripped is not sealed again by the next start.
+func TestAuditAnchoredAndVerified(t *testing.T) {
+	d, fake := startTreeSandbox(t, nil)
+	if _, err := os.Stat(bot.AuditKeyPath(d.cfg)); err != nil {
+		t.Fatalf("no audit key after the first start: %v", err)
+	}
+	if fi, _ := os.Stat(bot.AuditKeyPath(d.cfg)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit key mode %04o, want 0600", fi.Mode().Perm())
+	}
+	id := d.firstReport("anchor1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
+	eventually(t, "the call tree", 10*time.Second, func() bool { return d.tree(id).Steps[0].State != "waiting" })
+	before := len(anchorLines(t, d))
+	d.advance(time.Hour + time.Minute)
+	eventually(t, "an hourly anchor", 10*time.Second, func() bool {
+		fake.Advance(0)
+		return len(anchorLines(t, d)) > before
+	})
+	d.stop()
+	ctx := context.Background()
+
+	n, anchor, brk, err := bot.VerifyAudit(ctx, d.cfg)
+	if err != nil || brk != nil {
+		t.Fatalf("verify of the daemon's log: %d, %v, %v", n, brk, err)
+	}
+	if anchor.Count == 0 || anchor.Count > n {
+		t.Errorf("latest anchor counts %d of %d entries", anchor.Count, n)
+	}
+	// The clock's move is in the desk's own log, typed.
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?mode=ro")
+	var detail string
+	err = db.QueryRow(`SELECT detail FROM audit WHERE action = ? AND incident_id IS NULL`, bot.ActionClockMoved).Scan(&detail)
+	db.Close()
+	var moved bot.ClockMoved
+	if err != nil || json.Unmarshal([]byte(detail), &moved) != nil || moved.To.Sub(moved.From) != time.Hour+time.Minute {
+		t.Errorf("clock-moved entry: %q, %v; want a move of 1h1m", detail, err)
+	}
+
+	backup := func() func() {
+		b, _ := os.ReadFile(filepath.Join(d.cfg.DataDir, "tocsin.db"))
+		return func() { os.WriteFile(filepath.Join(d.cfg.DataDir, "tocsin.db"), b, 0o600) }
+	}
+	restore := backup()
+	for _, c := range []struct {
+		name   string
+		tamper []string
+		kind   store.BreakKind
+	}{
+		{"cut the tail and move the head", []string{`DELETE FROM audit WHERE id > (SELECT MAX(id) - 3 FROM audit)`,
+			`UPDATE audit_head SET last = (SELECT hash FROM audit ORDER BY id DESC LIMIT 1)`}, store.BreakTruncated},
+		{"delete the log", []string{`DELETE FROM audit`, `UPDATE audit_head SET last = ''`}, store.BreakTruncated},
+		{"mark a step done", []string{`UPDATE steps SET state = 'done' WHERE position = (SELECT MAX(position) FROM steps)`}, store.BreakState},
+	} {
+		sqlite(t, d.cfg.DataDir, c.tamper...)
+		if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != c.kind {
+			t.Errorf("%s: %+v, %v; want a %s break", c.name, brk, err, c.kind)
+		}
+		restore()
+	}
+
+	// Strip the seals and start again: nothing is sealed anew.
+	sqlite(t, d.cfg.DataDir, `UPDATE audit SET hash = '', prev_hash = ''`, `UPDATE audit_head SET last = ''`)
+	d2 := startDaemon(t, d.cfg, fake)
+	d2.stop()
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != store.BreakEdited || brk.ID != 1 {
+		t.Errorf("stripped seals after a restart: %+v, %v; want entry 1 edited (not sealed again)", brk, err)
+	}
+}
