@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +108,39 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 	d2.stop()
 	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != store.BreakEdited || brk.ID != 1 {
 		t.Errorf("stripped seals after a restart: %+v, %v; want entry 1 edited (not sealed again)", brk, err)
+	}
+}
+
+// TestStatusReportCarriesTheAnchor pins issue 15 §3: the signed E+24h
+// status report names the audit chain's length and last seal, and the
+// log reaches that anchor (entry COUNT has that seal).
+func TestStatusReportCarriesTheAnchor(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	d.firstReport("anchor2@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
+	d.advance(24 * time.Hour)
+	eventually(t, "the E+24h status report", 10*time.Second, func() bool { return len(d.pagedTo("cio@sandbox.test")) == 1 })
+	text := decodedText(t, d.pagedTo("cio@sandbox.test")[0])
+	m := regexp.MustCompile(`(\d+) entries up to .*, last seal\s+([0-9a-f]{64})`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the status report carries no audit anchor:\n%s", text)
+	}
+	d.stop()
+	count, _ := strconv.Atoi(m[1])
+	ctx := context.Background()
+	st, err := store.OpenSQLiteReadOnly(ctx, filepath.Join(d.cfg.DataDir, "tocsin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key, err := bot.LoadAuditKey(bot.AuditKeyPath(d.cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, brk, err := st.VerifyAudit(ctx, key, &store.AuditAnchor{Count: count, Head: m[2]}); err != nil || brk != nil || n < count {
+		t.Errorf("the log against the report's anchor (%d, %s): %d entries, %v, %v", count, m[2], n, brk, err)
+	}
+	// A different seal at that count is named a rewrite.
+	if _, brk, _ := st.VerifyAudit(ctx, key, &store.AuditAnchor{Count: count, Head: strings.Repeat("0", 64)}); brk == nil || brk.Kind != store.BreakRewritten {
+		t.Errorf("another seal at the anchor's count: %+v, want a rewrite", brk)
 	}
 }

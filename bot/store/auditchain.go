@@ -631,3 +631,11 @@ func (s *Store) checkState(ctx context.Context, rec *AuditState) (*AuditBreak, e
 	}
 	return nil, rows.Err()
 }
+
+// AuditHead is the chain's length and last seal in the transaction, so far
+// (At unset): what a status report written in it carries.
+func (t *Tx) AuditHead() (AuditAnchor, error) {
+	var a AuditAnchor
+	err := t.queryRow(`SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`).Scan(&a.Count, &a.Head)
+	return a, err
+}
