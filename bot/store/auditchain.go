@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -92,6 +93,12 @@ type AuditState struct {
 	Incidents map[int64]IncidentState `json:"incidents,omitempty"`
 	Steps     map[int64]string        `json:"steps,omitempty"`
 	Drafts    map[string]string       `json:"drafts,omitempty"`
+	// Was holds what the rows above were before the transaction (rows
+	// it created are absent): each must be what the entry before
+	// recorded, so a change made behind the desk's back and then
+	// overwritten by the desk still shows. Nil in the audit-keyed
+	// snapshot, which vouches for rows as they are.
+	Was *AuditState `json:"was,omitempty"`
 }
 
 // IncidentState is what an entry records of an incident.
@@ -201,7 +208,7 @@ func (t *Tx) flushState() error {
 	byInc := map[int64]*AuditState{}
 	get := func(id int64) *AuditState {
 		if byInc[id] == nil {
-			byInc[id] = &AuditState{}
+			byInc[id] = &AuditState{Was: &AuditState{}}
 		}
 		return byInc[id]
 	}
@@ -214,7 +221,11 @@ func (t *Tx) flushState() error {
 			return fmt.Errorf("reading incident %d after a change: %w", id, err)
 		}
 		if now != before {
-			get(id).Incidents = map[int64]IncidentState{id: now}
+			a := get(id)
+			a.Incidents = map[int64]IncidentState{id: now}
+			if before != (IncidentState{}) {
+				a.Was.Incidents = map[int64]IncidentState{id: before}
+			}
 		}
 	}
 	for id, before := range c.steps {
@@ -231,6 +242,12 @@ func (t *Tx) flushState() error {
 				a.Steps = map[int64]string{}
 			}
 			a.Steps[id] = state
+			if before.state != "" {
+				if a.Was.Steps == nil {
+					a.Was.Steps = map[int64]string{}
+				}
+				a.Was.Steps[id] = before.state
+			}
 		}
 	}
 	for key, before := range c.drafts {
@@ -248,6 +265,12 @@ func (t *Tx) flushState() error {
 				a.Drafts = map[string]string{}
 			}
 			a.Drafts[key] = state
+			if before.state != "" {
+				if a.Was.Drafts == nil {
+					a.Was.Drafts = map[string]string{}
+				}
+				a.Was.Drafts[key] = before.state
+			}
 		}
 	}
 	if len(byInc) == 0 {
@@ -461,6 +484,10 @@ func (b *AuditBreak) Error() string {
 	case BreakTruncated, BreakRewritten, BreakHead:
 		return b.Why
 	case BreakState:
+		if b.ID != 0 {
+			return fmt.Sprintf("%s of %s was %s when audit entry %d changed it, but the entries before it recorded %s: changed with no audit entry",
+				b.Row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
+		}
 		if b.Recorded == "" {
 			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", b.Row, where, b.Have)
 		}
@@ -522,6 +549,13 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 		if state != "" {
 			var a AuditState
 			if err := json.Unmarshal([]byte(state), &a); err == nil {
+				if brk := unrecordedChange(&a, recorded); brk != nil {
+					brk.ID, brk.Incident, brk.Action = id, ref, action
+					if sid, ok := strings.CutPrefix(brk.Row, "step row "); ok {
+						brk.Row = s.stepName(ctx, sid)
+					}
+					return n, brk, nil
+				}
 				for k, v := range a.Incidents {
 					recorded.Incidents[k] = v
 				}
@@ -559,6 +593,59 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	}
 	brk, err := s.checkState(ctx, recorded)
 	return n, brk, err
+}
+
+// unrecordedChange is a row whose state before entry a's transaction is
+// not what the entries before recorded: changed behind the desk's back,
+// then changed again by the desk.
+func unrecordedChange(a, rec *AuditState) *AuditBreak {
+	if a.Was == nil {
+		return nil // the audit-keyed snapshot
+	}
+	for id := range a.Incidents {
+		was, ok := a.Was.Incidents[id]
+		if got, had := rec.Incidents[id]; ok != had || was != got {
+			b := &AuditBreak{Kind: BreakState, Row: "the incident", Have: fmt.Sprintf("%s %s assigned to %q", was.Status, was.Priority, was.Assignee)}
+			if had {
+				b.Recorded = fmt.Sprintf("%s %s assigned to %q", got.Status, got.Priority, got.Assignee)
+			}
+			return b
+		}
+	}
+	for id := range a.Steps {
+		was, ok := a.Was.Steps[id]
+		if got, had := rec.Steps[id]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "step row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
+		}
+	}
+	for key := range a.Drafts {
+		was, ok := a.Was.Drafts[key]
+		if got, had := rec.Drafts[key]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+// stepName names step row id as checkState does: step POSITION (KEY[, UNIT]).
+func (s *Store) stepName(ctx context.Context, id string) string {
+	var pos int
+	var key, unit string
+	if err := s.r.QueryRowContext(ctx, `SELECT position, step_key, unit FROM steps WHERE id = ?`, id).Scan(&pos, &key, &unit); err != nil {
+		return "step row " + id
+	}
+	name := "step " + strconv.Itoa(pos) + " (" + key
+	if unit != "" {
+		name += ", " + unit
+	}
+	return name + ")"
 }
 
 func short(h string) string {
@@ -607,11 +694,7 @@ func (s *Store) checkState(ctx context.Context, rec *AuditState) (*AuditBreak, e
 		}
 		if got := rec.Steps[id]; got != state {
 			rows.Close()
-			name := "step " + strconv.Itoa(pos) + " (" + key
-			if unit != "" {
-				name += ", " + unit
-			}
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: name + ")", Have: state, Recorded: got}, nil
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: s.stepName(ctx, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
 		}
 	}
 	rows.Close()

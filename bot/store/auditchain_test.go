@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -168,6 +169,17 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 		{"mark a step done", func(t *testing.T, s *Store, steps []int64) {
 			exec(t, s, `UPDATE steps SET state = 'done' WHERE position = 2`)
 		}, BreakState, "step 2 (contain)"},
+		{"mark a step done, then let the desk change it again", func(t *testing.T, s *Store, steps []int64) {
+			exec(t, s, `UPDATE steps SET state = 'done' WHERE position = 2`)
+			if err := s.Tx(context.Background(), func(tx *Tx) error {
+				if err := tx.UpdateStep(StepRow{ID: steps[1], State: StepSkipped, DueAt: t0.Add(time.Hour)}); err != nil {
+					return err
+				}
+				return tx.Audit(0, t0.Add(time.Hour), "engine", "skipped", "")
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, BreakState, "step 2 (contain)"},
 		{"approve a draft", func(t *testing.T, s *Store, _ []int64) {
 			exec(t, s, `UPDATE drafts SET state = 'approved', approved_by = 'mallory@example.com'`)
 		}, BreakState, "draft notify:cert"},
@@ -189,6 +201,11 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 			}
 			if c.kind == BreakState && brk.Incident != inc.Ref {
 				t.Errorf("break names incident %q, want %s", brk.Incident, inc.Ref)
+			}
+			// A change the desk overwrote is named at the entry that
+			// found it changed: it was done, the log said notified.
+			if again := strings.Contains(c.name, "again"); again && (brk.ID == 0 || brk.Have != StepDone || brk.Recorded != StepNotified) {
+				t.Errorf("overwritten change: %+v, want the entry that found it done where notified was recorded", brk)
 			}
 		})
 	}
