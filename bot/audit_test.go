@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"tocsin/bot"
 	"tocsin/bot/store"
+	"tocsin/responders"
 )
 
 // sqlite runs statements on the daemon's database as someone who can
@@ -142,5 +144,51 @@ func TestStatusReportCarriesTheAnchor(t *testing.T) {
 	// A different seal at that count is named a rewrite.
 	if _, brk, _ := st.VerifyAudit(ctx, key, &store.AuditAnchor{Count: count, Head: strings.Repeat("0", 64)}); brk == nil || brk.Kind != store.BreakRewritten {
 		t.Errorf("another seal at the anchor's count: %+v, want a rewrite", brk)
+	}
+}
+
+// TestAnchorsAreSigned: an anchor line edited (a count, a seal) or signed
+// by another key is refused, naming its line; the latest good one is read.
+func TestAnchorsAreSigned(t *testing.T) {
+	dir := t.TempDir()
+	desk, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "desk.asc"), "Desk", "security@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := responders.LoadOrCreateKey(filepath.Join(dir, "other.asc"), "Other", "other@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "audit-anchors")
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i, a := range []store.AuditAnchor{{Count: 3, Head: "aa", At: at}, {Count: 7, Head: "bb", At: at.Add(time.Hour)}} {
+		if err := bot.AppendAnchor(path, desk, a); err != nil {
+			t.Fatal(err)
+		}
+		got, err := bot.LatestAnchor(path, desk)
+		if err != nil || got.Count != a.Count || got.Head != a.Head || !got.At.Equal(a.At) {
+			t.Errorf("anchor %d read back as %+v, %v; want %+v", i, got, err, a)
+		}
+	}
+	good, _ := os.ReadFile(path)
+	for name, edit := range map[string]func(string) string{
+		"count edited": func(s string) string { return strings.Replace(s, "count=7", "count=9", 1) },
+		"seal edited":  func(s string) string { return strings.Replace(s, "head=bb", "head=cc", 1) },
+	} {
+		os.WriteFile(path, []byte(edit(string(good))), 0o600)
+		if _, err := bot.LatestAnchor(path, desk); err == nil || !strings.Contains(err.Error(), path+":2:") {
+			t.Errorf("%s: %v, want line 2 refused", name, err)
+		}
+	}
+	os.Remove(path)
+	if err := bot.AppendAnchor(path, other, store.AuditAnchor{Count: 9, Head: "cc", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bot.LatestAnchor(path, desk); err == nil {
+		t.Error("an anchor signed by another key was read")
+	}
+	os.Remove(path)
+	if _, err := bot.LatestAnchor(path, desk); !errors.Is(err, bot.ErrNoAnchor) {
+		t.Errorf("no anchors file: %v, want ErrNoAnchor", err)
 	}
 }

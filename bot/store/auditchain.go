@@ -334,7 +334,7 @@ func (t *Tx) writeAudit(incidentID int64, at time.Time, actor, action, detail, p
 // (plain hashes, as that version would have): it runs only inside the
 // migration that adds the chain's columns, never on a later start, so a
 // hash blanked later is reported by VerifyAudit, never sealed again.
-func sealUnchained(tx *sql.Tx, ctx context.Context) error {
+func sealUnchained(ctx context.Context, tx *sql.Tx) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, COALESCE(incident_id, 0), at, actor, action, detail FROM audit ORDER BY id`)
 	if err != nil {
 		return err

@@ -448,7 +448,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			// The entries written before the chain existed are sealed
 			// by the migration that adds it, and never later.
 			if strings.Contains(migrations[i], "CREATE TABLE audit_head") {
-				if err := sealUnchained(tx.tx, ctx); err != nil {
+				if err := sealUnchained(ctx, tx.tx); err != nil {
 					return fmt.Errorf("migration %d: sealing the audit log: %w", i+1, err)
 				}
 			}

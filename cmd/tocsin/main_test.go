@@ -228,6 +228,13 @@ func TestAuditVerify(t *testing.T) {
 			t.Errorf("after %q: exit %d, %q; want exit 1 and %q", c.tamper, code, errs, want)
 		}
 	}
+	// Without its anchors a cut tail could not be seen: not intact.
+	dir, _ := auditedStore(t)
+	os.Remove(filepath.Join(dir, "audit-anchors"))
+	_, errs, err := run("audit", "verify", "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "no signed audit anchor") {
+		t.Errorf("anchors removed: exit %d, %q; want exit 1, no signed audit anchor", code, errs)
+	}
 }
 
 // auditedStore makes a data directory as the daemon leaves it: a store
