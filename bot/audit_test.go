@@ -62,8 +62,12 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 		fake.Advance(0)
 		return len(anchorLines(t, d)) > before
 	})
-	d.stop()
 	ctx := context.Background()
+	// Verified while the daemon runs (and writes): one read snapshot.
+	if n, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk != nil {
+		t.Errorf("verify beside the running daemon: %d, %v, %v", n, brk, err)
+	}
+	d.stop()
 
 	n, anchor, brk, err := bot.VerifyAudit(ctx, d.cfg)
 	if err != nil || brk != nil {

@@ -508,7 +508,14 @@ func (b *AuditBreak) Error() string {
 // Unkeyed entries pass only before the audit-keyed marker that counts
 // them: a forged log cannot claim to be all old.
 func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor) (int, *AuditBreak, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.platform, a.request_id, a.state, a.prev_hash, a.hash
+	// One read transaction: the log and the tables as of one moment, so
+	// that a daemon writing meanwhile causes no false break.
+	q, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer q.Rollback()
+	rows, err := q.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.platform, a.request_id, a.state, a.prev_hash, a.hash
 		FROM audit a LEFT JOIN incidents i ON i.id = a.incident_id ORDER BY a.id`)
 	if err != nil {
 		return 0, nil, err
@@ -552,7 +559,8 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 				if brk := unrecordedChange(&a, recorded); brk != nil {
 					brk.ID, brk.Incident, brk.Action = id, ref, action
 					if sid, ok := strings.CutPrefix(brk.Row, "step row "); ok {
-						brk.Row = s.stepName(ctx, sid)
+						rows.Close()
+						brk.Row = stepName(ctx, q, sid)
 					}
 					return n, brk, nil
 				}
@@ -585,13 +593,13 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 			anchor.At.UTC().Format(time.RFC3339), anchor.Count, short(anchor.Head), n)}, nil
 	}
 	var head string
-	if err := s.r.QueryRowContext(ctx, `SELECT last FROM audit_head WHERE id = 1`).Scan(&head); err != nil && err != sql.ErrNoRows {
+	if err := q.QueryRowContext(ctx, `SELECT last FROM audit_head WHERE id = 1`).Scan(&head); err != nil && err != sql.ErrNoRows {
 		return n, nil, err
 	}
 	if head != prev {
 		return n, &AuditBreak{Kind: BreakHead, Why: "the last entries were removed (the chain's head names an entry that is not there)"}, nil
 	}
-	brk, err := s.checkState(ctx, recorded)
+	brk, err := checkState(ctx, q, recorded)
 	return n, brk, err
 }
 
@@ -635,10 +643,10 @@ func orNone(s string) string {
 }
 
 // stepName names step row id as checkState does: step POSITION (KEY[, UNIT]).
-func (s *Store) stepName(ctx context.Context, id string) string {
+func stepName(ctx context.Context, q querier, id string) string {
 	var pos int
 	var key, unit string
-	if err := s.r.QueryRowContext(ctx, `SELECT position, step_key, unit FROM steps WHERE id = ?`, id).Scan(&pos, &key, &unit); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT position, step_key, unit FROM steps WHERE id = ?`, id).Scan(&pos, &key, &unit); err != nil {
 		return "step row " + id
 	}
 	name := "step " + strconv.Itoa(pos) + " (" + key
@@ -657,8 +665,8 @@ func short(h string) string {
 
 // checkState compares the incidents, steps and drafts with the state the
 // last entry that touched each recorded.
-func (s *Store) checkState(ctx context.Context, rec *AuditState) (*AuditBreak, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
+func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -680,7 +688,7 @@ func (s *Store) checkState(ctx context.Context, rec *AuditState) (*AuditBreak, e
 		}
 	}
 	rows.Close()
-	rows, err = s.r.QueryContext(ctx, `SELECT s.id, i.ref, s.step_key, s.unit, s.position, s.state FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref, s.step_key, s.unit, s.position, s.state FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
 	if err != nil {
 		return nil, err
 	}
@@ -694,11 +702,11 @@ func (s *Store) checkState(ctx context.Context, rec *AuditState) (*AuditBreak, e
 		}
 		if got := rec.Steps[id]; got != state {
 			rows.Close()
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: s.stepName(ctx, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
 		}
 	}
 	rows.Close()
-	rows, err = s.r.QueryContext(ctx, `SELECT d.idem_key, i.ref, d.state FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
+	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref, d.state FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
 	if err != nil {
 		return nil, err
 	}
