@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -191,15 +192,23 @@ const AnchorInterval = time.Hour
 
 // startAuditChain writes, on the first start with a key (no anchors yet;
 // OpenStore keyed the store), the audit-keyed entry and the first anchor.
-func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, key *responders.Key, now time.Time) error {
-	if _, err := os.Stat(AnchorsPath(cfg)); errors.Is(err, fs.ErrNotExist) {
-		if err := st.BeginKeyedChain(ctx, now); err != nil {
-			return fmt.Errorf("starting the keyed audit chain: %w", err)
-		}
-		var last store.AuditAnchor
-		return anchorAudit(ctx, st, AnchorsPath(cfg), key, now, &last)
+// Anchors missing from a log already keyed were lost or removed: said
+// loudly, and no new audit-keyed entry vouches for the log as it is.
+func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, key *responders.Key, now time.Time, log *slog.Logger) error {
+	if _, err := os.Stat(AnchorsPath(cfg)); !errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	return nil
+	keyed, err := st.AuditKeyed(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the audit chain: %w", err)
+	}
+	if keyed {
+		log.Error("the audit anchors file is missing though the audit log is keyed: anchors start again from here; check the log against the anchors in the officers' status reports (tocsin audit verify --anchor)", "path", AnchorsPath(cfg))
+	} else if err := st.BeginKeyedChain(ctx, now); err != nil {
+		return fmt.Errorf("starting the keyed audit chain: %w", err)
+	}
+	var last store.AuditAnchor
+	return anchorAudit(ctx, st, AnchorsPath(cfg), key, now, &last)
 }
 
 // anchorLoop anchors the audit chain every AnchorInterval on the
@@ -232,9 +241,12 @@ func (b *Bot) finalAnchor() {
 
 // VerifyAudit checks the store's audit log as tocsin audit verify does:
 // read-only, with the audit key (never created here), against the latest
-// anchor signed by the desk key. It returns the entries that hold, the
-// latest anchor and the first break.
-func VerifyAudit(ctx context.Context, cfg *config.Config) (int, *store.AuditAnchor, *store.AuditBreak, error) {
+// anchor signed by the desk key in the anchors file and against given,
+// anchors read elsewhere (a status report the officers received: the
+// file can be cut back, their mail cannot). It returns the entries that
+// hold, the anchor checked last and the first break; ErrNoAnchor when
+// there is no anchor at all.
+func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAnchor) (int, *store.AuditAnchor, *store.AuditBreak, error) {
 	st, err := OpenStoreReadOnly(ctx, cfg)
 	if err != nil {
 		return 0, nil, nil, err
@@ -248,10 +260,31 @@ func VerifyAudit(ctx context.Context, cfg *config.Config) (int, *store.AuditAnch
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	anchor, err := LatestAnchor(AnchorsPath(cfg), desk)
-	if err != nil {
+	anchors := given
+	latest, err := LatestAnchor(AnchorsPath(cfg), desk)
+	switch {
+	case err == nil:
+		anchors = append([]store.AuditAnchor{*latest}, given...)
+	case !errors.Is(err, ErrNoAnchor) || len(given) == 0:
 		return 0, nil, nil, err
 	}
-	n, brk, err := st.VerifyAudit(ctx, key, anchor)
-	return n, anchor, brk, err
+	var n int
+	var brk *store.AuditBreak
+	for i := range anchors {
+		if n, brk, err = st.VerifyAudit(ctx, key, &anchors[i]); err != nil || brk != nil {
+			return n, &anchors[i], brk, err
+		}
+	}
+	return n, &anchors[len(anchors)-1], nil, nil
+}
+
+// ParseAnchor reads an anchor as a status report shows it and tocsin
+// audit verify --anchor takes it: COUNT:SEAL.
+func ParseAnchor(s string) (store.AuditAnchor, error) {
+	c, head, ok := strings.Cut(s, ":")
+	n, err := strconv.Atoi(c)
+	if _, herr := hex.DecodeString(head); !ok || err != nil || n < 0 || herr != nil || len(head) != 64 {
+		return store.AuditAnchor{}, fmt.Errorf("anchor %q: want COUNT:SEAL (the entries and the 64 hex digits of the last seal, as a status report shows them)", s)
+	}
+	return store.AuditAnchor{Count: n, Head: head}, nil
 }

@@ -108,6 +108,18 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 		restore()
 	}
 
+	// Lose the anchors file, mark a step done, start again: the next start
+	// does not vouch for the log anew (no second audit-keyed entry), so
+	// the step is still named.
+	os.Remove(bot.AnchorsPath(d.cfg))
+	sqlite(t, d.cfg.DataDir, `UPDATE steps SET state = 'done' WHERE position = (SELECT MAX(position) FROM steps)`)
+	d1 := startDaemon(t, d.cfg, fake)
+	d1.stop()
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != store.BreakState {
+		t.Errorf("anchors lost, a step marked done, restarted: %+v, %v; want the step named", brk, err)
+	}
+	restore()
+
 	// Strip the seals and start again: nothing is sealed anew.
 	sqlite(t, d.cfg.DataDir, `UPDATE audit SET hash = '', prev_hash = ''`, `UPDATE audit_head SET last = ''`)
 	d2 := startDaemon(t, d.cfg, fake)

@@ -346,7 +346,7 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 	if now == nil {
 		now = SystemClock{}
 	}
-	if err := startAuditChain(ctx, cfg, st, key, now.Now()); err != nil {
+	if err := startAuditChain(ctx, cfg, st, key, now.Now(), log); err != nil {
 		return nil, err
 	}
 	return New(cfg, st, key, clk, log, sender)

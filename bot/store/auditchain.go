@@ -386,6 +386,23 @@ func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
 	})
 }
 
+// AuditKeyed reports whether the chain's last entry is sealed with the
+// store's key: the keyed chain has begun, and a lost anchors file must
+// not make the next start vouch for the log (and its rows) anew.
+func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
+	var id, inc, at int64
+	var actor, action, detail, platform, requestID, state, prev, hash string
+	err := s.r.QueryRowContext(ctx, `SELECT id, COALESCE(incident_id, 0), at, actor, action, detail, platform, request_id, state, prev_hash, hash FROM audit ORDER BY id DESC LIMIT 1`).
+		Scan(&id, &inc, &at, &actor, &action, &detail, &platform, &requestID, &state, &prev, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal([]byte(hash), []byte(auditSeal(s.auditKey, id, inc, at, actor, action, detail, platform, requestID, state, prev))), nil
+}
+
 // snapshotState reads the state of every incident, step and draft.
 func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
@@ -579,7 +596,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 		n++
 		if anchor != nil && n == anchor.Count && hash != anchor.Head {
 			return n - 1, &AuditBreak{Kind: BreakRewritten, ID: id, Incident: ref, Action: action,
-				Why: fmt.Sprintf("audit entry %d is not the one the anchor of %s counted to (entry %d of %d, head %s): the log was rewritten", id, anchor.At.UTC().Format(time.RFC3339), anchor.Count, anchor.Count, short(anchor.Head))}, nil
+				Why: fmt.Sprintf("audit entry %d is not the one %s counted to (entry %d, seal %s): the log was rewritten", id, anchorName(anchor), anchor.Count, short(anchor.Head))}, nil
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -589,8 +606,8 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 		return n, firstUnkeyed, nil
 	}
 	if anchor != nil && n < anchor.Count {
-		return n, &AuditBreak{Kind: BreakTruncated, Why: fmt.Sprintf("truncated: the anchor of %s counted %d entries (head %s), the log has %d",
-			anchor.At.UTC().Format(time.RFC3339), anchor.Count, short(anchor.Head), n)}, nil
+		return n, &AuditBreak{Kind: BreakTruncated, Why: fmt.Sprintf("truncated: %s counted %d entries (last seal %s), the log has %d",
+			anchorName(anchor), anchor.Count, short(anchor.Head), n)}, nil
 	}
 	var head string
 	if err := q.QueryRowContext(ctx, `SELECT last FROM audit_head WHERE id = 1`).Scan(&head); err != nil && err != sql.ErrNoRows {
@@ -633,6 +650,14 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 		}
 	}
 	return nil
+}
+
+// anchorName names an anchor in a break: by its time, when known.
+func anchorName(a *AuditAnchor) string {
+	if a.At.IsZero() {
+		return "the given anchor"
+	}
+	return "the anchor of " + a.At.UTC().Format(time.RFC3339)
 }
 
 func orNone(s string) string {

@@ -204,8 +204,8 @@ func TestAuditVerify(t *testing.T) {
 	}{
 		{"", ""},
 		{`UPDATE audit SET actor = 'someone else' WHERE id = 2`, "audit entry 2 (%s, test) does not match: its content is not what was written"},
-		{`DELETE FROM audit WHERE id >= 4; UPDATE audit_head SET last = (SELECT hash FROM audit WHERE id = 3)`, "truncated: the anchor of"},
-		{`DELETE FROM audit; UPDATE audit_head SET last = ''`, "truncated: the anchor of"},
+		{`DELETE FROM audit WHERE id >= 4; UPDATE audit_head SET last = (SELECT hash FROM audit WHERE id = 3)`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
+		{`DELETE FROM audit; UPDATE audit_head SET last = ''`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
 		{`UPDATE steps SET state = 'done'`, "step 1 (triage) of %s is done but the last audit entry that touched it made it notified"},
 	} {
 		dir, inc := auditedStore(t)
@@ -285,6 +285,42 @@ func auditedStore(t *testing.T) (string, *store.Incident) {
 		t.Fatal(err)
 	}
 	return dir, inc
+}
+
+// TestAuditVerifyAgainstAMailedAnchor: the anchors file can be cut back
+// with the log; the anchor a status report carried cannot: verify
+// --anchor COUNT:SEAL names the truncation the file no longer shows.
+func TestAuditVerifyAgainstAMailedAnchor(t *testing.T) {
+	dir, inc := auditedStore(t)
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.Audit(inc.ID, time.Now(), "system", "test", "later") }); err != nil {
+		t.Fatal(err)
+	}
+	mailed, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	if _, err := db.Exec(`DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit); UPDATE audit_head SET last = (SELECT hash FROM audit ORDER BY id DESC LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("against the file's anchor: %v %s", err, errs)
+	}
+	_, errs, err := run("audit", "verify", "--anchor", fmt.Sprintf("%d:%s", mailed.Count, mailed.Head), "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, fmt.Sprintf("counted %d entries", mailed.Count)) {
+		t.Errorf("against the mailed anchor: exit %d, %q; want exit 1, a truncation", code, errs)
+	}
+	if _, _, err := run("audit", "verify", "--anchor", "12:nothex", "--data", dir); err == nil {
+		t.Error("a malformed --anchor was taken")
+	}
 }
 
 // TestKeysSettleIsAudited pins issue 15 §8: `tocsin keys settle` writes
