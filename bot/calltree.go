@@ -331,6 +331,17 @@ func notifyNotice(form, kind, key, ref, to string, data templates.Form, rep *par
 		InReplyTo: rep.Thread.MessageID, References: refs, AutoSubmitted: "auto-replied"}
 }
 
+// ActionClockMoved is the audit entry of a move of the sandbox's clock;
+// its detail is a ClockMoved.
+const ActionClockMoved = "clock-moved"
+
+// ClockMoved is what a clock-moved entry records.
+type ClockMoved struct {
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Advance string    `json:"advance"`
+}
+
 // sandboxClock is the sandbox's clock control, or nil outside the
 // sandbox: it moves the clock forward, runs the engine at once (the
 // deadlines that passed fire now, in order) and wakes the outbox.
@@ -340,6 +351,7 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 	}
 	return func(ctx context.Context, d time.Duration) (time.Time, error) {
 		if d > 0 {
+			from := b.clock.Now()
 			switch c := b.clock.(type) {
 			case *clock.Shifted:
 				if _, err := c.Advance(d); err != nil {
@@ -349,6 +361,14 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 				c.Advance(d)
 			default:
 				return time.Time{}, fmt.Errorf("this clock cannot be moved")
+			}
+			// Every deadline the move passes fires: the log says why.
+			to := b.clock.Now()
+			detail, _ := json.Marshal(ClockMoved{From: from, To: to, Advance: d.String()})
+			if err := b.store.Tx(ctx, func(tx *store.Tx) error {
+				return tx.AuditFrom(0, to, "api", ActionClockMoved, string(detail), "api", "")
+			}); err != nil {
+				return time.Time{}, fmt.Errorf("auditing the clock's move: %w", err)
 			}
 			if err := b.engine.Tick(ctx); err != nil {
 				return time.Time{}, err

@@ -61,9 +61,28 @@ func KeyPath(cfg *config.Config) string {
 	return filepath.Join(cfg.DataDir, "signing-key.asc")
 }
 
-// OpenStore opens the configured store (for the CLI's read commands too).
+// OpenStore opens the configured store (for the CLI's read commands too),
+// its audit chain sealed with the audit key (generated if missing).
 func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
-	return store.OpenSQLite(ctx, dbPath(cfg))
+	st, err := store.OpenSQLite(ctx, dbPath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	ak, _, err := LoadOrCreateAuditKey(AuditKeyPath(cfg))
+	if err == nil {
+		err = st.SetAuditKey(ak)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("pgp.audit_key_file: %w", err)
+	}
+	return st, nil
+}
+
+// OpenStoreReadOnly opens the configured store to read only: no
+// migration, no write (tocsin audit verify).
+func OpenStoreReadOnly(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	return store.OpenSQLiteReadOnly(ctx, dbPath(cfg))
 }
 
 // SandboxConfig is the embedded default configuration: the sandbox alias,
@@ -184,6 +203,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	goLoop("outbox", b.out.Run)
 	goLoop("engine", b.engine.Run)
+	goLoop("audit-anchor", b.anchorLoop)
 	for name, start := range map[string]func() (func(context.Context), error){"slack-socket": b.slackSocket, "discord-gateway": b.discordGateway} {
 		loop, err := start()
 		if err != nil {
@@ -239,6 +259,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	defer scancel()
 	srv.Shutdown(sctx)
 	wg.Wait()
+	b.finalAnchor()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}
@@ -325,6 +346,13 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 		if clk, err = clock.LoadShifted(filepath.Join(cfg.DataDir, "clock.json")); err != nil {
 			return nil, err
 		}
+	}
+	now := clk
+	if now == nil {
+		now = SystemClock{}
+	}
+	if err := startAuditChain(ctx, cfg, st, key, now.Now(), log); err != nil {
+		return nil, err
 	}
 	return New(cfg, st, key, clk, log, sender)
 }

@@ -282,6 +282,12 @@ type PGP struct {
 	// KeyFile is the armored private key; generated (Ed25519, OpenPGP v4)
 	// on first start if missing. Default DATA/signing-key.asc.
 	KeyFile string `yaml:"key_file"`
+	// AuditKeyFile holds the key that seals the audit log (at least 32
+	// bytes, e.g. openssl rand -hex 32), kept beside the desk key and
+	// outside the database: whoever can write the database but not read
+	// this file cannot rewrite the log unseen. Generated on first start
+	// if missing (mode 0600). Default DATA/audit.key.
+	AuditKeyFile string `yaml:"audit_key_file"`
 	// Keyring is a file of armored public keys of known reporters
 	// (gpg --armor --export ...): signatures by them show as verified,
 	// and mail to them is encrypted to them.

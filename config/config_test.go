@@ -373,3 +373,34 @@ contacts:
 		t.Errorf("contact defaults: %+v (found %v)", k, ok)
 	}
 }
+
+// TestAuditKeyFile: pgp.audit_key_file is checked by tocsin check: a key
+// shorter than 32 bytes is a problem, one others can read a warning, a
+// missing one is fine (made on first start).
+func TestAuditKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	short, open, good := filepath.Join(dir, "short.key"), filepath.Join(dir, "open.key"), filepath.Join(dir, "good.key")
+	os.WriteFile(short, []byte("0123456789\n"), 0o600)
+	os.WriteFile(open, []byte(strings.Repeat("ab", 32)), 0o644)
+	os.Chmod(open, 0o644)
+	os.WriteFile(good, []byte(strings.Repeat("ab", 32)), 0o600)
+	for _, c := range []struct {
+		file          string
+		problem, warn bool
+	}{{short, true, false}, {open, false, true}, {good, false, false}, {filepath.Join(dir, "missing.key"), false, false}} {
+		cfg, err := Parse("t.yaml", []byte("desk: {address: security@example.com}\npgp: {audit_key_file: "+c.file+"}\n"))
+		problem := err != nil && strings.Contains(err.Error(), "pgp.audit_key_file")
+		if err != nil && !problem {
+			t.Fatal(err)
+		}
+		warn := false
+		if cfg != nil {
+			for _, w := range cfg.Warnings {
+				warn = warn || w.Field == "pgp.audit_key_file"
+			}
+		}
+		if problem != c.problem || warn != c.warn {
+			t.Errorf("%s: problem %v, warning %v; want %v, %v", filepath.Base(c.file), problem, warn, c.problem, c.warn)
+		}
+	}
+}

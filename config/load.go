@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"net/mail"
@@ -182,6 +184,11 @@ func (c *Config) modeWarnings() []Problem {
 		check("pgp.key_file", c.PGP.KeyFile)
 	} else if c.DataDir != "" {
 		check("data_dir", filepath.Join(c.DataDir, "signing-key.asc"))
+	}
+	if c.PGP.AuditKeyFile != "" {
+		check("pgp.audit_key_file", c.PGP.AuditKeyFile)
+	} else if c.DataDir != "" {
+		check("data_dir", filepath.Join(c.DataDir, "audit.key"))
 	}
 	return ws
 }
@@ -601,6 +608,15 @@ func (c *Config) Validate() []Problem {
 	if c.PGP.Keyring != "" {
 		if _, err := os.Stat(c.PGP.Keyring); err != nil {
 			bad("pgp.keyring", "%v", err)
+		}
+	}
+	if c.PGP.AuditKeyFile != "" {
+		// Missing is fine (generated on first start); present, it must
+		// be a key.
+		if b, err := os.ReadFile(c.PGP.AuditKeyFile); err == nil && len(strings.TrimSpace(string(b))) < 32 {
+			bad("pgp.audit_key_file", "%s holds %d bytes: an audit key has at least 32 (openssl rand -hex 32)", c.PGP.AuditKeyFile, len(strings.TrimSpace(string(b))))
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			bad("pgp.audit_key_file", "%v", err)
 		}
 	}
 	switch c.PGP.KeyType {

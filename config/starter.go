@@ -95,6 +95,10 @@ store:
 pgp:
   # Armored private key; an Ed25519 key is generated here on first start.
   key_file: ""
+  # The key that seals the audit log (32 bytes or more; generated here, mode
+  # 0600, on first start). Keep it beside key_file, never in the database,
+  # and back it up: tocsin audit verify needs it. Default: DATA/audit.key
+  audit_key_file: ""
   # Known reporters' public keys (gpg --armor --export ...): their signatures
   # show as verified and mail to them is encrypted. Keys reporters send
   # (attached or Autocrypt) are also kept and used.

@@ -7,6 +7,7 @@ package responders
 import (
 	"bytes"
 	stdcrypto "crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -136,4 +137,33 @@ var micalgs = map[stdcrypto.Hash]string{
 // (RFC 9580 section 7), as RFC 9116 asks of security.txt.
 func (k *Key) SignCleartext(text string) (string, error) {
 	return helper.SignCleartextMessage(k.ring, text)
+}
+
+// SignLine returns a detached signature over data as base64 on one line,
+// for records kept one per line in a file (the audit anchors).
+func (k *Key) SignLine(data []byte) (string, error) {
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, k.ring.GetKeys()[0].GetEntity(), bytes.NewReader(data), &packet.Config{DefaultHash: stdcrypto.SHA256}); err != nil {
+		return "", fmt.Errorf("signing: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(sig.Bytes()), nil
+}
+
+// VerifyLine checks a SignLine signature over data by this key.
+func (k *Key) VerifyLine(data []byte, sig string) error {
+	b, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return fmt.Errorf("signature is not base64: %w", err)
+	}
+	return k.ring.VerifyDetached(crypto.NewPlainMessage(data), crypto.NewPGPSignature(b), 0)
+}
+
+// LoadKey reads the armored private key at path; unlike LoadOrCreateKey
+// it never makes one (a command that only checks must not).
+func LoadKey(path string) (*Key, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("reading key: %w", err)
+	}
+	k, _, err := LoadOrCreateKey(path, "", "", "")
+	return k, err
 }

@@ -62,6 +62,7 @@ func sample() Form {
 			{Name: StepName{Title: "E+12h fix installed"}, Who: "Retail unit", Due: e.Add(12 * time.Hour), State: "late"},
 			{Name: StepName{Title: "E+16h unit confirms"}, Who: "Retail unit", Due: e.Add(16 * time.Hour), State: "pending"},
 		},
+		Anchor: &AuditAnchor{Count: 1207, Head: "5c1f0e9a2b7d4c3e8f6a1b0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e", At: e.Add(24 * time.Hour)},
 		Period: [2]time.Time{e.Add(-24 * time.Hour), e},
 		Incidents: []Item{
 			{IncidentID: "SEC-2026-0042", Priority: "P2", Status: "investigating", Summary: "SQL injection in /api/orders", Opened: e,
@@ -113,7 +114,7 @@ func (s *Set) Check() error {
 // mustCarry is what a form's output has to contain, whatever its language.
 func mustCarry(form string, f Form) []string {
 	if form == "digest" {
-		return []string{f.Incidents[0].IncidentID, f.Incidents[1].Summary, f.Desk.Name}
+		return []string{f.Incidents[0].IncidentID, f.Incidents[1].Summary, f.Desk.Name, f.Anchor.Head}
 	}
 	must := []string{"[" + f.IncidentID + "]", f.Summary, f.Priority, f.Desk.Address, f.Desk.Fingerprint[:4], f.Contacts[0].Address}
 	if f.Variant == Technical {
@@ -133,6 +134,7 @@ func mustCarry(form string, f Form) []string {
 		for _, s := range f.Steps {
 			must = append(must, s.Name.Title)
 		}
+		must = append(must, f.Anchor.Head)
 	}
 	return must
 }

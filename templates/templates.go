@@ -164,6 +164,10 @@ type Form struct {
 	Actions    []Action  // action-alert
 	Steps      []Step    // status-report
 
+	// Anchor is the audit log's anchor (status report, digest): the mail
+	// is signed, so it vouches for the log as it stood; nil: none.
+	Anchor *AuditAnchor
+
 	// Recorded is a call-tree answer being confirmed to the person who
 	// gave it (a status update); nil otherwise.
 	Recorded *Recorded
@@ -176,6 +180,13 @@ type Form struct {
 	// Request is what a call-tree step asks of its reader; nil outside
 	// call trees.
 	Request *Request
+}
+
+// AuditAnchor is the audit chain's length and last seal at a time.
+type AuditAnchor struct {
+	Count int
+	Head  string
+	At    time.Time
 }
 
 // StepName names a call-tree step. A shipped playbook's step (Key set)

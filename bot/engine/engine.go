@@ -274,6 +274,13 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 			if def.Form == "status-report" {
 				data.Steps = statusSteps(d.Tree)
 				data.Request.Token = "" // nothing to answer
+				// The signed report anchors the audit log outside the
+				// desk: its length and last seal as this report is written.
+				a, err := tx.AuditHead()
+				if err != nil {
+					return false, fmt.Errorf("reading the audit chain's head: %w", err)
+				}
+				data.Anchor = &templates.AuditAnchor{Count: a.Count, Head: a.Head, At: now}
 			}
 			n := notify.Notice{Form: def.Form, Kind: "calltree-" + m.Kind, IdemKey: key, IncidentRef: inc.Ref,
 				To: mail.Address{Address: m.Person}, Data: data}

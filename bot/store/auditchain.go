@@ -2,20 +2,49 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// AuditHash is the hash of an audit entry: SHA-256 over the JSON array of
-// its id, incident id (0: the desk's own), time (Unix ms), actor, action,
-// detail, platform and request id (both only when either is set: entries
-// from before they existed keep their hash) and the previous entry's
-// hash. JSON of an array of numbers and strings is canonical: one
-// encoding for one entry.
-func AuditHash(id, incidentID, atMS int64, actor, action, detail, platform, requestID, prev string) string {
+// The audit log is a keyed hash chain. Each entry carries the seal of the
+// one before it and its own seal: HMAC-SHA256, with a key kept outside the
+// database (beside the desk's signing key), over a canonical encoding of
+// its fields and that previous seal. Whoever can write the database but
+// does not hold the key cannot edit, insert or re-seal an entry: a plain
+// hash could be recomputed by anyone. What the key cannot show (the last
+// entries cut off, with the head moved back) the signed anchors kept
+// outside the database show: see VerifyAudit.
+
+// AuditKeyMinLen is the shortest audit key accepted.
+const AuditKeyMinLen = 32
+
+// auditSeal is the keyed seal of an entry: HMAC-SHA256 over the JSON
+// array of its id, incident id (0: the desk's own), time (Unix ms),
+// actor, action, detail, platform, request id, the state it records and
+// the previous entry's seal. JSON of an array of numbers and strings is
+// canonical: one encoding for one entry.
+func auditSeal(key []byte, id, incidentID, atMS int64, actor, action, detail, platform, requestID, state, prev string) string {
+	b, _ := json.Marshal([]any{id, incidentID, atMS, actor, action, detail, platform, requestID, state, prev})
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// legacyAuditHash is how entries were sealed before the chain had a key
+// (plain SHA-256; platform and request id only when either is set). It is
+// only ever checked, for the entries an audit-keyed marker says came
+// before the key; nothing is sealed this way any more.
+func legacyAuditHash(id, incidentID, atMS int64, actor, action, detail, platform, requestID, prev string) string {
 	fields := []any{id, incidentID, atMS, actor, action, detail}
 	if platform != "" || requestID != "" {
 		fields = append(fields, platform, requestID)
@@ -25,52 +54,442 @@ func AuditHash(id, incidentID, atMS int64, actor, action, detail, platform, requ
 	return hex.EncodeToString(sum[:])
 }
 
-// chainLegacyAudit seals the entries written before the chain existed, in
-// order, once: only while no entry is sealed yet, so a hash blanked later
-// is never sealed again but reported by VerifyAudit.
-func (s *Store) chainLegacyAudit(ctx context.Context) error {
-	return s.Tx(ctx, func(tx *Tx) error {
-		var sealed int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM audit WHERE hash <> ''`).Scan(&sealed); err != nil || sealed > 0 {
+// SetAuditKey sets the key the audit chain is sealed with. A store opened
+// without one seals with a random key nobody keeps (tests), so an entry
+// written by a process that forgot the key fails verification loudly.
+func (s *Store) SetAuditKey(key []byte) error {
+	if len(key) < AuditKeyMinLen {
+		return fmt.Errorf("audit key of %d bytes: want at least %d", len(key), AuditKeyMinLen)
+	}
+	s.auditKey = append([]byte(nil), key...)
+	return nil
+}
+
+func randomAuditKey() []byte {
+	k := make([]byte, AuditKeyMinLen)
+	rand.Read(k)
+	return k
+}
+
+// ActionAuditKeyed is the entry that starts the keyed chain: its detail
+// (KeyedMarker) says how many unkeyed entries come before it, and its
+// state is a snapshot of every incident, step and draft, so that rows
+// from before the key have an entry that vouches for them.
+const ActionAuditKeyed = "audit-keyed"
+
+// ActionState is the entry a transaction writes for each incident whose
+// recorded state (status, steps, drafts) it changed.
+const ActionState = "state"
+
+// KeyedMarker is the detail of the audit-keyed entry.
+type KeyedMarker struct {
+	Unkeyed int `json:"unkeyed"` // entries sealed before the key, all before this one
+}
+
+// AuditState is the state an entry records (its state column, canonical
+// JSON): the resulting incident fields, step states by step row id and
+// draft states by draft key.
+type AuditState struct {
+	Incidents map[int64]IncidentState `json:"incidents,omitempty"`
+	Steps     map[int64]string        `json:"steps,omitempty"`
+	Drafts    map[string]string       `json:"drafts,omitempty"`
+	// Was holds what the rows above were before the transaction (rows
+	// it created are absent): each must be what the entry before
+	// recorded, so a change made behind the desk's back and then
+	// overwritten by the desk still shows. Nil in the audit-keyed
+	// snapshot, which vouches for rows as they are.
+	Was *AuditState `json:"was,omitempty"`
+}
+
+// IncidentState is what an entry records of an incident.
+type IncidentState struct {
+	Status   string `json:"status"`
+	Priority string `json:"priority"`
+	Assignee string `json:"assignee"`
+}
+
+func (a *AuditState) empty() bool { return len(a.Incidents)+len(a.Steps)+len(a.Drafts) == 0 }
+
+// stateChanges are the rows a transaction touched, with their recorded
+// values before it, so that its commit writes one state entry per
+// incident whose values changed.
+type stateChanges struct {
+	incidents map[int64]IncidentState // id -> before ("" status: created here)
+	steps     map[int64]stepBefore
+	drafts    map[string]draftBefore
+}
+
+type stepBefore struct {
+	incident int64
+	state    string
+}
+
+type draftBefore struct {
+	incident int64
+	state    string
+}
+
+func (t *Tx) changes() *stateChanges {
+	if t.chg == nil {
+		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}}
+	}
+	return t.chg
+}
+
+// seen notes a time the transaction acts at: its state entries take the
+// latest.
+func (t *Tx) seen(at time.Time) {
+	if at.After(t.lastAt) {
+		t.lastAt = at
+	}
+}
+
+// touchIncident is called before an incident row changes.
+func (t *Tx) touchIncident(id int64, now time.Time) error {
+	t.seen(now)
+	c := t.changes()
+	if _, ok := c.incidents[id]; ok {
+		return nil
+	}
+	var st IncidentState
+	err := t.queryRow(`SELECT status, priority, assignee FROM incidents WHERE id = ?`, id).Scan(&st.Status, &st.Priority, &st.Assignee)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reading incident %d before a change: %w", id, err)
+	}
+	c.incidents[id] = st
+	return nil
+}
+
+// touchStep is called before a step row changes (created: incident given,
+// the step has no state before).
+func (t *Tx) touchStep(id, createdIn int64) error {
+	c := t.changes()
+	if _, ok := c.steps[id]; ok {
+		return nil
+	}
+	b := stepBefore{incident: createdIn}
+	if createdIn == 0 {
+		if err := t.queryRow(`SELECT incident_id, state FROM steps WHERE id = ?`, id).Scan(&b.incident, &b.state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return fmt.Errorf("reading step %d before a change: %w", id, err)
+		}
+	}
+	c.steps[id] = b
+	return nil
+}
+
+// touchDraft is called before a draft row changes.
+func (t *Tx) touchDraft(key string, createdIn int64, now time.Time) error {
+	t.seen(now)
+	c := t.changes()
+	if _, ok := c.drafts[key]; ok {
+		return nil
+	}
+	b := draftBefore{incident: createdIn}
+	if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&b.incident, &b.state); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reading draft before a change: %w", err)
+	}
+	c.drafts[key] = b
+	return nil
+}
+
+// flushState writes, before the commit, one state entry for each incident
+// whose recorded values the transaction changed, carrying the resulting
+// values: a change of an incident, step or draft never commits without
+// the entry that made it so.
+func (t *Tx) flushState() error {
+	c := t.chg
+	if c == nil {
+		return nil
+	}
+	t.chg = nil
+	byInc := map[int64]*AuditState{}
+	get := func(id int64) *AuditState {
+		if byInc[id] == nil {
+			byInc[id] = &AuditState{Was: &AuditState{}}
+		}
+		return byInc[id]
+	}
+	for id, before := range c.incidents {
+		var now IncidentState
+		if err := t.queryRow(`SELECT status, priority, assignee FROM incidents WHERE id = ?`, id).Scan(&now.Status, &now.Priority, &now.Assignee); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return fmt.Errorf("reading incident %d after a change: %w", id, err)
+		}
+		if now != before {
+			a := get(id)
+			a.Incidents = map[int64]IncidentState{id: now}
+			if before != (IncidentState{}) {
+				a.Was.Incidents = map[int64]IncidentState{id: before}
+			}
+		}
+	}
+	for id, before := range c.steps {
+		var state string
+		if err := t.queryRow(`SELECT state FROM steps WHERE id = ?`, id).Scan(&state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return fmt.Errorf("reading step %d after a change: %w", id, err)
+		}
+		if state != before.state {
+			a := get(before.incident)
+			if a.Steps == nil {
+				a.Steps = map[int64]string{}
+			}
+			a.Steps[id] = state
+			if before.state != "" {
+				if a.Was.Steps == nil {
+					a.Was.Steps = map[int64]string{}
+				}
+				a.Was.Steps[id] = before.state
+			}
+		}
+	}
+	for key, before := range c.drafts {
+		var inc int64
+		var state string
+		if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&inc, &state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return fmt.Errorf("reading draft after a change: %w", err)
+		}
+		if state != before.state {
+			a := get(inc)
+			if a.Drafts == nil {
+				a.Drafts = map[string]string{}
+			}
+			a.Drafts[key] = state
+			if before.state != "" {
+				if a.Was.Drafts == nil {
+					a.Was.Drafts = map[string]string{}
+				}
+				a.Was.Drafts[key] = before.state
+			}
+		}
+	}
+	if len(byInc) == 0 {
+		return nil
+	}
+	at := t.lastAt
+	if at.IsZero() {
+		var last sql.NullInt64
+		if err := t.queryRow(`SELECT MAX(at) FROM audit`).Scan(&last); err != nil {
 			return err
 		}
-		rows, err := tx.query(`SELECT id, COALESCE(incident_id, 0), at, actor, action, detail FROM audit ORDER BY id`)
+		at = fromMS(last.Int64)
+	}
+	ids := make([]int64, 0, len(byInc))
+	for id := range byInc {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		st, _ := json.Marshal(byInc[id])
+		actor := t.lastActor[id]
+		if actor == "" {
+			actor = "system"
+		}
+		if err := t.writeAudit(id, at, actor, ActionState, "", "", "", string(st)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeAudit appends one sealed entry and moves the head.
+func (t *Tx) writeAudit(incidentID int64, at time.Time, actor, action, detail, platform, requestID, state string) error {
+	var prev string
+	if err := t.queryRow(`SELECT last FROM audit_head WHERE id = 1`).Scan(&prev); err != nil {
+		return fmt.Errorf("reading the audit chain's head: %w", err)
+	}
+	var id int64
+	if err := t.queryRow(`INSERT INTO audit (incident_id, at, actor, action, detail, platform, request_id, state, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nullID(incidentID), ms(at), actor, action, detail, platform, requestID, state, prev).Scan(&id); err != nil {
+		return fmt.Errorf("writing audit entry: %w", err)
+	}
+	h := auditSeal(t.key, id, incidentID, ms(at), actor, action, detail, platform, requestID, state, prev)
+	if _, err := t.exec(`UPDATE audit SET hash = ? WHERE id = ?`, h, id); err != nil {
+		return fmt.Errorf("sealing audit entry: %w", err)
+	}
+	if _, err := t.exec(`UPDATE audit_head SET last = ? WHERE id = 1`, h); err != nil {
+		return fmt.Errorf("moving the audit chain's head: %w", err)
+	}
+	if action != ActionState {
+		t.seen(at)
+		if t.lastActor == nil {
+			t.lastActor = map[int64]string{}
+		}
+		t.lastActor[incidentID] = actor
+	}
+	return nil
+}
+
+// sealUnchained seals, once, the entries written before the chain existed
+// (plain hashes, as that version would have): it runs only inside the
+// migration that adds the chain's columns, never on a later start, so a
+// hash blanked later is reported by VerifyAudit, never sealed again.
+func sealUnchained(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, COALESCE(incident_id, 0), at, actor, action, detail FROM audit ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		id, inc, at           int64
+		actor, action, detail string
+	}
+	var all []entry
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.id, &e.inc, &e.at, &e.actor, &e.action, &e.detail); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, e)
+	}
+	rows.Close()
+	prev := ""
+	for _, e := range all {
+		h := legacyAuditHash(e.id, e.inc, e.at, e.actor, e.action, e.detail, "", "", prev)
+		if _, err := tx.ExecContext(ctx, `UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?`, prev, h, e.id); err != nil {
+			return err
+		}
+		prev = h
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE audit_head SET last = ? WHERE id = 1`, prev)
+	return err
+}
+
+// BeginKeyedChain writes the audit-keyed entry: how many unkeyed entries
+// come before it, and a snapshot of the state of every incident, step
+// and draft. The daemon writes it on the first start with a key (when no
+// anchor exists yet); it is what lets the unkeyed entries before it, and
+// the rows they made, pass verification.
+func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.queryRow(`SELECT COUNT(*) FROM audit`).Scan(&n); err != nil {
+			return err
+		}
+		snap, err := snapshotState(ctx, tx.tx)
 		if err != nil {
 			return err
 		}
-		type entry struct {
-			id, inc, at           int64
-			actor, action, detail string
-		}
-		var all []entry
-		for rows.Next() {
-			var e entry
-			if err := rows.Scan(&e.id, &e.inc, &e.at, &e.actor, &e.action, &e.detail); err != nil {
-				rows.Close()
-				return err
-			}
-			all = append(all, e)
-		}
-		rows.Close()
-		prev := ""
-		for _, e := range all {
-			h := AuditHash(e.id, e.inc, e.at, e.actor, e.action, e.detail, "", "", prev)
-			if _, err := tx.exec(`UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?`, prev, h, e.id); err != nil {
-				return err
-			}
-			prev = h
-		}
-		_, err = tx.exec(`UPDATE audit_head SET last = ? WHERE id = 1`, prev)
-		return err
+		st, _ := json.Marshal(snap)
+		detail, _ := json.Marshal(KeyedMarker{Unkeyed: n})
+		return tx.writeAudit(0, now, "system", ActionAuditKeyed, string(detail), "", "", string(st))
 	})
 }
 
-// AuditBreak is where the chain does not hold.
+// AuditKeyed reports whether the chain's last entry is sealed with the
+// store's key: the keyed chain has begun, and a lost anchors file must
+// not make the next start vouch for the log (and its rows) anew.
+func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
+	var id, inc, at int64
+	var actor, action, detail, platform, requestID, state, prev, hash string
+	err := s.r.QueryRowContext(ctx, `SELECT id, COALESCE(incident_id, 0), at, actor, action, detail, platform, request_id, state, prev_hash, hash FROM audit ORDER BY id DESC LIMIT 1`).
+		Scan(&id, &inc, &at, &actor, &action, &detail, &platform, &requestID, &state, &prev, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return hmac.Equal([]byte(hash), []byte(auditSeal(s.auditKey, id, inc, at, actor, action, detail, platform, requestID, state, prev))), nil
+}
+
+// snapshotState reads the state of every incident, step and draft.
+func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
+	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	rows, err := q.QueryContext(ctx, `SELECT id, status, priority, assignee FROM incidents`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var st IncidentState
+		if err := rows.Scan(&id, &st.Status, &st.Priority, &st.Assignee); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Incidents[id] = st
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT id, state FROM steps`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Steps[id] = st
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT idem_key, state FROM drafts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, st string
+		if err := rows.Scan(&key, &st); err != nil {
+			return nil, err
+		}
+		a.Drafts[key] = st
+	}
+	return a, rows.Err()
+}
+
+// AuditAnchor is the chain's length and last seal at a time: what the
+// desk signs and keeps outside the database.
+type AuditAnchor struct {
+	Count int
+	Head  string
+	At    time.Time
+}
+
+// AuditHead returns the chain's length and last seal now (At unset).
+func (s *Store) AuditHead(ctx context.Context) (AuditAnchor, error) {
+	var a AuditAnchor
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`).Scan(&a.Count, &a.Head)
+	return a, err
+}
+
+// BreakKind says what kind of tampering VerifyAudit found.
+type BreakKind string
+
+// The kinds of AuditBreak.
+const (
+	BreakEdited    BreakKind = "edited"    // an entry's content is not what was sealed
+	BreakLink      BreakKind = "link"      // an entry does not follow the one before it
+	BreakUnkeyed   BreakKind = "unkeyed"   // sealed without the key where the key was due
+	BreakHead      BreakKind = "head"      // the head names an entry that is not there
+	BreakTruncated BreakKind = "truncated" // fewer entries than the latest anchor counted
+	BreakRewritten BreakKind = "rewritten" // the entry the anchor counted to is another one
+	BreakState     BreakKind = "state"     // a row's state without the entry that made it so
+)
+
+// AuditBreak is where the chain, or the state it vouches for, does not
+// hold.
 type AuditBreak struct {
-	ID       int64
+	Kind     BreakKind
+	ID       int64  // the entry (0: none)
 	Incident string // the incident's id, "" for the desk's own log
 	Action   string
 	Why      string
+	// For BreakState: the row (step KEY[:UNIT], draft KEY, incident),
+	// its state in the table and the state its last entry recorded ("":
+	// none).
+	Row, Have, Recorded string
 }
 
 func (b *AuditBreak) Error() string {
@@ -78,44 +497,261 @@ func (b *AuditBreak) Error() string {
 	if b.Incident != "" {
 		where = b.Incident
 	}
+	switch b.Kind {
+	case BreakTruncated, BreakRewritten, BreakHead:
+		return b.Why
+	case BreakState:
+		if b.ID != 0 {
+			return fmt.Sprintf("%s of %s was %s when audit entry %d changed it, but the entries before it recorded %s: changed with no audit entry",
+				b.Row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
+		}
+		if b.Recorded == "" {
+			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", b.Row, where, b.Have)
+		}
+		return fmt.Sprintf("%s of %s is %s but the last audit entry that touched it made it %s", b.Row, where, b.Have, b.Recorded)
+	}
 	return fmt.Sprintf("audit entry %d (%s, %s) does not match: %s", b.ID, where, b.Action, b.Why)
 }
 
-// VerifyAudit walks the whole chain in order. It returns how many entries
-// hold, and the first that does not (an edited field, a deleted or
-// inserted entry, a broken link, a head that is not the last entry).
-func (s *Store) VerifyAudit(ctx context.Context) (int, *AuditBreak, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.platform, a.request_id, a.prev_hash, a.hash
+// VerifyAudit walks the whole chain in order with key, checks it against
+// anchor (the latest signed one; nil: none) and the tables against the
+// state the entries recorded. It returns how many entries hold, and the
+// first break: an edited field, a deleted or inserted entry, an entry
+// sealed without the key after the key began, a head that is not the last
+// entry, fewer entries than the anchor counted or another entry where it
+// counted to (a cut tail, a rewrite), a step, draft or incident whose
+// state no entry made so.
+//
+// Unkeyed entries pass only before the audit-keyed marker that counts
+// them: a forged log cannot claim to be all old.
+func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor) (int, *AuditBreak, error) {
+	// One read transaction: the log and the tables as of one moment, so
+	// that a daemon writing meanwhile causes no false break.
+	q, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer q.Rollback()
+	rows, err := q.QueryContext(ctx, `SELECT a.id, COALESCE(a.incident_id, 0), COALESCE(i.ref, ''), a.at, a.actor, a.action, a.detail, a.platform, a.request_id, a.state, a.prev_hash, a.hash
 		FROM audit a LEFT JOIN incidents i ON i.id = a.incident_id ORDER BY a.id`)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer rows.Close()
 	n, prev := 0, ""
+	var firstUnkeyed *AuditBreak
+	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
 	for rows.Next() {
 		var id, inc, at int64
-		var ref, actor, action, detail, platform, requestID, prevHash, hash string
-		if err := rows.Scan(&id, &inc, &ref, &at, &actor, &action, &detail, &platform, &requestID, &prevHash, &hash); err != nil {
+		var ref, actor, action, detail, platform, requestID, state, prevHash, hash string
+		if err := rows.Scan(&id, &inc, &ref, &at, &actor, &action, &detail, &platform, &requestID, &state, &prevHash, &hash); err != nil {
 			return n, nil, err
 		}
+		if prevHash != prev && firstUnkeyed != nil {
+			return n, firstUnkeyed, nil // the first bad entry
+		}
+		if prevHash != prev {
+			return n, &AuditBreak{Kind: BreakLink, ID: id, Incident: ref, Action: action, Why: "it does not follow the entry before it (an entry before it was removed, inserted or changed)"}, nil
+		}
+		keyed := hmac.Equal([]byte(hash), []byte(auditSeal(key, id, inc, at, actor, action, detail, platform, requestID, state, prevHash)))
 		switch {
-		case prevHash != prev:
-			return n, &AuditBreak{id, ref, action, "it does not follow the entry before it (an entry before it was removed, inserted or changed)"}, nil
-		case hash != AuditHash(id, inc, at, actor, action, detail, platform, requestID, prevHash):
-			return n, &AuditBreak{id, ref, action, "its content is not what was written (edited)"}, nil
+		case keyed && action == ActionAuditKeyed:
+			var m KeyedMarker
+			if json.Unmarshal([]byte(detail), &m) == nil && m.Unkeyed == n {
+				firstUnkeyed = nil // the unkeyed entries before it are the old ones it counts
+			}
+		case keyed:
+		case state == "" && hash != "" && hash == legacyAuditHash(id, inc, at, actor, action, detail, platform, requestID, prevHash):
+			if firstUnkeyed == nil {
+				firstUnkeyed = &AuditBreak{Kind: BreakUnkeyed, ID: id, Incident: ref, Action: action, Why: "it is not sealed with the audit key, and no keyed entry counts it as written before the key (a log rewritten without the key)"}
+			}
+		case firstUnkeyed != nil:
+			return n, firstUnkeyed, nil // the first bad entry
+		default:
+			return n, &AuditBreak{Kind: BreakEdited, ID: id, Incident: ref, Action: action, Why: "its content is not what was written (edited)"}, nil
+		}
+		if state != "" {
+			var a AuditState
+			if err := json.Unmarshal([]byte(state), &a); err == nil {
+				if brk := unrecordedChange(&a, recorded); brk != nil {
+					brk.ID, brk.Incident, brk.Action = id, ref, action
+					if sid, ok := strings.CutPrefix(brk.Row, "step row "); ok {
+						rows.Close()
+						brk.Row = stepName(ctx, q, sid)
+					}
+					return n, brk, nil
+				}
+				for k, v := range a.Incidents {
+					recorded.Incidents[k] = v
+				}
+				for k, v := range a.Steps {
+					recorded.Steps[k] = v
+				}
+				for k, v := range a.Drafts {
+					recorded.Drafts[k] = v
+				}
+			}
 		}
 		prev = hash
 		n++
+		if anchor != nil && n == anchor.Count && hash != anchor.Head {
+			return n - 1, &AuditBreak{Kind: BreakRewritten, ID: id, Incident: ref, Action: action,
+				Why: fmt.Sprintf("audit entry %d is not the one %s counted to (entry %d, seal %s): the log was rewritten", id, anchorName(anchor), anchor.Count, short(anchor.Head))}, nil
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return n, nil, err
 	}
+	if firstUnkeyed != nil {
+		return n, firstUnkeyed, nil
+	}
+	if anchor != nil && n < anchor.Count {
+		return n, &AuditBreak{Kind: BreakTruncated, Why: fmt.Sprintf("truncated: %s counted %d entries (last seal %s), the log has %d",
+			anchorName(anchor), anchor.Count, short(anchor.Head), n)}, nil
+	}
 	var head string
-	if err := s.r.QueryRowContext(ctx, `SELECT last FROM audit_head WHERE id = 1`).Scan(&head); err != nil && err != sql.ErrNoRows {
+	if err := q.QueryRowContext(ctx, `SELECT last FROM audit_head WHERE id = 1`).Scan(&head); err != nil && err != sql.ErrNoRows {
 		return n, nil, err
 	}
 	if head != prev {
-		return n, &AuditBreak{0, "", "head", "the last entries were removed (the chain's head names an entry that is not there)"}, nil
+		return n, &AuditBreak{Kind: BreakHead, Why: "the last entries were removed (the chain's head names an entry that is not there)"}, nil
 	}
-	return n, nil, nil
+	brk, err := checkState(ctx, q, recorded)
+	return n, brk, err
+}
+
+// unrecordedChange is a row whose state before entry a's transaction is
+// not what the entries before recorded: changed behind the desk's back,
+// then changed again by the desk.
+func unrecordedChange(a, rec *AuditState) *AuditBreak {
+	if a.Was == nil {
+		return nil // the audit-keyed snapshot
+	}
+	for id := range a.Incidents {
+		was, ok := a.Was.Incidents[id]
+		if got, had := rec.Incidents[id]; ok != had || was != got {
+			b := &AuditBreak{Kind: BreakState, Row: "the incident", Have: fmt.Sprintf("%s %s assigned to %q", was.Status, was.Priority, was.Assignee)}
+			if had {
+				b.Recorded = fmt.Sprintf("%s %s assigned to %q", got.Status, got.Priority, got.Assignee)
+			}
+			return b
+		}
+	}
+	for id := range a.Steps {
+		was, ok := a.Was.Steps[id]
+		if got, had := rec.Steps[id]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "step row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
+		}
+	}
+	for key := range a.Drafts {
+		was, ok := a.Was.Drafts[key]
+		if got, had := rec.Drafts[key]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
+		}
+	}
+	return nil
+}
+
+// anchorName names an anchor in a break: by its time, when known.
+func anchorName(a *AuditAnchor) string {
+	if a.At.IsZero() {
+		return "the given anchor"
+	}
+	return "the anchor of " + a.At.UTC().Format(time.RFC3339)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+// stepName names step row id as checkState does: step POSITION (KEY[, UNIT]).
+func stepName(ctx context.Context, q querier, id string) string {
+	var pos int
+	var key, unit string
+	if err := q.QueryRowContext(ctx, `SELECT position, step_key, unit FROM steps WHERE id = ?`, id).Scan(&pos, &key, &unit); err != nil {
+		return "step row " + id
+	}
+	name := "step " + strconv.Itoa(pos) + " (" + key
+	if unit != "" {
+		name += ", " + unit
+	}
+	return name + ")"
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+// checkState compares the incidents, steps and drafts with the state the
+// last entry that touched each recorded.
+func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var ref string
+		var have IncidentState
+		if err := rows.Scan(&id, &ref, &have.Status, &have.Priority, &have.Assignee); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if got, ok := rec.Incidents[id]; !ok || got != have {
+			rows.Close()
+			b := &AuditBreak{Kind: BreakState, Incident: ref, Row: "the incident", Have: fmt.Sprintf("%s %s assigned to %q", have.Status, have.Priority, have.Assignee)}
+			if ok {
+				b.Recorded = fmt.Sprintf("%s %s assigned to %q", got.Status, got.Priority, got.Assignee)
+			}
+			return b, nil
+		}
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref, s.step_key, s.unit, s.position, s.state FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var pos int
+		var ref, key, unit, state string
+		if err := rows.Scan(&id, &ref, &key, &unit, &pos, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if got := rec.Steps[id]; got != state {
+			rows.Close()
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
+		}
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref, d.state FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, ref, state string
+		if err := rows.Scan(&key, &ref, &state); err != nil {
+			return nil, err
+		}
+		if got := rec.Drafts[key]; got != state {
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "draft " + key, Have: state, Recorded: got}, nil
+		}
+	}
+	return nil, rows.Err()
+}
+
+// AuditHead is the chain's length and last seal in the transaction, so far
+// (At unset): what a status report written in it carries.
+func (t *Tx) AuditHead() (AuditAnchor, error) {
+	var a AuditAnchor
+	err := t.queryRow(`SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`).Scan(&a.Count, &a.Head)
+	return a, err
 }

@@ -124,6 +124,9 @@ func (t *Tx) AddStep(incidentID int64, s StepRow) (int64, error) {
 	if rows.Next() {
 		err = rows.Scan(&id)
 	}
+	if err == nil && id != 0 {
+		err = t.touchStep(id, incidentID)
+	}
 	return id, err
 }
 
@@ -136,6 +139,9 @@ func orState(s string) string {
 
 // UpdateStep writes a step row's engine fields.
 func (t *Tx) UpdateStep(s StepRow) error {
+	if err := t.touchStep(s.ID, 0); err != nil {
+		return err
+	}
 	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = ?, acked_at = ?, done_at = ?, level = ?, forced_level = ?, reminders_sent = ?, next_at = ?, why = ? WHERE id = ?`,
 		s.State, ms(s.DueAt), ms(s.StartedAt), ms(s.AckedAt), ms(s.DoneAt), s.Level, s.ForcedLevel, s.RemindersSent, ms(s.NextAt), s.Why, s.ID)
 	return err

@@ -35,6 +35,9 @@ type Draft struct {
 // unless a draft with its key exists; it returns the draft's id (the
 // existing one's when it was there) and whether it added it.
 func (t *Tx) AddDraft(d Draft) (string, bool, error) {
+	if err := t.touchDraft(d.Key, d.IncidentID, d.DraftedAt); err != nil {
+		return "", false, err
+	}
 	var n int
 	if err := t.queryRow(`SELECT COUNT(*) FROM drafts WHERE incident_id = ?`, d.IncidentID).Scan(&n); err != nil {
 		return "", false, err
@@ -59,6 +62,9 @@ func (t *Tx) AddDraft(d Draft) (string, bool, error) {
 // ApproveDraft marks the pending draft key approved by who; it reports
 // whether it was pending (a second approval changes nothing).
 func (t *Tx) ApproveDraft(key, who string, now time.Time) (bool, error) {
+	if err := t.touchDraft(key, 0, now); err != nil {
+		return false, err
+	}
 	res, err := t.exec(`UPDATE drafts SET state = ?, approved_by = ?, approved_at = ? WHERE idem_key = ? AND state = ?`,
 		DraftApproved, who, ms(now), key, DraftPending)
 	if err != nil {

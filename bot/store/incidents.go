@@ -163,23 +163,34 @@ func (t *Tx) CreateIncident(prefix string, inc Incident) (*Incident, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inserting incident: %w", err)
 	}
+	t.seen(inc.CreatedAt)
+	t.changes().incidents[inc.ID] = IncidentState{} // created here
 	return &inc, nil
 }
 
 // SetAssignee makes person responsible for the incident.
 func (t *Tx) SetAssignee(incidentID int64, person string, now time.Time) error {
+	if err := t.touchIncident(incidentID, now); err != nil {
+		return err
+	}
 	_, err := t.exec(`UPDATE incidents SET assignee = ?, updated_at = ? WHERE id = ?`, person, ms(now), incidentID)
 	return err
 }
 
 // SetPriority sets an incident's priority.
 func (t *Tx) SetPriority(incidentID int64, priority string, now time.Time) error {
+	if err := t.touchIncident(incidentID, now); err != nil {
+		return err
+	}
 	_, err := t.exec(`UPDATE incidents SET priority = ?, updated_at = ? WHERE id = ?`, priority, ms(now), incidentID)
 	return err
 }
 
 // SetStatus sets an incident's status (open, closed, ...).
 func (t *Tx) SetStatus(incidentID int64, status string, now time.Time) error {
+	if err := t.touchIncident(incidentID, now); err != nil {
+		return err
+	}
 	_, err := t.exec(`UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?`, status, ms(now), incidentID)
 	return err
 }
@@ -222,33 +233,18 @@ func (t *Tx) AddSentMessage(m Message) (bool, error) {
 
 // Audit appends to an incident's history (incidentID 0: the desk's own).
 //
-// The log is a hash chain: the entry carries the hash of the one written
-// before it (audit_head, whose update locks it against a concurrent
-// writer) and its own hash over a canonical encoding of its fields.
+// The log is a keyed hash chain (auditchain.go): the entry carries the
+// seal of the one written before it (audit_head, whose update locks it
+// against a concurrent writer) and its own, over a canonical encoding of
+// its fields.
 func (t *Tx) Audit(incidentID int64, at time.Time, actor, action, detail string) error {
 	return t.AuditFrom(incidentID, at, actor, action, detail, "", "")
 }
 
 // AuditFrom is Audit for an action a platform's request asked for: the
-// platform and the request's id are fields of the entry (and of its hash).
+// platform and the request's id are fields of the entry (and of its seal).
 func (t *Tx) AuditFrom(incidentID int64, at time.Time, actor, action, detail, platform, requestID string) error {
-	var prev string
-	if err := t.queryRow(`SELECT last FROM audit_head WHERE id = 1`).Scan(&prev); err != nil {
-		return fmt.Errorf("reading the audit chain's head: %w", err)
-	}
-	var id int64
-	if err := t.queryRow(`INSERT INTO audit (incident_id, at, actor, action, detail, platform, request_id, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		nullID(incidentID), ms(at), actor, action, detail, platform, requestID, prev).Scan(&id); err != nil {
-		return fmt.Errorf("writing audit entry: %w", err)
-	}
-	h := AuditHash(id, incidentID, ms(at), actor, action, detail, platform, requestID, prev)
-	if _, err := t.exec(`UPDATE audit SET hash = ? WHERE id = ?`, h, id); err != nil {
-		return fmt.Errorf("sealing audit entry: %w", err)
-	}
-	if _, err := t.exec(`UPDATE audit_head SET last = ? WHERE id = 1`, h); err != nil {
-		return fmt.Errorf("moving the audit chain's head: %w", err)
-	}
-	return nil
+	return t.writeAudit(incidentID, at, actor, action, detail, platform, requestID, "")
 }
 
 // ListIncidents returns the newest incidents first.
@@ -312,7 +308,7 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 	if d.Messages, err = s.messagesWhere(ctx, `incident_id = ? ORDER BY id`, true, inc.ID); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, detail, platform, request_id FROM audit WHERE incident_id = ? ORDER BY id`, inc.ID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, actor, action, detail, platform, request_id FROM audit WHERE incident_id = ? AND action <> ? ORDER BY id`, inc.ID, ActionState)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -288,22 +289,43 @@ func (t *Tx) OfferReporterKey(address, fingerprint, armored string, incidentID i
 }
 
 // SettleReporterKey makes fingerprint the pinned key of address (a person
-// decided a key change); the key pinned before is kept as replaced.
-func (s *Store) SettleReporterKey(ctx context.Context, address, fingerprint string) error {
+// decided a key change); the key pinned before is kept as replaced. The
+// decision is audited, by actor at now, on the incident that offered the
+// key (the desk's own log when none).
+func (s *Store) SettleReporterKey(ctx context.Context, address, fingerprint, actor string, now time.Time) error {
 	return s.Tx(ctx, func(tx *Tx) error {
-		var n int
-		if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM reporter_keys WHERE address = ? AND fingerprint = ?`, address, fingerprint).Scan(&n); err != nil {
+		var inc sql.NullInt64
+		err := tx.tx.QueryRowContext(ctx, `SELECT incident_id FROM reporter_keys WHERE address = ? AND fingerprint = ?`, address, fingerprint).Scan(&inc)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("no key %s was offered for %s: %w", fingerprint, address, ErrNotFound)
+		}
+		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("no key %s was offered for %s: %w", fingerprint, address, ErrNotFound)
+		var was string
+		if err := tx.tx.QueryRowContext(ctx, `SELECT fingerprint FROM reporter_keys WHERE address = ? AND state = 'pinned'`, address).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE reporter_keys SET state = 'replaced' WHERE address = ? AND state = 'pinned'`, address); err != nil {
 			return err
 		}
-		_, err := tx.tx.ExecContext(ctx, `UPDATE reporter_keys SET state = 'pinned' WHERE address = ? AND fingerprint = ?`, address, fingerprint)
-		return err
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE reporter_keys SET state = 'pinned' WHERE address = ? AND fingerprint = ?`, address, fingerprint); err != nil {
+			return err
+		}
+		detail, _ := json.Marshal(KeySettled{Address: address, Fingerprint: fingerprint, Replaced: was})
+		return tx.Audit(inc.Int64, now, actor, ActionKeySettled, string(detail))
 	})
+}
+
+// ActionKeySettled is the audit entry of a settled key change; its detail
+// is a KeySettled.
+const ActionKeySettled = "key-settled"
+
+// KeySettled is what a key-settled entry records.
+type KeySettled struct {
+	Address     string `json:"address"`
+	Fingerprint string `json:"fingerprint"`        // pinned now
+	Replaced    string `json:"replaced,omitempty"` // pinned before
 }
 
 // ReporterKey is a key a sender offered, with what became of it.

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ type Store struct {
 	// readStmts are the readers' hot statements, prepared once.
 	readStmts sync.Map // query -> *sql.Stmt
 	dialect   dialect
+	// auditKey seals the audit chain (SetAuditKey); kept outside the
+	// database.
+	auditKey []byte
 }
 
 // read is a prepared statement on the readers for a hot query.
@@ -66,12 +70,8 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: w, dialect: sqliteDialect}
-	err = s.migrate(ctx)
-	if err == nil {
-		err = s.chainLegacyAudit(ctx)
-	}
-	if err != nil {
+	s := &Store{w: w, dialect: sqliteDialect, auditKey: randomAuditKey()}
+	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
@@ -90,6 +90,39 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// ErrSchemaOld: a store opened read-only has a schema older than this
+// tocsin's (the daemon upgrades it on its next start).
+var ErrSchemaOld = errors.New("the store's schema is older than this tocsin's: start the daemon once to upgrade it")
+
+// OpenSQLiteReadOnly opens the database at path to read only: no
+// migration, no write, the file left as it was (tocsin audit verify must
+// not change what it checks). A schema older or newer than this tocsin's
+// is an error.
+func OpenSQLiteReadOnly(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	var v int
+	if err := r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	switch n := len(sqliteDialect.migrations); {
+	case v < n:
+		r.Close()
+		return nil, fmt.Errorf("%s: schema version %d, this tocsin's is %d: %w", path, v, n, ErrSchemaOld)
+	case v > n:
+		r.Close()
+		return nil, fmt.Errorf("%s: schema version %d is newer than this tocsin (%d): upgrade tocsin", path, v, n)
+	}
+	return &Store{r: r, dialect: sqliteDialect}, nil
+}
+
 // Ping checks that the database answers, for /healthz.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
@@ -98,6 +131,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.w == nil { // read-only
+		return s.r.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -415,6 +451,10 @@ var sqliteMigrations = []string{
 	UPDATE drafts SET short_id = 'D' || (SELECT COUNT(*) FROM drafts d2 WHERE d2.incident_id = drafts.incident_id
 		AND (d2.drafted_at < drafts.drafted_at OR d2.drafted_at = drafts.drafted_at AND d2.rowid <= drafts.rowid));
 	CREATE UNIQUE INDEX drafts_short_id ON drafts (incident_id, short_id);`,
+	// The state an audit entry vouches for (store.AuditState, JSON): the
+	// incidents, steps and drafts its transaction changed, as they became;
+	// tocsin audit verify compares the tables with it. Part of the seal.
+	`ALTER TABLE audit ADD COLUMN state TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -434,6 +474,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("migration %d: %w", i+1, err)
 			}
+			// The entries written before the chain existed are sealed
+			// by the migration that adds it, and never later.
+			if strings.Contains(migrations[i], "CREATE TABLE audit_head") {
+				if err := sealUnchained(ctx, tx.tx); err != nil {
+					return fmt.Errorf("migration %d: sealing the audit log: %w", i+1, err)
+				}
+			}
 			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1); err != nil {
 				return err
 			}
@@ -447,6 +494,13 @@ type Tx struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt // prepared once per transaction: a bulk write re-parses nothing
+	// key seals the audit entries; chg are the incidents, steps and
+	// drafts changed, whose state entries the commit writes (flushState),
+	// at lastAt, by the last actor audited on each incident.
+	key       []byte
+	chg       *stateChanges
+	lastAt    time.Time
+	lastActor map[int64]string
 }
 
 func (t *Tx) stmt(query string) (*sql.Stmt, error) {
@@ -498,11 +552,19 @@ func (r errRow) Scan(...any) error { return r.err }
 
 // Tx runs fn in a write transaction, committing if it returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
+	if s.w == nil {
+		return errors.New("the store was opened read-only")
+	}
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(&Tx{ctx: ctx, tx: sqlTx}); err != nil {
+	tx := &Tx{ctx: ctx, tx: sqlTx, key: s.auditKey}
+	err = fn(tx)
+	if err == nil {
+		err = tx.flushState()
+	}
+	if err != nil {
 		sqlTx.Rollback()
 		return err
 	}

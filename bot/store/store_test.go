@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -204,11 +205,19 @@ func TestReporterKeyPinning(t *testing.T) {
 	if out, pinned := offer("BBB", "key B"); out != KeyConflict || pinned != "AAA" || keys() != "key A, new signatures" {
 		t.Fatalf("another key: %s %s %q", out, pinned, keys())
 	}
-	if err := s.SettleReporterKey(ctx, "v@example.org", "CCC"); !errors.Is(err, ErrNotFound) {
+	if err := s.SettleReporterKey(ctx, "v@example.org", "CCC", "cli:root", t0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("settling a key never offered: %v", err)
 	}
-	if err := s.SettleReporterKey(ctx, "v@example.org", "BBB"); err != nil || keys() != "key B" {
+	if err := s.SettleReporterKey(ctx, "v@example.org", "BBB", "cli:root", t0); err != nil || keys() != "key B" {
 		t.Fatalf("settled: %v %q", err, keys())
+	}
+	// Issue 15 §8: settling writes its audit entry.
+	var actor, detail string
+	s.r.QueryRow(`SELECT actor, detail FROM audit WHERE action = ?`, ActionKeySettled).Scan(&actor, &detail)
+	var got KeySettled
+	json.Unmarshal([]byte(detail), &got)
+	if want := (KeySettled{Address: "v@example.org", Fingerprint: "BBB", Replaced: "AAA"}); actor != "cli:root" || got != want {
+		t.Errorf("key-settled entry by %q: %+v, want by cli:root: %+v", actor, got, want)
 	}
 	list, _ := s.ListReporterKeys(ctx, "v@example.org")
 	states := map[string]string{}
@@ -263,7 +272,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, brk, err := s.VerifyAudit(ctx); err != nil || brk != nil || n != 6 {
+	if n, brk, err := s.VerifyAudit(ctx, s.auditKey, nil); err != nil || brk != nil || n != 6 {
 		t.Fatalf("intact chain: %d, %v, %v", n, brk, err)
 	}
 	for _, c := range []struct {
@@ -280,7 +289,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 		if _, err := s.w.Exec(c.tamper); err != nil {
 			t.Fatal(err)
 		}
-		_, brk, err := s.VerifyAudit(ctx)
+		_, brk, err := s.VerifyAudit(ctx, s.auditKey, nil)
 		switch {
 		case err != nil:
 			t.Fatal(err)
@@ -294,7 +303,7 @@ func TestAuditChainShowsTampering(t *testing.T) {
 	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "a", "1") })
 	s2.Tx(ctx, func(tx *Tx) error { return tx.Audit(0, now, "system", "b", "2") })
 	s2.w.Exec(`DELETE FROM audit WHERE id = 2`)
-	if _, brk, _ := s2.VerifyAudit(ctx); brk == nil || !strings.Contains(brk.Why, "last entries were removed") {
+	if _, brk, _ := s2.VerifyAudit(ctx, s2.auditKey, nil); brk == nil || !strings.Contains(brk.Why, "last entries were removed") {
 		t.Errorf("removed last entry: %v", brk)
 	}
 }

@@ -5,27 +5,54 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"tocsin/bot"
+	"tocsin/bot/store"
 )
 
-// cmdAuditVerify checks the audit log's hash chain: exit 0 when it
-// holds, else 1 naming the first entry that does not.
+// cmdAuditVerify checks the audit log: its keyed chain, against the
+// latest signed anchor, and the state of incidents, steps and drafts
+// against the entries that made it. Exit 0 when it holds, else 1 naming
+// the first bad entry, a truncation or a state without its entry. It
+// opens the store read-only and creates no key: it changes nothing it
+// checks.
 func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit verify", "tocsin audit verify [--config FILE | --data DIR]", stderr)
+	fs := newFlags("audit verify", "tocsin audit verify [--anchor COUNT:SEAL ...] [--config FILE | --data DIR]", stderr)
+	var given []store.AuditAnchor
+	fs.Func("anchor", "also check against this anchor, COUNT:SEAL as a status report shows it (repeatable)", func(v string) error {
+		a, err := bot.ParseAnchor(v)
+		if err == nil {
+			given = append(given, a)
+		}
+		return err
+	})
 	var sf storeFlags
-	_, st, err := storeArgs(fs, &sf, args, 0, "audit verify takes no arguments")
+	pos, cfg, err := configArgs(fs, &sf, args)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	n, brk, err := st.VerifyAudit(context.Background())
+	if len(pos) != 0 {
+		return errors.New("audit verify takes no arguments")
+	}
+	n, anchor, brk, err := bot.VerifyAudit(context.Background(), cfg, given...)
+	if errors.Is(err, bot.ErrNoAnchor) {
+		// Without an anchor a cut tail cannot be seen: not intact.
+		fmt.Fprintf(stderr, "audit chain not verified: %v\n", err)
+		return exitError(1)
+	}
 	if err != nil {
 		return err
 	}
 	if brk != nil {
-		fmt.Fprintf(stderr, "audit chain broken after %d good entries: %v\n", n, brk)
+		switch brk.Kind {
+		case store.BreakTruncated, store.BreakRewritten, store.BreakState:
+			fmt.Fprintf(stderr, "audit chain broken: %v\n", brk)
+		default:
+			fmt.Fprintf(stderr, "audit chain broken after %d good entries: %v\n", n, brk)
+		}
 		return exitError(1)
 	}
-	fmt.Fprintf(stdout, "audit chain intact: %d entries\n", n)
+	fmt.Fprintf(stdout, "audit chain intact: %d entries, reaching every anchor checked (the last counted %d)\n", n, anchor.Count)
 	return nil
 }
 

@@ -518,7 +518,8 @@ func cmdKeysSettle(args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	addr, fpr := strings.ToLower(pos[0]), strings.ToUpper(strings.ReplaceAll(pos[1], " ", ""))
-	if err := st.SettleReporterKey(context.Background(), addr, fpr); err != nil {
+	// The entry names who settled it as the machine knows them.
+	if err := st.SettleReporterKey(context.Background(), addr, fpr, cliActor(), time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: key %s is now pinned\n", addr, fpr)

@@ -22,6 +22,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/internal/printable"
 	"tocsin/internal/printabletest"
+	"tocsin/responders"
 )
 
 func run(args ...string) (string, string, error) {
@@ -198,34 +199,206 @@ func TestRosterWho(t *testing.T) {
 }
 
 // TestAuditVerify: `tocsin audit verify` passes on a store as written and
-// names the entry when a row was edited behind the desk's back.
+// anchored, names the entry when a row was edited behind the desk's back,
+// and (issue 15 §3) names a cut tail against the signed anchor, a deleted
+// log and a step marked done with no entry that did it.
 func TestAuditVerify(t *testing.T) {
+	for _, c := range []struct {
+		tamper string
+		want   string
+	}{
+		{"", ""},
+		{`UPDATE audit SET actor = 'someone else' WHERE id = 2`, "audit entry 2 (%s, test) does not match: its content is not what was written"},
+		{`DELETE FROM audit WHERE id >= 4; UPDATE audit_head SET last = (SELECT hash FROM audit WHERE id = 3)`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
+		{`DELETE FROM audit; UPDATE audit_head SET last = ''`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
+		{`UPDATE steps SET state = 'done'`, "step 1 (triage) of %s is done but the last audit entry that touched it made it notified"},
+	} {
+		dir, inc := auditedStore(t)
+		if c.tamper != "" {
+			db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+			if _, err := db.Exec(c.tamper); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		out, errs, err := run("audit", "verify", "--data", dir)
+		code := exitStatus(err, io.Discard)
+		if c.want == "" {
+			if code != 0 || !strings.Contains(out, "intact: 5 entries") {
+				t.Errorf("untouched: exit %d, %s%s", code, out, errs)
+			}
+			continue
+		}
+		if want := strings.ReplaceAll(c.want, "%s", inc.Ref); code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("after %q: exit %d, %q; want exit 1 and %q", c.tamper, code, errs, want)
+		}
+	}
+	// Without its anchors a cut tail could not be seen: not intact.
+	dir, _ := auditedStore(t)
+	os.Remove(filepath.Join(dir, "audit-anchors"))
+	_, errs, err := run("audit", "verify", "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "no signed audit anchor") {
+		t.Errorf("anchors removed: exit %d, %q; want exit 1, no signed audit anchor", code, errs)
+	}
+}
+
+// auditedStore makes a data directory as the daemon leaves it: a store
+// with an incident, a step and three entries, the audit key and a signed
+// anchor.
+func auditedStore(t *testing.T) (string, *store.Incident) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
-	st, err := bot.OpenStore(context.Background(), cfg)
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	var inc *store.Incident
-	st.Tx(context.Background(), func(tx *store.Tx) error {
-		inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: "XSS", CreatedAt: time.Now()})
-		for i := range 3 {
-			tx.Audit(inc.ID, time.Now(), "system", "test", fmt.Sprint("entry ", i))
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P2", Category: "vulnerability", Subject: "XSS", CreatedAt: now})
+		if err != nil {
+			return err
 		}
-		return err
-	})
-	st.Close()
-	if out, _, err := run("audit", "verify", "--data", dir); err != nil || !strings.Contains(out, "intact: 3 entries") {
-		t.Fatalf("audit verify: %v %s", err, out)
+		if _, err := tx.AddStep(inc.ID, store.StepRow{Key: "triage", Position: 1, Title: "Triage", Audience: "team", Needs: "done", DueAt: now, State: store.StepNotified}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			if err := tx.Audit(inc.ID, now, "system", "test", fmt.Sprint("entry ", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
+	if err := st.BeginKeyedChain(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := responders.LoadOrCreateKey(bot.KeyPath(cfg), cfg.Desk.Name, cfg.Desk.Address, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.At = now
+	if err := bot.AppendAnchor(bot.AnchorsPath(cfg), key, a); err != nil {
+		t.Fatal(err)
+	}
+	return dir, inc
+}
+
+// TestAuditVerifyAgainstAMailedAnchor: the anchors file can be cut back
+// with the log; the anchor a status report carried cannot: verify
+// --anchor COUNT:SEAL names the truncation the file no longer shows.
+func TestAuditVerifyAgainstAMailedAnchor(t *testing.T) {
+	dir, inc := auditedStore(t)
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.Audit(inc.ID, time.Now(), "system", "test", "later") }); err != nil {
+		t.Fatal(err)
+	}
+	mailed, err := st.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
-	if _, err := db.Exec(`UPDATE audit SET actor = 'someone else' WHERE id = 2`); err != nil {
+	if _, err := db.Exec(`DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit); UPDATE audit_head SET last = (SELECT hash FROM audit ORDER BY id DESC LIMIT 1)`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, errs, err := run("audit", "verify", "--data", dir)
-	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "audit entry 2 ("+inc.Ref+", test) does not match: its content is not what was written") {
-		t.Errorf("tampered: exit %d, %s", code, errs)
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("against the file's anchor: %v %s", err, errs)
+	}
+	_, errs, err := run("audit", "verify", "--anchor", fmt.Sprintf("%d:%s", mailed.Count, mailed.Head), "--data", dir)
+	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, fmt.Sprintf("counted %d entries", mailed.Count)) {
+		t.Errorf("against the mailed anchor: exit %d, %q; want exit 1, a truncation", code, errs)
+	}
+	if _, _, err := run("audit", "verify", "--anchor", "12:nothex", "--data", dir); err == nil {
+		t.Error("a malformed --anchor was taken")
+	}
+}
+
+// TestKeysSettleIsAudited pins issue 15 §8: `tocsin keys settle` writes
+// an audit entry naming who settled what, sealed with the audit key (the
+// log still verifies).
+func TestKeysSettleIsAudited(t *testing.T) {
+	dir, inc := auditedStore(t)
+	cfg := bot.SandboxConfig(dir, "127.0.0.1:0")
+	ctx := context.Background()
+	st, err := bot.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error {
+		for _, fpr := range []string{"AAAA", "BBBB"} {
+			if _, _, err := tx.OfferReporterKey("r@example.org", fpr, "key "+fpr, inc.ID, time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, errs, err := run("keys", "settle", "r@example.org", "BBBB", "--data", dir); err != nil {
+		t.Fatalf("keys settle: %v %s", err, errs)
+	}
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Errorf("audit verify after keys settle: %v %s", err, errs)
+	}
+	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
+	defer db.Close()
+	var incID int64
+	var actor, detail string
+	if err := db.QueryRow(`SELECT incident_id, actor, detail FROM audit WHERE action = ?`, store.ActionKeySettled).Scan(&incID, &actor, &detail); err != nil {
+		t.Fatalf("no key-settled entry: %v", err)
+	}
+	var got store.KeySettled
+	json.Unmarshal([]byte(detail), &got)
+	if want := (store.KeySettled{Address: "r@example.org", Fingerprint: "BBBB", Replaced: "AAAA"}); got != want || incID != inc.ID || !strings.HasPrefix(actor, "cli") {
+		t.Errorf("key-settled entry on incident %d by %q: %+v; want on %d by cli:USER: %+v", incID, actor, got, inc.ID, want)
+	}
+}
+
+// TestAuditVerifyWritesNothing pins issue 15 §3: verify opens the store
+// read-only: the database file is byte for byte and in time what it was,
+// and an older schema is refused, not upgraded.
+func TestAuditVerifyWritesNothing(t *testing.T) {
+	dir, _ := auditedStore(t)
+	db := filepath.Join(dir, "tocsin.db")
+	before, _ := os.ReadFile(db)
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	os.Chtimes(db, old, old)
+	if _, errs, err := run("audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("verify: %v %s", err, errs)
+	}
+	after, _ := os.ReadFile(db)
+	fi, _ := os.Stat(db)
+	if !bytes.Equal(before, after) || !fi.ModTime().Equal(old) {
+		t.Errorf("verify changed the database (same bytes %v, mtime %v, want %v)", bytes.Equal(before, after), fi.ModTime(), old)
+	}
+	sqldb, _ := sql.Open("sqlite", "file:"+db)
+	defer sqldb.Close()
+	var v, w int
+	sqldb.QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&v)
+	sqldb.Exec(`DELETE FROM schema_version WHERE version = ?`, v)
+	_, _, err := run("audit", "verify", "--data", dir)
+	if !errors.Is(err, store.ErrSchemaOld) {
+		t.Errorf("verify of an older schema: %v, want ErrSchemaOld", err)
+	}
+	sqldb.QueryRow(`SELECT MAX(version) FROM schema_version`).Scan(&w)
+	if w != v-1 {
+		t.Errorf("schema version %d after verify, want %d (left as it was)", w, v-1)
 	}
 }
 
@@ -384,23 +557,15 @@ func TestRosterOutputIsInert(t *testing.T) {
 // escape sequence in an entry does not reach the terminal of the person
 // who runs audit verify: the break is named in printable text.
 func TestAuditVerifyOutputIsInert(t *testing.T) {
-	dir := t.TempDir()
-	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Tx(context.Background(), func(tx *store.Tx) error {
-		return tx.Audit(0, time.Now(), "system", "test", "entry")
-	})
-	st.Close()
+	dir, _ := auditedStore(t)
 	db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "tocsin.db"))
-	if _, err := db.Exec(`UPDATE audit SET action = ?`, hostile); err != nil {
+	if _, err := db.Exec(`UPDATE audit SET action = ? WHERE id = 2`, hostile); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	out, errs, err := run("audit", "verify", "--data", dir)
 	if code := exitStatus(err, io.Discard); code != 1 || !strings.Contains(errs, "pwned") {
-		t.Fatalf("tampered: exit %d, %q %q", code, out, errs)
+		t.Fatalf("tampered: exit %d, %q %q (%v)", code, out, errs, err)
 	}
 	if bad := printable.Unsafe(out + errs); bad != "" {
 		t.Errorf("audit verify keeps %s: %q", bad, errs)

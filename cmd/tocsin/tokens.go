@@ -41,8 +41,8 @@ func cmdTokens(rest []string, stdout, stderr io.Writer) error {
 	return errors.New("usage: tocsin tokens create|list|revoke (see tocsin tokens --help)")
 }
 
-// cliActor is who the audit names for a token command: the account that
-// ran it.
+// cliActor is who a CLI command's audit entries name (tokens, keys
+// settle): the OS account that ran it.
 func cliActor() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return "cli:" + u.Username
