@@ -122,11 +122,10 @@ func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string)
 			return err
 		}
 		platform, request, _ := strings.Cut(via, " ")
-		tree, err := tx.Tree(incidentID)
-		if errors.Is(err, store.ErrNotFound) {
+		// Whether a tree runs; its rows are read again once closed.
+		if _, err := tx.Tree(incidentID); errors.Is(err, store.ErrNotFound) {
 			return tx.AuditFrom(incidentID, now, actor, "closed", "via "+via+"; no call tree runs", platform, request)
-		}
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
 		if err := tx.CloseTree(incidentID, now); err != nil {
@@ -135,7 +134,8 @@ func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string)
 		if err := tx.AuditFrom(incidentID, now, actor, "closed", "via "+via+"; the call tree's open steps are skipped", platform, request); err != nil {
 			return err
 		}
-		if tree, err = tx.Tree(incidentID); err != nil { // as closed
+		tree, err := tx.Tree(incidentID) // as closed
+		if err != nil {
 			return err
 		}
 		pb, _ := e.Config.PlaybookByName(tree.Playbook)

@@ -108,8 +108,6 @@ type IncidentState struct {
 	Assignee string `json:"assignee"`
 }
 
-func (a *AuditState) empty() bool { return len(a.Incidents)+len(a.Steps)+len(a.Drafts) == 0 }
-
 // stateChanges are the rows a transaction touched, with their recorded
 // values before it, so that its commit writes one state entry per
 // incident whose values changed.
