@@ -592,3 +592,25 @@ func TestChatTryOutputIsInert(t *testing.T) {
 		t.Errorf("chat try keeps %s: %q", bad, out)
 	}
 }
+
+// TestRosterWhoUsesTheSandboxClock pins issue 16: without --at, roster who
+// asks at the sandbox's moved clock (DATA/clock.json), as the daemon does.
+func TestRosterWhoUsesTheSandboxClock(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "clock.json"), []byte(`{"offset":"720h"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Now().Add(720 * time.Hour)
+	out, _, err := run("roster", "who", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(out, "\n")
+	got, err := time.Parse("2006-01-02 15:04 UTC", strings.TrimPrefix(line, "on call at "))
+	if err != nil {
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	if d := got.Sub(want); d < -2*time.Minute || d > 2*time.Minute {
+		t.Errorf("roster who asked at %v, want the sandbox clock %v", got, want.UTC())
+	}
+}

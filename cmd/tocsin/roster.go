@@ -98,7 +98,11 @@ func cmdRosterWho(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		return errors.New("roster who takes no arguments")
 	}
-	t := time.Now()
+	clk, err := cliClock(cfg) // the sandbox's moved clock, as the daemon sees it
+	if err != nil {
+		return err
+	}
+	t := clk.Now()
 	if *at != "" {
 		if t, err = time.Parse(time.RFC3339, *at); err != nil {
 			return fmt.Errorf("--at %q is not an RFC 3339 time such as 2026-12-24T03:00:00+01:00", *at)
