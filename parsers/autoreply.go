@@ -141,7 +141,10 @@ func classify(r *Report, p *parser) {
 	default:
 		tr := p.triage(subj, r.Text)
 		switch {
-		case tr.mentions(ConceptVulnerability) != "":
+		case tr.mentions(ConceptRansomware) != "":
+			// Ransomware is an event, whatever weakness it came through.
+			r.Category = CategoryIncident
+		case tr.weakness() != "":
 			r.Category = CategoryVulnerability
 		case tr.mentionsAny(incidentConcepts...) != "":
 			r.Category = CategoryIncident

@@ -205,6 +205,32 @@ func (t *triage) mentions(c Concept) string {
 	return m
 }
 
+// weakness is the vulnerability wording of the text outside the phrases
+// of exploitation in the wild: "actively exploited" says that something
+// happens, not that a weakness is reported ("Ransomware on pay,
+// actively exploited" is an incident; "a vulnerability, actively
+// exploited" is still a vulnerability report).
+func (t *triage) weakness() string {
+	masked := []byte(t.text)
+	for _, tt := range terms[ConceptInTheWild] {
+		for off := 0; ; {
+			i := strings.Index(t.text[off:], tt.text)
+			if i < 0 {
+				break
+			}
+			i += off
+			end := i + len(tt.text)
+			if !tt.space || wordStart(t.text, i) && (tt.stem || wordEnd(t.text, end)) {
+				for j := i; j < end; j++ {
+					masked[j] = ' '
+				}
+			}
+			off = i + 1
+		}
+	}
+	return mentions(ConceptVulnerability, string(masked))
+}
+
 // mentionsAny returns the first of concepts the text mentions, or "".
 func (t *triage) mentionsAny(concepts ...Concept) Concept {
 	for _, c := range concepts {

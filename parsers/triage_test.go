@@ -29,6 +29,12 @@ func TestTriageInEveryLanguage(t *testing.T) {
 		{"Ataque de denegación de servicio", "Su servidor participa en un ataque de denegación de servicio.", "es", CategoryIncident, "P3", ""},
 		{"ランサムウェア感染の疑い", "社内のサーバーがランサムウェアに感染した可能性があります。", "ja", CategoryIncident, "P1", ConceptRansomware},
 		{"Zugangsdaten im öffentlichen Repository", "Die Zugangsdaten Ihrer Datenbank stehen in einem öffentlichen Repository.", "de", CategoryIncident, "P2", ConceptCredentials},
+		// Issue 16: exploitation in the wild is an event, not a weakness.
+		{"Ransomware on pay.sandbox.test, actively exploited", "Our file server pay.sandbox.test is encrypted; the attackers are active.", "en", CategoryIncident, "P1", ConceptInTheWild},
+		{"Ransomware exploiting the VPN", "The ransomware came in through the VPN gateway.", "en", CategoryIncident, "P1", ConceptRansomware},
+		{"Zero-day on our mail gateway", "It is being exploited in the wild against us.", "en", CategoryIncident, "P1", ConceptInTheWild},
+		{"CVE-2026-1234 actively exploited", "Please patch: the vulnerability in your VPN is exploited in the wild.", "en", CategoryVulnerability, "P1", ConceptInTheWild},
+		{"Exploit for your login form", "A proof of concept exploit is attached.", "en", CategoryVulnerability, "P3", ""},
 		{"XSS in login page", "Steps to reproduce: open /login?q=<script>", "en", CategoryVulnerability, "P3", ""},
 		{"Ping", "Is this address monitored?", "en", CategoryOther, "P4", ""},
 		{"Pocket calculator", "Our pocket guide mentions your product.", "en", CategoryOther, "P4", ""},
