@@ -56,6 +56,7 @@ func (e *Engine) MoveEvent(ctx context.Context, incidentID int64, at time.Time, 
 // their open steps skipped with why, never deleted.
 func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.TreeUnit, remove []string, why, actor, via string) error {
 	return e.change(ctx, incidentID, func(tx *store.Tx, tree *store.Tree, pb config.Playbook, now time.Time) (string, string, error) {
+		restarted := 0
 		for _, u := range add {
 			if _, ok := e.Config.UnitByID(u.Unit); !ok {
 				return "", "", fmt.Errorf("%w %q on the roster", ErrUnknownUnit, u.Unit)
@@ -63,6 +64,7 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 			if u.AddedAt.IsZero() {
 				u.AddedAt = now
 			}
+			removed := slices.ContainsFunc(tree.Units, func(t store.TreeUnit) bool { return t.Unit == u.Unit && t.Removed })
 			if err := tx.AddUnit(incidentID, u); err != nil {
 				return "", "", err
 			}
@@ -70,8 +72,21 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 				if row.Unit == "" {
 					continue
 				}
-				if _, err := tx.AddStep(incidentID, row); err != nil {
-					return "", "", err
+				i := slices.IndexFunc(tree.Steps, func(s store.StepRow) bool { return s.Key == row.Key && s.Unit == row.Unit })
+				if i < 0 {
+					if _, err := tx.AddStep(incidentID, row); err != nil {
+						return "", "", err
+					}
+					continue
+				}
+				// Added back after its removal: the steps the removal
+				// skipped start again, as new (done ones stay done).
+				if old := tree.Steps[i]; removed && old.State == store.StepSkipped {
+					row.ID = old.ID
+					if err := tx.RestartStep(row); err != nil {
+						return "", "", err
+					}
+					restarted++
 				}
 			}
 		}
@@ -96,7 +111,11 @@ func (e *Engine) SetUnits(ctx context.Context, incidentID int64, add []store.Tre
 		for _, u := range remove {
 			names = append(names, "-"+u)
 		}
-		return "units-changed", fmt.Sprintf("%s via %s: %s", strings.Join(names, " "), via, why), nil
+		detail := fmt.Sprintf("%s via %s: %s", strings.Join(names, " "), via, why)
+		if restarted > 0 {
+			detail += fmt.Sprintf("; %d skipped steps of the units added back start again", restarted)
+		}
+		return "units-changed", detail, nil
 	}, actor, via)
 }
 

@@ -180,7 +180,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		if now.Before(s.DueAt) {
 			for _, p := range s.People {
 				if !answered(p, def) {
-					d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("remind:%d:%d:%s", s.ID, s.RemindersSent, p.Person), Kind: MsgReminder, Step: i, Person: p.Person, Via: config.ViaEmail, Token: p.Token})
+					d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("remind:%s:%d:%s", roundKey(*s), s.RemindersSent, p.Person), Kind: MsgReminder, Step: i, Person: p.Person, Via: config.ViaEmail, Token: p.Token})
 				}
 			}
 			d.Events = append(d.Events, Event{i, "reminded", "reminder " + fmt.Sprint(s.RemindersSent+1) + " before the deadline"})
@@ -218,7 +218,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		for _, p := range told {
 			tok := d.tokenOf(i, p)
-			d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("escalate:%d:%d:%s", s.ID, s.Level, p), Kind: MsgEscalation, Step: i, Person: p, Via: config.ViaEmail, Token: tok, Missing: missing})
+			d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("escalate:%s:%d:%s", roundKey(*s), s.Level, p), Kind: MsgEscalation, Step: i, Person: p, Via: config.ViaEmail, Token: tok, Missing: missing})
 		}
 		d.sendMethods(i, r, now)
 		detail := fmt.Sprintf("level %d (%s): ", s.Level, target)
@@ -258,7 +258,7 @@ func (d *Decision) repeat(i int, def config.Step, r Roster, now time.Time, newTo
 	}
 	for _, p := range people {
 		d.addPerson(i, p, "audience", 0, now, newToken)
-		d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("round:%d:%d:%s", s.ID, s.RemindersSent, strings.ToLower(p)), Kind: MsgUpdate, Step: i,
+		d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("round:%s:%d:%s", roundKey(*s), s.RemindersSent, strings.ToLower(p)), Kind: MsgUpdate, Step: i,
 			Person: strings.ToLower(p), Via: config.ViaEmail})
 	}
 	s.RemindersSent++
@@ -354,7 +354,7 @@ func (d *Decision) sendMethods(i int, r Roster, now time.Time) {
 				kind = MsgAlert
 			}
 			if !(p.Role == "escalation" && m.Via == config.ViaEmail) {
-				d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("tell:%d:%s:%d:%s", s.ID, p.Person, p.MethodsSent, m.Via), Kind: kind, Step: i, Person: p.Person, Via: m.Via, Token: p.Token})
+				d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("tell:%s:%s:%d:%s", roundKey(*s), p.Person, p.MethodsSent, m.Via), Kind: kind, Step: i, Person: p.Person, Via: m.Via, Token: p.Token})
 			}
 			p.MethodsSent++
 		}
@@ -544,6 +544,15 @@ func (d *Decision) escalationTargets(i int, target string, r Roster, now time.Ti
 		return r.Officers()
 	}
 	return nil
+}
+
+// roundKey names step s in its messages' keys: its id, and the round
+// after a restart (the first round's keys stay as they were).
+func roundKey(s store.StepRow) string {
+	if s.Round == 0 {
+		return fmt.Sprint(s.ID)
+	}
+	return fmt.Sprintf("%d.r%d", s.ID, s.Round)
 }
 
 func nonEmpty(s string) []string {

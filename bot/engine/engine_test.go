@@ -154,6 +154,16 @@ func (h *harness) answer(person, verb string) Answered {
 	return res
 }
 
+// audit is the incident's audit log, oldest first.
+func (h *harness) audit() []store.AuditEntry {
+	h.t.Helper()
+	d, err := h.st.GetIncident(context.Background(), h.inc.Ref)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return d.Audit
+}
+
 func count(list []string, sub string) int {
 	n := 0
 	for _, s := range list {
@@ -295,9 +305,36 @@ func TestRemovedUnitIsSkippedAndRollUpGoesOn(t *testing.T) {
 	if s := h.step("team-validated"); s.State != store.StepNotified {
 		t.Errorf("team-validated %s: the roll-up waits for a removed unit", s.State)
 	}
-	// Adding it back starts its steps again.
+	// Adding it back starts its steps again: its contact is alerted anew,
+	// with a new reference (the old one counts no more).
+	oldToken := h.step("units-alerted:web").People[0].Token
+	if n := count(h.outbox(), "calltree-alert to mail:bo@example.com"); n != 1 {
+		t.Fatalf("bo alerted %d times before the removal, want 1", n)
+	}
 	if err := h.e.SetUnits(context.Background(), h.inc.ID, []store.TreeUnit{{Unit: "web", Evidence: "officer"}}, nil, "it is affected after all", "ofe@example.com", "test"); err != nil {
 		t.Fatal(err)
+	}
+	s := h.step("units-alerted:web")
+	if s.State != store.StepNotified || s.Why != "" || s.Round != 1 || len(s.People) != 1 || s.People[0].Person != "bo@example.com" || s.People[0].Token == oldToken {
+		t.Errorf("units-alerted:web added back: %s %q round %d people %+v; want notified anew, round 1, bo with a new reference", s.State, s.Why, s.Round, s.People)
+	}
+	if n := count(h.outbox(), "calltree-alert to mail:bo@example.com"); n != 2 {
+		t.Errorf("bo alerted %d times after web was added back, want 2: %v", n, h.outbox())
+	}
+	if s := h.step("owners-told:web"); s.State != store.StepWaiting || s.Round != 1 {
+		t.Errorf("owners-told:web added back: %s round %d, want waiting for the alert, round 1", s.State, s.Round)
+	}
+	if s := h.step("team-validated"); s.State != store.StepNotified {
+		t.Errorf("team-validated %s after web was added back", s.State)
+	}
+	var detail string
+	for _, a := range h.audit() {
+		if a.Action == "units-changed" {
+			detail = a.Detail
+		}
+	}
+	if !strings.Contains(detail, "+web") || !strings.Contains(detail, "4 skipped steps") {
+		t.Errorf("the units-changed entry: %q", detail)
 	}
 }
 

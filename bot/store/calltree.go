@@ -59,7 +59,10 @@ type StepRow struct {
 	RemindersSent int
 	NextAt        time.Time
 	Why           string
-	People        []StepPerson
+	// Round counts the step's restarts (its unit removed, then added
+	// again): its messages' keys carry it.
+	Round  int
+	People []StepPerson
 }
 
 // StepPerson is someone a step told.
@@ -147,6 +150,22 @@ func (t *Tx) UpdateStep(s StepRow) error {
 	return err
 }
 
+// RestartStep starts step s again from its fields (a unit added back):
+// its row takes them with the next round, and the people it told are
+// forgotten (the audit keeps who they were), so that it tells its
+// audience anew with new answer references.
+func (t *Tx) RestartStep(s StepRow) error {
+	if err := t.touchStep(s.ID, 0); err != nil {
+		return err
+	}
+	if _, err := t.exec(`DELETE FROM step_people WHERE step_id = ?`, s.ID); err != nil {
+		return err
+	}
+	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = 0, acked_at = 0, done_at = 0, level = 0, forced_level = 0, reminders_sent = 0, next_at = ?, why = ?, round = round + 1 WHERE id = ?`,
+		orState(s.State), ms(s.DueAt), ms(s.NextAt), s.Why, s.ID)
+	return err
+}
+
 // PutStepPerson adds p to step stepID, or updates what they did.
 func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
 	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note, away_at)
@@ -220,7 +239,7 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 		tr.Units = append(tr.Units, u)
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, forced_level, reminders_sent, next_at, why
+	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, forced_level, reminders_sent, next_at, why, round
 		FROM steps WHERE incident_id = ? ORDER BY position, unit`, incidentID)
 	if err != nil {
 		return nil, err
@@ -229,7 +248,7 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 	for rows.Next() {
 		var s StepRow
 		var due, started, acked, done, next int64
-		if err := rows.Scan(&s.ID, &s.Key, &s.Unit, &s.Position, &s.Title, &s.Audience, &s.Needs, &due, &s.State, &started, &acked, &done, &s.Level, &s.ForcedLevel, &s.RemindersSent, &next, &s.Why); err != nil {
+		if err := rows.Scan(&s.ID, &s.Key, &s.Unit, &s.Position, &s.Title, &s.Audience, &s.Needs, &due, &s.State, &started, &acked, &done, &s.Level, &s.ForcedLevel, &s.RemindersSent, &next, &s.Why, &s.Round); err != nil {
 			rows.Close()
 			return nil, err
 		}

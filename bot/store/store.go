@@ -455,6 +455,9 @@ var sqliteMigrations = []string{
 	// incidents, steps and drafts its transaction changed, as they became;
 	// tocsin audit verify compares the tables with it. Part of the seal.
 	`ALTER TABLE audit ADD COLUMN state TEXT NOT NULL DEFAULT '';`,
+	// Issue 16: a unit removed and added again starts its steps again; the
+	// round tells the new start's messages from the first one's.
+	`ALTER TABLE steps ADD COLUMN round INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
