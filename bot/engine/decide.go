@@ -194,8 +194,12 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 	if everyoneAway(*s) && now.Before(deadline) {
 		deadline = now // nobody there to answer: the next level now
 	}
+	// A level that told nobody new (its people were told already, or the
+	// roster names nobody there) is no wait: past the deadline the chain
+	// climbs on at once, so that someone new is told.
+	climb := false
 	for s.Level < len(def.Escalate) {
-		if s.Level >= s.ForcedLevel && now.Before(nextEscalation(*s, deadline, def.Every)) {
+		if s.Level >= s.ForcedLevel && !climb && now.Before(nextEscalation(*s, deadline, def.Every)) {
 			break
 		}
 		s.Level++
@@ -222,6 +226,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		d.sendMethods(i, r, now)
 		detail := fmt.Sprintf("level %d (%s): ", s.Level, target)
+		climb = len(told) == 0 && !now.Before(deadline)
 		if len(told) == 0 {
 			detail += "nobody new to tell"
 		} else {

@@ -673,3 +673,41 @@ func TestCloseTwiceAndWithoutTree(t *testing.T) {
 		t.Errorf("%d closed entries on the incident without a tree, want 1", n)
 	}
 }
+
+// entries are the audit entries of action whose detail starts with prefix.
+func (h *harness) entries(action, prefix string) []store.AuditEntry {
+	h.t.Helper()
+	var out []store.AuditEntry
+	for _, a := range h.audit() {
+		if a.Action == action && strings.HasPrefix(a.Detail, prefix) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestEscalationClimbsPastNobodyNew pins issue 16: a level that finds
+// nobody new to tell (web has no backup, so its first level is the team on
+// call, and so is its second) climbs on to the next level at once.
+func TestEscalationClimbsPastNobodyNew(t *testing.T) {
+	h := newHarness(t, "web")
+	h.answer("pia@example.com", VerbAck)
+	h.at(2*time.Hour + time.Minute)
+	if s := h.step("units-alerted:web"); s.Level != 1 || s.State != store.StepOverdue {
+		t.Fatalf("at E+2h: level %d %s, want 1 overdue", s.Level, s.State)
+	}
+	h.at(2*time.Hour + 31*time.Minute)
+	s := h.step("units-alerted:web")
+	if s.Level != 3 {
+		t.Errorf("level %d after the team's level found nobody new, want 3 (the officers) at once", s.Level)
+	}
+	if n := count(h.outbox(), "calltree-escalation to mail:ofe@example.com"); n != 1 {
+		t.Errorf("the officer was told %d times, want 1: %v", n, h.outbox())
+	}
+	if got := h.entries("step-escalated", "units-alerted [web]: level 2 (team): nobody new to tell"); len(got) != 1 {
+		t.Errorf("level 2 entries %+v, want one saying nobody new", got)
+	}
+	if got := h.entries("step-escalated", "units-alerted [web]: level 3 (officers): told ofe@example.com"); len(got) != 1 || !got[0].At.Equal(h.start.Add(2*time.Hour+31*time.Minute)) {
+		t.Errorf("level 3 entries %+v, want one at E+2h31m", got)
+	}
+}
