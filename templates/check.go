@@ -49,6 +49,7 @@ func sample() Form {
 		},
 		Due:        e.Add(48 * time.Hour),
 		NextUpdate: e.Add(4 * time.Hour),
+		Elapsed:    24 * time.Hour,
 		Questions:  []string{"Which account did you test with?", "Did you read any data other than your own?"},
 		Resolution: "The parameter is now checked against a list of columns. Fixed in release 4.2.1, deployed 2026-11-24.",
 		Actions: []Action{

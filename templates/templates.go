@@ -119,7 +119,7 @@ type Step struct {
 	Unit  string // the operating unit the step is for; "" for the whole incident
 	Who   string
 	Due   time.Time
-	State string // pending, acknowledged, done, late, escalated
+	State string // pending, acknowledged, done, late, escalated, awaiting-approval, skipped
 	By    string // who acknowledged or confirmed
 	At    time.Time
 }
@@ -163,6 +163,9 @@ type Form struct {
 	Resolution string    // closure
 	Actions    []Action  // action-alert
 	Steps      []Step    // status-report
+	// Elapsed is, in a status report, the time from E to when it was
+	// written: the report says so, whenever it is sent.
+	Elapsed time.Duration
 
 	// Anchor is the audit log's anchor (status report, digest): the mail
 	// is signed, so it vouches for the log as it stood; nil: none.
@@ -467,8 +470,12 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"inc":  func(i int) int { return i + 1 },
-	"join": func(sep string, s []string) string { return strings.Join(s, sep) },
+	// hours and minutes split a duration (whole minutes) for a form to
+	// word in its language: "26 hours 30 minutes".
+	"hours":   func(d time.Duration) int { return int(max(d, 0) / time.Hour) },
+	"minutes": func(d time.Duration) int { return int(max(d, 0) % time.Hour / time.Minute) },
+	"inc":     func(i int) int { return i + 1 },
+	"join":    func(sep string, s []string) string { return strings.Join(s, sep) },
 	"person": func(p Person) string {
 		switch {
 		case p.Name != "" && p.Address != "":

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -325,5 +326,33 @@ func spoil(v reflect.Value, names map[string]bool, s string) {
 				spoil(fv, names, s)
 			}
 		}
+	}
+}
+
+// TestStatusReportSaysWhenItIsWritten pins issue 16: the status report
+// says the real time since E (not "plus 24 hours" whenever it is sent),
+// and words a step awaiting approval, or skipped, in every language.
+func TestStatusReportSaysWhenItIsWritten(t *testing.T) {
+	data := Sample("status-report")
+	data.Elapsed = 26*time.Hour + 30*time.Minute + 20*time.Second
+	data.Steps = append(data.Steps, Step{Name: StepName{Title: "Status report to the authorities"}, State: "awaiting-approval"},
+		Step{Name: StepName{Title: "Units alerted"}, State: "skipped"})
+	want := map[string]string{"en": "plus 26 hours 30 minutes.", "de": "plus 26 Stunden 30 Minuten.", "es": "más 26 horas y 30 minutos.",
+		"fr": "plus 26 heures 30 minutes.", "ja": "から 26 時間 30 分後)"}
+	for lang, w := range want {
+		m, err := Render("status-report", data, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Body, w) || regexp.MustCompile(`(plus|más|から) 24 `).MatchString(m.Body) {
+			t.Errorf("%s: the report lacks %q (or says 24 hours):\n%s", lang, w, m.Body)
+		}
+		if strings.Contains(m.Body, "awaiting-approval") || lang != "en" && strings.Contains(m.Body, ": skipped") {
+			t.Errorf("%s: a state is not worded:\n%s", lang, m.Body)
+		}
+	}
+	data.Elapsed = time.Hour
+	if m, _ := Render("status-report", data, "en"); !strings.Contains(m.Body, "plus 1 hour.") {
+		t.Errorf("one hour: %s", m.Body)
 	}
 }
