@@ -56,7 +56,8 @@ func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) 
 	f := b.form(inc, &rep)
 	f.Date = inc.EventAt
 	f.Status = "investigating"
-	return f, nil
+	f.NextUpdate, err = b.engine.NextUpdate(tx, inc, b.clock.Now()) // after now, whenever it is written
+	return f, err
 }
 
 // affectedUnits are the units the report names, as the tree records them.

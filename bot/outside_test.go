@@ -121,7 +121,7 @@ func TestNothingGoesOutsideWithoutASecondPerson(t *testing.T) {
 	// officers told, sent (encrypted to the CERT) once one approves.
 	cert := "incident@cert.sandbox.test"
 	d.advance(24 * time.Hour)
-	d.waitState(id, "authorities-report", "done")
+	d.waitState(id, "authorities-report", "awaiting-approval") // drafted, not sent (issue 16)
 	eventually(t, "the officer asked to approve", 10*time.Second, func() bool {
 		for _, m := range d.pagedTo("officer@sandbox.test") {
 			if strings.Contains(headerOf(m, "Subject"), "Waiting for your approval: D2") && strings.Contains(decodedText(t, m), "/approve "+id+" D2") {
@@ -137,6 +137,7 @@ func TestNothingGoesOutsideWithoutASecondPerson(t *testing.T) {
 		t.Fatalf("the officer's /approve: %q", got)
 	}
 	eventually(t, "the status report to the CERT", 10*time.Second, func() bool { return len(d.sentOutside(cert)) == 1 })
+	d.waitState(id, "authorities-report", "done")
 	raw = d.sentOutside(cert)[0]
 	if !strings.Contains(headerOf(raw, "Content-Type"), "multipart/encrypted") {
 		t.Fatalf("the CERT's report is not encrypted though its key is configured: %s", headerOf(raw, "Content-Type"))

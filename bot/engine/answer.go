@@ -33,14 +33,26 @@ type Answered struct {
 	Name    templates.StepName // of the step, for a form
 	State   string             // the step's state after the answer
 	Behalf  bool               // a unit contact answered for their owners
+	// For are whom the step told, when the answer was taken for them: a
+	// team member taking the team's step ("taken by Tara for Theo").
+	For []string
 }
+
+// Roles of a step's people besides its audience and escalations: who
+// answered it without being told.
+const (
+	RoleContact = "contact" // the unit contact, for the unit's owners
+	RoleTaken   = "taken"   // a team member, taking the team's step
+)
 
 // Answer records person's verb (done implies ack) on a step of tree:
 // stepID's when not 0 (the step whose token the answer quoted), else the
-// most recently started open step they were told of, else, for a unit
-// contact, their unit's most recent open owners step (a contact answers
-// for their roster). Whose answer counts: on a step for one person, that
-// person or anyone it escalated to; on a group step (owners), each
+// most recently started open step they were told of, or may answer
+// without being told: for a unit contact, their unit's owners steps (a
+// contact answers for their roster); for a team member, the team's steps
+// (any member may take the team's step for whoever it told). Whose answer
+// counts: on a step for one person, that person, anyone it escalated to,
+// or (a team step) any team member; on a group step (owners), each
 // person's own, and the step is met when all have answered, or when
 // someone it escalated to, or the unit contact, answers for it.
 func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person, verb, note, via string, now time.Time) (Answered, error) {
@@ -61,7 +73,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	waits := func(s store.StepRow) bool {
 		return !s.StartedAt.IsZero() && open(s) && !(s.State == store.StepAcknowledged && verb == VerbAck)
 	}
-	pick, behalf := -1, false
+	pick, role := -1, ""
 	for i, s := range tree.Steps {
 		if stepID != 0 && s.ID != stepID {
 			continue
@@ -79,22 +91,27 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		if given {
 			continue
 		}
-		contact := false
-		if s.Audience == config.AudienceOwners {
+		how := ""
+		switch {
+		case mine:
+		case s.Audience == config.AudienceOwners:
 			if c, _ := r.UnitContacts(s.Unit, now); strings.EqualFold(c, person) {
-				contact = true
+				how = RoleContact
 			}
+		case s.Audience == config.AudienceTeam && r.TeamMember(person):
+			how = RoleTaken
 		}
-		if !mine && !contact {
+		if !mine && how == "" {
 			continue
 		}
 		if pick < 0 || s.StartedAt.After(tree.Steps[pick].StartedAt) || (s.StartedAt.Equal(tree.Steps[pick].StartedAt) && s.Position > tree.Steps[pick].Position) {
-			pick, behalf = i, !mine
+			pick, role = i, how
 		}
 	}
 	if pick < 0 {
 		return Answered{}, ErrNothingToAnswer
 	}
+	behalf := role == RoleContact
 	s := &tree.Steps[pick]
 	def := defs[s.Key]
 	found := false
@@ -112,9 +129,18 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		}
 		p.Via, p.Note = via, note
 	}
+	var taken []string
+	if role == RoleTaken {
+		for _, p := range s.People {
+			if p.Role == "audience" {
+				taken = append(taken, p.Person)
+			}
+		}
+	}
 	if !found {
-		// The unit contact answering for the owners: recorded as theirs.
-		p := store.StepPerson{Person: person, Role: "contact", NotifiedAt: now, AckedAt: now, Via: via, Note: note, Token: ""}
+		// The unit contact answering for the owners, or a team member
+		// taking the team's step: recorded as theirs, in their role.
+		p := store.StepPerson{Person: person, Role: role, NotifiedAt: now, AckedAt: now, Via: via, Note: note, Token: ""}
 		if verb == VerbDone {
 			p.DoneAt = now
 		}
@@ -127,7 +153,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		case "audience":
 			allAcked = allAcked && !p.AckedAt.IsZero()
 			allDone = allDone && !p.DoneAt.IsZero()
-		default: // escalation, contact
+		default: // escalation, contact, taken
 			if p.Person == person {
 				escalatedAnswered = true
 			}
@@ -143,7 +169,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 		s.State = store.StepAcknowledged
 	}
 	s.NextAt = now // the engine looks again: successors may start
-	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, Name: stepName(*s), State: s.State, Behalf: behalf}, nil
+	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, Name: stepName(*s), State: s.State, Behalf: behalf, For: taken}, nil
 }
 
 // gave reports whether p already gave verb on a step that needs needs:

@@ -158,7 +158,7 @@ func (e *Engine) Close(ctx context.Context, incidentID int64, actor, via string)
 			return err
 		}
 		pb, _ := e.Config.PlaybookByName(tree.Playbook)
-		eff.Queued, err = e.apply(tx, pb, Decide(pb, *tree, e.Roster, now, token))
+		eff.Queued, err = e.apply(tx, pb, Decide(pb, *tree, e.Roster, now, token), origin{platform, request})
 		return err
 	})
 	if err == nil {
@@ -192,7 +192,7 @@ func (e *Engine) change(ctx context.Context, incidentID int64, f func(*store.Tx,
 			return err
 		}
 		d := Decide(pb, *tree, e.Roster, now, token)
-		eff.Queued, err = e.apply(tx, pb, d)
+		eff.Queued, err = e.apply(tx, pb, d, origin{platform, request})
 		return err
 	})
 	if err == nil {

@@ -29,6 +29,9 @@ type Roster interface {
 	Authorities() []string
 	Unit(id string) (config.Unit, bool)
 	UnitContacts(id string, t time.Time) (contact, backup string)
+	// TeamMember: address is on the response team (any member may take
+	// the team's step).
+	TeamMember(address string) bool
 	RegionContacts(reporter, lang string) []string
 	Person(address string) (config.Person, bool)
 }
@@ -158,6 +161,12 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		d.Events = append(d.Events, Event{i, "started", told + strings.Join(people, ", ") + dueWord(s.DueAt, def.Needs)})
 		d.sendMethods(i, r, now)
+		if s.Audience == config.AudienceAuthorities {
+			// Drafted, not sent: done once a second person approves
+			// (Engine.Approve).
+			s.State, s.NextAt = store.StepAwaitingApproval, time.Time{}
+			return
+		}
 		if def.Needs == config.NeedsNone {
 			s.State, s.DoneAt = store.StepDone, now
 			s.NextAt = time.Time{}
@@ -171,15 +180,17 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		s.NextAt = time.Time{}
 		return
 	}
-	// Reminders before the deadline, to who has not answered.
+	// Reminders before the deadline, to who has not answered: an ack
+	// stops them (the person's own, or the step's: taken, or acked for
+	// the group), not the deadline.
 	for s.RemindersSent < len(def.Reminders) {
 		at := s.DueAt.Add(-def.Reminders[s.RemindersSent])
 		if now.Before(at) {
 			break
 		}
-		if now.Before(s.DueAt) {
+		if now.Before(s.DueAt) && s.State != store.StepAcknowledged {
 			for _, p := range s.People {
-				if !answered(p, def) {
+				if p.AckedAt.IsZero() && !answered(p, def) {
 					d.Messages = append(d.Messages, Message{Key: fmt.Sprintf("remind:%s:%d:%s", roundKey(*s), s.RemindersSent, p.Person), Kind: MsgReminder, Step: i, Person: p.Person, Via: config.ViaEmail, Token: p.Token})
 				}
 			}
@@ -294,7 +305,9 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster, 
 		consider(deadline) // to mark it overdue (also after an early escalation)
 	}
 	for _, p := range s.People {
-		if answered(p, def) {
+		// As sendMethods sends: none to who acked, none once the step is
+		// acknowledged (a time it would not act at would wake it forever).
+		if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() || s.State == store.StepAcknowledged {
 			continue
 		}
 		methods := contactMethods(r, p.Person)
@@ -343,6 +356,9 @@ func nextEscalation(s store.StepRow, deadline time.Time, every time.Duration) ti
 // by the escalation itself (it says who is missing).
 func (d *Decision) sendMethods(i int, r Roster, now time.Time) {
 	s := &d.Tree.Steps[i]
+	if s.State == store.StepAcknowledged {
+		return // someone has it (taken by a team member, or for the group)
+	}
 	for j := range s.People {
 		p := &s.People[j]
 		if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() {
@@ -427,7 +443,7 @@ func (d *Decision) missing(i int, def config.Step) []string {
 // answered: p has given what def needs (done implies ack). For a step
 // that needs done, an ack alone is not an answer to the deadline
 // (forgotten acknowledgements are escalated like silence), but it stops
-// reminders and later contact methods.
+// reminders (advance) and later contact methods (sendMethods).
 func answered(p store.StepPerson, def config.Step) bool {
 	if def.Needs == config.NeedsDone {
 		return !p.DoneAt.IsZero()

@@ -194,7 +194,7 @@ func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
 		}
 		pb, _ := e.Config.PlaybookByName(tree.Playbook)
 		d := Decide(pb, *tree, e.Roster, e.Clock.Now(), token)
-		eff.Queued, err = e.apply(tx, pb, d)
+		eff.Queued, err = e.apply(tx, pb, d, origin{})
 		return err
 	})
 	if err != nil {
@@ -204,10 +204,15 @@ func (e *Engine) Advance(ctx context.Context, incidentID int64) error {
 	return nil
 }
 
+// origin is where the request a decision follows came from (a command's
+// platform and request id; none for the engine's own tick): every audit
+// entry the decision writes carries it.
+type origin struct{ platform, request string }
+
 // apply writes decision d: the changed step rows and people, the audit
 // entries, and each message as an outbox row (mail to compose at sending,
 // chat, pager) under its key. It reports whether it queued anything.
-func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, error) {
+func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision, o origin) (bool, error) {
 	inc := &d.Tree.Incident
 	now := e.Clock.Now()
 	touched := map[int]bool{}
@@ -236,7 +241,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		if s.Unit != "" {
 			name += " [" + s.Unit + "]"
 		}
-		if err := tx.Audit(inc.ID, now, "engine", "step-"+ev.Action, name+": "+ev.Detail); err != nil {
+		if err := tx.AuditFrom(inc.ID, now, "engine", "step-"+ev.Action, name+": "+ev.Detail, o.platform, o.request); err != nil {
 			return false, err
 		}
 	}
@@ -255,6 +260,9 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 	for _, s := range pb.Steps {
 		defs[s.ID] = s
 	}
+	// Whatever the incident's form said when it was opened, the next
+	// update is after now.
+	form.NextUpdate = e.nextUpdate(&d.Tree, pb, now)
 	for _, m := range d.Messages {
 		s := d.Tree.Steps[m.Step]
 		def := defs[s.Key]
@@ -262,7 +270,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		switch {
 		case s.Audience == config.AudienceAuthorities:
 			// Nothing goes outside without a person's approval: a draft.
-			added, err := e.draftOutside(tx, inc, s, def.Form, m.Person, now)
+			added, err := e.draftOutside(tx, inc, s, def.Form, m.Person, now, o)
 			if err != nil {
 				return false, err
 			}
@@ -273,6 +281,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 				Reminder: m.Kind == MsgReminder, Missing: m.Missing}
 			if def.Form == "status-report" {
 				data.Steps = statusSteps(d.Tree)
+				data.Elapsed = max(now.Sub(inc.EventAt), 0).Truncate(time.Minute)
 				data.Request.Token = "" // nothing to answer
 				// The signed report anchors the audit log outside the
 				// desk: its length and last seal as this report is written.
@@ -287,7 +296,10 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 			if s.Audience == config.AudienceReporter {
 				// The reporter's own update: in their language, with when
 				// the next one comes; nothing about the desk's roster.
-				n.Data.Request, n.Data.NextUpdate = nil, s.DueAt
+				n.Data.Request = nil
+				if s.DueAt.After(now) {
+					n.Data.NextUpdate = s.DueAt // the next round
+				}
 				n.To.Name, n.Langs = inc.ReporterName, []string{inc.Language}
 			}
 			added, err := e.Notify.Queue(tx, inc.ID, n, now)
@@ -298,7 +310,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		case m.Via == config.ViaSlack || m.Via == config.ViaDiscord || m.Via == config.ViaPager:
 			it, why := e.chatItem(inc, s, m, key, now)
 			if why != "" {
-				if err := tx.Audit(inc.ID, now, "engine", "page-not-sent", fmt.Sprintf("%s to %s: %s", m.Via, m.Person, why)); err != nil {
+				if err := tx.AuditFrom(inc.ID, now, "engine", "page-not-sent", fmt.Sprintf("%s to %s: %s", m.Via, m.Person, why), o.platform, o.request); err != nil {
 					return false, err
 				}
 				continue
@@ -316,6 +328,48 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision) (bool, erro
 		}
 	}
 	return queued, nil
+}
+
+// NextUpdate is when the forms of incident inc, written now, say its
+// next update comes: its tree's next open deadline after now, else its
+// playbook's cadence, else its priority's response time from now. Never
+// in the past (zero: none planned).
+func (e *Engine) NextUpdate(tx *store.Tx, inc *store.Incident, now time.Time) (time.Time, error) {
+	tree, err := tx.Tree(inc.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		tree, err = &store.Tree{Incident: *inc}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	pb, _ := e.Config.PlaybookByName(tree.Playbook)
+	return e.nextUpdate(tree, pb, now), nil
+}
+
+func (e *Engine) nextUpdate(tree *store.Tree, pb config.Playbook, now time.Time) time.Time {
+	var next time.Time
+	if !tree.Closed {
+		for _, s := range tree.Steps {
+			if s.State == store.StepDone || s.State == store.StepSkipped || !s.DueAt.After(now) {
+				continue
+			}
+			if next.IsZero() || s.DueAt.Before(next) {
+				next = s.DueAt
+			}
+		}
+	}
+	if !next.IsZero() {
+		return next
+	}
+	for _, s := range pb.Steps {
+		if s.Repeat > 0 && !tree.Closed {
+			return now.Add(s.Repeat)
+		}
+	}
+	if d := e.Config.PriorityOf(tree.Incident.Priority).Respond; d > 0 && !tree.Closed {
+		return now.Add(d)
+	}
+	return time.Time{}
 }
 
 // Page is what a pager (webhook) receives, as JSON.
@@ -509,14 +563,18 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 	if res.Behalf {
 		detail += " (the unit contact, for the owners)"
 	}
+	if len(res.For) > 0 {
+		detail += fmt.Sprintf(" (taken by %s for %s)", strings.ToLower(c.Person), strings.Join(res.For, ", "))
+	}
 	if c.Note != "" {
 		detail += "; note: " + c.Note
 	}
-	if err := tx.AuditFrom(c.Incident, now, c.Person, "step-"+c.Verb, detail, c.Platform, c.RequestID); err != nil {
+	// People appear by their roster address, lower case, whatever they typed.
+	if err := tx.AuditFrom(c.Incident, now, strings.ToLower(c.Person), "step-"+c.Verb, detail, c.Platform, c.RequestID); err != nil {
 		return Answered{}, Effects{}, err
 	}
 	d := Decide(pb, *tree, e.Roster, now, token)
-	queued, err := e.apply(tx, pb, d)
+	queued, err := e.apply(tx, pb, d, origin{c.Platform, c.RequestID})
 	if err != nil {
 		return Answered{}, Effects{}, err
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -80,9 +81,15 @@ type harness struct {
 // both) and starts its significant-event tree.
 func newHarness(t *testing.T, units ...string) *harness {
 	t.Helper()
+	return newHarnessFor(t, rosterYAML, units...)
+}
+
+// newHarnessFor is newHarness on the roster in yml.
+func newHarnessFor(t *testing.T, yml string, units ...string) *harness {
+	t.Helper()
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	fake := clock.NewFake(start)
-	e, st := newTestEngine(t, rosterYAML, fake)
+	e, st := newTestEngine(t, yml, fake)
 	h := &harness{t: t, e: e, st: st, clock: fake, start: start}
 	var err error
 	var tu []store.TreeUnit
@@ -92,6 +99,10 @@ func newHarness(t *testing.T, units ...string) *harness {
 	if err := st.Tx(context.Background(), func(tx *store.Tx) error {
 		h.inc, err = tx.CreateIncident("SEC", store.Incident{Priority: "P1", Category: "incident", Subject: "RCE", Reporter: "r@example.org", CreatedAt: start})
 		if err != nil {
+			return err
+		}
+		// The report that opened it (an approval's form reads it).
+		if err := tx.AddMessage(store.Message{IncidentID: h.inc.ID, Direction: "in", SHA256: "report", Source: "api", From: "r@example.org", Subject: "RCE", Report: []byte("{}"), CreatedAt: start}); err != nil {
 			return err
 		}
 		_, err = e.StartTree(tx, h.inc, tu, "", start)
@@ -710,4 +721,396 @@ func TestEscalationClimbsPastNobodyNew(t *testing.T) {
 	if got := h.entries("step-escalated", "units-alerted [web]: level 3 (officers): told ofe@example.com"); len(got) != 1 || !got[0].At.Equal(h.start.Add(2*time.Hour+31*time.Minute)) {
 		t.Errorf("level 3 entries %+v, want one at E+2h31m", got)
 	}
+}
+
+// TestAnyTeamMemberTakesTheTeamStep pins issue 16: a team member the step
+// did not tell (sol; pia is on call) takes the team's step, recorded as
+// taken by sol for pia; pia's later contact methods and reminders stop;
+// someone off the team cannot.
+func TestAnyTeamMemberTakesTheTeamStep(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(5 * time.Minute)
+	if _, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: "ona@example.com", Verb: VerbAck, Via: "test"}); err != ErrNothingToAnswer {
+		t.Errorf("an owner off the team acked the team's step: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	res, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: "Sol@example.com", Verb: VerbAck, Via: "slack", Platform: "slack", RequestID: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Title != "Team alerted, works on the enhanced alert" || res.State != store.StepAcknowledged || fmt.Sprint(res.For) != "[pia@example.com]" || res.Behalf {
+		t.Errorf("sol's ack: %+v; want team-alerted acknowledged, taken for pia", res)
+	}
+	s := h.step("team-alerted")
+	var roles []string
+	for _, p := range s.People {
+		roles = append(roles, p.Person+":"+p.Role)
+	}
+	if s.State != store.StepAcknowledged || fmt.Sprint(roles) != "[pia@example.com:audience sol@example.com:taken]" {
+		t.Errorf("team-alerted %s, people %v", s.State, roles)
+	}
+	tr, _ := h.st.Tree(context.Background(), h.inc.ID)
+	if v := tr.View().Steps[0]; fmt.Sprint(v.Notified) != "[pia@example.com]" || fmt.Sprint(v.AckedBy) != "[sol@example.com]" {
+		t.Errorf("the view: notified %v, acked by %v", v.Notified, v.AckedBy)
+	}
+	e := h.entries("step-ack", "team-alerted via slack; step now acknowledged (taken by sol@example.com for pia@example.com)")
+	if len(e) != 1 || e[0].Actor != "sol@example.com" || e[0].Platform != "slack" || e[0].RequestID != "t1" {
+		t.Errorf("audit entries %+v, want one of sol's, from slack t1", e)
+	}
+	if s := h.step("units-alerted:pay"); s.State != store.StepNotified {
+		t.Errorf("units-alerted %s after the team's step was taken", s.State)
+	}
+	h.at(2 * time.Hour)
+	out := h.outbox()
+	if count(out, "hook:phone") != 0 || count(out, "calltree-reminder to mail:pia") != 0 || count(out, "calltree-escalation to mail:sol") != 0 {
+		t.Errorf("pia paged, reminded or the step escalated after sol took it: %v", out)
+	}
+	// A second member's done completes a step that needs done, too.
+	h2 := newHarness(t)
+	h2.answer("pia@example.com", VerbAck)
+	if s := h2.step("team-validated"); s.State != store.StepNotified {
+		t.Fatalf("team-validated %s", s.State)
+	}
+	if res := h2.answer("sol@example.com", VerbDone); res.State != store.StepDone || fmt.Sprint(res.For) != "[pia@example.com]" {
+		t.Errorf("sol's done on team-validated: %+v", res)
+	}
+}
+
+// TestAuthoritiesReportAwaitsApproval pins issue 16: the authorities'
+// report is drafted, not sent: its step awaits approval (and the CIO's
+// report says so) until a second person approves it; then it is done.
+func TestAuthoritiesReportAwaitsApproval(t *testing.T) {
+	h := newHarnessFor(t, rosterYAML+"contacts: [{id: cert, name: CERT, kind: cert, email: cert@cert.example, status_report: true}]\n", "pay")
+	h.at(24*time.Hour + time.Minute)
+	s := h.step("authorities-report")
+	if s.State != store.StepAwaitingApproval || !s.DoneAt.IsZero() || !s.NextAt.IsZero() {
+		t.Fatalf("authorities-report %s, done at %v, next %v; want %s", s.State, s.DoneAt, s.NextAt, store.StepAwaitingApproval)
+	}
+	if e := h.entries("draft-created", "D1: status-report to CERT <cert@cert.example>"); len(e) != 1 || e[0].Actor != "engine" {
+		t.Errorf("draft entries %+v", e)
+	}
+	tr, _ := h.st.Tree(context.Background(), h.inc.ID)
+	states := map[string]string{}
+	for _, st := range statusSteps(*tr) {
+		states[st.Name.Key] = st.State
+	}
+	if states["authorities-report"] != store.StepAwaitingApproval || states["status-report"] != store.StepDone {
+		t.Errorf("the CIO's report shows %v", states)
+	}
+	h.clock.Advance(time.Minute)
+	if _, err := h.e.Approve(context.Background(), h.inc.ID, "D1", h.clock.Now(), "ofe@example.com", "slack", "t9"); err != nil {
+		t.Fatal(err)
+	}
+	s = h.step("authorities-report")
+	if s.State != store.StepDone || !s.DoneAt.Equal(h.clock.Now()) {
+		t.Errorf("after the approval: %s at %v, want done now", s.State, s.DoneAt)
+	}
+	e := h.entries("step-done", "authorities-report: every draft approved")
+	if len(e) != 1 || e[0].Actor != "ofe@example.com" || e[0].Platform != "slack" || e[0].RequestID != "t9" {
+		t.Errorf("step-done entries %+v", e)
+	}
+	h.tick()
+	if s := h.step("authorities-report"); s.State != store.StepDone || !s.NextAt.IsZero() {
+		t.Errorf("after a tick: %s next %v", s.State, s.NextAt)
+	}
+}
+
+// notices are the call-tree mails queued for the incident, as queued.
+func (h *harness) notices() []notify.Notice {
+	h.t.Helper()
+	d, err := h.st.GetIncident(context.Background(), h.inc.Ref)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []notify.Notice
+	for _, o := range d.Outbox {
+		var n notify.Notice
+		if !strings.HasPrefix(o.Kind, "calltree-") || o.Channel != store.PlatformMail || !notify.IsNotice(o.Payload) {
+			continue
+		}
+		if err := json.Unmarshal(o.Payload, &n); err != nil {
+			h.t.Fatal(err)
+		}
+		n.Data.Date = o.CreatedAt // (when it was queued, for the test)
+		out = append(out, n)
+	}
+	return out
+}
+
+// TestNextUpdateIsAhead pins issue 16: every call-tree mail says its next
+// update comes after it was written (the tree's next deadline, else the
+// priority's rhythm), and the status report says how long after E it was
+// written, not "24 hours".
+func TestNextUpdateIsAhead(t *testing.T) {
+	h := newHarness(t, "pay")
+	for _, at := range []time.Duration{5 * time.Minute, 31 * time.Minute, 70 * time.Minute, 5 * time.Hour, 13 * time.Hour, 24*time.Hour + 17*time.Minute} {
+		h.at(at)
+	}
+	reports := 0
+	for _, n := range h.notices() {
+		if !n.Data.NextUpdate.After(n.Data.Date) {
+			t.Errorf("%s to %s queued at %v says the next update is at %v", n.Kind, n.To.Address, n.Data.Date, n.Data.NextUpdate)
+		}
+		if n.Form == "status-report" {
+			reports++
+			if n.Data.Elapsed != 24*time.Hour+17*time.Minute || !n.Data.NextUpdate.Equal(h.clock.Now().Add(h.e.Config.PriorityOf("P1").Respond)) {
+				t.Errorf("the status report: elapsed %v, next update %v; want 24h17m, the P1 rhythm from now", n.Data.Elapsed, n.Data.NextUpdate)
+			}
+		}
+	}
+	if reports != 1 {
+		t.Errorf("%d status reports, want 1", reports)
+	}
+	if h.e.Config.PriorityOf("P1").Respond <= 0 {
+		t.Errorf("P1 has no response time: the test proves nothing")
+	}
+}
+
+// TestAckOnANeedsDoneStepStopsRemindersNotTheDeadline pins issue 16: an
+// owner's ack on the fix step (which needs done) stops her reminder, not
+// her colleague's, and not the deadline: past it the step is overdue and
+// escalated to the unit contact, naming both as missing.
+func TestAckOnANeedsDoneStepStopsRemindersNotTheDeadline(t *testing.T) {
+	h := newHarness(t, "pay")
+	for _, who := range []string{"pia", "cal", "ona", "oli"} {
+		h.answer(who+"@example.com", VerbAck)
+	}
+	if s := h.step("fix-installed:pay"); s.State != store.StepNotified {
+		t.Fatalf("fix-installed %s", s.State)
+	}
+	h.answer("ona@example.com", VerbAck)
+	h.at(10*time.Hour + time.Minute) // the reminder, 2h before E+12h
+	out := h.outbox()
+	if count(out, "calltree-reminder to mail:ona@example.com") != 0 || count(out, "calltree-reminder to mail:oli@example.com") != 1 {
+		t.Errorf("reminders after ona's ack: %v; want oli's only", out)
+	}
+	if s := h.step("fix-installed:pay"); s.State != store.StepNotified || s.RemindersSent != 1 || s.Level != 0 {
+		t.Errorf("before the deadline: %s, %d reminders, level %d", s.State, s.RemindersSent, s.Level)
+	}
+	h.at(12*time.Hour + time.Minute)
+	s := h.step("fix-installed:pay")
+	if s.State != store.StepOverdue || s.Level != 1 {
+		t.Errorf("past the deadline: %s level %d, want overdue, escalated", s.State, s.Level)
+	}
+	if e := h.entries("step-escalated", "fix-installed [pay]: level 1 (contact): told cal@example.com; no answer from oli@example.com, ona@example.com"); len(e) != 1 {
+		t.Errorf("escalation entries %+v", h.entries("step-escalated", ""))
+	}
+}
+
+// TestWaitingPastItsDeadlineIsOverdueOnce pins issue 16: a step still
+// waiting for its predecessor past its own deadline shows overdue, with
+// one audit entry however often the engine looks, and does not start.
+func TestWaitingPastItsDeadlineIsOverdueOnce(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(2*time.Hour + time.Minute) // nobody answered team-alerted
+	for _, d := range []time.Duration{2*time.Hour + 30*time.Minute, 3 * time.Hour} {
+		h.at(d)
+	}
+	s := h.step("units-alerted:pay")
+	if s.State != store.StepOverdue || !s.StartedAt.IsZero() || len(s.People) != 0 {
+		t.Errorf("units-alerted %s, started %v, people %v; want overdue, not started", s.State, s.StartedAt, s.People)
+	}
+	if e := h.entries("step-overdue", "units-alerted [pay]: deadline passed while waiting for team-alerted"); len(e) != 1 || !e[0].At.Equal(h.start.Add(2*time.Hour+time.Minute)) {
+		t.Errorf("overdue entries %+v, want one at E+2h01m", e)
+	}
+	// Its predecessor met, it starts and escalates at once: its deadline passed.
+	h.answer("pia@example.com", VerbAck)
+	if s := h.step("units-alerted:pay"); s.StartedAt.IsZero() || s.Level != 1 || s.State != store.StepOverdue {
+		t.Errorf("units-alerted after the team's ack: started %v, level %d, %s", s.StartedAt, s.Level, s.State)
+	}
+}
+
+// TestAcknowledgedPastTheDeadline pins issue 16: a step that needs only an
+// ack, acknowledged, stays acknowledged past its deadline and escalates
+// no further; one that needs done, acked only, is overdue and escalated.
+func TestAcknowledgedPastTheDeadline(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("cal@example.com", VerbAck)
+	h.at(3 * time.Hour)
+	if s := h.step("units-alerted:pay"); s.State != store.StepAcknowledged || s.Level != 0 || !s.NextAt.IsZero() {
+		t.Errorf("units-alerted acked, past due: %s level %d next %v", s.State, s.Level, s.NextAt)
+	}
+	if n := len(h.entries("step-overdue", "units-alerted")) + len(h.entries("step-escalated", "units-alerted")); n != 0 {
+		t.Errorf("%d overdue or escalation entries for an acknowledged step", n)
+	}
+	// The team's validation needs done: pia's ack does not meet it.
+	h2 := newHarness(t)
+	h2.answer("pia@example.com", VerbAck)
+	h2.answer("pia@example.com", VerbAck) // team-validated
+	if s := h2.step("team-validated"); s.State != store.StepAcknowledged || !s.DoneAt.IsZero() {
+		t.Fatalf("team-validated after an ack: %s", s.State)
+	}
+	h2.at(20*time.Hour + time.Minute)
+	if s := h2.step("team-validated"); s.State != store.StepOverdue || s.Level != 1 {
+		t.Errorf("team-validated acked, not done, past due: %s level %d", s.State, s.Level)
+	}
+	if out := h2.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
+		t.Errorf("the secondary was not told: %v", out)
+	}
+}
+
+// TestUnitWithoutOwnersToldToItsContact pins issue 16: web has no owners,
+// so its owners' steps go to its contact, who answers them as their own.
+func TestUnitWithoutOwnersToldToItsContact(t *testing.T) {
+	h := newHarness(t, "web")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("bo@example.com", VerbAck) // units-alerted:web
+	s := h.step("owners-told:web")
+	if s.State != store.StepNotified || len(s.People) != 1 || s.People[0].Person != "bo@example.com" || s.People[0].Role != "audience" {
+		t.Fatalf("owners-told:web %s, people %+v; want bo told as its audience", s.State, s.People)
+	}
+	if res := h.answer("bo@example.com", VerbAck); res.Behalf || res.State != store.StepAcknowledged {
+		t.Errorf("bo's ack of owners-told: %+v, want his own, acknowledged", res)
+	}
+}
+
+// TestUnitContactAnswersForTheOwners pins issue 16: the unit contact's
+// done on the owners' step counts for them (behalf), recorded as the
+// contact's, not as told; the owners were not answered for one by one.
+func TestUnitContactAnswersForTheOwners(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("cal@example.com", VerbAck)
+	res := h.answer("cal@example.com", VerbAck) // owners-told:pay, for ona and oli
+	if !res.Behalf || res.State != store.StepAcknowledged || res.Title != "Owners and administrators told" {
+		t.Fatalf("cal's ack: %+v; want owners-told acknowledged on their behalf", res)
+	}
+	s := h.step("owners-told:pay")
+	for _, p := range s.People {
+		switch p.Person {
+		case "cal@example.com":
+			if p.Role != RoleContact || p.AckedAt.IsZero() {
+				t.Errorf("cal on owners-told: %+v", p)
+			}
+		default:
+			if !p.AckedAt.IsZero() {
+				t.Errorf("%s answered for by name: %+v", p.Person, p)
+			}
+		}
+	}
+	if e := h.entries("step-ack", "owners-told [pay] via test; step now acknowledged (the unit contact, for the owners)"); len(e) != 1 || e[0].Actor != "cal@example.com" {
+		t.Errorf("entries %+v", e)
+	}
+	if s := h.step("fix-installed:pay"); s.State != store.StepNotified {
+		t.Errorf("fix-installed %s after the contact's ack for the owners", s.State)
+	}
+}
+
+// TestAwayWithNoOpenStep pins issue 16: an auto-reply from someone with
+// no open step changes nothing and writes nothing.
+func TestAwayWithNoOpenStep(t *testing.T) {
+	h := newHarness(t, "pay")
+	before, steps := len(h.audit()), fmt.Sprint(h.step("team-alerted"))
+	_, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: "ona@example.com", Verb: VerbAway, Via: "auto-reply", Note: "Out of office"})
+	if err != ErrNothingToAnswer {
+		t.Errorf("away from ona, told of nothing yet: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	h.answer("pia@example.com", VerbAck)
+	if _, err := h.e.Act(context.Background(), Command{Incident: h.inc.ID, Person: "pia@example.com", Verb: VerbAway, Via: "auto-reply"}); err != ErrNothingToAnswer {
+		t.Errorf("away from pia after her ack: got %v, want %v", err, ErrNothingToAnswer)
+	}
+	_ = steps
+	n := 0
+	for _, a := range h.audit()[before:] {
+		if a.Actor == "ona@example.com" || a.Action == "step-away" {
+			n++
+		}
+	}
+	if n != 0 {
+		t.Errorf("%d entries for an away without an open step", n)
+	}
+}
+
+// TestEscalatingAtTheLastLevel pins issue 16: a step at its last level
+// cannot be escalated further (ErrCannotEscalate, nothing written), and
+// the engine tells nobody more.
+func TestEscalatingAtTheLastLevel(t *testing.T) {
+	h := newHarness(t)
+	for _, d := range []time.Duration{time.Hour, 90 * time.Minute, 2 * time.Hour} {
+		h.at(d) // team-alerted: secondary at 1h, officers at 1h30
+	}
+	s := h.step("team-alerted")
+	if s.Level != 2 || !s.NextAt.IsZero() {
+		t.Fatalf("team-alerted level %d, next %v; want 2 (the last), nothing planned", s.Level, s.NextAt)
+	}
+	before := len(h.audit())
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "more", "ofe@example.com", "slack t1", true); err != ErrCannotEscalate {
+		t.Errorf("escalating at the last level: got %v, want %v", err, ErrCannotEscalate)
+	}
+	if after := h.audit(); len(after) != before {
+		t.Errorf("the refused escalation wrote %+v", after[before:])
+	}
+	out := h.outbox()
+	h.at(10 * time.Hour)
+	if after := h.outbox(); len(after) != len(out) {
+		t.Errorf("more after the last level: %v", after[len(out):])
+	}
+}
+
+// TestForcedEscalationNextLevelWaits pins issue 16: after a person
+// escalates early, the next level comes no earlier than the deadline plus
+// the interval.
+func TestForcedEscalationNextLevelWaits(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(10 * time.Minute)
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "pia is away", "sol@example.com", "slack t2", true); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.step("team-alerted"); s.Level != 1 {
+		t.Fatalf("level %d after the escalation, want 1", s.Level)
+	}
+	h.at(time.Hour + 29*time.Minute)
+	if s := h.step("team-alerted"); s.Level != 1 {
+		t.Errorf("level %d at E+1h29m, want still 1 (next at E+1h + 30m)", s.Level)
+	}
+	h.at(time.Hour + 30*time.Minute)
+	if s := h.step("team-alerted"); s.Level != 2 {
+		t.Errorf("level %d at E+1h30m, want 2", s.Level)
+	}
+	if out := h.outbox(); count(out, "calltree-escalation to mail:ofe@example.com") != 1 {
+		t.Errorf("the officer: %v", out)
+	}
+}
+
+// TestEngineEntriesCarryTheRequest pins issue 16: every audit entry the
+// engine writes for a request (an answer, a change of units, an
+// escalation, closing) carries its platform and request id.
+func TestEngineEntriesCarryTheRequest(t *testing.T) {
+	h := newHarness(t, "pay")
+	ctx := context.Background()
+	check := func(what string, from int, platform, request string) int {
+		t.Helper()
+		all := h.audit()
+		n := 0
+		for _, a := range all[from:] {
+			if a.Action == store.ActionState {
+				continue // the store's record of the state, not an action
+			}
+			n++
+			if a.Platform != platform || a.RequestID != request {
+				t.Errorf("%s: entry %s %s %q from %q %q, want %s %s", what, a.Actor, a.Action, a.Detail, a.Platform, a.RequestID, platform, request)
+			}
+		}
+		if n < 2 {
+			t.Errorf("%s: %d entries, want the command's and the engine's", what, n)
+		}
+		return len(all)
+	}
+	n := len(h.audit())
+	if _, err := h.e.Act(ctx, Command{Incident: h.inc.ID, Person: "pia@example.com", Verb: VerbAck, Via: "slack", Platform: "slack", RequestID: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	n = check("ack", n, "slack", "t1") // and units-alerted started
+	if err := h.e.SetUnits(ctx, h.inc.ID, []store.TreeUnit{{Unit: "web", Evidence: "officer"}}, nil, "also web", "ofe@example.com", "discord d2"); err != nil {
+		t.Fatal(err)
+	}
+	n = check("units", n, "discord", "d2")
+	if err := h.e.Escalate(ctx, h.inc.ID, "now", "ofe@example.com", "slack t3", true); err != nil {
+		t.Fatal(err)
+	}
+	n = check("escalate", n, "slack", "t3")
+	if err := h.e.Close(ctx, h.inc.ID, "ofe@example.com", "api r4"); err != nil {
+		t.Fatal(err)
+	}
+	check("close", n, "api", "r4")
 }

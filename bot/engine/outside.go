@@ -143,6 +143,9 @@ func (e *Engine) Approve(ctx context.Context, incidentID int64, draftID string, 
 			return err
 		}
 		sent = append(sent, contact)
+		if err := e.approvedStep(tx, inc, d.Key, drafts, actor, platform, requestID, now); err != nil {
+			return err
+		}
 		return e.changed(tx, inc, "approved:"+d.Key, now, &eff)
 	})
 	if err == nil {
@@ -152,6 +155,41 @@ func (e *Engine) Approve(ctx context.Context, incidentID int64, draftID string, 
 		err = ErrContactGone
 	}
 	return sent, err
+}
+
+// approvedStep marks the call-tree step that drafted approvedKey (a
+// playbook's draft) done once every draft it made is approved: until
+// then it awaits approval.
+func (e *Engine) approvedStep(tx *store.Tx, inc *store.Incident, approvedKey string, drafts []store.Draft, actor, platform, requestID string, now time.Time) error {
+	rest, ok := strings.CutPrefix(approvedKey, "ct:"+inc.Ref+":draft:")
+	if !ok {
+		return nil // drafted by a person (/notify), not by the tree
+	}
+	id, _, _ := strings.Cut(rest, ":")
+	prefix := "ct:" + inc.Ref + ":draft:" + id + ":"
+	for _, d := range drafts {
+		if d.Key != approvedKey && strings.HasPrefix(d.Key, prefix) && d.State == store.DraftPending {
+			return nil // another of its drafts still waits
+		}
+	}
+	tree, err := tx.Tree(inc.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range tree.Steps {
+		if fmt.Sprint(s.ID) != id || s.State != store.StepAwaitingApproval {
+			continue
+		}
+		s.State, s.DoneAt, s.NextAt = store.StepDone, now, now
+		if err := tx.UpdateStep(s); err != nil {
+			return err
+		}
+		return tx.AuditFrom(inc.ID, now, actor, "step-done", s.Key+": every draft approved; step now done", platform, requestID)
+	}
+	return nil
 }
 
 // outsideForm is the status report as an outsider reads it: the
@@ -166,6 +204,11 @@ func (e *Engine) outsideForm(tx *store.Tx, inc *store.Incident) (templates.Form,
 	// The reporter is not named outside: who told the desk is theirs to
 	// share.
 	form.Request, form.Reporter = nil, templates.Person{}
+	now := e.Clock.Now()
+	form.Elapsed = max(now.Sub(inc.EventAt), 0).Truncate(time.Minute)
+	if form.NextUpdate, err = e.NextUpdate(tx, inc, now); err != nil {
+		return form, err
+	}
 	if tree, err := tx.Tree(inc.ID); err == nil {
 		for _, s := range statusSteps(*tree) {
 			s.Who, s.By = "", ""
@@ -179,7 +222,7 @@ func (e *Engine) outsideForm(tx *store.Tx, inc *store.Incident) (templates.Form,
 
 // draftOutside records the playbook's draft of step s's form to the
 // external contact at address, and tells the officers it waits for them.
-func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow, form, address string, now time.Time) (bool, error) {
+func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow, form, address string, now time.Time, o origin) (bool, error) {
 	contact, ok := e.Config.ContactByEmail(address)
 	if !ok {
 		return false, nil // left the directory since the step started
@@ -190,8 +233,8 @@ func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow
 	if err != nil || !added {
 		return false, err
 	}
-	if err := tx.Audit(inc.ID, now, "engine", "draft-created", fmt.Sprintf("%s: %s to %s <%s> (%s) drafted by the playbook (%s), waiting for approval",
-		id, form, contact.Name, contact.Email, contact.Kind, s.Key)); err != nil {
+	if err := tx.AuditFrom(inc.ID, now, "engine", "draft-created", fmt.Sprintf("%s: %s to %s <%s> (%s) drafted by the playbook (%s), waiting for approval",
+		id, form, contact.Name, contact.Email, contact.Kind, s.Key), o.platform, o.request); err != nil {
 		return false, err
 	}
 	queued := false

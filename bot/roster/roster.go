@@ -114,6 +114,25 @@ func (r *Roster) TeamOnCall(t time.Time) (primary, secondary string) {
 	return pick(r.cfg.Team.Primary, 0), pick(r.cfg.Team.Secondary, 1)
 }
 
+// TeamMember reports whether address is on the response team: one of its
+// members, or a person of its primary or secondary rotation. Any of them
+// may take the team's step for whoever it told; the officers are the
+// level above, not the team.
+func (r *Roster) TeamMember(address string) bool {
+	in := func(list []string) bool {
+		return slices.ContainsFunc(list, func(a string) bool { return strings.EqualFold(a, address) })
+	}
+	if address == "" || in(r.cfg.Team.Members) {
+		return address != ""
+	}
+	for _, name := range []string{r.cfg.Team.Primary, r.cfg.Team.Secondary} {
+		if rot, ok := r.cfg.RotationByName(name); ok && name != "" && in(rot.People) {
+			return true
+		}
+	}
+	return false
+}
+
 // UnitContacts are who holds a unit's contact and backup slots at t.
 func (r *Roster) UnitContacts(id string, t time.Time) (contact, backup string) {
 	u, ok := r.cfg.UnitByID(id)

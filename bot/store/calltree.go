@@ -18,6 +18,9 @@ const (
 	StepDone         = "done"
 	StepOverdue      = "overdue"
 	StepSkipped      = "skipped"
+	// StepAwaitingApproval: what the step sends outside is drafted and
+	// waits for a second person's approval (then the step is done).
+	StepAwaitingApproval = "awaiting-approval"
 )
 
 // Tree is an incident's call tree as the engine reads and writes it.
@@ -68,7 +71,7 @@ type StepRow struct {
 // StepPerson is someone a step told.
 type StepPerson struct {
 	Person      string
-	Role        string // audience | escalation
+	Role        string // audience | escalation | contact (for the owners) | taken (a team member, for the team)
 	Level       int
 	NotifiedAt  time.Time
 	AckedAt     time.Time
@@ -381,7 +384,7 @@ func (t *Tree) View() *CallTreeView {
 			sv.ID += ":" + s.Unit
 		}
 		for _, p := range s.People {
-			if p.Role != "contact" { // a contact answering for owners was not told
+			if p.Role != "contact" && p.Role != "taken" { // who answered without being told (a contact for the owners, a team member taking the team's step)
 				sv.Notified = append(sv.Notified, p.Person)
 			}
 			if p.Role == "escalation" {
