@@ -284,8 +284,10 @@ func TestChatScenario(t *testing.T) {
 			}
 		}
 	}
-	if fmt.Sprint(pressed) != "[step-ack]" {
-		t.Errorf("the Acknowledge press's audit entries: %v, want [step-ack]", pressed)
+	// The press's ack, and what the engine did for it (issue 16: every
+	// entry of the request carries its id).
+	if fmt.Sprint(pressed) != "[step-ack step-started]" {
+		t.Errorf("the Acknowledge press's audit entries: %v, want [step-ack step-started]", pressed)
 	}
 	d.waitState(id, "units-alerted:payments", "notified")
 	code, out := d.discordPost(map[string]any{"type": 2, "id": "d1", "data": map[string]any{"name": "done", "options": []map[string]any{{"name": "id", "type": 3, "value": id}}},
@@ -650,4 +652,44 @@ func TestEscalateAndCloseRefusals(t *testing.T) {
 	if n := closes(other); n != 1 {
 		t.Errorf("%d closed entries on %s, want 1", n, other)
 	}
+}
+
+// TestTheOtherTeamMemberTakesTheStep pins issue 16: the team member not
+// on call takes the team's step with the card's Acknowledge (Discord) or
+// /ack ID (Slack): it counts, audited as taken for the one paged.
+func TestTheOtherTeamMemberTakesTheStep(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	id := d.firstReport("take1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
+	tr := d.waitState(id, "team-alerted", "notified")
+	primary := tr.step("team-alerted").Notified[0]
+	other, slack, discord := "theo@sandbox.test", "U0THEO", "300000000000000003"
+	if primary == other {
+		other, slack, discord = "tara@sandbox.test", "U0TARA", "300000000000000002"
+	}
+	code, out := d.discordPost(map[string]any{"type": 3, "id": "i9", "data": map[string]any{"custom_id": "ack:" + id, "component_type": 2},
+		"member": map[string]any{"user": map[string]any{"id": discord}}}, time.Now())
+	if code != 200 || strings.Contains(fmt.Sprint(out), "No open step") {
+		t.Fatalf("%s's Acknowledge: %d %v", other, code, out)
+	}
+	tr = d.waitState(id, "team-alerted", "acknowledged")
+	if s := tr.step("team-alerted"); fmt.Sprint(s.AckedBy) != "["+other+"]" || fmt.Sprint(s.Notified) != "["+primary+"]" {
+		t.Errorf("team-alerted: acked by %v, notified %v", s.AckedBy, s.Notified)
+	}
+	found := false
+	for _, a := range d.incident(id).Audit {
+		found = found || a.Action == "step-ack" && strings.Contains(a.Detail, "(taken by "+other+" for "+primary+")")
+	}
+	if !found {
+		t.Errorf("no step-ack of %s taken for %s: %+v", other, primary, d.incident(id).Audit)
+	}
+	// Another incident, by /ack ID in Slack.
+	d.sendMail("rita@example.org", report("rita@example.org", "take2@example.org", "Ransomware on web.sandbox.test, actively exploited", "Ransom notes."))
+	d.waitIncidents(2)
+	id2 := d.incidents()[0].ID // the newest
+	d.waitState(id2, "team-alerted", "notified")
+	ack := url.Values{"command": {"/ack"}, "text": {id2}, "user_id": {slack}, "trigger_id": {"t9"}, "response_url": {"https://hooks.slack.com/x"}}
+	if code, out, _ := d.slackPost("/slack/commands", ack, time.Now(), ""); code != 200 || !strings.Contains(fmt.Sprint(out["text"]), "acknowledged") {
+		t.Fatalf("%s's /ack %s: %d %v", other, id2, code, out)
+	}
+	d.waitState(id2, "team-alerted", "acknowledged")
 }

@@ -549,6 +549,11 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 			return Answered{}, Effects{}, err
 		}
 		for _, p := range s.People {
+			if p.Token == "" {
+				// Who answered without being told was sent no reference:
+				// theirs is unique (the column is) and unquotable.
+				p.Token = "-" + token()
+			}
 			if err := tx.PutStepPerson(s.ID, p); err != nil {
 				return Answered{}, Effects{}, err
 			}

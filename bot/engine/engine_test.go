@@ -994,6 +994,10 @@ func TestUnitContactAnswersForTheOwners(t *testing.T) {
 	if s := h.step("fix-installed:pay"); s.State != store.StepNotified {
 		t.Errorf("fix-installed %s after the contact's ack for the owners", s.State)
 	}
+	// A second answer for the owners (each is recorded without a reference).
+	if res := h.answer("cal@example.com", VerbDone); !res.Behalf || res.State != store.StepDone || res.Title != "Fix tested and installed" {
+		t.Errorf("cal's done: %+v; want fix-installed done on their behalf", res)
+	}
 }
 
 // TestAwayWithNoOpenStep pins issue 16: an auto-reply from someone with
