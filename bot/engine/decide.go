@@ -305,9 +305,9 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster, 
 		consider(deadline) // to mark it overdue (also after an early escalation)
 	}
 	for _, p := range s.People {
-		// As sendMethods sends: none to who acked, none once the step is
-		// acknowledged (a time it would not act at would wake it forever).
-		if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() || s.State == store.StepAcknowledged {
+		// As sendMethods sends (a time it would not act at would wake the
+		// step forever).
+		if !methodsWait(*s, p) {
 			continue
 		}
 		methods := contactMethods(r, p.Person)
@@ -356,12 +356,9 @@ func nextEscalation(s store.StepRow, deadline time.Time, every time.Duration) ti
 // by the escalation itself (it says who is missing).
 func (d *Decision) sendMethods(i int, r Roster, now time.Time) {
 	s := &d.Tree.Steps[i]
-	if s.State == store.StepAcknowledged {
-		return // someone has it (taken by a team member, or for the group)
-	}
 	for j := range s.People {
 		p := &s.People[j]
-		if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() {
+		if !methodsWait(*s, *p) {
 			continue
 		}
 		methods := contactMethods(r, p.Person)
@@ -380,6 +377,18 @@ func (d *Decision) sendMethods(i int, r Roster, now time.Time) {
 			p.MethodsSent++
 		}
 	}
+}
+
+// methodsWait: p of step s still gets their later contact methods: not
+// after their own answer (an ack too), nor, for the step's audience, once
+// someone acknowledged the step for them (a team member took it, the
+// unit contact answered for the owners). Whom it escalated to are still
+// reached.
+func methodsWait(s store.StepRow, p store.StepPerson) bool {
+	if !p.AckedAt.IsZero() || !p.DoneAt.IsZero() {
+		return false
+	}
+	return s.State != store.StepAcknowledged || p.Role != "audience"
 }
 
 // contactMethods are how a person is reached, in order of their delays;
