@@ -206,8 +206,9 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		deadline = now // nobody there to answer: the next level now
 	}
 	// A level that told nobody new (its people were told already, or the
-	// roster names nobody there) is no wait: past the deadline the chain
-	// climbs on at once, so that someone new is told.
+	// roster names nobody there) is no wait: the chain climbs on at once,
+	// so that someone new is told; a person's early escalation so, short of
+	// the officers (only the team may call them early: Engine.Escalate).
 	climb := false
 	for s.Level < len(def.Escalate) {
 		if s.Level >= s.ForcedLevel && !climb && now.Before(nextEscalation(*s, deadline, def.Every)) {
@@ -237,7 +238,8 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		d.sendMethods(i, r, now)
 		detail := fmt.Sprintf("level %d (%s): ", s.Level, target)
-		climb = len(told) == 0 && !now.Before(deadline)
+		climb = len(told) == 0 && (!now.Before(deadline) ||
+			s.Level == s.ForcedLevel && s.Level < len(def.Escalate) && def.Escalate[s.Level] != config.EscalateOfficers)
 		if len(told) == 0 {
 			detail += "nobody new to tell"
 		} else {

@@ -1118,3 +1118,36 @@ func TestEngineEntriesCarryTheRequest(t *testing.T) {
 	}
 	check("close", n, "api", "r4")
 }
+
+// TestEarlyEscalationClimbsPastNobodyNew pins issue 16 for a person's
+// escalation: web has no owners, so its owners' step told its contact bo;
+// bo escalates, the first level (the contact) is bo again, and the team
+// on call is told at once instead.
+func TestEarlyEscalationClimbsPastNobodyNew(t *testing.T) {
+	h := newHarness(t, "web")
+	h.answer("pia@example.com", VerbAck)
+	h.answer("bo@example.com", VerbAck)
+	h.at(10 * time.Minute)
+	if err := h.e.Escalate(context.Background(), h.inc.ID, "I need the team", "bo@example.com", "test", false); err != nil {
+		t.Fatal(err)
+	}
+	s := h.step("owners-told:web")
+	if s.Level != 2 || s.State != store.StepNotified {
+		t.Errorf("owners-told:web level %d %s, want 2 (the team) at once, not overdue", s.Level, s.State)
+	}
+	if e := h.entries("step-escalated", "owners-told [web]: level 2 (team): told pia@example.com"); len(e) != 1 {
+		t.Errorf("entries %+v", h.entries("step-escalated", ""))
+	}
+	// The officers' level is not reached early by a unit contact.
+	h2 := newHarness(t, "web")
+	h2.answer("pia@example.com", VerbAck)
+	h2.at(10 * time.Minute)
+	for _, why := range []string{"once", "twice"} { // backup (none: pia), then the team (pia: nobody new)
+		if err := h2.e.Escalate(context.Background(), h2.inc.ID, why, "bo@example.com", "test", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := h2.step("units-alerted:web"); s.Level != 2 {
+		t.Errorf("units-alerted:web level %d after two escalations by bo, want 2 (never the officers early)", s.Level)
+	}
+}
