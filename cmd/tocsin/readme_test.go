@@ -17,13 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"tocsin/internal/skipnote"
 )
 
 // readmeSections are the README's walk-through, run in this order in one
 // shell against one fresh sandbox: a section renamed or left without a
 // shell block fails the test rather than dropping out of it.
-var readmeSections = []string{"The two commands", "An answer encrypted to your key", "A call tree in a minute"}
+var readmeSections = []string{"The two commands", "An answer encrypted to your key", "A call tree in a minute", "API tokens"}
 
 // TestREADME runs the README's walk-through as a new user would and checks
 // what the README says each command shows.
@@ -156,7 +158,7 @@ const lookFor = 30 * time.Second
 // readOnly matches the commands that only look: run again while what they
 // show is not there yet. Commands that act (sending mail, chat, the
 // clock) run once.
-var readOnly = regexp.MustCompile(`^(?:[A-Za-z_]+=\$\()?(?:tocsin (?:incidents|roster|keys list|audit verify)|ls|grep|gpg --decrypt)\b`)
+var readOnly = regexp.MustCompile(`^(?:[A-Za-z_]+=\$\()?(?:tocsin (?:incidents|roster|keys list|tokens list|audit verify)|ls|grep|gpg --decrypt)\b`)
 
 // readmeUnit is one command of the walk-through.
 type readmeUnit struct {
@@ -282,6 +284,8 @@ type readmeDaemon struct {
 	info   struct {
 		HTTPAddr     string `json:"http_addr"`
 		IMAPAddr     string `json:"imap_addr"`
+		IMAPUser     string `json:"imap_user"`
+		IMAPPassword string `json:"imap_password"`
 		SMTPAddr     string `json:"smtp_addr"`
 		APIToken     string `json:"api_token"`
 		DeskUser     string `json:"desk_user"`
@@ -416,6 +420,17 @@ func checkRunTable(t *testing.T, readme string, d *readmeDaemon) {
 			t.Errorf("README's make run table: GET %s answers %d, want 200", p, code)
 		}
 	}
+	// "IMAP server holding security@sandbox.test ... (user and password
+	// in data/sandbox.json)".
+	c, err := imapclient.DialInsecure(d.info.IMAPAddr, nil)
+	if err != nil {
+		t.Fatalf("README's make run table: IMAP %s: %v", d.info.IMAPAddr, err)
+	}
+	defer c.Close()
+	if err := c.Login(d.info.IMAPUser, d.info.IMAPPassword).Wait(); err != nil {
+		t.Errorf("README's make run table: IMAP login as %s with the password in sandbox.json: %v", d.info.IMAPUser, err)
+	}
+	c.Logout().Wait()
 }
 
 // shell is one bash, as a reader's terminal: each command is sourced from
