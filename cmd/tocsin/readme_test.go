@@ -544,3 +544,117 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestREADMECommandsAreTheUsage: the README's list of commands is the
+// program's usage, line for line (comments aside), so neither can name a
+// command or flag the other lacks.
+func TestREADMECommandsAreTheUsage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "\n## Commands\n")
+	if !ok {
+		t.Fatal("README has no ## Commands section")
+	}
+	_, block, _ := strings.Cut(after, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	norm := func(l string) string {
+		if i := strings.Index(l, "   #"); i >= 0 {
+			l = l[:i]
+		}
+		return strings.Join(strings.Fields(l), " ")
+	}
+	inREADME, inUsage := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(block, "\n") {
+		if l = norm(l); strings.HasPrefix(l, "tocsin ") {
+			inREADME[l] = true
+		}
+	}
+	for _, l := range strings.Split(usage, "\n") {
+		if strings.HasPrefix(l, "  tocsin ") {
+			inUsage[norm(l)] = true
+		}
+	}
+	for l := range inUsage {
+		if !inREADME[l] {
+			t.Errorf("the usage has %q; the README's ## Commands does not", l)
+		}
+	}
+	for l := range inREADME {
+		if !inUsage[l] {
+			t.Errorf("the README's ## Commands has %q; the usage does not", l)
+		}
+	}
+}
+
+// TestREADMEUnits: how the walk-through's blocks are cut into commands
+// and what each must show.
+func TestREADMEUnits(t *testing.T) {
+	block := "# a comment\n" +
+		"a=1   # sets → nothing; x y\n" +
+		"curl -s \\\n  http://h/   # → 200\n" +
+		"python3 - <<'EOF'\nprint('# not a comment → no')\nEOF\n" +
+		"python3 -c 'broken\n" +
+		"string'\n"
+	units := splitUnits("S", block)
+	want := []struct {
+		text   string
+		expect string
+	}{
+		{"a=1   # sets → nothing; x y", "nothing|x y"},
+		{"curl -s \\\n  http://h/   # → 200", "200"},
+		{"python3 - <<'EOF'\nprint('# not a comment → no')\nEOF", ""},
+		// A string broken over two lines is two commands: bash fails on
+		// the first, as it did in the README's call tree.
+		{"python3 -c 'broken", ""},
+		{"string'", ""},
+	}
+	if len(units) != len(want) {
+		t.Fatalf("%d units, want %d: %+v", len(units), len(want), units)
+	}
+	for i, w := range want {
+		var exp []string
+		for _, e := range units[i].expect {
+			exp = append(exp, strings.Join(e, " "))
+		}
+		if units[i].text != w.text || strings.Join(exp, "|") != w.expect {
+			t.Errorf("unit %d: %q expecting %q, want %q expecting %q", i, units[i].text, exp, w.text, w.expect)
+		}
+	}
+	u := readmeUnit{expect: [][]string{{"team-alerted", "acknowledged"}}}
+	for out, want := range map[string]string{
+		"  team-alerted  ack  12-02 17:00  acknowledged  tara":               "",
+		"  team-alerted  ack  12-02 17:00  notified\nacknowledged elsewhere": "team-alerted acknowledged",
+		"acknowledged team-alerted":                                          "team-alerted acknowledged",
+	} {
+		if got := u.missing(out); got != want {
+			t.Errorf("missing(%q) = %q, want %q", out, got, want)
+		}
+	}
+	md := "# T\n## The two commands\n```sh\nmake run\n```\ntext\n```\nnot sh\n```\n### Next\n```sh\n# heading-like comment\nls\n```\n"
+	got := shellBlocks(md)
+	if len(got["The two commands"]) != 1 || got["The two commands"][0] != "make run\n" || len(got["Next"]) != 1 || got["Next"][0] != "# heading-like comment\nls\n" {
+		t.Errorf("shellBlocks = %q", got)
+	}
+}
+
+// TestREADMEArrowsAreRun: a `→` promises a check, so it stands only in
+// the blocks TestREADME runs.
+func TestREADMEArrowsAreRun(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := map[string]bool{}
+	for _, s := range readmeSections {
+		run[s] = true
+	}
+	for section, blocks := range shellBlocks(string(readme)) {
+		for _, b := range blocks {
+			if strings.Contains(b, "→") && !run[section] {
+				t.Errorf("README section %q has a → in a block TestREADME does not run (readmeSections)", section)
+			}
+		}
+	}
+}
