@@ -52,7 +52,7 @@ var readmeSections = []string{"The two commands", "An answer encrypted to your k
 //     moves the tree in the background, and a reader would look again.
 func TestREADME(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the README walk-through starts a sandbox and runs ~35 commands; skipped in -short mode")
+		t.Skip("the README walk-through starts a sandbox and runs ~45 commands; skipped in -short mode")
 	}
 	for _, tool := range []string{"bash", "python3", "curl", "gpg", "gpgconf", "grep"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -115,7 +115,7 @@ func TestREADME(t *testing.T) {
 	// make run, as its recipe says, on free ports.
 	daemon := startReadmeDaemon(t, string(makefile), work, env, filepath.Join(bin, "tocsin"))
 	checkRunTable(t, string(readme), daemon)
-	ports := strings.NewReplacer("go run ./cmd/tocsin", "tocsin")
+	program := strings.NewReplacer("go run ./cmd/tocsin", "tocsin")
 	portRE := regexp.MustCompile(`\b(8080|1143|1025)\b`)
 	port := map[string]string{"8080": daemon.port(daemon.info.HTTPAddr), "1143": daemon.port(daemon.info.IMAPAddr), "1025": daemon.port(daemon.info.SMTPAddr)}
 
@@ -129,7 +129,7 @@ func TestREADME(t *testing.T) {
 		default:
 			t.Fatalf("%s: %q: only make run, first, and make test can stand in the walk-through", u.section, u.text)
 		}
-		cmd := portRE.ReplaceAllStringFunc(ports.Replace(u.text), func(p string) string { return port[p] })
+		cmd := portRE.ReplaceAllStringFunc(program.Replace(u.text), func(p string) string { return port[p] })
 		deadline := time.Now().Add(lookFor)
 		for {
 			out, rc := sh.run(t, cmd)
