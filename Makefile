@@ -21,9 +21,15 @@ run:
 build:
 	$(GO) build -o bin/tocsin ./cmd/tocsin
 
-## test: every test with the race detector (GnuPG, in-process IMAP/SMTP, Dovecot when installed), plus a short run of every fuzz target
+## test: every test with the race detector (GnuPG, in-process IMAP/SMTP, the README's walk-through, Dovecot when installed), plus a short run of every fuzz target; names every test skipped for want of a tool
 test:
-	$(GO) test -race -shuffle=on -timeout 10m ./...
+	@# go test prints a skip's reason only with -v: tests that skip for want
+	@# of a tool (internal/skipnote) write it to TOCSIN_SKIPPED, printed here.
+	@mkdir -p bin; rm -f bin/test-skipped.txt
+	@echo '$(GO) test -race -shuffle=on -timeout 10m ./...'
+	@TOCSIN_SKIPPED=$(CURDIR)/bin/test-skipped.txt $(GO) test -race -shuffle=on -timeout 10m ./...; rc=$$?; \
+	  if [ -s bin/test-skipped.txt ]; then echo "Skipped on this machine (CI runs them; .ci/run installs what they need):"; sed 's/^/  /' bin/test-skipped.txt; fi; \
+	  exit $$rc
 	@# A count, not a duration: Go 1.26's fuzz coordinator can fail a target
 	@# with "context deadline exceeded" when a duration runs out (go.dev/issue/75804).
 	@for pt in $(FUZZ_TARGETS); do p=$${pt%%:*}; t=$${pt#*:}; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20000x ./$$p || exit 1; done

@@ -16,6 +16,7 @@ import (
 
 	"tocsin/config"
 	"tocsin/internal/gpgtest"
+	"tocsin/internal/skipnote"
 )
 
 const dovecotConf = `protocols = imap
@@ -72,10 +73,10 @@ func startDovecot(t *testing.T) (addr, conf string) {
 		}
 	}
 	if _, err := exec.LookPath("dovecot"); err != nil {
-		t.Skip("SKIPPED: dovecot is not installed; `apt-get install dovecot-imapd` (.ci/run does) to run the end-to-end test against a real IMAP server")
+		skipnote.Skip(t, "SKIPPED: dovecot is not installed; `apt-get install dovecot-imapd` (.ci/run does) to run the end-to-end test against a real IMAP server")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: the Dovecot test starts Dovecot as root (as CI runs); run make test as root")
+		skipnote.Skip(t, "SKIPPED: the Dovecot test starts Dovecot as root (as CI runs); run make test as root")
 	}
 	dir, err := os.MkdirTemp("", "dovecot")
 	if err != nil {

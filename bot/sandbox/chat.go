@@ -26,10 +26,12 @@ type chatCapture struct {
 	mu   sync.Mutex
 	next int
 	srv  *http.Server
+	// busy is the sandbox's count of writes under way (Servers.Close).
+	busy *inflight
 }
 
-func startChatCapture(dataDir string) (*chatCapture, string, error) {
-	c := &chatCapture{dir: filepath.Join(dataDir, "chat")}
+func startChatCapture(dataDir string, busy *inflight) (*chatCapture, string, error) {
+	c := &chatCapture{dir: filepath.Join(dataDir, "chat"), busy: busy}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, "", err
 	}
@@ -53,6 +55,12 @@ func startChatCapture(dataDir string) (*chatCapture, string, error) {
 }
 
 func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !c.busy.enter() {
+		http.Error(w, "sandbox closing", http.StatusServiceUnavailable)
+		return
+	}
+	defer c.busy.leave()
+	hookWrite()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -170,6 +171,9 @@ type Servers struct {
 	imap         *imapserver.Server
 	smtp         *smtp.Server
 
+	// busy counts the handlers writing under DATA: Close waits for them.
+	busy *inflight
+
 	mu    sync.Mutex // serialises deliveries so mailbox file order = UID order
 	next  int
 	files map[imap.UID]string // the mailbox file of each message in INBOX
@@ -179,7 +183,7 @@ type Servers struct {
 // Start serves the mailbox of info on imapAddr and the SMTP server on
 // smtpAddr, reloading delivered mail from DATA/mailbox.
 func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logger) (*Servers, error) {
-	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}, big: map[imap.UID]int64{}, smtpPassword: info.SMTPPassword}
+	s := &Servers{log: log, dataDir: dataDir, files: map[imap.UID]string{}, big: map[imap.UID]int64{}, smtpPassword: info.SMTPPassword, busy: &inflight{}}
 	mem := imapmemserver.New()
 	s.user = imapmemserver.NewUser(info.IMAPUser, info.IMAPPassword)
 	// Each start may number the messages anew (processed mail is not
@@ -232,7 +236,7 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	}
 	go s.smtp.Serve(sln)
 	s.SMTPAddr = sln.Addr().String()
-	if s.chat, s.ChatURL, err = startChatCapture(dataDir); err != nil {
+	if s.chat, s.ChatURL, err = startChatCapture(dataDir, s.busy); err != nil {
 		s.smtp.Close()
 		s.imap.Close()
 		return nil, err
@@ -240,9 +244,68 @@ func Start(dataDir string, info *Info, imapAddr, smtpAddr string, log *slog.Logg
 	return s, nil
 }
 
-// Close stops the servers.
+// Close stops the servers and returns once no handler writes under DATA
+// any more: whoever removes DATA after Close (a test's TempDir cleanup)
+// never races a delivery, a kept mail or a chat capture still being
+// written. Closing the connections first ends the handlers that still
+// read from a client; a write that began is finished, a new one refused.
 func (s *Servers) Close() error {
-	return errors.Join(s.smtp.Close(), s.imap.Close(), s.chat.srv.Close())
+	err := errors.Join(s.smtp.Close(), s.imap.Close(), s.chat.srv.Close())
+	s.busy.closeAndWait()
+	return err
+}
+
+// inflight counts the handlers that write under DATA, so that Close can
+// wait for them (net/http's Server.Close and go-smtp's do not wait for
+// their handlers).
+type inflight struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// errClosed refuses a write once Close has begun.
+var errClosed = errors.New("sandbox: closed")
+
+// enter reports whether a handler may write; each true is paired with
+// leave.
+func (f *inflight) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.wg.Add(1)
+	return true
+}
+
+func (f *inflight) leave() { f.wg.Done() }
+
+// closeAndWait refuses new writes and waits for those under way.
+func (f *inflight) closeAndWait() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// testHookWrite, when set by a test, runs inside every guarded write,
+// before it writes: a test blocks in it to hold a write in flight.
+var testHookWrite atomic.Pointer[func()]
+
+func hookWrite() {
+	if f := testHookWrite.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// writing enters a guarded write: false once Close has begun.
+func (s *Servers) writing() bool {
+	if !s.busy.enter() {
+		return false
+	}
+	hookWrite()
+	return true
 }
 
 func (s *Servers) mailboxDir() string { return filepath.Join(s.dataDir, "mailbox") }
@@ -361,6 +424,10 @@ func (l *literal) Size() int64 { return l.size }
 // into the IMAP server, so an accepted message survives a crash. r is
 // streamed to the file, never held whole.
 func (s *Servers) Deliver(header []byte, r io.Reader) error {
+	if !s.writing() {
+		return errClosed
+	}
+	defer s.busy.leave()
 	dir := s.mailboxDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -393,6 +460,10 @@ func (s *Servers) Deliver(header []byte, r io.Reader) error {
 // processed moves the files of messages marked deleted (Tocsin's processed
 // action in the sandbox) to DATA/mailbox/processed: kept, not loaded again.
 func (s *Servers) processed(uids imap.UIDSet) {
+	if !s.writing() {
+		return // left in the mailbox: loaded again, and dropped as a duplicate
+	}
+	defer s.busy.leave()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	done := filepath.Join(s.mailboxDir(), "processed")
@@ -551,6 +622,10 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // file per Message-ID: a message resent after a crash replaces its own
 // file rather than appearing twice, as a receiving MTA would drop it.
 func (s *Servers) keepSent(from string, to []string, raw []byte) error {
+	if !s.writing() {
+		return errClosed
+	}
+	defer s.busy.leave()
 	id := messageID(raw)
 	if id == "" {
 		sum := sha256.Sum256(raw)

@@ -45,7 +45,7 @@ Usage:
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
-  tocsin audit verify [--config FILE | --data DIR]
+  tocsin audit verify [--anchor COUNT:SEAL] [--config FILE | --data DIR]
   tocsin tokens create --person ADDRESS | --integration NAME --scopes read,report,act,officer [--config FILE | --data DIR]
   tocsin tokens list [--json] [--config FILE | --data DIR]
   tocsin tokens revoke ID [--config FILE | --data DIR]
