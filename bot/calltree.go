@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/act"
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/notify"
@@ -430,15 +431,10 @@ func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, wh
 	})
 }
 
-// chatSetUnits is setUnits for chat, which checked the person's role.
-func (b *Bot) chatSetUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
-	return b.onIncident(ctx, ref, func(id int64) error { return b.changeUnits(ctx, id, add, remove, why, actor, "chat") })
-}
-
 func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, why, actor, via string) error {
 	for _, u := range append(append([]string{}, add...), remove...) {
 		if _, ok := b.cfg.UnitByID(u); !ok {
-			return fmt.Errorf("%w: %w %q on the roster", web.ErrBadInput, engine.ErrUnknownUnit, u)
+			return fmt.Errorf("%w: %w", web.ErrBadInput, &act.UnitError{Unit: u})
 		}
 	}
 	var units []store.TreeUnit

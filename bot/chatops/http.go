@@ -16,7 +16,6 @@ import (
 
 	"github.com/slack-go/slack/socketmode"
 
-	"tocsin/bot/store"
 	"tocsin/responders"
 )
 
@@ -87,7 +86,7 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) slackAnswer(w http.ResponseWriter, r *http.Request, c Command, responseURL string) {
 	reply, ok := h.handle(r, c, func(reply Reply) {
 		body, _ := json.Marshal(slackBody(reply))
-		h.late(r, c, store.LateReply("slack", responseURL), body)
+		h.late(r, c, responseURL, body)
 	})
 	if !ok {
 		reply = Reply{Text: "Working on it: the answer follows here.", Ephemeral: true}
@@ -114,32 +113,23 @@ func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, b
 // lateBody queues reply for Slack's response_url.
 func (h *Handler) lateBody(ctx context.Context, c Command, responseURL string, reply Reply) {
 	body, _ := json.Marshal(slackBody(reply))
-	h.queueLate(ctx, c, store.LateReply("slack", responseURL), body)
+	h.queueLate(ctx, c, responseURL, body)
 }
 
 // late queues a late answer in the outbox: retried, and seen if it fails.
-func (h *Handler) late(r *http.Request, c Command, to store.Dest, body []byte) {
-	h.queueLate(r.Context(), c, to, body)
+func (h *Handler) late(r *http.Request, c Command, target string, body []byte) {
+	h.queueLate(r.Context(), c, target, body)
 }
 
-func (h *Handler) queueLate(ctx context.Context, c Command, to store.Dest, body []byte) {
-	if to.ID == "" {
+// queueLate queues body for target (Slack's response_url, a Discord
+// follow-up's webhook) on c's platform.
+func (h *Handler) queueLate(ctx context.Context, c Command, target string, body []byte) {
+	if target == "" {
 		h.Log.Warn("a slow command's answer has nowhere to go", "platform", c.Platform, "request", c.RequestID)
 		return
 	}
-	it := store.OutboxItem{IdemKey: "late:" + c.Platform + ":" + c.RequestID, Kind: "late-answer", Sender: h.Router.Config.Desk.Address,
-		Payload: body, CreatedAt: h.Router.Clock.Now()}
-	it.To(to)
-	err := h.Router.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		_, err := tx.Enqueue(it)
-		return err
-	})
-	if err != nil {
+	if err := h.Router.Desk.LateAnswer(context.WithoutCancel(ctx), c.Platform, target, c.RequestID, body); err != nil {
 		h.Log.Error("queueing a late answer", "err", err)
-		return
-	}
-	if h.Router.Queued != nil {
-		h.Router.Queued()
 	}
 }
 
@@ -271,7 +261,7 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		if in.ApplicationID != "" && in.Token != "" {
 			followUp = strings.TrimRight(h.DiscordAPI, "/") + "/webhooks/" + url.PathEscape(in.ApplicationID) + "/" + url.PathEscape(in.Token)
 		}
-		h.late(r, c, store.LateReply("discord", followUp), body)
+		h.late(r, c, followUp, body)
 	})
 	if !ok {
 		// Deferred: Discord shows "thinking" until the follow-up comes.

@@ -49,7 +49,7 @@ func (h *Handler) firstEnvelope(ctx context.Context, req *socketmode.Request) bo
 	since := now.Add(-2 * maxAge)
 	sum := sha256.Sum256(req.Payload)
 	for _, key := range []string{"slack-socket:envelope:" + req.EnvelopeID, "slack-socket:payload:" + hex.EncodeToString(sum[:])} {
-		ok, err := h.Router.Store.FirstRequest(ctx, key, now, since)
+		ok, err := h.Router.Desk.FirstRequest(ctx, key, now, since)
 		if err != nil {
 			h.Log.Error("checking a Socket Mode envelope for a redelivery; not acted on", "err", err)
 			return false
