@@ -368,3 +368,28 @@ func TestRolesOf(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrations: a named integration acts with the roles its token
+// grants, and is audited by its name.
+func TestIntegrations(t *testing.T) {
+	f := newFixture(t)
+	plain := Actor{Integration: "siem", Grants: Roster, Platform: "api", RequestID: "token-3"}
+	if r := f.do(plain, Command{Name: Close, Incident: "SEC-2026-0001"}); outcome(r) != string(NotPermitted) {
+		t.Errorf("an integration without the officer scope closed: %+v", r)
+	}
+	if a := f.audits("api-refused"); len(a) != 1 || a[0].Actor != "integration:siem" || a[0].RequestID != "token-3" {
+		t.Errorf("refusal audited as %+v", a)
+	}
+	officer := plain
+	officer.Grants |= Officer
+	if r := f.do(officer, Command{Name: Close, Incident: "SEC-2026-0001"}); r != (Closed{Incident: "SEC-2026-0001", By: "integration:siem"}) {
+		t.Errorf("an officer-scoped integration closing: %+v", r)
+	}
+	// A person's roles are the roster's, whatever a way in grants.
+	if r := f.do(Actor{Person: "rex@example.com", Grants: Officer, Platform: "api"}, Command{Name: Close, Incident: "SEC-2026-0002"}); outcome(r) != string(NoSuchIncident) {
+		t.Errorf("%+v", r)
+	}
+	if r := f.do(Actor{Person: "rex@example.com", Grants: Officer, Platform: "api"}, Command{Name: Priority, Incident: "SEC-2026-0001", Args: []string{"P2"}}); outcome(r) != string(NotPermitted) {
+		t.Errorf("a person was granted a role by the way in: %+v", r)
+	}
+}

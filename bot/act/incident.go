@@ -79,7 +79,7 @@ func (d *Desk) affects(ctx context.Context, k *call) (Result, error) {
 	}
 	why := k.cmd.Text
 	if why == "" {
-		why = "set in " + k.Platform + " by " + k.name()
+		why = "set in chat by " + k.name()
 	}
 	if err := d.SetUnits(ctx, k.inc.ID, add, remove, why, k.who, k.via); err != nil {
 		return d.treeErr(k, err)
@@ -107,8 +107,7 @@ func (d *Desk) escalate(ctx context.Context, k *call) (Result, error) {
 	if why == "" {
 		why = "no reason given"
 	}
-	roles := RolesOf(d.Config, k.who)
-	err := d.Engine.Escalate(ctx, k.inc.ID, why, k.who, k.via, roles&(Team|Officer) != 0)
+	err := d.Engine.Escalate(ctx, k.inc.ID, why, k.who, k.via, k.roles&(Team|Officer) != 0)
 	switch {
 	case errors.Is(err, engine.ErrNotInTree):
 		d.audit(ctx, k, k.inc.Ref, k.who, refusedAction(k.Platform), fmt.Sprintf("/escalate via %s: not in the call tree of %s (only its people, the team and the officers may)", k.via, k.inc.Ref))
