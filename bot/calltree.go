@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -276,16 +275,18 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	case cmd.Verb == "":
 		return nil
 	}
-	ans, eff, err := b.engine.ActTx(tx, cmd)
-	if errors.Is(err, engine.ErrNothingToAnswer) {
-		res.Answer = "not counted: no open step waits for " + cmd.Verb + " from " + cmd.Person
-		return tx.Audit(inc.ID, now, cmd.Person, "answer-not-counted", fmt.Sprintf("%q by %s (%s): no open step of %s waits for this answer from them (a reference counts once for each verb, while its step waits for it)", cmd.Verb, cmd.Person, cmd.Via, inc.Ref))
-	}
+	out, eff, err := b.act.DoTx(tx, act.Actor{Person: cmd.Person, Platform: cmd.Platform, RequestID: cmd.RequestID, Via: cmd.Via},
+		act.Command{Name: act.Name(cmd.Verb), Incident: inc.Ref, Text: cmd.Note, Step: cmd.StepID})
 	if err != nil {
 		return err
 	}
+	ans, ok := out.(act.Answered)
+	if !ok {
+		res.Answer = "not counted: no open step waits for " + cmd.Verb + " from " + cmd.Person
+		return nil
+	}
 	res.effects = eff
-	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Title, cmd.Person, cmd.Via, ans.State)
+	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Step, cmd.Person, cmd.Via, ans.State)
 	if cmd.Verb == engine.VerbAway {
 		return nil // never an answer to an auto-reply
 	}
@@ -294,7 +295,7 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		return err
 	}
 	form.Status = "investigating"
-	form.Recorded = &templates.Recorded{Verb: cmd.Verb, Step: ans.Name, At: now, State: ans.State, Note: cmd.Note}
+	form.Recorded = &templates.Recorded{Verb: cmd.Verb, Step: ans.StepName, At: now, State: ans.State, Note: cmd.Note}
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err

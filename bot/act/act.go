@@ -48,6 +48,10 @@ type Actor struct {
 	// officer scope: Officer). A person's roles come from the roster only.
 	Integration string
 	Grants      Role
+	// Via is how the actor was known, for the audit, where it says more
+	// than the platform and request (a mail answer: email-signed,
+	// email-token, auto-reply).
+	Via string
 }
 
 // Name names a command.
@@ -73,6 +77,9 @@ const (
 	LinkConfirm Name = "link-confirm"
 	Unlink      Name = "unlink"
 	Help        Name = "help"
+	// Away is no answer: evidence that the person is away (their
+	// auto-reply to a call-tree mail); their open steps escalate at once.
+	Away Name = "away"
 )
 
 // Command is what a person asked, whatever the way they asked it.
@@ -88,6 +95,9 @@ type Command struct {
 	Args []string
 	// Text is the free text: a note, a reason, a report.
 	Text string
+	// Step is the step whose answer reference a mail answer quoted; 0: the
+	// actor's most recent open step.
+	Step int64
 }
 
 func (c Command) arg(i int) string {
@@ -147,6 +157,7 @@ var handlers = map[Name]handler{
 	Note:        (*Desk).note,
 	Ack:         (*Desk).answer,
 	Done:        (*Desk).answer,
+	Away:        (*Desk).answer,
 	Escalate:    (*Desk).escalate,
 	Event:       (*Desk).event,
 	Affects:     (*Desk).affects,
@@ -180,9 +191,9 @@ func (d *Desk) do(ctx context.Context, a Actor, c Command) (Result, error) {
 	if !ok {
 		return Refused{Reason: UnknownCommand, Command: c.Name, Arg: string(c.Name), Platform: a.Platform}, nil
 	}
-	k := &call{Actor: a, cmd: c, now: d.Clock.Now(), via: a.Platform}
-	if a.RequestID != "" {
-		k.via += " " + a.RequestID
+	k := &call{Actor: a, cmd: c, now: d.Clock.Now(), via: a.Via}
+	if k.via == "" {
+		k.via = strings.TrimSpace(a.Platform + " " + a.RequestID)
 	}
 	var known bool
 	k.person, known = d.Person(ctx, a)

@@ -14,22 +14,83 @@ import (
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/config"
-	"tocsin/internal/printable"
 )
 
-// answer counts an ack or done for the actor's step.
+// answer counts an ack or done for the actor's step, in a transaction
+// of its own.
 func (d *Desk) answer(ctx context.Context, k *call) (Result, error) {
-	verb := string(k.cmd.Name)
-	res, err := d.Engine.Act(ctx, engine.Command{Incident: k.inc.ID, Person: k.who, Verb: verb, Note: k.cmd.Text, Via: k.via, Platform: k.Platform, RequestID: k.RequestID})
-	if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
-		d.audit(ctx, k, k.inc.Ref, k.who, "answer-not-counted", fmt.Sprintf("/%s via %s: no open step of %s waits for an answer from them", verb, k.via, k.inc.Ref))
-		return k.refuse(NothingToAnswer), nil
-	}
+	var res Result
+	var eff engine.Effects
+	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		res, eff, err = d.answerTx(tx, k)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, State: res.State, By: k.name()}, nil
+	d.Engine.Flush(ctx, eff)
+	return res, nil
 }
+
+// answerTx counts an answer (ack, done, away) in tx: the quoted step's
+// (Command.Step) or the actor's most recent open one. One that counts for
+// nothing is audited.
+func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
+	verb := string(k.cmd.Name)
+	res, eff, err := d.Engine.ActTx(tx, engine.Command{Incident: k.inc.ID, StepID: k.cmd.Step, Person: k.who, Verb: verb, Note: k.cmd.Text, Via: k.via,
+		Platform: k.Platform, RequestID: k.RequestID})
+	if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
+		detail := fmt.Sprintf("/%s via %s: no open step of %s waits for an answer from them", verb, k.via, k.inc.Ref)
+		if k.Platform == "email" {
+			detail = fmt.Sprintf("%q by %s (%s): no open step of %s waits for this answer from them (a reference counts once for each verb, while its step waits for it)", verb, k.who, k.via, k.inc.Ref)
+		}
+		if err := tx.AuditFrom(k.inc.ID, k.now, k.who, "answer-not-counted", detail, k.Platform, k.RequestID); err != nil {
+			return nil, eff, err
+		}
+		return k.refuse(NothingToAnswer), eff, nil
+	}
+	if err != nil {
+		return nil, eff, err
+	}
+	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name()}, eff, nil
+}
+
+// DoTx carries out an answer (ack, done, away) in the caller's
+// transaction: a mail answer counts in the transaction that files its
+// message. The caller flushes the effects after the commit. Another
+// command is ErrNotInTx.
+func (d *Desk) DoTx(tx *store.Tx, a Actor, c Command) (Result, engine.Effects, error) {
+	switch c.Name {
+	case Ack, Done, Away:
+	default:
+		return nil, engine.Effects{}, fmt.Errorf("%w: %s", ErrNotInTx, c.Name)
+	}
+	k := &call{Actor: a, cmd: c, now: d.Clock.Now(), via: a.Via}
+	if k.via == "" {
+		k.via = strings.TrimSpace(a.Platform + " " + a.RequestID)
+	}
+	p, ok := d.Config.PersonByEmail(a.Person)
+	if !ok {
+		return k.refuse(NotOnRoster), engine.Effects{}, nil
+	}
+	k.person, k.who = p, strings.ToLower(p.Email)
+	k.roles = RolesOf(d.Config, k.who)
+	inc, err := tx.IncidentByRef(c.Incident)
+	if errors.Is(err, store.ErrNotFound) {
+		r := k.refuse(NoSuchIncident)
+		r.Arg = c.Incident
+		return r, engine.Effects{}, nil
+	}
+	if err != nil {
+		return nil, engine.Effects{}, err
+	}
+	k.inc = inc
+	return d.answerTx(tx, k)
+}
+
+// ErrNotInTx: the command cannot run in a caller's transaction.
+var ErrNotInTx = errors.New("this command runs in a transaction of its own")
 
 // status is the incident, its tree's progress and the drafts waiting.
 func (d *Desk) status(ctx context.Context, k *call) (Result, error) {
@@ -164,13 +225,14 @@ func (d *Desk) assign(ctx context.Context, k *call) (Result, error) {
 			return err
 		}
 		inc.Assignee = strings.ToLower(who.Email)
-		if d.Notify != nil {
-			// The subject is the reporter's and the names the roster's: each one
-			// printable line, so none adds a line or an escape to a signed mail.
-			body := fmt.Sprintf("%s made you responsible for incident %s (%s, %s):\n\n  %s\n\nSee %s/incidents/%s\n\n-- \n%s <%s>\n",
-				printable.Line(k.person.Name), inc.Ref, inc.Priority, inc.Category, printable.Line(inc.Subject), strings.TrimRight(d.Config.Desk.PublicURL, "/"), inc.Ref, d.Config.Desk.Name, d.Config.Desk.Address)
-			if _, err := d.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "assigned", IdemKey: "assign:" + inc.Ref + ":" + k.Platform + ":" + k.RequestID, IncidentRef: inc.Ref,
-				To: mail.Address{Name: who.Name, Address: who.Email}, Subject: "[" + inc.Ref + "] You are responsible for this incident", Body: body}, k.now); err != nil {
+		if d.Notify != nil && d.Engine != nil && d.Engine.Form != nil {
+			form, err := d.Engine.Form(tx, inc)
+			if err != nil {
+				return err
+			}
+			form.AssignedBy = k.name()
+			if _, err := d.Notify.Queue(tx, inc.ID, notify.Notice{Form: "assigned", Kind: "assigned", IdemKey: "assign:" + inc.Ref + ":" + k.Platform + ":" + k.RequestID, IncidentRef: inc.Ref,
+				To: mail.Address{Name: who.Name, Address: who.Email}, Data: form}, k.now); err != nil {
 				return err
 			}
 		}

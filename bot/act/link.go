@@ -15,6 +15,7 @@ import (
 
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
+	"tocsin/templates"
 )
 
 // LinkFor is how long a mailed link code is good for.
@@ -91,11 +92,13 @@ func (d *Desk) linkRequest(ctx context.Context, k *call) (Result, error) {
 				return err
 			}
 		}
-		body := fmt.Sprintf("Someone using the %s account %s asked to act as you, %s, on the security desk\n(acknowledging and confirming call-tree steps, closing incidents where your role allows).\n\n"+
-			"If it was you, type this in that chat within 30 minutes:\n\n  /tocsin link %s\n\nIf it was not you, do not use the code, and tell the security team: someone is trying to act in your name.\n\n-- \n%s <%s>\n",
-			k.Platform, k.UserID, p.Email, code, d.Config.Desk.Name, d.Config.Desk.Address)
-		if _, err := d.Notify.Queue(tx, 0, notify.Notice{Kind: "chat-link", IdemKey: "link:" + k.Platform + ":" + k.UserID + ":" + codeKey(code),
-			To: mail.Address{Name: p.Name, Address: p.Email}, Subject: "Your code to link a " + k.Platform + " account to the security desk", Body: body}, k.now); err != nil {
+		desk := templates.Desk{Name: d.Config.Desk.Name, Address: d.Config.Desk.Address, PublicURL: d.Config.Desk.PublicURL}
+		if d.Notify.Key != nil {
+			desk.Fingerprint = d.Notify.Key.Fingerprint()
+		}
+		data := templates.Form{Desk: desk, Link: &templates.LinkCode{Platform: k.Platform, Account: k.UserID, Code: code, Minutes: int(LinkFor / time.Minute)}}
+		if _, err := d.Notify.Queue(tx, 0, notify.Notice{Form: "chat-link", Kind: "chat-link", IdemKey: "link:" + k.Platform + ":" + k.UserID + ":" + codeKey(code),
+			To: mail.Address{Name: p.Name, Address: p.Email}, Data: data}, k.now); err != nil {
 			return err
 		}
 		return tx.AuditFrom(0, k.now, who, "chat-link-requested", "a link code was mailed to "+p.Email, k.Platform, k.RequestID)

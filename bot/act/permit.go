@@ -103,6 +103,7 @@ var Permissions = map[Name]Role{
 	Note:        Roster,
 	Ack:         Roster,
 	Done:        Roster,
+	Away:        Roster,
 	Escalate:    Team | Officer | InTree,
 	Event:       Team | Officer,
 	Affects:     Team | Officer,

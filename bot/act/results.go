@@ -1,6 +1,10 @@
 package act
 
-import "time"
+import (
+	"time"
+
+	"tocsin/templates"
+)
 
 // Result is what a command did, as a value: the caller renders it by its
 // kind (a template of the same name) in the reader's language. A refusal
@@ -38,8 +42,9 @@ const (
 // Answered: an ack or done counted for a step.
 type Answered struct {
 	Incident string
-	Verb     string // ack, done
+	Verb     string // ack, done, away
 	Step     string // the step's title
+	StepName templates.StepName
 	State    string // the step's state after the answer
 	By       string // the actor's name
 }
@@ -155,6 +160,9 @@ const (
 	UnknownCommand   Reason = "unknown-command"     // no handler: Arg the command
 	MissingArgument  Reason = "missing-argument"    // the command lacks what it needs
 )
+
+// Reasons are every reason, for the words that must cover them all.
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {

@@ -28,7 +28,9 @@ type Command struct {
 	Age time.Duration
 }
 
-// Names are the commands, with what each takes; /help prints them.
+// Names are the commands, with what each takes; /help lists them (worded
+// by the replies' "help" template in the reader's language). What is the
+// English description the platforms' command registrations carry.
 var Names = []struct{ Name, Usage, What string }{
 	{"ack", "/ack [ID]", "acknowledge: I have it, I am on it"},
 	{"done", "/done [ID] [note]", "the work of your step is finished"},

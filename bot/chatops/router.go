@@ -2,7 +2,6 @@ package chatops
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -79,20 +78,23 @@ func (r *Router) Handle(ctx context.Context, c Command) Reply {
 	if err != nil {
 		return Reply{Text: Failed(lang, err), Ephemeral: true}
 	}
-	if res.Kind() == act.KindHelp {
-		var b strings.Builder
-		b.WriteString("Tocsin commands (each also as /tocsin CMD ...):\n")
-		for _, n := range Names {
-			fmt.Fprintf(&b, "%s: %s\n", n.Usage, n.What)
-		}
-		return Reply{Text: b.String(), Ephemeral: true}
-	}
 	return Render(lang, res)
 }
 
-// Render words res in lang.
+// HelpLine is one command in /help: the template words what it does.
+type HelpLine struct{ Name, Usage string }
+
+// Render words res in lang; help lists chat's commands.
 func Render(lang string, res act.Result) Reply {
-	text, err := templates.Reply(lang, string(res.Kind()), res)
+	var data any = res
+	if res.Kind() == act.KindHelp {
+		var lines []HelpLine
+		for _, n := range Names {
+			lines = append(lines, HelpLine{Name: n.Name, Usage: n.Usage})
+		}
+		data = lines
+	}
+	text, err := templates.Reply(lang, string(res.Kind()), data)
 	if err != nil {
 		return Reply{Text: Failed(lang, err), Ephemeral: true}
 	}
