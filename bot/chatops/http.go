@@ -7,7 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -75,7 +75,7 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 	c, perr := Parse(form.Get("command"), form.Get("text"))
 	c.Platform, c.UserID, c.RequestID, c.Age = "slack", form.Get("user_id"), form.Get("trigger_id"), signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
-		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		slackReply(w, h.Router.Unparsed(r.Context(), c, perr))
 		return
 	}
 	h.slackAnswer(w, r, c, form.Get("response_url"))
@@ -159,7 +159,7 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 	c, perr := FromButton(buttonAction(p.Actions[0].ActionID, p.Actions[0].Value))
 	c.Platform, c.UserID, c.RequestID, c.Age = "slack", p.User.ID, p.TriggerID, signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
-		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		slackReply(w, h.Router.Unparsed(r.Context(), c, perr))
 		return
 	}
 	h.slackAnswer(w, r, c, p.ResponseURL)
@@ -248,11 +248,11 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 	case 3: // MESSAGE_COMPONENT
 		c, perr = FromButton(in.Data.CustomID)
 	default:
-		perr = errors.New("not an interaction this desk knows")
+		perr = &ParseError{Command: fmt.Sprint("interaction type ", in.Type), Need: NeedKnownButton}
 	}
 	c.Platform, c.UserID, c.RequestID, c.Age = "discord", user, in.ID, signedAge(r, "X-Signature-Timestamp")
 	if perr != nil {
-		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(Reply{Text: perr.Error(), Ephemeral: true})})
+		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(h.Router.Unparsed(r.Context(), c, perr))})
 		return
 	}
 	reply, ok := h.handle(r, c, func(reply Reply) {

@@ -1,6 +1,7 @@
 package chatops
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,5 +154,31 @@ func TestFailedIsWorded(t *testing.T) {
 		if got := Failed(lang, errors.New("disk full")); !strings.Contains(got, "disk full") || got == "disk full" {
 			t.Errorf("%s: %q", lang, got)
 		}
+	}
+}
+
+// TestParseErrorsAreWorded: what a typed command lacks is worded in every
+// language, with the command's usage.
+func TestParseErrorsAreWorded(t *testing.T) {
+	r := &Router{}
+	for _, lang := range templates.ReplyLanguages() {
+		for _, need := range Needs {
+			pe := &ParseError{Command: "approve", Need: need, Usage: "/approve ID DRAFT"}
+			text, err := templates.Reply(lang, "parse-error", pe)
+			if err != nil || text == "" || strings.Contains(text, "<no value>") {
+				t.Errorf("%s %s: %q %v", lang, need, text, err)
+			}
+			if need != NeedKnownCommand && need != NeedKnownButton && need != NeedLinkArg && !strings.Contains(text, pe.Usage) {
+				t.Errorf("%s %s: %q lacks the usage", lang, need, text)
+			}
+			if lang != "en" {
+				if en, _ := templates.Reply("en", "parse-error", pe); en == text {
+					t.Errorf("%s %s is English: %q", lang, need, text)
+				}
+			}
+		}
+	}
+	if got := r.Unparsed(context.Background(), Command{}, &ParseError{Command: "nuke", Need: NeedKnownCommand}); got.Text != "Unknown command /nuke: /help lists them." || !got.Ephemeral {
+		t.Errorf("unparsed: %+v", got)
 	}
 }

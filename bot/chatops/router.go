@@ -2,6 +2,7 @@ package chatops
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -99,6 +100,24 @@ func Render(lang string, res act.Result) Reply {
 		return Reply{Text: Failed(lang, err), Ephemeral: true}
 	}
 	return Reply{Text: text, Ephemeral: !public[res.Kind()]}
+}
+
+// Unparsed words why a command as typed (or a button) could not be read,
+// in the language of whoever sent it.
+func (r *Router) Unparsed(ctx context.Context, c Command, err error) Reply {
+	lang := "en"
+	if r.Desk != nil {
+		lang = r.Desk.Language(ctx, r.Actor(c))
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		return Reply{Text: Failed(lang, err), Ephemeral: true}
+	}
+	text, terr := templates.Reply(lang, "parse-error", pe)
+	if terr != nil {
+		text = pe.Error()
+	}
+	return Reply{Text: text, Ephemeral: true}
 }
 
 // Failed words a failure.

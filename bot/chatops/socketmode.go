@@ -84,9 +84,9 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 				cmd, _ := evt.Data.(slack.SlashCommand)
 				c, err := Parse(cmd.Command, cmd.Text)
 				c.Platform, c.UserID, c.RequestID = "slack", cmd.UserID, cmd.TriggerID
-				reply := Reply{Ephemeral: true}
+				var reply Reply
 				if err != nil {
-					reply.Text = err.Error()
+					reply = h.Router.Unparsed(ctx, c, err)
 				} else {
 					reply = h.runner()(ctx, c)
 				}
@@ -100,9 +100,9 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 				a := cb.ActionCallback.BlockActions[0]
 				c, err := FromButton(buttonAction(a.ActionID, a.Value))
 				c.Platform, c.UserID, c.RequestID = "slack", cb.User.ID, cb.TriggerID
-				reply := Reply{Ephemeral: true}
+				var reply Reply
 				if err != nil {
-					reply.Text = err.Error()
+					reply = h.Router.Unparsed(ctx, c, err)
 				} else {
 					reply = h.runner()(ctx, c)
 				}
