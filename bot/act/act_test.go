@@ -3,6 +3,7 @@ package act
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -392,5 +393,70 @@ func TestIntegrations(t *testing.T) {
 	}
 	if r := f.do(Actor{Person: "rex@example.com", Grants: Officer, Platform: "api"}, Command{Name: Priority, Incident: "SEC-2026-0001", Args: []string{"P2"}}); outcome(r) != string(NotPermitted) {
 		t.Errorf("a person was granted a role by the way in: %+v", r)
+	}
+}
+
+// TestMailAnswersInTheFilingTransaction: a mail answer counts in the
+// caller's transaction, typed like any other; one that counts for nothing
+// is audited with the mail's id; only answers run there.
+func TestMailAnswersInTheFilingTransaction(t *testing.T) {
+	f := newFixture(t)
+	doTx := func(a Actor, c Command) (Result, error) {
+		var res Result
+		err := f.st.Tx(context.Background(), func(tx *store.Tx) error {
+			var err error
+			res, _, err = f.d.DoTx(tx, a, c)
+			return err
+		})
+		return res, err
+	}
+	mail := func(who string) Actor {
+		return Actor{Person: who, Platform: "email", RequestID: "<m1@example.com>", Via: "email-signed"}
+	}
+	res, err := doTx(mail("pia@example.com"), Command{Name: Ack, Incident: "SEC-2026-0001", Text: "on it"})
+	if a, ok := res.(Answered); err != nil || !ok || a.Verb != "ack" || a.State != "acknowledged" || a.By != "Pia" || a.StepName.Key == "" {
+		t.Fatalf("pia's ack: %+v %v", res, err)
+	}
+	if a := f.audits("step-ack"); len(a) != 1 || !strings.Contains(a[0].Detail, "via email-signed") || a[0].RequestID != "<m1@example.com>" {
+		t.Errorf("ack audited as %+v", a)
+	}
+	res, err = doTx(mail("rex@example.com"), Command{Name: Done, Incident: "SEC-2026-0001"})
+	if err != nil || outcome(res) != string(NothingToAnswer) {
+		t.Errorf("rex's done: %+v %v", res, err)
+	}
+	if a := f.audits("answer-not-counted"); len(a) != 1 || a[0].Platform != "email" || a[0].RequestID != "<m1@example.com>" || !strings.Contains(a[0].Detail, `"done" by rex@example.com (email-signed)`) {
+		t.Errorf("not counted, audited as %+v", a)
+	}
+	if res, err := doTx(mail("nobody@example.org"), Command{Name: Ack, Incident: "SEC-2026-0001"}); err != nil || outcome(res) != string(NotOnRoster) {
+		t.Errorf("a stranger's ack: %+v %v", res, err)
+	}
+	if _, err := doTx(mail("pia@example.com"), Command{Name: Close, Incident: "SEC-2026-0001"}); !errors.Is(err, ErrNotInTx) {
+		t.Errorf("close in a caller's transaction: %v", err)
+	}
+}
+
+// TestEscalateAndOnCall: /escalate's reason is in its audit entry with the
+// request; /oncall lists every slot, or one unit's.
+func TestEscalateAndOnCall(t *testing.T) {
+	f := newFixture(t)
+	pia := Actor{Person: "pia@example.com", Platform: "discord", RequestID: "e1"}
+	if res := f.do(pia, Command{Name: Escalate, Incident: "SEC-2026-0001", Text: "pay is down"}); res != (Escalated{Incident: "SEC-2026-0001", Why: "pay is down", By: "Pia"}) {
+		t.Fatalf("escalate: %+v", res)
+	}
+	if a := f.audits("escalated"); len(a) != 1 || !strings.HasSuffix(a[0].Detail, "via discord e1: pay is down") || a[0].RequestID != "e1" || a[0].Platform != "discord" {
+		t.Errorf("escalation audited as %+v", a)
+	}
+	if res := f.do(pia, Command{Name: Escalate, Incident: "SEC-2026-0001"}); outcome(res) != "escalated" || res.(Escalated).Why != "no reason given" {
+		t.Errorf("escalate without a reason: %+v", res)
+	}
+	all, ok := f.do(pia, Command{Name: OnCallNow}).(OnCall)
+	one, ok2 := f.do(pia, Command{Name: OnCallNow, Args: []string{"pay"}}).(OnCall)
+	if !ok || !ok2 || len(one.Slots) == 0 || len(all.Slots) <= len(one.Slots) || one.Unit != "pay" {
+		t.Fatalf("oncall: all %+v, pay %+v", all, one)
+	}
+	for _, s := range one.Slots {
+		if !strings.Contains(s.Name, "pay") {
+			t.Errorf("/oncall pay lists %+v", s)
+		}
 	}
 }
