@@ -460,3 +460,22 @@ func TestEscalateAndOnCall(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHasAPermission: a command is one handler and one
+// permission; neither without the other.
+func TestEveryCommandHasAPermission(t *testing.T) {
+	for name := range handlers {
+		if Permissions[name] == 0 {
+			t.Errorf("%s has a handler and no permission", name)
+		}
+	}
+	for name := range Permissions {
+		if handlers[name] == nil {
+			t.Errorf("%s has a permission and no handler", name)
+		}
+	}
+	res, err := (&Desk{}).Do(context.Background(), Actor{}, Command{Name: "frobnicate"})
+	if err != nil || outcome(res) != string(UnknownCommand) {
+		t.Errorf("an unknown command: %+v %v", res, err)
+	}
+}
