@@ -3,6 +3,7 @@ package act
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -477,5 +478,57 @@ func TestEveryCommandHasAPermission(t *testing.T) {
 	res, err := (&Desk{}).Do(context.Background(), Actor{}, Command{Name: "frobnicate"})
 	if err != nil || outcome(res) != string(UnknownCommand) {
 		t.Errorf("an unknown command: %+v %v", res, err)
+	}
+}
+
+// TestLinkFlow: a chat account asks for a link, the code goes to the
+// roster address by the chat-link form, only that account can use it,
+// and then acts as the person until it unlinks; asking too often is
+// refused.
+func TestLinkFlow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	newAcct := Actor{Platform: "slack", UserID: "U0REXNEW", RequestID: "l1"}
+	if res := f.do(newAcct, Command{Name: LinkRequest, Args: []string{"rex@example.com"}}); res != (LinkMailed{Address: "rex@example.com", Minutes: 30}) {
+		t.Fatalf("link request: %+v", res)
+	}
+	items, err := f.st.Claim(ctx, f.clock.Now().Add(time.Hour), time.Minute, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := ""
+	for _, it := range items {
+		var n notify.Notice
+		if it.Kind == "chat-link" && json.Unmarshal(it.Payload, &n) == nil && n.Form == "chat-link" && n.To.Address == "rex@example.com" && n.Data.Link != nil {
+			code = n.Data.Link.Code
+		}
+	}
+	if len(code) != 8 {
+		t.Fatalf("no chat-link form queued for rex: %+v", items)
+	}
+	if res := f.do(Actor{Platform: "slack", UserID: "U0MALLORY"}, Command{Name: LinkConfirm, Args: []string{code}}); outcome(res) != string(BadCode) {
+		t.Errorf("another account used the code: %+v", res)
+	}
+	if res := f.do(newAcct, Command{Name: LinkConfirm, Args: []string{code}}); res != (Linked{Person: "rex@example.com"}) {
+		t.Fatalf("link: %+v", res)
+	}
+	if p, ok := f.d.Person(ctx, Actor{Platform: "slack", UserID: "U0REXNEW"}); !ok || p.Email != "rex@example.com" {
+		t.Errorf("the linked account is %+v %v", p, ok)
+	}
+	if res := f.do(newAcct, Command{Name: Note, Incident: "SEC-2026-0001", Text: "hello"}); outcome(res) != "noted" {
+		t.Errorf("the linked account's note: %+v", res)
+	}
+	if res := f.do(newAcct, Command{Name: Unlink}); res != (Unlinked{Was: "rex@example.com"}) {
+		t.Errorf("unlink: %+v", res)
+	}
+	if res := f.do(newAcct, Command{Name: Note, Incident: "SEC-2026-0001", Text: "hello"}); outcome(res) != string(NotOnRoster) {
+		t.Errorf("an unlinked account's note: %+v", res)
+	}
+	for i := 0; i < 2; i++ {
+		f.do(newAcct, Command{Name: LinkRequest, Args: []string{"rex@example.com"}})
+	}
+	res := f.do(newAcct, Command{Name: LinkRequest, Args: []string{"rex@example.com"}})
+	if r, ok := res.(Refused); !ok || r.Reason != TooManyLinks || r.Limit != LinkRequestsPerHour || r.Arg != "rex@example.com" {
+		t.Errorf("the fourth request in an hour: %+v", res)
 	}
 }
