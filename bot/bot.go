@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"tocsin/bot/act"
 	"tocsin/bot/cards"
 	"tocsin/bot/chatops"
 	"tocsin/bot/clock"
@@ -73,6 +74,8 @@ type Bot struct {
 	signers map[string][]string
 	// chat takes the chat platforms' commands and buttons.
 	chat *chatops.Handler
+	// act carries out every command, whichever way it came.
+	act *act.Desk
 }
 
 // Metrics are the figures /metrics shows.
@@ -172,6 +175,7 @@ func New(cfg *config.Config, st *store.Store, key *responders.Key, clock Clock, 
 	if c, ok := sender.(interface{ Close() error }); ok {
 		b.out.Idle = func() { c.Close() } // nothing queued: do not hold the SMTP connection
 	}
+	b.act = b.newDesk()
 	if b.chat, err = b.newChat(); err != nil {
 		return nil, err
 	}

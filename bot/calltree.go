@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/act"
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/notify"
@@ -276,16 +276,18 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	case cmd.Verb == "":
 		return nil
 	}
-	ans, eff, err := b.engine.ActTx(tx, cmd)
-	if errors.Is(err, engine.ErrNothingToAnswer) {
-		res.Answer = "not counted: no open step waits for " + cmd.Verb + " from " + cmd.Person
-		return tx.Audit(inc.ID, now, cmd.Person, "answer-not-counted", fmt.Sprintf("%q by %s (%s): no open step of %s waits for this answer from them (a reference counts once for each verb, while its step waits for it)", cmd.Verb, cmd.Person, cmd.Via, inc.Ref))
-	}
+	out, eff, err := b.act.DoTx(tx, act.Actor{Person: cmd.Person, Platform: cmd.Platform, RequestID: cmd.RequestID, Via: cmd.Via},
+		act.Command{Name: act.Name(cmd.Verb), Incident: inc.Ref, Text: cmd.Note, Step: cmd.StepID})
 	if err != nil {
 		return err
 	}
+	ans, ok := out.(act.Answered)
+	if !ok {
+		res.Answer = "not counted: no open step waits for " + cmd.Verb + " from " + cmd.Person
+		return nil
+	}
 	res.effects = eff
-	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Title, cmd.Person, cmd.Via, ans.State)
+	res.Answer = fmt.Sprintf("%s of %q by %s (%s): step %s", cmd.Verb, ans.Step, cmd.Person, cmd.Via, ans.State)
 	if cmd.Verb == engine.VerbAway {
 		return nil // never an answer to an auto-reply
 	}
@@ -294,7 +296,7 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		return err
 	}
 	form.Status = "investigating"
-	form.Recorded = &templates.Recorded{Verb: cmd.Verb, Step: ans.Name, At: now, State: ans.State, Note: cmd.Note}
+	form.Recorded = &templates.Recorded{Verb: cmd.Verb, Step: ans.StepName, At: now, State: ans.State, Note: cmd.Note}
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err
@@ -380,66 +382,67 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 	}
 }
 
-// onIncident runs f on the incident ref (the API's routes to the engine:
-// the engine answers store.ErrNotFound when the incident runs no tree).
-func (b *Bot) onIncident(ctx context.Context, ref string, f func(id int64) error) error {
-	inc, err := b.store.IncidentByRef(ctx, ref)
+// apiActor is the API's caller as the desk's actor: a roster person, or a
+// named integration, whose token's officer scope makes it act as an
+// officer (a person's role comes from the roster, whatever the scope).
+func apiActor(by web.Caller) act.Actor {
+	a := act.Actor{Person: by.Person, Platform: "api", RequestID: by.RequestID()}
+	if by.Person == "" {
+		a.Integration, a.Grants = by.Integration, act.Roster
+		if by.Can(config.ScopeOfficer) {
+			a.Grants |= act.Officer
+		}
+	}
+	return a
+}
+
+// apiDo has the desk carry out c for the API's caller, and says what the
+// result is to the web package: nil when it was done; store.ErrNotFound
+// for no such incident or tree; web.ErrForbidden and web.ErrBadInput for
+// refusals (Do audits the refusals of a role).
+func (b *Bot) apiDo(ctx context.Context, by web.Caller, c act.Command, what string) error {
+	res, err := b.act.Do(ctx, apiActor(by), c)
 	if err != nil {
 		return err
 	}
-	return f(inc.ID)
-}
-
-// apiActor checks that by may make a change that chat allows only the
-// response team and the officers: an integration whose token carries the
-// officer scope may; a person must also be on the team or an officer, as
-// in chat. A refusal is audited on the incident and wraps
-// web.ErrForbidden. It returns the actor and via for the engine.
-func (b *Bot) apiActor(ctx context.Context, id int64, by web.Caller, what string) (actor, via string, err error) {
-	actor, via = by.Actor(), "api "+by.RequestID()
-	if by.Person == "" || b.cfg.OnTeam(by.Person) {
-		return actor, via, nil
+	r, ok := res.(act.Refused)
+	if !ok {
+		return nil
 	}
-	detail := fmt.Sprintf("%s via the API (%s): only the response team and the officers may", what, by.RequestID())
-	if err := b.store.Tx(ctx, func(tx *store.Tx) error {
-		return tx.AuditFrom(id, b.clock.Now(), actor, "api-refused", detail, "api", by.RequestID())
-	}); err != nil {
-		return "", "", err
+	switch r.Reason {
+	case act.NoSuchIncident, act.NoTree:
+		return store.ErrNotFound
+	case act.NotPermitted, act.NotOnRoster, act.NotInTree:
+		return fmt.Errorf("%w: %s: only the response team and the officers may %s", web.ErrForbidden, by.Actor(), what)
+	case act.AlreadyClosed:
+		return fmt.Errorf("%w: %w", web.ErrBadInput, engine.ErrAlreadyClosed)
+	case act.UnknownUnit:
+		return fmt.Errorf("%w: %w", web.ErrBadInput, &act.UnitError{Unit: r.Arg})
 	}
-	return "", "", fmt.Errorf("%w: %s: only the response team and the officers may %s", web.ErrForbidden, actor, what)
+	return fmt.Errorf("%w: %s", web.ErrBadInput, r.Reason)
 }
 
 // moveEvent sets E of the incident ref.
 func (b *Bot) moveEvent(ctx context.Context, ref string, at time.Time, by web.Caller) error {
-	return b.onIncident(ctx, ref, func(id int64) error {
-		actor, via, err := b.apiActor(ctx, id, by, "move E")
-		if err != nil {
-			return err
-		}
-		return b.engine.MoveEvent(ctx, id, at, actor, via)
-	})
+	return b.apiDo(ctx, by, act.Command{Name: act.Event, Incident: ref, Args: []string{at.UTC().Format(time.RFC3339Nano)}}, "move E")
 }
 
 // setUnits changes the units the incident ref affects.
 func (b *Bot) setUnits(ctx context.Context, ref string, add, remove []string, why string, by web.Caller) error {
-	return b.onIncident(ctx, ref, func(id int64) error {
-		actor, via, err := b.apiActor(ctx, id, by, "change the units")
-		if err != nil {
-			return err
-		}
-		return b.changeUnits(ctx, id, add, remove, why, actor, via)
-	})
-}
-
-// chatSetUnits is setUnits for chat, which checked the person's role.
-func (b *Bot) chatSetUnits(ctx context.Context, ref string, add, remove []string, why, actor string) error {
-	return b.onIncident(ctx, ref, func(id int64) error { return b.changeUnits(ctx, id, add, remove, why, actor, "chat") })
+	var args []string
+	for _, u := range add {
+		args = append(args, "+"+u)
+	}
+	for _, u := range remove {
+		args = append(args, "-"+u)
+	}
+	return b.apiDo(ctx, by, act.Command{Name: act.Affects, Incident: ref, Args: args, Text: why}, "change the units")
 }
 
 func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, why, actor, via string) error {
 	for _, u := range append(append([]string{}, add...), remove...) {
 		if _, ok := b.cfg.UnitByID(u); !ok {
-			return fmt.Errorf("%w: %w %q on the roster", web.ErrBadInput, engine.ErrUnknownUnit, u)
+			return fmt.Errorf("%w: %w", web.ErrBadInput, &act.UnitError{Unit: u})
 		}
 	}
 	var units []store.TreeUnit
@@ -453,15 +456,5 @@ func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, w
 // closeIncident closes the incident ref and skips its tree's open steps;
 // closing it again is refused as bad input, saying it is already closed.
 func (b *Bot) closeIncident(ctx context.Context, ref string, by web.Caller) error {
-	return b.onIncident(ctx, ref, func(id int64) error {
-		actor, via, err := b.apiActor(ctx, id, by, "close")
-		if err != nil {
-			return err
-		}
-		err = b.engine.Close(ctx, id, actor, via)
-		if errors.Is(err, engine.ErrAlreadyClosed) {
-			return fmt.Errorf("%w: %w", web.ErrBadInput, err)
-		}
-		return err
-	})
+	return b.apiDo(ctx, by, act.Command{Name: act.Close, Incident: ref}, "close")
 }

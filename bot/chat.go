@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/slack-go/slack"
 
+	"tocsin/bot/act"
 	"tocsin/bot/cards"
 	"tocsin/bot/chatops"
 	"tocsin/bot/store"
@@ -45,17 +46,24 @@ func (b *Bot) newChat() (*chatops.Handler, error) {
 		}
 		discordKey = k
 	}
-	r := &chatops.Router{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, SetUnits: b.chatSetUnits, Progress: cards.Progress,
-		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
-			_, err := b.cards.Queue(tx, inc, event, now)
-			return err
-		}, Notify: b.notify, Queued: b.Kick, Report: b.takenReport}
+	r := &chatops.Router{Desk: b.act, Clock: b.clock}
 	h := chatops.NewHandler(r, slackSecret, discordKey, b.log.With("component", "chat"))
 	h.Refused = b.metrics.ChatRefused.Inc
 	if d := b.cfg.Discord; d != nil && d.APIURL != "" {
 		h.DiscordAPI = d.APIURL
 	}
 	return h, nil
+}
+
+// newDesk is the one command path, on the daemon's store, engine and
+// roster.
+func (b *Bot) newDesk() *act.Desk {
+	return &act.Desk{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, Notify: b.notify,
+		SetUnits: b.changeUnits, Progress: cards.Progress, Queued: b.Kick, Report: b.takenReport,
+		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
+			_, err := b.cards.Queue(tx, inc, event, now)
+			return err
+		}}
 }
 
 // SourceChat is the source of reports logged in chat with /report.

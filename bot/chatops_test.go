@@ -216,7 +216,8 @@ func TestLinkAChatAccount(t *testing.T) {
 	if got := say("U0WESNEW", "link 00000000"); !strings.Contains(got, "does not link") {
 		t.Errorf("wrong code: %q", got)
 	}
-	if got := say("U0WESNEW", "link "+code); !strings.Contains(got, "acts as wes@sandbox.test") {
+	// Linked, and answered in wes's roster language.
+	if got := say("U0WESNEW", "link "+code); !strings.Contains(got, "Verknüpft: Dieses Konto handelt jetzt als wes@sandbox.test") {
 		t.Fatalf("right code: %q", got)
 	}
 	if got := say("U0WESNEW", "status "+id); !strings.Contains(got, id) {
@@ -325,9 +326,10 @@ func TestAssign(t *testing.T) {
 	if inc["assignee"] != "wes@sandbox.test" {
 		t.Errorf("assignee %v", inc["assignee"])
 	}
+	// Told in their roster language (German), by the assigned form.
 	eventually(t, "wes told", 10*time.Second, func() bool {
 		for _, m := range d.pagedTo("wes@sandbox.test") {
-			if strings.Contains(decodedText(t, m), "made you responsible for incident "+id) {
+			if text := decodedText(t, m); strings.Contains(text, "Tara Team hat Sie für den Vorfall "+id) && strings.Contains(text, "/incidents/"+id) {
 				return true
 			}
 		}

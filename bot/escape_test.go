@@ -64,7 +64,7 @@ func TestHostileTextIsInertEverywhere(t *testing.T) {
 		var body string
 		eventually(t, "the /assign mail to wes", 10*time.Second, func() bool {
 			for _, m := range d.pagedTo("wes@sandbox.test") {
-				if text := decodedText(t, m); strings.Contains(text, "made you responsible") {
+				if text := decodedText(t, m); strings.Contains(text, "verantwortlich gemacht") { // wes reads German
 					body = strings.ReplaceAll(text, "\r\n", "\n") // the mail's line ends
 				}
 			}

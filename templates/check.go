@@ -70,6 +70,9 @@ func sample() Form {
 				Steps: []Step{{Name: StepName{Title: "E+4h owners notified"}, Due: e.Add(4 * time.Hour), State: "acknowledged", By: "Kenji Sato"}}},
 			{IncidentID: "SEC-2026-0041", Priority: "P3", Status: "new", Summary: "Phishing mail impersonating the help desk", Opened: e.Add(-5 * time.Hour)},
 		},
+		AssignedBy: "Jonas Weber",
+		Link:       &LinkCode{Platform: "slack", Account: "U0ANA42", Code: "40912377", Minutes: 30},
+		Draft:      &DraftWaiting{ID: "D1", Form: "status-report", Contact: "Example CERT", ContactAddress: "cert@cert.example", ContactKind: "cert"},
 		Desk: Desk{Name: "Example Security Team", Address: "security@example.com",
 			Fingerprint: "BAEEB7AD0ADAABBEB5AF26B26533804BEDEF9CDB", PublicURL: "https://security.example.com"},
 	}
@@ -114,8 +117,15 @@ func (s *Set) Check() error {
 
 // mustCarry is what a form's output has to contain, whatever its language.
 func mustCarry(form string, f Form) []string {
-	if form == "digest" {
+	switch form {
+	case "digest":
 		return []string{f.Incidents[0].IncidentID, f.Incidents[1].Summary, f.Desk.Name, f.Anchor.Head}
+	case "assigned":
+		return []string{"[" + f.IncidentID + "]", f.Summary, f.Priority, f.AssignedBy, f.Desk.Address, f.Desk.PublicURL}
+	case "chat-link":
+		return []string{f.Link.Platform, f.Link.Account, "/tocsin link " + f.Link.Code, f.Recipient.Address, f.Desk.Address}
+	case "approval-request":
+		return []string{"[" + f.IncidentID + "]", f.Draft.Contact, f.Draft.ContactAddress, "/approve " + f.IncidentID + " " + f.Draft.ID, f.Desk.Address}
 	}
 	must := []string{"[" + f.IncidentID + "]", f.Summary, f.Priority, f.Desk.Address, f.Desk.Fingerprint[:4], f.Contacts[0].Address}
 	if f.Variant == Technical {

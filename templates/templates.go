@@ -34,13 +34,16 @@ var embedded embed.FS
 // Forms are the notifications Tocsin sends. Every one but the digest is the
 // standard notification form plus what the form asks of its reader.
 var Forms = []string{
-	"acknowledgement", // to a reporter: received, filed as ID
-	"request-info",    // to a reporter: questions, answer by
-	"status-update",   // to a reporter or contact: what changed, next update
-	"closure",         // to a reporter: resolved or closed, how to reopen
-	"action-alert",    // Significant Event Action Alert to operating-unit contacts
-	"status-report",   // the E+24h status report to the CIO and authorities
-	"digest",          // the officers' periodic digest of open incidents
+	"acknowledgement",  // to a reporter: received, filed as ID
+	"request-info",     // to a reporter: questions, answer by
+	"status-update",    // to a reporter or contact: what changed, next update
+	"closure",          // to a reporter: resolved or closed, how to reopen
+	"action-alert",     // Significant Event Action Alert to operating-unit contacts
+	"status-report",    // the E+24h status report to the CIO and authorities
+	"digest",           // the officers' periodic digest of open incidents
+	"assigned",         // to a roster person: someone made you responsible (/assign)
+	"chat-link",        // to a roster person: the code that links a chat account to them
+	"approval-request", // to the officers: a draft to an external contact waits for approval
 }
 
 // Variant selects how much technical detail a notification carries: the
@@ -183,6 +186,31 @@ type Form struct {
 	// Request is what a call-tree step asks of its reader; nil outside
 	// call trees.
 	Request *Request
+
+	// AssignedBy is who made the reader responsible (assigned).
+	AssignedBy string
+	// Link is a chat account's request to act as the reader (chat-link).
+	Link *LinkCode
+	// Draft is a draft to an external contact that waits for approval
+	// (approval-request).
+	Draft *DraftWaiting
+}
+
+// LinkCode is a mailed code that links a chat account to its reader.
+type LinkCode struct {
+	Platform string // slack, discord
+	Account  string // the platform's user id
+	Code     string
+	Minutes  int // how long it is good for
+}
+
+// DraftWaiting is a draft to an external contact that waits for approval.
+type DraftWaiting struct {
+	ID             string // D1, D2, ...
+	Form           string // the form drafted: status-report
+	Contact        string // the contact's name
+	ContactAddress string
+	ContactKind    string // cert, isp, ...
 }
 
 // AuditAnchor is the audit chain's length and last seal at a time.

@@ -28,7 +28,9 @@ type Command struct {
 	Age time.Duration
 }
 
-// Names are the commands, with what each takes; /help prints them.
+// Names are the commands, with what each takes; /help lists them (worded
+// by the replies' "help" template in the reader's language). What is the
+// English description the platforms' command registrations carry.
 var Names = []struct{ Name, Usage, What string }{
 	{"ack", "/ack [ID]", "acknowledge: I have it, I am on it"},
 	{"done", "/done [ID] [note]", "the work of your step is finished"},
@@ -67,7 +69,7 @@ func Parse(name, text string) (Command, error) {
 		known = known || n.Name == name
 	}
 	if !known {
-		return Command{}, fmt.Errorf("unknown command /%s: /help lists them", name)
+		return Command{}, &ParseError{Command: name, Need: NeedKnownCommand}
 	}
 	c := Command{Name: name}
 	if len(fields) > 0 && idRE.MatchString(fields[0]) {
@@ -76,54 +78,54 @@ func Parse(name, text string) (Command, error) {
 	switch name {
 	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve":
 		if c.Incident == "" {
-			return Command{}, fmt.Errorf("/%s needs an incident id: %s", name, usage(name))
+			return Command{}, parseError(name, NeedIncident)
 		}
 	}
 	switch name {
 	case "event":
 		if len(fields) != 1 {
-			return Command{}, fmt.Errorf("/event needs one time: %s", usage(name))
+			return Command{}, parseError(name, NeedTime)
 		}
 		c.Args = fields
 	case "affects":
 		if len(fields) == 0 {
-			return Command{}, fmt.Errorf("/affects needs units: %s", usage(name))
+			return Command{}, parseError(name, NeedUnits)
 		}
 		c.Args = fields
 	case "oncall":
 		c.Args = fields
 	case "notify":
 		if len(fields) == 0 {
-			return Command{}, fmt.Errorf("/notify needs a contact: %s", usage(name))
+			return Command{}, parseError(name, NeedContact)
 		}
 		c.Args, c.Text = fields[:1], strings.Join(fields[1:], " ")
 	case "assign":
 		if len(fields) != 1 {
-			return Command{}, fmt.Errorf("/assign needs one person: %s", usage(name))
+			return Command{}, parseError(name, NeedPerson)
 		}
 		c.Args = fields
 	case "approve":
 		if len(fields) > 1 {
-			return Command{}, fmt.Errorf("/approve needs one draft id, no more: %s", usage(name))
+			return Command{}, parseError(name, NeedOneDraft)
 		}
 		for _, f := range fields {
 			c.Args = append(c.Args, strings.ToUpper(f))
 		}
 	case "link":
 		if len(fields) != 1 {
-			return Command{}, fmt.Errorf("/tocsin link needs your roster address, then the code mailed to it")
+			return Command{}, parseError(name, NeedLinkArg)
 		}
 		c.Args = fields
 	case "priority":
 		if len(fields) != 1 || !regexp.MustCompile(`^(?i)P[1-4]$`).MatchString(fields[0]) {
-			return Command{}, fmt.Errorf("/priority needs P1, P2, P3 or P4: %s", usage(name))
+			return Command{}, parseError(name, NeedPriority)
 		}
 		c.Args = []string{strings.ToUpper(fields[0])}
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
 	if (name == "note" || name == "report") && c.Text == "" {
-		return Command{}, fmt.Errorf("/%s needs text: %s", name, usage(name))
+		return Command{}, parseError(name, NeedText)
 	}
 	if name == "report" && c.Incident != "" {
 		c.Text, c.Incident = c.Incident+" "+c.Text, "" // a report that starts with an id is still a new report
@@ -138,7 +140,7 @@ func Parse(name, text string) (Command, error) {
 func FromButton(action string) (Command, error) {
 	name, id, ok := strings.Cut(action, ":")
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
-		return Command{}, fmt.Errorf("unknown button %q", action)
+		return Command{}, &ParseError{Command: action, Need: NeedKnownButton}
 	}
 	c := Command{Name: name, Incident: strings.ToUpper(id)}
 	if name == "escalate" {
@@ -156,6 +158,52 @@ func buttonAction(actionID, value string) string {
 		return actionID
 	}
 	return actionID + ":" + value
+}
+
+// ParseError is what a typed command lacks; the replies' "parse-error"
+// template words it in the reader's language.
+type ParseError struct {
+	Command string // the command as typed (or the button's action)
+	Need    Need
+	Usage   string // the command's usage line
+}
+
+// Need names what a command lacks.
+type Need string
+
+// What a command may lack.
+const (
+	NeedKnownCommand Need = "known-command"
+	NeedKnownButton  Need = "known-button"
+	NeedIncident     Need = "incident"
+	NeedTime         Need = "time"
+	NeedUnits        Need = "units"
+	NeedContact      Need = "contact"
+	NeedPerson       Need = "person"
+	NeedOneDraft     Need = "one-draft"
+	NeedLinkArg      Need = "link-arg"
+	NeedPriority     Need = "priority"
+	NeedText         Need = "text"
+)
+
+// Needs are all of them, for the words that must cover them.
+var Needs = []Need{NeedKnownCommand, NeedKnownButton, NeedIncident, NeedTime, NeedUnits, NeedContact, NeedPerson, NeedOneDraft, NeedLinkArg, NeedPriority, NeedText}
+
+// Error is for logs; people read the template's words.
+func (e *ParseError) Error() string {
+	switch e.Need {
+	case NeedKnownCommand:
+		return "unknown command /" + e.Command + ": /help lists them"
+	case NeedKnownButton:
+		return fmt.Sprintf("unknown button %q", e.Command)
+	case NeedIncident:
+		return "/" + e.Command + " needs an incident id: " + e.Usage
+	}
+	return "/" + e.Command + " needs " + string(e.Need) + ": " + e.Usage
+}
+
+func parseError(name string, need Need) *ParseError {
+	return &ParseError{Command: name, Need: need, Usage: usage(name)}
 }
 
 func usage(name string) string {

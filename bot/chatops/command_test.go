@@ -1,6 +1,7 @@
 package chatops
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -29,17 +30,26 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q, %q) = %+v, %v; want %+v", c.name, c.text, got, err, c.want)
 		}
 	}
-	for _, c := range []struct{ name, text, why string }{
-		{"/nuke", "", "unknown command"},
-		{"/priority", "SEC-2026-0001 P9", "P1, P2, P3 or P4"},
-		{"/close", "", "needs an incident id"},
-		{"/note", "SEC-2026-0001", "needs text"},
-		{"/notify", "SEC-2026-0001", "needs a contact"},
-		{"/approve", "", "needs an incident id"},
-		{"/approve", "SEC-2026-0001 D1 D2", "needs one draft id"},
+	for _, c := range []struct {
+		name, text string
+		want       Need
+	}{
+		{"/nuke", "", NeedKnownCommand},
+		{"/priority", "SEC-2026-0001 P9", NeedPriority},
+		{"/close", "", NeedIncident},
+		{"/note", "SEC-2026-0001", NeedText},
+		{"/notify", "SEC-2026-0001", NeedContact},
+		{"/approve", "", NeedIncident},
+		{"/approve", "SEC-2026-0001 D1 D2", NeedOneDraft},
+		{"/event", "SEC-2026-0001", NeedTime},
+		{"/affects", "SEC-2026-0001", NeedUnits},
+		{"/assign", "SEC-2026-0001 a b", NeedPerson},
+		{"/tocsin", "link", NeedLinkArg},
 	} {
-		if _, err := Parse(c.name, c.text); err == nil || !strings.Contains(err.Error(), c.why) {
-			t.Errorf("Parse(%q, %q): %v, want %q", c.name, c.text, err, c.why)
+		_, err := Parse(c.name, c.text)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Need != c.want {
+			t.Errorf("Parse(%q, %q): %v, want %s", c.name, c.text, err, c.want)
 		}
 	}
 	for _, b := range []string{"ack", "done", "escalate"} {

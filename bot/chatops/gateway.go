@@ -62,9 +62,9 @@ func (h *Handler) gatewayInteraction(ctx context.Context, s *discordgo.Session, 
 		user = i.User.ID
 	}
 	c.Platform, c.UserID, c.RequestID = "discord", user, i.ID
-	reply := Reply{Ephemeral: true}
+	var reply Reply
 	if err != nil {
-		reply.Text = err.Error()
+		reply = h.Router.Unparsed(ctx, c, err)
 	} else {
 		reply = h.Router.Handle(ctx, c)
 	}

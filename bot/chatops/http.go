@@ -7,7 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/slack-go/slack/socketmode"
 
-	"tocsin/bot/store"
 	"tocsin/responders"
 )
 
@@ -76,7 +75,7 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 	c, perr := Parse(form.Get("command"), form.Get("text"))
 	c.Platform, c.UserID, c.RequestID, c.Age = "slack", form.Get("user_id"), form.Get("trigger_id"), signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
-		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		slackReply(w, h.Router.Unparsed(r.Context(), c, perr))
 		return
 	}
 	h.slackAnswer(w, r, c, form.Get("response_url"))
@@ -87,7 +86,7 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) slackAnswer(w http.ResponseWriter, r *http.Request, c Command, responseURL string) {
 	reply, ok := h.handle(r, c, func(reply Reply) {
 		body, _ := json.Marshal(slackBody(reply))
-		h.late(r, c, store.LateReply("slack", responseURL), body)
+		h.late(r, c, responseURL, body)
 	})
 	if !ok {
 		reply = Reply{Text: "Working on it: the answer follows here.", Ephemeral: true}
@@ -114,32 +113,23 @@ func (h *Handler) handle(r *http.Request, c Command, late func(Reply)) (Reply, b
 // lateBody queues reply for Slack's response_url.
 func (h *Handler) lateBody(ctx context.Context, c Command, responseURL string, reply Reply) {
 	body, _ := json.Marshal(slackBody(reply))
-	h.queueLate(ctx, c, store.LateReply("slack", responseURL), body)
+	h.queueLate(ctx, c, responseURL, body)
 }
 
 // late queues a late answer in the outbox: retried, and seen if it fails.
-func (h *Handler) late(r *http.Request, c Command, to store.Dest, body []byte) {
-	h.queueLate(r.Context(), c, to, body)
+func (h *Handler) late(r *http.Request, c Command, target string, body []byte) {
+	h.queueLate(r.Context(), c, target, body)
 }
 
-func (h *Handler) queueLate(ctx context.Context, c Command, to store.Dest, body []byte) {
-	if to.ID == "" {
+// queueLate queues body for target (Slack's response_url, a Discord
+// follow-up's webhook) on c's platform.
+func (h *Handler) queueLate(ctx context.Context, c Command, target string, body []byte) {
+	if target == "" {
 		h.Log.Warn("a slow command's answer has nowhere to go", "platform", c.Platform, "request", c.RequestID)
 		return
 	}
-	it := store.OutboxItem{IdemKey: "late:" + c.Platform + ":" + c.RequestID, Kind: "late-answer", Sender: h.Router.Config.Desk.Address,
-		Payload: body, CreatedAt: h.Router.Clock.Now()}
-	it.To(to)
-	err := h.Router.Store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		_, err := tx.Enqueue(it)
-		return err
-	})
-	if err != nil {
+	if err := h.Router.Desk.LateAnswer(context.WithoutCancel(ctx), c.Platform, target, c.RequestID, body); err != nil {
 		h.Log.Error("queueing a late answer", "err", err)
-		return
-	}
-	if h.Router.Queued != nil {
-		h.Router.Queued()
 	}
 }
 
@@ -169,7 +159,7 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 	c, perr := FromButton(buttonAction(p.Actions[0].ActionID, p.Actions[0].Value))
 	c.Platform, c.UserID, c.RequestID, c.Age = "slack", p.User.ID, p.TriggerID, signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
-		slackReply(w, Reply{Text: perr.Error(), Ephemeral: true})
+		slackReply(w, h.Router.Unparsed(r.Context(), c, perr))
 		return
 	}
 	h.slackAnswer(w, r, c, p.ResponseURL)
@@ -258,11 +248,11 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 	case 3: // MESSAGE_COMPONENT
 		c, perr = FromButton(in.Data.CustomID)
 	default:
-		perr = errors.New("not an interaction this desk knows")
+		perr = &ParseError{Command: fmt.Sprint("interaction type ", in.Type), Need: NeedKnownButton}
 	}
 	c.Platform, c.UserID, c.RequestID, c.Age = "discord", user, in.ID, signedAge(r, "X-Signature-Timestamp")
 	if perr != nil {
-		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(Reply{Text: perr.Error(), Ephemeral: true})})
+		json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(h.Router.Unparsed(r.Context(), c, perr))})
 		return
 	}
 	reply, ok := h.handle(r, c, func(reply Reply) {
@@ -271,7 +261,7 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		if in.ApplicationID != "" && in.Token != "" {
 			followUp = strings.TrimRight(h.DiscordAPI, "/") + "/webhooks/" + url.PathEscape(in.ApplicationID) + "/" + url.PathEscape(in.Token)
 		}
-		h.late(r, c, store.LateReply("discord", followUp), body)
+		h.late(r, c, followUp, body)
 	})
 	if !ok {
 		// Deferred: Discord shows "thinking" until the follow-up comes.

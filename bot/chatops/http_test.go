@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tocsin/bot/act"
 	"tocsin/bot/clock"
 	"tocsin/bot/outbox"
 	"tocsin/bot/store"
@@ -25,14 +26,14 @@ import (
 // posted to Slack's response_url from the outbox.
 func TestSlowCommandAnswersLater(t *testing.T) {
 	h, st := newTestHandler(t, "", "s3cret-s3cret-s3cret")
-	router, log := h.Router, h.Log
+	desk, log := h.Router.Desk.(*act.Desk), h.Log
 	h.FastEnough = 20 * time.Millisecond
 	h.run = func(context.Context, Command) Reply {
 		time.Sleep(100 * time.Millisecond)
 		return Reply{Text: "SEC-2026-0001 acknowledged by Pia"}
 	}
 	queued := make(chan struct{}, 1)
-	router.Queued = func() { queued <- struct{}{} }
+	desk.Queued = func() { queued <- struct{}{} }
 	var got string
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -87,7 +88,7 @@ func newTestHandler(t *testing.T, peopleYAML, slackSecret string) (*Handler, *st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewHandler(&Router{Config: cfg, Store: st, Clock: clock.System{}}, slackSecret, nil, slog.New(slog.DiscardHandler)), st
+	return NewHandler(&Router{Desk: &act.Desk{Config: cfg, Store: st, Clock: clock.System{}}, Clock: clock.System{}}, slackSecret, nil, slog.New(slog.DiscardHandler)), st
 }
 
 // TestSlowDiscordCommandIsDeferred: on Discord a slow command is answered
@@ -103,7 +104,7 @@ func TestSlowDiscordCommandIsDeferred(t *testing.T) {
 		return Reply{Text: "SEC-2026-0001 escalated", Ephemeral: true}
 	}
 	queued := make(chan struct{}, 1)
-	h.Router.Queued = func() { queued <- struct{}{} }
+	h.Router.Desk.(*act.Desk).Queued = func() { queued <- struct{}{} }
 	var path, got string
 	discord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -49,7 +49,7 @@ func (h *Handler) firstEnvelope(ctx context.Context, req *socketmode.Request) bo
 	since := now.Add(-2 * maxAge)
 	sum := sha256.Sum256(req.Payload)
 	for _, key := range []string{"slack-socket:envelope:" + req.EnvelopeID, "slack-socket:payload:" + hex.EncodeToString(sum[:])} {
-		ok, err := h.Router.Store.FirstRequest(ctx, key, now, since)
+		ok, err := h.Router.Desk.FirstRequest(ctx, key, now, since)
 		if err != nil {
 			h.Log.Error("checking a Socket Mode envelope for a redelivery; not acted on", "err", err)
 			return false
@@ -84,9 +84,9 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 				cmd, _ := evt.Data.(slack.SlashCommand)
 				c, err := Parse(cmd.Command, cmd.Text)
 				c.Platform, c.UserID, c.RequestID = "slack", cmd.UserID, cmd.TriggerID
-				reply := Reply{Ephemeral: true}
+				var reply Reply
 				if err != nil {
-					reply.Text = err.Error()
+					reply = h.Router.Unparsed(ctx, c, err)
 				} else {
 					reply = h.runner()(ctx, c)
 				}
@@ -100,9 +100,9 @@ func (h *Handler) serveSocket(ctx context.Context, client *socketmode.Client, st
 				a := cb.ActionCallback.BlockActions[0]
 				c, err := FromButton(buttonAction(a.ActionID, a.Value))
 				c.Platform, c.UserID, c.RequestID = "slack", cb.User.ID, cb.TriggerID
-				reply := Reply{Ephemeral: true}
+				var reply Reply
 				if err != nil {
-					reply.Text = err.Error()
+					reply = h.Router.Unparsed(ctx, c, err)
 				} else {
 					reply = h.runner()(ctx, c)
 				}

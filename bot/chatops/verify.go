@@ -33,7 +33,7 @@ var ErrRefused = errors.New("request not verified")
 // same request.
 func (h *Handler) first(r *http.Request, key string) bool {
 	now := time.Now()
-	ok, err := h.Router.Store.FirstRequest(r.Context(), key, now, now.Add(-2*maxAge))
+	ok, err := h.Router.Desk.FirstRequest(r.Context(), key, now, now.Add(-2*maxAge))
 	if err != nil {
 		h.Log.Error("checking a chat request for replay; refused", "err", err)
 		return false

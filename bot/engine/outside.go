@@ -238,11 +238,14 @@ func (e *Engine) draftOutside(tx *store.Tx, inc *store.Incident, s store.StepRow
 		return false, err
 	}
 	queued := false
-	body := fmt.Sprintf("The call tree of %s (%s) drafted its %s to %s <%s> (%s) as draft %s.\n\nNothing goes outside until a member of the response team or an officer approves it:\n\n  /approve %s %s   (in Slack or Discord)\n\nSee %s/incidents/%s\n",
-		inc.Ref, inc.Priority, form, contact.Name, contact.Email, contact.Kind, id, inc.Ref, id, strings.TrimRight(e.Config.Desk.PublicURL, "/"), inc.Ref)
+	data, err := e.Form(tx, inc)
+	if err != nil {
+		return false, err
+	}
+	data.Draft = &templates.DraftWaiting{ID: id, Form: form, Contact: contact.Name, ContactAddress: contact.Email, ContactKind: contact.Kind}
 	for _, officer := range e.Roster.Officers() {
-		added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Kind: "draft-waiting", IdemKey: d.Key + ":tell:" + strings.ToLower(officer), IncidentRef: inc.Ref,
-			To: mail.Address{Address: officer}, Subject: "[" + inc.Ref + "] Waiting for your approval: " + id + ", " + form + " to " + contact.Name, Body: body}, now)
+		added, err := e.Notify.Queue(tx, inc.ID, notify.Notice{Form: "approval-request", Kind: "draft-waiting", IdemKey: d.Key + ":tell:" + strings.ToLower(officer), IncidentRef: inc.Ref,
+			To: mail.Address{Address: officer}, Data: data}, now)
 		if err != nil {
 			return false, err
 		}

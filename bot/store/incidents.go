@@ -118,6 +118,11 @@ func (t *Tx) FindThread(tag string, msgIDs []string) (*Incident, error) {
 	return nil, ErrNotFound
 }
 
+// IncidentByRef returns the incident ref (case-insensitive), in t.
+func (t *Tx) IncidentByRef(ref string) (*Incident, error) {
+	return t.incidentWhere(`ref = ?`, strings.ToUpper(ref))
+}
+
 func (t *Tx) incidentWhere(where string, args ...any) (*Incident, error) {
 	return scanIncident(t.queryRow(`SELECT `+incidentCols+` FROM incidents WHERE `+where, args...))
 }
