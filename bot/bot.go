@@ -73,6 +73,9 @@ type Bot struct {
 	signers map[string][]string
 	// chat takes the chat platforms' commands and buttons.
 	chat *chatops.Handler
+	// anchorsLost: the start found the audit anchors missing from a
+	// begun chain; nothing is anchored until they are back.
+	anchorsLost bool
 }
 
 // Metrics are the figures /metrics shows.

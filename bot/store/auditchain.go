@@ -363,13 +363,50 @@ func sealUnchained(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// keyingVersion is the schema version that brought the keyed chain (the
+// audit entries' state column): a store upgraded from before it, or
+// created empty, is due to begin the keyed chain, once.
+func keyingVersion() int {
+	for i, m := range sqliteMigrations {
+		if strings.Contains(m, "ALTER TABLE audit ADD COLUMN state") {
+			return i + 1
+		}
+	}
+	return len(sqliteMigrations)
+}
+
+// ErrKeyingNotDue: the keyed chain began once (or the store was keyed
+// before the flag existed); it never begins again.
+var ErrKeyingNotDue = errors.New("the keyed audit chain has begun already: it is never begun again")
+
+// KeyingDue reports whether the keyed chain is still to begin: set only by
+// the migration, for a store created empty or upgraded from before the
+// key, and cleared by BeginKeyedChain. What the log looks like decides
+// nothing: a log wiped or rewritten with plain hashes is not begun anew.
+func (s *Store) KeyingDue(ctx context.Context) (bool, error) {
+	var due bool
+	err := s.r.QueryRowContext(ctx, `SELECT due FROM audit_keying WHERE id = 1`).Scan(&due)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return due, err
+}
+
 // BeginKeyedChain writes the audit-keyed entry: how many unkeyed entries
 // come before it, and a snapshot of the state of every incident, step
-// and draft. The daemon writes it on the first start with a key (when no
-// anchor exists yet); it is what lets the unkeyed entries before it, and
-// the rows they made, pass verification.
+// and draft. It is what lets the unkeyed entries before it, and the rows
+// they made, pass verification, so it is written once, when KeyingDue
+// (the daemon's first start on a new or upgraded store), and never
+// again: ErrKeyingNotDue.
 func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
 	return s.Tx(ctx, func(tx *Tx) error {
+		var due bool
+		if err := tx.queryRow(`SELECT due FROM audit_keying WHERE id = 1`).Scan(&due); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if !due {
+			return ErrKeyingNotDue
+		}
 		var n int
 		if err := tx.queryRow(`SELECT COUNT(*) FROM audit`).Scan(&n); err != nil {
 			return err
@@ -380,13 +417,16 @@ func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
 		}
 		st, _ := json.Marshal(snap)
 		detail, _ := json.Marshal(KeyedMarker{Unkeyed: n})
-		return tx.writeAudit(0, now, "system", ActionAuditKeyed, string(detail), "", "", string(st))
+		if err := tx.writeAudit(0, now, "system", ActionAuditKeyed, string(detail), "", "", string(st)); err != nil {
+			return err
+		}
+		_, err = tx.exec(`UPDATE audit_keying SET due = 0 WHERE id = 1`)
+		return err
 	})
 }
 
 // AuditKeyed reports whether the chain's last entry is sealed with the
-// store's key: the keyed chain has begun, and a lost anchors file must
-// not make the next start vouch for the log (and its rows) anew.
+// store's key (said when the anchors are found missing).
 func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
 	var id, inc, at int64
 	var actor, action, detail, platform, requestID, state, prev, hash string
@@ -495,10 +535,10 @@ func (b *AuditBreak) Error() string {
 	if b.Incident != "" {
 		where = b.Incident
 	}
-	switch b.Kind {
-	case BreakTruncated, BreakRewritten, BreakHead:
+	switch {
+	case b.Kind == BreakTruncated || b.Kind == BreakRewritten || b.Kind == BreakHead || b.ID == 0 && b.Kind != BreakState:
 		return b.Why
-	case BreakState:
+	case b.Kind == BreakState:
 		if b.ID != 0 {
 			return fmt.Sprintf("%s of %s was %s when audit entry %d changed it, but the entries before it recorded %s: changed with no audit entry",
 				b.Row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
@@ -613,6 +653,11 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	}
 	if head != prev {
 		return n, &AuditBreak{Kind: BreakHead, Why: "the last entries were removed (the chain's head names an entry that is not there)"}, nil
+	}
+	if n == 0 {
+		// The daemon's first start writes the audit-keyed entry: an empty
+		// log was wiped. (Entries without it are unkeyed, named above.)
+		return n, &AuditBreak{Kind: BreakUnkeyed, Why: "the log is empty, without even the audit-keyed entry a keyed log begins with: it was wiped"}, nil
 	}
 	brk, err := checkState(ctx, q, recorded)
 	return n, brk, err

@@ -299,3 +299,46 @@ func TestUnkeyedEntriesPassOnlyBeforeTheMarker(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestKeyedChainBeginsOnce: the audit-keyed entry is due on a store
+// created empty and on one upgraded from before the key, once; a store
+// whose chain began (here: one at the schema just before the flag, as
+// issue 15 left it) never begins again, whatever its log looks like, and
+// an empty log does not verify.
+func TestKeyedChainBeginsOnce(t *testing.T) {
+	ctx := context.Background()
+	fresh, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if due, err := fresh.KeyingDue(ctx); err != nil || !due {
+		t.Errorf("fresh store: due %v, %v; want due", due, err)
+	}
+	if err := fresh.BeginKeyedChain(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.BeginKeyedChain(ctx, t0); err != ErrKeyingNotDue {
+		t.Errorf("second audit-keyed entry: %v, want ErrKeyingNotDue", err)
+	}
+	// Wiped: nothing is begun again, and the empty log is named.
+	exec(t, fresh, `DELETE FROM audit`, `UPDATE audit_head SET last = ''`)
+	if due, _ := fresh.KeyingDue(ctx); due {
+		t.Errorf("wiped log: due again")
+	}
+	if _, brk := verify(t, fresh, nil); brk == nil || brk.Kind != BreakUnkeyed {
+		t.Errorf("wiped log: %+v, want an unkeyed break", brk)
+	}
+
+	old := upgraded(t, keyingVersion()-1)
+	if due, err := old.KeyingDue(ctx); err != nil || !due {
+		t.Errorf("store from before the key: due %v, %v; want due", due, err)
+	}
+	keyed := upgraded(t, len(sqliteMigrations)-1)
+	if due, err := keyed.KeyingDue(ctx); err != nil || due {
+		t.Errorf("store keyed already: due %v, %v; want not due", due, err)
+	}
+	if err := keyed.BeginKeyedChain(ctx, t0); err != ErrKeyingNotDue {
+		t.Errorf("store keyed already: %v, want ErrKeyingNotDue", err)
+	}
+}
