@@ -158,8 +158,8 @@ func (t *Tx) touchIncident(id int64, now time.Time) error {
 	return nil
 }
 
-// touchStep is called before a step row changes (created: incident given,
-// the step has no state before).
+// touchStep is called before a step row, or one of its people, changes
+// (created: incident given, the step has no record before).
 func (t *Tx) touchStep(id, createdIn int64) error {
 	c := t.changes()
 	if _, ok := c.steps[id]; ok {
@@ -167,12 +167,14 @@ func (t *Tx) touchStep(id, createdIn int64) error {
 	}
 	b := stepBefore{incident: createdIn}
 	if createdIn == 0 {
-		if err := t.queryRow(`SELECT incident_id, state FROM steps WHERE id = ?`, id).Scan(&b.incident, &b.state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
+		inc, rec, err := stepRecord(t.query, id)
+		if err != nil {
 			return fmt.Errorf("reading step %d before a change: %w", id, err)
 		}
+		if rec == "" {
+			return nil
+		}
+		b.incident, b.state = inc, rec
 	}
 	c.steps[id] = b
 	return nil
@@ -186,11 +188,88 @@ func (t *Tx) touchDraft(key string, createdIn int64, now time.Time) error {
 		return nil
 	}
 	b := draftBefore{incident: createdIn}
-	if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&b.incident, &b.state); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	inc, rec, err := draftRecord(t.query, key)
+	if err != nil {
 		return fmt.Errorf("reading draft before a change: %w", err)
+	}
+	if rec != "" {
+		b.incident, b.state = inc, rec
 	}
 	c.drafts[key] = b
 	return nil
+}
+
+// rowsQuery runs a query: a transaction's prepared statements (Tx.query)
+// or a reader's (queryOn).
+type rowsQuery func(query string, args ...any) (*sql.Rows, error)
+
+func queryOn(ctx context.Context, q querier) rowsQuery {
+	return func(query string, args ...any) (*sql.Rows, error) { return q.QueryContext(ctx, query, args...) }
+}
+
+// stepRecord is what an entry records of step row id ("": no such row):
+// its state, deadline and escalation level, and for each of its people
+// when they acknowledged, confirmed or were away, how, and a hash of
+// their reference (never the reference itself, which acts as them).
+func stepRecord(query rowsQuery, id int64) (incident int64, rec string, err error) {
+	rows, err := query(`SELECT s.incident_id, s.state, s.due_at, s.level, COALESCE(p.person, ''), COALESCE(p.acked_at, 0), COALESCE(p.done_at, 0), COALESCE(p.away_at, 0), COALESCE(p.via, ''), COALESCE(p.token, '')
+		FROM steps s LEFT JOIN step_people p ON p.step_id = s.id WHERE s.id = ? ORDER BY p.person`, id)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var state, person, via, token string
+		var due, acked, done, away int64
+		var level int
+		if err := rows.Scan(&incident, &state, &due, &level, &person, &acked, &done, &away, &via, &token); err != nil {
+			return 0, "", err
+		}
+		if b.Len() == 0 {
+			fmt.Fprintf(&b, "%s due=%s level=%d", state, recTime(due), level)
+		}
+		if person != "" {
+			sum := sha256.Sum256([]byte(token))
+			fmt.Fprintf(&b, " [%s acked=%s done=%s away=%s via=%q ref=%x]", person, recTime(acked), recTime(done), recTime(away), via, sum[:8])
+		}
+	}
+	return incident, b.String(), rows.Err()
+}
+
+// draftRecord is what an entry records of draft key ("": no such row):
+// its state, short id, contact, form and approver.
+func draftRecord(query rowsQuery, key string) (incident int64, rec string, err error) {
+	rows, err := query(`SELECT incident_id, state, short_id, contact, form, approved_by FROM drafts WHERE idem_key = ?`, key)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, id, contact, form, approver string
+		if err := rows.Scan(&incident, &state, &id, &contact, &form, &approver); err != nil {
+			return 0, "", err
+		}
+		rec = fmt.Sprintf("%s %s contact=%q form=%q approver=%q", state, id, contact, form, approver)
+	}
+	return incident, rec, rows.Err()
+}
+
+func recTime(v int64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fromMS(v).Format(time.RFC3339Nano)
+}
+
+// sameRecord compares a row's record with the one an entry holds. Entries
+// written before records held more than the state (one word) are
+// compared on the state alone.
+func sameRecord(have, recorded string) bool {
+	if recorded != "" && !strings.Contains(recorded, " ") {
+		have, _, _ = strings.Cut(have, " ")
+	}
+	return have == recorded
 }
 
 // flushState writes, before the commit, one state entry for each incident
@@ -227,19 +306,16 @@ func (t *Tx) flushState() error {
 		}
 	}
 	for id, before := range c.steps {
-		var state string
-		if err := t.queryRow(`SELECT state FROM steps WHERE id = ?`, id).Scan(&state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
+		_, rec, err := stepRecord(t.query, id)
+		if err != nil {
 			return fmt.Errorf("reading step %d after a change: %w", id, err)
 		}
-		if state != before.state {
+		if rec != "" && rec != before.state {
 			a := get(before.incident)
 			if a.Steps == nil {
 				a.Steps = map[int64]string{}
 			}
-			a.Steps[id] = state
+			a.Steps[id] = rec
 			if before.state != "" {
 				if a.Was.Steps == nil {
 					a.Was.Steps = map[int64]string{}
@@ -249,20 +325,16 @@ func (t *Tx) flushState() error {
 		}
 	}
 	for key, before := range c.drafts {
-		var inc int64
-		var state string
-		if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&inc, &state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
+		inc, rec, err := draftRecord(t.query, key)
+		if err != nil {
 			return fmt.Errorf("reading draft after a change: %w", err)
 		}
-		if state != before.state {
+		if rec != "" && rec != before.state {
 			a := get(inc)
 			if a.Drafts == nil {
 				a.Drafts = map[string]string{}
 			}
-			a.Drafts[key] = state
+			a.Drafts[key] = rec
 			if before.state != "" {
 				if a.Was.Drafts == nil {
 					a.Was.Drafts = map[string]string{}
@@ -458,33 +530,43 @@ func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 		a.Incidents[id] = st
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT id, state FROM steps`)
+	ids, err := rowIDs[int64](ctx, q, `SELECT id FROM steps`)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var id int64
-		var st string
-		if err := rows.Scan(&id, &st); err != nil {
-			rows.Close()
+	for _, id := range ids {
+		if _, a.Steps[id], err = stepRecord(queryOn(ctx, q), id); err != nil {
 			return nil, err
 		}
-		a.Steps[id] = st
 	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT idem_key, state FROM drafts`)
+	keys, err := rowIDs[string](ctx, q, `SELECT idem_key FROM drafts`)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range keys {
+		if _, a.Drafts[key], err = draftRecord(queryOn(ctx, q), key); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// rowIDs reads one column of every row.
+func rowIDs[T any](ctx context.Context, q querier, query string) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var out []T
 	for rows.Next() {
-		var key, st string
-		if err := rows.Scan(&key, &st); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		a.Drafts[key] = st
+		out = append(out, v)
 	}
-	return a, rows.Err()
+	return out, rows.Err()
 }
 
 // AuditAnchor is the chain's length and last seal at a time: what the
@@ -579,6 +661,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	n, prev := 0, ""
 	var firstUnkeyed *AuditBreak
 	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	recIn := map[string]string{}
 	for rows.Next() {
 		var id, inc, at int64
 		var ref, actor, action, detail, platform, requestID, state, prevHash, hash string
@@ -621,12 +704,21 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 				}
 				for k, v := range a.Incidents {
 					recorded.Incidents[k] = v
+					if ref != "" {
+						recIn[fmt.Sprint("incident ", k)] = ref
+					}
 				}
 				for k, v := range a.Steps {
 					recorded.Steps[k] = v
+					if ref != "" {
+						recIn[fmt.Sprint("step ", k)] = ref
+					}
 				}
 				for k, v := range a.Drafts {
 					recorded.Drafts[k] = v
+					if ref != "" {
+						recIn["draft "+k] = ref
+					}
 				}
 			}
 		}
@@ -659,7 +751,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 		// log was wiped. (Entries without it are unkeyed, named above.)
 		return n, &AuditBreak{Kind: BreakUnkeyed, Why: "the log is empty, without even the audit-keyed entry a keyed log begins with: it was wiped"}, nil
 	}
-	brk, err := checkState(ctx, q, recorded)
+	brk, err := checkState(ctx, q, recorded, recIn)
 	return n, brk, err
 }
 
@@ -682,13 +774,13 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 	}
 	for id := range a.Steps {
 		was, ok := a.Was.Steps[id]
-		if got, had := rec.Steps[id]; ok != had || was != got {
+		if got, had := rec.Steps[id]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "step row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
 		}
 	}
 	for key := range a.Drafts {
 		was, ok := a.Was.Drafts[key]
-		if got, had := rec.Drafts[key]; ok != had || was != got {
+		if got, had := rec.Drafts[key]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
 		}
 	}
@@ -733,11 +825,14 @@ func short(h string) string {
 
 // checkState compares the incidents, steps and drafts with the state the
 // last entry that touched each recorded.
-func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, error) {
+// recIn names the incident of each row an entry recorded ("step ID",
+// "draft KEY", "incident ID"), for a row that is gone.
+func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[string]string) (*AuditBreak, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
+	seenInc := map[int64]bool{}
 	for rows.Next() {
 		var id int64
 		var ref string
@@ -754,41 +849,90 @@ func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, e
 			}
 			return b, nil
 		}
+		seenInc[id] = true
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref, s.step_key, s.unit, s.position, s.state FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	for _, id := range sortedKeys(rec.Incidents) {
+		if !seenInc[id] {
+			got := rec.Incidents[id]
+			return &AuditBreak{Kind: BreakState, Incident: recIn[fmt.Sprint("incident ", id)], Row: "the incident", Have: "gone", Recorded: fmt.Sprintf("%s %s assigned to %q", got.Status, got.Priority, got.Assignee)}, nil
+		}
+	}
+	seen := map[int64]bool{}
+	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	if err != nil {
+		return nil, err
+	}
+	type stepRow struct {
+		id  int64
+		ref string
+	}
+	var steps []stepRow
+	for rows.Next() {
+		var r stepRow
+		if err := rows.Scan(&r.id, &r.ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		steps = append(steps, r)
+	}
+	rows.Close()
+	for _, r := range steps {
+		seen[r.id] = true
+		_, have, err := stepRecord(queryOn(ctx, q), r.id)
+		if err != nil {
+			return nil, err
+		}
+		if got := rec.Steps[r.id]; !sameRecord(have, got) {
+			return &AuditBreak{Kind: BreakState, Incident: r.ref, Row: stepName(ctx, q, strconv.FormatInt(r.id, 10)), Have: have, Recorded: got}, nil
+		}
+	}
+	for _, id := range sortedKeys(rec.Steps) {
+		if !seen[id] {
+			return &AuditBreak{Kind: BreakState, Incident: recIn[fmt.Sprint("step ", id)], Row: "step row " + strconv.FormatInt(id, 10), Have: "gone", Recorded: rec.Steps[id]}, nil
+		}
+	}
+	type draftRow struct{ key, ref string }
+	var drafts []draftRow
+	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var id int64
-		var pos int
-		var ref, key, unit, state string
-		if err := rows.Scan(&id, &ref, &key, &unit, &pos, &state); err != nil {
+		var r draftRow
+		if err := rows.Scan(&r.key, &r.ref); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if got := rec.Steps[id]; got != state {
-			rows.Close()
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
-		}
+		drafts = append(drafts, r)
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref, d.state FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var key, ref, state string
-		if err := rows.Scan(&key, &ref, &state); err != nil {
+	seenDraft := map[string]bool{}
+	for _, r := range drafts {
+		seenDraft[r.key] = true
+		_, have, err := draftRecord(queryOn(ctx, q), r.key)
+		if err != nil {
 			return nil, err
 		}
-		if got := rec.Drafts[key]; got != state {
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "draft " + key, Have: state, Recorded: got}, nil
+		if got := rec.Drafts[r.key]; !sameRecord(have, got) {
+			return &AuditBreak{Kind: BreakState, Incident: r.ref, Row: "draft " + r.key, Have: have, Recorded: got}, nil
 		}
 	}
-	return nil, rows.Err()
+	for _, key := range sortedKeys(rec.Drafts) {
+		if !seenDraft[key] {
+			return &AuditBreak{Kind: BreakState, Incident: recIn["draft "+key], Row: "draft " + key, Have: "gone", Recorded: rec.Drafts[key]}, nil
+		}
+	}
+	return nil, nil
+}
+
+func sortedKeys[K int64 | string, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // AuditHead is the chain's length and last seal in the transaction, so far
