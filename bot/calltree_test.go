@@ -339,9 +339,10 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	alertID := headerOf(d.pagedTo(primary)[0], "Message-Id")
 	d.sendMail(primary, authenticated(report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
 		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID), "sandbox.test"))
-	tr = d.waitState(id, "team-alerted", "overdue")
-	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" {
-		t.Errorf("escalated to %v, away %v; want the secondary, and %s away", s.EscalatedTo, s.Away, primary)
+	// Escalated early, not overdue: the deadline has not passed.
+	eventually(t, "the escalation", 10*time.Second, func() bool { return len(d.tree(id).step("team-alerted").EscalatedTo) > 0 })
+	if s := d.tree(id).step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" || s.State != "notified" {
+		t.Errorf("%s, escalated to %v, away %v; want notified, the secondary, and %s away", s.State, s.EscalatedTo, s.Away, primary)
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := len(d.pagedTo(primary)); n != 1 {
@@ -384,7 +385,8 @@ func TestForgedOutOfOfficeChangesNothing(t *testing.T) {
 	// The same reply quoting the person's own reference counts.
 	d.sendMail(primary, report(primary, "ooo-ref@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
 		"I am away until Monday.\n\n> Answer reference: "+tokenOf(t, alert), "Auto-Submitted: auto-replied"))
-	if s := d.waitState(id, "team-alerted", "overdue").step("team-alerted"); fmt.Sprint(s.Away) != "["+primary+"]" || len(s.EscalatedTo) != 1 {
+	eventually(t, "the escalation", 10*time.Second, func() bool { return len(d.tree(id).step("team-alerted").EscalatedTo) > 0 })
+	if s := d.tree(id).step("team-alerted"); fmt.Sprint(s.Away) != "["+primary+"]" || len(s.EscalatedTo) != 1 || s.State != "notified" {
 		t.Errorf("after an auto-reply with the reference: away %v, escalated to %v", s.Away, s.EscalatedTo)
 	}
 }

@@ -205,7 +205,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		// Overdue only once the deadline passed: a person who escalates
 		// early (or an away reply, whose deadline is now) moves the level,
 		// and the step shows late when it is.
-		if !now.Before(deadline) && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
+		if !now.Before(s.DueAt) && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
 			s.State = store.StepOverdue
 		}
 		var told []string
@@ -229,7 +229,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		d.Events = append(d.Events, Event{i, "escalated", detail + "; no answer from " + orNone(missing)})
 	}
-	if !now.Before(deadline) && s.State != store.StepOverdue && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
+	if !now.Before(s.DueAt) && s.State != store.StepOverdue && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
 		s.State = store.StepOverdue
 		d.Events = append(d.Events, Event{i, "overdue", "deadline passed"})
 	}
@@ -285,8 +285,8 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster, 
 	if s.Level < len(def.Escalate) {
 		consider(nextEscalation(*s, deadline, def.Every))
 	}
-	if s.State != store.StepOverdue && now.Before(deadline) {
-		consider(deadline) // to mark it overdue (also after an early escalation)
+	if s.State != store.StepOverdue && now.Before(s.DueAt) {
+		consider(s.DueAt) // to mark it overdue (also after an early escalation or an away reply)
 	}
 	for _, p := range s.People {
 		if answered(p, def) {

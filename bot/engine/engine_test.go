@@ -332,11 +332,15 @@ func TestAwayEscalatesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := h.step("team-alerted")
-	if s.Level != 1 || s.State != store.StepOverdue {
-		t.Errorf("team-alerted level %d %s after pia's auto-reply, want escalated at once", s.Level, s.State)
+	if s.Level != 1 || s.State != store.StepNotified {
+		t.Errorf("team-alerted level %d %s after pia's auto-reply, want escalated at once, %s (not overdue before its deadline)", s.Level, s.State, store.StepNotified)
 	}
 	if out := h.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
 		t.Errorf("the secondary was not told: %v", out)
+	}
+	h.at(time.Hour)
+	if s := h.step("team-alerted"); s.State != store.StepOverdue {
+		t.Errorf("at the deadline: %s, want %s", s.State, store.StepOverdue)
 	}
 }
 
