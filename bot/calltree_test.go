@@ -460,3 +460,48 @@ func TestTriageRequestIsNoActionAlert(t *testing.T) {
 	}
 	tokenOf(t, m) // it carries the answer reference
 }
+
+// TestForgedOutOfOfficeTellsTheTeamOnceAnHour: forged auto-replies each
+// are audited, but the team member on call is mailed about them once per
+// incident an hour, not once each (a forger could mail them without end).
+func TestForgedOutOfOfficeTellsTheTeamOnceAnHour(t *testing.T) {
+	d, _ := startTreeSandbox(t, func(cfg *config.Config) { cfg.Trust.AuthServIDs = []string{"mx.sandbox.test"} })
+	id := d.firstReport("ooo3@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	forge := func(n int) {
+		d.sendMail(primary, report(primary, fmt.Sprintf("forged-ooo-%d@evil.test", n), "Out of office: ["+id+"] P1 Significant Event Action Alert",
+			"I am away until Monday.", "Auto-Submitted: auto-replied"))
+	}
+	counts := func() (told, again, notCounted int) {
+		for _, a := range d.incident(id).Audit {
+			switch {
+			case a.Action == "team-told":
+				told++
+			case a.Action == "team-told-again":
+				again++
+			case a.Action == "answer-not-counted" && strings.Contains(a.Detail, "out-of-office"):
+				notCounted++
+			}
+		}
+		return
+	}
+	mails := func() int {
+		n := 0
+		for _, o := range d.incident(id).Outbox {
+			if strings.HasPrefix(o.Key, "told:") {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 4 {
+		forge(i)
+		eventually(t, "the forged auto-reply audited", 10*time.Second, func() bool { _, _, n := counts(); return n == i+1 })
+	}
+	if told, again, _ := counts(); told != 1 || again != 3 || mails() != 1 {
+		t.Errorf("4 forged auto-replies: %d team-told, %d team-told-again, %d mails; want 1, 3, 1", told, again, mails())
+	}
+	d.advance(bot.TeamToldEvery + time.Minute)
+	forge(9)
+	eventually(t, "the team told again after the hour", 10*time.Second, func() bool { return mails() == 2 })
+}
