@@ -78,12 +78,16 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 	}
 	// The clock's move is in the desk's own log, typed.
 	db, _ := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?mode=ro")
-	var detail string
-	err = db.QueryRow(`SELECT detail FROM audit WHERE action = ? AND incident_id IS NULL`, bot.ActionClockMoved).Scan(&detail)
+	var detail, actor, requestID string
+	err = db.QueryRow(`SELECT detail, actor, request_id FROM audit WHERE action = ? AND incident_id IS NULL`, bot.ActionClockMoved).Scan(&detail, &actor, &requestID)
 	db.Close()
 	var moved bot.ClockMoved
 	if err != nil || json.Unmarshal([]byte(detail), &moved) != nil || moved.To.Sub(moved.From) != time.Hour+time.Minute {
 		t.Errorf("clock-moved entry: %q, %v; want a move of 1h1m", detail, err)
+	}
+	// In the name of the token's person, with the token, as /close is.
+	if want := strings.ToLower(d.cfg.Officers[0]); actor != want || !strings.HasPrefix(requestID, "token-") {
+		t.Errorf("clock moved by %q (request %q), want %s with its token", actor, requestID, want)
 	}
 
 	backup := func() func() {

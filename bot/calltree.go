@@ -361,11 +361,11 @@ type ClockMoved struct {
 // sandboxClock is the sandbox's clock control, or nil outside the
 // sandbox: it moves the clock forward, runs the engine at once (the
 // deadlines that passed fire now, in order) and wakes the outbox.
-func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Time, error) {
+func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration, by web.Caller) (time.Time, error) {
 	if !b.cfg.Sandbox {
 		return nil
 	}
-	return func(ctx context.Context, d time.Duration) (time.Time, error) {
+	return func(ctx context.Context, d time.Duration, by web.Caller) (time.Time, error) {
 		if d > 0 {
 			from := b.clock.Now()
 			switch c := b.clock.(type) {
@@ -382,7 +382,7 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 			to := b.clock.Now()
 			detail, _ := json.Marshal(ClockMoved{From: from, To: to, Advance: d.String()})
 			if err := b.store.Tx(ctx, func(tx *store.Tx) error {
-				return tx.AuditFrom(0, to, "api", ActionClockMoved, string(detail), "api", "")
+				return tx.AuditFrom(0, to, by.Actor(), ActionClockMoved, string(detail), "api", by.RequestID())
 			}); err != nil {
 				return time.Time{}, fmt.Errorf("auditing the clock's move: %w", err)
 			}

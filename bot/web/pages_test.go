@@ -126,7 +126,7 @@ func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
 		t.Errorf("outside the sandbox: %d, want 404", code)
 	}
 	var moved time.Duration
-	opts.SandboxClock = func(_ context.Context, d time.Duration) (time.Time, error) {
+	opts.SandboxClock = func(_ context.Context, d time.Duration, _ Caller) (time.Time, error) {
 		moved += d
 		return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).Add(moved), nil
 	}
