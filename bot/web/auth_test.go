@@ -70,6 +70,16 @@ func TestAPIScopes(t *testing.T) {
 		// 404: the store has no such incident to show after the close.
 		t.Errorf("officer-scoped close: %d, asked for %+v; want it asked for as integration:soar", got, closedBy)
 	}
+	// The scheme's name is case-insensitive (RFC 7235).
+	for _, scheme := range []string{"bearer", "BEARER", "BeArEr"} {
+		req := httptest.NewRequest("GET", "/api/v1/incidents", nil)
+		req.Header.Set("Authorization", scheme+" ann-read-token-0123456789")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("Authorization: %s TOKEN: %d, want 200", scheme, rec.Code)
+		}
+	}
 	if err := st.RevokeAPIToken(ctx, reader, "test", now); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,8 @@ func TestMetricsToken(t *testing.T) {
 	for _, tc := range []struct {
 		auth string
 		code int
-	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer a-long-metrics-token-1234", 200}} {
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer a-long-metrics-token-1234", 200},
+		{"bearer a-long-metrics-token-1234", 200}, {"BEARER a-long-metrics-token-1234", 200}, {"Basic a-long-metrics-token-1234", 401}} {
 		req := httptest.NewRequest("GET", "/metrics", nil)
 		if tc.auth != "" {
 			req.Header.Set("Authorization", tc.auth)

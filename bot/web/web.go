@@ -298,7 +298,7 @@ func MetricsHandler(reg *metrics.Registry, token string) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := bearer(r)
 		if !ok || !constantTimeIn(tok, []string{token}) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin metrics"`)
 			http.Error(w, "metrics need the metrics token", http.StatusUnauthorized)
