@@ -349,12 +349,18 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error, asJ
 	http.Error(w, "Internal error (id "+id+"); it is in the desk's log.", http.StatusInternalServerError)
 }
 
+// writeJSON answers v as JSON, with what a terminal would obey (C1
+// controls, bidi overrides, ...) escaped as \uXXXX (printable.JSON): the
+// same data, harmless where a client prints it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "encoding the answer", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(append(printable.JSON(b), '\n'))
 }
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
