@@ -100,6 +100,8 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 		case !ok:
 			s.State, s.Why, s.NextAt = store.StepSkipped, "the playbook has no step "+s.Key+" any more", time.Time{}
 			d.Events = append(d.Events, Event{i, "skipped", s.Why})
+		case tree.Closed && s.State == store.StepAcknowledged && s.Needs != config.NeedsDone:
+			s.NextAt = time.Time{} // met before the close: it keeps its state
 		case tree.Closed:
 			s.State, s.Why, s.NextAt = store.StepSkipped, "incident closed", time.Time{}
 			d.Events = append(d.Events, Event{i, "skipped", s.Why})

@@ -640,3 +640,32 @@ func TestCloseTwiceAndWithoutTree(t *testing.T) {
 		t.Errorf("%d closed entries on the incident without a tree, want 1", n)
 	}
 }
+
+// TestCloseKeepsMetSteps: closing skips the open steps only; a step met
+// before (acknowledged where an ack is what it needs) keeps its state.
+func TestCloseKeepsMetSteps(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(5 * time.Minute)
+	h.answer("pia@example.com", VerbAck)
+	if err := h.e.Close(context.Background(), h.inc.ID, "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := h.st.Tree(context.Background(), h.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := 0
+	for _, s := range tr.Steps {
+		switch {
+		case s.Key == "team-alerted" && s.State != store.StepAcknowledged:
+			t.Errorf("team-alerted, acknowledged before the close: %s (%s), want %s", s.State, s.Why, store.StepAcknowledged)
+		case s.State == store.StepSkipped:
+			skipped++
+		case s.State != store.StepDone && s.Key != "team-alerted":
+			t.Errorf("%s after the close: %s, want skipped", s.Key, s.State)
+		}
+	}
+	if skipped == 0 {
+		t.Errorf("no open step skipped by the close: %+v", tr.Steps)
+	}
+}
