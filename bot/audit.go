@@ -273,7 +273,8 @@ func (b *Bot) finalAnchor() {
 // anchors read elsewhere (a status report the officers received: the
 // file can be cut back, their mail cannot). It returns the entries that
 // hold, the anchor checked last and the first break; ErrNoAnchor when
-// there is no anchor at all.
+// there is no anchor at all (with the break the chain and the tables show
+// without one, if any).
 func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAnchor) (int, *store.AuditAnchor, *store.AuditBreak, error) {
 	st, err := OpenStoreReadOnly(ctx, cfg)
 	if err != nil {
@@ -293,7 +294,15 @@ func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAn
 	switch {
 	case err == nil:
 		anchors = append([]store.AuditAnchor{*latest}, given...)
-	case !errors.Is(err, ErrNoAnchor) || len(given) == 0:
+	case errors.Is(err, ErrNoAnchor) && len(given) == 0:
+		// Not verified without an anchor; what the chain and the
+		// tables show is said too (a wiped or rewritten log).
+		n, brk, verr := st.VerifyAudit(ctx, key, nil)
+		if verr != nil {
+			return 0, nil, nil, errors.Join(err, verr)
+		}
+		return n, nil, brk, err
+	case len(given) == 0 || !errors.Is(err, ErrNoAnchor):
 		return 0, nil, nil, err
 	}
 	var n int

@@ -93,6 +93,13 @@ type AuditState struct {
 	Incidents map[int64]IncidentState `json:"incidents,omitempty"`
 	Steps     map[int64]string        `json:"steps,omitempty"`
 	Drafts    map[string]string       `json:"drafts,omitempty"`
+	// People are the step people by "STEP-ID PERSON": when they
+	// acknowledged, confirmed or were away, how, and a hash of their
+	// reference.
+	People map[string]string `json:"people,omitempty"`
+	// V is 2 in an audit-keyed snapshot that records people and more
+	// than the state of steps and drafts; 0 in one from before.
+	V int `json:"v,omitempty"`
 	// Was holds what the rows above were before the transaction (rows
 	// it created are absent): each must be what the entry before
 	// recorded, so a change made behind the desk's back and then
@@ -115,7 +122,23 @@ type stateChanges struct {
 	incidents map[int64]IncidentState // id -> before ("" status: created here)
 	steps     map[int64]stepBefore
 	drafts    map[string]draftBefore
+	people    map[personKey]string // before ("": added here)
+	// perStep counts the people touched by step; past bulkPeople, the
+	// step's other people are read at once (a fan-out to thousands).
+	perStep map[int64]int
 }
+
+// bulkPeople is how many people of one step a transaction touches before
+// their records are read all at once rather than one by one.
+const bulkPeople = 32
+
+// personKey is a step_people row.
+type personKey struct {
+	step   int64
+	person string
+}
+
+func (k personKey) String() string { return strconv.FormatInt(k.step, 10) + " " + k.person }
 
 type stepBefore struct {
 	incident int64
@@ -129,7 +152,7 @@ type draftBefore struct {
 
 func (t *Tx) changes() *stateChanges {
 	if t.chg == nil {
-		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}}
+		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}, people: map[personKey]string{}, perStep: map[int64]int{}}
 	}
 	return t.chg
 }
@@ -158,8 +181,8 @@ func (t *Tx) touchIncident(id int64, now time.Time) error {
 	return nil
 }
 
-// touchStep is called before a step row, or one of its people, changes
-// (created: incident given, the step has no record before).
+// touchStep is called before a step row changes (created: incident
+// given, the step has no record before).
 func (t *Tx) touchStep(id, createdIn int64) error {
 	c := t.changes()
 	if _, ok := c.steps[id]; ok {
@@ -178,6 +201,59 @@ func (t *Tx) touchStep(id, createdIn int64) error {
 	}
 	c.steps[id] = b
 	return nil
+}
+
+// touchPerson is called before a step's person is added or changes.
+func (t *Tx) touchPerson(step int64, person string) error {
+	c := t.changes()
+	k := personKey{step, strings.ToLower(person)}
+	if _, ok := c.people[k]; ok {
+		return nil
+	}
+	c.perStep[step]++
+	switch n := c.perStep[step]; {
+	case n < bulkPeople:
+		rec, err := personRecord(t.query, k)
+		if err != nil {
+			return fmt.Errorf("reading %s of step %d before a change: %w", person, step, err)
+		}
+		c.people[k] = rec
+		return nil
+	case n == bulkPeople:
+		// The step's people not touched yet are as they were.
+		all, err := stepPeople(t.query, step)
+		if err != nil {
+			return fmt.Errorf("reading the people of step %d before a change: %w", step, err)
+		}
+		for p, rec := range all {
+			if _, ok := c.people[personKey{step, p}]; !ok {
+				c.people[personKey{step, p}] = rec
+			}
+		}
+	}
+	if _, ok := c.people[k]; !ok {
+		c.people[k] = "" // not there before the bulk read: added here
+	}
+	return nil
+}
+
+// stepPeople are the records of a step's people, by person.
+func stepPeople(query rowsQuery, step int64) (map[string]string, error) {
+	rows, err := query(`SELECT `+personCols+`, person FROM step_people WHERE step_id = ?`, step)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var p string
+		rec, err := scanPerson(rows, &p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = rec
+	}
+	return out, rows.Err()
 }
 
 // touchDraft is called before a draft row changes.
@@ -208,33 +284,53 @@ func queryOn(ctx context.Context, q querier) rowsQuery {
 }
 
 // stepRecord is what an entry records of step row id ("": no such row):
-// its state, deadline and escalation level, and for each of its people
-// when they acknowledged, confirmed or were away, how, and a hash of
-// their reference (never the reference itself, which acts as them).
+// its state, deadline and escalation level (its people: personRecord).
 func stepRecord(query rowsQuery, id int64) (incident int64, rec string, err error) {
-	rows, err := query(`SELECT s.incident_id, s.state, s.due_at, s.level, COALESCE(p.person, ''), COALESCE(p.acked_at, 0), COALESCE(p.done_at, 0), COALESCE(p.away_at, 0), COALESCE(p.via, ''), COALESCE(p.token, '')
-		FROM steps s LEFT JOIN step_people p ON p.step_id = s.id WHERE s.id = ? ORDER BY p.person`, id)
+	rows, err := query(`SELECT incident_id, state, due_at, level FROM steps WHERE id = ?`, id)
 	if err != nil {
 		return 0, "", err
 	}
 	defer rows.Close()
-	var b strings.Builder
 	for rows.Next() {
-		var state, person, via, token string
-		var due, acked, done, away int64
+		var state string
+		var due int64
 		var level int
-		if err := rows.Scan(&incident, &state, &due, &level, &person, &acked, &done, &away, &via, &token); err != nil {
+		if err := rows.Scan(&incident, &state, &due, &level); err != nil {
 			return 0, "", err
 		}
-		if b.Len() == 0 {
-			fmt.Fprintf(&b, "%s due=%s level=%d", state, recTime(due), level)
-		}
-		if person != "" {
-			sum := sha256.Sum256([]byte(token))
-			fmt.Fprintf(&b, " [%s acked=%s done=%s away=%s via=%q ref=%x]", person, recTime(acked), recTime(done), recTime(away), via, sum[:8])
+		rec = fmt.Sprintf("%s due=%s level=%d", state, recTime(due), level)
+	}
+	return incident, rec, rows.Err()
+}
+
+const personCols = `acked_at, done_at, away_at, via, token`
+
+// personRecord is what an entry records of a step's person ("": no such
+// row): when they acknowledged, confirmed or were away, how, and a hash
+// of their reference (never the reference itself, which acts as them).
+func personRecord(query rowsQuery, k personKey) (string, error) {
+	rows, err := query(`SELECT `+personCols+` FROM step_people WHERE step_id = ? AND person = ?`, k.step, k.person)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	rec := ""
+	for rows.Next() {
+		if rec, err = scanPerson(rows); err != nil {
+			return "", err
 		}
 	}
-	return incident, b.String(), rows.Err()
+	return rec, rows.Err()
+}
+
+func scanPerson(rows *sql.Rows, also ...any) (string, error) {
+	var acked, done, away int64
+	var via, token string
+	if err := rows.Scan(append([]any{&acked, &done, &away, &via, &token}, also...)...); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(token))
+	return fmt.Sprintf("acked=%s done=%s away=%s via=%q ref=%x", recTime(acked), recTime(done), recTime(away), via, sum[:8]), nil
 }
 
 // draftRecord is what an entry records of draft key ("": no such row):
@@ -321,6 +417,52 @@ func (t *Tx) flushState() error {
 					a.Was.Steps = map[int64]string{}
 				}
 				a.Was.Steps[id] = before.state
+			}
+		}
+	}
+	if len(c.people) > 0 {
+		stepInc := map[int64]int64{}
+		bulk := map[int64]map[string]string{}
+		for k, before := range c.people {
+			var rec string
+			if c.perStep[k.step] >= bulkPeople {
+				all, ok := bulk[k.step]
+				if !ok {
+					var err error
+					if all, err = stepPeople(t.query, k.step); err != nil {
+						return fmt.Errorf("reading the people of step %d after a change: %w", k.step, err)
+					}
+					bulk[k.step] = all
+				}
+				rec = all[k.person]
+			} else {
+				var err error
+				if rec, err = personRecord(t.query, k); err != nil {
+					return fmt.Errorf("reading %s of step %d after a change: %w", k.person, k.step, err)
+				}
+			}
+			if rec == "" || rec == before {
+				continue
+			}
+			inc, ok := stepInc[k.step]
+			if !ok {
+				if b, ok := c.steps[k.step]; ok && b.incident != 0 {
+					inc = b.incident
+				} else if err := t.queryRow(`SELECT incident_id FROM steps WHERE id = ?`, k.step).Scan(&inc); err != nil {
+					return fmt.Errorf("reading step %d after a change: %w", k.step, err)
+				}
+				stepInc[k.step] = inc
+			}
+			a := get(inc)
+			if a.People == nil {
+				a.People = map[string]string{}
+			}
+			a.People[k.String()] = rec
+			if before != "" {
+				if a.Was.People == nil {
+					a.Was.People = map[string]string{}
+				}
+				a.Was.People[k.String()] = before
 			}
 		}
 	}
@@ -539,6 +681,21 @@ func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 			return nil, err
 		}
 	}
+	a.People, a.V = map[string]string{}, 2
+	rows, err = q.QueryContext(ctx, `SELECT `+personCols+`, step_id, person FROM step_people`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k personKey
+		rec, err := scanPerson(rows, &k.step, &k.person)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.People[k.String()] = rec
+	}
+	rows.Close()
 	keys, err := rowIDs[string](ctx, q, `SELECT idem_key FROM drafts`)
 	if err != nil {
 		return nil, err
@@ -610,6 +767,8 @@ type AuditBreak struct {
 	// its state in the table and the state its last entry recorded ("":
 	// none).
 	Row, Have, Recorded string
+	// Person: for a step's person, who (Row names the step).
+	Person string
 }
 
 func (b *AuditBreak) Error() string {
@@ -621,14 +780,18 @@ func (b *AuditBreak) Error() string {
 	case b.Kind == BreakTruncated || b.Kind == BreakRewritten || b.Kind == BreakHead || b.ID == 0 && b.Kind != BreakState:
 		return b.Why
 	case b.Kind == BreakState:
+		row := b.Row
+		if b.Person != "" {
+			row = b.Person + " on " + row
+		}
 		if b.ID != 0 {
 			return fmt.Sprintf("%s of %s was %s when audit entry %d changed it, but the entries before it recorded %s: changed with no audit entry",
-				b.Row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
+				row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
 		}
 		if b.Recorded == "" {
-			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", b.Row, where, b.Have)
+			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", row, where, b.Have)
 		}
-		return fmt.Sprintf("%s of %s is %s but the last audit entry that touched it made it %s", b.Row, where, b.Have, b.Recorded)
+		return fmt.Sprintf("%s of %s is %s but the last audit entry that touched it made it %s", row, where, b.Have, b.Recorded)
 	}
 	return fmt.Sprintf("audit entry %d (%s, %s) does not match: %s", b.ID, where, b.Action, b.Why)
 }
@@ -660,8 +823,11 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	defer rows.Close()
 	n, prev := 0, ""
 	var firstUnkeyed *AuditBreak
-	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, People: map[string]string{}}
 	recIn := map[string]string{}
+	// legacyPeople: the keyed chain began before entries recorded step
+	// people; a person no entry recorded is not named then.
+	legacyPeople := false
 	for rows.Next() {
 		var id, inc, at int64
 		var ref, actor, action, detail, platform, requestID, state, prevHash, hash string
@@ -714,6 +880,15 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 						recIn[fmt.Sprint("step ", k)] = ref
 					}
 				}
+				if action == ActionAuditKeyed {
+					legacyPeople = a.V < 2
+				}
+				for k, v := range a.People {
+					recorded.People[k] = v
+					if ref != "" {
+						recIn["person "+k] = ref
+					}
+				}
 				for k, v := range a.Drafts {
 					recorded.Drafts[k] = v
 					if ref != "" {
@@ -751,7 +926,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 		// log was wiped. (Entries without it are unkeyed, named above.)
 		return n, &AuditBreak{Kind: BreakUnkeyed, Why: "the log is empty, without even the audit-keyed entry a keyed log begins with: it was wiped"}, nil
 	}
-	brk, err := checkState(ctx, q, recorded, recIn)
+	brk, err := checkState(ctx, q, recorded, recIn, legacyPeople)
 	return n, brk, err
 }
 
@@ -776,6 +951,13 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 		was, ok := a.Was.Steps[id]
 		if got, had := rec.Steps[id]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "step row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
+		}
+	}
+	for key := range a.People {
+		was, ok := a.Was.People[key]
+		if got, had := rec.People[key]; ok != had || was != got {
+			step, person, _ := strings.Cut(key, " ")
+			return &AuditBreak{Kind: BreakState, Row: "step row " + step, Person: person, Have: was, Recorded: got}
 		}
 	}
 	for key := range a.Drafts {
@@ -827,7 +1009,7 @@ func short(h string) string {
 // last entry that touched each recorded.
 // recIn names the incident of each row an entry recorded ("step ID",
 // "draft KEY", "incident ID"), for a row that is gone.
-func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[string]string) (*AuditBreak, error) {
+func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[string]string, legacyPeople bool) (*AuditBreak, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -890,6 +1072,32 @@ func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[strin
 	for _, id := range sortedKeys(rec.Steps) {
 		if !seen[id] {
 			return &AuditBreak{Kind: BreakState, Incident: recIn[fmt.Sprint("step ", id)], Row: "step row " + strconv.FormatInt(id, 10), Have: "gone", Recorded: rec.Steps[id]}, nil
+		}
+	}
+	seenPerson := map[string]bool{}
+	rows, err = q.QueryContext(ctx, `SELECT p.acked_at, p.done_at, p.away_at, p.via, p.token, p.step_id, p.person, i.ref FROM step_people p JOIN steps s ON s.id = p.step_id JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit, p.person`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k personKey
+		var ref string
+		have, err := scanPerson(rows, &k.step, &k.person, &ref)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		seenPerson[k.String()] = true
+		if got, ok := rec.People[k.String()]; ok && got != have || !ok && !legacyPeople {
+			rows.Close()
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(k.step, 10)), Person: k.person, Have: have, Recorded: got}, nil
+		}
+	}
+	rows.Close()
+	for _, key := range sortedKeys(rec.People) {
+		if !seenPerson[key] {
+			step, person, _ := strings.Cut(key, " ")
+			return &AuditBreak{Kind: BreakState, Incident: recIn["person "+key], Row: "step row " + step, Person: person, Have: "gone", Recorded: rec.People[key]}, nil
 		}
 	}
 	type draftRow struct{ key, ref string }

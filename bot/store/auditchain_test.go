@@ -227,6 +227,12 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 		{"set a known reference", func(t *testing.T, s *Store, _ []int64) {
 			exec(t, s, `UPDATE step_people SET token = 'aaaaaaaaaa'`)
 		}, BreakState, "step 1 (triage)"},
+		{"add a person with a known reference", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `INSERT INTO step_people (step_id, person, role, notified_at, token) VALUES (2, 'mallory@example.com', 'audience', 1, 'aaaaaaaaaa')`)
+		}, BreakState, "step 2 (contain)"},
+		{"remove a person", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `DELETE FROM step_people`)
+		}, BreakState, "step row 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)

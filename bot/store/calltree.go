@@ -149,7 +149,7 @@ func (t *Tx) UpdateStep(s StepRow) error {
 
 // PutStepPerson adds p to step stepID, or updates what they did.
 func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
-	if err := t.touchStep(stepID, 0); err != nil {
+	if err := t.touchPerson(stepID, p.Person); err != nil {
 		return err
 	}
 	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note, away_at)

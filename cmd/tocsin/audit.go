@@ -38,6 +38,9 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, bot.ErrNoAnchor) {
 		// Without an anchor a cut tail cannot be seen: not intact.
 		fmt.Fprintf(stderr, "audit chain not verified: %v\n", err)
+		if brk != nil {
+			fmt.Fprintf(stderr, "and without an anchor, after %d good entries: %v\n", n, brk)
+		}
 		return exitError(1)
 	}
 	if err != nil {
