@@ -190,25 +190,48 @@ func anchorAudit(ctx context.Context, st *store.Store, path string, key *respond
 // AnchorInterval is how often the daemon anchors the audit chain.
 const AnchorInterval = time.Hour
 
-// startAuditChain writes, on the first start with a key (no anchors yet;
-// OpenStore keyed the store), the audit-keyed entry and the first anchor.
-// Anchors missing from a log already keyed were lost or removed: said
-// loudly, and no new audit-keyed entry vouches for the log as it is.
-func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, key *responders.Key, now time.Time, log *slog.Logger) error {
+// startAuditChain begins the keyed chain (the audit-keyed entry and the
+// first anchor) when the store is due to (created empty or upgraded from
+// before the key: store.KeyingDue), and never otherwise. It returns
+// whether the daemon may anchor: anchors missing from a store whose chain
+// began were lost or removed, with the log perhaps wiped or rewritten, so
+// the start says so and vouches for nothing anew (no anchor, until the
+// anchors file is back: restored, or tocsin audit reanchor).
+func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, key *responders.Key, now time.Time, log *slog.Logger) (bool, error) {
+	due, err := st.KeyingDue(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading the audit chain: %w", err)
+	}
+	if due {
+		if err := st.BeginKeyedChain(ctx, now); err != nil {
+			return false, fmt.Errorf("starting the keyed audit chain: %w", err)
+		}
+		var last store.AuditAnchor
+		return true, anchorAudit(ctx, st, AnchorsPath(cfg), key, now, &last)
+	}
 	if _, err := os.Stat(AnchorsPath(cfg)); !errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return true, nil
 	}
 	keyed, err := st.AuditKeyed(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the audit chain: %w", err)
+		return false, fmt.Errorf("reading the audit chain: %w", err)
 	}
-	if keyed {
-		log.Error("the audit anchors file is missing though the audit log is keyed: anchors start again from here; check the log against the anchors in the officers' status reports (tocsin audit verify --anchor)", "path", AnchorsPath(cfg))
-	} else if err := st.BeginKeyedChain(ctx, now); err != nil {
-		return fmt.Errorf("starting the keyed audit chain: %w", err)
+	why := "the audit anchors file is missing"
+	if !keyed {
+		why += ", and the audit log's last entry is not sealed with the audit key (the log was wiped or rewritten)"
 	}
-	var last store.AuditAnchor
-	return anchorAudit(ctx, st, AnchorsPath(cfg), key, now, &last)
+	log.Error(why+": nothing is anchored until it is restored; check the log against the anchors in the officers' status reports (tocsin audit verify --anchor COUNT:SEAL), then tocsin audit reanchor --anchor COUNT:SEAL", "path", AnchorsPath(cfg))
+	return false, nil
+}
+
+// anchoring reports whether the daemon may anchor now: always, unless its
+// start found the anchors missing (then only once the file is back).
+func (b *Bot) anchoring() bool {
+	if !b.anchorsLost {
+		return true
+	}
+	_, err := os.Stat(AnchorsPath(b.cfg))
+	return err == nil
 }
 
 // anchorLoop anchors the audit chain every AnchorInterval on the
@@ -217,8 +240,10 @@ func startAuditChain(ctx context.Context, cfg *config.Config, st *store.Store, k
 func (b *Bot) anchorLoop(ctx context.Context) {
 	var last store.AuditAnchor
 	for {
-		if err := anchorAudit(ctx, b.store, AnchorsPath(b.cfg), b.key, b.clock.Now(), &last); err != nil && ctx.Err() == nil {
-			b.log.Error("anchoring the audit chain", "err", err)
+		if b.anchoring() {
+			if err := anchorAudit(ctx, b.store, AnchorsPath(b.cfg), b.key, b.clock.Now(), &last); err != nil && ctx.Err() == nil {
+				b.log.Error("anchoring the audit chain", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -231,6 +256,9 @@ func (b *Bot) anchorLoop(ctx context.Context) {
 // finalAnchor anchors the chain as a clean stop leaves it, so that no
 // entry is left unanchored.
 func (b *Bot) finalAnchor() {
+	if !b.anchoring() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var last store.AuditAnchor
@@ -245,7 +273,8 @@ func (b *Bot) finalAnchor() {
 // anchors read elsewhere (a status report the officers received: the
 // file can be cut back, their mail cannot). It returns the entries that
 // hold, the anchor checked last and the first break; ErrNoAnchor when
-// there is no anchor at all.
+// there is no anchor at all (with the break the chain and the tables show
+// without one, if any).
 func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAnchor) (int, *store.AuditAnchor, *store.AuditBreak, error) {
 	st, err := OpenStoreReadOnly(ctx, cfg)
 	if err != nil {
@@ -265,7 +294,15 @@ func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAn
 	switch {
 	case err == nil:
 		anchors = append([]store.AuditAnchor{*latest}, given...)
-	case !errors.Is(err, ErrNoAnchor) || len(given) == 0:
+	case errors.Is(err, ErrNoAnchor) && len(given) == 0:
+		// Not verified without an anchor; what the chain and the
+		// tables show is said too (a wiped or rewritten log).
+		n, brk, verr := st.VerifyAudit(ctx, key, nil)
+		if verr != nil {
+			return 0, nil, nil, errors.Join(err, verr)
+		}
+		return n, nil, brk, err
+	case len(given) == 0 || !errors.Is(err, ErrNoAnchor):
 		return 0, nil, nil, err
 	}
 	var n int
@@ -276,6 +313,49 @@ func VerifyAudit(ctx context.Context, cfg *config.Config, given ...store.AuditAn
 		}
 	}
 	return n, &anchors[len(anchors)-1], nil, nil
+}
+
+// ActionReanchored is the desk's entry of tocsin audit reanchor.
+const ActionReanchored = "audit-reanchored"
+
+// ErrAnchorsPresent: reanchor is for a lost anchors file only.
+var ErrAnchorsPresent = errors.New("the audit anchors file is there: nothing to reanchor")
+
+// Reanchor starts a lost anchors file again, for an operator who lost it:
+// the log must first verify against the given anchors, read from the
+// officers' signed status reports (at least one), so that the new anchor
+// vouches for no more than they did; an entry by actor says so, then the
+// head is anchored. A log that does not verify is not reanchored.
+func Reanchor(ctx context.Context, cfg *config.Config, actor string, now time.Time, given []store.AuditAnchor) (store.AuditAnchor, error) {
+	if _, err := os.Stat(AnchorsPath(cfg)); !errors.Is(err, fs.ErrNotExist) {
+		return store.AuditAnchor{}, ErrAnchorsPresent
+	}
+	if len(given) == 0 {
+		return store.AuditAnchor{}, errors.New("reanchoring needs an anchor from an officers' status report (--anchor COUNT:SEAL): it vouches for no more than that anchor did")
+	}
+	_, _, brk, err := VerifyAudit(ctx, cfg, given...)
+	if err != nil {
+		return store.AuditAnchor{}, err
+	}
+	if brk != nil {
+		return store.AuditAnchor{}, fmt.Errorf("the log does not verify, not reanchored: %w", brk)
+	}
+	desk, err := responders.LoadKey(KeyPath(cfg))
+	if err != nil {
+		return store.AuditAnchor{}, err
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return store.AuditAnchor{}, err
+	}
+	defer st.Close()
+	from := given[len(given)-1]
+	detail := fmt.Sprintf(`{"vouched_by":{"count":%d,"head":%q}}`, from.Count, from.Head)
+	if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.Audit(0, now, actor, ActionReanchored, detail) }); err != nil {
+		return store.AuditAnchor{}, err
+	}
+	var a store.AuditAnchor
+	return a, anchorAudit(ctx, st, AnchorsPath(cfg), desk, now, &a)
 }
 
 // ParseAnchor reads an anchor as a status report shows it and tocsin

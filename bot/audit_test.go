@@ -78,12 +78,16 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 	}
 	// The clock's move is in the desk's own log, typed.
 	db, _ := sql.Open("sqlite", "file:"+filepath.Join(d.cfg.DataDir, "tocsin.db")+"?mode=ro")
-	var detail string
-	err = db.QueryRow(`SELECT detail FROM audit WHERE action = ? AND incident_id IS NULL`, bot.ActionClockMoved).Scan(&detail)
+	var detail, actor, requestID string
+	err = db.QueryRow(`SELECT detail, actor, request_id FROM audit WHERE action = ? AND incident_id IS NULL`, bot.ActionClockMoved).Scan(&detail, &actor, &requestID)
 	db.Close()
 	var moved bot.ClockMoved
 	if err != nil || json.Unmarshal([]byte(detail), &moved) != nil || moved.To.Sub(moved.From) != time.Hour+time.Minute {
 		t.Errorf("clock-moved entry: %q, %v; want a move of 1h1m", detail, err)
+	}
+	// In the name of the token's person, with the token, as /close is.
+	if want := strings.ToLower(d.cfg.Officers[0]); actor != want || !strings.HasPrefix(requestID, "token-") {
+		t.Errorf("clock moved by %q (request %q), want %s with its token", actor, requestID, want)
 	}
 
 	backup := func() func() {
@@ -110,12 +114,17 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 
 	// Lose the anchors file, mark a step done, start again: the next start
 	// does not vouch for the log anew (no second audit-keyed entry), so
-	// the step is still named.
+	// the step is still named, against the anchor the officers hold.
+	desk, _ := responders.LoadKey(bot.KeyPath(d.cfg))
+	officers, err := bot.LatestAnchor(bot.AnchorsPath(d.cfg), desk)
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.Remove(bot.AnchorsPath(d.cfg))
 	sqlite(t, d.cfg.DataDir, `UPDATE steps SET state = 'done' WHERE position = (SELECT MAX(position) FROM steps)`)
 	d1 := startDaemon(t, d.cfg, fake)
 	d1.stop()
-	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != store.BreakState {
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg, *officers); err != nil || brk == nil || brk.Kind != store.BreakState {
 		t.Errorf("anchors lost, a step marked done, restarted: %+v, %v; want the step named", brk, err)
 	}
 	restore()
@@ -124,7 +133,7 @@ func TestAuditAnchoredAndVerified(t *testing.T) {
 	sqlite(t, d.cfg.DataDir, `UPDATE audit SET hash = '', prev_hash = ''`, `UPDATE audit_head SET last = ''`)
 	d2 := startDaemon(t, d.cfg, fake)
 	d2.stop()
-	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk == nil || brk.Kind != store.BreakEdited || brk.ID != 1 {
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg, *officers); err != nil || brk == nil || brk.Kind != store.BreakEdited || brk.ID != 1 {
 		t.Errorf("stripped seals after a restart: %+v, %v; want entry 1 edited (not sealed again)", brk, err)
 	}
 }
@@ -206,5 +215,83 @@ func TestAnchorsAreSigned(t *testing.T) {
 	os.Remove(path)
 	if _, err := bot.LatestAnchor(path, desk); !errors.Is(err, bot.ErrNoAnchor) {
 		t.Errorf("no anchors file: %v, want ErrNoAnchor", err)
+	}
+}
+
+// TestLostAnchorsVouchForNothing pins the fix of issue 15's first
+// finding: a log wiped (or rewritten without the key) with the anchors
+// file removed is not vouched for by the next start (no audit-keyed
+// entry, no anchor), and verify fails naming why; an honest operator who
+// lost only the anchors file reanchors against an officers' anchor, and
+// the daemon anchors again.
+func TestLostAnchorsVouchForNothing(t *testing.T) {
+	d, fake := startTreeSandbox(t, nil)
+	id := d.firstReport("lost1@example.org", "Ransomware on pay.sandbox.test, actively exploited", "Ransom notes.")
+	eventually(t, "the call tree", 10*time.Second, func() bool { return d.tree(id).Steps[0].State != "waiting" })
+	d.stop()
+	ctx := context.Background()
+	desk, err := responders.LoadKey(bot.KeyPath(d.cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	officers, err := bot.LatestAnchor(bot.AnchorsPath(d.cfg), desk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(d.cfg.DataDir, "tocsin.db")
+	saved, _ := os.ReadFile(dbPath)
+	keyedEntries := func() int {
+		db, _ := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
+		defer db.Close()
+		var n int
+		db.QueryRow(`SELECT COUNT(*) FROM audit WHERE action = ?`, store.ActionAuditKeyed).Scan(&n)
+		return n
+	}
+
+	// Wiped, anchors removed, started and stopped.
+	sqlite(t, d.cfg.DataDir, `DELETE FROM audit`, `UPDATE audit_head SET last = ''`)
+	os.Remove(bot.AnchorsPath(d.cfg))
+	startDaemon(t, d.cfg, fake).stop()
+	if _, err := os.Stat(bot.AnchorsPath(d.cfg)); err == nil {
+		t.Errorf("the start after a wipe wrote an anchor vouching for it")
+	}
+	if n := keyedEntries(); n != 0 {
+		t.Errorf("%d audit-keyed entries after the wipe and a start, want 0", n)
+	}
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg); !errors.Is(err, bot.ErrNoAnchor) {
+		t.Errorf("verify of the wiped log: %v, %v; want no anchor", brk, err)
+	}
+	if _, _, brk, err := bot.VerifyAudit(ctx, d.cfg, *officers); err != nil || brk == nil {
+		t.Errorf("verify of the wiped log against the officers' anchor: %v, %v; want a break", brk, err)
+	}
+	if _, err := bot.Reanchor(ctx, d.cfg, "cli:test", fake.Now(), []store.AuditAnchor{*officers}); err == nil {
+		t.Errorf("the wiped log was reanchored")
+	}
+
+	// Only the anchors lost: nothing anchored until reanchored.
+	os.WriteFile(dbPath, saved, 0o600)
+	os.Remove(dbPath + "-wal")
+	os.Remove(dbPath + "-shm")
+	os.Remove(bot.AnchorsPath(d.cfg))
+	startDaemon(t, d.cfg, fake).stop()
+	if _, err := os.Stat(bot.AnchorsPath(d.cfg)); err == nil {
+		t.Errorf("the start with the anchors lost anchored anew")
+	}
+	if _, err := bot.Reanchor(ctx, d.cfg, "cli:test", fake.Now(), nil); err == nil {
+		t.Errorf("reanchored without an officers' anchor")
+	}
+	if _, err := bot.Reanchor(ctx, d.cfg, "cli:test", fake.Now(), []store.AuditAnchor{*officers}); err != nil {
+		t.Fatalf("reanchor: %v", err)
+	}
+	if n, _, brk, err := bot.VerifyAudit(ctx, d.cfg); err != nil || brk != nil {
+		t.Errorf("verify after reanchoring: %d, %v, %v", n, brk, err)
+	}
+	before := len(anchorLines(t, d))
+	startDaemon(t, d.cfg, fake).stop()
+	if after := len(anchorLines(t, d)); after <= before {
+		t.Errorf("anchors after reanchoring and a start: %d, want more than %d", after, before)
+	}
+	if n := keyedEntries(); n != 1 {
+		t.Errorf("%d audit-keyed entries, want 1", n)
 	}
 }

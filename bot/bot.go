@@ -76,6 +76,9 @@ type Bot struct {
 	chat *chatops.Handler
 	// act carries out every command, whichever way it came.
 	act *act.Desk
+	// anchorsLost: the start found the audit anchors missing from a
+	// begun chain; nothing is anchored until they are back.
+	anchorsLost bool
 }
 
 // Metrics are the figures /metrics shows.

@@ -265,14 +265,14 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		if !not.team {
 			return nil
 		}
-		return b.tellTeam(tx, inc, actorOf(rep), "Not counted: "+not.why, "told:"+inc.Ref+":"+hexSum[:16], now, res)
+		return b.tellTeam(tx, inc, actorOf(rep), "Not counted: "+not.why, "told:"+inc.Ref+":"+hexSum[:16], now, res, true)
 	case cmd.Verb == verbRefuse:
 		why := fmt.Sprintf("%s (%s) declines the step: %q; it is no answer, the step stays waiting", cmd.Person, cmd.Via, cmd.Note)
 		res.Answer = "not counted: " + why
 		if err := tx.AuditFrom(inc.ID, now, cmd.Person, "answer-refused", why, cmd.Platform, cmd.RequestID); err != nil {
 			return err
 		}
-		return b.tellTeam(tx, inc, cmd.Person, "Declined, not acknowledged: "+why+". Please find who it belongs to.", "told:"+inc.Ref+":"+hexSum[:16], now, res)
+		return b.tellTeam(tx, inc, cmd.Person, "Declined, not acknowledged: "+why+". Please find who it belongs to.", "told:"+inc.Ref+":"+hexSum[:16], now, res, false)
 	case cmd.Verb == "":
 		return nil
 	}
@@ -303,8 +303,11 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 }
 
 // tellTeam queues a short mail about inc to the team member on call (the
-// secondary when the primary is who it is about), under key.
-func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result) error {
+// secondary when the primary is who it is about), under key. With fold
+// (what anyone can cause: an answer that does not count, a forged
+// auto-reply), one mail per incident and person an hour: repeats within
+// the hour are audited, not mailed.
+func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result, fold bool) error {
 	primary, secondary := b.roster.TeamOnCall(now)
 	to := primary
 	if strings.EqualFold(primary, about) && secondary != "" {
@@ -312,6 +315,15 @@ func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key strin
 	}
 	if to == "" {
 		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+what)
+	}
+	if fold {
+		told, err := tx.AuditedSince(inc.ID, "team-told", to+" told: ", now.Add(-TeamToldEvery))
+		if err != nil {
+			return err
+		}
+		if told {
+			return tx.Audit(inc.ID, now, "system", "team-told-again", fmt.Sprintf("%s told within the hour already, not mailed again: %s", to, what))
+		}
 	}
 	body := fmt.Sprintf("%s\n\nIncident %s (%s): %s\nSee %s/incidents/%s\n\n-- \n%s <%s>\n", what, inc.Ref, inc.Priority,
 		printable.Runes(inc.Subject, 120), strings.TrimRight(b.cfg.Desk.PublicURL, "/"), inc.Ref, b.cfg.Desk.Name, b.cfg.Desk.Address)
@@ -323,6 +335,10 @@ func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key strin
 	}
 	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, what))
 }
+
+// TeamToldEvery is how often at most the team member on call is mailed
+// about one incident for what anyone can cause (tellTeam's fold).
+const TeamToldEvery = time.Hour
 
 // notifyNotice is a mail to a roster person about inc, in reply to rep.
 func notifyNotice(form, kind, key, ref, to string, data templates.Form, rep *parsers.Report) notify.Notice {
@@ -348,11 +364,11 @@ type ClockMoved struct {
 // sandboxClock is the sandbox's clock control, or nil outside the
 // sandbox: it moves the clock forward, runs the engine at once (the
 // deadlines that passed fire now, in order) and wakes the outbox.
-func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Time, error) {
+func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration, by web.Caller) (time.Time, error) {
 	if !b.cfg.Sandbox {
 		return nil
 	}
-	return func(ctx context.Context, d time.Duration) (time.Time, error) {
+	return func(ctx context.Context, d time.Duration, by web.Caller) (time.Time, error) {
 		if d > 0 {
 			from := b.clock.Now()
 			switch c := b.clock.(type) {
@@ -369,7 +385,7 @@ func (b *Bot) sandboxClock() func(ctx context.Context, d time.Duration) (time.Ti
 			to := b.clock.Now()
 			detail, _ := json.Marshal(ClockMoved{From: from, To: to, Advance: d.String()})
 			if err := b.store.Tx(ctx, func(tx *store.Tx) error {
-				return tx.AuditFrom(0, to, "api", ActionClockMoved, string(detail), "api", "")
+				return tx.AuditFrom(0, to, by.Actor(), ActionClockMoved, string(detail), "api", by.RequestID())
 			}); err != nil {
 				return time.Time{}, fmt.Errorf("auditing the clock's move: %w", err)
 			}

@@ -344,9 +344,10 @@ func TestOutOfOfficeReplyEscalatesAtOnce(t *testing.T) {
 	alertID := headerOf(d.pagedTo(primary)[0], "Message-Id")
 	d.sendMail(primary, authenticated(report(primary, "ooo-auto@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
 		"I am away until Monday.", "Auto-Submitted: auto-replied", "In-Reply-To: "+alertID), "sandbox.test"))
-	tr = d.waitState(id, "team-alerted", "overdue")
-	if s := tr.step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" {
-		t.Errorf("escalated to %v, away %v; want the secondary, and %s away", s.EscalatedTo, s.Away, primary)
+	// Escalated early, not overdue: the deadline has not passed.
+	eventually(t, "the escalation", 10*time.Second, func() bool { return len(d.tree(id).step("team-alerted").EscalatedTo) > 0 })
+	if s := d.tree(id).step("team-alerted"); len(s.EscalatedTo) != 1 || s.EscalatedTo[0] == primary || fmt.Sprint(s.Away) != "["+primary+"]" || s.State != "notified" {
+		t.Errorf("%s, escalated to %v, away %v; want notified, the secondary, and %s away", s.State, s.EscalatedTo, s.Away, primary)
 	}
 	time.Sleep(300 * time.Millisecond)
 	if n := len(d.pagedTo(primary)); n != 1 {
@@ -389,7 +390,8 @@ func TestForgedOutOfOfficeChangesNothing(t *testing.T) {
 	// The same reply quoting the person's own reference counts.
 	d.sendMail(primary, report(primary, "ooo-ref@sandbox.test", "Out of office: ["+id+"] P1 Significant Event Action Alert",
 		"I am away until Monday.\n\n> Answer reference: "+tokenOf(t, alert), "Auto-Submitted: auto-replied"))
-	if s := d.waitState(id, "team-alerted", "overdue").step("team-alerted"); fmt.Sprint(s.Away) != "["+primary+"]" || len(s.EscalatedTo) != 1 {
+	eventually(t, "the escalation", 10*time.Second, func() bool { return len(d.tree(id).step("team-alerted").EscalatedTo) > 0 })
+	if s := d.tree(id).step("team-alerted"); fmt.Sprint(s.Away) != "["+primary+"]" || len(s.EscalatedTo) != 1 || s.State != "notified" {
 		t.Errorf("after an auto-reply with the reference: away %v, escalated to %v", s.Away, s.EscalatedTo)
 	}
 }
@@ -462,4 +464,49 @@ func TestTriageRequestIsNoActionAlert(t *testing.T) {
 		t.Errorf("triage request titled %q", subject)
 	}
 	tokenOf(t, m) // it carries the answer reference
+}
+
+// TestForgedOutOfOfficeTellsTheTeamOnceAnHour: forged auto-replies each
+// are audited, but the team member on call is mailed about them once per
+// incident an hour, not once each (a forger could mail them without end).
+func TestForgedOutOfOfficeTellsTheTeamOnceAnHour(t *testing.T) {
+	d, _ := startTreeSandbox(t, func(cfg *config.Config) { cfg.Trust.AuthServIDs = []string{"mx.sandbox.test"} })
+	id := d.firstReport("ooo3@example.org", "Ransomware on www.sandbox.test, actively exploited", "Ransom notes.")
+	primary := d.waitState(id, "team-alerted", "notified").step("team-alerted").Notified[0]
+	forge := func(n int) {
+		d.sendMail(primary, report(primary, fmt.Sprintf("forged-ooo-%d@evil.test", n), "Out of office: ["+id+"] P1 Significant Event Action Alert",
+			"I am away until Monday.", "Auto-Submitted: auto-replied"))
+	}
+	counts := func() (told, again, notCounted int) {
+		for _, a := range d.incident(id).Audit {
+			switch {
+			case a.Action == "team-told":
+				told++
+			case a.Action == "team-told-again":
+				again++
+			case a.Action == "answer-not-counted" && strings.Contains(a.Detail, "out-of-office"):
+				notCounted++
+			}
+		}
+		return
+	}
+	mails := func() int {
+		n := 0
+		for _, o := range d.incident(id).Outbox {
+			if strings.HasPrefix(o.Key, "told:") {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 4 {
+		forge(i)
+		eventually(t, "the forged auto-reply audited", 10*time.Second, func() bool { _, _, n := counts(); return n == i+1 })
+	}
+	if told, again, _ := counts(); told != 1 || again != 3 || mails() != 1 {
+		t.Errorf("4 forged auto-replies: %d team-told, %d team-told-again, %d mails; want 1, 3, 1", told, again, mails())
+	}
+	d.advance(bot.TeamToldEvery + time.Minute)
+	forge(9)
+	eventually(t, "the team told again after the hour", 10*time.Second, func() bool { return mails() == 2 })
 }

@@ -351,10 +351,15 @@ func assemble(ctx context.Context, cfg *config.Config, clk Clock, log *slog.Logg
 	if now == nil {
 		now = SystemClock{}
 	}
-	if err := startAuditChain(ctx, cfg, st, key, now.Now(), log); err != nil {
+	anchoring, err := startAuditChain(ctx, cfg, st, key, now.Now(), log)
+	if err != nil {
 		return nil, err
 	}
-	return New(cfg, st, key, clk, log, sender)
+	b, err := New(cfg, st, key, clk, log, sender)
+	if b != nil {
+		b.anchorsLost = !anchoring
+	}
+	return b, err
 }
 
 // imapWatcher is the mailbox's watcher feeding Ingest, with its metrics;

@@ -103,6 +103,8 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 		case !ok:
 			s.State, s.Why, s.NextAt = store.StepSkipped, "the playbook has no step "+s.Key+" any more", time.Time{}
 			d.Events = append(d.Events, Event{i, "skipped", s.Why})
+		case tree.Closed && s.State == store.StepAcknowledged && s.Needs != config.NeedsDone:
+			s.NextAt = time.Time{} // met before the close: it keeps its state
 		case tree.Closed:
 			s.State, s.Why, s.NextAt = store.StepSkipped, "incident closed", time.Time{}
 			d.Events = append(d.Events, Event{i, "skipped", s.Why})
@@ -221,7 +223,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		// Overdue only once the deadline passed: a person who escalates
 		// early (or an away reply, whose deadline is now) moves the level,
 		// and the step shows late when it is.
-		if !now.Before(deadline) && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
+		if !now.Before(s.DueAt) && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
 			s.State = store.StepOverdue
 		}
 		var told []string
@@ -247,7 +249,7 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 		}
 		d.Events = append(d.Events, Event{i, "escalated", detail + "; no answer from " + orNone(missing)})
 	}
-	if !now.Before(deadline) && s.State != store.StepOverdue && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
+	if !now.Before(s.DueAt) && s.State != store.StepOverdue && (s.State != store.StepAcknowledged || def.Needs == config.NeedsDone) {
 		s.State = store.StepOverdue
 		d.Events = append(d.Events, Event{i, "overdue", "deadline passed"})
 	}
@@ -303,8 +305,8 @@ func (d *Decision) nextAt(i int, def config.Step, deadline time.Time, r Roster, 
 	if s.Level < len(def.Escalate) {
 		consider(nextEscalation(*s, deadline, def.Every))
 	}
-	if s.State != store.StepOverdue && now.Before(deadline) {
-		consider(deadline) // to mark it overdue (also after an early escalation)
+	if s.State != store.StepOverdue && now.Before(s.DueAt) {
+		consider(s.DueAt) // to mark it overdue (also after an early escalation or an away reply)
 	}
 	for _, p := range s.People {
 		// As sendMethods sends (a time it would not act at would wake the

@@ -380,11 +380,15 @@ func TestAwayEscalatesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := h.step("team-alerted")
-	if s.Level != 1 || s.State != store.StepOverdue {
-		t.Errorf("team-alerted level %d %s after pia's auto-reply, want escalated at once", s.Level, s.State)
+	if s.Level != 1 || s.State != store.StepNotified {
+		t.Errorf("team-alerted level %d %s after pia's auto-reply, want escalated at once, %s (not overdue before its deadline)", s.Level, s.State, store.StepNotified)
 	}
 	if out := h.outbox(); count(out, "calltree-escalation to mail:sol@example.com") != 1 {
 		t.Errorf("the secondary was not told: %v", out)
+	}
+	h.at(time.Hour)
+	if s := h.step("team-alerted"); s.State != store.StepOverdue {
+		t.Errorf("at the deadline: %s, want %s", s.State, store.StepOverdue)
 	}
 }
 
@@ -1149,5 +1153,34 @@ func TestEarlyEscalationClimbsPastNobodyNew(t *testing.T) {
 	}
 	if s := h2.step("units-alerted:web"); s.Level != 2 {
 		t.Errorf("units-alerted:web level %d after two escalations by bo, want 2 (never the officers early)", s.Level)
+	}
+}
+
+// TestCloseKeepsMetSteps: closing skips the open steps only; a step met
+// before (acknowledged where an ack is what it needs) keeps its state.
+func TestCloseKeepsMetSteps(t *testing.T) {
+	h := newHarness(t, "pay")
+	h.at(5 * time.Minute)
+	h.answer("pia@example.com", VerbAck)
+	if err := h.e.Close(context.Background(), h.inc.ID, "ofe@example.com", "test"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := h.st.Tree(context.Background(), h.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := 0
+	for _, s := range tr.Steps {
+		switch {
+		case s.Key == "team-alerted" && s.State != store.StepAcknowledged:
+			t.Errorf("team-alerted, acknowledged before the close: %s (%s), want %s", s.State, s.Why, store.StepAcknowledged)
+		case s.State == store.StepSkipped:
+			skipped++
+		case s.State != store.StepDone && s.Key != "team-alerted":
+			t.Errorf("%s after the close: %s, want skipped", s.Key, s.State)
+		}
+	}
+	if skipped == 0 {
+		t.Errorf("no open step skipped by the close: %+v", tr.Steps)
 	}
 }

@@ -93,6 +93,13 @@ type AuditState struct {
 	Incidents map[int64]IncidentState `json:"incidents,omitempty"`
 	Steps     map[int64]string        `json:"steps,omitempty"`
 	Drafts    map[string]string       `json:"drafts,omitempty"`
+	// People are the step people by "STEP-ID PERSON": when they
+	// acknowledged, confirmed or were away, how, and a hash of their
+	// reference.
+	People map[string]string `json:"people,omitempty"`
+	// V is 2 in an audit-keyed snapshot that records people and more
+	// than the state of steps and drafts; 0 in one from before.
+	V int `json:"v,omitempty"`
 	// Was holds what the rows above were before the transaction (rows
 	// it created are absent): each must be what the entry before
 	// recorded, so a change made behind the desk's back and then
@@ -115,7 +122,23 @@ type stateChanges struct {
 	incidents map[int64]IncidentState // id -> before ("" status: created here)
 	steps     map[int64]stepBefore
 	drafts    map[string]draftBefore
+	people    map[personKey]string // before ("": added here)
+	// perStep counts the people touched by step; past bulkPeople, the
+	// step's other people are read at once (a fan-out to thousands).
+	perStep map[int64]int
 }
+
+// bulkPeople is how many people of one step a transaction touches before
+// their records are read all at once rather than one by one.
+const bulkPeople = 32
+
+// personKey is a step_people row.
+type personKey struct {
+	step   int64
+	person string
+}
+
+func (k personKey) String() string { return strconv.FormatInt(k.step, 10) + " " + k.person }
 
 type stepBefore struct {
 	incident int64
@@ -129,7 +152,7 @@ type draftBefore struct {
 
 func (t *Tx) changes() *stateChanges {
 	if t.chg == nil {
-		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}}
+		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}, people: map[personKey]string{}, perStep: map[int64]int{}}
 	}
 	return t.chg
 }
@@ -158,8 +181,8 @@ func (t *Tx) touchIncident(id int64, now time.Time) error {
 	return nil
 }
 
-// touchStep is called before a step row changes (created: incident given,
-// the step has no state before).
+// touchStep is called before a step row changes (created: incident
+// given, the step has no record before).
 func (t *Tx) touchStep(id, createdIn int64) error {
 	c := t.changes()
 	if _, ok := c.steps[id]; ok {
@@ -167,15 +190,70 @@ func (t *Tx) touchStep(id, createdIn int64) error {
 	}
 	b := stepBefore{incident: createdIn}
 	if createdIn == 0 {
-		if err := t.queryRow(`SELECT incident_id, state FROM steps WHERE id = ?`, id).Scan(&b.incident, &b.state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
+		inc, rec, err := stepRecord(t.query, id)
+		if err != nil {
 			return fmt.Errorf("reading step %d before a change: %w", id, err)
 		}
+		if rec == "" {
+			return nil
+		}
+		b.incident, b.state = inc, rec
 	}
 	c.steps[id] = b
 	return nil
+}
+
+// touchPerson is called before a step's person is added or changes.
+func (t *Tx) touchPerson(step int64, person string) error {
+	c := t.changes()
+	k := personKey{step, strings.ToLower(person)}
+	if _, ok := c.people[k]; ok {
+		return nil
+	}
+	c.perStep[step]++
+	switch n := c.perStep[step]; {
+	case n < bulkPeople:
+		rec, err := personRecord(t.query, k)
+		if err != nil {
+			return fmt.Errorf("reading %s of step %d before a change: %w", person, step, err)
+		}
+		c.people[k] = rec
+		return nil
+	case n == bulkPeople:
+		// The step's people not touched yet are as they were.
+		all, err := stepPeople(t.query, step)
+		if err != nil {
+			return fmt.Errorf("reading the people of step %d before a change: %w", step, err)
+		}
+		for p, rec := range all {
+			if _, ok := c.people[personKey{step, p}]; !ok {
+				c.people[personKey{step, p}] = rec
+			}
+		}
+	}
+	if _, ok := c.people[k]; !ok {
+		c.people[k] = "" // not there before the bulk read: added here
+	}
+	return nil
+}
+
+// stepPeople are the records of a step's people, by person.
+func stepPeople(query rowsQuery, step int64) (map[string]string, error) {
+	rows, err := query(`SELECT `+personCols+`, person FROM step_people WHERE step_id = ?`, step)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var p string
+		rec, err := scanPerson(rows, &p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = rec
+	}
+	return out, rows.Err()
 }
 
 // touchDraft is called before a draft row changes.
@@ -186,11 +264,108 @@ func (t *Tx) touchDraft(key string, createdIn int64, now time.Time) error {
 		return nil
 	}
 	b := draftBefore{incident: createdIn}
-	if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&b.incident, &b.state); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	inc, rec, err := draftRecord(t.query, key)
+	if err != nil {
 		return fmt.Errorf("reading draft before a change: %w", err)
+	}
+	if rec != "" {
+		b.incident, b.state = inc, rec
 	}
 	c.drafts[key] = b
 	return nil
+}
+
+// rowsQuery runs a query: a transaction's prepared statements (Tx.query)
+// or a reader's (queryOn).
+type rowsQuery func(query string, args ...any) (*sql.Rows, error)
+
+func queryOn(ctx context.Context, q querier) rowsQuery {
+	return func(query string, args ...any) (*sql.Rows, error) { return q.QueryContext(ctx, query, args...) }
+}
+
+// stepRecord is what an entry records of step row id ("": no such row):
+// its state, deadline and escalation level (its people: personRecord).
+func stepRecord(query rowsQuery, id int64) (incident int64, rec string, err error) {
+	rows, err := query(`SELECT incident_id, state, due_at, level FROM steps WHERE id = ?`, id)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var due int64
+		var level int
+		if err := rows.Scan(&incident, &state, &due, &level); err != nil {
+			return 0, "", err
+		}
+		rec = fmt.Sprintf("%s due=%s level=%d", state, recTime(due), level)
+	}
+	return incident, rec, rows.Err()
+}
+
+const personCols = `acked_at, done_at, away_at, via, token`
+
+// personRecord is what an entry records of a step's person ("": no such
+// row): when they acknowledged, confirmed or were away, how, and a hash
+// of their reference (never the reference itself, which acts as them).
+func personRecord(query rowsQuery, k personKey) (string, error) {
+	rows, err := query(`SELECT `+personCols+` FROM step_people WHERE step_id = ? AND person = ?`, k.step, k.person)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	rec := ""
+	for rows.Next() {
+		if rec, err = scanPerson(rows); err != nil {
+			return "", err
+		}
+	}
+	return rec, rows.Err()
+}
+
+func scanPerson(rows *sql.Rows, also ...any) (string, error) {
+	var acked, done, away int64
+	var via, token string
+	if err := rows.Scan(append([]any{&acked, &done, &away, &via, &token}, also...)...); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(token))
+	return fmt.Sprintf("acked=%s done=%s away=%s via=%q ref=%x", recTime(acked), recTime(done), recTime(away), via, sum[:8]), nil
+}
+
+// draftRecord is what an entry records of draft key ("": no such row):
+// its state, short id, contact, form and approver.
+func draftRecord(query rowsQuery, key string) (incident int64, rec string, err error) {
+	rows, err := query(`SELECT incident_id, state, short_id, contact, form, approved_by FROM drafts WHERE idem_key = ?`, key)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, id, contact, form, approver string
+		if err := rows.Scan(&incident, &state, &id, &contact, &form, &approver); err != nil {
+			return 0, "", err
+		}
+		rec = fmt.Sprintf("%s %s contact=%q form=%q approver=%q", state, id, contact, form, approver)
+	}
+	return incident, rec, rows.Err()
+}
+
+func recTime(v int64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fromMS(v).Format(time.RFC3339Nano)
+}
+
+// sameRecord compares a row's record with the one an entry holds. Entries
+// written before records held more than the state (one word) are
+// compared on the state alone.
+func sameRecord(have, recorded string) bool {
+	if recorded != "" && !strings.Contains(recorded, " ") {
+		have, _, _ = strings.Cut(have, " ")
+	}
+	return have == recorded
 }
 
 // flushState writes, before the commit, one state entry for each incident
@@ -227,19 +402,16 @@ func (t *Tx) flushState() error {
 		}
 	}
 	for id, before := range c.steps {
-		var state string
-		if err := t.queryRow(`SELECT state FROM steps WHERE id = ?`, id).Scan(&state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
+		_, rec, err := stepRecord(t.query, id)
+		if err != nil {
 			return fmt.Errorf("reading step %d after a change: %w", id, err)
 		}
-		if state != before.state {
+		if rec != "" && rec != before.state {
 			a := get(before.incident)
 			if a.Steps == nil {
 				a.Steps = map[int64]string{}
 			}
-			a.Steps[id] = state
+			a.Steps[id] = rec
 			if before.state != "" {
 				if a.Was.Steps == nil {
 					a.Was.Steps = map[int64]string{}
@@ -248,21 +420,63 @@ func (t *Tx) flushState() error {
 			}
 		}
 	}
-	for key, before := range c.drafts {
-		var inc int64
-		var state string
-		if err := t.queryRow(`SELECT incident_id, state FROM drafts WHERE idem_key = ?`, key).Scan(&inc, &state); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
+	if len(c.people) > 0 {
+		stepInc := map[int64]int64{}
+		bulk := map[int64]map[string]string{}
+		for k, before := range c.people {
+			var rec string
+			if c.perStep[k.step] >= bulkPeople {
+				all, ok := bulk[k.step]
+				if !ok {
+					var err error
+					if all, err = stepPeople(t.query, k.step); err != nil {
+						return fmt.Errorf("reading the people of step %d after a change: %w", k.step, err)
+					}
+					bulk[k.step] = all
+				}
+				rec = all[k.person]
+			} else {
+				var err error
+				if rec, err = personRecord(t.query, k); err != nil {
+					return fmt.Errorf("reading %s of step %d after a change: %w", k.person, k.step, err)
+				}
+			}
+			if rec == "" || rec == before {
 				continue
 			}
+			inc, ok := stepInc[k.step]
+			if !ok {
+				if b, ok := c.steps[k.step]; ok && b.incident != 0 {
+					inc = b.incident
+				} else if err := t.queryRow(`SELECT incident_id FROM steps WHERE id = ?`, k.step).Scan(&inc); err != nil {
+					return fmt.Errorf("reading step %d after a change: %w", k.step, err)
+				}
+				stepInc[k.step] = inc
+			}
+			a := get(inc)
+			if a.People == nil {
+				a.People = map[string]string{}
+			}
+			a.People[k.String()] = rec
+			if before != "" {
+				if a.Was.People == nil {
+					a.Was.People = map[string]string{}
+				}
+				a.Was.People[k.String()] = before
+			}
+		}
+	}
+	for key, before := range c.drafts {
+		inc, rec, err := draftRecord(t.query, key)
+		if err != nil {
 			return fmt.Errorf("reading draft after a change: %w", err)
 		}
-		if state != before.state {
+		if rec != "" && rec != before.state {
 			a := get(inc)
 			if a.Drafts == nil {
 				a.Drafts = map[string]string{}
 			}
-			a.Drafts[key] = state
+			a.Drafts[key] = rec
 			if before.state != "" {
 				if a.Was.Drafts == nil {
 					a.Was.Drafts = map[string]string{}
@@ -363,13 +577,50 @@ func sealUnchained(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// keyingVersion is the schema version that brought the keyed chain (the
+// audit entries' state column): a store upgraded from before it, or
+// created empty, is due to begin the keyed chain, once.
+func keyingVersion() int {
+	for i, m := range sqliteMigrations {
+		if strings.Contains(m, "ALTER TABLE audit ADD COLUMN state") {
+			return i + 1
+		}
+	}
+	return len(sqliteMigrations)
+}
+
+// ErrKeyingNotDue: the keyed chain began once (or the store was keyed
+// before the flag existed); it never begins again.
+var ErrKeyingNotDue = errors.New("the keyed audit chain has begun already: it is never begun again")
+
+// KeyingDue reports whether the keyed chain is still to begin: set only by
+// the migration, for a store created empty or upgraded from before the
+// key, and cleared by BeginKeyedChain. What the log looks like decides
+// nothing: a log wiped or rewritten with plain hashes is not begun anew.
+func (s *Store) KeyingDue(ctx context.Context) (bool, error) {
+	var due bool
+	err := s.r.QueryRowContext(ctx, `SELECT due FROM audit_keying WHERE id = 1`).Scan(&due)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return due, err
+}
+
 // BeginKeyedChain writes the audit-keyed entry: how many unkeyed entries
 // come before it, and a snapshot of the state of every incident, step
-// and draft. The daemon writes it on the first start with a key (when no
-// anchor exists yet); it is what lets the unkeyed entries before it, and
-// the rows they made, pass verification.
+// and draft. It is what lets the unkeyed entries before it, and the rows
+// they made, pass verification, so it is written once, when KeyingDue
+// (the daemon's first start on a new or upgraded store), and never
+// again: ErrKeyingNotDue.
 func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
 	return s.Tx(ctx, func(tx *Tx) error {
+		var due bool
+		if err := tx.queryRow(`SELECT due FROM audit_keying WHERE id = 1`).Scan(&due); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if !due {
+			return ErrKeyingNotDue
+		}
 		var n int
 		if err := tx.queryRow(`SELECT COUNT(*) FROM audit`).Scan(&n); err != nil {
 			return err
@@ -380,13 +631,16 @@ func (s *Store) BeginKeyedChain(ctx context.Context, now time.Time) error {
 		}
 		st, _ := json.Marshal(snap)
 		detail, _ := json.Marshal(KeyedMarker{Unkeyed: n})
-		return tx.writeAudit(0, now, "system", ActionAuditKeyed, string(detail), "", "", string(st))
+		if err := tx.writeAudit(0, now, "system", ActionAuditKeyed, string(detail), "", "", string(st)); err != nil {
+			return err
+		}
+		_, err = tx.exec(`UPDATE audit_keying SET due = 0 WHERE id = 1`)
+		return err
 	})
 }
 
 // AuditKeyed reports whether the chain's last entry is sealed with the
-// store's key: the keyed chain has begun, and a lost anchors file must
-// not make the next start vouch for the log (and its rows) anew.
+// store's key (said when the anchors are found missing).
 func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
 	var id, inc, at int64
 	var actor, action, detail, platform, requestID, state, prev, hash string
@@ -418,33 +672,58 @@ func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 		a.Incidents[id] = st
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT id, state FROM steps`)
+	ids, err := rowIDs[int64](ctx, q, `SELECT id FROM steps`)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, a.Steps[id], err = stepRecord(queryOn(ctx, q), id); err != nil {
+			return nil, err
+		}
+	}
+	a.People, a.V = map[string]string{}, 2
+	rows, err = q.QueryContext(ctx, `SELECT `+personCols+`, step_id, person FROM step_people`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var id int64
-		var st string
-		if err := rows.Scan(&id, &st); err != nil {
+		var k personKey
+		rec, err := scanPerson(rows, &k.step, &k.person)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		a.Steps[id] = st
+		a.People[k.String()] = rec
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT idem_key, state FROM drafts`)
+	keys, err := rowIDs[string](ctx, q, `SELECT idem_key FROM drafts`)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range keys {
+		if _, a.Drafts[key], err = draftRecord(queryOn(ctx, q), key); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// rowIDs reads one column of every row.
+func rowIDs[T any](ctx context.Context, q querier, query string) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var out []T
 	for rows.Next() {
-		var key, st string
-		if err := rows.Scan(&key, &st); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		a.Drafts[key] = st
+		out = append(out, v)
 	}
-	return a, rows.Err()
+	return out, rows.Err()
 }
 
 // AuditAnchor is the chain's length and last seal at a time: what the
@@ -488,6 +767,8 @@ type AuditBreak struct {
 	// its state in the table and the state its last entry recorded ("":
 	// none).
 	Row, Have, Recorded string
+	// Person: for a step's person, who (Row names the step).
+	Person string
 }
 
 func (b *AuditBreak) Error() string {
@@ -495,18 +776,22 @@ func (b *AuditBreak) Error() string {
 	if b.Incident != "" {
 		where = b.Incident
 	}
-	switch b.Kind {
-	case BreakTruncated, BreakRewritten, BreakHead:
+	switch {
+	case b.Kind == BreakTruncated || b.Kind == BreakRewritten || b.Kind == BreakHead || b.ID == 0 && b.Kind != BreakState:
 		return b.Why
-	case BreakState:
+	case b.Kind == BreakState:
+		row := b.Row
+		if b.Person != "" {
+			row = b.Person + " on " + row
+		}
 		if b.ID != 0 {
 			return fmt.Sprintf("%s of %s was %s when audit entry %d changed it, but the entries before it recorded %s: changed with no audit entry",
-				b.Row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
+				row, where, orNone(b.Have), b.ID, orNone(b.Recorded))
 		}
 		if b.Recorded == "" {
-			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", b.Row, where, b.Have)
+			return fmt.Sprintf("%s of %s is %s but no audit entry made it so", row, where, b.Have)
 		}
-		return fmt.Sprintf("%s of %s is %s but the last audit entry that touched it made it %s", b.Row, where, b.Have, b.Recorded)
+		return fmt.Sprintf("%s of %s is %s but the last audit entry that touched it made it %s", row, where, b.Have, b.Recorded)
 	}
 	return fmt.Sprintf("audit entry %d (%s, %s) does not match: %s", b.ID, where, b.Action, b.Why)
 }
@@ -538,7 +823,11 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	defer rows.Close()
 	n, prev := 0, ""
 	var firstUnkeyed *AuditBreak
-	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, People: map[string]string{}}
+	recIn := map[string]string{}
+	// legacyPeople: the keyed chain began before entries recorded step
+	// people; a person no entry recorded is not named then.
+	legacyPeople := false
 	for rows.Next() {
 		var id, inc, at int64
 		var ref, actor, action, detail, platform, requestID, state, prevHash, hash string
@@ -581,12 +870,30 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 				}
 				for k, v := range a.Incidents {
 					recorded.Incidents[k] = v
+					if ref != "" {
+						recIn[fmt.Sprint("incident ", k)] = ref
+					}
 				}
 				for k, v := range a.Steps {
 					recorded.Steps[k] = v
+					if ref != "" {
+						recIn[fmt.Sprint("step ", k)] = ref
+					}
+				}
+				if action == ActionAuditKeyed {
+					legacyPeople = a.V < 2
+				}
+				for k, v := range a.People {
+					recorded.People[k] = v
+					if ref != "" {
+						recIn["person "+k] = ref
+					}
 				}
 				for k, v := range a.Drafts {
 					recorded.Drafts[k] = v
+					if ref != "" {
+						recIn["draft "+k] = ref
+					}
 				}
 			}
 		}
@@ -614,7 +921,12 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	if head != prev {
 		return n, &AuditBreak{Kind: BreakHead, Why: "the last entries were removed (the chain's head names an entry that is not there)"}, nil
 	}
-	brk, err := checkState(ctx, q, recorded)
+	if n == 0 {
+		// The daemon's first start writes the audit-keyed entry: an empty
+		// log was wiped. (Entries without it are unkeyed, named above.)
+		return n, &AuditBreak{Kind: BreakUnkeyed, Why: "the log is empty, without even the audit-keyed entry a keyed log begins with: it was wiped"}, nil
+	}
+	brk, err := checkState(ctx, q, recorded, recIn, legacyPeople)
 	return n, brk, err
 }
 
@@ -637,13 +949,20 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 	}
 	for id := range a.Steps {
 		was, ok := a.Was.Steps[id]
-		if got, had := rec.Steps[id]; ok != had || was != got {
+		if got, had := rec.Steps[id]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "step row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
+		}
+	}
+	for key := range a.People {
+		was, ok := a.Was.People[key]
+		if got, had := rec.People[key]; ok != had || was != got {
+			step, person, _ := strings.Cut(key, " ")
+			return &AuditBreak{Kind: BreakState, Row: "step row " + step, Person: person, Have: was, Recorded: got}
 		}
 	}
 	for key := range a.Drafts {
 		was, ok := a.Was.Drafts[key]
-		if got, had := rec.Drafts[key]; ok != had || was != got {
+		if got, had := rec.Drafts[key]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
 		}
 	}
@@ -688,11 +1007,14 @@ func short(h string) string {
 
 // checkState compares the incidents, steps and drafts with the state the
 // last entry that touched each recorded.
-func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, error) {
+// recIn names the incident of each row an entry recorded ("step ID",
+// "draft KEY", "incident ID"), for a row that is gone.
+func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[string]string, legacyPeople bool) (*AuditBreak, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, ref, status, priority, assignee FROM incidents ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
+	seenInc := map[int64]bool{}
 	for rows.Next() {
 		var id int64
 		var ref string
@@ -709,41 +1031,116 @@ func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, e
 			}
 			return b, nil
 		}
+		seenInc[id] = true
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref, s.step_key, s.unit, s.position, s.state FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	for _, id := range sortedKeys(rec.Incidents) {
+		if !seenInc[id] {
+			got := rec.Incidents[id]
+			return &AuditBreak{Kind: BreakState, Incident: recIn[fmt.Sprint("incident ", id)], Row: "the incident", Have: "gone", Recorded: fmt.Sprintf("%s %s assigned to %q", got.Status, got.Priority, got.Assignee)}, nil
+		}
+	}
+	seen := map[int64]bool{}
+	rows, err = q.QueryContext(ctx, `SELECT s.id, i.ref FROM steps s JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit`)
+	if err != nil {
+		return nil, err
+	}
+	type stepRow struct {
+		id  int64
+		ref string
+	}
+	var steps []stepRow
+	for rows.Next() {
+		var r stepRow
+		if err := rows.Scan(&r.id, &r.ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		steps = append(steps, r)
+	}
+	rows.Close()
+	for _, r := range steps {
+		seen[r.id] = true
+		_, have, err := stepRecord(queryOn(ctx, q), r.id)
+		if err != nil {
+			return nil, err
+		}
+		if got := rec.Steps[r.id]; !sameRecord(have, got) {
+			return &AuditBreak{Kind: BreakState, Incident: r.ref, Row: stepName(ctx, q, strconv.FormatInt(r.id, 10)), Have: have, Recorded: got}, nil
+		}
+	}
+	for _, id := range sortedKeys(rec.Steps) {
+		if !seen[id] {
+			return &AuditBreak{Kind: BreakState, Incident: recIn[fmt.Sprint("step ", id)], Row: "step row " + strconv.FormatInt(id, 10), Have: "gone", Recorded: rec.Steps[id]}, nil
+		}
+	}
+	seenPerson := map[string]bool{}
+	rows, err = q.QueryContext(ctx, `SELECT p.acked_at, p.done_at, p.away_at, p.via, p.token, p.step_id, p.person, i.ref FROM step_people p JOIN steps s ON s.id = p.step_id JOIN incidents i ON i.id = s.incident_id ORDER BY s.incident_id, s.position, s.unit, p.person`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var id int64
-		var pos int
-		var ref, key, unit, state string
-		if err := rows.Scan(&id, &ref, &key, &unit, &pos, &state); err != nil {
+		var k personKey
+		var ref string
+		have, err := scanPerson(rows, &k.step, &k.person, &ref)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if got := rec.Steps[id]; got != state {
+		seenPerson[k.String()] = true
+		if got, ok := rec.People[k.String()]; ok && got != have || !ok && !legacyPeople {
 			rows.Close()
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(id, 10)), Have: state, Recorded: got}, nil
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: stepName(ctx, q, strconv.FormatInt(k.step, 10)), Person: k.person, Have: have, Recorded: got}, nil
 		}
 	}
 	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref, d.state FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
+	for _, key := range sortedKeys(rec.People) {
+		if !seenPerson[key] {
+			step, person, _ := strings.Cut(key, " ")
+			return &AuditBreak{Kind: BreakState, Incident: recIn["person "+key], Row: "step row " + step, Person: person, Have: "gone", Recorded: rec.People[key]}, nil
+		}
+	}
+	type draftRow struct{ key, ref string }
+	var drafts []draftRow
+	rows, err = q.QueryContext(ctx, `SELECT d.idem_key, i.ref FROM drafts d JOIN incidents i ON i.id = d.incident_id ORDER BY d.incident_id, d.drafted_at, d.idem_key`)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	for rows.Next() {
-		var key, ref, state string
-		if err := rows.Scan(&key, &ref, &state); err != nil {
+		var r draftRow
+		if err := rows.Scan(&r.key, &r.ref); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		if got := rec.Drafts[key]; got != state {
-			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "draft " + key, Have: state, Recorded: got}, nil
+		drafts = append(drafts, r)
+	}
+	rows.Close()
+	seenDraft := map[string]bool{}
+	for _, r := range drafts {
+		seenDraft[r.key] = true
+		_, have, err := draftRecord(queryOn(ctx, q), r.key)
+		if err != nil {
+			return nil, err
+		}
+		if got := rec.Drafts[r.key]; !sameRecord(have, got) {
+			return &AuditBreak{Kind: BreakState, Incident: r.ref, Row: "draft " + r.key, Have: have, Recorded: got}, nil
 		}
 	}
-	return nil, rows.Err()
+	for _, key := range sortedKeys(rec.Drafts) {
+		if !seenDraft[key] {
+			return &AuditBreak{Kind: BreakState, Incident: recIn["draft "+key], Row: "draft " + key, Have: "gone", Recorded: rec.Drafts[key]}, nil
+		}
+	}
+	return nil, nil
+}
+
+func sortedKeys[K int64 | string, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // AuditHead is the chain's length and last seal in the transaction, so far

@@ -32,6 +32,9 @@ func chainScenario(t *testing.T, s *Store) (*Incident, []int64) {
 			}
 			steps = append(steps, id)
 		}
+		if err := tx.PutStepPerson(steps[0], StepPerson{Person: "tara@example.com", Role: "audience", NotifiedAt: t0, Token: "tok-tara-0001"}); err != nil {
+			return err
+		}
 		if _, _, err := tx.AddDraft(Draft{Key: "notify:cert", IncidentID: inc.ID, Contact: "cert", Form: "status", DraftedBy: "tara@example.com", DraftedAt: t0}); err != nil {
 			return err
 		}
@@ -43,12 +46,18 @@ func chainScenario(t *testing.T, s *Store) (*Incident, []int64) {
 		if err := tx.UpdateStep(StepRow{ID: steps[0], State: StepAcknowledged, DueAt: t0.Add(time.Hour), AckedAt: t0.Add(time.Minute)}); err != nil {
 			return err
 		}
+		if err := tx.PutStepPerson(steps[0], StepPerson{Person: "tara@example.com", Role: "audience", NotifiedAt: t0, Token: "tok-tara-0001", AckedAt: t0.Add(time.Minute), Via: "slack"}); err != nil {
+			return err
+		}
 		return tx.AuditFrom(inc.ID, t0.Add(time.Minute), "tara@example.com", "step-ack", "triage", "slack", "t1")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	return inc, steps
 }
+
+// word is a record's first word: the row's state.
+func word(rec string) string { w, _, _ := strings.Cut(rec, " "); return w }
 
 func verify(t *testing.T, s *Store, anchor *AuditAnchor) (int, *AuditBreak) {
 	t.Helper()
@@ -102,13 +111,18 @@ func TestAuditRecordsStateChanges(t *testing.T) {
 		got, actors = append(got, a), append(actors, actor)
 	}
 	rows.Close()
+	var leaked int
+	s.r.QueryRow(`SELECT COUNT(*) FROM audit WHERE state LIKE '%tok-tara%'`).Scan(&leaked)
+	if leaked != 0 {
+		t.Errorf("%d entries record a reference itself, want only its hash", leaked)
+	}
 	if len(got) != 2 {
 		t.Fatalf("%d state entries, want 2 (one per transaction): %+v", len(got), got)
 	}
-	if st := got[0]; st.Incidents[inc.ID].Status != "open" || st.Steps[steps[0]] != StepNotified || st.Steps[steps[1]] != StepNotified || st.Drafts["notify:cert"] != DraftPending {
+	if st := got[0]; st.Incidents[inc.ID].Status != "open" || word(st.Steps[steps[0]]) != StepNotified || word(st.Steps[steps[1]]) != StepNotified || word(st.Drafts["notify:cert"]) != DraftPending {
 		t.Errorf("first state entry = %+v, want the incident open, both steps notified, the draft pending", st)
 	}
-	if st := got[1]; len(st.Steps) != 1 || st.Steps[steps[0]] != StepAcknowledged || st.Incidents != nil || actors[1] != "tara@example.com" {
+	if st := got[1]; len(st.Steps) != 1 || word(st.Steps[steps[0]]) != StepAcknowledged || st.Incidents != nil || actors[1] != "tara@example.com" {
 		t.Errorf("second state entry = %+v by %s, want only step %d acknowledged, by tara", st, actors[1], steps[0])
 	}
 	// A write that changes no recorded value (the engine's next look)
@@ -186,6 +200,39 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 		{"close the incident", func(t *testing.T, s *Store, _ []int64) {
 			exec(t, s, `UPDATE incidents SET status = 'closed'`)
 		}, BreakState, "the incident"},
+		// What a draft goes to, and that it exists.
+		{"send a draft to another contact", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE drafts SET contact = 'sandbox-isp'`)
+		}, BreakState, "draft notify:cert"},
+		{"delete a draft", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `DELETE FROM drafts`)
+		}, BreakState, "draft notify:cert"},
+		// A step's deadline, level and existence; its people's answers
+		// and references.
+		{"delete a step", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `DELETE FROM steps WHERE id = (SELECT MAX(id) FROM steps)`)
+		}, BreakState, "step row 2"},
+		{"move a deadline", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE steps SET due_at = due_at + 86400000 WHERE position = 2`)
+		}, BreakState, "step 2 (contain)"},
+		{"raise a level", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE steps SET level = 2 WHERE position = 2`)
+		}, BreakState, "step 2 (contain)"},
+		{"confirm as a person", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE step_people SET done_at = acked_at, via = 'email-token'`)
+		}, BreakState, "step 1 (triage)"},
+		{"mark a person away", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE step_people SET away_at = acked_at`)
+		}, BreakState, "step 1 (triage)"},
+		{"set a known reference", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `UPDATE step_people SET token = 'aaaaaaaaaa'`)
+		}, BreakState, "step 1 (triage)"},
+		{"add a person with a known reference", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `INSERT INTO step_people (step_id, person, role, notified_at, token) VALUES (2, 'mallory@example.com', 'audience', 1, 'aaaaaaaaaa')`)
+		}, BreakState, "step 2 (contain)"},
+		{"remove a person", func(t *testing.T, s *Store, _ []int64) {
+			exec(t, s, `DELETE FROM step_people`)
+		}, BreakState, "step row 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
@@ -204,7 +251,7 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 			}
 			// A change the desk overwrote is named at the entry that
 			// found it changed: it was done, the log said notified.
-			if again := strings.Contains(c.name, "again"); again && (brk.ID == 0 || brk.Have != StepDone || brk.Recorded != StepNotified) {
+			if again := strings.Contains(c.name, "again"); again && (brk.ID == 0 || word(brk.Have) != StepDone || word(brk.Recorded) != StepNotified) {
 				t.Errorf("overwritten change: %+v, want the entry that found it done where notified was recorded", brk)
 			}
 		})
@@ -299,3 +346,46 @@ func TestUnkeyedEntriesPassOnlyBeforeTheMarker(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestKeyedChainBeginsOnce: the audit-keyed entry is due on a store
+// created empty and on one upgraded from before the key, once; a store
+// whose chain began (here: one at the schema just before the flag, as
+// issue 15 left it) never begins again, whatever its log looks like, and
+// an empty log does not verify.
+func TestKeyedChainBeginsOnce(t *testing.T) {
+	ctx := context.Background()
+	fresh, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if due, err := fresh.KeyingDue(ctx); err != nil || !due {
+		t.Errorf("fresh store: due %v, %v; want due", due, err)
+	}
+	if err := fresh.BeginKeyedChain(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.BeginKeyedChain(ctx, t0); err != ErrKeyingNotDue {
+		t.Errorf("second audit-keyed entry: %v, want ErrKeyingNotDue", err)
+	}
+	// Wiped: nothing is begun again, and the empty log is named.
+	exec(t, fresh, `DELETE FROM audit`, `UPDATE audit_head SET last = ''`)
+	if due, _ := fresh.KeyingDue(ctx); due {
+		t.Errorf("wiped log: due again")
+	}
+	if _, brk := verify(t, fresh, nil); brk == nil || brk.Kind != BreakUnkeyed {
+		t.Errorf("wiped log: %+v, want an unkeyed break", brk)
+	}
+
+	old := upgraded(t, keyingVersion()-1)
+	if due, err := old.KeyingDue(ctx); err != nil || !due {
+		t.Errorf("store from before the key: due %v, %v; want due", due, err)
+	}
+	keyed := upgraded(t, len(sqliteMigrations)-1)
+	if due, err := keyed.KeyingDue(ctx); err != nil || due {
+		t.Errorf("store keyed already: due %v, %v; want not due", due, err)
+	}
+	if err := keyed.BeginKeyedChain(ctx, t0); err != ErrKeyingNotDue {
+		t.Errorf("store keyed already: %v, want ErrKeyingNotDue", err)
+	}
+}

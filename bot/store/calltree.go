@@ -171,6 +171,9 @@ func (t *Tx) RestartStep(s StepRow) error {
 
 // PutStepPerson adds p to step stepID, or updates what they did.
 func (t *Tx) PutStepPerson(stepID int64, p StepPerson) error {
+	if err := t.touchPerson(stepID, p.Person); err != nil {
+		return err
+	}
 	_, err := t.exec(`INSERT INTO step_people (step_id, person, role, level, notified_at, acked_at, done_at, methods_sent, token, via, note, away_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (step_id, person) DO UPDATE SET
 		acked_at = excluded.acked_at, done_at = excluded.done_at, methods_sent = excluded.methods_sent, via = excluded.via, note = excluded.note, away_at = excluded.away_at`,

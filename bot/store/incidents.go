@@ -252,6 +252,16 @@ func (t *Tx) AuditFrom(incidentID int64, at time.Time, actor, action, detail, pl
 	return t.writeAudit(incidentID, at, actor, action, detail, platform, requestID, "")
 }
 
+// AuditedSince reports whether the incident's history has an entry of
+// action whose detail begins with prefix at or after since (a notice
+// already sent within a window, for a limit).
+func (t *Tx) AuditedSince(incidentID int64, action, prefix string, since time.Time) (bool, error) {
+	var n int
+	err := t.queryRow(`SELECT COUNT(*) FROM audit WHERE incident_id = ? AND action = ? AND at >= ? AND substr(detail, 1, length(?)) = ?`,
+		incidentID, action, ms(since), prefix, prefix).Scan(&n)
+	return n > 0, err
+}
+
 // ListIncidents returns the newest incidents first.
 func (s *Store) ListIncidents(ctx context.Context, limit int) ([]Incident, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents ORDER BY id DESC LIMIT ?`, limit)

@@ -458,6 +458,14 @@ var sqliteMigrations = []string{
 	// Issue 16: a unit removed and added again starts its steps again; the
 	// round tells the new start's messages from the first one's.
 	`ALTER TABLE steps ADD COLUMN round INTEGER NOT NULL DEFAULT 0;`,
+	// Whether the keyed chain is still to begin (store.BeginKeyedChain):
+	// set once, by this migration, for a store created empty or upgraded
+	// from before the key, cleared by the audit-keyed entry. A later start
+	// never begins the chain again because the log looks old.
+	`CREATE TABLE audit_keying (
+		id  INTEGER PRIMARY KEY CHECK (id = 1),
+		due INTEGER NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -473,6 +481,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if v > len(migrations) {
 			return fmt.Errorf("%s database schema version %d is newer than this tocsin (%d): upgrade tocsin", s.dialect.name, v, len(migrations))
 		}
+		from := v
 		for i := v; i < len(migrations); i++ {
 			if _, err := tx.tx.ExecContext(ctx, migrations[i]); err != nil {
 				return fmt.Errorf("migration %d: %w", i+1, err)
@@ -482,6 +491,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			if strings.Contains(migrations[i], "CREATE TABLE audit_head") {
 				if err := sealUnchained(ctx, tx.tx); err != nil {
 					return fmt.Errorf("migration %d: sealing the audit log: %w", i+1, err)
+				}
+			}
+			// The keyed chain is due only on a store created empty or
+			// one older than the key (before the state column).
+			if strings.Contains(migrations[i], "CREATE TABLE audit_keying") {
+				due := from < keyingVersion()
+				if _, err := tx.tx.ExecContext(ctx, `INSERT INTO audit_keying (id, due) VALUES (1, ?)`, due); err != nil {
+					return fmt.Errorf("migration %d: %w", i+1, err)
 				}
 			}
 			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, i+1); err != nil {

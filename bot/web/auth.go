@@ -96,7 +96,7 @@ func (s *Server) authenticate(ctx context.Context, tok string) (Caller, bool, er
 // token without the scope.
 func (s *Server) api(scope string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, _ := bearer(r)
 		c, ok, err := s.authenticate(r.Context(), tok)
 		if err != nil {
 			s.internal(w, r, err, true)
@@ -113,6 +113,16 @@ func (s *Server) api(scope string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	}
+}
+
+// bearer is the token of "Authorization: Bearer TOKEN"; the scheme's
+// name is case-insensitive (RFC 7235 section 2.1, RFC 6750).
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(tok, " "), true
 }
 
 // configTokens are the config's tokens as callers; one naming no owner

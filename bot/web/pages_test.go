@@ -58,7 +58,8 @@ func TestMetricsToken(t *testing.T) {
 	for _, tc := range []struct {
 		auth string
 		code int
-	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer a-long-metrics-token-1234", 200}} {
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer a-long-metrics-token-1234", 200},
+		{"bearer a-long-metrics-token-1234", 200}, {"BEARER a-long-metrics-token-1234", 200}, {"Basic a-long-metrics-token-1234", 401}} {
 		req := httptest.NewRequest("GET", "/metrics", nil)
 		if tc.auth != "" {
 			req.Header.Set("Authorization", tc.auth)
@@ -126,7 +127,7 @@ func TestSandboxClockOnlyInTheSandbox(t *testing.T) {
 		t.Errorf("outside the sandbox: %d, want 404", code)
 	}
 	var moved time.Duration
-	opts.SandboxClock = func(_ context.Context, d time.Duration) (time.Time, error) {
+	opts.SandboxClock = func(_ context.Context, d time.Duration, _ Caller) (time.Time, error) {
 		moved += d
 		return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).Add(moved), nil
 	}

@@ -96,9 +96,10 @@ type Options struct {
 	// the client (http.trusted_proxies); none: the connection's address.
 	TrustedProxies []netip.Prefix
 	// SandboxClock, set only in the sandbox, moves the daemon's clock
-	// forward by advance (0: just tell the time), runs the engine and
-	// returns the time: /api/v1/sandbox/clock. Elsewhere the path is 404.
-	SandboxClock func(ctx context.Context, advance time.Duration) (time.Time, error)
+	// forward by advance (0: just tell the time), audited in by's name,
+	// runs the engine and returns the time: /api/v1/sandbox/clock.
+	// Elsewhere the path is 404.
+	SandboxClock func(ctx context.Context, advance time.Duration, by Caller) (time.Time, error)
 	// MoveEvent sets an incident's event time E; SetUnits changes the
 	// units it affects (unit ids to add and to remove, and why). Both
 	// return an error wrapping store.ErrNotFound for an incident without a
@@ -228,7 +229,7 @@ func New(o Options) *Server {
 	}
 	if o.SandboxClock != nil {
 		m.HandleFunc("GET /api/v1/sandbox/clock", s.api(config.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
-			now, err := o.SandboxClock(r.Context(), 0)
+			now, err := o.SandboxClock(r.Context(), 0, callerOf(r))
 			if err != nil {
 				s.internal(w, r, err, true)
 				return
@@ -247,7 +248,7 @@ func New(o Options) *Server {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"advance": "1h30m"}: a duration of zero or more (the clock never moves back)`})
 				return
 			}
-			now, err := o.SandboxClock(r.Context(), d)
+			now, err := o.SandboxClock(r.Context(), d, callerOf(r))
 			if err != nil {
 				s.internal(w, r, err, true)
 				return
@@ -297,7 +298,7 @@ func MetricsHandler(reg *metrics.Registry, token string) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := bearer(r)
 		if !ok || !constantTimeIn(tok, []string{token}) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin metrics"`)
 			http.Error(w, "metrics need the metrics token", http.StatusUnauthorized)
@@ -348,12 +349,18 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error, asJ
 	http.Error(w, "Internal error (id "+id+"); it is in the desk's log.", http.StatusInternalServerError)
 }
 
+// writeJSON answers v as JSON, with what a terminal would obey (C1
+// controls, bidi overrides, ...) escaped as \uXXXX (printable.JSON): the
+// same data, harmless where a client prints it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "encoding the answer", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(append(printable.JSON(b), '\n'))
 }
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {

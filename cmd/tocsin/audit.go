@@ -38,6 +38,9 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, bot.ErrNoAnchor) {
 		// Without an anchor a cut tail cannot be seen: not intact.
 		fmt.Fprintf(stderr, "audit chain not verified: %v\n", err)
+		if brk != nil {
+			fmt.Fprintf(stderr, "and without an anchor, after %d good entries: %v\n", n, brk)
+		}
 		return exitError(1)
 	}
 	if err != nil {
@@ -56,4 +59,36 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-var errAuditUsage = errors.New("usage: tocsin audit verify [--config FILE | --data DIR]")
+// cmdAuditReanchor starts a lost anchors file again, vouching for no more
+// than the officers' anchors given (bot.Reanchor); audited.
+func cmdAuditReanchor(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit reanchor", "tocsin audit reanchor --anchor COUNT:SEAL [--config FILE | --data DIR]", stderr)
+	var given []store.AuditAnchor
+	fs.Func("anchor", "an anchor from an officers' status report, COUNT:SEAL (required, repeatable): the log must reach it", func(v string) error {
+		a, err := bot.ParseAnchor(v)
+		if err == nil {
+			given = append(given, a)
+		}
+		return err
+	})
+	var sf storeFlags
+	pos, cfg, err := configArgs(fs, &sf, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return errors.New("audit reanchor takes no arguments")
+	}
+	clk, err := cliClock(cfg)
+	if err != nil {
+		return err
+	}
+	a, err := bot.Reanchor(context.Background(), cfg, cliActor(), clk.Now(), given)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "audit anchors started again at %d entries (vouched for up to the given anchor)\n", a.Count)
+	return nil
+}
+
+var errAuditUsage = errors.New("usage: tocsin audit verify|reanchor [--config FILE | --data DIR]")

@@ -46,6 +46,7 @@ Usage:
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin audit verify [--anchor COUNT:SEAL] [--config FILE | --data DIR]
+  tocsin audit reanchor --anchor COUNT:SEAL [--config FILE | --data DIR]
   tocsin tokens create --person ADDRESS | --integration NAME --scopes read,report,act,officer [--config FILE | --data DIR]
   tocsin tokens list [--json] [--config FILE | --data DIR]
   tocsin tokens revoke ID [--config FILE | --data DIR]
@@ -154,10 +155,13 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, groupUsage("audit"))
 			return nil
 		}
-		if len(rest) == 0 || rest[0] != "verify" {
-			return errAuditUsage
+		switch {
+		case len(rest) > 0 && rest[0] == "verify":
+			return cmdAuditVerify(rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "reanchor":
+			return cmdAuditReanchor(rest[1:], stdout, stderr)
 		}
-		return cmdAuditVerify(rest[1:], stdout, stderr)
+		return errAuditUsage
 	case "tokens":
 		return cmdTokens(rest, stdout, stderr)
 	case "roster":

@@ -211,7 +211,7 @@ func TestAuditVerify(t *testing.T) {
 		{`UPDATE audit SET actor = 'someone else' WHERE id = 2`, "audit entry 2 (%s, test) does not match: its content is not what was written"},
 		{`DELETE FROM audit WHERE id >= 4; UPDATE audit_head SET last = (SELECT hash FROM audit WHERE id = 3)`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
 		{`DELETE FROM audit; UPDATE audit_head SET last = ''`, "truncated: the anchor of 2026-12-01T10:00:00Z counted 5 entries"},
-		{`UPDATE steps SET state = 'done'`, "step 1 (triage) of %s is done but the last audit entry that touched it made it notified"},
+		{`UPDATE steps SET state = 'done'`, "step 1 (triage) of %s is done due=2026-12-01T10:00:00Z level=0 but the last audit entry that touched it made it notified due=2026-12-01T10:00:00Z level=0"},
 	} {
 		dir, inc := auditedStore(t)
 		if c.tamper != "" {
