@@ -265,14 +265,14 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		if !not.team {
 			return nil
 		}
-		return b.tellTeam(tx, inc, actorOf(rep), "Not counted: "+not.why, "told:"+inc.Ref+":"+hexSum[:16], now, res)
+		return b.tellTeam(tx, inc, actorOf(rep), templates.ToldUnverifiedAway, "told:"+inc.Ref+":"+hexSum[:16], now, res)
 	case cmd.Verb == verbRefuse:
 		why := fmt.Sprintf("%s (%s) declines the step: %q; it is no answer, the step stays waiting", cmd.Person, cmd.Via, cmd.Note)
 		res.Answer = "not counted: " + why
 		if err := tx.AuditFrom(inc.ID, now, cmd.Person, "answer-refused", why, cmd.Platform, cmd.RequestID); err != nil {
 			return err
 		}
-		return b.tellTeam(tx, inc, cmd.Person, "Declined, not acknowledged: "+why+". Please find who it belongs to.", "told:"+inc.Ref+":"+hexSum[:16], now, res)
+		return b.tellTeamOf(tx, inc, templates.TeamTold{Reason: templates.ToldDeclined, About: cmd.Person, Text: cmd.Note, At: now}, why, "told:"+inc.Ref+":"+hexSum[:16], now, res)
 	case cmd.Verb == "":
 		return nil
 	}
@@ -302,26 +302,36 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	return err
 }
 
-// tellTeam queues a short mail about inc to the team member on call (the
-// secondary when the primary is who it is about), under key.
+// tellTeam queues the team-told form about inc to the team member on
+// call (the secondary when the primary is who it is about), under key:
+// what is the reason (templates.ToldUnverifiedAway, ...), worded by the
+// form in their language.
 func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result) error {
+	return b.tellTeamOf(tx, inc, templates.TeamTold{Reason: what, About: about, At: now}, what, key, now, res)
+}
+
+// tellTeamOf is tellTeam with what they wrote; detail is the audit's.
+func (b *Bot) tellTeamOf(tx *store.Tx, inc *store.Incident, told templates.TeamTold, detail, key string, now time.Time, res *Result) error {
 	primary, secondary := b.roster.TeamOnCall(now)
 	to := primary
-	if strings.EqualFold(primary, about) && secondary != "" {
+	if strings.EqualFold(primary, told.About) && secondary != "" {
 		to = secondary
 	}
 	if to == "" {
-		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+what)
+		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+detail)
 	}
-	body := fmt.Sprintf("%s\n\nIncident %s (%s): %s\nSee %s/incidents/%s\n\n-- \n%s <%s>\n", what, inc.Ref, inc.Priority,
-		printable.Runes(inc.Subject, 120), strings.TrimRight(b.cfg.Desk.PublicURL, "/"), inc.Ref, b.cfg.Desk.Name, b.cfg.Desk.Address)
-	added, err := b.notify.Queue(tx, inc.ID, notify.Notice{Kind: "team-told", IdemKey: key, IncidentRef: inc.Ref, To: mail.Address{Address: to},
-		Subject: "[" + inc.Ref + "] For the team on call: " + about, Body: body}, now)
+	form, err := b.formOf(tx, inc)
+	if err != nil {
+		return err
+	}
+	form.Told = &told
+	added, err := b.notify.Queue(tx, inc.ID, notify.Notice{Form: "team-told", Kind: "team-told", IdemKey: key, IncidentRef: inc.Ref, To: mail.Address{Address: to},
+		Data: form}, now)
 	res.effects.Queued = res.effects.Queued || added
 	if err != nil {
 		return err
 	}
-	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, what))
+	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, detail))
 }
 
 // notifyNotice is a mail to a roster person about inc, in reply to rep.
