@@ -128,6 +128,10 @@ func parseAnswer(text string) (verb, note string, ok bool) {
 		said := strings.TrimSpace(strings.Join(parts, " "))
 		if parsers.Refusal(l+" "+said) != "" {
 			verb, said = verbRefuse, strings.TrimSpace(l+" "+strings.Join(parts[1:], " "))
+		} else if verb != parsers.AnswerDone && parsers.Blocker(l+" "+said) != "" {
+			// Stuck: neither ack nor done, whatever word it starts with
+			// ("OK, but the patch fails"); done stays done.
+			verb, said = engine.VerbBlocked, strings.TrimSpace(l+" "+strings.Join(parts[1:], " "))
 		}
 		if verb == "" {
 			return "", "", false
@@ -210,7 +214,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 	}
 	note = red.String(note)
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
-	if !onRoster && verb == verbRefuse {
+	if !onRoster && (verb == verbRefuse || verb == engine.VerbBlocked) {
 		return engine.Command{}, notCounted{}, nil // a reporter's "wrong address" is mail, not an answer
 	}
 	if !onRoster {

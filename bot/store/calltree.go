@@ -481,3 +481,19 @@ func (s *Store) LatestOpenStep(ctx context.Context, person string) (string, erro
 	}
 	return ref, err
 }
+
+// LatestOpenTeamStep returns the incident of the most recently started
+// step for the team that still waits for something: what a team member's
+// answer without an incident id is about when no step told them (any
+// member may take the team's step).
+func (s *Store) LatestOpenTeamStep(ctx context.Context) (string, error) {
+	var ref string
+	err := s.r.QueryRowContext(ctx, `SELECT i.ref FROM steps s JOIN incidents i ON i.id = s.incident_id
+		WHERE s.audience = 'team' AND s.needs <> 'none' AND s.state NOT IN ('done', 'skipped') AND NOT (s.state = 'acknowledged' AND s.needs = 'ack')
+		AND s.started_at > 0 AND i.status <> 'closed'
+		ORDER BY s.started_at DESC, s.id DESC LIMIT 1`).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return ref, err
+}
