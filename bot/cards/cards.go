@@ -167,7 +167,7 @@ func Progress(t *store.Tree) string {
 				line += " (" + strings.Join(answered, ", ") + ")"
 			}
 			if b := s.Blocked; b != nil {
-				line += fmt.Sprintf("\n  ⚠ blocked: %s, %s: %s", b.By, b.At.UTC().Format("01-02 15:04 UTC"), printable.Runes(b.Text, 200))
+				line += fmt.Sprintf("\n  ⚠ blocked: %s, %s: %s", b.By, b.At.UTC().Format("01-02 15:04 UTC"), printable.Runes(printable.Line(b.Text), 200))
 			}
 			lines = append(lines, line)
 		}

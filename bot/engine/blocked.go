@@ -123,8 +123,8 @@ func (e *Engine) tellBlocked(tx *store.Tx, inc *store.Incident, s store.StepRow,
 		queued = added
 	}
 	p, _ := e.Roster.Person(to)
-	page := BlockedPage{Incident: inc.Ref, Priority: inc.Priority, Subject: printable.Runes(inc.Subject, 120), Step: s.Title, By: strings.ToLower(c.Person),
-		Text: printable.Runes(c.Note, 500), URL: strings.TrimRight(e.Config.Desk.PublicURL, "/") + "/incidents/" + inc.Ref}
+	page := BlockedPage{Incident: inc.Ref, Priority: inc.Priority, Subject: printable.Runes(printable.Line(inc.Subject), 120), Step: s.Title, By: strings.ToLower(c.Person),
+		Text: printable.Runes(printable.Line(c.Note), 500), URL: strings.TrimRight(e.Config.Desk.PublicURL, "/") + "/incidents/" + inc.Ref}
 	lang := p.Language
 	if lang == "" {
 		lang = "en"
