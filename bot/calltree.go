@@ -105,7 +105,9 @@ const verbRefuse = "refuse"
 // lines up to the quote or signature are the note. Words that decline
 // the step (the lexicon's refusals, in the forms' languages) make it
 // verbRefuse, whatever word it starts with: "OK, but this is not my
-// system" acknowledges nothing.
+// system" acknowledges nothing. Words that say the work is stuck (the
+// lexicon's blockers: "fails", "need help") make it engine.VerbBlocked,
+// unless it starts with done.
 func parseAnswer(text string) (verb, note string, ok bool) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	for i, l := range lines {
