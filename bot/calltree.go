@@ -105,7 +105,9 @@ const verbRefuse = "refuse"
 // lines up to the quote or signature are the note. Words that decline
 // the step (the lexicon's refusals, in the forms' languages) make it
 // verbRefuse, whatever word it starts with: "OK, but this is not my
-// system" acknowledges nothing.
+// system" acknowledges nothing. Words that say the work is stuck (the
+// lexicon's blockers: "fails", "need help") make it engine.VerbBlocked,
+// unless it starts with done.
 func parseAnswer(text string) (verb, note string, ok bool) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	for i, l := range lines {
@@ -128,6 +130,10 @@ func parseAnswer(text string) (verb, note string, ok bool) {
 		said := strings.TrimSpace(strings.Join(parts, " "))
 		if parsers.Refusal(l+" "+said) != "" {
 			verb, said = verbRefuse, strings.TrimSpace(l+" "+strings.Join(parts[1:], " "))
+		} else if verb != parsers.AnswerDone && parsers.Blocker(l+" "+said) != "" {
+			// Stuck: neither ack nor done, whatever word it starts with
+			// ("OK, but the patch fails"); done stays done.
+			verb, said = engine.VerbBlocked, strings.TrimSpace(l+" "+strings.Join(parts[1:], " "))
 		}
 		if verb == "" {
 			return "", "", false
@@ -210,7 +216,7 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 	}
 	note = red.String(note)
 	person, onRoster := b.cfg.PersonByEmail(rep.From)
-	if !onRoster && verb == verbRefuse {
+	if !onRoster && (verb == verbRefuse || verb == engine.VerbBlocked) {
 		return engine.Command{}, notCounted{}, nil // a reporter's "wrong address" is mail, not an answer
 	}
 	if !onRoster {
@@ -265,14 +271,14 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		if !not.team {
 			return nil
 		}
-		return b.tellTeam(tx, inc, actorOf(rep), "Not counted: "+not.why, "told:"+inc.Ref+":"+hexSum[:16], now, res, true)
+		return b.tellTeam(tx, inc, actorOf(rep), templates.ToldUnverifiedAway, "told:"+inc.Ref+":"+hexSum[:16], now, res)
 	case cmd.Verb == verbRefuse:
 		why := fmt.Sprintf("%s (%s) declines the step: %q; it is no answer, the step stays waiting", cmd.Person, cmd.Via, cmd.Note)
 		res.Answer = "not counted: " + why
 		if err := tx.AuditFrom(inc.ID, now, cmd.Person, "answer-refused", why, cmd.Platform, cmd.RequestID); err != nil {
 			return err
 		}
-		return b.tellTeam(tx, inc, cmd.Person, "Declined, not acknowledged: "+why+". Please find who it belongs to.", "told:"+inc.Ref+":"+hexSum[:16], now, res, false)
+		return b.tellTeamOf(tx, inc, templates.TeamTold{Reason: templates.ToldDeclined, About: cmd.Person, Text: cmd.Note, At: now}, why, "told:"+inc.Ref+":"+hexSum[:16], now, res, false)
 	case cmd.Verb == "":
 		return nil
 	}
@@ -302,38 +308,48 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	return err
 }
 
-// tellTeam queues a short mail about inc to the team member on call (the
-// secondary when the primary is who it is about), under key. With fold
-// (what anyone can cause: an answer that does not count, a forged
-// auto-reply), one mail per incident and person an hour: repeats within
-// the hour are audited, not mailed.
-func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result, fold bool) error {
+// tellTeam queues the team-told form about inc to the team member on
+// call (the secondary when the primary is who it is about), under key:
+// what is the reason (templates.ToldUnverifiedAway, ...), worded by the
+// form in their language. What it is told of is what anyone can cause
+// (a forged auto-reply), so it folds: one mail per incident and person
+// an hour, repeats within the hour audited, not mailed.
+func (b *Bot) tellTeam(tx *store.Tx, inc *store.Incident, about, what, key string, now time.Time, res *Result) error {
+	return b.tellTeamOf(tx, inc, templates.TeamTold{Reason: what, About: about, At: now}, what, key, now, res, true)
+}
+
+// tellTeamOf is tellTeam with what they wrote; detail is the audit's;
+// fold as tellTeam does.
+func (b *Bot) tellTeamOf(tx *store.Tx, inc *store.Incident, told templates.TeamTold, detail, key string, now time.Time, res *Result, fold bool) error {
 	primary, secondary := b.roster.TeamOnCall(now)
 	to := primary
-	if strings.EqualFold(primary, about) && secondary != "" {
+	if strings.EqualFold(primary, told.About) && secondary != "" {
 		to = secondary
 	}
 	if to == "" {
-		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+what)
+		return tx.Audit(inc.ID, now, "system", "team-not-told", "nobody of the team is on call to tell: "+detail)
 	}
 	if fold {
-		told, err := tx.AuditedSince(inc.ID, "team-told", to+" told: ", now.Add(-TeamToldEvery))
+		again, err := tx.AuditedSince(inc.ID, "team-told", to+" told: ", now.Add(-TeamToldEvery))
 		if err != nil {
 			return err
 		}
-		if told {
-			return tx.Audit(inc.ID, now, "system", "team-told-again", fmt.Sprintf("%s told within the hour already, not mailed again: %s", to, what))
+		if again {
+			return tx.Audit(inc.ID, now, "system", "team-told-again", fmt.Sprintf("%s told within the hour already, not mailed again: %s", to, detail))
 		}
 	}
-	body := fmt.Sprintf("%s\n\nIncident %s (%s): %s\nSee %s/incidents/%s\n\n-- \n%s <%s>\n", what, inc.Ref, inc.Priority,
-		printable.Runes(inc.Subject, 120), strings.TrimRight(b.cfg.Desk.PublicURL, "/"), inc.Ref, b.cfg.Desk.Name, b.cfg.Desk.Address)
-	added, err := b.notify.Queue(tx, inc.ID, notify.Notice{Kind: "team-told", IdemKey: key, IncidentRef: inc.Ref, To: mail.Address{Address: to},
-		Subject: "[" + inc.Ref + "] For the team on call: " + about, Body: body}, now)
+	form, err := b.formOf(tx, inc)
+	if err != nil {
+		return err
+	}
+	form.Told = &told
+	added, err := b.notify.Queue(tx, inc.ID, notify.Notice{Form: "team-told", Kind: "team-told", IdemKey: key, IncidentRef: inc.Ref, To: mail.Address{Address: to},
+		Data: form}, now)
 	res.effects.Queued = res.effects.Queued || added
 	if err != nil {
 		return err
 	}
-	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, what))
+	return tx.Audit(inc.ID, now, "system", "team-told", fmt.Sprintf("%s told: %s", to, detail))
 }
 
 // TeamToldEvery is how often at most the team member on call is mailed

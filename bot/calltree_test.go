@@ -29,6 +29,11 @@ type treeStep struct {
 	DoneBy      []string  `json:"done_by"`
 	EscalatedTo []string  `json:"escalated_to"`
 	Away        []string  `json:"away"`
+	Blocked     *struct {
+		By   string    `json:"by"`
+		At   time.Time `json:"at"`
+		Text string    `json:"text"`
+	} `json:"blocked"`
 }
 
 type callTree struct {

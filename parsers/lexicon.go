@@ -30,6 +30,10 @@ const (
 	// the person's system, the wrong person, ask someone else. It is no
 	// acknowledgement, whatever word it starts with.
 	ConceptRefusal Concept = "refusal"
+	// ConceptBlocker is a call-tree answer that says the work is stuck:
+	// it fails, they cannot, they need help. The step is blocked, and the
+	// team member on call is told.
+	ConceptBlocker Concept = "blocker"
 )
 
 // lexicon words each concept in English, German, French, Spanish,
@@ -152,6 +156,23 @@ var lexicon = map[Concept][]string{
 		"persona equivocada", "persona incorrecta", "destinatario equivocado", "a otra persona", "a alguien más",
 		// ja
 		"担当外", "担当ではありません", "担当ではない", "私の担当では", "人違い", "宛先違い", "別の方に", "他の方に", "別の人に",
+	},
+	ConceptBlocker: {
+		// en
+		"need help", "needs help", "need your help", "need assistance", "help needed", "fails", "failed", "failing",
+		"cannot", "can't", "can not", "unable to", "blocked", "stuck", "does not work", "doesn't work", "not working",
+		// de
+		"brauche hilfe", "brauchen hilfe", "benötige hilfe", "benötigen hilfe", "hilfe nötig", "hilfe benötigt",
+		"schlägt fehl", "fehlgeschlagen", "scheitert", "kann nicht", "können nicht", "funktioniert nicht",
+		"blockiert", "komme nicht weiter", "kommen nicht weiter",
+		// fr
+		"besoin d'aide", "besoin d’aide", "échoue", "a échoué", "échec", "impossible de", "impossible d'*", "impossible d’*", "ne peux pas",
+		"ne pouvons pas", "bloqué*", "ne fonctionne pas",
+		// es
+		"necesito ayuda", "necesitamos ayuda", "falla", "falló", "ha fallado", "no puedo", "no podemos", "no es posible",
+		"bloquead*", "no funciona",
+		// ja
+		"助けが必要", "支援が必要", "手伝って", "失敗", "できません", "できない", "ブロック", "進められません", "動作しません",
 	},
 	ConceptAdvisory: {
 		"advisory", "security bulletin", "data call", "notification of", "patch available", "patch released",
@@ -324,4 +345,11 @@ func AnswerVerb(word string) string {
 // acknowledgement, even when it starts with "OK".
 func Refusal(text string) string {
 	return mentions(ConceptRefusal, strings.ToLower(text))
+}
+
+// Blocker returns the words of text that say a call-tree step is stuck
+// ("fails", "need help", "schlägt fehl"), or "": such an answer is
+// neither ack nor done, and the step is blocked.
+func Blocker(text string) string {
+	return mentions(ConceptBlocker, strings.ToLower(text))
 }

@@ -38,3 +38,35 @@ func TestRefusalInTheFormsLanguages(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockerInTheFormsLanguages pins issue 16 ("The patch fails to
+// install on pay-db-2, need help from the CIRT" was filed as a message
+// and nobody was told): a blocker is recognised in each language of the
+// forms, and plain answers are none.
+func TestBlockerInTheFormsLanguages(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"The patch fails to install on pay-db-2, need help from the CIRT", true},
+		{"We cannot reboot pay-db-2 before Monday", true},
+		{"Der Patch schlägt auf pay-db-2 fehl, wir brauchen Hilfe vom CIRT", true},
+		{"Installation fehlgeschlagen", true},
+		{"Le correctif échoue sur pay-db-2, besoin d'aide", true},
+		{"Impossible d'installer le correctif", true},
+		{"El parche falla en pay-db-2, necesitamos ayuda", true},
+		{"No puedo reiniciar el servidor", true},
+		{"pay-db-2 でパッチの適用に失敗しました。支援が必要です", true},
+		{"再起動できません", true},
+		{"ack - on it, calling the payments team", false},
+		{"Erledigt: Patch eingespielt und getestet.", false},
+		{"Reçu, on s'en occupe.", false},
+		{"hecho, parche instalado", false},
+		{"完了しました", false},
+		{"Unhelpful failsafe", false},
+	} {
+		if got := Blocker(c.text) != ""; got != c.want {
+			t.Errorf("Blocker(%q) = %q, want a blocker: %v", c.text, Blocker(c.text), c.want)
+		}
+	}
+}

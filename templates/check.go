@@ -73,6 +73,8 @@ func sample() Form {
 		AssignedBy: "Jonas Weber",
 		Link:       &LinkCode{Platform: "slack", Account: "U0ANA42", Code: "40912377", Minutes: 30},
 		Draft:      &DraftWaiting{ID: "D1", Form: "status-report", Contact: "Example CERT", ContactAddress: "cert@cert.example", ContactKind: "cert"},
+		Told: &TeamTold{Reason: ToldBlocked, About: "olaf@example.com", Step: StepName{Key: "fix-installed", Title: "Fix tested and installed"},
+			Text: "The patch fails to install on pay-db-2, need help from the CIRT", At: e.Add(5 * time.Hour)},
 		Desk: Desk{Name: "Example Security Team", Address: "security@example.com",
 			Fingerprint: "BAEEB7AD0ADAABBEB5AF26B26533804BEDEF9CDB", PublicURL: "https://security.example.com"},
 	}
@@ -124,6 +126,8 @@ func mustCarry(form string, f Form) []string {
 		return []string{"[" + f.IncidentID + "]", f.Summary, f.Priority, f.AssignedBy, f.Desk.Address, f.Desk.PublicURL}
 	case "chat-link":
 		return []string{f.Link.Platform, f.Link.Account, "/tocsin link " + f.Link.Code, f.Recipient.Address, f.Desk.Address}
+	case "team-told":
+		return []string{"[" + f.IncidentID + "]", f.Told.About, f.Told.Text, f.Summary, f.Desk.PublicURL, f.Desk.Address}
 	case "approval-request":
 		return []string{"[" + f.IncidentID + "]", f.Draft.Contact, f.Draft.ContactAddress, "/approve " + f.IncidentID + " " + f.Draft.ID, f.Desk.Address}
 	}

@@ -44,6 +44,7 @@ var Forms = []string{
 	"assigned",         // to a roster person: someone made you responsible (/assign)
 	"chat-link",        // to a roster person: the code that links a chat account to them
 	"approval-request", // to the officers: a draft to an external contact waits for approval
+	"team-told",        // to the team member on call: a step blocked, declined, an answer that needs a person
 }
 
 // Variant selects how much technical detail a notification carries: the
@@ -194,6 +195,25 @@ type Form struct {
 	// Draft is a draft to an external contact that waits for approval
 	// (approval-request).
 	Draft *DraftWaiting
+	// Told is what the team member on call must hear of (team-told).
+	Told *TeamTold
+}
+
+// The reasons the team member on call is told (TeamTold.Reason).
+const (
+	ToldBlocked        = "blocked"         // a step's person is stuck and needs help
+	ToldDeclined       = "declined"        // a step's person declines it: not theirs
+	ToldUnverifiedAway = "unverified-away" // an out-of-office reply that cannot count
+)
+
+// TeamTold is news for the team member on call about an answer to the
+// call tree that needs a person.
+type TeamTold struct {
+	Reason string   // ToldBlocked, ToldDeclined, ToldUnverifiedAway
+	About  string   // whom it is about: their roster address
+	Step   StepName // the step, when known ("" Title: none)
+	Text   string   // what they wrote, as written
+	At     time.Time
 }
 
 // LinkCode is a mailed code that links a chat account to its reader.

@@ -77,6 +77,9 @@ const (
 	LinkConfirm Name = "link-confirm"
 	Unlink      Name = "unlink"
 	Help        Name = "help"
+	// Blocked is no answer either: the person's step is stuck ("fails",
+	// "need help"); it shows blocked and the team on call is told.
+	Blocked Name = "blocked"
 	// Away is no answer: evidence that the person is away (their
 	// auto-reply to a call-tree mail); their open steps escalate at once.
 	Away Name = "away"
@@ -158,6 +161,7 @@ var handlers = map[Name]handler{
 	Ack:         (*Desk).answer,
 	Done:        (*Desk).answer,
 	Away:        (*Desk).answer,
+	Blocked:     (*Desk).answer,
 	Escalate:    (*Desk).escalate,
 	Event:       (*Desk).event,
 	Affects:     (*Desk).affects,
@@ -168,6 +172,9 @@ var handlers = map[Name]handler{
 	Approve:     (*Desk).approve,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
+
+// answers are the commands that answer a step.
+var answers = map[Name]bool{Ack: true, Done: true, Blocked: true}
 
 // onNoIncident are the commands that need no incident.
 var onNoIncident = map[Name]bool{LinkRequest: true, LinkConfirm: true, Unlink: true, OnCallNow: true, Report: true, Help: true}
@@ -216,7 +223,13 @@ func (d *Desk) do(ctx context.Context, a Actor, c Command) (Result, error) {
 		if ref == "" {
 			var err error
 			if ref, err = d.Store.LatestOpenStep(ctx, k.who); err != nil {
-				return k.refuse(NoOpenStep), nil
+				// Any team member may take the team's step, paged or not.
+				if !answers[c.Name] || k.roles&Team == 0 {
+					return k.refuse(NoOpenStep), nil
+				}
+				if ref, err = d.Store.LatestOpenTeamStep(ctx); err != nil {
+					return k.refuse(NoOpenStep), nil
+				}
 			}
 		}
 		k.cmd.Incident = ref

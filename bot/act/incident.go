@@ -53,7 +53,14 @@ func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 	if err != nil {
 		return nil, eff, err
 	}
-	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name()}, eff, nil
+	var names []string
+	for _, a := range res.For {
+		if p, ok := d.Config.PersonByEmail(a); ok && p.Name != "" {
+			a = p.Name
+		}
+		names = append(names, a)
+	}
+	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name(), For: names}, eff, nil
 }
 
 // DoTx carries out an answer (ack, done, away) in the caller's
@@ -62,7 +69,7 @@ func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 // command is ErrNotInTx.
 func (d *Desk) DoTx(tx *store.Tx, a Actor, c Command) (Result, engine.Effects, error) {
 	switch c.Name {
-	case Ack, Done, Away:
+	case Ack, Done, Away, Blocked:
 	default:
 		return nil, engine.Effects{}, fmt.Errorf("%w: %s", ErrNotInTx, c.Name)
 	}
@@ -217,6 +224,11 @@ func (d *Desk) assign(ctx context.Context, k *call) (Result, error) {
 		return r, nil
 	}
 	inc := k.inc
+	if strings.EqualFold(inc.Assignee, who.Email) {
+		r := k.refuse(AlreadyAssigned) // a no-op: the same mail twice tells nothing
+		r.Arg = who.Name
+		return r, nil
+	}
 	err := d.Store.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.SetAssignee(inc.ID, strings.ToLower(who.Email), k.now); err != nil {
 			return err

@@ -104,6 +104,7 @@ var Permissions = map[Name]Role{
 	Ack:         Roster,
 	Done:        Roster,
 	Away:        Roster,
+	Blocked:     Roster,
 	Escalate:    Team | Officer | InTree,
 	Event:       Team | Officer,
 	Affects:     Team | Officer,

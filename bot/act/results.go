@@ -47,6 +47,9 @@ type Answered struct {
 	StepName templates.StepName
 	State    string // the step's state after the answer
 	By       string // the actor's name
+	// For are the names of whom the step told, when the actor took the
+	// team's step for them ("taken by Tara for Theo").
+	For []string
 }
 
 // Draft is a draft to an external contact that waits for approval.
@@ -159,10 +162,11 @@ const (
 	NotLinked        Reason = "not-linked"          // unlink of an account linked to nobody
 	UnknownCommand   Reason = "unknown-command"     // no handler: Arg the command
 	MissingArgument  Reason = "missing-argument"    // the command lacks what it needs
+	AlreadyAssigned  Reason = "already-assigned"    // assign: Arg (the name) is responsible already; no mail
 )
 
 // Reasons are every reason, for the words that must cover them all.
-var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument}
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, AlreadyAssigned}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {

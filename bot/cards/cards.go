@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"tocsin/bot/outbox"
 	"tocsin/bot/store"
 	"tocsin/config"
+	"tocsin/internal/printable"
 	"tocsin/responders"
 )
 
@@ -134,8 +136,12 @@ func Progress(t *store.Tree) string {
 			name += " (" + s.Unit + ")"
 		}
 		var answered, waiting []string
+		// A team member took the step: it waits for them, not for whom
+		// it paged.
+		taken := slices.ContainsFunc(s.People, func(p store.StepPerson) bool { return p.Role == "taken" && !p.AckedAt.IsZero() })
 		for _, p := range s.People {
 			switch {
+			case taken && p.Role == "audience" && p.AckedAt.IsZero() && p.DoneAt.IsZero():
 			case !p.DoneAt.IsZero():
 				answered = append(answered, p.Person+" done")
 			case !p.AckedAt.IsZero():
@@ -159,6 +165,9 @@ func Progress(t *store.Tree) string {
 			line := fmt.Sprintf("… %s: %s, due %s, waiting for %s", name, s.State, s.DueAt.UTC().Format("01-02 15:04 UTC"), strings.Join(waiting, ", "))
 			if len(answered) > 0 {
 				line += " (" + strings.Join(answered, ", ") + ")"
+			}
+			if b := s.Blocked; b != nil {
+				line += fmt.Sprintf("\n  ⚠ blocked: %s, %s: %s", b.By, b.At.UTC().Format("01-02 15:04 UTC"), printable.Runes(printable.Line(b.Text), 200))
 			}
 			lines = append(lines, line)
 		}

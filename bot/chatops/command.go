@@ -34,6 +34,7 @@ type Command struct {
 var Names = []struct{ Name, Usage, What string }{
 	{"ack", "/ack [ID]", "acknowledge: I have it, I am on it"},
 	{"done", "/done [ID] [note]", "the work of your step is finished"},
+	{"blocked", "/blocked ID text", "your step is stuck and you need help: the team on call is told, the deadline stands"},
 	{"status", "/status [ID]", "the incident and its call tree"},
 	{"note", "/note ID text", "add a note to the incident"},
 	{"escalate", "/escalate ID [why]", "take its open steps (yours, if you are told of one) to the next level now"},
@@ -76,7 +77,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve":
+	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve", "blocked":
 		if c.Incident == "" {
 			return Command{}, parseError(name, NeedIncident)
 		}
@@ -124,7 +125,7 @@ func Parse(name, text string) (Command, error) {
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
-	if (name == "note" || name == "report") && c.Text == "" {
+	if (name == "note" || name == "report" || name == "blocked") && c.Text == "" {
 		return Command{}, parseError(name, NeedText)
 	}
 	if name == "report" && c.Incident != "" {

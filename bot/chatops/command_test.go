@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"/approve", "SEC-2026-0001", Command{Name: "approve", Incident: "SEC-2026-0001"}},
 		{"/approve", "SEC-2026-0001 d2", Command{Name: "approve", Incident: "SEC-2026-0001", Args: []string{"D2"}}},
 		{"/tocsin", "unlink", Command{Name: "unlink"}},
+		{"/blocked", "SEC-2026-0001 the patch fails on pay-db-2", Command{Name: "blocked", Incident: "SEC-2026-0001", Text: "the patch fails on pay-db-2"}},
 	} {
 		got, err := Parse(c.name, c.text)
 		if err != nil || got.Name != c.want.Name || got.Incident != c.want.Incident || got.Text != c.want.Text || strings.Join(got.Args, " ") != strings.Join(c.want.Args, " ") {
@@ -38,6 +39,8 @@ func TestParse(t *testing.T) {
 		{"/priority", "SEC-2026-0001 P9", NeedPriority},
 		{"/close", "", NeedIncident},
 		{"/note", "SEC-2026-0001", NeedText},
+		{"/blocked", "SEC-2026-0001", NeedText},
+		{"/blocked", "need help", NeedIncident},
 		{"/notify", "SEC-2026-0001", NeedContact},
 		{"/approve", "", NeedIncident},
 		{"/approve", "SEC-2026-0001 D1 D2", NeedOneDraft},

@@ -26,6 +26,8 @@ func sampleResults() []act.Result {
 	out := []act.Result{
 		act.Answered{Incident: ref, Verb: "ack", Step: "Team acknowledges", State: "acknowledged", By: "Tara Team"},
 		act.Answered{Incident: ref, Verb: "done", Step: "Owners fix", State: "done", By: "Ona Owner"},
+		act.Answered{Incident: ref, Verb: "ack", Step: "Team acknowledges", State: "acknowledged", By: "Tara Team", For: []string{"Theo Team"}},
+		act.Answered{Incident: ref, Verb: "blocked", Step: "Owners fix", State: "blocked", By: "Ona Owner"},
 		act.IncidentStatus{Incident: ref, Priority: "P1", Status: "open", Category: "incident", Subject: "RCE on pay.example.com", Progress: "team: acknowledged", Waiting: waiting},
 		act.Noted{Incident: ref},
 		act.EventMoved{Incident: ref, At: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), By: "Tara Team"},
@@ -114,7 +116,7 @@ func reason(r act.Result) string {
 func carries(r act.Result) []string {
 	switch r := r.(type) {
 	case act.Answered:
-		return []string{r.Incident, r.Step, r.By}
+		return append([]string{r.Incident, r.Step, r.By}, r.For...)
 	case act.IncidentStatus:
 		return []string{r.Incident, r.Subject, r.Progress, "/approve " + r.Incident + " D2"}
 	case act.Approved:
@@ -131,7 +133,7 @@ func carries(r act.Result) []string {
 		switch r.Reason {
 		case act.NotOnRoster, act.BadCode, act.NotLinked:
 			return nil
-		case act.NoSuchIncident, act.UnknownUnit, act.UnknownPerson, act.BadTime, act.LinkedInConfig, act.UnknownCommand:
+		case act.NoSuchIncident, act.UnknownUnit, act.UnknownPerson, act.BadTime, act.LinkedInConfig, act.UnknownCommand, act.AlreadyAssigned:
 			return []string{r.Arg}
 		case act.NoSuchDraft, act.DraftNotNamed:
 			return []string{"D2"}

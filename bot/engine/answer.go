@@ -60,6 +60,9 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	if verb == VerbAway {
 		return away(tree, person, note, via, now)
 	}
+	if verb == VerbBlocked {
+		return block(tree, r, stepID, person, note, now)
+	}
 	if verb != VerbAck && verb != VerbDone {
 		return Answered{}, fmt.Errorf("unknown answer %q (ack, done)", verb)
 	}
@@ -88,7 +91,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 				given = given || gave(p, verb, s.Needs)
 			}
 		}
-		if given {
+		if given && (s.Blocked == nil || s.Blocked.By != person) { // the blocked person's answer clears it
 			continue
 		}
 		how := ""
@@ -168,6 +171,7 @@ func Answer(pb config.Playbook, tree *store.Tree, r Roster, stepID int64, person
 	case allAcked || escalatedAnswered || behalf:
 		s.State = store.StepAcknowledged
 	}
+	unblock(s, person)
 	s.NextAt = now // the engine looks again: successors may start
 	return Answered{Step: pick, Touched: []int{pick}, Title: s.Title, Name: stepName(*s), State: s.State, Behalf: behalf, For: taken}, nil
 }

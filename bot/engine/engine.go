@@ -558,6 +558,9 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 				return Answered{}, Effects{}, err
 			}
 		}
+		if err := tx.PutStepBlock(s); err != nil {
+			return Answered{}, Effects{}, err
+		}
 	}
 	s := tree.Steps[res.Step]
 	name := s.Key
@@ -582,6 +585,13 @@ func (e *Engine) ActTx(tx *store.Tx, c Command) (Answered, Effects, error) {
 	queued, err := e.apply(tx, pb, d, origin{c.Platform, c.RequestID})
 	if err != nil {
 		return Answered{}, Effects{}, err
+	}
+	if c.Verb == VerbBlocked {
+		told, err := e.tellBlocked(tx, &tree.Incident, s, c, now)
+		if err != nil {
+			return Answered{}, Effects{}, err
+		}
+		queued = queued || told
 	}
 	if len(d.Messages) == 0 && len(d.Events) == 0 && e.Changed != nil {
 		err = e.Changed(tx, &tree.Incident, "answer:"+token(), now)

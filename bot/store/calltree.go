@@ -21,6 +21,9 @@ const (
 	// StepAwaitingApproval: what the step sends outside is drafted and
 	// waits for a second person's approval (then the step is done).
 	StepAwaitingApproval = "awaiting-approval"
+	// StepBlocked: someone it told said they cannot go on without help
+	// (StepRow.Blocked); its deadline stands.
+	StepBlocked = "blocked"
 )
 
 // Tree is an incident's call tree as the engine reads and writes it.
@@ -66,6 +69,16 @@ type StepRow struct {
 	// again): its messages' keys carry it.
 	Round  int
 	People []StepPerson
+	// Blocked is what blocks the step, as someone it told said; nil when
+	// nothing does.
+	Blocked *StepBlock
+}
+
+// StepBlock is a blocker: who said it, when, and what they wrote.
+type StepBlock struct {
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+	Text string    `json:"text"` // as written: untrusted
 }
 
 // StepPerson is someone a step told.
@@ -162,6 +175,9 @@ func (t *Tx) RestartStep(s StepRow) error {
 		return err
 	}
 	if _, err := t.exec(`DELETE FROM step_people WHERE step_id = ?`, s.ID); err != nil {
+		return err
+	}
+	if _, err := t.exec(`DELETE FROM step_blocks WHERE step_id = ?`, s.ID); err != nil {
 		return err
 	}
 	_, err := t.exec(`UPDATE steps SET state = ?, due_at = ?, started_at = 0, acked_at = 0, done_at = 0, level = 0, forced_level = 0, reminders_sent = 0, next_at = ?, why = ?, round = round + 1 WHERE id = ?`,
@@ -280,7 +296,48 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 			tr.Steps[i].People = append(tr.Steps[i].People, p)
 		}
 	}
-	return tr, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return tr, loadBlocks(ctx, q, incidentID, tr, byID)
+}
+
+// loadBlocks reads the blockers of an incident's steps into tr.
+func loadBlocks(ctx context.Context, q querier, incidentID int64, tr *Tree, byID map[int64]int) error {
+	rows, err := q.QueryContext(ctx, `SELECT b.step_id, b.person, b.at, b.text FROM step_blocks b JOIN steps s ON s.id = b.step_id WHERE s.incident_id = ?`, incidentID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at int64
+		var b StepBlock
+		if err := rows.Scan(&id, &b.By, &at, &b.Text); err != nil {
+			return err
+		}
+		b.At = fromMS(at)
+		if i, ok := byID[id]; ok {
+			tr.Steps[i].Blocked = &b
+		}
+	}
+	return rows.Err()
+}
+
+// PutStepBlock records what blocks step s (s.Blocked), or that nothing
+// does any more (nil). The step's state, its audit entry's business, is
+// written by UpdateStep.
+func (t *Tx) PutStepBlock(s StepRow) error {
+	if err := t.touchStep(s.ID, 0); err != nil {
+		return err
+	}
+	if s.Blocked == nil {
+		_, err := t.exec(`DELETE FROM step_blocks WHERE step_id = ?`, s.ID)
+		return err
+	}
+	_, err := t.exec(`INSERT INTO step_blocks (step_id, person, at, text) VALUES (?, ?, ?, ?)
+		ON CONFLICT (step_id) DO UPDATE SET person = excluded.person, at = excluded.at, text = excluded.text`,
+		s.ID, strings.ToLower(s.Blocked.By), ms(s.Blocked.At), s.Blocked.Text)
+	return err
 }
 
 // DueTrees returns up to limit incidents with a step the engine must look
@@ -372,6 +429,9 @@ type StepView struct {
 	EscalatedTo []string  `json:"escalated_to"`
 	Away        []string  `json:"away,omitempty"` // told, not answered, and an auto-reply said they are away
 	Level       int       `json:"escalation_level"`
+	// Blocked is what blocks the open step, as someone it told said; null
+	// when nothing does.
+	Blocked *StepBlock `json:"blocked"`
 }
 
 // View is the tree as shown.
@@ -383,6 +443,9 @@ func (t *Tree) View() *CallTreeView {
 	for _, s := range t.Steps {
 		sv := StepView{ID: s.Key, Title: s.Title, Audience: s.Audience, Unit: s.Unit, Needs: s.Needs, DueAt: s.DueAt, State: s.State, Why: s.Why,
 			Level: s.Level, Notified: []string{}, AckedBy: []string{}, DoneBy: []string{}, EscalatedTo: []string{}}
+		if s.State != StepDone && s.State != StepSkipped {
+			sv.Blocked = s.Blocked
+		}
 		if s.Unit != "" {
 			sv.ID += ":" + s.Unit
 		}
@@ -416,6 +479,22 @@ func (s *Store) LatestOpenStep(ctx context.Context, person string) (string, erro
 	err := s.r.QueryRowContext(ctx, `SELECT i.ref FROM step_people p JOIN steps s ON s.id = p.step_id JOIN incidents i ON i.id = s.incident_id
 		WHERE p.person = ? AND s.state NOT IN ('done', 'skipped') AND s.started_at > 0 AND i.status <> 'closed'
 		ORDER BY s.started_at DESC, s.id DESC LIMIT 1`, strings.ToLower(person)).Scan(&ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return ref, err
+}
+
+// LatestOpenTeamStep returns the incident of the most recently started
+// step for the team that still waits for something: what a team member's
+// answer without an incident id is about when no step told them (any
+// member may take the team's step).
+func (s *Store) LatestOpenTeamStep(ctx context.Context) (string, error) {
+	var ref string
+	err := s.r.QueryRowContext(ctx, `SELECT i.ref FROM steps s JOIN incidents i ON i.id = s.incident_id
+		WHERE s.audience = 'team' AND s.needs <> 'none' AND s.state NOT IN ('done', 'skipped') AND NOT (s.state = 'acknowledged' AND s.needs = 'ack')
+		AND s.started_at > 0 AND i.status <> 'closed'
+		ORDER BY s.started_at DESC, s.id DESC LIMIT 1`).Scan(&ref)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}

@@ -466,6 +466,15 @@ var sqliteMigrations = []string{
 		id  INTEGER PRIMARY KEY CHECK (id = 1),
 		due INTEGER NOT NULL
 	);`,
+	// Issue 16: a step someone said they are blocked on ("need help",
+	// "fails"): who, when, what they wrote; the row goes when an ack or
+	// done clears it (the audit keeps it).
+	`CREATE TABLE step_blocks (
+		step_id INTEGER PRIMARY KEY REFERENCES steps(id),
+		person  TEXT    NOT NULL,  -- roster address, lower case
+		at      INTEGER NOT NULL,
+		text    TEXT    NOT NULL   -- as written (untrusted)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -763,6 +763,9 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 			if s.Why != "" {
 				state += " (" + term(s.Why) + ")"
 			}
+			if b := s.Blocked; b != nil {
+				state += " (blocked by " + term(b.By) + " " + b.At.UTC().Format("01-02 15:04") + ": " + term(b.Text) + ")"
+			}
 			told := orDash(strings.Join(s.Notified, ","))
 			if len(s.Away) > 0 {
 				told += " (away: " + strings.Join(s.Away, ",") + ")"

@@ -104,7 +104,7 @@ func TestKeysExportAndIncidents(t *testing.T) {
 
 func TestTemplatesCheckAndShow(t *testing.T) {
 	out, _, err := run("templates", "check")
-	if err != nil || !strings.Contains(out, "10 forms in 5 languages (en, de, es, fr, ja), both variants: ok") {
+	if err != nil || !strings.Contains(out, "11 forms in 5 languages (en, de, es, fr, ja), both variants: ok") {
 		t.Fatalf("embedded forms: %q %v", out, err)
 	}
 	out, _, err = run("templates", "show", "action-alert", "--lang", "fr", "--variant", "non-technical")
