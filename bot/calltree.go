@@ -57,6 +57,15 @@ func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) 
 	f.Date = inc.EventAt
 	f.Status = "investigating"
 	f.NextUpdate, err = b.engine.NextUpdate(tx, inc, b.clock.Now()) // after now, whenever it is written
+	if err != nil {
+		return f, err
+	}
+	// The team's actions (the enhanced alert's), as written: the current
+	// version when the mail is written.
+	a, ok, err := tx.Actions(inc.ID)
+	if ok {
+		f.Actions, f.ActionsVersion = []templates.Action{{Text: a.Text}}, a.Version
+	}
 	return f, err
 }
 
