@@ -170,7 +170,7 @@ type Form struct {
 	// only brings changed actions to those already told.
 	ActionsVersion int
 	ActionsUpdate  bool
-	Steps      []Step    // status-report
+	Steps          []Step // status-report
 	// Elapsed is, in a status report, the time from E to when it was
 	// written: the report says so, whenever it is sent.
 	Elapsed time.Duration
