@@ -8,6 +8,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/engine"
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/config"
@@ -32,6 +33,21 @@ func (d *Desk) actions(ctx context.Context, k *call) (Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// actionsInTx is actions in the caller's transaction (a mail answer):
+// the permission is checked here, as Do would, and a refusal audited.
+func (d *Desk) actionsInTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
+	if k.roles&Permissions[Actions] == 0 {
+		err := tx.AuditFrom(k.inc.ID, k.now, k.who, refusedAction(k.Platform), fmt.Sprintf("actions via %s: only %s may", k.via, Permissions[Actions]), k.Platform, k.RequestID)
+		return k.refuse(NotPermitted), engine.Effects{}, err
+	}
+	text := strings.TrimSpace(k.cmd.Text)
+	if text == "" {
+		return k.refuse(MissingArgument), engine.Effects{}, nil
+	}
+	res, err := d.actionsTx(tx, k, text)
+	return res, engine.Effects{Queued: err == nil}, err
 }
 
 func (d *Desk) actionsTx(tx *store.Tx, k *call, text string) (ActionsWritten, error) {
