@@ -92,6 +92,27 @@ func TestEnhancedActionAlert(t *testing.T) {
 		strings.Contains(update, "Answer reference") {
 		t.Errorf("wes's update:\n%s", update)
 	}
+	// The card shows the current version; so does the desk's page.
+	eventually(t, "the card with version 2", 10*time.Second, func() bool {
+		return d.chatCaptures("slack-chat.update", "Actions (version 2)")+d.chatCaptures("slack-chat.postMessage", "Actions (version 2)") > 0
+	})
+	if code, page := d.deskPage("/incidents/" + id); code != 200 || !strings.Contains(page, "version 2") || !strings.Contains(page, "block /admin and /api") {
+		t.Errorf("the incident page does not show the actions (%d)", code)
+	}
+	// The API (the sandbox's token is the officer's) writes version 3.
+	var out struct {
+		CallTree struct {
+			Actions actionsView `json:"actions"`
+		} `json:"calltree"`
+	}
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/actions", []byte(`{"text": "Restrict: isolate www from the payment network."}`), &out); code != 200 ||
+		out.CallTree.Actions.Version != 3 || out.CallTree.Actions.By != "officer@sandbox.test" {
+		t.Errorf("POST actions: %d %+v", code, out)
+	}
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/actions", []byte(`{"text": " "}`), nil); code != 400 {
+		t.Errorf("POST empty actions: %d", code)
+	}
+	eventually(t, "wes's second update", 10*time.Second, func() bool { return len(d.pagedTo("wes@sandbox.test")) == 3 })
 	// An unauthenticated "Maßnahmen:" counts for nothing.
 	d.sendMail(primary, report(primary, "amend2@sandbox.test", "Re: ["+id+"]", "Maßnahmen:\nnothing at all"))
 	eventually(t, "the unsigned amendment refused", 10*time.Second, func() bool {
@@ -102,7 +123,7 @@ func TestEnhancedActionAlert(t *testing.T) {
 		}
 		return false
 	})
-	if a := d.actions(id); a.Version != 2 {
+	if a := d.actions(id); a.Version != 3 {
 		t.Errorf("an unauthenticated amendment counted: %+v", a)
 	}
 	written := 0
@@ -111,8 +132,8 @@ func TestEnhancedActionAlert(t *testing.T) {
 			written++
 		}
 	}
-	if written != 2 {
-		t.Errorf("%d actions-written entries, want 2", written)
+	if written != 3 {
+		t.Errorf("%d actions-written entries, want 3", written)
 	}
 	d.stop()
 	if n, _, brk, err := bot.VerifyAudit(context.Background(), d.cfg); err != nil || brk != nil {
