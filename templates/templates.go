@@ -170,7 +170,10 @@ type Form struct {
 	// only brings changed actions to those already told.
 	ActionsVersion int
 	ActionsUpdate  bool
-	Steps          []Step // status-report
+	// Preliminary marks an action alert sent at its deadline before the
+	// team's actions: they follow as an update.
+	Preliminary bool
+	Steps       []Step // status-report
 	// Elapsed is, in a status report, the time from E to when it was
 	// written: the report says so, whenever it is sent.
 	Elapsed time.Duration
