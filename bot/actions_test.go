@@ -57,6 +57,28 @@ func TestEnhancedActionAlert(t *testing.T) {
 	if a := d.actions(id); a == nil || a.Version != 1 || a.Text != v1 || a.By != primary {
 		t.Fatalf("actions after /actions: %+v", a)
 	}
+	// In Discord, /actions ID opens a modal (type 9) whose submission
+	// (type 5) writes them again: version 2, as typed in the modal.
+	discordIDs := map[string]string{"tara@sandbox.test": "300000000000000002", "theo@sandbox.test": "300000000000000003"}
+	member := map[string]any{"user": map[string]any{"id": discordIDs[primary]}}
+	code, out := d.discordPost(map[string]any{"type": 2, "id": "m1", "data": map[string]any{"name": "actions", "options": []any{map[string]any{"name": "id", "value": id}}},
+		"member": member}, time.Now())
+	data, _ := out["data"].(map[string]any)
+	if code != 200 || out["type"] != 9.0 || data["custom_id"] != "actions:"+id {
+		t.Fatalf("/actions ID in Discord: %d %v", code, out)
+	}
+	if a := d.actions(id); a.Version != 1 {
+		t.Errorf("opening the modal wrote something: %+v", a)
+	}
+	v1 = "Prevent: block /admin at the WAF.\nPatch: shop 4.2.1, https://dl.sandbox.test/shop-4.2.1.tgz, sha256 9f2c\nHow to tell: <script> in /var/log/shop"
+	code, out = d.discordPost(map[string]any{"type": 5, "id": "m2", "data": map[string]any{"custom_id": "actions:" + id, "components": []any{
+		map[string]any{"type": 1, "components": []any{map[string]any{"type": 4, "custom_id": "text", "value": v1}}}}}, "member": member}, time.Now())
+	if code != 200 || out["type"] != 4.0 {
+		t.Fatalf("the modal's submission: %d %v", code, out)
+	}
+	if a := d.actions(id); a == nil || a.Version != 2 || a.Text != v1 || a.By != primary {
+		t.Fatalf("actions after the modal: %+v", a)
+	}
 	// A unit contact may not write them.
 	wes := url.Values{"command": {"/actions"}, "text": {id + " nothing to do"}, "user_id": {"U0WES"}, "trigger_id": {"a2"}}
 	if code, out, _ := d.slackPost("/slack/commands", wes, time.Now(), ""); code != 200 || out["response_type"] != "ephemeral" {
@@ -81,33 +103,33 @@ func TestEnhancedActionAlert(t *testing.T) {
 	v2 := "Prevent: block /admin and /api at the WAF.\nPatch: shop 4.2.2 (4.2.1 is incomplete), sha256 77aa"
 	d.sendMail(primary, report(primary, "amend1@sandbox.test", "Re: ["+id+"] action alert",
 		"Maßnahmen:\n"+v2+"\n\nOn Tuesday the desk wrote:\n> Answer reference: "+tokenOf(t, d.pagedTo(primary)[0])))
-	eventually(t, "version 2", 10*time.Second, func() bool { a := d.actions(id); return a != nil && a.Version == 2 })
+	eventually(t, "version 3", 10*time.Second, func() bool { a := d.actions(id); return a != nil && a.Version == 3 })
 	if a := d.actions(id); a.Text != v2 || a.By != primary {
-		t.Errorf("version 2: %+v", a)
+		t.Errorf("version 3: %+v", a)
 	}
 	// Those already told get it as an update, in their language.
 	eventually(t, "wes's update", 10*time.Second, func() bool { return len(d.pagedTo("wes@sandbox.test")) == 2 })
 	update := decodedText(t, d.pagedTo("wes@sandbox.test")[1])
-	if !strings.Contains(update, "AKTUALISIERUNG") || !strings.Contains(update, "(Version 2)") || !strings.Contains(update, "block /admin and /api") ||
+	if !strings.Contains(update, "AKTUALISIERUNG") || !strings.Contains(update, "(Version 3)") || !strings.Contains(update, "block /admin and /api") ||
 		strings.Contains(update, "Answer reference") {
 		t.Errorf("wes's update:\n%s", update)
 	}
 	// The card shows the current version; so does the desk's page.
-	eventually(t, "the card with version 2", 10*time.Second, func() bool {
-		return d.chatCaptures("slack-chat.update", "Actions (version 2)")+d.chatCaptures("slack-chat.postMessage", "Actions (version 2)") > 0
+	eventually(t, "the card with version 3", 10*time.Second, func() bool {
+		return d.chatCaptures("slack-chat.update", "Actions (version 3)")+d.chatCaptures("slack-chat.postMessage", "Actions (version 3)") > 0
 	})
-	if code, page := d.deskPage("/incidents/" + id); code != 200 || !strings.Contains(page, "version 2") || !strings.Contains(page, "block /admin and /api") {
+	if code, page := d.deskPage("/incidents/" + id); code != 200 || !strings.Contains(page, "version 3") || !strings.Contains(page, "block /admin and /api") {
 		t.Errorf("the incident page does not show the actions (%d)", code)
 	}
-	// The API (the sandbox's token is the officer's) writes version 3.
-	var out struct {
+	// The API (the sandbox's token is the officer's) writes version 4.
+	var posted struct {
 		CallTree struct {
 			Actions actionsView `json:"actions"`
 		} `json:"calltree"`
 	}
-	if code := d.api("POST", "/api/v1/incidents/"+id+"/actions", []byte(`{"text": "Restrict: isolate www from the payment network."}`), &out); code != 200 ||
-		out.CallTree.Actions.Version != 3 || out.CallTree.Actions.By != "officer@sandbox.test" {
-		t.Errorf("POST actions: %d %+v", code, out)
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/actions", []byte(`{"text": "Restrict: isolate www from the payment network."}`), &posted); code != 200 ||
+		posted.CallTree.Actions.Version != 4 || posted.CallTree.Actions.By != "officer@sandbox.test" {
+		t.Errorf("POST actions: %d %+v", code, posted)
 	}
 	if code := d.api("POST", "/api/v1/incidents/"+id+"/actions", []byte(`{"text": " "}`), nil); code != 400 {
 		t.Errorf("POST empty actions: %d", code)
@@ -123,7 +145,7 @@ func TestEnhancedActionAlert(t *testing.T) {
 		}
 		return false
 	})
-	if a := d.actions(id); a.Version != 3 {
+	if a := d.actions(id); a.Version != 4 {
 		t.Errorf("an unauthenticated amendment counted: %+v", a)
 	}
 	written := 0
@@ -132,8 +154,8 @@ func TestEnhancedActionAlert(t *testing.T) {
 			written++
 		}
 	}
-	if written != 3 {
-		t.Errorf("%d actions-written entries, want 3", written)
+	if written != 4 {
+		t.Errorf("%d actions-written entries, want 4", written)
 	}
 	d.stop()
 	if n, _, brk, err := bot.VerifyAudit(context.Background(), d.cfg); err != nil || brk != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"tocsin/responders"
+	"tocsin/templates"
 )
 
 // Handler serves the platforms' requests: POST /slack/commands,
@@ -203,8 +204,14 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		ApplicationID string `json:"application_id"`
 		Token         string `json:"token"`
 		Data          struct {
-			Name     string `json:"name"`
-			CustomID string `json:"custom_id"`
+			Name       string `json:"name"`
+			CustomID   string `json:"custom_id"`
+			Components []struct {
+				Components []struct {
+					CustomID string `json:"custom_id"`
+					Value    string `json:"value"`
+				} `json:"components"`
+			} `json:"components"`
 			Options  []struct {
 				Name  string `json:"name"`
 				Value any    `json:"value"`
@@ -245,8 +252,31 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		c, perr = Parse("/"+in.Data.Name, strings.Join(words, " "))
+		if in.Data.Name == "actions" && len(words) == 1 && idRE.MatchString(words[0]) {
+			// /actions ID without the text: a modal takes it, multi-line.
+			lang := h.Router.Desk.Language(r.Context(), h.Router.Actor(Command{Platform: "discord", UserID: user}))
+			json.NewEncoder(w).Encode(actionsModal(lang, strings.ToUpper(words[0])))
+			return
+		}
 	case 3: // MESSAGE_COMPONENT
 		c, perr = FromButton(in.Data.CustomID)
+	case 5: // MODAL_SUBMIT: the actions modal
+		id, ok := strings.CutPrefix(in.Data.CustomID, "actions:")
+		if !ok || !idRE.MatchString(id) {
+			perr = &ParseError{Command: in.Data.CustomID, Need: NeedKnownButton}
+			break
+		}
+		c = Command{Name: "actions", Incident: strings.ToUpper(id)}
+		for _, row := range in.Data.Components {
+			for _, f := range row.Components {
+				if f.CustomID == "text" {
+					c.Text = strings.TrimSpace(f.Value)
+				}
+			}
+		}
+		if c.Text == "" {
+			perr = parseError("actions", NeedText)
+		}
 	default:
 		perr = &ParseError{Command: fmt.Sprint("interaction type ", in.Type), Need: NeedKnownButton}
 	}
@@ -269,6 +299,20 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(reply)})
+}
+
+// actionsModal is Discord's modal (interaction response type 9) that
+// takes the actions for incident id: one paragraph input, "text".
+func actionsModal(lang, id string) map[string]any {
+	title, _ := templates.Reply(lang, "actions-modal-title", id)
+	label, _ := templates.Reply(lang, "actions-modal-label", nil)
+	return map[string]any{"type": 9, "data": map[string]any{
+		"custom_id": "actions:" + id,
+		"title":     responders.ChatText("discord", title, 45),
+		"components": []any{map[string]any{"type": 1, "components": []any{map[string]any{
+			"type": 4, "custom_id": "text", "style": 2, "label": responders.ChatText("discord", label, 45), "required": true, "max_length": 4000,
+		}}}},
+	}}
 }
 
 func hmacHex(secret, msg string) string {
