@@ -212,7 +212,7 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 					Value    string `json:"value"`
 				} `json:"components"`
 			} `json:"components"`
-			Options  []struct {
+			Options []struct {
 				Name  string `json:"name"`
 				Value any    `json:"value"`
 			} `json:"options"`
