@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,11 +49,24 @@ func TestEnhancedActionAlert(t *testing.T) {
 		t.Fatalf("actions before anyone wrote them: %+v", a)
 	}
 
-	// The team writes them in Slack: multi-line, as written.
+	// The team writes them in Slack: /actions ID opens a modal
+	// (views.open), whose submission writes them, multi-line, as written.
+	open := url.Values{"command": {"/actions"}, "text": {id}, "user_id": {slackIDs[primary]}, "trigger_id": {"a0"}}
+	if code, _, _ := d.slackPost("/slack/commands", open, time.Now(), ""); code != 200 || d.chatCaptures("slack-views.open", `"callback_id": "actions:`+id+`"`) != 1 {
+		t.Fatalf("/actions ID in Slack: %d, %d modals opened", code, d.chatCaptures("slack-views.open", ""))
+	}
 	v1 := "Prevent: block /admin at the WAF.\n  Patch: shop 4.2.1, https://dl.sandbox.test/shop-4.2.1.tgz, sha256 9f2c\nHow to tell: <script> in /var/log/shop"
-	cmd := url.Values{"command": {"/actions"}, "text": {id + "\n" + v1}, "user_id": {slackIDs[primary]}, "trigger_id": {"a1"}}
-	if code, out, _ := d.slackPost("/slack/commands", cmd, time.Now(), ""); code != 200 || !strings.Contains(out["text"].(string), id) {
-		t.Fatalf("/actions: %d %v", code, out)
+	submit := func(user, text string) map[string]any {
+		payload, _ := json.Marshal(map[string]any{"type": "view_submission", "user": map[string]any{"id": user},
+			"view": map[string]any{"id": "V1" + user, "callback_id": "actions:" + id, "state": map[string]any{"values": map[string]any{"actions": map[string]any{"text": map[string]any{"value": text}}}}}})
+		code, out, _ := d.slackPost("/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), "")
+		if code != 200 {
+			t.Fatalf("view_submission: %d", code)
+		}
+		return out
+	}
+	if out := submit(slackIDs[primary], v1); out["response_action"] != "clear" {
+		t.Fatalf("the modal's submission: %v", out)
 	}
 	if a := d.actions(id); a == nil || a.Version != 1 || a.Text != v1 || a.By != primary {
 		t.Fatalf("actions after /actions: %+v", a)
@@ -79,7 +93,10 @@ func TestEnhancedActionAlert(t *testing.T) {
 	if a := d.actions(id); a == nil || a.Version != 2 || a.Text != v1 || a.By != primary {
 		t.Fatalf("actions after the modal: %+v", a)
 	}
-	// A unit contact may not write them.
+	// A unit contact may not write them: the modal says so.
+	if out := submit("U0WES", "nothing to do"); out["response_action"] != "errors" {
+		t.Errorf("wes's modal: %v", out)
+	}
 	wes := url.Values{"command": {"/actions"}, "text": {id + " nothing to do"}, "user_id": {"U0WES"}, "trigger_id": {"a2"}}
 	if code, out, _ := d.slackPost("/slack/commands", wes, time.Now(), ""); code != 200 || out["response_type"] != "ephemeral" {
 		t.Errorf("/actions from wes: %d %v", code, out)
