@@ -57,6 +57,15 @@ func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) 
 	f.Date = inc.EventAt
 	f.Status = "investigating"
 	f.NextUpdate, err = b.engine.NextUpdate(tx, inc, b.clock.Now()) // after now, whenever it is written
+	if err != nil {
+		return f, err
+	}
+	// The team's actions (the enhanced alert's), as written: the current
+	// version when the mail is written.
+	a, ok, err := tx.Actions(inc.ID)
+	if ok {
+		f.Actions, f.ActionsVersion = []templates.Action{{Text: a.Text}}, a.Version
+	}
 	return f, err
 }
 
@@ -259,6 +268,9 @@ func (b *Bot) answerOf(tx *store.Tx, inc *store.Incident, rep *parsers.Report, r
 // team member on call where it needs a person: a refusal, a doubtful
 // out-of-office reply).
 func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report, hexSum string, red store.Redactor, now time.Time, res *Result) error {
+	if text, ok := parseActions(rep.Text); ok && !rep.AutoSubmitted {
+		return b.takeActions(tx, inc, rep, text, red, now, res)
+	}
 	cmd, not, err := b.answerOf(tx, inc, rep, red)
 	switch {
 	case err != nil:
@@ -306,6 +318,76 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err
+}
+
+// actionsMarker starts a reply that brings the team's actions for the
+// enhanced alert: the word in the forms' languages, then a colon.
+var actionsMarker = regexp.MustCompile(`^(?i)(actions|maßnahmen|massnahmen|acciones|対応)\s*[:：]`)
+
+// parseActions reads the actions from a reply whose first line that is
+// not empty starts with the marker: the rest of that line and the lines
+// up to the quote or signature, as written.
+func parseActions(text string) (string, bool) {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		m := actionsMarker.FindStringIndex(t)
+		if m == nil {
+			return "", false
+		}
+		out := []string{strings.TrimSpace(t[m[1]:])}
+		for _, more := range lines[i+1:] {
+			if strings.HasPrefix(more, ">") || strings.TrimSpace(more) == "--" || strings.HasPrefix(more, "-- ") || quoteIntro.MatchString(more) {
+				break
+			}
+			out = append(out, strings.TrimRight(more, " \t"))
+		}
+		s := strings.TrimSpace(strings.Join(out, "\n"))
+		return s, s != ""
+	}
+	return "", false
+}
+
+// takeActions keeps the actions a reply brings, in the transaction that
+// files it: from someone on the roster, signed by their key or quoting a
+// reference sent to them (Do's table decides whether they may).
+func (b *Bot) takeActions(tx *store.Tx, inc *store.Incident, rep *parsers.Report, text string, red store.Redactor, now time.Time, res *Result) error {
+	person, ok := b.cfg.PersonByEmail(rep.From)
+	if !ok {
+		return nil // mail, not actions
+	}
+	who := strings.ToLower(person.Email)
+	via := ""
+	if rep.PGP.Signed && rep.PGP.Verified && slices.Contains(b.signers[who], strings.ToUpper(rep.PGP.Signer)) {
+		via = "email-signed"
+	}
+	stepID, _, err := ownReference(tx, inc, who, rep.Text, red)
+	if err != nil {
+		return err
+	}
+	if via == "" && stepID != 0 && !(rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail") {
+		via = "email-token"
+	}
+	if via == "" {
+		why := fmt.Sprintf("actions from %s are neither signed by their key nor quote an answer reference sent to them (or DMARC failed)", who)
+		res.Answer = "not counted: " + why
+		return tx.Audit(inc.ID, now, actorOf(rep), "answer-not-counted", why)
+	}
+	out, eff, err := b.act.DoTx(tx, act.Actor{Person: who, Platform: "email", RequestID: rep.Thread.MessageID, Via: via},
+		act.Command{Name: act.Actions, Incident: inc.Ref, Text: red.String(text)})
+	if err != nil {
+		return err
+	}
+	res.effects.Queued = res.effects.Queued || eff.Queued
+	if w, ok := out.(act.ActionsWritten); ok {
+		res.Answer = fmt.Sprintf("actions version %d by %s (%s)", w.Version, who, via)
+	} else if r, ok := out.(act.Refused); ok {
+		res.Answer = fmt.Sprintf("not counted: actions from %s: %s", who, r.Reason)
+	}
+	return nil
 }
 
 // tellTeam queues the team-told form about inc to the team member on
@@ -483,6 +565,12 @@ func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, w
 		units = append(units, store.TreeUnit{Unit: u, Evidence: "set by " + actor, Owners: unit.Owners})
 	}
 	return b.engine.SetUnits(ctx, id, units, remove, why, actor, via)
+}
+
+// setActions writes the team's actions for the incident ref's enhanced
+// alert.
+func (b *Bot) setActions(ctx context.Context, ref, text string, by web.Caller) error {
+	return b.apiDo(ctx, by, act.Command{Name: act.Actions, Incident: ref, Text: text}, "write the actions")
 }
 
 // closeIncident closes the incident ref and skips its tree's open steps;

@@ -52,6 +52,21 @@ func (b *Bot) newChat() (*chatops.Handler, error) {
 	if d := b.cfg.Discord; d != nil && d.APIURL != "" {
 		h.DiscordAPI = d.APIURL
 	}
+	if s := b.cfg.Slack; s != nil && slackSecret != "" {
+		tok, err := s.Token.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("slack.token: %w", err)
+		}
+		opts := []slack.Option{}
+		if s.APIURL != "" {
+			opts = append(opts, slack.OptionAPIURL(s.APIURL))
+		}
+		api := slack.New(tok, opts...)
+		h.OpenView = func(ctx context.Context, triggerID string, view slack.ModalViewRequest) error {
+			_, err := api.OpenViewContext(ctx, triggerID, view)
+			return err
+		}
+	}
 	return h, nil
 }
 

@@ -200,6 +200,11 @@ type Step struct {
 	// then every Repeat until the incident is closed (the reporter's
 	// status updates).
 	Repeat time.Duration `yaml:"repeat"`
+	// Preliminary starts a step that still waits for its predecessors at
+	// its own deadline, marked preliminary (the units' alert before the
+	// team's actions: the report, the affected assets, "actions follow");
+	// its audience then has the time it would have had after them.
+	Preliminary bool `yaml:"preliminary"`
 }
 
 // DueFrom is the step's deadline for event time e.

@@ -267,6 +267,9 @@ webhooks:
 #         # A step that needs nothing back may recur every this long until
 #         # the incident is closed (audience reporter: their status updates).
 #         repeat: 0s
+#         # Still waiting for "after" at its own deadline: sent anyway, marked
+#         # preliminary (the units' alert before the team's actions).
+#         preliminary: false
 
 # Geo-based points of contact, named on every notification form. A reporter
 # is placed by address domain (longest match), else by report language, else

@@ -33,6 +33,10 @@ type Card struct {
 	// external contact, a line each with the draft's id that /approve
 	// names ("" when nothing waits).
 	Drafts string `json:"drafts,omitempty"`
+	// Actions are the team's actions for the enhanced alert, the current
+	// version (ActionsVersion), as written; "" until written.
+	Actions        string `json:"actions,omitempty"`
+	ActionsVersion int    `json:"actions_version,omitempty"`
 	// Version orders the states of one incident: a poster never replaces
 	// a newer card with an older one.
 	Version int64 `json:"version"`

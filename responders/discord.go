@@ -161,6 +161,9 @@ func discordCard(c Card) ([]*discordgo.MessageEmbed, []discordgo.MessageComponen
 	if c.CallTree != "" {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "Call tree", Value: lines(c.CallTree, 1000, discordText)})
 	}
+	if c.Actions != "" {
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: fmt.Sprintf("Actions (version %d)", c.ActionsVersion), Value: lines(c.Actions, 1000, discordText)})
+	}
 	if c.Drafts != "" {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "Waiting for approval", Value: lines(c.Drafts, 1000, discordText)})
 	}

@@ -131,6 +131,9 @@ func slackMessage(c Card) []slack.MsgOption {
 	if c.CallTree != "" {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*Call tree*\n"+lines(c.CallTree, 2800, slackText), false, true), nil, nil))
 	}
+	if c.Actions != "" {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*Actions (version %d)*\n", c.ActionsVersion)+lines(c.Actions, 2800, slackText), false, true), nil, nil))
+	}
 	if c.Drafts != "" {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*Waiting for approval*\n"+lines(c.Drafts, 2800, slackText), false, true), nil, nil))
 	}

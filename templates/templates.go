@@ -112,7 +112,7 @@ type Reason struct {
 // Action is one thing an operating unit must do in a Significant Event
 // Action Alert, and by when.
 type Action struct {
-	Kind string // prevent, restrict or eradicate
+	Kind string // prevent, restrict or eradicate; "" for the team's text as written (multi-line)
 	Text string
 	Due  time.Time
 }
@@ -166,7 +166,15 @@ type Form struct {
 	Questions  []string  // request-info
 	Resolution string    // closure
 	Actions    []Action  // action-alert
-	Steps      []Step    // status-report
+	// ActionsVersion is the version of the team's actions the alert
+	// carries (0: none written yet); ActionsUpdate marks an alert that
+	// only brings changed actions to those already told.
+	ActionsVersion int
+	ActionsUpdate  bool
+	// Preliminary marks an action alert sent at its deadline before the
+	// team's actions: they follow as an update.
+	Preliminary bool
+	Steps       []Step // status-report
 	// Elapsed is, in a status report, the time from E to when it was
 	// written: the report says so, whenever it is sent.
 	Elapsed time.Duration

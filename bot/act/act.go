@@ -83,6 +83,9 @@ const (
 	// Away is no answer: evidence that the person is away (their
 	// auto-reply to a call-tree mail); their open steps escalate at once.
 	Away Name = "away"
+	// Actions writes the team's actions for the enhanced action alert
+	// (Text, multi-line, as written): a new version each time.
+	Actions Name = "actions"
 )
 
 // Command is what a person asked, whatever the way they asked it.
@@ -170,6 +173,7 @@ var handlers = map[Name]handler{
 	Assign:      (*Desk).assign,
 	Notify:      (*Desk).notify,
 	Approve:     (*Desk).approve,
+	Actions:     (*Desk).actions,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
 

@@ -63,13 +63,13 @@ func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name(), For: names}, eff, nil
 }
 
-// DoTx carries out an answer (ack, done, away) in the caller's
-// transaction: a mail answer counts in the transaction that files its
-// message. The caller flushes the effects after the commit. Another
+// DoTx carries out an answer (ack, done, away) or the team's actions in
+// the caller's transaction: a mail answer counts in the transaction that
+// files its message. The caller flushes the effects after the commit. Another
 // command is ErrNotInTx.
 func (d *Desk) DoTx(tx *store.Tx, a Actor, c Command) (Result, engine.Effects, error) {
 	switch c.Name {
-	case Ack, Done, Away, Blocked:
+	case Ack, Done, Away, Actions, Blocked:
 	default:
 		return nil, engine.Effects{}, fmt.Errorf("%w: %s", ErrNotInTx, c.Name)
 	}
@@ -93,6 +93,9 @@ func (d *Desk) DoTx(tx *store.Tx, a Actor, c Command) (Result, engine.Effects, e
 		return nil, engine.Effects{}, err
 	}
 	k.inc = inc
+	if c.Name == Actions {
+		return d.actionsInTx(tx, k)
+	}
 	return d.answerTx(tx, k)
 }
 

@@ -113,4 +113,5 @@ var Permissions = map[Name]Role{
 	Assign:      Team | Officer,
 	Notify:      Team | Officer,
 	Approve:     Team | Officer,
+	Actions:     Team | Officer,
 }

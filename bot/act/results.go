@@ -37,6 +37,7 @@ const (
 	KindUnlinked     Kind = "unlinked"
 	KindRefused      Kind = "refused"
 	KindHelp         Kind = "help"
+	KindActions      Kind = "actions-written"
 )
 
 // Answered: an ack or done counted for a step.
@@ -129,6 +130,15 @@ type Linked struct{ Person string }
 // Unlinked: the chat account no longer acts as Was.
 type Unlinked struct{ Was string }
 
+// ActionsWritten: the team's actions for the enhanced alert were kept
+// as Version; Told are those already alerted who get them as an update.
+type ActionsWritten struct {
+	Incident string
+	Version  int
+	By       string
+	Told     []string
+}
+
 // HelpShown: the caller may see the commands (each way in lists its own).
 type HelpShown struct{}
 
@@ -198,3 +208,4 @@ func (Linked) Kind() Kind         { return KindLinked }
 func (Unlinked) Kind() Kind       { return KindUnlinked }
 func (Refused) Kind() Kind        { return KindRefused }
 func (HelpShown) Kind() Kind      { return KindHelp }
+func (ActionsWritten) Kind() Kind { return KindActions }

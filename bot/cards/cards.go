@@ -104,6 +104,11 @@ func (c *Cards) Queue(tx *store.Tx, inc *store.Incident, event string, now time.
 		}
 	}
 	card.Drafts = strings.Join(waiting, "\n")
+	if a, ok, err := tx.Actions(inc.ID); err != nil {
+		return false, err
+	} else if ok {
+		card.Actions, card.ActionsVersion = a.Text, a.Version
+	}
 	payload, err := json.Marshal(card)
 	if err != nil {
 		return false, err

@@ -50,6 +50,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
 	{"help", "/help", "this list"},
+	{"actions", "/actions ID text", "write the actions for the units' action alert (multi-line; team and officers)"},
 }
 
 var idRE = regexp.MustCompile(`^(?i)[A-Z][A-Z0-9]{0,15}-\d{4}-\d{4,}$`)
@@ -77,7 +78,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve", "blocked":
+	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve", "actions", "blocked":
 		if c.Incident == "" {
 			return Command{}, parseError(name, NeedIncident)
 		}
@@ -117,6 +118,9 @@ func Parse(name, text string) (Command, error) {
 			return Command{}, parseError(name, NeedLinkArg)
 		}
 		c.Args = fields
+	case "actions":
+		// The text as written, its lines kept: what follows the id.
+		c.Text = afterWords(text, len(strings.Fields(text))-len(fields))
 	case "priority":
 		if len(fields) != 1 || !regexp.MustCompile(`^(?i)P[1-4]$`).MatchString(fields[0]) {
 			return Command{}, parseError(name, NeedPriority)
@@ -125,13 +129,26 @@ func Parse(name, text string) (Command, error) {
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
-	if (name == "note" || name == "report" || name == "blocked") && c.Text == "" {
+	if (name == "note" || name == "report" || name == "actions" || name == "blocked") && c.Text == "" {
 		return Command{}, parseError(name, NeedText)
 	}
 	if name == "report" && c.Incident != "" {
 		c.Text, c.Incident = c.Incident+" "+c.Text, "" // a report that starts with an id is still a new report
 	}
 	return c, nil
+}
+
+// afterWords is text without its first n words, its lines kept.
+func afterWords(text string, n int) string {
+	for ; n > 0; n-- {
+		text = strings.TrimLeft(text, " \t\r\n")
+		if i := strings.IndexAny(text, " \t\r\n"); i >= 0 {
+			text = text[i:]
+		} else {
+			text = ""
+		}
+	}
+	return strings.TrimSpace(text)
 }
 
 // FromButton reads a card button's action ("ack:SEC-2026-0042"). Only

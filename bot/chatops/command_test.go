@@ -25,6 +25,8 @@ func TestParse(t *testing.T) {
 		{"/approve", "SEC-2026-0001 d2", Command{Name: "approve", Incident: "SEC-2026-0001", Args: []string{"D2"}}},
 		{"/tocsin", "unlink", Command{Name: "unlink"}},
 		{"/blocked", "SEC-2026-0001 the patch fails on pay-db-2", Command{Name: "blocked", Incident: "SEC-2026-0001", Text: "the patch fails on pay-db-2"}},
+		{"/actions", "SEC-2026-0001 Block 443 at the edge.\n  Patch: openssl 3.0.15\n", Command{Name: "actions", Incident: "SEC-2026-0001", Text: "Block 443 at the edge.\n  Patch: openssl 3.0.15"}},
+		{"/tocsin", " actions  sec-2026-0001\nPrevent:\tblock\nRestrict: isolate", Command{Name: "actions", Incident: "SEC-2026-0001", Text: "Prevent:\tblock\nRestrict: isolate"}},
 	} {
 		got, err := Parse(c.name, c.text)
 		if err != nil || got.Name != c.want.Name || got.Incident != c.want.Incident || got.Text != c.want.Text || strings.Join(got.Args, " ") != strings.Join(c.want.Args, " ") {
@@ -41,6 +43,8 @@ func TestParse(t *testing.T) {
 		{"/note", "SEC-2026-0001", NeedText},
 		{"/blocked", "SEC-2026-0001", NeedText},
 		{"/blocked", "need help", NeedIncident},
+		{"/actions", "SEC-2026-0001 ", NeedText},
+		{"/actions", "block it", NeedIncident},
 		{"/notify", "SEC-2026-0001", NeedContact},
 		{"/approve", "", NeedIncident},
 		{"/approve", "SEC-2026-0001 D1 D2", NeedOneDraft},

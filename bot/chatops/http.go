@@ -14,9 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"tocsin/bot/act"
 	"tocsin/responders"
+	"tocsin/templates"
 )
 
 // Handler serves the platforms' requests: POST /slack/commands,
@@ -33,6 +36,10 @@ type Handler struct {
 	FastEnough time.Duration
 	// DiscordAPI is the REST base follow-ups go to.
 	DiscordAPI string
+	// OpenView opens a Slack modal for the trigger (views.open: the
+	// trigger lives 3 s, so it cannot wait for the outbox); nil: /actions
+	// needs its text in the command.
+	OpenView func(ctx context.Context, triggerID string, view slack.ModalViewRequest) error
 
 	slackSecret   string
 	discordKey    ed25519.PublicKey
@@ -72,6 +79,16 @@ func (h *Handler) slackCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form, _ := url.ParseQuery(string(body))
+	if words := strings.Fields(form.Get("text")); h.OpenView != nil && strings.EqualFold(form.Get("command"), "/actions") && len(words) == 1 && idRE.MatchString(words[0]) {
+		// /actions ID without the text: a modal takes it, multi-line.
+		lang := h.Router.Desk.Language(r.Context(), h.Router.Actor(Command{Platform: "slack", UserID: form.Get("user_id")}))
+		if err := h.OpenView(r.Context(), form.Get("trigger_id"), slackActionsModal(lang, strings.ToUpper(words[0]))); err != nil {
+			slackReply(w, Reply{Text: Failed(lang, err), Ephemeral: true})
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	c, perr := Parse(form.Get("command"), form.Get("text"))
 	c.Platform, c.UserID, c.RequestID, c.Age = "slack", form.Get("user_id"), form.Get("trigger_id"), signedAge(r, "X-Slack-Request-Timestamp")
 	if perr != nil {
@@ -151,6 +168,19 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 			ActionID string `json:"action_id"`
 			Value    string `json:"value"`
 		} `json:"actions"`
+		View struct {
+			ID         string `json:"id"`
+			CallbackID string `json:"callback_id"`
+			State      struct {
+				Values map[string]map[string]struct {
+					Value string `json:"value"`
+				} `json:"values"`
+			} `json:"state"`
+		} `json:"view"`
+	}
+	if err := json.Unmarshal([]byte(form.Get("payload")), &p); err == nil && p.Type == "view_submission" {
+		h.slackViewSubmission(w, r, p.User.ID, p.View.ID, p.View.CallbackID, p.View.State.Values["actions"]["text"].Value)
+		return
 	}
 	if err := json.Unmarshal([]byte(form.Get("payload")), &p); err != nil || p.Type != "block_actions" || len(p.Actions) == 0 {
 		slackReply(w, Reply{Text: "Not a button press this desk knows.", Ephemeral: true})
@@ -163,6 +193,51 @@ func (h *Handler) slackInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.slackAnswer(w, r, c, p.ResponseURL)
+}
+
+// slackViewSubmission takes the actions modal's text: done, the modal
+// closes (the card shows the new version); refused or failed, the modal
+// says why under its input.
+func (h *Handler) slackViewSubmission(w http.ResponseWriter, r *http.Request, user, viewID, callback, text string) {
+	c := Command{Name: "actions", Text: strings.TrimSpace(text), Platform: "slack", UserID: user, RequestID: viewID, Age: signedAge(r, "X-Slack-Request-Timestamp")}
+	id, ok := strings.CutPrefix(callback, "actions:")
+	var reply Reply
+	switch {
+	case !ok || !idRE.MatchString(id):
+		reply = h.Router.Unparsed(r.Context(), c, &ParseError{Command: callback, Need: NeedKnownButton})
+	case c.Text == "":
+		reply = h.Router.Unparsed(r.Context(), c, parseError("actions", NeedText))
+	default:
+		c.Incident = strings.ToUpper(id)
+		a := h.Router.Actor(c)
+		res, err := h.Router.Desk.Do(r.Context(), a, c.Command())
+		lang := h.Router.Desk.Language(r.Context(), a)
+		switch {
+		case err != nil:
+			reply = Reply{Text: Failed(lang, err)}
+		case res.Kind() == act.KindRefused:
+			reply = Render(lang, res)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"response_action":"clear"}`))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"response_action": "errors", "errors": map[string]string{"actions": responders.ChatText("slack", reply.Text, 2000)}})
+}
+
+// slackActionsModal is the modal that takes the actions for incident id:
+// one multi-line input (block "actions", action "text").
+func slackActionsModal(lang, id string) slack.ModalViewRequest {
+	label, _ := templates.Reply(lang, "actions-modal-label", nil)
+	save, _ := templates.Reply(lang, "actions-modal-submit", nil)
+	in := slack.NewPlainTextInputBlockElement(nil, "text")
+	in.Multiline, in.MaxLength = true, 3000
+	return slack.ModalViewRequest{Type: slack.VTModal, CallbackID: "actions:" + id,
+		Title:  slack.NewTextBlockObject(slack.PlainTextType, id, false, false),
+		Submit: slack.NewTextBlockObject(slack.PlainTextType, save, false, false),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{slack.NewInputBlock("actions", slack.NewTextBlockObject(slack.PlainTextType, label, false, false), nil, in)}}}
 }
 
 func slackReply(w http.ResponseWriter, reply Reply) {
@@ -203,9 +278,15 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		ApplicationID string `json:"application_id"`
 		Token         string `json:"token"`
 		Data          struct {
-			Name     string `json:"name"`
-			CustomID string `json:"custom_id"`
-			Options  []struct {
+			Name       string `json:"name"`
+			CustomID   string `json:"custom_id"`
+			Components []struct {
+				Components []struct {
+					CustomID string `json:"custom_id"`
+					Value    string `json:"value"`
+				} `json:"components"`
+			} `json:"components"`
+			Options []struct {
 				Name  string `json:"name"`
 				Value any    `json:"value"`
 			} `json:"options"`
@@ -245,8 +326,31 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		c, perr = Parse("/"+in.Data.Name, strings.Join(words, " "))
+		if in.Data.Name == "actions" && len(words) == 1 && idRE.MatchString(words[0]) {
+			// /actions ID without the text: a modal takes it, multi-line.
+			lang := h.Router.Desk.Language(r.Context(), h.Router.Actor(Command{Platform: "discord", UserID: user}))
+			json.NewEncoder(w).Encode(actionsModal(lang, strings.ToUpper(words[0])))
+			return
+		}
 	case 3: // MESSAGE_COMPONENT
 		c, perr = FromButton(in.Data.CustomID)
+	case 5: // MODAL_SUBMIT: the actions modal
+		id, ok := strings.CutPrefix(in.Data.CustomID, "actions:")
+		if !ok || !idRE.MatchString(id) {
+			perr = &ParseError{Command: in.Data.CustomID, Need: NeedKnownButton}
+			break
+		}
+		c = Command{Name: "actions", Incident: strings.ToUpper(id)}
+		for _, row := range in.Data.Components {
+			for _, f := range row.Components {
+				if f.CustomID == "text" {
+					c.Text = strings.TrimSpace(f.Value)
+				}
+			}
+		}
+		if c.Text == "" {
+			perr = parseError("actions", NeedText)
+		}
 	default:
 		perr = &ParseError{Command: fmt.Sprint("interaction type ", in.Type), Need: NeedKnownButton}
 	}
@@ -269,6 +373,20 @@ func (h *Handler) discordInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]any{"type": 4, "data": discordBody(reply)})
+}
+
+// actionsModal is Discord's modal (interaction response type 9) that
+// takes the actions for incident id: one paragraph input, "text".
+func actionsModal(lang, id string) map[string]any {
+	title, _ := templates.Reply(lang, "actions-modal-title", id)
+	label, _ := templates.Reply(lang, "actions-modal-label", nil)
+	return map[string]any{"type": 9, "data": map[string]any{
+		"custom_id": "actions:" + id,
+		"title":     responders.ChatText("discord", title, 45),
+		"components": []any{map[string]any{"type": 1, "components": []any{map[string]any{
+			"type": 4, "custom_id": "text", "style": 2, "label": responders.ChatText("discord", label, 45), "required": true, "max_length": 4000,
+		}}}},
+	}}
 }
 
 func hmacHex(secret, msg string) string {

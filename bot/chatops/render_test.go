@@ -44,6 +44,8 @@ func sampleResults() []act.Result {
 		act.Linked{Person: "wes@example.com"},
 		act.Unlinked{Was: "wes@example.com"},
 		act.HelpShown{},
+		act.ActionsWritten{Incident: ref, Version: 1, By: "Tara Team"},
+		act.ActionsWritten{Incident: ref, Version: 2, By: "Tara Team", Told: []string{"cal@example.com", "wes@example.com"}},
 	}
 	for _, r := range act.Reasons {
 		out = append(out, act.Refused{Reason: r, Command: "approve", Incident: ref, Platform: "slack", Arg: "D9", Known: []string{"cert", "isp"}, Waiting: waiting, Limit: 3})

@@ -67,8 +67,9 @@ type Event struct {
 
 // Decision is what Decide returns.
 type Decision struct {
-	after    map[string][]string     // each step's predecessors, by step id
-	told     map[int]map[string]bool // who each step told, by step index
+	after    map[string][]string      // each step's predecessors, by step id
+	due      map[string]time.Duration // each step's offset from E, by step id
+	told     map[int]map[string]bool  // who each step told, by step index
 	Tree     store.Tree
 	Changed  []int            // indexes of the steps whose row changed
 	Added    map[int][]string // people added to a step (by step index)
@@ -85,10 +86,11 @@ func Decide(pb config.Playbook, tree store.Tree, r Roster, now time.Time, newTok
 		d.Tree.Steps[i].People = slices.Clone(d.Tree.Steps[i].People)
 	}
 	defs := map[string]config.Step{}
-	d.after = map[string][]string{}
+	d.after, d.due = map[string][]string{}, map[string]time.Duration{}
 	for _, s := range pb.Steps {
 		defs[s.ID] = s
 		d.after[s.ID] = s.After
+		d.due[s.ID] = s.Due
 	}
 	// Steps are in playbook order: a start here can satisfy a later
 	// step's predecessor in the same pass.
@@ -130,7 +132,8 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 	started := !s.StartedAt.IsZero()
 	if !started {
 		ready := d.predecessorsMet(i, def)
-		if !ready && !(def.Needs == config.NeedsNone && !now.Before(s.DueAt)) {
+		preliminary := !ready && def.Preliminary && !now.Before(s.DueAt)
+		if !ready && !(def.Needs == config.NeedsNone && !now.Before(s.DueAt)) && !preliminary {
 			// Waits for its predecessors, which escalate themselves. Past
 			// its own deadline it shows as overdue.
 			if !now.Before(s.DueAt) && s.State != store.StepOverdue {
@@ -154,6 +157,12 @@ func (d *Decision) advance(i int, def config.Step, r Roster, now time.Time, newT
 			return
 		}
 		s.State = store.StepNotified
+		if preliminary {
+			// Out at its deadline without what it waited for: its
+			// audience gets the time it would have had after them.
+			s.Why, s.DueAt = PreliminaryWhy, now.Add(d.gapAfter(def))
+			d.Events = append(d.Events, Event{i, "preliminary", "its deadline came while it waited for " + strings.Join(def.After, ", ") + ": sent as preliminary"})
+		}
 		for _, p := range people {
 			d.addPerson(i, p, "audience", 0, now, newToken)
 		}
@@ -476,6 +485,22 @@ func stepMet(s store.StepRow, def config.Step) bool {
 		return s.State == store.StepDone
 	}
 	return s.State == store.StepAcknowledged || s.State == store.StepDone
+}
+
+// PreliminaryWhy is the Why of a step started as preliminary.
+const PreliminaryWhy = "preliminary: sent at its deadline before what it waits for"
+
+// gapAfter is the time def's step has after its latest predecessor's
+// deadline (its own offset when it has none before it).
+func (d *Decision) gapAfter(def config.Step) time.Duration {
+	latest := time.Duration(0)
+	for _, p := range def.After {
+		latest = max(latest, d.due[p])
+	}
+	if gap := def.Due - latest; gap > 0 {
+		return gap
+	}
+	return def.Due
 }
 
 // predecessorsMet: every step def waits for is met: the same unit's row

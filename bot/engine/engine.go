@@ -279,6 +279,8 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision, o origin) (
 			data := form
 			data.Request = &templates.Request{Step: stepName(s), Needs: s.Needs, Due: s.DueAt, Token: m.Token,
 				Reminder: m.Kind == MsgReminder, Missing: m.Missing}
+			// Sent before the team's actions: marked so ("actions follow").
+			data.Preliminary = s.Why == PreliminaryWhy && data.ActionsVersion == 0
 			if def.Form == "status-report" {
 				data.Steps = statusSteps(d.Tree)
 				data.Elapsed = max(now.Sub(inc.EventAt), 0).Truncate(time.Minute)

@@ -80,6 +80,12 @@ func (c *chatCapture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// theirs, as for Discord.
 		form, _ := url.ParseQuery(string(body))
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{"id": "D" + form.Get("users")}})
+	case r.URL.Path == "/slack/api/views.open":
+		// A modal (JSON, not a form): kept as sent.
+		var rec map[string]any
+		json.Unmarshal(body, &rec)
+		c.keep(n, "slack-views.open", rec)
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "view": map[string]any{"id": fmt.Sprintf("V%04d", n)}})
 	case strings.HasPrefix(r.URL.Path, "/slack/api/"):
 		method := strings.TrimPrefix(r.URL.Path, "/slack/api/")
 		form, _ := url.ParseQuery(string(body))

@@ -402,6 +402,17 @@ type CallTreeView struct {
 	Closed   bool       `json:"closed"`
 	Units    []UnitView `json:"units"`
 	Steps    []StepView `json:"steps"`
+	// Actions are the team's actions for the enhanced alert, the current
+	// version; null until written.
+	Actions *ActionsView `json:"actions"`
+}
+
+// ActionsView is the current version of the team's actions.
+type ActionsView struct {
+	Text    string    `json:"text"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	Version int       `json:"version"`
 }
 
 // UnitView is an affected unit.

@@ -361,6 +361,13 @@ func (s *Store) GetIncident(ctx context.Context, ref string) (*IncidentDetail, e
 		return nil, err
 	}
 	d.CallTree = tree.View()
+	a, ok, err := s.Actions(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		d.CallTree.Actions = &ActionsView{Text: a.Text, By: a.By, At: a.At, Version: a.Version}
+	}
 	return d, nil
 }
 

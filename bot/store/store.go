@@ -475,6 +475,16 @@ var sqliteMigrations = []string{
 		at      INTEGER NOT NULL,
 		text    TEXT    NOT NULL   -- as written (untrusted)
 	);`,
+	// Issue 16: the response team's actions for the enhanced action
+	// alert, every version kept (the alert carries the latest).
+	`CREATE TABLE incident_actions (
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		version     INTEGER NOT NULL,
+		text        TEXT    NOT NULL,
+		by_person   TEXT    NOT NULL,           -- roster address, lower case
+		at          INTEGER NOT NULL,
+		PRIMARY KEY (incident_id, version)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

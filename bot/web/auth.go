@@ -107,7 +107,7 @@ func (s *Server) api(scope string, h http.HandlerFunc) http.HandlerFunc {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing, wrong or revoked bearer token"})
 			return
 		}
-		if !c.Can(scope) {
+		if !slices.ContainsFunc(strings.Split(scope, "|"), c.Can) { // "officer|act": either
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("this token (%s) lacks the %s scope", c.Actor(), scope)})
 			return
 		}

@@ -108,6 +108,9 @@ type Options struct {
 	// role does not allow the change.
 	MoveEvent func(ctx context.Context, ref string, at time.Time, by Caller) error
 	SetUnits  func(ctx context.Context, ref string, add, remove []string, why string, by Caller) error
+	// SetActions writes the team's actions for the enhanced alert (a new
+	// version); errors as MoveEvent's.
+	SetActions func(ctx context.Context, ref, text string, by Caller) error
 	// Close closes an incident and skips its call tree's open steps.
 	Close func(ctx context.Context, ref string, by Caller) error
 	// Chat are the chat platforms' endpoints by route ("POST
@@ -217,6 +220,20 @@ func New(o Options) *Server {
 				return
 			}
 			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, callerOf(r)))
+		}))
+	}
+	if o.SetActions != nil {
+		// The team's actions for the enhanced alert: the officer or act
+		// scope, and the person's role (team or officer).
+		m.HandleFunc("POST /api/v1/incidents/{id}/actions", s.api(config.ScopeOfficer+"|"+config.ScopeAct, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Text string `json:"text"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || strings.TrimSpace(body.Text) == "" {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"text": "..."}: the actions, as the units' alert shows them`})
+				return
+			}
+			s.treeChange(w, r, o.SetActions(r.Context(), r.PathValue("id"), body.Text, callerOf(r)))
 		}))
 	}
 	for route, h := range o.Chat {

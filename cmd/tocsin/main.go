@@ -774,6 +774,12 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 				term(told), term(orDash(strings.Join(s.AckedBy, ","))), term(orDash(strings.Join(s.DoneBy, ","))), term(orDash(strings.Join(s.EscalatedTo, ","))))
 		}
 		tw.Flush()
+		if a := t.Actions; a != nil {
+			fmt.Fprintf(stdout, "\nactions (version %d, by %s, %s UTC):\n", a.Version, term(a.By), a.At.UTC().Format("2006-01-02 15:04"))
+			for _, l := range strings.Split(a.Text, "\n") {
+				fmt.Fprintln(stdout, "  "+term(l))
+			}
+		}
 	}
 	fmt.Fprintln(stdout, "\nmessages:")
 	for _, m := range d.Messages {
