@@ -64,7 +64,7 @@ func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) 
 func (b *Bot) affectedUnits(rep *parsers.Report, now time.Time) []store.TreeUnit {
 	var out []store.TreeUnit
 	for _, m := range b.roster.Affected(rep) {
-		out = append(out, store.TreeUnit{Unit: m.Unit, Evidence: strings.Join(m.Evidence, ", "), Owners: m.Owners, AddedAt: now})
+		out = append(out, store.TreeUnit{Unit: m.Unit, Evidence: strings.Join(m.Evidence, ", "), Owners: m.Owners, AddedAt: now, Assets: m.Assets})
 	}
 	return out
 }

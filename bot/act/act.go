@@ -77,6 +77,8 @@ const (
 	LinkConfirm Name = "link-confirm"
 	Unlink      Name = "unlink"
 	Help        Name = "help"
+	// SetAsset adds an asset to an incident or sets its state (issue 16).
+	SetAsset Name = "asset"
 	// Away is no answer: evidence that the person is away (their
 	// auto-reply to a call-tree mail); their open steps escalate at once.
 	Away Name = "away"
@@ -166,6 +168,7 @@ var handlers = map[Name]handler{
 	Assign:      (*Desk).assign,
 	Notify:      (*Desk).notify,
 	Approve:     (*Desk).approve,
+	SetAsset:    (*Desk).setAsset,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
 

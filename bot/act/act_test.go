@@ -214,6 +214,7 @@ func TestPermissions(t *testing.T) {
 		{Command{Name: LinkRequest, Args: []string{"rex@example.com"}}, []string{"link-mailed", "link-mailed", "link-mailed", "link-mailed", "link-mailed", "link-mailed", "link-mailed", "link-mailed"}},
 		{Command{Name: LinkConfirm, Args: []string{"12345678"}}, []string{"bad-code", "bad-code", "bad-code", "bad-code", "bad-code", "bad-code", "bad-code", "bad-code"}},
 		{Command{Name: Away, Incident: ref, Text: "out of office"}, []string{"answered", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "not-on-roster"}},
+		{Command{Name: SetAsset, Incident: ref, Args: []string{"pay:db-2", "fixed"}, Text: "patched"}, []string{"asset-set", "asset-set", "not-permitted", "asset-set", "asset-set", "asset-set", "not-permitted", "not-on-roster"}},
 		{Command{Name: Unlink}, []string{"not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked"}},
 	}
 	if len(cmds) != len(handlers) {

@@ -112,4 +112,6 @@ var Permissions = map[Name]Role{
 	Assign:      Team | Officer,
 	Notify:      Team | Officer,
 	Approve:     Team | Officer,
+	// the unit's people only for their unit's assets (checked on the unit)
+	SetAsset: Team | Officer | UnitContact | UnitBackup | Owner,
 }

@@ -37,6 +37,8 @@ const (
 	KindUnlinked     Kind = "unlinked"
 	KindRefused      Kind = "refused"
 	KindHelp         Kind = "help"
+	KindAssetSet     Kind = "asset-set"
+	KindAssetsMarked Kind = "assets-marked"
 )
 
 // Answered: an ack or done counted for a step.
@@ -47,6 +49,9 @@ type Answered struct {
 	StepName templates.StepName
 	State    string // the step's state after the answer
 	By       string // the actor's name
+	// OpenAssets are the assets of the step's unit still waiting for
+	// their fix (a unit contact's confirmation rolls them up).
+	OpenAssets []string
 }
 
 // Draft is a draft to an external contact that waits for approval.
@@ -126,6 +131,26 @@ type Linked struct{ Person string }
 // Unlinked: the chat account no longer acts as Was.
 type Unlinked struct{ Was string }
 
+// AssetSet: an asset was added to the incident or its state set.
+type AssetSet struct {
+	Incident, Unit, Asset, State, Why, By string
+	Added                                 bool
+	Open                                  []string // the unit's assets still open
+}
+
+// AssetsMarked: a done named assets: fixed (by the unit's people) or
+// validated (by the team).
+type AssetsMarked struct {
+	Incident string
+	Assets   []string
+	State    string // fixed | validated
+	By       string
+	Open     []string // the units' assets still open
+	// Step and StepState: the step the done also counted for (the
+	// unit's last open asset), or "".
+	Step, StepState string
+}
+
 // HelpShown: the caller may see the commands (each way in lists its own).
 type HelpShown struct{}
 
@@ -159,10 +184,13 @@ const (
 	NotLinked        Reason = "not-linked"          // unlink of an account linked to nobody
 	UnknownCommand   Reason = "unknown-command"     // no handler: Arg the command
 	MissingArgument  Reason = "missing-argument"    // the command lacks what it needs
+	UnknownAsset     Reason = "unknown-asset"       // asset: Arg as given; name its unit (UNIT:ASSET)
+	UnitNotAffected  Reason = "unit-not-affected"   // asset: Arg the unit, not affected by the incident
+	BadAssetState    Reason = "bad-asset-state"     // asset: Arg as given
 )
 
 // Reasons are every reason, for the words that must cover them all.
-var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument}
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, UnknownAsset, UnitNotAffected, BadAssetState}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {
@@ -194,3 +222,5 @@ func (Linked) Kind() Kind         { return KindLinked }
 func (Unlinked) Kind() Kind       { return KindUnlinked }
 func (Refused) Kind() Kind        { return KindRefused }
 func (HelpShown) Kind() Kind      { return KindHelp }
+func (AssetSet) Kind() Kind       { return KindAssetSet }
+func (AssetsMarked) Kind() Kind   { return KindAssetsMarked }

@@ -93,6 +93,9 @@ type AuditState struct {
 	Incidents map[int64]IncidentState `json:"incidents,omitempty"`
 	Steps     map[int64]string        `json:"steps,omitempty"`
 	Drafts    map[string]string       `json:"drafts,omitempty"`
+	// Assets are the states of an incident's assets by asset row id
+	// (affected, fixed, validated, not-affected).
+	Assets map[int64]string `json:"assets,omitempty"`
 	// Was holds what the rows above were before the transaction (rows
 	// it created are absent): each must be what the entry before
 	// recorded, so a change made behind the desk's back and then
@@ -115,6 +118,7 @@ type stateChanges struct {
 	incidents map[int64]IncidentState // id -> before ("" status: created here)
 	steps     map[int64]stepBefore
 	drafts    map[string]draftBefore
+	assets    map[int64]stepBefore
 }
 
 type stepBefore struct {
@@ -129,7 +133,7 @@ type draftBefore struct {
 
 func (t *Tx) changes() *stateChanges {
 	if t.chg == nil {
-		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}}
+		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}, assets: map[int64]stepBefore{}}
 	}
 	return t.chg
 }
@@ -175,6 +179,27 @@ func (t *Tx) touchStep(id, createdIn int64) error {
 		}
 	}
 	c.steps[id] = b
+	return nil
+}
+
+// touchAsset is called before an asset row changes (created: incident
+// given, the asset has no state before).
+func (t *Tx) touchAsset(id, createdIn int64, now time.Time) error {
+	t.seen(now)
+	c := t.changes()
+	if _, ok := c.assets[id]; ok {
+		return nil
+	}
+	b := stepBefore{incident: createdIn}
+	if createdIn == 0 {
+		if err := t.queryRow(`SELECT incident_id, state FROM incident_assets WHERE id = ?`, id).Scan(&b.incident, &b.state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return fmt.Errorf("reading asset %d before a change: %w", id, err)
+		}
+	}
+	c.assets[id] = b
 	return nil
 }
 
@@ -268,6 +293,28 @@ func (t *Tx) flushState() error {
 					a.Was.Drafts = map[string]string{}
 				}
 				a.Was.Drafts[key] = before.state
+			}
+		}
+	}
+	for id, before := range c.assets {
+		var state string
+		if err := t.queryRow(`SELECT state FROM incident_assets WHERE id = ?`, id).Scan(&state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return fmt.Errorf("reading asset %d after a change: %w", id, err)
+		}
+		if state != before.state {
+			a := get(before.incident)
+			if a.Assets == nil {
+				a.Assets = map[int64]string{}
+			}
+			a.Assets[id] = state
+			if before.state != "" {
+				if a.Was.Assets == nil {
+					a.Was.Assets = map[int64]string{}
+				}
+				a.Was.Assets[id] = before.state
 			}
 		}
 	}
@@ -403,7 +450,7 @@ func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
 
 // snapshotState reads the state of every incident, step and draft.
 func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
-	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, Assets: map[int64]string{}}
 	rows, err := q.QueryContext(ctx, `SELECT id, status, priority, assignee FROM incidents`)
 	if err != nil {
 		return nil, err
@@ -430,6 +477,20 @@ func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 			return nil, err
 		}
 		a.Steps[id] = st
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT id, state FROM incident_assets`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Assets[id] = st
 	}
 	rows.Close()
 	rows, err = q.QueryContext(ctx, `SELECT idem_key, state FROM drafts`)
@@ -538,7 +599,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	defer rows.Close()
 	n, prev := 0, ""
 	var firstUnkeyed *AuditBreak
-	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, Assets: map[int64]string{}}
 	for rows.Next() {
 		var id, inc, at int64
 		var ref, actor, action, detail, platform, requestID, state, prevHash, hash string
@@ -587,6 +648,9 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 				}
 				for k, v := range a.Drafts {
 					recorded.Drafts[k] = v
+				}
+				for k, v := range a.Assets {
+					recorded.Assets[k] = v
 				}
 			}
 		}
@@ -645,6 +709,12 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 		was, ok := a.Was.Drafts[key]
 		if got, had := rec.Drafts[key]; ok != had || was != got {
 			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
+		}
+	}
+	for id := range a.Assets {
+		was, ok := a.Was.Assets[id]
+		if got, had := rec.Assets[id]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "asset row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
 		}
 	}
 	return nil
@@ -741,6 +811,25 @@ func checkState(ctx context.Context, q querier, rec *AuditState) (*AuditBreak, e
 		}
 		if got := rec.Drafts[key]; got != state {
 			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "draft " + key, Have: state, Recorded: got}, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT a.id, i.ref, a.unit, a.asset, a.state FROM incident_assets a JOIN incidents i ON i.id = a.incident_id ORDER BY a.incident_id, a.unit, a.asset`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var ref, unit, asset, state string
+		if err := rows.Scan(&id, &ref, &unit, &asset, &state); err != nil {
+			return nil, err
+		}
+		if got := rec.Assets[id]; got != state {
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "asset " + asset + " (" + unit + ")", Have: state, Recorded: got}, nil
 		}
 	}
 	return nil, rows.Err()

@@ -458,6 +458,20 @@ var sqliteMigrations = []string{
 	// Issue 16: a unit removed and added again starts its steps again; the
 	// round tells the new start's messages from the first one's.
 	`ALTER TABLE steps ADD COLUMN round INTEGER NOT NULL DEFAULT 0;`,
+	// Issue 16: the assets of an incident's units and how far each is
+	// (the process's patch database): affected, fixed (by an owner),
+	// validated (by the team's scan), not-affected.
+	`CREATE TABLE incident_assets (
+		id          INTEGER PRIMARY KEY,
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		unit        TEXT    NOT NULL,
+		asset       TEXT    NOT NULL,
+		state       TEXT    NOT NULL,           -- affected | fixed | validated | not-affected
+		by_person   TEXT    NOT NULL DEFAULT '', -- roster address (or "integration:NAME") of the last change
+		at          INTEGER NOT NULL,
+		note        TEXT    NOT NULL DEFAULT '',
+		UNIQUE (incident_id, unit, asset)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
