@@ -453,6 +453,15 @@ func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, w
 	return b.engine.SetUnits(ctx, id, units, remove, why, actor, via)
 }
 
+// setAsset adds an asset to the incident ref or sets its state.
+func (b *Bot) setAsset(ctx context.Context, ref, unit, asset, state, note string, by web.Caller) error {
+	name := asset
+	if unit != "" {
+		name = unit + ":" + asset
+	}
+	return b.apiDo(ctx, by, act.Command{Name: act.SetAsset, Incident: ref, Args: []string{name, state}, Text: note}, "set an asset's state")
+}
+
 // closeIncident closes the incident ref and skips its tree's open steps;
 // closing it again is refused as bad input, saying it is already closed.
 func (b *Bot) closeIncident(ctx context.Context, ref string, by web.Caller) error {

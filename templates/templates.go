@@ -127,6 +127,16 @@ type Step struct {
 	At    time.Time
 }
 
+// Asset is one system of an affected unit and how far its fix is.
+type Asset struct {
+	Unit  string
+	Asset string
+	State string // affected, fixed, validated, not-affected
+	By    string // who set it (fixed: the owner; validated: the team)
+	At    time.Time
+	Note  string // what they wrote with it
+}
+
 // Item is one open incident in a digest.
 type Item struct {
 	IncidentID string
@@ -166,6 +176,7 @@ type Form struct {
 	Resolution string    // closure
 	Actions    []Action  // action-alert
 	Steps      []Step    // status-report
+	Assets     []Asset   // status-report: the affected units' assets
 	// Elapsed is, in a status report, the time from E to when it was
 	// written: the report says so, whenever it is sent.
 	Elapsed time.Duration

@@ -107,6 +107,10 @@ type Options struct {
 	// role does not allow the change.
 	MoveEvent func(ctx context.Context, ref string, at time.Time, by Caller) error
 	SetUnits  func(ctx context.Context, ref string, add, remove []string, why string, by Caller) error
+	// SetAsset adds an asset to an affected unit of an incident, or sets
+	// its state (affected, fixed, validated, not-affected), with why; unit
+	// "" is the asset's unit, or the incident's one affected unit.
+	SetAsset func(ctx context.Context, ref, unit, asset, state, note string, by Caller) error
 	// Close closes an incident and skips its call tree's open steps.
 	Close func(ctx context.Context, ref string, by Caller) error
 	// Chat are the chat platforms' endpoints by route ("POST
@@ -216,6 +220,21 @@ func New(o Options) *Server {
 				return
 			}
 			s.treeChange(w, r, o.SetUnits(r.Context(), r.PathValue("id"), body.Add, body.Remove, body.Why, callerOf(r)))
+		}))
+	}
+	if o.SetAsset != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/assets", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Unit  string `json:"unit"`
+				Asset string `json:"asset"`
+				State string `json:"state"`
+				Note  string `json:"note"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || body.Asset == "" || body.State == "" || body.Note == "" || strings.ContainsAny(body.Unit+body.Asset, ": \t\n") {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"unit": UNIT, "asset": ASSET, "state": "affected" | "fixed" | "validated" | "not-affected", "note": "..."}: the asset, its state, and why (it is audited)`})
+				return
+			}
+			s.treeChange(w, r, o.SetAsset(r.Context(), r.PathValue("id"), body.Unit, body.Asset, body.State, body.Note, callerOf(r)))
 		}))
 	}
 	for route, h := range o.Chat {
