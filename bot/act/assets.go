@@ -79,7 +79,7 @@ func mayFix(cfg *config.Config, unit, who string) bool {
 // assetsDone marks the assets a done names: fixed by the unit's people,
 // validated by the team (and the officers). When the actor's units have
 // no open asset left, the done counts for their step too.
-func (d *Desk) assetsDone(tx *store.Tx, k *call, tree *store.Tree, assets []store.AssetRow, note string) (Result, engine.Effects, error) {
+func (d *Desk) assetsDone(tx *store.Tx, k *call, assets []store.AssetRow, note string) (Result, engine.Effects, error) {
 	state := store.AssetFixed
 	if k.roles&(Team|Officer) != 0 {
 		state = store.AssetValidated

@@ -38,12 +38,10 @@ func (d *Desk) answer(ctx context.Context, k *call) (Result, error) {
 // nothing is audited.
 func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 	verb := string(k.cmd.Name)
-	var tree *store.Tree
 	if k.cmd.Name == Done && k.cmd.Text != "" {
-		var err error
-		if tree, err = tx.Tree(k.inc.ID); err == nil {
+		if tree, err := tx.Tree(k.inc.ID); err == nil {
 			if assets, note := assetWords(tree, k.cmd.Text); len(assets) > 0 {
-				return d.assetsDone(tx, k, tree, assets, note)
+				return d.assetsDone(tx, k, assets, note)
 			}
 		}
 	}
