@@ -101,3 +101,20 @@ func TestAssetsFixedAndValidated(t *testing.T) {
 		t.Errorf("view %+v", v.Assets)
 	}
 }
+
+// TestContactsDoneSaysWhatIsOpen: the unit contact's done on their
+// unit's step rolls up the unit's assets: the result names those still
+// open.
+func TestContactsDoneSaysWhatIsOpen(t *testing.T) {
+	f := newFixture(t)
+	pia := Actor{Person: "pia@example.com", Platform: "slack", RequestID: "c1"}
+	f.do(pia, Command{Name: SetAsset, Incident: f.inc.Ref, Args: []string{"pay:db-1", "affected"}, Text: "inventory"})
+	f.do(pia, Command{Name: SetAsset, Incident: f.inc.Ref, Args: []string{"pay:db-2", "fixed"}, Text: "patched last week"})
+	if r, ok := f.do(pia, Command{Name: Ack, Incident: f.inc.Ref}).(Answered); !ok || r.OpenAssets != nil {
+		t.Fatalf("the team's ack: %+v", r)
+	}
+	res := f.do(Actor{Person: "cal@example.com", Platform: "email", RequestID: "<c2@example.com>"}, Command{Name: Done, Incident: f.inc.Ref, Text: "all told"})
+	if r, ok := res.(Answered); !ok || !slices.Equal(r.OpenAssets, []string{"db-1"}) {
+		t.Fatalf("the contact's done: %+v", res)
+	}
+}
