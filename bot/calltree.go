@@ -73,7 +73,7 @@ func (b *Bot) formOf(tx *store.Tx, inc *store.Incident) (templates.Form, error) 
 func (b *Bot) affectedUnits(rep *parsers.Report, now time.Time) []store.TreeUnit {
 	var out []store.TreeUnit
 	for _, m := range b.roster.Affected(rep) {
-		out = append(out, store.TreeUnit{Unit: m.Unit, Evidence: strings.Join(m.Evidence, ", "), Owners: m.Owners, AddedAt: now})
+		out = append(out, store.TreeUnit{Unit: m.Unit, Evidence: strings.Join(m.Evidence, ", "), Owners: m.Owners, AddedAt: now, Assets: m.Assets})
 	}
 	return out
 }
@@ -571,6 +571,15 @@ func (b *Bot) changeUnits(ctx context.Context, id int64, add, remove []string, w
 // alert.
 func (b *Bot) setActions(ctx context.Context, ref, text string, by web.Caller) error {
 	return b.apiDo(ctx, by, act.Command{Name: act.Actions, Incident: ref, Text: text}, "write the actions")
+}
+
+// setAsset adds an asset to the incident ref or sets its state.
+func (b *Bot) setAsset(ctx context.Context, ref, unit, asset, state, note string, by web.Caller) error {
+	name := asset
+	if unit != "" {
+		name = unit + ":" + asset
+	}
+	return b.apiDo(ctx, by, act.Command{Name: act.SetAsset, Incident: ref, Args: []string{name, state}, Text: note}, "set an asset's state")
 }
 
 // closeIncident closes the incident ref and skips its tree's open steps;

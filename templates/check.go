@@ -63,6 +63,11 @@ func sample() Form {
 			{Name: StepName{Title: "E+12h fix installed"}, Who: "Retail unit", Due: e.Add(12 * time.Hour), State: "late"},
 			{Name: StepName{Title: "E+16h unit confirms"}, Who: "Retail unit", Due: e.Add(16 * time.Hour), State: "pending"},
 		},
+		Assets: []Asset{
+			{Unit: "retail", Asset: "shop.example.com", State: "validated", By: "Jonas Weber", At: e.Add(20 * time.Hour), Note: "rescan clean"},
+			{Unit: "retail", Asset: "shop-db-2", State: "fixed", By: "Kenji Sato", At: e.Add(11 * time.Hour), Note: "patched to 2.4.1"},
+			{Unit: "retail", Asset: "10.20.1.5", State: "affected"},
+		},
 		Anchor: &AuditAnchor{Count: 1207, Head: "5c1f0e9a2b7d4c3e8f6a1b0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e", At: e.Add(24 * time.Hour)},
 		Period: [2]time.Time{e.Add(-24 * time.Hour), e},
 		Incidents: []Item{
@@ -148,6 +153,9 @@ func mustCarry(form string, f Form) []string {
 	case "status-report":
 		for _, s := range f.Steps {
 			must = append(must, s.Name.Title)
+		}
+		for _, a := range f.Assets {
+			must = append(must, a.Asset)
 		}
 		must = append(must, f.Anchor.Head)
 	}

@@ -128,6 +128,16 @@ type Step struct {
 	At    time.Time
 }
 
+// Asset is one system of an affected unit and how far its fix is.
+type Asset struct {
+	Unit  string
+	Asset string
+	State string // affected, fixed, validated, not-affected
+	By    string // who set it (fixed: the owner; validated: the team)
+	At    time.Time
+	Note  string // what they wrote with it
+}
+
 // Item is one open incident in a digest.
 type Item struct {
 	IncidentID string
@@ -174,7 +184,8 @@ type Form struct {
 	// Preliminary marks an action alert sent at its deadline before the
 	// team's actions: they follow as an update.
 	Preliminary bool
-	Steps       []Step // status-report
+	Steps       []Step  // status-report
+	Assets      []Asset // status-report: the affected units' assets
 	// Elapsed is, in a status report, the time from E to when it was
 	// written: the report says so, whenever it is sent.
 	Elapsed time.Duration

@@ -80,6 +80,8 @@ const (
 	// Blocked is no answer either: the person's step is stuck ("fails",
 	// "need help"); it shows blocked and the team on call is told.
 	Blocked Name = "blocked"
+	// SetAsset adds an asset to an incident or sets its state (issue 16).
+	SetAsset Name = "asset"
 	// Away is no answer: evidence that the person is away (their
 	// auto-reply to a call-tree mail); their open steps escalate at once.
 	Away Name = "away"
@@ -174,6 +176,7 @@ var handlers = map[Name]handler{
 	Notify:      (*Desk).notify,
 	Approve:     (*Desk).approve,
 	Actions:     (*Desk).actions,
+	SetAsset:    (*Desk).setAsset,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
 

@@ -216,6 +216,7 @@ func TestPermissions(t *testing.T) {
 		{Command{Name: Away, Incident: ref, Text: "out of office"}, []string{"answered", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "not-on-roster"}},
 		{Command{Name: Blocked, Incident: ref, Text: "the patch fails"}, []string{"answered", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "not-on-roster"}},
 		{Command{Name: Actions, Incident: ref, Text: "Prevent: block 443.\nPatch: 4.2.1"}, []string{"actions-written", "actions-written", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-on-roster"}},
+		{Command{Name: SetAsset, Incident: ref, Args: []string{"pay:db-2", "fixed"}, Text: "patched"}, []string{"asset-set", "asset-set", "not-permitted", "asset-set", "asset-set", "asset-set", "not-permitted", "not-on-roster"}},
 		{Command{Name: Unlink}, []string{"not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked"}},
 	}
 	if len(cmds) != len(handlers) {

@@ -38,6 +38,13 @@ func (d *Desk) answer(ctx context.Context, k *call) (Result, error) {
 // nothing is audited.
 func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 	verb := string(k.cmd.Name)
+	if k.cmd.Name == Done && k.cmd.Text != "" {
+		if tree, err := tx.Tree(k.inc.ID); err == nil {
+			if assets, note := assetWords(tree, k.cmd.Text); len(assets) > 0 {
+				return d.assetsDone(tx, k, assets, note)
+			}
+		}
+	}
 	res, eff, err := d.Engine.ActTx(tx, engine.Command{Incident: k.inc.ID, StepID: k.cmd.Step, Person: k.who, Verb: verb, Note: k.cmd.Text, Via: k.via,
 		Platform: k.Platform, RequestID: k.RequestID})
 	if errors.Is(err, engine.ErrNothingToAnswer) || errors.Is(err, store.ErrNotFound) {
@@ -60,7 +67,13 @@ func (d *Desk) answerTx(tx *store.Tx, k *call) (Result, engine.Effects, error) {
 		}
 		names = append(names, a)
 	}
-	return Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name(), For: names}, eff, nil
+	out := Answered{Incident: k.inc.Ref, Verb: verb, Step: res.Title, StepName: res.Name, State: res.State, By: k.name(), For: names}
+	if k.cmd.Name == Done {
+		if tree, err := tx.Tree(k.inc.ID); err == nil && res.Step < len(tree.Steps) && tree.Steps[res.Step].Unit != "" {
+			out.OpenAssets = tree.OpenAssets(tree.Steps[res.Step].Unit)
+		}
+	}
+	return out, eff, nil
 }
 
 // DoTx carries out an answer (ack, done, away) or the team's actions in

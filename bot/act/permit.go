@@ -114,4 +114,6 @@ var Permissions = map[Name]Role{
 	Notify:      Team | Officer,
 	Approve:     Team | Officer,
 	Actions:     Team | Officer,
+	// the unit's people only for their unit's assets (checked on the unit)
+	SetAsset: Team | Officer | UnitContact | UnitBackup | Owner,
 }

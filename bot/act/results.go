@@ -38,6 +38,8 @@ const (
 	KindRefused      Kind = "refused"
 	KindHelp         Kind = "help"
 	KindActions      Kind = "actions-written"
+	KindAssetSet     Kind = "asset-set"
+	KindAssetsMarked Kind = "assets-marked"
 )
 
 // Answered: an ack or done counted for a step.
@@ -51,6 +53,9 @@ type Answered struct {
 	// For are the names of whom the step told, when the actor took the
 	// team's step for them ("taken by Tara for Theo").
 	For []string
+	// OpenAssets are the assets of the step's unit still waiting for
+	// their fix (a unit contact's confirmation rolls them up).
+	OpenAssets []string
 }
 
 // Draft is a draft to an external contact that waits for approval.
@@ -139,6 +144,26 @@ type ActionsWritten struct {
 	Told     []string
 }
 
+// AssetSet: an asset was added to the incident or its state set.
+type AssetSet struct {
+	Incident, Unit, Asset, State, Why, By string
+	Added                                 bool
+	Open                                  []string // the unit's assets still open
+}
+
+// AssetsMarked: a done named assets: fixed (by the unit's people) or
+// validated (by the team).
+type AssetsMarked struct {
+	Incident string
+	Assets   []string
+	State    string // fixed | validated
+	By       string
+	Open     []string // the units' assets still open
+	// Step and StepState: the step the done also counted for (the
+	// unit's last open asset), or "".
+	Step, StepState string
+}
+
 // HelpShown: the caller may see the commands (each way in lists its own).
 type HelpShown struct{}
 
@@ -173,10 +198,13 @@ const (
 	UnknownCommand   Reason = "unknown-command"     // no handler: Arg the command
 	MissingArgument  Reason = "missing-argument"    // the command lacks what it needs
 	AlreadyAssigned  Reason = "already-assigned"    // assign: Arg (the name) is responsible already; no mail
+	UnknownAsset     Reason = "unknown-asset"       // asset: Arg as given; name its unit (UNIT:ASSET)
+	UnitNotAffected  Reason = "unit-not-affected"   // asset: Arg the unit, not affected by the incident
+	BadAssetState    Reason = "bad-asset-state"     // asset: Arg as given
 )
 
 // Reasons are every reason, for the words that must cover them all.
-var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, AlreadyAssigned}
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, UnknownAsset, UnitNotAffected, BadAssetState, AlreadyAssigned}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {
@@ -209,3 +237,5 @@ func (Unlinked) Kind() Kind       { return KindUnlinked }
 func (Refused) Kind() Kind        { return KindRefused }
 func (HelpShown) Kind() Kind      { return KindHelp }
 func (ActionsWritten) Kind() Kind { return KindActions }
+func (AssetSet) Kind() Kind       { return KindAssetSet }
+func (AssetsMarked) Kind() Kind   { return KindAssetsMarked }

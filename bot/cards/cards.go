@@ -181,8 +181,37 @@ func Progress(t *store.Tree) string {
 	if t.Closed {
 		out += " (closed)"
 	}
+	if l := assetsLine(t); l != "" {
+		out += "\n" + l
+	}
 	for _, l := range lines {
 		out += "\n" + l
+	}
+	return out
+}
+
+// assetsLine counts the tree's assets: "assets: 2/3 fixed (1 validated);
+// open: pay-db-2"; "" without assets. Not-affected ones are not counted.
+func assetsLine(t *store.Tree) string {
+	fixed, validated, all := 0, 0, 0
+	for _, a := range t.Assets {
+		switch a.State {
+		case store.AssetNotAffected:
+			continue
+		case store.AssetValidated:
+			validated++
+			fixed++
+		case store.AssetFixed:
+			fixed++
+		}
+		all++
+	}
+	if all == 0 {
+		return ""
+	}
+	out := fmt.Sprintf("assets: %d/%d fixed (%d validated)", fixed, all, validated)
+	if open := t.OpenAssets(""); len(open) > 0 {
+		out += "; open: " + strings.Join(open, ", ")
 	}
 	return out
 }

@@ -33,7 +33,7 @@ type Command struct {
 // English description the platforms' command registrations carry.
 var Names = []struct{ Name, Usage, What string }{
 	{"ack", "/ack [ID]", "acknowledge: I have it, I am on it"},
-	{"done", "/done [ID] [note]", "the work of your step is finished"},
+	{"done", "/done [ID] [ASSET...] [note]", "the work of your step is finished; with assets of the incident: they are fixed (validated, from the team)"},
 	{"blocked", "/blocked ID text", "your step is stuck and you need help: the team on call is told, the deadline stands"},
 	{"status", "/status [ID]", "the incident and its call tree"},
 	{"note", "/note ID text", "add a note to the incident"},
@@ -44,6 +44,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"report", "/report text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
+	{"asset", "/asset ID [UNIT:]ASSET affected|fixed|validated|not-affected [why]", "add an asset to an affected unit or set its state (team, officers, the unit's people)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
 	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},
 	{"approve", "/approve ID DRAFT", "send the draft DRAFT (D1, D2, ... as /status shows) that someone else drafted for an external contact (team and officers)"},
@@ -78,7 +79,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve", "actions", "blocked":
+	case "note", "event", "affects", "asset", "close", "escalate", "priority", "assign", "notify", "approve", "actions", "blocked":
 		if c.Incident == "" {
 			return Command{}, parseError(name, NeedIncident)
 		}
@@ -94,6 +95,11 @@ func Parse(name, text string) (Command, error) {
 			return Command{}, parseError(name, NeedUnits)
 		}
 		c.Args = fields
+	case "asset":
+		if len(fields) < 2 {
+			return Command{}, parseError(name, NeedAsset)
+		}
+		c.Args, c.Text = []string{fields[0], strings.ToLower(fields[1])}, strings.Join(fields[2:], " ")
 	case "oncall":
 		c.Args = fields
 	case "notify":
@@ -196,6 +202,7 @@ const (
 	NeedIncident     Need = "incident"
 	NeedTime         Need = "time"
 	NeedUnits        Need = "units"
+	NeedAsset        Need = "asset" // an asset and its state
 	NeedContact      Need = "contact"
 	NeedPerson       Need = "person"
 	NeedOneDraft     Need = "one-draft"

@@ -46,6 +46,11 @@ func sampleResults() []act.Result {
 		act.HelpShown{},
 		act.ActionsWritten{Incident: ref, Version: 1, By: "Tara Team"},
 		act.ActionsWritten{Incident: ref, Version: 2, By: "Tara Team", Told: []string{"cal@example.com", "wes@example.com"}},
+		act.Answered{Incident: ref, Verb: "done", Step: "Unit confirms", State: "done", By: "Uma Payments", OpenAssets: []string{"pay-db-2"}},
+		act.AssetSet{Incident: ref, Unit: "pay", Asset: "pay-db-2", State: "affected", Why: "seen in the logs", By: "Tara Team", Added: true, Open: []string{"pay-db-2"}},
+		act.AssetSet{Incident: ref, Unit: "pay", Asset: "pay-db-2", State: "not-affected", By: "Tara Team"},
+		act.AssetsMarked{Incident: ref, Assets: []string{"pay-db-1", "pay-db-2"}, State: "fixed", By: "Ona Owner", Open: []string{"pay-db-3"}},
+		act.AssetsMarked{Incident: ref, Assets: []string{"pay-db-3"}, State: "validated", By: "Tara Team", Step: "Owners fix", StepState: "done"},
 	}
 	for _, r := range act.Reasons {
 		out = append(out, act.Refused{Reason: r, Command: "approve", Incident: ref, Platform: "slack", Arg: "D9", Known: []string{"cert", "isp"}, Waiting: waiting, Limit: 3})

@@ -49,6 +49,7 @@ var public = map[act.Kind]bool{
 	act.KindAnswered: true, act.KindEventMoved: true, act.KindUnitsChanged: true, act.KindClosed: true, act.KindEscalated: true,
 	act.KindAssigned: true, act.KindPrioritySet: true, act.KindDrafted: true, act.KindApproved: true,
 	act.KindActions: true,
+	act.KindAssetSet: true, act.KindAssetsMarked: true,
 }
 
 // Command is c as the desk's command.

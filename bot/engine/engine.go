@@ -283,6 +283,7 @@ func (e *Engine) apply(tx *store.Tx, pb config.Playbook, d Decision, o origin) (
 			data.Preliminary = s.Why == PreliminaryWhy && data.ActionsVersion == 0
 			if def.Form == "status-report" {
 				data.Steps = statusSteps(d.Tree)
+				data.Assets = statusAssets(d.Tree)
 				data.Elapsed = max(now.Sub(inc.EventAt), 0).Truncate(time.Minute)
 				data.Request.Token = "" // nothing to answer
 				// The signed report anchors the audit log outside the

@@ -214,6 +214,10 @@ func (e *Engine) outsideForm(tx *store.Tx, inc *store.Incident) (templates.Form,
 			s.Who, s.By = "", ""
 			form.Steps = append(form.Steps, s)
 		}
+		for _, a := range statusAssets(*tree) {
+			a.By = "" // people are not named outside
+			form.Assets = append(form.Assets, a)
+		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return form, err
 	}

@@ -204,6 +204,9 @@ type Match struct {
 	// Owners are the implementers: the matched assets' own owners when
 	// they have some, else the unit's.
 	Owners []string
+	// Assets name the matched assets: the host named, the address, the
+	// product (the incident's assets of the unit).
+	Assets []string
 }
 
 // Affected returns the units whose assets the report names: hosts and
@@ -231,26 +234,26 @@ func (r *Roster) Affected(rep *parsers.Report) []Match {
 		m := Match{Unit: u.ID}
 		var assetOwners []string
 		for _, a := range u.Assets {
-			var ev string
+			var ev, name string
 			switch {
 			case a.Host != "":
 				for h := range hosts {
 					if hostMatches(a.Host, h) {
-						ev = "host " + h
+						ev, name = "host "+h, h
 					}
 				}
 			case a.Domain != "":
 				d := strings.ToLower(a.Domain)
 				for h := range hosts {
 					if h == d || strings.HasSuffix(h, "."+d) {
-						ev = "domain " + h
+						ev, name = "domain "+h, h
 					}
 				}
 			case a.Range != "":
 				if p, err := netip.ParsePrefix(a.Range); err == nil {
 					for _, ip := range addrs {
 						if p.Contains(ip) {
-							ev = "address " + ip.String()
+							ev, name = "address "+ip.String(), ip.String()
 						}
 					}
 				}
@@ -260,13 +263,16 @@ func (r *Roster) Affected(rep *parsers.Report) []Match {
 					re = productRE(a.Product)
 				}
 				if re.MatchString(words) {
-					ev = "product " + a.Product
+					ev, name = "product "+a.Product, a.Product
 				}
 			}
 			if ev == "" {
 				continue
 			}
 			m.Evidence = append(m.Evidence, ev)
+			if !slices.Contains(m.Assets, name) {
+				m.Assets = append(m.Assets, name)
+			}
 			assetOwners = append(assetOwners, a.Owners...)
 		}
 		if len(m.Evidence) == 0 {

@@ -100,6 +100,9 @@ type AuditState struct {
 	// V is 2 in an audit-keyed snapshot that records people and more
 	// than the state of steps and drafts; 0 in one from before.
 	V int `json:"v,omitempty"`
+	// Assets are the states of an incident's assets by asset row id
+	// (affected, fixed, validated, not-affected).
+	Assets map[int64]string `json:"assets,omitempty"`
 	// Was holds what the rows above were before the transaction (rows
 	// it created are absent): each must be what the entry before
 	// recorded, so a change made behind the desk's back and then
@@ -126,6 +129,7 @@ type stateChanges struct {
 	// perStep counts the people touched by step; past bulkPeople, the
 	// step's other people are read at once (a fan-out to thousands).
 	perStep map[int64]int
+	assets    map[int64]stepBefore
 }
 
 // bulkPeople is how many people of one step a transaction touches before
@@ -152,7 +156,7 @@ type draftBefore struct {
 
 func (t *Tx) changes() *stateChanges {
 	if t.chg == nil {
-		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}, people: map[personKey]string{}, perStep: map[int64]int{}}
+		t.chg = &stateChanges{incidents: map[int64]IncidentState{}, steps: map[int64]stepBefore{}, drafts: map[string]draftBefore{}, assets: map[int64]stepBefore{}, people: map[personKey]string{}, perStep: map[int64]int{}}
 	}
 	return t.chg
 }
@@ -254,6 +258,27 @@ func stepPeople(query rowsQuery, step int64) (map[string]string, error) {
 		out[p] = rec
 	}
 	return out, rows.Err()
+}
+
+// touchAsset is called before an asset row changes (created: incident
+// given, the asset has no state before).
+func (t *Tx) touchAsset(id, createdIn int64, now time.Time) error {
+	t.seen(now)
+	c := t.changes()
+	if _, ok := c.assets[id]; ok {
+		return nil
+	}
+	b := stepBefore{incident: createdIn}
+	if createdIn == 0 {
+		if err := t.queryRow(`SELECT incident_id, state FROM incident_assets WHERE id = ?`, id).Scan(&b.incident, &b.state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return fmt.Errorf("reading asset %d before a change: %w", id, err)
+		}
+	}
+	c.assets[id] = b
+	return nil
 }
 
 // touchDraft is called before a draft row changes.
@@ -485,6 +510,28 @@ func (t *Tx) flushState() error {
 			}
 		}
 	}
+	for id, before := range c.assets {
+		var state string
+		if err := t.queryRow(`SELECT state FROM incident_assets WHERE id = ?`, id).Scan(&state); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return fmt.Errorf("reading asset %d after a change: %w", id, err)
+		}
+		if state != before.state {
+			a := get(before.incident)
+			if a.Assets == nil {
+				a.Assets = map[int64]string{}
+			}
+			a.Assets[id] = state
+			if before.state != "" {
+				if a.Was.Assets == nil {
+					a.Was.Assets = map[int64]string{}
+				}
+				a.Was.Assets[id] = before.state
+			}
+		}
+	}
 	if len(byInc) == 0 {
 		return nil
 	}
@@ -657,7 +704,7 @@ func (s *Store) AuditKeyed(ctx context.Context) (bool, error) {
 
 // snapshotState reads the state of every incident, step and draft.
 func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
-	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}}
+	a := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, Assets: map[int64]string{}}
 	rows, err := q.QueryContext(ctx, `SELECT id, status, priority, assignee FROM incidents`)
 	if err != nil {
 		return nil, err
@@ -694,6 +741,20 @@ func snapshotState(ctx context.Context, q querier) (*AuditState, error) {
 			return nil, err
 		}
 		a.People[k.String()] = rec
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT id, state FROM incident_assets`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Assets[id] = st
 	}
 	rows.Close()
 	keys, err := rowIDs[string](ctx, q, `SELECT idem_key FROM drafts`)
@@ -823,7 +884,7 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 	defer rows.Close()
 	n, prev := 0, ""
 	var firstUnkeyed *AuditBreak
-	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, People: map[string]string{}}
+	recorded := &AuditState{Incidents: map[int64]IncidentState{}, Steps: map[int64]string{}, Drafts: map[string]string{}, People: map[string]string{}, Assets: map[int64]string{}}
 	recIn := map[string]string{}
 	// legacyPeople: the keyed chain began before entries recorded step
 	// people; a person no entry recorded is not named then.
@@ -895,6 +956,9 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 						recIn["draft "+k] = ref
 					}
 				}
+				for k, v := range a.Assets {
+					recorded.Assets[k] = v
+				}
 			}
 		}
 		prev = hash
@@ -964,6 +1028,12 @@ func unrecordedChange(a, rec *AuditState) *AuditBreak {
 		was, ok := a.Was.Drafts[key]
 		if got, had := rec.Drafts[key]; ok != had || !sameRecord(was, got) {
 			return &AuditBreak{Kind: BreakState, Row: "draft " + key, Have: was, Recorded: got}
+		}
+	}
+	for id := range a.Assets {
+		was, ok := a.Was.Assets[id]
+		if got, had := rec.Assets[id]; ok != had || was != got {
+			return &AuditBreak{Kind: BreakState, Row: "asset row " + strconv.FormatInt(id, 10), Have: was, Recorded: got}
 		}
 	}
 	return nil
@@ -1130,6 +1200,24 @@ func checkState(ctx context.Context, q querier, rec *AuditState, recIn map[strin
 		if !seenDraft[key] {
 			return &AuditBreak{Kind: BreakState, Incident: recIn["draft "+key], Row: "draft " + key, Have: "gone", Recorded: rec.Drafts[key]}, nil
 		}
+	}
+	assets, err := q.QueryContext(ctx, `SELECT a.id, i.ref, a.unit, a.asset, a.state FROM incident_assets a JOIN incidents i ON i.id = a.incident_id ORDER BY a.incident_id, a.unit, a.asset`)
+	if err != nil {
+		return nil, err
+	}
+	defer assets.Close()
+	for assets.Next() {
+		var id int64
+		var ref, unit, asset, state string
+		if err := assets.Scan(&id, &ref, &unit, &asset, &state); err != nil {
+			return nil, err
+		}
+		if got := rec.Assets[id]; got != state {
+			return &AuditBreak{Kind: BreakState, Incident: ref, Row: "asset " + asset + " (" + unit + ")", Have: state, Recorded: got}, nil
+		}
+	}
+	if err := assets.Err(); err != nil {
+		return nil, err
 	}
 	return nil, nil
 }

@@ -33,6 +33,7 @@ type Tree struct {
 	Closed   bool
 	Units    []TreeUnit
 	Steps    []StepRow
+	Assets   []AssetRow // the units' assets and how far each is
 }
 
 // TreeUnit is an operating unit an incident affects (or affected, when
@@ -44,6 +45,9 @@ type TreeUnit struct {
 	AddedAt    time.Time
 	Removed    bool
 	RemovedWhy string
+	// Assets are the unit's assets the report named (recorded as
+	// affected when the unit is added).
+	Assets []string
 }
 
 // StepRow is one step of a tree (per unit for unit steps).
@@ -126,7 +130,10 @@ func (t *Tx) AddUnit(incidentID int64, u TreeUnit) error {
 	_, err := t.exec(`INSERT INTO incident_units (incident_id, unit, evidence, owners, added_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (incident_id, unit) DO UPDATE SET removed_at = 0, removed_why = '', evidence = excluded.evidence`,
 		incidentID, u.Unit, u.Evidence, string(owners), ms(u.AddedAt))
-	return err
+	if err != nil {
+		return err
+	}
+	return t.addAffected(incidentID, u.Unit, u.Assets, u.AddedAt)
 }
 
 // AddStep inserts a step row unless the incident has it; it returns the
@@ -261,6 +268,9 @@ func loadTree(ctx context.Context, q querier, incidentID int64) (*Tree, error) {
 		tr.Units = append(tr.Units, u)
 	}
 	rows.Close()
+	if err := loadAssets(ctx, q, tr); err != nil {
+		return nil, err
+	}
 	rows, err = q.QueryContext(ctx, `SELECT id, step_key, unit, position, title, audience, needs, due_at, state, started_at, acked_at, done_at, level, forced_level, reminders_sent, next_at, why, round
 		FROM steps WHERE incident_id = ? ORDER BY position, unit`, incidentID)
 	if err != nil {
@@ -397,11 +407,12 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, now time.Tim
 // CallTreeView is a tree as the API, the CLI and the desk show it (the
 // keys are a contract: DESIGN.md).
 type CallTreeView struct {
-	Playbook string     `json:"playbook"`
-	EventAt  time.Time  `json:"event_at"`
-	Closed   bool       `json:"closed"`
-	Units    []UnitView `json:"units"`
-	Steps    []StepView `json:"steps"`
+	Playbook string      `json:"playbook"`
+	EventAt  time.Time   `json:"event_at"`
+	Closed   bool        `json:"closed"`
+	Units    []UnitView  `json:"units"`
+	Steps    []StepView  `json:"steps"`
+	Assets   []AssetView `json:"assets"`
 	// Actions are the team's actions for the enhanced alert, the current
 	// version; null until written.
 	Actions *ActionsView `json:"actions"`
@@ -447,7 +458,10 @@ type StepView struct {
 
 // View is the tree as shown.
 func (t *Tree) View() *CallTreeView {
-	v := &CallTreeView{Playbook: t.Playbook, EventAt: t.Incident.EventAt, Closed: t.Closed, Units: []UnitView{}, Steps: []StepView{}}
+	v := &CallTreeView{Playbook: t.Playbook, EventAt: t.Incident.EventAt, Closed: t.Closed, Units: []UnitView{}, Steps: []StepView{}, Assets: []AssetView{}}
+	for _, a := range t.Assets {
+		v.Assets = append(v.Assets, AssetView{Unit: a.Unit, Asset: a.Asset, State: a.State, By: a.By, At: a.At, Note: a.Note})
+	}
 	for _, u := range t.Units {
 		v.Units = append(v.Units, UnitView{Unit: u.Unit, Evidence: u.Evidence, Removed: u.Removed, RemovedWhy: u.RemovedWhy})
 	}

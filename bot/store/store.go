@@ -485,6 +485,20 @@ var sqliteMigrations = []string{
 		at          INTEGER NOT NULL,
 		PRIMARY KEY (incident_id, version)
 	);`,
+	// Issue 16: the assets of an incident's units and how far each is
+	// (the process's patch database): affected, fixed (by an owner),
+	// validated (by the team's scan), not-affected.
+	`CREATE TABLE incident_assets (
+		id          INTEGER PRIMARY KEY,
+		incident_id INTEGER NOT NULL REFERENCES incidents(id),
+		unit        TEXT    NOT NULL,
+		asset       TEXT    NOT NULL,
+		state       TEXT    NOT NULL,           -- affected | fixed | validated | not-affected
+		by_person   TEXT    NOT NULL DEFAULT '', -- roster address (or "integration:NAME") of the last change
+		at          INTEGER NOT NULL,
+		note        TEXT    NOT NULL DEFAULT '',
+		UNIQUE (incident_id, unit, asset)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -111,6 +111,10 @@ type Options struct {
 	// SetActions writes the team's actions for the enhanced alert (a new
 	// version); errors as MoveEvent's.
 	SetActions func(ctx context.Context, ref, text string, by Caller) error
+	// SetAsset adds an asset to an affected unit of an incident, or sets
+	// its state (affected, fixed, validated, not-affected), with why; unit
+	// "" is the asset's unit, or the incident's one affected unit.
+	SetAsset func(ctx context.Context, ref, unit, asset, state, note string, by Caller) error
 	// Close closes an incident and skips its call tree's open steps.
 	Close func(ctx context.Context, ref string, by Caller) error
 	// Chat are the chat platforms' endpoints by route ("POST
@@ -234,6 +238,21 @@ func New(o Options) *Server {
 				return
 			}
 			s.treeChange(w, r, o.SetActions(r.Context(), r.PathValue("id"), body.Text, callerOf(r)))
+		}))
+	}
+	if o.SetAsset != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/assets", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Unit  string `json:"unit"`
+				Asset string `json:"asset"`
+				State string `json:"state"`
+				Note  string `json:"note"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || body.Asset == "" || body.State == "" || body.Note == "" || strings.ContainsAny(body.Unit+body.Asset, ": \t\n") {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"unit": UNIT, "asset": ASSET, "state": "affected" | "fixed" | "validated" | "not-affected", "note": "..."}: the asset, its state, and why (it is audited)`})
+				return
+			}
+			s.treeChange(w, r, o.SetAsset(r.Context(), r.PathValue("id"), body.Unit, body.Asset, body.State, body.Note, callerOf(r)))
 		}))
 	}
 	for route, h := range o.Chat {

@@ -780,6 +780,15 @@ func cmdIncidentsShow(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintln(stdout, "  "+term(l))
 			}
 		}
+		if len(t.Assets) > 0 {
+			fmt.Fprintln(stdout, "\nassets:")
+			tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  UNIT\tASSET\tSTATE\tBY\tAT (UTC)\tNOTE")
+			for _, a := range t.Assets {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", term(a.Unit), term(a.Asset), a.State, term(orDash(a.By)), a.At.UTC().Format("01-02 15:04"), term(orDash(a.Note)))
+			}
+			tw.Flush()
+		}
 	}
 	fmt.Fprintln(stdout, "\nmessages:")
 	for _, m := range d.Messages {
