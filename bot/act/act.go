@@ -80,6 +80,8 @@ const (
 	// Away is no answer: evidence that the person is away (their
 	// auto-reply to a call-tree mail); their open steps escalate at once.
 	Away Name = "away"
+	// Reply writes to the incident's reporter (Args[0]: the form).
+	Reply Name = "reply"
 )
 
 // Command is what a person asked, whatever the way they asked it.
@@ -98,6 +100,8 @@ type Command struct {
 	// Step is the step whose answer reference a mail answer quoted; 0: the
 	// actor's most recent open step.
 	Step int64
+	// DryRun: show what the command would send, send nothing (reply).
+	DryRun bool
 }
 
 func (c Command) arg(i int) string {
@@ -129,6 +133,9 @@ type Desk struct {
 	Report func(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error)
 	// Queued wakes the outbox.
 	Queued func()
+	// Reporter is a mail to an incident's reporter, or why they may not
+	// be written to (reply, and the closure form on close).
+	Reporter ToReporter
 }
 
 // call is one command being carried out.
@@ -166,6 +173,7 @@ var handlers = map[Name]handler{
 	Assign:      (*Desk).assign,
 	Notify:      (*Desk).notify,
 	Approve:     (*Desk).approve,
+	Reply:       (*Desk).reply,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
 
@@ -184,7 +192,7 @@ func (d *Desk) Do(ctx context.Context, a Actor, c Command) (Result, error) {
 }
 
 // readOnly are the results that change nothing.
-var readOnly = map[Kind]bool{KindRefused: true, KindStatus: true, KindOnCall: true, KindHelp: true}
+var readOnly = map[Kind]bool{KindReplyPreview: true, KindRefused: true, KindStatus: true, KindOnCall: true, KindHelp: true}
 
 func (d *Desk) do(ctx context.Context, a Actor, c Command) (Result, error) {
 	h, ok := handlers[c.Name]

@@ -157,7 +157,11 @@ func (d *Desk) close(ctx context.Context, k *call) (Result, error) {
 	if err != nil {
 		return d.treeErr(k, err)
 	}
-	return Closed{Incident: k.inc.Ref, By: k.name()}, nil
+	res := Closed{Incident: k.inc.Ref, By: k.name()}
+	if err := d.tellClosed(ctx, k, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // escalate takes open steps to their next level now: the actor's, when

@@ -112,4 +112,5 @@ var Permissions = map[Name]Role{
 	Assign:      Team | Officer,
 	Notify:      Team | Officer,
 	Approve:     Team | Officer,
+	Reply:       Team | Officer,
 }

@@ -37,6 +37,8 @@ const (
 	KindUnlinked     Kind = "unlinked"
 	KindRefused      Kind = "refused"
 	KindHelp         Kind = "help"
+	KindReplyPreview Kind = "reply-preview"
+	KindReplySent    Kind = "reply-sent"
 )
 
 // Answered: an ack or done counted for a step.
@@ -78,8 +80,23 @@ type UnitsChanged struct {
 	By       string
 }
 
-// Closed: the incident was closed and its open steps skipped.
-type Closed struct{ Incident, By string }
+// Closed: the incident was closed and its open steps skipped; the
+// reporter was sent the closure form (ReporterTold), or not, and why.
+type Closed struct {
+	Incident, By        string
+	ReporterTold        bool
+	ReporterNotWritable NotWritable
+}
+
+// ReplyPreview: what /reply would send the reporter (nothing was sent).
+type ReplyPreview struct {
+	Incident, Form, To, Lang, Subject, Body string
+	Text                                    string // the team's text, as given
+}
+
+// ReplySent: a form to the reporter was queued (signed, encrypted where
+// their key is known).
+type ReplySent struct{ Incident, Form, To, By string }
 
 // Escalated: open steps went to their next level.
 type Escalated struct{ Incident, Why, By string }
@@ -159,10 +176,15 @@ const (
 	NotLinked        Reason = "not-linked"          // unlink of an account linked to nobody
 	UnknownCommand   Reason = "unknown-command"     // no handler: Arg the command
 	MissingArgument  Reason = "missing-argument"    // the command lacks what it needs
+	// ReporterNotWritable: reply: Arg is the NotWritable reason.
+	ReporterNotWritable Reason = "reporter-not-writable"
+	// PreviewGone: a reply's Send button whose preview expired or was
+	// sent already, or is another's.
+	PreviewGone Reason = "preview-gone"
 )
 
 // Reasons are every reason, for the words that must cover them all.
-var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument}
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, ReporterNotWritable, PreviewGone}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {
@@ -194,3 +216,5 @@ func (Linked) Kind() Kind         { return KindLinked }
 func (Unlinked) Kind() Kind       { return KindUnlinked }
 func (Refused) Kind() Kind        { return KindRefused }
 func (HelpShown) Kind() Kind      { return KindHelp }
+func (ReplyPreview) Kind() Kind   { return KindReplyPreview }
+func (ReplySent) Kind() Kind      { return KindReplySent }

@@ -42,6 +42,10 @@ func sampleResults() []act.Result {
 		act.Linked{Person: "wes@example.com"},
 		act.Unlinked{Was: "wes@example.com"},
 		act.HelpShown{},
+		act.Closed{Incident: ref, By: "Tara Team", ReporterTold: true},
+		act.Closed{Incident: ref, By: "Tara Team", ReporterNotWritable: act.DMARCFailed},
+		act.ReplyPreview{Incident: ref, Form: "request-info", To: "rita@example.org", Lang: "de", Subject: "[SEC-2026-0042] Weitere Informationen", Body: "Guten Tag,\nwelcher Host?", Text: "welcher Host?"},
+		act.ReplySent{Incident: ref, Form: "closure", To: "rita@example.org", By: "Tara Team"},
 	}
 	for _, r := range act.Reasons {
 		out = append(out, act.Refused{Reason: r, Command: "approve", Incident: ref, Platform: "slack", Arg: "D9", Known: []string{"cert", "isp"}, Waiting: waiting, Limit: 3})
@@ -123,6 +127,10 @@ func carries(r act.Result) []string {
 		return []string{r.Incident, r.Contact, "/approve " + r.Incident + " " + r.Draft}
 	case act.OnCall:
 		return []string{r.Slots[0].Name, r.Slots[0].Person}
+	case act.ReplyPreview:
+		return []string{r.Incident, r.Form, r.To, r.Subject, "welcher Host?"}
+	case act.ReplySent:
+		return []string{r.Incident, r.Form, r.To, r.By}
 	case act.HelpShown:
 		return []string{"/ack [ID]", "/approve ID DRAFT", "/tocsin unlink"}
 	case act.LinkMailed:

@@ -1,0 +1,86 @@
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"tocsin/bot/act"
+	"tocsin/bot/notify"
+	"tocsin/bot/store"
+	"tocsin/parsers"
+)
+
+// toReporter is the mail of form (request-info, status-update, closure)
+// to inc's reporter with the team's text, in the reporter's language,
+// as the acknowledgement goes (signed, encrypted where their key is
+// known); or why the reporter may not be written to: the same rules as
+// the acknowledgement's (mustNotAnswer), but for the rate limit, which
+// is for automatic answers only.
+func (b *Bot) toReporter(tx *store.Tx, inc *store.Incident, form, text string, now time.Time) (notify.Notice, act.NotWritable, error) {
+	_, repJSON, err := tx.IncidentByID(inc.ID)
+	if err != nil {
+		return notify.Notice{}, "", err
+	}
+	var rep parsers.Report
+	if len(repJSON) > 0 {
+		if err := json.Unmarshal(repJSON, &rep); err != nil {
+			return notify.Notice{}, "", fmt.Errorf("reading the report of %s: %w", inc.Ref, err)
+		}
+	}
+	if why := notWritable(&rep, b.cfg.Desk.Address); why != "" {
+		return notify.Notice{}, why, nil
+	}
+	if unconfirmed, err := tx.FormUnconfirmed(inc.ID); err != nil || unconfirmed {
+		return notify.Notice{}, act.UnconfirmedForm, err
+	}
+	data, err := b.formOf(tx, inc)
+	if err != nil {
+		return notify.Notice{}, "", err
+	}
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\r", ""))
+	switch form {
+	case "request-info":
+		data.Questions = nil
+		for _, q := range strings.Split(text, "\n") {
+			if q = strings.TrimSpace(q); q != "" {
+				data.Questions = append(data.Questions, q)
+			}
+		}
+	case "status-update":
+		data.NonTechnical = text
+	case "closure":
+		data.Status, data.Resolution, data.NextUpdate = "closed", text, time.Time{}
+	}
+	var refs []string
+	if rep.Thread.MessageID != "" {
+		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
+	}
+	var offered [][]byte
+	for _, k := range rep.OfferedKeyData {
+		if rep.SenderAuthenticated() {
+			offered = append(offered, []byte(k.Armored))
+		}
+	}
+	return notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref,
+		To: mail.Address{Name: rep.FromName, Address: rep.From}, Langs: []string{rep.Language}, Data: data,
+		InReplyTo: rep.Thread.MessageID, References: refs, OfferedKeys: offered}, "", nil
+}
+
+// notWritable is why rep's sender may never be written to, or "".
+func notWritable(rep *parsers.Report, desk string) act.NotWritable {
+	switch {
+	case rep.AutoSubmitted:
+		return act.AutomaticSender
+	case rep.From == "":
+		return act.NoAddress
+	case strings.EqualFold(rep.From, desk):
+		return act.DeskAddress
+	case rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail":
+		return act.DMARCFailed
+	}
+	return ""
+}
