@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"tocsin/bot/act"
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
+	"tocsin/bot/web"
 	"tocsin/parsers"
 )
 
@@ -83,4 +85,28 @@ func notWritable(rep *parsers.Report, desk string) act.NotWritable {
 		return act.DMARCFailed
 	}
 	return ""
+}
+
+// apiReply previews or queues form to the reporter of ref for the API's
+// caller.
+func (b *Bot) apiReply(ctx context.Context, ref, form, text string, dryRun bool, by web.Caller) (web.ReplyResult, error) {
+	res, err := b.act.Do(ctx, apiActor(by), act.Command{Name: act.Reply, Incident: ref, Args: []string{form}, Text: text, DryRun: dryRun})
+	if err != nil {
+		return web.ReplyResult{}, err
+	}
+	switch r := res.(type) {
+	case act.ReplyPreview:
+		return web.ReplyResult{Incident: r.Incident, Form: r.Form, To: r.To, Lang: r.Lang, Subject: r.Subject, Body: r.Body}, nil
+	case act.ReplySent:
+		return web.ReplyResult{Incident: r.Incident, Form: r.Form, To: r.To, Queued: true}, nil
+	case act.Refused:
+		switch r.Reason {
+		case act.ReporterNotWritable:
+			return web.ReplyResult{}, fmt.Errorf("%w: %s: %s", web.ErrBadInput, r.Reason, r.Arg)
+		case act.MissingArgument:
+			return web.ReplyResult{}, fmt.Errorf("%w: unknown form %q: want one of %s", web.ErrBadInput, form, strings.Join(act.ReplyForms, ", "))
+		}
+		return web.ReplyResult{}, refusalErr(by, r, "reply to the reporter")
+	}
+	return web.ReplyResult{}, fmt.Errorf("reply: unexpected result %s", res.Kind())
 }

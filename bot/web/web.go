@@ -112,6 +112,22 @@ type Options struct {
 	// Chat are the chat platforms' endpoints by route ("POST
 	// /slack/commands"): they verify their requests themselves.
 	Chat map[string]http.HandlerFunc
+	// Reply previews (dryRun) or queues a form to an incident's reporter;
+	// errors as MoveEvent's, and ErrBadInput for a reporter who may not
+	// be written to.
+	Reply func(ctx context.Context, ref, form, text string, dryRun bool, by Caller) (ReplyResult, error)
+}
+
+// ReplyResult is the API's answer to POST /api/v1/incidents/{id}/reply:
+// the rendered mail (dry_run) or that it was queued.
+type ReplyResult struct {
+	Incident string `json:"incident"`
+	Form     string `json:"form"`
+	To       string `json:"to"`
+	Lang     string `json:"lang,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Body     string `json:"body,omitempty"`
+	Queued   bool   `json:"queued"`
 }
 
 //go:embed pages/*.html
@@ -224,6 +240,29 @@ func New(o Options) *Server {
 	if o.Close != nil {
 		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
 			s.treeChange(w, r, o.Close(r.Context(), r.PathValue("id"), callerOf(r)))
+		}))
+	}
+	if o.Reply != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/reply", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Form   string `json:"form"`
+				Text   string `json:"text"`
+				DryRun bool   `json:"dry_run"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || body.Form == "" {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"form": "request-info" | "status-update" | "closure", "text": "...", "dry_run": true|false}`})
+				return
+			}
+			res, err := o.Reply(r.Context(), r.PathValue("id"), body.Form, body.Text, body.DryRun, callerOf(r))
+			if err != nil {
+				s.treeChange(w, r, err)
+				return
+			}
+			status := http.StatusOK
+			if res.Queued {
+				status = http.StatusAccepted
+			}
+			writeJSON(w, status, res)
 		}))
 	}
 	if o.SandboxClock != nil {
