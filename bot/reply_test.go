@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -114,6 +115,67 @@ func TestNoReplyToAForgedSender(t *testing.T) {
 	if !auditHas(d, "no-answer", "closure form not sent") {
 		t.Error("the close does not say the closure form was not sent")
 	}
+	if _, _, brk, err := bot.VerifyAudit(context.Background(), d.cfg); err != nil || brk != nil {
+		t.Errorf("audit verify: %v %+v", err, brk)
+	}
+}
+
+// TestReplyPreviewThenSendInChat: /reply answers only its sender with the
+// rendered form and a Send button; the button of another account, or
+// pressed twice, sends nothing; pressed by its sender it sends what was
+// previewed. The same in Discord, by its component.
+func TestReplyPreviewThenSendInChat(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	id := d.firstReport("reply2@example.org", "SQL injection in the shop search", "The q parameter of https://shop.sandbox.test/search is injectable.")
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sentTo("rita@example.org")) == 1 })
+	answered := func() int {
+		n := 0
+		for _, a := range d.incident(id).Audit {
+			if a.Action == "reporter-answered" {
+				n++
+			}
+		}
+		return n
+	}
+	_, out, _ := d.slackPost("/slack/commands", url.Values{"command": {"/reply"}, "text": {id + " status-update We patched the search."}, "user_id": {"U0TARA"}, "trigger_id": {"rp-1"}}, time.Now(), "")
+	blocks, _ := out["blocks"].([]any)
+	if out["response_type"] != "ephemeral" || !strings.Contains(fmt.Sprint(out["text"]), "We patched the search.") || len(blocks) != 2 {
+		t.Fatalf("preview: %v", out)
+	}
+	button := blocks[1].(map[string]any)["elements"].([]any)[0].(map[string]any)
+	action := fmt.Sprint(button["action_id"])
+	if !strings.HasPrefix(action, "reply-send:"+id+":status-update:") {
+		t.Fatalf("Send button %v", button)
+	}
+	press := func(user, trigger string) map[string]any {
+		payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": trigger, "user": map[string]any{"id": user},
+			"actions": []map[string]any{{"action_id": action, "type": "button"}}, "response_url": "http://127.0.0.1:1/unused"})
+		_, out, _ := d.slackPost("/slack/interactions", url.Values{"payload": {string(payload)}}, time.Now(), "")
+		return out
+	}
+	press("U0THEO", "rp-2") // not his preview
+	if n := answered(); n != 0 {
+		t.Fatalf("another's Send sent: %d", n)
+	}
+	press("U0TARA", "rp-3")
+	eventually(t, "the status update", 10*time.Second, func() bool { return len(d.sentTo("rita@example.org")) == 2 })
+	press("U0TARA", "rp-4") // twice
+	if n := answered(); n != 1 {
+		t.Errorf("%d reporter-answered entries after Send twice, want 1", n)
+	}
+
+	code, out := d.discordPost(map[string]any{"type": 2, "id": "dr1", "data": map[string]any{"name": "reply", "options": []map[string]any{
+		{"name": "id", "type": 3, "value": id}, {"name": "text", "type": 3, "value": "request-info Which account did you use?"}}},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000002"}}}, time.Now())
+	data, _ := out["data"].(map[string]any)
+	rows, _ := data["components"].([]any)
+	if code != 200 || len(rows) != 1 || data["flags"] != 64.0 {
+		t.Fatalf("Discord preview: %d %v", code, out)
+	}
+	custom := fmt.Sprint(rows[0].(map[string]any)["components"].([]any)[0].(map[string]any)["custom_id"])
+	d.discordPost(map[string]any{"type": 3, "id": "dr2", "data": map[string]any{"custom_id": custom, "component_type": 2},
+		"member": map[string]any{"user": map[string]any{"id": "300000000000000002"}}}, time.Now())
+	eventually(t, "the request for information", 10*time.Second, func() bool { return len(d.sentTo("rita@example.org")) == 3 })
 	if _, _, brk, err := bot.VerifyAudit(context.Background(), d.cfg); err != nil || brk != nil {
 		t.Errorf("audit verify: %v %+v", err, brk)
 	}

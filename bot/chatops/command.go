@@ -48,6 +48,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"approve", "/approve ID DRAFT", "send the draft DRAFT (D1, D2, ... as /status shows) that someone else drafted for an external contact (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
+	{"reply", "/reply ID request-info|status-update|closure [text]", "send the reporter a form: previewed first, then Send (team and officers)"},
 	{"help", "/help", "this list"},
 }
 
@@ -76,7 +77,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve":
+	case "note", "event", "affects", "close", "escalate", "priority", "assign", "notify", "approve", "reply":
 		if c.Incident == "" {
 			return Command{}, parseError(name, NeedIncident)
 		}
@@ -94,6 +95,15 @@ func Parse(name, text string) (Command, error) {
 		c.Args = fields
 	case "oncall":
 		c.Args = fields
+	case "reply":
+		// The form (checked by the desk) and the team's text; a request
+		// for information has one question a line.
+		form, rest := "", ""
+		if len(fields) > 0 {
+			form = strings.ToLower(fields[0])
+			rest = strings.TrimSpace(text[strings.Index(text, fields[0])+len(fields[0]):])
+		}
+		c.Args, c.Text = []string{form}, rest
 	case "notify":
 		if len(fields) == 0 {
 			return Command{}, parseError(name, NeedContact)
@@ -138,6 +148,14 @@ func Parse(name, text string) (Command, error) {
 // press has no note, so its audit entry says what was pressed and no
 // more.
 func FromButton(action string) (Command, error) {
+	if rest, ok := strings.CutPrefix(action, ReplySendButton+":"); ok {
+		// reply-send:ID:FORM:NONCE, the Send of a /reply preview.
+		parts := strings.Split(rest, ":")
+		if len(parts) != 3 || !idRE.MatchString(parts[0]) {
+			return Command{}, &ParseError{Command: action, Need: NeedKnownButton}
+		}
+		return Command{Name: ReplySendButton, Incident: strings.ToUpper(parts[0]), Args: parts[1:]}, nil
+	}
 	name, id, ok := strings.Cut(action, ":")
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
 		return Command{}, &ParseError{Command: action, Need: NeedKnownButton}
