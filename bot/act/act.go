@@ -133,6 +133,8 @@ type Desk struct {
 	Report func(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error)
 	// Queued wakes the outbox.
 	Queued func()
+	// PhoneReport files a report taken by phone (report with a caller).
+	PhoneReport PhoneReporter
 	// Reporter is a mail to an incident's reporter, or why they may not
 	// be written to (reply, and the closure form on close).
 	Reporter ToReporter

@@ -265,6 +265,9 @@ func (d *Desk) onCall(_ context.Context, k *call) (Result, error) {
 
 // report files a report the actor took by phone or in person.
 func (d *Desk) report(ctx context.Context, k *call) (Result, error) {
+	if len(k.cmd.Args) > 0 {
+		return d.phoneReport(ctx, k)
+	}
 	ref, err := d.Report(ctx, k.person, k.cmd.Text, k.Platform, k.RequestID)
 	if err != nil {
 		return nil, err

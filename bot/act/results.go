@@ -127,8 +127,14 @@ type OnCall struct {
 	Slots []Slot
 }
 
-// Filed: a report taken by phone or in person was filed.
-type Filed struct{ Incident, By string }
+// Filed: a report taken by phone or in person was filed. A phone report
+// names its Caller (the reporter), who is told only when they gave an
+// address (CallerTold).
+type Filed struct {
+	Incident, By string
+	Caller       string
+	CallerTold   bool
+}
 
 // LinkMailed: the answer to a link request, the same whether or not the
 // address is on the roster.

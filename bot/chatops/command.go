@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Command is what a person asked, from any platform.
@@ -40,7 +41,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"priority", "/priority ID P1..P4", "change the priority (team and officers)"},
 	{"assign", "/assign ID @person", "make someone on the roster responsible for the incident (team and officers)"},
 	{"oncall", "/oncall [unit]", "who is on call now"},
-	{"report", "/report text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
+	{"report", "/report [--caller \"name, organisation, phone\"] text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
@@ -134,6 +135,11 @@ func Parse(name, text string) (Command, error) {
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
+	if name == "report" && strings.Contains(text, "--caller") {
+		// A phone report: --caller "name, organisation, phone[, address]".
+		caller, rest := callerArg(text)
+		c.Args, c.Text, c.Incident = []string{caller}, rest, ""
+	}
 	if (name == "note" || name == "report") && c.Text == "" {
 		return Command{}, parseError(name, NeedText)
 	}
@@ -141,6 +147,29 @@ func Parse(name, text string) (Command, error) {
 		c.Text, c.Incident = c.Incident+" "+c.Text, "" // a report that starts with an id is still a new report
 	}
 	return c, nil
+}
+
+// callerArg cuts --caller "..." (straight or typographic quotes, as
+// Slack may send them) out of a report's text: the caller, and the rest.
+func callerArg(text string) (caller, rest string) {
+	i := strings.Index(text, "--caller")
+	after := strings.TrimSpace(text[i+len("--caller"):])
+	open, size := rune(0), 0
+	for _, q := range []rune{'"', '“', '”'} {
+		if strings.HasPrefix(after, string(q)) {
+			open, size = q, len(string(q))
+		}
+	}
+	if open == 0 {
+		return after, ""
+	}
+	after = after[size:]
+	end := strings.IndexAny(after, "\"”“")
+	if end < 0 {
+		return after, ""
+	}
+	_, closeSize := utf8.DecodeRuneInString(after[end:])
+	return strings.TrimSpace(after[:end]), strings.TrimSpace(after[end+closeSize:])
 }
 
 // FromButton reads a card button's action ("ack:SEC-2026-0042"). Only

@@ -38,6 +38,8 @@ func sampleResults() []act.Result {
 		act.Approved{Incident: ref, Draft: "D2", By: "Theo Team", To: []string{"Example CERT <cert@cert.example>"}},
 		act.OnCall{Slots: []act.Slot{{Name: "team primary", Person: "tara@example.com", Why: "rotation"}, {Name: "unit pay contact", Why: "fixed"}}},
 		act.Filed{Incident: ref, By: "Tara Team"},
+		act.Filed{Incident: ref, By: "Tara Team", Caller: "Ann Lee", CallerTold: true},
+		act.Filed{Incident: ref, By: "Tara Team", Caller: "Ann Lee"},
 		act.LinkMailed{Address: "wes@example.com", Minutes: 30},
 		act.Linked{Person: "wes@example.com"},
 		act.Unlinked{Was: "wes@example.com"},
