@@ -14,6 +14,7 @@ import (
 
 	"tocsin/bot/act"
 	"tocsin/bot/store"
+	"tocsin/bot/web"
 	"tocsin/config"
 	"tocsin/internal/printable"
 )
@@ -67,3 +68,21 @@ func (b *Bot) phoneReport(ctx context.Context, taker config.Person, caller act.C
 // ActionPhoneReport is the audit entry of a report taken by phone: the
 // caller and who took it.
 const ActionPhoneReport = "phone-report"
+
+// apiPhoneReport files, for the API's caller, a report they took by
+// phone.
+func (b *Bot) apiPhoneReport(ctx context.Context, by web.Caller, c web.PhoneCaller, text string) (string, bool, error) {
+	clean := func(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, ",", " ")) }
+	caller := act.Caller{Name: clean(c.Name), Organisation: clean(c.Organisation), Phone: clean(c.Phone), Address: clean(c.Address)}
+	res, err := b.act.Do(ctx, apiActor(by), act.Command{Name: act.Report, Args: []string{caller.String()}, Text: text})
+	if err != nil {
+		return "", false, err
+	}
+	switch r := res.(type) {
+	case act.Filed:
+		return r.Incident, r.CallerTold, nil
+	case act.Refused:
+		return "", false, refusalErr(by, r, "log a phone report")
+	}
+	return "", false, fmt.Errorf("phone report: unexpected result %s", res.Kind())
+}

@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"regexp"
 	"strings"
@@ -48,5 +49,32 @@ func TestPhoneReportInChat(t *testing.T) {
 	}
 	if _, _, brk, err := bot.VerifyAudit(context.Background(), d.cfg); err != nil || brk != nil {
 		t.Errorf("audit verify: %v %+v", err, brk)
+	}
+}
+
+// TestPhoneReportByAPI: POST /api/v1/reports with source phone files the
+// call, the token's person audited as the taker; without a caller it is
+// refused.
+func TestPhoneReportByAPI(t *testing.T) {
+	d, _ := startTreeSandbox(t, nil)
+	body, _ := json.Marshal(map[string]any{"source": "phone", "text": "Ransom note on pay.sandbox.test",
+		"caller": map[string]string{"name": "Cy Caller", "organisation": "Gamma AG", "phone": "+41 44 5550100"}})
+	var out struct {
+		Incident   string `json:"incident"`
+		CallerTold bool   `json:"caller_told"`
+	}
+	if code := d.api("POST", "/api/v1/reports", body, &out); code != 202 || out.Incident == "" || out.CallerTold {
+		t.Fatalf("phone report: %d %+v", code, out)
+	}
+	taken := false
+	for _, a := range d.incident(out.Incident).Audit {
+		taken = taken || a.Action == bot.ActionPhoneReport && strings.Contains(a.Detail, "Cy Caller, Gamma AG, +41 44 5550100") && strings.Contains(a.Detail, "taken by officer@sandbox.test via api")
+	}
+	if !taken {
+		t.Errorf("no phone-report entry naming the caller and the taker: %+v", d.incident(out.Incident).Audit)
+	}
+	body, _ = json.Marshal(map[string]any{"source": "phone", "text": "x"})
+	if code := d.api("POST", "/api/v1/reports", body, nil); code != 400 {
+		t.Errorf("a phone report without a caller: %d", code)
 	}
 }
