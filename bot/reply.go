@@ -14,6 +14,7 @@ import (
 	"tocsin/bot/store"
 	"tocsin/bot/web"
 	"tocsin/parsers"
+	"tocsin/templates"
 )
 
 // toReporter is the mail of form (request-info, status-update, closure)
@@ -67,9 +68,18 @@ func (b *Bot) toReporter(tx *store.Tx, inc *store.Incident, form, text string, n
 			offered = append(offered, []byte(k.Armored))
 		}
 	}
-	return notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref,
+	n := notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref,
 		To: mail.Address{Name: rep.FromName, Address: rep.From}, Langs: []string{rep.Language}, Data: data,
-		InReplyTo: rep.Thread.MessageID, References: refs, OfferedKeys: offered}, "", nil
+		InReplyTo: rep.Thread.MessageID, References: refs, OfferedKeys: offered}
+	if rep.PGP.Encrypted {
+		// As the acknowledgement: sent in clear, it must not repeat what
+		// the reporter chose to encrypt.
+		plain := data
+		plain.Summary = "(encrypted report: content not repeated in this unencrypted mail)"
+		plain.Facts = templates.Facts{Encrypted: true, Decrypted: rep.PGP.Decrypted, DecryptProblem: rep.PGP.Reason}
+		n.Plain = &plain
+	}
+	return n, "", nil
 }
 
 // notWritable is why rep's sender may never be written to, or "".

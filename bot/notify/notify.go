@@ -315,10 +315,15 @@ func publicSubject(ref string) string {
 }
 
 // Preview renders n as its reader would read it (their language and
-// variant), without signing, sealing or queueing it.
+// variant), without signing, sealing or queueing it. A notice with a
+// Plain form previews that one: the mail says no more than it, sealed or
+// not.
 func (nf *Notifier) Preview(n Notice) (templates.Message, error) {
 	cfg := nf.Config
 	langs := n.Langs
+	if n.Plain != nil {
+		n.Data = *n.Plain
+	}
 	if person, known := cfg.PersonByEmail(n.To.Address); known {
 		langs = append([]string{person.Language}, langs...)
 		n.Data.Variant = templates.Variant(person.Variant)
