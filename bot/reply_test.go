@@ -180,3 +180,35 @@ func TestReplyPreviewThenSendInChat(t *testing.T) {
 		t.Errorf("audit verify: %v %+v", err, brk)
 	}
 }
+
+// TestReplyToAnEncryptedReportSaysNothingInClear: an answer to an
+// encrypted report, sent unencrypted, does not repeat what it said; nor
+// does its preview.
+func TestReplyToAnEncryptedReportSaysNothingInClear(t *testing.T) {
+	d := startSandbox(t)
+	g := gpgtest.NewHome(t)
+	g.GenKey("Olga <olga@example.org>", "ed25519")
+	d.importDeskKey(g)
+	d.sendMail("olga@example.org", olgasEncryptedReport(g))
+	eventually(t, "the acknowledgement", 10*time.Second, func() bool { return len(d.sent()) == 1 })
+	id := d.incidents()[0].ID
+	var preview struct{ Subject, Body string }
+	body, _ := json.Marshal(map[string]any{"form": "status-update", "text": "We are on it.", "dry_run": true})
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/reply", body, &preview); code != 200 || !strings.Contains(preview.Body, "We are on it.") {
+		t.Fatalf("dry run: %d %+v", code, preview)
+	}
+	body, _ = json.Marshal(map[string]any{"form": "status-update", "text": "We are on it."})
+	if code := d.api("POST", "/api/v1/incidents/"+id+"/reply", body, nil); code != 202 {
+		t.Fatalf("send: %d", code)
+	}
+	eventually(t, "the status update", 10*time.Second, func() bool { return len(d.sent()) == 2 })
+	shown := preview.Subject + preview.Body
+	for _, b := range d.sent() {
+		shown += string(b)
+	}
+	for _, secret := range []string{"Customer database", "CVE-2026-9999", "backup.example.com"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("the unencrypted answer or its preview repeats %q", secret)
+		}
+	}
+}
