@@ -523,6 +523,11 @@ func (b *Bot) apiDo(ctx context.Context, by web.Caller, c act.Command, what stri
 	if !ok {
 		return nil
 	}
+	return refusalErr(by, r, what)
+}
+
+// refusalErr is a refusal as the web package takes it.
+func refusalErr(by web.Caller, r act.Refused, what string) error {
 	switch r.Reason {
 	case act.NoSuchIncident, act.NoTree:
 		return store.ErrNotFound

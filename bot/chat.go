@@ -74,7 +74,7 @@ func (b *Bot) newChat() (*chatops.Handler, error) {
 // roster.
 func (b *Bot) newDesk() *act.Desk {
 	return &act.Desk{Config: b.cfg, Store: b.store, Engine: b.engine, Roster: b.roster, Clock: b.clock, Notify: b.notify,
-		SetUnits: b.changeUnits, Progress: cards.Progress, Queued: b.Kick, Report: b.takenReport,
+		SetUnits: b.changeUnits, Progress: cards.Progress, Queued: b.Kick, Report: b.takenReport, Reporter: b.toReporter, PhoneReport: b.phoneReport,
 		Changed: func(tx *store.Tx, inc *store.Incident, event string, now time.Time) error {
 			_, err := b.cards.Queue(tx, inc, event, now)
 			return err

@@ -419,7 +419,7 @@ func (b *Bot) httpHandler(info *sandbox.Info, watcher *intake.Watcher) (http.Han
 	}
 	return web.New(web.Options{Config: cfg, Store: b.store, Key: b.key, Metrics: b.metrics.Registry, SentDir: sentDir,
 		APITokens: plain, Tokens: tokens, DeskUsers: users, Log: b.log, Languages: b.forms.Languages(),
-		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, SetAsset: b.setAsset, Close: b.closeIncident, SetActions: b.setActions, Chat: b.chat.Routes(),
+		Confirm: b.ConfirmFormReport, Clock: b.clock, SandboxClock: b.sandboxClock(), MoveEvent: b.moveEvent, SetUnits: b.setUnits, SetAsset: b.setAsset, Close: b.closeIncident, SetActions: b.setActions, Reply: b.apiReply, PhoneReport: b.apiPhoneReport, Chat: b.chat.Routes(),
 		Health: health, MetricsToken: metricsToken, NoMetrics: cfg.HTTP.MetricsListen != "", TrustedProxies: trustedProxies(cfg),
 		Ingest: func(ctx context.Context, source string, raw []byte, received time.Time) (string, error) {
 			res, err := b.Ingest(ctx, source, raw, received)

@@ -88,6 +88,8 @@ const (
 	// Actions writes the team's actions for the enhanced action alert
 	// (Text, multi-line, as written): a new version each time.
 	Actions Name = "actions"
+	// Reply writes to the incident's reporter (Args[0]: the form).
+	Reply Name = "reply"
 )
 
 // Command is what a person asked, whatever the way they asked it.
@@ -106,6 +108,8 @@ type Command struct {
 	// Step is the step whose answer reference a mail answer quoted; 0: the
 	// actor's most recent open step.
 	Step int64
+	// DryRun: show what the command would send, send nothing (reply).
+	DryRun bool
 }
 
 func (c Command) arg(i int) string {
@@ -137,6 +141,11 @@ type Desk struct {
 	Report func(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error)
 	// Queued wakes the outbox.
 	Queued func()
+	// PhoneReport files a report taken by phone (report with a caller).
+	PhoneReport PhoneReporter
+	// Reporter is a mail to an incident's reporter, or why they may not
+	// be written to (reply, and the closure form on close).
+	Reporter ToReporter
 }
 
 // call is one command being carried out.
@@ -177,6 +186,7 @@ var handlers = map[Name]handler{
 	Approve:     (*Desk).approve,
 	Actions:     (*Desk).actions,
 	SetAsset:    (*Desk).setAsset,
+	Reply:       (*Desk).reply,
 	Help:        func(*Desk, context.Context, *call) (Result, error) { return HelpShown{}, nil },
 }
 
@@ -198,7 +208,7 @@ func (d *Desk) Do(ctx context.Context, a Actor, c Command) (Result, error) {
 }
 
 // readOnly are the results that change nothing.
-var readOnly = map[Kind]bool{KindRefused: true, KindStatus: true, KindOnCall: true, KindHelp: true}
+var readOnly = map[Kind]bool{KindReplyPreview: true, KindRefused: true, KindStatus: true, KindOnCall: true, KindHelp: true}
 
 func (d *Desk) do(ctx context.Context, a Actor, c Command) (Result, error) {
 	h, ok := handlers[c.Name]

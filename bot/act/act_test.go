@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message/mail"
+
 	"tocsin/bot/clock"
 	"tocsin/bot/engine"
 	"tocsin/bot/notify"
@@ -54,6 +56,8 @@ type fixture struct {
 	kicks  int
 	queued []string // the cards' events
 	path   string
+	// notWritable is what the fixture's Reporter says of the reporter.
+	notWritable NotWritable
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -103,6 +107,13 @@ func newFixture(t *testing.T) *fixture {
 			return "SEC-2026-0099", nil
 		},
 		Queued: func() { f.kicks++ },
+		Reporter: func(tx *store.Tx, inc *store.Incident, form, text string, now time.Time) (notify.Notice, NotWritable, error) {
+			if f.notWritable != "" {
+				return notify.Notice{}, f.notWritable, nil
+			}
+			return notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref, To: mail.Address{Address: inc.Reporter},
+				Data: templates.Form{IncidentID: inc.Ref, Summary: inc.Subject, Status: "investigating", NonTechnical: text, Resolution: text, Questions: []string{text}}}, "", nil
+		},
 	}
 	f.d = d
 	if err := st.Tx(context.Background(), func(tx *store.Tx) error {
@@ -217,6 +228,7 @@ func TestPermissions(t *testing.T) {
 		{Command{Name: Blocked, Incident: ref, Text: "the patch fails"}, []string{"answered", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "nothing-to-answer", "not-on-roster"}},
 		{Command{Name: Actions, Incident: ref, Text: "Prevent: block 443.\nPatch: 4.2.1"}, []string{"actions-written", "actions-written", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-on-roster"}},
 		{Command{Name: SetAsset, Incident: ref, Args: []string{"pay:db-2", "fixed"}, Text: "patched"}, []string{"asset-set", "asset-set", "not-permitted", "asset-set", "asset-set", "asset-set", "not-permitted", "not-on-roster"}},
+		{Command{Name: Reply, Incident: ref, Args: []string{"status-update"}, DryRun: true}, []string{"reply-preview", "reply-preview", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-permitted", "not-on-roster"}},
 		{Command{Name: Unlink}, []string{"not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked", "not-linked"}},
 	}
 	if len(cmds) != len(handlers) {
@@ -323,7 +335,7 @@ func TestRefusalsAreTyped(t *testing.T) {
 	if res := f.do(pia, Command{Name: Approve, Incident: "SEC-2026-0001", Args: []string{"D1"}}); outcome(res) != string(NothingToApprove) {
 		t.Errorf("approve twice: %+v", res)
 	}
-	if res := f.do(pia, Command{Name: Close, Incident: "SEC-2026-0001"}); res != (Closed{Incident: "SEC-2026-0001", By: "Pia"}) {
+	if res := f.do(pia, Command{Name: Close, Incident: "SEC-2026-0001"}); res != (Closed{Incident: "SEC-2026-0001", By: "Pia", ReporterTold: true}) {
 		t.Fatalf("close: %+v", res)
 	}
 	if res := f.do(sol, Command{Name: Close, Incident: "SEC-2026-0001"}); outcome(res) != string(AlreadyClosed) {
@@ -388,7 +400,7 @@ func TestIntegrations(t *testing.T) {
 	}
 	officer := plain
 	officer.Grants |= Officer
-	if r := f.do(officer, Command{Name: Close, Incident: "SEC-2026-0001"}); r != (Closed{Incident: "SEC-2026-0001", By: "integration:siem"}) {
+	if r := f.do(officer, Command{Name: Close, Incident: "SEC-2026-0001"}); r != (Closed{Incident: "SEC-2026-0001", By: "integration:siem", ReporterTold: true}) {
 		t.Errorf("an officer-scoped integration closing: %+v", r)
 	}
 	// A person's roles are the roster's, whatever a way in grants.

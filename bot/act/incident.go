@@ -180,7 +180,11 @@ func (d *Desk) close(ctx context.Context, k *call) (Result, error) {
 	if err != nil {
 		return d.treeErr(k, err)
 	}
-	return Closed{Incident: k.inc.Ref, By: k.name()}, nil
+	res := Closed{Incident: k.inc.Ref, By: k.name()}
+	if err := d.tellClosed(ctx, k, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // escalate takes open steps to their next level now: the actor's, when
@@ -289,6 +293,9 @@ func (d *Desk) onCall(_ context.Context, k *call) (Result, error) {
 
 // report files a report the actor took by phone or in person.
 func (d *Desk) report(ctx context.Context, k *call) (Result, error) {
+	if len(k.cmd.Args) > 0 {
+		return d.phoneReport(ctx, k)
+	}
 	ref, err := d.Report(ctx, k.person, k.cmd.Text, k.Platform, k.RequestID)
 	if err != nil {
 		return nil, err

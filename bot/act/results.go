@@ -40,6 +40,8 @@ const (
 	KindActions      Kind = "actions-written"
 	KindAssetSet     Kind = "asset-set"
 	KindAssetsMarked Kind = "assets-marked"
+	KindReplyPreview Kind = "reply-preview"
+	KindReplySent    Kind = "reply-sent"
 )
 
 // Answered: an ack or done counted for a step.
@@ -87,8 +89,23 @@ type UnitsChanged struct {
 	By       string
 }
 
-// Closed: the incident was closed and its open steps skipped.
-type Closed struct{ Incident, By string }
+// Closed: the incident was closed and its open steps skipped; the
+// reporter was sent the closure form (ReporterTold), or not, and why.
+type Closed struct {
+	Incident, By        string
+	ReporterTold        bool
+	ReporterNotWritable NotWritable
+}
+
+// ReplyPreview: what /reply would send the reporter (nothing was sent).
+type ReplyPreview struct {
+	Incident, Form, To, Lang, Subject, Body string
+	Text                                    string // the team's text, as given
+}
+
+// ReplySent: a form to the reporter was queued (signed, encrypted where
+// their key is known).
+type ReplySent struct{ Incident, Form, To, By string }
 
 // Escalated: open steps went to their next level.
 type Escalated struct{ Incident, Why, By string }
@@ -119,8 +136,14 @@ type OnCall struct {
 	Slots []Slot
 }
 
-// Filed: a report taken by phone or in person was filed.
-type Filed struct{ Incident, By string }
+// Filed: a report taken by phone or in person was filed. A phone report
+// names its Caller (the reporter), who is told only when they gave an
+// address (CallerTold).
+type Filed struct {
+	Incident, By string
+	Caller       string
+	CallerTold   bool
+}
 
 // LinkMailed: the answer to a link request, the same whether or not the
 // address is on the roster.
@@ -201,10 +224,15 @@ const (
 	UnknownAsset     Reason = "unknown-asset"       // asset: Arg as given; name its unit (UNIT:ASSET)
 	UnitNotAffected  Reason = "unit-not-affected"   // asset: Arg the unit, not affected by the incident
 	BadAssetState    Reason = "bad-asset-state"     // asset: Arg as given
+	// ReporterNotWritable: reply: Arg is the NotWritable reason.
+	ReporterNotWritable Reason = "reporter-not-writable"
+	// PreviewGone: a reply's Send button whose preview expired or was
+	// sent already, or is another's.
+	PreviewGone Reason = "preview-gone"
 )
 
 // Reasons are every reason, for the words that must cover them all.
-var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, UnknownAsset, UnitNotAffected, BadAssetState, AlreadyAssigned}
+var Reasons = []Reason{NotOnRoster, NotPermitted, NotInTree, NoOpenStep, NoSuchIncident, NoTree, NothingToAnswer, AlreadyClosed, CannotEscalate, DraftNotNamed, NoSuchDraft, DraftNewer, OwnDraft, NothingToApprove, ContactGone, UnknownContact, UnknownUnit, UnknownPerson, BadTime, BadCode, TooManyLinks, LinkedInConfig, NotLinked, UnknownCommand, MissingArgument, ReporterNotWritable, PreviewGone, UnknownAsset, UnitNotAffected, BadAssetState, AlreadyAssigned}
 
 // Refused: nothing was done, for Reason.
 type Refused struct {
@@ -239,3 +267,5 @@ func (HelpShown) Kind() Kind      { return KindHelp }
 func (ActionsWritten) Kind() Kind { return KindActions }
 func (AssetSet) Kind() Kind       { return KindAssetSet }
 func (AssetsMarked) Kind() Kind   { return KindAssetsMarked }
+func (ReplyPreview) Kind() Kind   { return KindReplyPreview }
+func (ReplySent) Kind() Kind      { return KindReplySent }

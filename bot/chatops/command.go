@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Command is what a person asked, from any platform.
@@ -41,7 +42,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"priority", "/priority ID P1..P4", "change the priority (team and officers)"},
 	{"assign", "/assign ID @person", "make someone on the roster responsible for the incident (team and officers)"},
 	{"oncall", "/oncall [unit]", "who is on call now"},
-	{"report", "/report text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
+	{"report", "/report [--caller \"name, organisation, phone\"] text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
 	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
 	{"asset", "/asset ID [UNIT:]ASSET affected|fixed|validated|not-affected [why]", "add an asset to an affected unit or set its state (team, officers, the unit's people)"},
@@ -50,6 +51,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"approve", "/approve ID DRAFT", "send the draft DRAFT (D1, D2, ... as /status shows) that someone else drafted for an external contact (team and officers)"},
 	{"link", "/tocsin link ADDRESS, then /tocsin link CODE", "link this chat account to your roster entry by a code mailed to you"},
 	{"unlink", "/tocsin unlink", "end this chat account's link to your roster entry"},
+	{"reply", "/reply ID request-info|status-update|closure [text]", "send the reporter a form: previewed first, then Send (team and officers)"},
 	{"help", "/help", "this list"},
 	{"actions", "/actions ID text", "write the actions for the units' action alert (multi-line; team and officers)"},
 }
@@ -79,7 +81,7 @@ func Parse(name, text string) (Command, error) {
 		c.Incident, fields = strings.ToUpper(fields[0]), fields[1:]
 	}
 	switch name {
-	case "note", "event", "affects", "asset", "close", "escalate", "priority", "assign", "notify", "approve", "actions", "blocked":
+	case "note", "event", "affects", "asset", "close", "escalate", "priority", "assign", "notify", "approve", "reply", "actions", "blocked":
 		if c.Incident == "" {
 			return Command{}, parseError(name, NeedIncident)
 		}
@@ -102,6 +104,15 @@ func Parse(name, text string) (Command, error) {
 		c.Args, c.Text = []string{fields[0], strings.ToLower(fields[1])}, strings.Join(fields[2:], " ")
 	case "oncall":
 		c.Args = fields
+	case "reply":
+		// The form (checked by the desk) and the team's text; a request
+		// for information has one question a line.
+		form, rest := "", ""
+		if len(fields) > 0 {
+			form = strings.ToLower(fields[0])
+			rest = strings.TrimSpace(text[strings.Index(text, fields[0])+len(fields[0]):])
+		}
+		c.Args, c.Text = []string{form}, rest
 	case "notify":
 		if len(fields) == 0 {
 			return Command{}, parseError(name, NeedContact)
@@ -135,6 +146,11 @@ func Parse(name, text string) (Command, error) {
 	default:
 		c.Text = strings.Join(fields, " ")
 	}
+	if name == "report" && strings.Contains(text, "--caller") {
+		// A phone report: --caller "name, organisation, phone[, address]".
+		caller, rest := callerArg(text)
+		c.Args, c.Text, c.Incident = []string{caller}, rest, ""
+	}
 	if (name == "note" || name == "report" || name == "actions" || name == "blocked") && c.Text == "" {
 		return Command{}, parseError(name, NeedText)
 	}
@@ -157,11 +173,42 @@ func afterWords(text string, n int) string {
 	return strings.TrimSpace(text)
 }
 
+// callerArg cuts --caller "..." (straight or typographic quotes, as
+// Slack may send them) out of a report's text: the caller, and the rest.
+func callerArg(text string) (caller, rest string) {
+	i := strings.Index(text, "--caller")
+	after := strings.TrimSpace(text[i+len("--caller"):])
+	open, size := rune(0), 0
+	for _, q := range []rune{'"', '“', '”'} {
+		if strings.HasPrefix(after, string(q)) {
+			open, size = q, len(string(q))
+		}
+	}
+	if open == 0 {
+		return after, ""
+	}
+	after = after[size:]
+	end := strings.IndexAny(after, "\"”“")
+	if end < 0 {
+		return after, ""
+	}
+	_, closeSize := utf8.DecodeRuneInString(after[end:])
+	return strings.TrimSpace(after[:end]), strings.TrimSpace(after[end+closeSize:])
+}
+
 // FromButton reads a card button's action ("ack:SEC-2026-0042"). Only
 // Escalate carries a reason (the press itself): an Acknowledge or Done
 // press has no note, so its audit entry says what was pressed and no
 // more.
 func FromButton(action string) (Command, error) {
+	if rest, ok := strings.CutPrefix(action, ReplySendButton+":"); ok {
+		// reply-send:ID:FORM:NONCE, the Send of a /reply preview.
+		parts := strings.Split(rest, ":")
+		if len(parts) != 3 || !idRE.MatchString(parts[0]) {
+			return Command{}, &ParseError{Command: action, Need: NeedKnownButton}
+		}
+		return Command{Name: ReplySendButton, Incident: strings.ToUpper(parts[0]), Args: parts[1:]}, nil
+	}
 	name, id, ok := strings.Cut(action, ":")
 	if !ok || !idRE.MatchString(id) || (name != "ack" && name != "done" && name != "escalate") {
 		return Command{}, &ParseError{Command: action, Need: NeedKnownButton}

@@ -73,6 +73,10 @@ func (h *Handler) gatewayInteraction(ctx context.Context, s *discordgo.Session, 
 	if reply.Ephemeral {
 		data.Flags = discordgo.MessageFlagsEphemeral
 	}
+	if b := reply.Button; b != nil {
+		data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.Button{Label: b.Label, Style: discordgo.PrimaryButton, CustomID: b.ID}}}}
+	}
 	if err := s.InteractionRespond(i.Interaction, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data},
 		discordgo.WithContext(ctx)); err != nil {
 		h.Log.Warn("Discord gateway: answering an interaction", "err", err)

@@ -251,7 +251,15 @@ func slackBody(reply Reply) map[string]any {
 	if reply.Ephemeral {
 		kind = "ephemeral"
 	}
-	return map[string]any{"response_type": kind, "text": responders.ChatText("slack", reply.Text, 3000)}
+	body := map[string]any{"response_type": kind, "text": responders.ChatText("slack", reply.Text, 3000)}
+	if b := reply.Button; b != nil {
+		body["blocks"] = []any{
+			map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": responders.ChatText("slack", reply.Text, 3000)}},
+			map[string]any{"type": "actions", "elements": []any{map[string]any{"type": "button", "style": "primary", "action_id": b.ID,
+				"text": map[string]any{"type": "plain_text", "text": responders.ChatText("slack", b.Label, 75)}}}},
+		}
+	}
+	return body
 }
 
 // discordBody is a reply as a Discord message (the data of an
@@ -260,6 +268,10 @@ func discordBody(reply Reply) map[string]any {
 	data := map[string]any{"content": responders.ChatText("discord", reply.Text, 2000), "allowed_mentions": map[string]any{"parse": []string{}}}
 	if reply.Ephemeral {
 		data["flags"] = 64
+	}
+	if b := reply.Button; b != nil {
+		data["components"] = []any{map[string]any{"type": 1, "components": []any{
+			map[string]any{"type": 2, "style": 1, "label": b.Label, "custom_id": b.ID}}}}
 	}
 	return data
 }

@@ -40,6 +40,8 @@ func sampleResults() []act.Result {
 		act.Approved{Incident: ref, Draft: "D2", By: "Theo Team", To: []string{"Example CERT <cert@cert.example>"}},
 		act.OnCall{Slots: []act.Slot{{Name: "team primary", Person: "tara@example.com", Why: "rotation"}, {Name: "unit pay contact", Why: "fixed"}}},
 		act.Filed{Incident: ref, By: "Tara Team"},
+		act.Filed{Incident: ref, By: "Tara Team", Caller: "Ann Lee", CallerTold: true},
+		act.Filed{Incident: ref, By: "Tara Team", Caller: "Ann Lee"},
 		act.LinkMailed{Address: "wes@example.com", Minutes: 30},
 		act.Linked{Person: "wes@example.com"},
 		act.Unlinked{Was: "wes@example.com"},
@@ -51,6 +53,10 @@ func sampleResults() []act.Result {
 		act.AssetSet{Incident: ref, Unit: "pay", Asset: "pay-db-2", State: "not-affected", By: "Tara Team"},
 		act.AssetsMarked{Incident: ref, Assets: []string{"pay-db-1", "pay-db-2"}, State: "fixed", By: "Ona Owner", Open: []string{"pay-db-3"}},
 		act.AssetsMarked{Incident: ref, Assets: []string{"pay-db-3"}, State: "validated", By: "Tara Team", Step: "Owners fix", StepState: "done"},
+		act.Closed{Incident: ref, By: "Tara Team", ReporterTold: true},
+		act.Closed{Incident: ref, By: "Tara Team", ReporterNotWritable: act.DMARCFailed},
+		act.ReplyPreview{Incident: ref, Form: "request-info", To: "rita@example.org", Lang: "de", Subject: "[SEC-2026-0042] Weitere Informationen", Body: "Guten Tag,\nwelcher Host?", Text: "welcher Host?"},
+		act.ReplySent{Incident: ref, Form: "closure", To: "rita@example.org", By: "Tara Team"},
 	}
 	for _, r := range act.Reasons {
 		out = append(out, act.Refused{Reason: r, Command: "approve", Incident: ref, Platform: "slack", Arg: "D9", Known: []string{"cert", "isp"}, Waiting: waiting, Limit: 3})
@@ -132,6 +138,10 @@ func carries(r act.Result) []string {
 		return []string{r.Incident, r.Contact, "/approve " + r.Incident + " " + r.Draft}
 	case act.OnCall:
 		return []string{r.Slots[0].Name, r.Slots[0].Person}
+	case act.ReplyPreview:
+		return []string{r.Incident, r.Form, r.To, r.Subject, "welcher Host?"}
+	case act.ReplySent:
+		return []string{r.Incident, r.Form, r.To, r.By}
 	case act.HelpShown:
 		return []string{"/ack [ID]", "/approve ID DRAFT", "/tocsin unlink"}
 	case act.LinkMailed:

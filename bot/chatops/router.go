@@ -16,7 +16,14 @@ import (
 type Reply struct {
 	Text      string
 	Ephemeral bool
+	// Button is a button under the text (a /reply preview's Send); nil:
+	// none.
+	Button *Button
 }
+
+// Button is a button on a reply: its label (worded in the reader's
+// language) and its id (Slack's action_id, Discord's custom_id).
+type Button struct{ ID, Label string }
 
 // Desk is what chat needs of the desk: acting (bot/act's Do), the
 // reader's language, and the bookkeeping of requests (replays, late
@@ -41,6 +48,8 @@ var _ Desk = (*act.Desk)(nil)
 type Router struct {
 	Desk  Desk
 	Clock clock.Clock
+
+	previews previews
 }
 
 // public are the results the whole channel sees; the rest only the
@@ -75,6 +84,12 @@ func (r *Router) Actor(c Command) act.Actor {
 
 // Handle carries out c for whoever sent it and says what happened.
 func (r *Router) Handle(ctx context.Context, c Command) Reply {
+	switch c.Name {
+	case "reply":
+		return r.replyPreview(ctx, c)
+	case ReplySendButton:
+		return r.replySend(ctx, c)
+	}
 	a := r.Actor(c)
 	res, err := r.Desk.Do(ctx, a, c.Command())
 	lang := r.Desk.Language(ctx, a)

@@ -313,3 +313,28 @@ func publicSubject(ref string) string {
 	}
 	return "[" + ref + "] ..."
 }
+
+// Preview renders n as its reader would read it (their language and
+// variant), without signing, sealing or queueing it. A notice with a
+// Plain form previews that one: the mail says no more than it, sealed or
+// not.
+func (nf *Notifier) Preview(n Notice) (templates.Message, error) {
+	cfg := nf.Config
+	langs := n.Langs
+	if n.Plain != nil {
+		n.Data = *n.Plain
+	}
+	if person, known := cfg.PersonByEmail(n.To.Address); known {
+		langs = append([]string{person.Language}, langs...)
+		n.Data.Variant = templates.Variant(person.Variant)
+		n.Data.Zone = nf.zones[strings.ToLower(person.Email)]
+	} else if k, ok := cfg.ContactByEmail(n.To.Address); ok {
+		langs = append([]string{k.Language}, langs...)
+	}
+	data := n.Data
+	data.Recipient = templates.Person{Name: n.To.Name, Address: n.To.Address}
+	if data.Priority != "" {
+		data.PriorityDefinition = cfg.PriorityOf(data.Priority).In(nf.Forms.Choose(n.Form, langs...))
+	}
+	return nf.Forms.Render(n.Form, data, langs...)
+}

@@ -457,6 +457,15 @@ func (t *Tx) Confirm(token string, notBefore, now time.Time) (incidentID int64, 
 	return incidentID, address, err
 }
 
+// FormUnconfirmed reports whether the incident's reporter address was
+// typed into the public form and is not confirmed (yet).
+func (t *Tx) FormUnconfirmed(incidentID int64) (bool, error) {
+	var asked int
+	var confirmed int64
+	err := t.queryRow(`SELECT COUNT(*), COALESCE(MAX(confirmed_at), 0) FROM form_confirmations WHERE incident_id = ?`, incidentID).Scan(&asked, &confirmed)
+	return asked > 0 && confirmed == 0, err
+}
+
 // Incident returns an incident by its id, in the transaction.
 func (t *Tx) Incident(id int64) (*Incident, error) { return t.incidentWhere(`id = ?`, id) }
 

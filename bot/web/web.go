@@ -62,6 +62,7 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	confirm        func(ctx context.Context, token string) (string, error)
 	clock          clock.Clock
+	phone          func(ctx context.Context, by Caller, c PhoneCaller, text string) (ref string, told bool, err error)
 }
 
 // Options are what the server needs.
@@ -120,6 +121,34 @@ type Options struct {
 	// Chat are the chat platforms' endpoints by route ("POST
 	// /slack/commands"): they verify their requests themselves.
 	Chat map[string]http.HandlerFunc
+	// Reply previews (dryRun) or queues a form to an incident's reporter;
+	// errors as MoveEvent's, and ErrBadInput for a reporter who may not
+	// be written to.
+	Reply func(ctx context.Context, ref, form, text string, dryRun bool, by Caller) (ReplyResult, error)
+	// PhoneReport files a report the caller (the API's person) took by
+	// phone: POST /api/v1/reports with "source": "phone". told: the
+	// caller gave an address and is acknowledged.
+	PhoneReport func(ctx context.Context, by Caller, c PhoneCaller, text string) (ref string, told bool, err error)
+}
+
+// PhoneCaller is who called in a phone report.
+type PhoneCaller struct {
+	Name         string `json:"name"`
+	Organisation string `json:"organisation"`
+	Phone        string `json:"phone"`
+	Address      string `json:"address"`
+}
+
+// ReplyResult is the API's answer to POST /api/v1/incidents/{id}/reply:
+// the rendered mail (dry_run) or that it was queued.
+type ReplyResult struct {
+	Incident string `json:"incident"`
+	Form     string `json:"form"`
+	To       string `json:"to"`
+	Lang     string `json:"lang,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Body     string `json:"body,omitempty"`
+	Queued   bool   `json:"queued"`
 }
 
 //go:embed pages/*.html
@@ -130,7 +159,7 @@ const pageEscape = "inert"
 
 // New builds the handler set.
 func New(o Options) *Server {
-	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir,
+	s := &Server{cfg: o.Config, store: o.Store, key: o.Key, metrics: o.Metrics, ingest: o.Ingest, sentDir: o.SentDir, phone: o.PhoneReport,
 		tokens: configTokens(o.APITokens, o.Tokens), deskUsers: o.DeskUsers, log: o.Log, mux: http.NewServeMux(), languages: o.Languages,
 		form: newLimiter(10, 6*time.Minute), health: o.Health, // 10 reports at once, then 10 an hour, per client address
 		formAll:        newLimiter(100, 36*time.Second), // and 100 an hour from everyone together
@@ -261,6 +290,29 @@ func New(o Options) *Server {
 	if o.Close != nil {
 		m.HandleFunc("POST /api/v1/incidents/{id}/close", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
 			s.treeChange(w, r, o.Close(r.Context(), r.PathValue("id"), callerOf(r)))
+		}))
+	}
+	if o.Reply != nil {
+		m.HandleFunc("POST /api/v1/incidents/{id}/reply", s.api(config.ScopeOfficer, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Form   string `json:"form"`
+				Text   string `json:"text"`
+				DryRun bool   `json:"dry_run"`
+			}
+			if err := decodeSmall(w, r, &body); err != nil || body.Form == "" {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"form": "request-info" | "status-update" | "closure", "text": "...", "dry_run": true|false}`})
+				return
+			}
+			res, err := o.Reply(r.Context(), r.PathValue("id"), body.Form, body.Text, body.DryRun, callerOf(r))
+			if err != nil {
+				s.treeChange(w, r, err)
+				return
+			}
+			status := http.StatusOK
+			if res.Queued {
+				status = http.StatusAccepted
+			}
+			writeJSON(w, status, res)
 		}))
 	}
 	if o.SandboxClock != nil {
@@ -451,6 +503,10 @@ type Report struct {
 	Name    string `json:"name"`
 	Subject string `json:"subject"`
 	Text    string `json:"text"`
+	// Source "phone": a report taken by phone, from Caller, by the
+	// API's person.
+	Source string       `json:"source,omitempty"`
+	Caller *PhoneCaller `json:"caller,omitempty"`
 }
 
 const maxReportBytes = 10 << 20
@@ -475,6 +531,10 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
 			return
 		}
+		if rep.Source == "phone" {
+			s.apiPhoneReport(w, r, rep)
+			return
+		}
 		raw, err = s.compose(rep, "api")
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -489,6 +549,20 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"incident": ref})
+}
+
+// apiPhoneReport files a report taken by phone.
+func (s *Server) apiPhoneReport(w http.ResponseWriter, r *http.Request, rep Report) {
+	if s.phone == nil || rep.Caller == nil || rep.Caller.Name == "" || rep.Caller.Phone == "" || strings.TrimSpace(rep.Text) == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"source": "phone", "caller": {"name", "organisation", "phone", "address"}, "text"}: the caller's name and number, and the report`})
+		return
+	}
+	ref, told, err := s.phone(r.Context(), callerOf(r), *rep.Caller, rep.Text)
+	if err != nil {
+		s.treeChange(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"incident": ref, "caller_told": told})
 }
 
 // compose turns a form or JSON report into an RFC 5322 message addressed

@@ -43,6 +43,8 @@ Usage:
   tocsin parse [--json] [--key KEYFILE] FILE
   tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
+  tocsin incidents reply ID request-info|status-update|closure [--text T] [--dry-run] [--url URL] [--token T] [--data DIR]
+  tocsin report --phone --caller "name, organisation, phone[, address]" TEXT [--url URL] [--token T] [--data DIR]
   tocsin roster [--config FILE | --data DIR]
   tocsin roster who [--at TIME] [--unit ID] [--config FILE | --data DIR]
   tocsin audit verify [--anchor COUNT:SEAL] [--config FILE | --data DIR]
@@ -121,6 +123,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return errors.New("usage: tocsin keys export|list|settle (see tocsin keys --help)")
 	case "parse":
 		return cmdParse(rest, stdout, stderr)
+	case "report":
+		return cmdReport(rest, stdout, stderr)
 	case "incidents":
 		if isHelp(rest) {
 			fmt.Fprint(stdout, groupUsage("incidents"))
@@ -134,6 +138,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return cmdIncidentsList(rest[1:], stdout, stderr)
 		case "show":
 			return cmdIncidentsShow(rest[1:], stdout, stderr)
+		case "reply":
+			return cmdIncidentsReply(rest[1:], stdout, stderr)
 		}
 		return fmt.Errorf("unknown incidents command %q (list, show)", rest[0])
 	case "chat":
