@@ -116,5 +116,5 @@ var Permissions = map[Name]Role{
 	Actions:     Team | Officer,
 	// the unit's people only for their unit's assets (checked on the unit)
 	SetAsset: Team | Officer | UnitContact | UnitBackup | Owner,
-	Reply:       Team | Officer,
+	Reply:    Team | Officer,
 }

@@ -57,7 +57,7 @@ type Router struct {
 var public = map[act.Kind]bool{
 	act.KindAnswered: true, act.KindEventMoved: true, act.KindUnitsChanged: true, act.KindClosed: true, act.KindEscalated: true,
 	act.KindAssigned: true, act.KindPrioritySet: true, act.KindDrafted: true, act.KindApproved: true,
-	act.KindActions: true,
+	act.KindActions:  true,
 	act.KindAssetSet: true, act.KindAssetsMarked: true,
 }
 

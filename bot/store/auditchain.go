@@ -129,7 +129,7 @@ type stateChanges struct {
 	// perStep counts the people touched by step; past bulkPeople, the
 	// step's other people are read at once (a fan-out to thousands).
 	perStep map[int64]int
-	assets    map[int64]stepBefore
+	assets  map[int64]stepBefore
 }
 
 // bulkPeople is how many people of one step a transaction touches before
