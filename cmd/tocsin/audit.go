@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
 	"tocsin/bot"
 	"tocsin/bot/store"
+	"tocsin/config"
 )
 
 // cmdAuditVerify checks the audit log: its keyed chain, against the
@@ -18,21 +20,9 @@ import (
 // checks.
 func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit verify", "tocsin audit verify [--anchor COUNT:SEAL ...] [--config FILE | --data DIR]", stderr)
-	var given []store.AuditAnchor
-	fs.Func("anchor", "also check against this anchor, COUNT:SEAL as a status report shows it (repeatable)", func(v string) error {
-		a, err := bot.ParseAnchor(v)
-		if err == nil {
-			given = append(given, a)
-		}
-		return err
-	})
-	var sf storeFlags
-	pos, cfg, err := configArgs(fs, &sf, args)
+	cfg, given, err := anchorArgs(fs, args, "audit verify", "also check against this anchor, COUNT:SEAL as a status report shows it (repeatable)")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return errors.New("audit verify takes no arguments")
 	}
 	n, anchor, brk, err := bot.VerifyAudit(context.Background(), cfg, given...)
 	if errors.Is(err, bot.ErrNoAnchor) {
@@ -63,21 +53,9 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) error {
 // than the officers' anchors given (bot.Reanchor); audited.
 func cmdAuditReanchor(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit reanchor", "tocsin audit reanchor --anchor COUNT:SEAL [--config FILE | --data DIR]", stderr)
-	var given []store.AuditAnchor
-	fs.Func("anchor", "an anchor from an officers' status report, COUNT:SEAL (required, repeatable): the log must reach it", func(v string) error {
-		a, err := bot.ParseAnchor(v)
-		if err == nil {
-			given = append(given, a)
-		}
-		return err
-	})
-	var sf storeFlags
-	pos, cfg, err := configArgs(fs, &sf, args)
+	cfg, given, err := anchorArgs(fs, args, "audit reanchor", "an anchor from an officers' status report, COUNT:SEAL (required, repeatable): the log must reach it")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return errors.New("audit reanchor takes no arguments")
 	}
 	clk, err := cliClock(cfg)
 	if err != nil {
@@ -89,6 +67,28 @@ func cmdAuditReanchor(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "audit anchors started again at %d entries (vouched for up to the given anchor)\n", a.Count)
 	return nil
+}
+
+// anchorArgs parses an audit command's repeatable --anchor COUNT:SEAL
+// (described by usage), the store flags and no positional argument.
+func anchorArgs(fs *flag.FlagSet, args []string, cmd, usage string) (*config.Config, []store.AuditAnchor, error) {
+	var given []store.AuditAnchor
+	fs.Func("anchor", usage, func(v string) error {
+		a, err := bot.ParseAnchor(v)
+		if err == nil {
+			given = append(given, a)
+		}
+		return err
+	})
+	var sf storeFlags
+	pos, cfg, err := configArgs(fs, &sf, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) != 0 {
+		return nil, nil, errors.New(cmd + " takes no arguments")
+	}
+	return cfg, given, nil
 }
 
 var errAuditUsage = errors.New("usage: tocsin audit verify|reanchor [--config FILE | --data DIR]")
