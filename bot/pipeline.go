@@ -349,35 +349,37 @@ func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) st
 // queueAcknowledgement queues the acknowledgement to the reporter in the
 // standard notification form, in the caller's transaction.
 func (b *Bot) queueAcknowledgement(tx *store.Tx, inc *store.Incident, rep *parsers.Report, now time.Time) (bool, error) {
+	n := reporterNotice("acknowledgement", inc, rep, b.form(inc, rep))
+	n.IdemKey, n.AutoSubmitted = "ack:"+inc.Ref, "auto-replied"
+	return b.notify.Queue(tx, inc.ID, n, now)
+}
+
+// reporterNotice is a mail of form to the reporter of rep about inc, in
+// their language, threaded on their mail (the acknowledgement, /reply).
+// Keys the mail carries encrypt it only when its From is authenticated:
+// else it could be sealed to a forger's key. Sent in clear, it must not
+// repeat anything the reporter chose to encrypt.
+func reporterNotice(form string, inc *store.Incident, rep *parsers.Report, data templates.Form) notify.Notice {
 	var refs []string
 	if rep.Thread.MessageID != "" {
 		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
 	}
-	// Keys the mail carries encrypt the answer only when its From is
-	// authenticated: else the answer could be sealed to a forger's key.
 	var offered [][]byte
-	for _, k := range rep.OfferedKeyData {
-		if rep.SenderAuthenticated() {
+	if rep.SenderAuthenticated() {
+		for _, k := range rep.OfferedKeyData {
 			offered = append(offered, []byte(k.Armored))
 		}
 	}
-	n := notify.Notice{
-		Form: "acknowledgement", Kind: "acknowledgement", IdemKey: "ack:" + inc.Ref, IncidentRef: inc.Ref,
-		To:        mail.Address{Name: rep.FromName, Address: rep.From},
-		Langs:     []string{rep.Language},
-		Data:      b.form(inc, rep),
-		InReplyTo: rep.Thread.MessageID, References: refs, AutoSubmitted: "auto-replied",
-		OfferedKeys: offered,
-	}
+	n := notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref,
+		To: mail.Address{Name: rep.FromName, Address: rep.From}, Langs: []string{rep.Language}, Data: data,
+		InReplyTo: rep.Thread.MessageID, References: refs, OfferedKeys: offered}
 	if rep.PGP.Encrypted {
-		// Sent in clear, the answer must not repeat anything the reporter
-		// chose to encrypt.
-		plain := n.Data
+		plain := data
 		plain.Summary = "(encrypted report: content not repeated in this unencrypted mail)"
 		plain.Facts = templates.Facts{Encrypted: true, Decrypted: rep.PGP.Decrypted, DecryptProblem: rep.PGP.Reason}
 		n.Plain = &plain
 	}
-	return b.notify.Queue(tx, inc.ID, n, now)
+	return n
 }
 
 // form fills the standard notification form from an incident and the

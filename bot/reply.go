@@ -7,14 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message/mail"
-
 	"tocsin/bot/act"
 	"tocsin/bot/notify"
 	"tocsin/bot/store"
 	"tocsin/bot/web"
 	"tocsin/parsers"
-	"tocsin/templates"
 )
 
 // toReporter is the mail of form (request-info, status-update, closure)
@@ -58,28 +55,7 @@ func (b *Bot) toReporter(tx *store.Tx, inc *store.Incident, form, text string, n
 	case "closure":
 		data.Status, data.Resolution, data.NextUpdate = "closed", text, time.Time{}
 	}
-	var refs []string
-	if rep.Thread.MessageID != "" {
-		refs = append(append(refs, rep.Thread.References...), rep.Thread.MessageID)
-	}
-	var offered [][]byte
-	for _, k := range rep.OfferedKeyData {
-		if rep.SenderAuthenticated() {
-			offered = append(offered, []byte(k.Armored))
-		}
-	}
-	n := notify.Notice{Form: form, Kind: form, IncidentRef: inc.Ref,
-		To: mail.Address{Name: rep.FromName, Address: rep.From}, Langs: []string{rep.Language}, Data: data,
-		InReplyTo: rep.Thread.MessageID, References: refs, OfferedKeys: offered}
-	if rep.PGP.Encrypted {
-		// As the acknowledgement: sent in clear, it must not repeat what
-		// the reporter chose to encrypt.
-		plain := data
-		plain.Summary = "(encrypted report: content not repeated in this unencrypted mail)"
-		plain.Facts = templates.Facts{Encrypted: true, Decrypted: rep.PGP.Decrypted, DecryptProblem: rep.PGP.Reason}
-		n.Plain = &plain
-	}
-	return n, "", nil
+	return reporterNotice(form, inc, &rep, data), "", nil
 }
 
 // notWritable is why rep's sender may never be written to, or "".
