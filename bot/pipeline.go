@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"tocsin/bot/act"
 	"tocsin/bot/engine"
 	"tocsin/bot/intake"
 	"tocsin/bot/notify"
@@ -324,16 +325,14 @@ func actorOf(rep *parsers.Report) string {
 // replies.per_sender answers to one address per window, so that a loop with
 // a misbehaving responder, or a flood, stays small.
 func (b *Bot) mustNotAnswer(tx *store.Tx, rep *parsers.Report, now time.Time) string {
-	switch {
-	case rep.AutoSubmitted:
+	switch notWritable(rep, b.cfg.Desk.Address) {
+	case act.AutomaticSender:
 		return fmt.Sprintf("%s mail is never answered (%s)", rep.Category, rep.AutoReason)
-	case rep.From == "":
+	case act.NoAddress:
 		return "no reporter address to answer"
-	case strings.EqualFold(rep.From, b.cfg.Desk.Address):
+	case act.DeskAddress:
 		return "mail from the desk's own address is never answered (loop)"
-	case rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail":
-		// Anyone could have written this From: a signed answer to it would
-		// make the desk a relay aimed at whoever is named there.
+	case act.DMARCFailed:
 		return fmt.Sprintf("DMARC failed at %s: the From address may be forged; filed and flagged, not answered", rep.Authentication.Server)
 	}
 	n, err := tx.RecentTo("mail", rep.From, now.Add(-b.cfg.Replies.Window))

@@ -68,6 +68,8 @@ func notWritable(rep *parsers.Report, desk string) act.NotWritable {
 	case strings.EqualFold(rep.From, desk):
 		return act.DeskAddress
 	case rep.Authentication.Server != "" && rep.Authentication.DMARC == "fail":
+		// Anyone could have written this From: a signed answer to it would
+		// make the desk a relay aimed at whoever is named there.
 		return act.DMARCFailed
 	}
 	return ""
