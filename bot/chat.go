@@ -89,28 +89,50 @@ const SourceChat = "chat"
 // them (they get the acknowledgement to pass on), saying who took it.
 // The chat request's id makes it idempotent: the same request files once.
 func (b *Bot) takenReport(ctx context.Context, taker config.Person, text, platform, requestID string) (string, error) {
-	subject, _, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(text, "\r", "")), "\n")
-	subject = printable.Runes("Report taken by "+taker.Name+": "+subject, 120)
-	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
 	if requestID == "" {
 		requestID = randomToken(8)
 	}
+	subject := printable.Runes("Report taken by "+taker.Name+": "+firstLine(text), 120)
+	from := &mail.Address{Name: taker.Name, Address: taker.Email}
+	raw := b.takenMail(from, subject, "chat", taker, platform, requestID,
+		text+"\n\n(Taken by "+taker.Name+" <"+taker.Email+"> and logged in "+platform+".)\n")
+	res, err := b.Ingest(ctx, SourceChat+":"+platform, raw, b.clock.Now())
+	return res.Incident, err
+}
+
+// firstLine is the first line of what someone typed: a report's subject.
+func firstLine(text string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(text, "\r", "")), "\n")
+	return line
+}
+
+// takenMail is the mail a report taken by a person (in chat, by phone)
+// is filed as: from (nil: no From, nobody to answer), the subject
+// (printable already), a Message-ID from the kind, platform and request
+// id (so the same request files once), who took it, any extra header
+// pairs, and body quoted-printable.
+func (b *Bot) takenMail(from *mail.Address, subject, kind string, taker config.Person, platform, requestID, body string, extra ...string) []byte {
+	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
 	h := textproto.Header{}
-	h.Set("From", (&mail.Address{Name: taker.Name, Address: taker.Email}).String())
+	if from != nil {
+		h.Set("From", from.String())
+	}
 	h.Set("To", b.cfg.Desk.Address)
 	h.Set("Subject", mime.QEncoding.Encode("utf-8", subject))
 	h.Set("Date", b.clock.Now().Format(time.RFC1123Z))
-	h.Set("Message-Id", fmt.Sprintf("<chat-%s-%s@%s>", platform, safeID(requestID), domain))
+	h.Set("Message-Id", fmt.Sprintf("<%s-%s-%s@%s>", kind, platform, safeID(requestID), domain))
 	h.Set("X-Tocsin-Taken-By", fmt.Sprintf("%s via %s", taker.Email, platform))
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Transfer-Encoding", "quoted-printable")
 	var raw bytes.Buffer
 	textproto.WriteHeader(&raw, h)
 	qp := quotedprintable.NewWriter(&raw)
-	qp.Write([]byte(text + "\n\n(Taken by " + taker.Name + " <" + taker.Email + "> and logged in " + platform + ".)\n"))
+	qp.Write([]byte(body))
 	qp.Close()
-	res, err := b.Ingest(ctx, SourceChat+":"+platform, raw.Bytes(), b.clock.Now())
-	return res.Incident, err
+	return raw.Bytes()
 }
 
 // safeID keeps what a Message-ID may carry of a platform's request id.

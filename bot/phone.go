@@ -1,16 +1,12 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"mime"
-	"mime/quotedprintable"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 
 	"tocsin/bot/act"
 	"tocsin/bot/store"
@@ -27,29 +23,16 @@ const SourcePhone = "phone"
 // else nobody is mailed), the taker is audited as "taken by". The
 // request's id makes it idempotent.
 func (b *Bot) phoneReport(ctx context.Context, taker config.Person, caller act.Caller, text, platform, requestID string) (string, error) {
-	subject, _, _ := strings.Cut(strings.TrimSpace(strings.ReplaceAll(text, "\r", "")), "\n")
-	domain := b.cfg.Desk.Address[strings.LastIndexByte(b.cfg.Desk.Address, '@')+1:]
 	if requestID == "" {
 		requestID = randomToken(8)
 	}
-	h := textproto.Header{}
+	var from *mail.Address
 	if caller.Address != "" {
-		h.Set("From", (&mail.Address{Name: caller.Name, Address: caller.Address}).String())
+		from = &mail.Address{Name: caller.Name, Address: caller.Address}
 	}
-	h.Set("To", b.cfg.Desk.Address)
-	h.Set("Subject", mime.QEncoding.Encode("utf-8", printable.Runes(subject, 120)))
-	h.Set("Date", b.clock.Now().Format(time.RFC1123Z))
-	h.Set("Message-Id", fmt.Sprintf("<phone-%s-%s@%s>", platform, safeID(requestID), domain))
-	h.Set("X-Tocsin-Taken-By", fmt.Sprintf("%s via %s", taker.Email, platform))
-	h.Set("X-Tocsin-Caller", mime.QEncoding.Encode("utf-8", printable.Line(caller.String())))
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Transfer-Encoding", "quoted-printable")
-	var raw bytes.Buffer
-	textproto.WriteHeader(&raw, h)
-	qp := quotedprintable.NewWriter(&raw)
-	qp.Write([]byte(text + "\n"))
-	qp.Close()
-	res, err := b.Ingest(ctx, SourcePhone+":"+platform, raw.Bytes(), b.clock.Now())
+	raw := b.takenMail(from, printable.Runes(firstLine(text), 120), "phone", taker, platform, requestID, text+"\n",
+		"X-Tocsin-Caller", mime.QEncoding.Encode("utf-8", printable.Line(caller.String())))
+	res, err := b.Ingest(ctx, SourcePhone+":"+platform, raw, b.clock.Now())
 	if err != nil || !res.New {
 		return res.Incident, err
 	}
