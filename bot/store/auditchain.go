@@ -798,9 +798,12 @@ type AuditAnchor struct {
 // AuditHead returns the chain's length and last seal now (At unset).
 func (s *Store) AuditHead(ctx context.Context) (AuditAnchor, error) {
 	var a AuditAnchor
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`).Scan(&a.Count, &a.Head)
+	err := s.r.QueryRowContext(ctx, auditHeadQuery).Scan(&a.Count, &a.Head)
 	return a, err
 }
+
+// auditHeadQuery reads the chain's length and last seal.
+const auditHeadQuery = `SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`
 
 // BreakKind says what kind of tampering VerifyAudit found.
 type BreakKind string
@@ -1235,6 +1238,6 @@ func sortedKeys[K int64 | string, V any](m map[K]V) []K {
 // (At unset): what a status report written in it carries.
 func (t *Tx) AuditHead() (AuditAnchor, error) {
 	var a AuditAnchor
-	err := t.queryRow(`SELECT COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit`).Scan(&a.Count, &a.Head)
+	err := t.queryRow(auditHeadQuery).Scan(&a.Count, &a.Head)
 	return a, err
 }
