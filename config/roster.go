@@ -282,7 +282,10 @@ var DefaultPlaybooks = []Playbook{
 				Due: time.Hour, Needs: NeedsNone},
 			{ID: "units-alerted", Title: "Action alert to each affected unit's contact", Audience: AudienceUnits, Form: "action-alert",
 				Due: 2 * time.Hour, Needs: NeedsAck, After: []string{"team-alerted"}, Reminders: []time.Duration{30 * time.Minute},
-				Escalate: []string{EscalateBackup, EscalateTeam, EscalateOfficers}},
+				Escalate: []string{EscalateBackup, EscalateTeam, EscalateOfficers},
+				// Seconds count for the units: at E+2h the alert goes out
+				// without the team's actions, marked preliminary.
+				Preliminary: true},
 			{ID: "owners-told", Title: "Owners and administrators told", Audience: AudienceOwners, Form: "action-alert",
 				Due: 4 * time.Hour, Needs: NeedsAck, After: []string{"units-alerted"}, Reminders: []time.Duration{time.Hour},
 				Escalate: []string{EscalateContact, EscalateTeam}},

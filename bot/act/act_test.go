@@ -547,3 +547,20 @@ func TestLinkFlow(t *testing.T) {
 		t.Errorf("the fourth request in an hour: %+v", res)
 	}
 }
+
+// TestAffectsSaysWhy: the units are the leading words that carry a sign
+// or name a roster unit; the words after them are why, in the audit.
+func TestAffectsSaysWhy(t *testing.T) {
+	f := newFixture(t)
+	pia := Actor{Person: "pia@example.com", Platform: "slack", RequestID: "u1"}
+	res, ok := f.do(pia, Command{Name: Affects, Incident: "SEC-2026-0001", Args: []string{"web", "-pay", "wrong", "unit"}}).(UnitsChanged)
+	if !ok || fmt.Sprint(res.Changes) != "[web -pay]" {
+		t.Fatalf("/affects ID web -pay wrong unit: %+v", res)
+	}
+	if a := f.audits("units-changed"); len(a) != 1 || !strings.HasSuffix(a[0].Detail, "via slack u1: wrong unit") {
+		t.Errorf("units change audited as %+v", a)
+	}
+	if r := f.do(pia, Command{Name: Affects, Incident: "SEC-2026-0001", Args: []string{"nope", "why"}}); outcome(r) == "units-changed" {
+		t.Errorf("an unknown unit: %+v", r)
+	}
+}

@@ -151,24 +151,36 @@ func (d *Desk) event(ctx context.Context, k *call) (Result, error) {
 	return EventMoved{Incident: k.inc.Ref, At: at.UTC(), By: k.name()}, nil
 }
 
-// affects adds ("+u", "u") and removes ("-u") affected units.
+// affects adds ("+u", "u") and removes ("-u") affected units. The units
+// are the leading words that carry a sign or name a unit of the roster;
+// the words after them say why ("/affects ID -web wrong unit").
 func (d *Desk) affects(ctx context.Context, k *call) (Result, error) {
-	var add, remove []string
-	for _, a := range k.cmd.Args {
+	var add, remove, changes []string
+	args := k.cmd.Args
+	for len(args) > 0 {
+		a := args[0]
+		if _, known := d.Config.UnitByID(a); !known && !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+") {
+			break
+		}
 		if strings.HasPrefix(a, "-") {
 			remove = append(remove, strings.TrimPrefix(a, "-"))
 		} else {
 			add = append(add, strings.TrimPrefix(a, "+"))
 		}
+		changes, args = append(changes, a), args[1:]
 	}
-	why := k.cmd.Text
+	if len(changes) == 0 && len(args) > 0 {
+		// A first word that is no unit: SetUnits names it unknown.
+		add, changes, args = []string{args[0]}, args[:1], args[1:]
+	}
+	why := strings.TrimSpace(strings.Join(args, " ") + " " + k.cmd.Text)
 	if why == "" {
 		why = "set in chat by " + k.name()
 	}
 	if err := d.SetUnits(ctx, k.inc.ID, add, remove, why, k.who, k.via); err != nil {
 		return d.treeErr(k, err)
 	}
-	return UnitsChanged{Incident: k.inc.Ref, Changes: k.cmd.Args, By: k.name()}, nil
+	return UnitsChanged{Incident: k.inc.Ref, Changes: changes, By: k.name()}, nil
 }
 
 // close closes the incident; its open steps are skipped.

@@ -44,7 +44,7 @@ var Names = []struct{ Name, Usage, What string }{
 	{"oncall", "/oncall [unit]", "who is on call now"},
 	{"report", "/report [--caller \"name, organisation, phone\"] text", "log a report taken by phone or in person: it is filed as mail would be, with you as the taker"},
 	{"event", "/event ID TIME", "set the event time E (RFC 3339); open deadlines move (team and officers)"},
-	{"affects", "/affects ID [+]UNIT... [-UNIT...]", "add or remove affected units (team and officers)"},
+	{"affects", "/affects ID [+]UNIT... [-UNIT...] [why]", "add or remove affected units (team and officers)"},
 	{"asset", "/asset ID [UNIT:]ASSET affected|fixed|validated|not-affected [why]", "add an asset to an affected unit or set its state (team, officers, the unit's people)"},
 	{"close", "/close ID", "close the incident; its open steps are skipped (team and officers)"},
 	{"notify", "/notify ID CONTACT [note]", "draft the status report to an external contact; someone else sends it with /approve (team, officers)"},

@@ -24,8 +24,10 @@ const preliminaryYAML = rosterYAML + `playbooks:
 // comes while it still waits for the team goes out then, marked
 // preliminary, with the time it would have had after the team (1h); the
 // team's step escalates as before.
+//
+// The shipped significant-event playbook does so.
 func TestPreliminaryUnitAlert(t *testing.T) {
-	h := newHarnessFor(t, preliminaryYAML, "pay")
+	h := newHarness(t, "pay")
 	h.at(time.Hour + 59*time.Minute)
 	if s := h.step("units-alerted:pay"); !s.StartedAt.IsZero() {
 		t.Fatalf("units-alerted started before its deadline: %+v", s)

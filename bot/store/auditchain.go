@@ -241,6 +241,26 @@ func (t *Tx) touchPerson(step int64, person string) error {
 	return nil
 }
 
+// personGone is what an entry records of a step's person who was removed.
+const personGone = "gone"
+
+// touchAllPeople is called before every person of a step is removed (a
+// step started again): each is recorded as it was, so that the entry
+// records them gone.
+func (t *Tx) touchAllPeople(step int64) error {
+	all, err := stepPeople(t.query, step)
+	if err != nil {
+		return fmt.Errorf("reading the people of step %d before a change: %w", step, err)
+	}
+	c := t.changes()
+	for p, rec := range all {
+		if _, ok := c.people[personKey{step, p}]; !ok {
+			c.people[personKey{step, p}] = rec
+		}
+	}
+	return nil
+}
+
 // stepPeople are the records of a step's people, by person.
 func stepPeople(query rowsQuery, step int64) (map[string]string, error) {
 	rows, err := query(`SELECT `+personCols+`, person FROM step_people WHERE step_id = ?`, step)
@@ -466,8 +486,11 @@ func (t *Tx) flushState() error {
 					return fmt.Errorf("reading %s of step %d after a change: %w", k.person, k.step, err)
 				}
 			}
-			if rec == "" || rec == before {
+			if rec == before {
 				continue
+			}
+			if rec == "" {
+				rec = personGone // removed (a step started again)
 			}
 			inc, ok := stepInc[k.step]
 			if !ok {
@@ -949,6 +972,9 @@ func (s *Store) VerifyAudit(ctx context.Context, key []byte, anchor *AuditAnchor
 				}
 				for k, v := range a.People {
 					recorded.People[k] = v
+					if v == personGone {
+						delete(recorded.People, k)
+					}
 					if ref != "" {
 						recIn["person "+k] = ref
 					}

@@ -389,3 +389,33 @@ func TestKeyedChainBeginsOnce(t *testing.T) {
 		t.Errorf("store keyed already: %v, want ErrKeyingNotDue", err)
 	}
 }
+
+// TestRestartedStepRecordsItsPeopleGone: a step started again (its unit
+// added back) loses the people it had told; the entry of that change
+// records them gone, so the chain still verifies. (Before, the people were
+// deleted unrecorded and verify named the next change of theirs.)
+func TestRestartedStepRecordsItsPeopleGone(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	inc, steps := chainScenario(t, s)
+	if err := s.Tx(ctx, func(tx *Tx) error {
+		if err := tx.RestartStep(StepRow{ID: steps[0], State: StepWaiting, DueAt: t0.Add(2 * time.Hour), NextAt: t0.Add(time.Hour)}); err != nil {
+			return err
+		}
+		return tx.AuditFrom(inc.ID, t0.Add(2*time.Minute), "tara@example.com", "units-changed", "+web", "slack", "t2")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Told again: a person of the same name on the same step.
+	if err := s.Tx(ctx, func(tx *Tx) error {
+		if err := tx.PutStepPerson(steps[0], StepPerson{Person: "tara@example.com", Role: "audience", NotifiedAt: t0.Add(3 * time.Minute), Token: "tok-tara-0002"}); err != nil {
+			return err
+		}
+		return tx.Audit(inc.ID, t0.Add(3*time.Minute), "engine", "step-notified", "triage")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, brk := verify(t, s, anchorNow(t, s)); brk != nil {
+		t.Errorf("verify after a restarted step: %d, %+v", n, brk)
+	}
+}

@@ -181,6 +181,9 @@ func (t *Tx) RestartStep(s StepRow) error {
 	if err := t.touchStep(s.ID, 0); err != nil {
 		return err
 	}
+	if err := t.touchAllPeople(s.ID); err != nil {
+		return err
+	}
 	if _, err := t.exec(`DELETE FROM step_people WHERE step_id = ?`, s.ID); err != nil {
 		return err
 	}
