@@ -19,6 +19,11 @@ type treeAsset struct {
 	By    string    `json:"by"`
 	At    time.Time `json:"at"`
 	Note  string    `json:"note"`
+	// Evidence: the files that came with the state (the team's scan output).
+	Evidence []struct {
+		Name   string `json:"name"`
+		SHA256 string `json:"sha256"`
+	} `json:"evidence"`
 }
 
 // assets are the incident's assets as the API shows them, by name.

@@ -295,7 +295,7 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 		return nil
 	}
 	out, eff, err := b.act.DoTx(tx, act.Actor{Person: cmd.Person, Platform: cmd.Platform, RequestID: cmd.RequestID, Via: cmd.Via},
-		act.Command{Name: act.Name(cmd.Verb), Incident: inc.Ref, Text: cmd.Note, Step: cmd.StepID})
+		act.Command{Name: act.Name(cmd.Verb), Incident: inc.Ref, Text: cmd.Note, Step: cmd.StepID, Evidence: evidenceOf(rep, red)})
 	if err != nil {
 		return err
 	}
@@ -318,6 +318,18 @@ func (b *Bot) takeAnswer(tx *store.Tx, inc *store.Incident, rep *parsers.Report,
 	added, err := b.notify.Queue(tx, inc.ID, notifyNotice("status-update", "answer-confirmed", "answer:"+inc.Ref+":"+hexSum[:16], inc.Ref, cmd.Person, form, rep), now)
 	res.effects.Queued = res.effects.Queued || added
 	return err
+}
+
+// evidenceOf are the files an answer brought (the team's scan output),
+// kept whole with the message: an asset's state refers to them.
+func evidenceOf(rep *parsers.Report, red store.Redactor) []store.Evidence {
+	var out []store.Evidence
+	for _, a := range rep.Attachments {
+		if a.Stored && !a.Truncated {
+			out = append(out, store.Evidence{Name: printable.Runes(red.String(a.Name), 120), SHA256: a.SHA256, Size: a.Size})
+		}
+	}
+	return out
 }
 
 // actionsMarker starts a reply that brings the team's actions for the

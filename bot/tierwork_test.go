@@ -2,9 +2,12 @@ package bot_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -158,18 +161,32 @@ func TestTheTiersDoTheirWork(t *testing.T) {
 	tr = d.waitState(id, "team-validated", "notified")
 	validator := tr.step("team-validated").Notified[0]
 	slash(slackIDs[validator], "/done", id+" www.sandbox.test rescan clean")
-	slash(slackIDs[validator], "/done", id+" www-2 rescan clean")
+	// The other by a mail answer with the scan's output attached.
+	valAlert := d.alertFor(validator, "Team validated the fixes")
+	scan := "Nmap scan report for www-2.sandbox.test\n443/tcp open https shop 4.2.2\n"
+	d.sendMail(validator, "From: "+validator+"\nTo: security@sandbox.test\nSubject: Re: ["+id+"]\nMessage-ID: <tw-scan@sandbox.test>\n"+
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n"+
+		"done www-2 rescan clean\n\n> Answer reference: "+tokenOf(t, valAlert)+"\n--b1\nContent-Type: text/plain; name=scan-www-2.txt\n"+
+		"Content-Disposition: attachment; filename=scan-www-2.txt\n\n"+scan+"--b1--\n")
+	eventually(t, "www-2 validated by mail", 10*time.Second, func() bool { return d.assets(id)["www-2"].State == "validated" })
 	for name, a := range d.assets(id) {
 		if a.State != "validated" || a.By != validator {
 			t.Errorf("%s after the scan: %+v", name, a)
 		}
 	}
-	answer(validator, "tw-val@sandbox.test", "done scanned, all patched", d.alertFor(validator, "Team validated the fixes"))
+	// The evidence names the file kept with the answer, whole.
+	if ev := d.assets(id)["www-2"].Evidence; len(ev) != 1 || ev[0].Name != "scan-www-2.txt" || len(ev[0].SHA256) != 64 {
+		t.Errorf("www-2's evidence: %+v", ev)
+	} else if kept, err := os.ReadFile(filepath.Join(d.cfg.DataDir, "blobs", ev[0].SHA256[:2], ev[0].SHA256)); err != nil ||
+		fmt.Sprintf("%x", sha256.Sum256(kept)) != ev[0].SHA256 || !strings.Contains(string(kept), "443/tcp open https shop 4.2.2") {
+		t.Errorf("the scan output kept as %s: %v %q", ev[0].SHA256, err, kept)
+	}
+	answer(validator, "tw-val@sandbox.test", "done scanned, all patched", valAlert)
 
 	// The status report to the CIO lists the assets.
 	d.waitState(id, "status-report", "done")
 	eventually(t, "the status report to the CIO", 10*time.Second, func() bool { return len(d.pagedTo("cio@sandbox.test")) == 1 })
-	if text := decodedText(t, latestTo("cio@sandbox.test")); !strings.Contains(text, "www.sandbox.test (web)") || !strings.Contains(text, "www-2 (web)") {
+	if text := decodedText(t, latestTo("cio@sandbox.test")); !strings.Contains(text, "www.sandbox.test (web)") || !strings.Contains(text, "www-2 (web)") || !strings.Contains(text, "scan-www-2.txt") {
 		t.Errorf("the status report does not list the assets:\n%s", text)
 	}
 

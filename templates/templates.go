@@ -136,6 +136,14 @@ type Asset struct {
 	By    string // who set it (fixed: the owner; validated: the team)
 	At    time.Time
 	Note  string // what they wrote with it
+	// Evidence are the files that came with it (the team's scan output).
+	Evidence []File
+}
+
+// File is a file kept on the incident: its name as sent and its SHA-256.
+type File struct {
+	Name   string
+	SHA256 string
 }
 
 // Item is one open incident in a digest.

@@ -110,6 +110,9 @@ type Command struct {
 	Step int64
 	// DryRun: show what the command would send, send nothing (reply).
 	DryRun bool
+	// Evidence are the files that came with the command (a mail answer's
+	// attachments: the team's scan output): kept with the assets it sets.
+	Evidence []store.Evidence
 }
 
 func (c Command) arg(i int) string {

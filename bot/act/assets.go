@@ -132,12 +132,15 @@ func (d *Desk) assetsDone(tx *store.Tx, k *call, assets []store.AssetRow, note s
 
 // putAsset sets an asset's state with its audit entry.
 func (d *Desk) putAsset(tx *store.Tx, k *call, unit, asset, state, note string) error {
-	if err := tx.PutAsset(k.inc.ID, store.AssetRow{Unit: unit, Asset: asset, State: state, By: k.who, At: k.now, Note: note}); err != nil {
+	if err := tx.PutAsset(k.inc.ID, store.AssetRow{Unit: unit, Asset: asset, State: state, By: k.who, At: k.now, Note: note, Evidence: k.cmd.Evidence}); err != nil {
 		return err
 	}
 	detail := fmt.Sprintf("%s (%s) %s via %s", asset, unit, state, k.via)
 	if note != "" {
 		detail += "; note: " + note
+	}
+	for _, e := range k.cmd.Evidence {
+		detail += fmt.Sprintf("; file %s sha256:%s", e.Name, e.SHA256)
 	}
 	return tx.AuditFrom(k.inc.ID, k.now, k.who, "asset-"+state, detail, k.Platform, k.RequestID)
 }

@@ -3,6 +3,7 @@ package act
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -76,12 +77,13 @@ func TestAssetsFixedAndValidated(t *testing.T) {
 		t.Fatalf("got %+v", res)
 	}
 
-	// The team validates by its scan.
-	res = f.do(pia, Command{Name: Done, Incident: f.inc.Ref, Text: "pay:db-1 db-2 scan clean"})
+	// The team validates by its scan, its output attached.
+	scan := []store.Evidence{{Name: "nmap-db.txt", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 2048}}
+	res = f.do(pia, Command{Name: Done, Incident: f.inc.Ref, Text: "pay:db-1 db-2 scan clean", Evidence: scan})
 	if r, ok := res.(AssetsMarked); !ok || r.State != store.AssetValidated || !slices.Equal(r.Assets, []string{"db-1", "db-2"}) {
 		t.Fatalf("got %+v", res)
 	}
-	if a := f.asset("pay", "db-2"); a.State != store.AssetValidated || a.By != "pia@example.com" || a.Note != "scan clean" {
+	if a := f.asset("pay", "db-2"); a.State != store.AssetValidated || a.By != "pia@example.com" || a.Note != "scan clean" || !reflect.DeepEqual(a.Evidence, scan) {
 		t.Errorf("db-2: %+v", a)
 	}
 	if a := f.audits("asset-validated"); len(a) != 2 {
@@ -97,7 +99,7 @@ func TestAssetsFixedAndValidated(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := tr.View()
-	if len(v.Assets) != 2 || v.Assets[1] != (store.AssetView{Unit: "pay", Asset: "db-2", State: "not-affected", By: "pia@example.com", At: f.clock.Now(), Note: "decommissioned"}) {
+	if len(v.Assets) != 2 || !reflect.DeepEqual(v.Assets[1], store.AssetView{Unit: "pay", Asset: "db-2", State: "not-affected", By: "pia@example.com", At: f.clock.Now(), Note: "decommissioned"}) {
 		t.Errorf("view %+v", v.Assets)
 	}
 }

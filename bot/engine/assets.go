@@ -10,7 +10,11 @@ import (
 func statusAssets(tree store.Tree) []templates.Asset {
 	var out []templates.Asset
 	for _, a := range tree.Assets {
-		out = append(out, templates.Asset{Unit: a.Unit, Asset: a.Asset, State: a.State, By: a.By, At: a.At, Note: a.Note})
+		t := templates.Asset{Unit: a.Unit, Asset: a.Asset, State: a.State, By: a.By, At: a.At, Note: a.Note}
+		for _, e := range a.Evidence {
+			t.Evidence = append(t.Evidence, templates.File{Name: e.Name, SHA256: e.SHA256})
+		}
+		out = append(out, t)
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -26,6 +28,18 @@ type AssetRow struct {
 	By    string // who set the state last: a roster address, or "" (the report)
 	At    time.Time
 	Note  string
+	// Evidence are the files that came with the state (the team's scan
+	// output attached to its answer), kept with the message that brought
+	// them; each change sets them with its note.
+	Evidence []Evidence
+}
+
+// Evidence is a file attached to an asset's state: its name as sent and
+// its SHA-256 (the blob under DATA/blobs, shown on the incident).
+type Evidence struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Open reports whether the asset still waits for its fix.
@@ -40,6 +54,8 @@ type AssetView struct {
 	By    string    `json:"by"`
 	At    time.Time `json:"at"`
 	Note  string    `json:"note"`
+	// Evidence: the files (scan output) that came with the state.
+	Evidence []Evidence `json:"evidence,omitempty"`
 }
 
 // PutAsset records an asset of incidentID's unit in state a.State (new,
@@ -51,11 +67,11 @@ func (t *Tx) PutAsset(incidentID int64, a AssetRow) error {
 		if err := t.touchAsset(id, 0, a.At); err != nil {
 			return err
 		}
-		_, err = t.exec(`UPDATE incident_assets SET state = ?, by_person = ?, at = ?, note = ? WHERE id = ?`, a.State, strings.ToLower(a.By), ms(a.At), a.Note, id)
+		_, err = t.exec(`UPDATE incident_assets SET state = ?, by_person = ?, at = ?, note = ?, evidence = ? WHERE id = ?`, a.State, strings.ToLower(a.By), ms(a.At), a.Note, evidenceJSON(a.Evidence), id)
 		return err
 	}
-	if err := t.queryRow(`INSERT INTO incident_assets (incident_id, unit, asset, state, by_person, at, note) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		incidentID, a.Unit, a.Asset, a.State, strings.ToLower(a.By), ms(a.At), a.Note).Scan(&id); err != nil {
+	if err := t.queryRow(`INSERT INTO incident_assets (incident_id, unit, asset, state, by_person, at, note, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		incidentID, a.Unit, a.Asset, a.State, strings.ToLower(a.By), ms(a.At), a.Note, evidenceJSON(a.Evidence)).Scan(&id); err != nil {
 		return err
 	}
 	return t.touchAsset(id, incidentID, a.At)
@@ -80,7 +96,7 @@ func (t *Tx) addAffected(incidentID int64, unit string, assets []string, at time
 }
 
 func loadAssets(ctx context.Context, q querier, t *Tree) error {
-	rows, err := q.QueryContext(ctx, `SELECT id, unit, asset, state, by_person, at, note FROM incident_assets WHERE incident_id = ? ORDER BY unit, id`, t.Incident.ID)
+	rows, err := q.QueryContext(ctx, `SELECT id, unit, asset, state, by_person, at, note, evidence FROM incident_assets WHERE incident_id = ? ORDER BY unit, id`, t.Incident.ID)
 	if err != nil {
 		return err
 	}
@@ -88,13 +104,27 @@ func loadAssets(ctx context.Context, q querier, t *Tree) error {
 	for rows.Next() {
 		var a AssetRow
 		var at int64
-		if err := rows.Scan(&a.ID, &a.Unit, &a.Asset, &a.State, &a.By, &at, &a.Note); err != nil {
+		var evidence string
+		if err := rows.Scan(&a.ID, &a.Unit, &a.Asset, &a.State, &a.By, &at, &a.Note, &evidence); err != nil {
 			return err
+		}
+		if evidence != "" {
+			if err := json.Unmarshal([]byte(evidence), &a.Evidence); err != nil {
+				return fmt.Errorf("asset %d: its evidence: %w", a.ID, err)
+			}
 		}
 		a.At = fromMS(at)
 		t.Assets = append(t.Assets, a)
 	}
 	return rows.Err()
+}
+
+func evidenceJSON(e []Evidence) string {
+	if len(e) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(e) // strings and a number: cannot fail
+	return string(b)
 }
 
 // Asset finds the incident's asset named name (case does not matter),

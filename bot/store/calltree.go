@@ -463,7 +463,7 @@ type StepView struct {
 func (t *Tree) View() *CallTreeView {
 	v := &CallTreeView{Playbook: t.Playbook, EventAt: t.Incident.EventAt, Closed: t.Closed, Units: []UnitView{}, Steps: []StepView{}, Assets: []AssetView{}}
 	for _, a := range t.Assets {
-		v.Assets = append(v.Assets, AssetView{Unit: a.Unit, Asset: a.Asset, State: a.State, By: a.By, At: a.At, Note: a.Note})
+		v.Assets = append(v.Assets, AssetView{Unit: a.Unit, Asset: a.Asset, State: a.State, By: a.By, At: a.At, Note: a.Note, Evidence: a.Evidence})
 	}
 	for _, u := range t.Units {
 		v.Units = append(v.Units, UnitView{Unit: u.Unit, Evidence: u.Evidence, Removed: u.Removed, RemovedWhy: u.RemovedWhy})

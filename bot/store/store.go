@@ -499,6 +499,9 @@ var sqliteMigrations = []string{
 		note        TEXT    NOT NULL DEFAULT '',
 		UNIQUE (incident_id, unit, asset)
 	);`,
+	// The files that came with an asset's state (the team's scan output):
+	// a JSON list of {name, sha256, size}; "" none.
+	`ALTER TABLE incident_assets ADD COLUMN evidence TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
