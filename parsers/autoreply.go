@@ -146,6 +146,7 @@ func classify(r *Report, p *parser) {
 			r.Category = CategoryIncident
 		case tr.weakness() != "":
 			r.Category = CategoryVulnerability
+			r.Weakness = tr.weaknessClass()
 		case tr.mentionsAny(incidentConcepts...) != "":
 			r.Category = CategoryIncident
 		case tr.mentions(ConceptAbuse) != "":

@@ -194,12 +194,16 @@ var terms = func() map[Concept][]term {
 	out := map[Concept][]term{}
 	for c, list := range lexicon {
 		for _, t := range list {
-			tt := term{text: strings.ToLower(strings.TrimSuffix(t, "*")), stem: strings.HasSuffix(t, "*"), space: !spaceless(t)}
-			out[c] = append(out[c], tt)
+			out[c] = append(out[c], newTerm(t))
 		}
 	}
 	return out
 }()
+
+// newTerm reads one lexicon entry.
+func newTerm(t string) term {
+	return term{text: strings.ToLower(strings.TrimSuffix(t, "*")), stem: strings.HasSuffix(t, "*"), space: !spaceless(t)}
+}
 
 // maxTriageText bounds how much of a report triage reads: the subject
 // and the start of the text say what a report is about.

@@ -42,15 +42,18 @@ type Report struct {
 	// Organisation is a guess at the reporter's organisation: the display
 	// name's "(Org)" or "Name | Org", else the sender's domain unless it is
 	// a free-mail provider.
-	Organisation  string    `json:"organisation"`
-	To            []string  `json:"to"`
-	Subject       string    `json:"subject"`
-	Date          time.Time `json:"date,omitzero"`
-	Category      Category  `json:"category"`
-	AutoSubmitted bool      `json:"auto_submitted"`
-	AutoReason    string    `json:"auto_reason,omitempty"`
-	Language      string    `json:"language"`
-	Priority      string    `json:"priority"`
+	Organisation string    `json:"organisation"`
+	To           []string  `json:"to"`
+	Subject      string    `json:"subject"`
+	Date         time.Time `json:"date,omitzero"`
+	Category     Category  `json:"category"`
+	// Weakness is the class of vulnerability the report names (xss,
+	// open-redirect, ...), when its category is vulnerability.
+	Weakness      Weakness `json:"weakness,omitempty"`
+	AutoSubmitted bool     `json:"auto_submitted"`
+	AutoReason    string   `json:"auto_reason,omitempty"`
+	Language      string   `json:"language"`
+	Priority      string   `json:"priority"`
 	// SenderClass is the configured class of the sender (cert, partner, ...).
 	SenderClass string `json:"sender_class"`
 	// AffectedAssets are inventory entries the report names.
