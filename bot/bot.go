@@ -228,6 +228,13 @@ func (b *Bot) registerMetrics() {
 	}
 	reg.GaugeFunc("tocsin_oldest_unanswered_report_age_seconds", "Age of the oldest report whose acknowledgement is not yet delivered (0: none waits).", "", scrape(age("acknowledgement")))
 	reg.GaugeFunc("tocsin_outbox_oldest_pending_age_seconds", "Age of the oldest outbox item not yet sent (0: none waits).", "", scrape(age("")))
+	reg.GaugeFunc("tocsin_outbox_degraded", "1 while the outbox is degraded, by reason: stale (a due item has waited too long) or failing (a platform's sends fail); /healthz then answers 503.", "reason", func() map[string]float64 {
+		out := map[string]float64{"stale": 0, "failing": 0}
+		for _, g := range b.out.Degrading(b.clock.Now()) {
+			out[g.Reason] = 1
+		}
+		return out
+	})
 }
 
 // Kick wakes the dispatcher: something was queued.

@@ -246,13 +246,16 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}
 	}
 	banner(o.Out, cfg, addrs, info, b.key)
+	logStarted(log, cfg, addrs)
 	if o.Ready != nil {
 		o.Ready(addrs)
 	}
 
 	select {
 	case <-ctx.Done():
+		log.Info("stopping", "why", context.Cause(ctx))
 	case err = <-serveErr:
+		log.Info("stopping", "why", err)
 		cancel()
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -260,10 +263,48 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	srv.Shutdown(sctx)
 	wg.Wait()
 	b.finalAnchor()
+	b.logStopped(log)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// logStarted logs one line that says what the daemon runs with.
+func logStarted(log *slog.Logger, cfg *config.Config, a Addrs) {
+	mailbox, relay := "none", "none"
+	if cfg.IMAP != nil {
+		mailbox = fmt.Sprintf("%s@%s/%s", cfg.IMAP.Username, net.JoinHostPort(cfg.IMAP.Host, strconv.Itoa(cfg.IMAP.Port)), cfg.IMAP.Mailbox)
+	}
+	if cfg.SMTP != nil {
+		relay = net.JoinHostPort(cfg.SMTP.Host, strconv.Itoa(cfg.SMTP.Port))
+	}
+	var playbooks, chat []string
+	for _, p := range cfg.Playbooks {
+		playbooks = append(playbooks, p.Name)
+	}
+	if cfg.Slack != nil {
+		chat = append(chat, "slack")
+	}
+	if cfg.Discord != nil {
+		chat = append(chat, "discord")
+	}
+	log.Info("started", "mailbox", mailbox, "smtp", relay, "store", "sqlite "+dbPath(cfg),
+		"people", len(cfg.People), "units", len(cfg.Units), "playbooks", strings.Join(playbooks, ","), "chat", strings.Join(chat, ","),
+		"http", a.HTTP, "sandbox", cfg.Sandbox)
+}
+
+// logStopped logs what the stop left for the next start: items not yet
+// sent stay in the outbox and go then.
+func (b *Bot) logStopped(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := b.store.OutboxCounts(ctx)
+	if err != nil {
+		log.Info("stopped", "outbox", err)
+		return
+	}
+	log.Info("stopped", "outbox_sent", counts["sent"], "outbox_waiting", counts["pending"]+counts["sending"], "outbox_failed", counts["failed"])
 }
 
 // cleanups run, last first, when Run returns.

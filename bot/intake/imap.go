@@ -125,6 +125,9 @@ func (w *Watcher) account() string {
 // that lasted a minute).
 func (w *Watcher) Run(ctx context.Context) {
 	delay := time.Second
+	// Until the first attempt ends, health says what it waits for, never
+	// an empty reason.
+	w.lastErr.CompareAndSwap(nil, "the first attempt (dial, TLS, login, select) has not finished since "+w.clock().Now().UTC().Format(time.RFC3339))
 	for ctx.Err() == nil {
 		start := w.clock().Now()
 		err := w.session(ctx)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,12 +57,46 @@ type Dispatcher struct {
 	Idle func()
 	kick chan struct{}
 	beat atomic.Int64 // unix ns of the loop's last sign of life
+	// StaleAfter and FailingAfter are when Health calls the outbox
+	// degraded: its oldest due item has waited longer than StaleAfter, or
+	// a platform's sends have failed without a success for FailingAfter.
+	StaleAfter, FailingAfter time.Duration
+
+	mu      sync.Mutex
+	failing map[string]*streak // by channel: sends failing since
+}
+
+// streak is a run of failed sends on one channel.
+type streak struct {
+	since time.Time
+	n     int
+	last  string
+}
+
+// Degraded says why the outbox is degraded and since when.
+type Degraded struct {
+	// Reason: "stale" (an item has waited past StaleAfter) or "failing"
+	// (a platform's sends fail).
+	Reason  string
+	Channel string // failing: the platform
+	Since   time.Time
+	// Failures and LastError: failing only.
+	Failures  int
+	LastError string
+}
+
+func (g Degraded) Error() string {
+	if g.Reason == "stale" {
+		return fmt.Sprintf("outbox degraded: an item waits since %s", g.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("outbox degraded: %s sends failing since %s (%d failures): %s", g.Channel, g.Since.UTC().Format(time.RFC3339), g.Failures, g.LastError)
 }
 
 // New returns a Dispatcher with the senders and counters by platform
 // (store.PlatformMail, ...). A platform without counters counts nowhere.
 func New(st *store.Store, clk clock.Clock, log *slog.Logger, senders map[string]Sender, counts map[string]Counters) *Dispatcher {
-	return &Dispatcher{store: st, clock: clk, log: log, senders: senders, counts: counts, kick: make(chan struct{}, 1)}
+	return &Dispatcher{store: st, clock: clk, log: log, senders: senders, counts: counts, kick: make(chan struct{}, 1),
+		StaleAfter: 15 * time.Minute, FailingAfter: 5 * time.Minute, failing: map[string]*streak{}}
 }
 
 // Kick wakes the loop: something was queued.
@@ -112,8 +148,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// Health returns nil while the loop is alive: it beats at least every
-// idlePoll, and before each send (which is bounded by sendTimeout).
+// Health returns nil while the loop is alive (it beats at least every
+// idlePoll, and before each send, which is bounded by sendTimeout) and
+// the outbox is not degraded (Degrading).
 func (d *Dispatcher) Health(now time.Time) error {
 	beat := d.beat.Load()
 	if beat == 0 {
@@ -122,7 +159,48 @@ func (d *Dispatcher) Health(now time.Time) error {
 	if age := now.Sub(time.Unix(0, beat)); age > idlePoll+sendTimeout+30*time.Second {
 		return fmt.Errorf("outbox dispatcher silent for %v", age.Round(time.Second))
 	}
+	if g := d.Degrading(now); len(g) > 0 {
+		return g[0]
+	}
 	return nil
+}
+
+// Degrading says what degrades the outbox at now, the longest first:
+// each platform whose sends have failed without a success for
+// FailingAfter, and an item due that has waited longer than StaleAfter.
+func (d *Dispatcher) Degrading(now time.Time) []Degraded {
+	var out []Degraded
+	d.mu.Lock()
+	for ch, s := range d.failing {
+		if now.Sub(s.since) >= d.FailingAfter {
+			out = append(out, Degraded{Reason: "failing", Channel: ch, Since: s.since, Failures: s.n, LastError: s.last})
+		}
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if at, ok, err := d.store.OldestDue(ctx, now); err == nil && ok && now.Sub(at) >= d.StaleAfter {
+		out = append(out, Degraded{Reason: "stale", Since: at})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out
+}
+
+// track keeps the run of failed sends on ch: err nil ends it.
+func (d *Dispatcher) track(ch string, now time.Time, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		delete(d.failing, ch)
+		return
+	}
+	s := d.failing[ch]
+	if s == nil {
+		s = &streak{since: now}
+		d.failing[ch] = s
+	}
+	s.n++
+	s.last = err.Error()
 }
 
 // send performs one item with the sender of its platform.
@@ -154,6 +232,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, it store.OutboxItem) {
 		}
 	}
 	var next time.Time
+	d.track(it.Channel, now, err)
 	log := d.log.With("outbox", it.IdemKey, "channel", it.Channel, "attempt", it.Attempts)
 	switch {
 	case err == nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -262,12 +263,45 @@ func (t *Tx) AuditedSince(incidentID int64, action, prefix string, since time.Ti
 	return n > 0, err
 }
 
-// ListIncidents returns the newest incidents first.
+// ListIncidents returns the newest incidents first, at most limit.
 func (s *Store) ListIncidents(ctx context.Context, limit int) ([]Incident, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
+	incs, _, err := s.IncidentsPage(ctx, Page{Limit: limit})
+	return incs, err
+}
+
+// Page selects part of a list, newest first.
+type Page struct {
+	Limit int // at most this many; 0: all
+	// Before is the cursor: only rows older than the last one of the page
+	// before (its id); 0: from the newest.
+	Before int64
+	Since  time.Time // only those opened at or after; zero: any
+}
+
+// IncidentsPage returns the incidents p selects, newest first, and how
+// many match p.Since in all, so that a list that stops says so.
+func (s *Store) IncidentsPage(ctx context.Context, p Page) ([]Incident, int, error) {
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM incidents WHERE created_at >= ?`, ms(p.Since)).Scan(&total); err != nil {
+		return nil, 0, err
 	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	before := p.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id < ? AND created_at >= ? ORDER BY id DESC LIMIT ?`, before, ms(p.Since), limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	incs, err := scanIncidents(rows)
+	return incs, total, err
+}
+
+func scanIncidents(rows *sql.Rows) ([]Incident, error) {
 	defer rows.Close()
 	out := []Incident{}
 	for rows.Next() {

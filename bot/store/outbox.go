@@ -438,6 +438,18 @@ func (s *Store) OpenByPriority(ctx context.Context) (map[string]int, error) {
 	return out, s.countBy(ctx, out, `SELECT priority, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY priority`)
 }
 
+// OldestDue returns when the oldest item that is due was queued: pending
+// or sending, and tried at least once or due by now (an item scheduled
+// for later is not late). ok is false when none is.
+func (s *Store) OldestDue(ctx context.Context, now time.Time) (at time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'sending') AND (attempts > 0 OR next_at <= ?)`, ms(now)).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMS(v.Int64), true, nil
+}
+
 // OldestWaiting returns when the oldest outbox item not yet sent nor given
 // up (pending or sending) was queued; kind "" for any kind. ok is false
 // when none waits.

@@ -21,9 +21,11 @@ import (
 	"net/http"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -451,13 +453,57 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(printable.JSON(b), '\n'))
 }
 
+// apiList lists incidents newest first, a page at a time: ?limit (1 to
+// 1000, default 500), ?cursor (next_cursor of the page before), ?since
+// (RFC 3339 or YYYY-MM-DD: opened at or after). total counts every
+// incident since; next_cursor is set while more follow.
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
-	incs, err := s.store.ListIncidents(r.Context(), 500)
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	incs, total, err := s.store.IncidentsPage(r.Context(), p)
 	if err != nil {
 		s.internal(w, r, err, true)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+	out := map[string]any{"incidents": incs, "total": total}
+	if len(incs) == p.Limit && incs[len(incs)-1].ID > 1 {
+		if more, _, err := s.store.IncidentsPage(r.Context(), store.Page{Limit: 1, Before: incs[len(incs)-1].ID, Since: p.Since}); err == nil && len(more) > 0 {
+			out["next_cursor"] = strconv.FormatInt(incs[len(incs)-1].ID, 10)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pageOf reads ?limit, ?cursor and ?since.
+func pageOf(q url.Values) (store.Page, error) {
+	p := store.Page{Limit: 500}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return p, fmt.Errorf("limit %q: a number from 1 to 1000", v)
+		}
+		p.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return p, fmt.Errorf("cursor %q: give next_cursor of the page before", v)
+		}
+		p.Before = n
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, v); err != nil {
+				return p, fmt.Errorf("since %q: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01)", v)
+			}
+		}
+		p.Since = t
+	}
+	return p, nil
 }
 
 // apiMessages lists messages outside incidents: with unfiled=true, the

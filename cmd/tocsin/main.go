@@ -680,22 +680,46 @@ func openStoreRead(sf *storeFlags) (*store.Store, error) {
 }
 
 func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("incidents list", "tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]", stderr)
+	fs := newFlags("incidents list", "tocsin incidents list [--json] [--automatic] [--limit N | --all] [--since DATE] [--config FILE | --data DIR]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	automatic := fs.Bool("automatic", false, "list the automatic mail (auto-replies, bounces, receipts) that opened no incident")
+	limit := fs.Int("limit", 200, "list at most this many, newest first")
+	all := fs.Bool("all", false, "list them all")
+	since := fs.String("since", "", "only those since DATE (2026-12-01 or RFC 3339)")
 	var sf storeFlags
 	_, st, err := storeArgs(fs, &sf, args, 0, "incidents list takes no arguments")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if *automatic {
-		return listUnfiled(st, *asJSON, stdout)
+	p := store.Page{Limit: *limit}
+	if *all {
+		p.Limit = 0
+	} else if *limit < 1 {
+		return errors.New("--limit must be 1 or more (or --all)")
 	}
-	incs, err := st.ListIncidents(context.Background(), 1000)
+	if *since != "" {
+		t, err := time.Parse(time.RFC3339, *since)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, *since); err != nil {
+				return fmt.Errorf("--since %q: a date (2026-12-01) or RFC 3339", *since)
+			}
+		}
+		p.Since = t
+	}
+	if *automatic {
+		return listUnfiled(st, p.Limit, *asJSON, stdout, stderr)
+	}
+	incs, total, err := st.IncidentsPage(context.Background(), p)
 	if err != nil {
 		return err
 	}
+	// A list that stops says so, on stderr: stdout stays the list.
+	defer func() {
+		if len(incs) < total {
+			fmt.Fprintf(stderr, "showing %d of %d incidents (newest first); --limit N or --all for more\n", len(incs), total)
+		}
+	}()
 	if *asJSON {
 		return printJSON(stdout, incs)
 	}
@@ -707,10 +731,16 @@ func cmdIncidentsList(args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-func listUnfiled(st *store.Store, asJSON bool, stdout io.Writer) error {
-	msgs, err := st.ListUnfiled(context.Background(), 1000)
+func listUnfiled(st *store.Store, limit int, asJSON bool, stdout, stderr io.Writer) error {
+	if limit == 0 {
+		limit = -1 // SQLite: no limit
+	}
+	msgs, err := st.ListUnfiled(context.Background(), limit)
 	if err != nil {
 		return err
+	}
+	if total, err := st.CountUnfiled(context.Background()); err == nil && len(msgs) < total {
+		defer fmt.Fprintf(stderr, "showing %d of %d automatic messages (newest first); --limit N or --all for more\n", len(msgs), total)
 	}
 	if asJSON {
 		return printJSON(stdout, msgs)

@@ -614,3 +614,51 @@ func TestRosterWhoUsesTheSandboxClock(t *testing.T) {
 		t.Errorf("roster who asked at %v, want the sandbox clock %v", got, want.UTC())
 	}
 }
+
+// TestIncidentsListSaysWhenItStops (issue 18): with more incidents than
+// a page, `incidents list` shows the newest --limit and says "showing N
+// of M" (stderr, so --json stays JSON); --all lists them all; --since
+// keeps the newer; a bad --limit is an error.
+func TestIncidentsListSaysWhenItStops(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bot.OpenStore(context.Background(), bot.SandboxConfig(dir, "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	if err := st.Tx(context.Background(), func(tx *store.Tx) error {
+		for i := range 7 {
+			if _, err := tx.CreateIncident("SEC", store.Incident{Priority: "P3", Category: "other", Subject: fmt.Sprint("report ", i), Reporter: "r@example.org", CreatedAt: t0.AddDate(0, 0, i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	count := func(args ...string) (int, string) {
+		t.Helper()
+		out, errs, err := run(append([]string{"incidents", "list", "--json", "--data", dir}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v %s", args, err, errs)
+		}
+		var incs []map[string]any
+		if err := json.Unmarshal([]byte(out), &incs); err != nil {
+			t.Fatalf("%v: not JSON: %v\n%s", args, err, out)
+		}
+		return len(incs), errs
+	}
+	if n, errs := count("--limit", "3"); n != 3 || !strings.Contains(errs, "showing 3 of 7 incidents") {
+		t.Errorf("--limit 3: %d listed, stderr %q", n, errs)
+	}
+	if n, errs := count("--all"); n != 7 || errs != "" {
+		t.Errorf("--all: %d listed, stderr %q", n, errs)
+	}
+	if n, errs := count("--since", "2026-11-05"); n != 3 || errs != "" {
+		t.Errorf("--since: %d listed, stderr %q", n, errs)
+	}
+	if _, _, err := run("incidents", "list", "--limit", "0", "--data", dir); err == nil {
+		t.Error("--limit 0 was taken")
+	}
+}
