@@ -633,7 +633,9 @@ func (s *Servers) keepSent(from string, to []string, raw []byte) error {
 	}
 	name := filepath.Join(s.dataDir, "sent", unsafeName.ReplaceAllString(id, "_")+".eml")
 	if _, err := os.Stat(name); err == nil {
-		s.log.Info("sandbox: duplicate delivery dropped", "msg_id", id)
+		// A resend after a crash at the hand-over (at-least-once): a
+		// warning, so that a run can count them.
+		s.log.Warn("sandbox: duplicate delivery dropped", "msg_id", id)
 		return nil
 	}
 	env := fmt.Sprintf("X-Sandbox-Envelope-From: <%s>\r\nX-Sandbox-Envelope-To: <%s>\r\n", from, strings.Join(to, ">, <"))

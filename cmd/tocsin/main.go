@@ -41,7 +41,7 @@ Usage:
   tocsin keys list [--json] [--config FILE | --data DIR]
   tocsin keys settle ADDRESS FINGERPRINT [--config FILE | --data DIR]
   tocsin parse [--json] [--key KEYFILE] FILE
-  tocsin incidents list [--json] [--automatic] [--config FILE | --data DIR]
+  tocsin incidents list [--json] [--automatic] [--limit N | --all] [--since DATE] [--config FILE | --data DIR]
   tocsin incidents show ID [--json] [--config FILE | --data DIR]
   tocsin incidents reply ID request-info|status-update|closure [--text T] [--dry-run] [--url URL] [--token T] [--data DIR]
   tocsin report --phone --caller "name, organisation, phone[, address]" TEXT [--url URL] [--token T] [--data DIR]
