@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -151,7 +152,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	for _, w := range cfg.Warnings {
+	for _, w := range slices.Concat(cfg.Warnings, cfg.Coverage()) {
 		log.Warn("config", "file", cfg.File, "line", w.Line, "field", w.Field, "why", w.Why)
 	}
 	unlock, err := lockDataDir(cfg.DataDir, log)

@@ -87,6 +87,8 @@ type Config struct {
 	// Warnings are what is allowed but unwise (a secret written inline, a
 	// secret file others can read, a short token), with their lines.
 	Warnings []Problem `yaml:"-"`
+	// lines are the file's line of each field path, for later warnings.
+	lines map[string]int `yaml:"-"`
 
 	people personIndex `yaml:"-"`
 }
@@ -232,8 +234,13 @@ type Processed struct {
 
 // SMTP is the submission server for outgoing mail.
 type SMTP struct {
-	// Server is the host and the login; an empty username means no AUTH.
+	// Server is the host and the login.
 	Server `yaml:",inline"`
+	// Auth is "" (log in: username with a password or oauth2) or none: no
+	// login, for a relay that takes mail from this host without one
+	// (allowed without a warning only on loopback). A relay on loopback
+	// with no username given is taken as none.
+	Auth string `yaml:"auth"`
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration `yaml:"timeout"`
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,7 +57,7 @@ func TestSyntaxErrorHasLine(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password: p}\nsmtp: {host: s}\n"))
+	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password: p}\nsmtp: {host: s, auth: none}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,18 +74,18 @@ func TestDefaults(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	t.Setenv("TOCSIN_TEST_PW", "s3cret")
-	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password_env: TOCSIN_TEST_PW}\nsmtp: {host: s}\n"))
+	cfg, err := Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap: {host: h, username: u, password_env: TOCSIN_TEST_PW}\nsmtp: {host: s, auth: none}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pw, _ := cfg.IMAP.Resolve(); pw != "s3cret" {
 		t.Errorf("password_env resolved to %q", pw)
 	}
-	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  password: a\n  password_file: /nonexistent\nsmtp: {host: s}\n"))
+	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  password: a\n  password_file: /nonexistent\nsmtp: {host: s, auth: none}\n"))
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: imap.password: set only one of") {
 		t.Errorf("two secrets: err = %v", err)
 	}
-	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  oauth2: {mechanism: xoauth2}\nsmtp: {host: s}\n"))
+	_, err = Parse("c.yaml", []byte("desk: {address: security@example.com}\nimap:\n  host: h\n  username: u\n  oauth2: {mechanism: xoauth2}\nsmtp: {host: s, auth: none}\n"))
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: imap.oauth2: set exactly one of token_file, token_command") {
 		t.Errorf("oauth2 without source: err = %v", err)
 	}
@@ -401,6 +402,44 @@ func TestAuditKeyFile(t *testing.T) {
 		}
 		if problem != c.problem || warn != c.warn {
 			t.Errorf("%s: problem %v, warning %v; want %v, %v", filepath.Base(c.file), problem, warn, c.problem, c.warn)
+		}
+	}
+}
+
+// TestSMTPAuthIsAStatedChoice (issue 18): a relay without a login is
+// written as auth: none; without it, a missing password says how; none
+// off this machine is allowed with a warning.
+func TestSMTPAuthIsAStatedChoice(t *testing.T) {
+	head := "desk: {address: security@example.com}\n"
+	for _, c := range []struct {
+		smtp, errField, errHas, warnField string
+	}{
+		{"smtp: {host: relay.example.net}", "smtp.auth", "write auth: none", ""},
+		{"smtp: {host: relay.example.net, username: desk}", "smtp.password_file", "remove username and write auth: none", ""},
+		{"smtp: {host: relay.example.net, auth: none, username: desk}", "smtp.auth", "none sends no login", ""},
+		{"smtp: {host: relay.example.net, auth: nothing}", "smtp.auth", "is not none", ""},
+		{"smtp: {host: relay.example.net, auth: none}", "", "", "smtp.auth"},
+		{"smtp: {host: 127.0.0.1, tls: none, auth: none}", "", "", ""},
+		{"smtp: {host: 127.0.0.1, tls: none}", "", "", ""},
+	} {
+		cfg, err := Parse("c.yaml", []byte(head+c.smtp+"\n"))
+		if c.errField != "" {
+			var probs *Problems
+			if !errors.As(err, &probs) || len(probs.List) != 1 || probs.List[0].Field != c.errField || probs.List[0].Line != 2 || !strings.Contains(probs.List[0].Why, c.errHas) {
+				t.Errorf("%s: err %v, want %s on line 2 saying %q", c.smtp, err, c.errField, c.errHas)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.smtp, err)
+			continue
+		}
+		var warned []string
+		for _, w := range cfg.Warnings {
+			warned = append(warned, w.Field)
+		}
+		if want := c.warnField; (want == "") != (len(warned) == 0) || want != "" && warned[0] != want {
+			t.Errorf("%s: warnings %v, want %q", c.smtp, warned, want)
 		}
 	}
 }

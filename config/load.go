@@ -102,6 +102,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		}
 	}
 	cfg.File = file
+	cfg.lines = lines
 	cfg.applyDefaults()
 	decodeErr := map[string]bool{}
 	for _, pr := range probs.List {
@@ -118,7 +119,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		sort.SliceStable(probs.List, func(i, j int) bool { return probs.List[i].Line < probs.List[j].Line })
 		return nil, probs
 	}
-	for _, w := range slices.Concat(cfg.secretWarnings(), cfg.modeWarnings(), cfg.apiTokenWarnings()) {
+	for _, w := range slices.Concat(cfg.secretWarnings(), cfg.modeWarnings(), cfg.apiTokenWarnings(), cfg.smtpWarnings()) {
 		w.Line = lineOf(lines, w.Field)
 		cfg.Warnings = append(cfg.Warnings, w)
 	}
@@ -552,7 +553,31 @@ func (c *Config) Validate() []Problem {
 		}
 	}
 	if s := c.SMTP; s != nil {
-		checkServer("smtp", s.Server, false, bad)
+		// Without a login is a stated choice: the error for a missing
+		// password says how to make it.
+		smtpBad := func(field, format string, args ...any) {
+			if field == "smtp.password_file" && strings.HasPrefix(format, "required") {
+				format, args = "required with username %s (or password_env, password, or oauth2); for a relay that takes mail from this host without a login, remove username and write auth: none", []any{s.Username}
+			}
+			bad(field, format, args...)
+		}
+		switch s.Auth {
+		case "":
+			if s.Username == "" && s.OAuth2 == nil && s.Secret.set() == 0 && s.Host != "" && !IsLoopback(s.Host) {
+				bad("smtp.auth", "no login given for %s: give username and password_file (or password_env, or oauth2), or write auth: none for a relay that takes mail from this host without a login", s.Host)
+			}
+		case AuthNone:
+			if s.Username != "" || s.Secret.set() > 0 || s.OAuth2 != nil {
+				bad("smtp.auth", "none sends no login: remove username, the password and oauth2 (or remove auth: none to log in)")
+			}
+		default:
+			bad("smtp.auth", "%q is not none (leave auth out to log in with username and password)", s.Auth)
+		}
+		srv := s.Server
+		if s.Auth == AuthNone {
+			srv.Username = "" // said above: no second problem for its password
+		}
+		checkServer("smtp", srv, false, smtpBad)
 		if s.OAuth2 != nil && s.OAuth2.Mechanism != "xoauth2" {
 			bad("smtp.oauth2.mechanism", "SMTP supports xoauth2 only")
 		}
@@ -745,6 +770,18 @@ func checkServer(sect string, s Server, needLogin bool, bad func(string, string,
 		bad(sect+".username", "required")
 	}
 	checkAuth(sect, s.Secret, s.OAuth2, needLogin || s.Username != "", bad)
+}
+
+// AuthNone is smtp.auth for a relay that takes mail without a login.
+const AuthNone = "none"
+
+// smtpWarnings says when mail goes to a relay off this machine without a
+// login: whoever can reach that relay from here can send as the desk.
+func (c *Config) smtpWarnings() []Problem {
+	if s := c.SMTP; s != nil && s.Auth == AuthNone && !IsLoopback(s.Host) {
+		return []Problem{{Field: "smtp.auth", Why: fmt.Sprintf("warning: none: mail goes to %s without a login; make sure that relay takes mail only from this host (and use tls or starttls)", s.Host)}}
+	}
+	return nil
 }
 
 // IsLoopback reports whether host (a name or an address) is this machine:

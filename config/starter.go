@@ -58,6 +58,9 @@ smtp:
   username: security@example.com
   # One of password_file: FILE, password_env: VARIABLE (or password: VALUE).
   password_env: TOCSIN_SMTP_PASSWORD
+  # A relay that takes mail from this host without a login: remove username
+  # and the password and write auth: none (without a warning on loopback only).
+  # auth: none
   # oauth2: {mechanism: xoauth2, token_file: /run/tocsin/smtp.token}
   # Bound on one delivery attempt.
   timeout: 30s

