@@ -42,6 +42,15 @@ func NewDiscord(token, apiURL string) (*Discord, error) {
 	return &Discord{s: s}, nil
 }
 
+// Probe checks the token (GET /users/@me) and returns the bot's name.
+func (d *Discord) Probe(ctx context.Context) (string, error) {
+	u, err := d.s.User("@me", discordgo.WithContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	return u.Username, nil
+}
+
 // rebase sends requests for URLs under from to the same path under to.
 type rebase struct{ from, to string }
 

@@ -26,6 +26,15 @@ func NewSlack(token, apiURL string) *Slack {
 	return &Slack{api: slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(client))}
 }
 
+// Probe checks the token (auth.test) and returns whom it is for.
+func (s *Slack) Probe(ctx context.Context) (string, error) {
+	r, err := s.api.AuthTestContext(ctx)
+	if err != nil {
+		return "", slackError(err)
+	}
+	return r.User + " in " + r.Team, nil
+}
+
 // Post sends a new card to channel; the reference is "CHANNEL/TS".
 func (s *Slack) Post(ctx context.Context, channel string, c Card) (string, error) {
 	ch, ts, err := s.api.PostMessageContext(ctx, channel, slackMessage(c)...)

@@ -184,6 +184,23 @@ func (s *SMTP) Close() error {
 	return nil
 }
 
+// Probe connects, says EHLO, STARTTLS and AUTH as configured, and quits
+// without sending: what `tocsin check --connect` tries.
+func (s *SMTP) Probe(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeLocked()
+	if err := s.dial(ctx); err != nil {
+		var se *SendError
+		if errors.As(err, &se) {
+			return se.Err
+		}
+		return err
+	}
+	s.closeLocked()
+	return nil
+}
+
 func (s *SMTP) closeLocked() {
 	if s.conn != nil {
 		s.cli.CloseWithSMTPClient(s.conn)

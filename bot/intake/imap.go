@@ -203,6 +203,27 @@ func (a *xoauth2) Start() (string, []byte, error) {
 // which the server fails the exchange with a readable reason.
 func (a *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
 
+// Probe connects, logs in and selects the mailbox once, then logs out:
+// what `tocsin check --connect` tries. It reads and changes nothing.
+func (w *Watcher) Probe(ctx context.Context) (messages uint32, err error) {
+	c, err := w.dial(make(chan struct{}, 1))
+	if err != nil {
+		return 0, fmt.Errorf("connecting to %s: %w", net.JoinHostPort(w.cfg.Host, strconv.Itoa(w.cfg.Port)), err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := w.login(ctx, c); err != nil {
+		return 0, fmt.Errorf("logging in as %s: %w", w.cfg.Username, err)
+	}
+	sel, err := c.Select(w.cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("selecting %s: %w", w.cfg.Mailbox, err)
+	}
+	c.Logout().Wait()
+	return sel.NumMessages, nil
+}
+
 func (w *Watcher) session(ctx context.Context) error {
 	notify := make(chan struct{}, 1)
 	c, err := w.dial(notify)

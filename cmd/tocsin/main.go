@@ -37,7 +37,7 @@ const usage = `tocsin — turns a security@ alias into an incident-response desk
 
 Usage:
   tocsin run [--config FILE] [--data DIR] [--http ADDR] [--sandbox-imap ADDR] [--sandbox-smtp ADDR]
-  tocsin check --config FILE
+  tocsin check --config FILE [--connect]
   tocsin init [--config FILE]
   tocsin keys export [--config FILE | --data DIR]
   tocsin keys list [--json] [--config FILE | --data DIR]
@@ -334,8 +334,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check", "tocsin check --config FILE", stderr)
+	fs := newFlags("check", "tocsin check --config FILE [--connect]", stderr)
 	cfgPath := fs.String("config", "", "config file to check")
+	connect := fs.Bool("connect", false, "also try the IMAP login and mailbox, the SMTP relay (EHLO, STARTTLS, AUTH; nothing sent), the chat tokens and every key file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -374,6 +375,21 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, g := range gaps {
 		fmt.Fprintf(stdout, "%s: rotations %s: nobody on call from %s to %s (%s); escalations go to the officers. Give it a stand_in or an override.\n",
 			*cfgPath, g.Rotation, g.From.UTC().Format("2006-01-02 15:04 UTC"), g.To.UTC().Format("2006-01-02 15:04 UTC"), g.Why)
+	}
+	if *connect {
+		failed := 0
+		for _, p := range bot.Connect(context.Background(), cfg, 15*time.Second) {
+			if p.OK {
+				fmt.Fprintf(stdout, "%s: %s: connected: %s\n", *cfgPath, p.What, printable.Line(p.Detail))
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdout, "%s: %s: FAILED: %s\n", *cfgPath, p.What, printable.Line(p.Detail))
+		}
+		if failed > 0 {
+			fmt.Fprintf(stdout, "%s: %d connection(s) failed: tocsin run would retry them forever\n", *cfgPath, failed)
+			return exitError(1)
+		}
 	}
 	if n := len(warnings) + len(gaps); n > 0 {
 		fmt.Fprintf(stdout, "%s: ok, with %d warning(s)\n", *cfgPath, n)
