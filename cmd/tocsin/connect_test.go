@@ -39,9 +39,9 @@ func (s *authSess) Auth(string) (sasl.Server, error) {
 }
 func (s *authSess) Mail(string, *smtp.MailOptions) error { s.b.mails++; return nil }
 func (s *authSess) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *authSess) Data(r io.Reader) error             { _, err := io.Copy(io.Discard, r); return err }
-func (s *authSess) Reset()                             {}
-func (s *authSess) Logout() error                      { return nil }
+func (s *authSess) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
+func (s *authSess) Reset()                               {}
+func (s *authSess) Logout() error                        { return nil }
 
 // TestCheckConnect (issue 18): check --connect logs in to the in-process
 // IMAP server and selects its mailbox, and says EHLO and AUTH to the
