@@ -513,12 +513,23 @@ func (s *Server) apiMessages(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "only unfiled=true is supported: messages on an incident are listed under /api/v1/incidents/{id}"})
 		return
 	}
-	msgs, err := s.store.ListUnfiled(r.Context(), 500)
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	msgs, err := s.store.ListUnfiled(r.Context(), p.Limit)
 	if err != nil {
 		s.internal(w, r, err, true)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	total, err := s.store.CountUnfiled(r.Context())
+	if err != nil {
+		s.internal(w, r, err, true)
+		return
+	}
+	// total says when the list stops (the newest limit, 500 by default).
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "total": total})
 }
 
 func (s *Server) automaticPage(w http.ResponseWriter, r *http.Request) {
