@@ -502,6 +502,29 @@ var sqliteMigrations = []string{
 	// The files that came with an asset's state (the team's scan output):
 	// a JSON list of {name, sha256, size}; "" none.
 	`ALTER TABLE incident_assets ADD COLUMN evidence TEXT NOT NULL DEFAULT ''`,
+	// The desk's sign-in (issue 19): local accounts of roster people,
+	// sessions by the hash of their id, failed sign-ins for the limits.
+	`CREATE TABLE desk_accounts (
+		person         TEXT    PRIMARY KEY,      -- roster address, lower case
+		password_hash  TEXT    NOT NULL,         -- argon2id, PHC string
+		totp_secret    TEXT    NOT NULL DEFAULT '',
+		totp_last_step INTEGER NOT NULL DEFAULT 0, -- each TOTP step signs in once
+		created_at     INTEGER NOT NULL
+	);
+	CREATE TABLE desk_sessions (
+		id_hash    TEXT    PRIMARY KEY,          -- SHA-256 of the cookie's id
+		person     TEXT    NOT NULL,
+		csrf       TEXT    NOT NULL,
+		via        TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		seen_at    INTEGER NOT NULL
+	);
+	CREATE INDEX desk_sessions_person ON desk_sessions (person);
+	CREATE TABLE signin_failures (
+		key TEXT    NOT NULL,                    -- account:ADDRESS or addr:IP
+		at  INTEGER NOT NULL
+	);
+	CREATE INDEX signin_failures_key ON signin_failures (key, at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
